@@ -1,0 +1,62 @@
+// Composition root of the API process: configuration → database → services → HTTP server.
+import { loadConfig, ConfigError } from '../config.js';
+import { openDatabase } from '../bootstrap/database.js';
+import { seedDemoTenant } from '../bootstrap/demo.js';
+import { demoKeysPath, loadDemoKeys, saveDemoKeys, type DemoKeys } from '../bootstrap/demo-keys.js';
+import { createLogger } from '../logger.js';
+import { createServices } from '../services/index.js';
+import { createApiServer } from '../graphql/server.js';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const database = await openDatabase(config);
+  const services = createServices(database.db);
+
+  let demo: DemoKeys | undefined;
+  if (database.embedded && config.embeddedDemo) {
+    const keysPath = demoKeysPath(config.embeddedDataDir);
+    demo = loadDemoKeys(keysPath);
+    if (database.fresh || !demo) {
+      log.info('first start of the embedded database: seeding the demo tenant');
+      const seeded = await seedDemoTenant(services, database.adminUrl);
+      demo = { tenant: seeded.tenant.slug, keys: seeded.keys.map(({ role, key }) => ({ role, key })) };
+      saveDemoKeys(keysPath, demo);
+    }
+  }
+
+  const server = await createApiServer({
+    services,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    maxQueryDepth: config.maxQueryDepth,
+    maxQueryCost: config.maxQueryCost,
+    checkReady: () => database.db.withoutTenant(async (sql) => void (await sql.query('SELECT 1'))),
+  });
+  const url = await server.listen(config.port, config.host);
+
+  const lines = [`tastegraph API ready at ${url} (WebSocket: ${url.replace(/^http/, 'ws')})`];
+  lines.push(database.embedded ? `database: embedded PostgreSQL in ${config.embeddedDataDir}` : 'database: DATABASE_URL');
+  if (demo) {
+    lines.push(`demo tenant "${demo.tenant}" keys (send as "Authorization: Bearer <key>"):`);
+    for (const k of demo.keys) lines.push(`  ${k.role.padEnd(5)} ${k.key}`);
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await server.stop();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'failed to start: '}${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+// npm run db:migrate: applies prisma/migrations to DATABASE_ADMIN_URL (or DATABASE_URL).
+import { loadConfig, redact } from '../config.js';
+import { migrate } from '../repositories/migrator.js';
+
+async function main() {
+  const config = loadConfig();
+  if (!config.databaseAdminUrl) {
+    throw new Error('DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner\'s postgres:// URL; the embedded database migrates itself on start');
+  }
+  const applied = await migrate(config.databaseAdminUrl);
+  process.stdout.write(
+    `${redact(config.databaseAdminUrl)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}\n`,
+  );
+}
+
+main().catch((error) => {
+  process.stderr.write(`db:migrate failed: ${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+// Environment → validated, frozen Config. Nothing else in the code base reads process.env,
+// so every setting is listed here, with its default and the rule it must satisfy.
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Where the API connects, as a role that row-level security applies to. Absent: embedded PGlite. */
+  readonly databaseUrl: string | undefined;
+  /** Where migrations and operator commands connect, as the tables' owner. */
+  readonly databaseAdminUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly embeddedDataDir: string;
+  readonly logLevel: string;
+  readonly maxBodyBytes: number;
+  readonly maxQueryDepth: number;
+  readonly maxQueryCost: number;
+  /** Seed the synthetic demo tenant when the embedded database is first created. */
+  readonly embeddedDemo: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function postgresUrl(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: expected a postgres:// URL, got "${redact(raw)}"`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`${name}: expected a postgres:// URL, got protocol "${url.protocol}"`);
+  }
+  return raw;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Hides the password of a connection string before it goes into a message or a log. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  return Object.freeze({
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl,
+    databaseAdminUrl: postgresUrl(env, 'DATABASE_ADMIN_URL') ?? databaseUrl,
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    embeddedDataDir: env.EMBEDDED_DATA_DIR || '.data/pglite',
+    logLevel,
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
+    maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 10, 10_000_000),
+    embeddedDemo: boolean(env, 'EMBEDDED_DEMO', true),
+  });
+}

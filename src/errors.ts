@@ -1,0 +1,50 @@
+// Expected errors carry a code that GraphQL clients can branch on. Anything that is not an
+// AppError is a bug or an outage: the API masks it and logs it with the request id.
+
+export const ERROR_CODES = Object.freeze({
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+} as const);
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** One problem with one field of the input, e.g. `events[3].itemId`. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+  /** Index in the input list, for batch mutations. */
+  readonly index?: number;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly problems: readonly FieldProblem[] = [],
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badInput = (message: string, problems: readonly FieldProblem[] = []) =>
+  new AppError('BAD_USER_INPUT', message, problems);
+export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
+export const conflict = (message: string, problems: readonly FieldProblem[] = []) =>
+  new AppError('CONFLICT', message, problems);
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
+
+/** Throws one BAD_USER_INPUT naming every problem found, or nothing if there are none. */
+export function throwIfProblems(what: string, problems: readonly FieldProblem[], code: ErrorCode = 'BAD_USER_INPUT'): void {
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 5).map((p) => `${p.field}: ${p.message}`).join('; ');
+  const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
+  throw new AppError(code, `${what}: ${problems.length} invalid; nothing was stored. ${shown}${more}`, problems);
+}

@@ -1,0 +1,22 @@
+// Per-request DataLoaders: the items and users of a page of interactions load in one query.
+import DataLoader from 'dataloader';
+import type { ItemRow } from '../repositories/item.repository.js';
+import type { UserRow } from '../repositories/user.repository.js';
+import type { Services } from '../services/index.js';
+import type { Viewer } from '../services/viewer.js';
+
+export interface Loaders {
+  itemById: DataLoader<number, ItemRow>;
+  userById: DataLoader<number, UserRow>;
+}
+
+// A batch function returns one value or Error per key, in key order.
+const orMissing = <T>(what: string, ids: readonly number[]) => (rows: (T | undefined)[]) =>
+  rows.map((row, i) => row ?? new Error(`${what} ${ids[i]} not found`));
+
+export function createLoaders(services: Services, viewer: Viewer): Loaders {
+  return {
+    itemById: new DataLoader((ids) => services.items.byIds(viewer, ids).then(orMissing('item', ids))),
+    userById: new DataLoader((ids) => services.users.byIds(viewer, ids).then(orMissing('user', ids))),
+  };
+}

@@ -1,0 +1,121 @@
+// Query depth and cost limits: a client may not ask for an unbounded amount of work in one
+// request. Depth is a validation rule; cost is checked once variables are known, because
+// `first: $n` decides how much a connection fans out.
+import {
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValueNode,
+} from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
+
+type Fragments = Record<string, FragmentDefinitionNode>;
+
+function fragmentsOf(document: DocumentNode): Fragments {
+  const fragments: Fragments = {};
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+  return fragments;
+}
+
+/** Deepest field nesting of a selection set; fragments count as their contents. */
+export function selectionDepth(set: SelectionSetNode | undefined, fragments: Fragments, seen = new Set<string>()): number {
+  if (!set) return 0;
+  let deepest = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value.startsWith('__')) continue; // introspection is bounded by the schema
+      deepest = Math.max(deepest, 1 + selectionDepth(selection.selectionSet, fragments, seen));
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      deepest = Math.max(deepest, selectionDepth(selection.selectionSet, fragments, seen));
+    } else if (!seen.has(selection.name.value)) {
+      const fragment = fragments[selection.name.value];
+      deepest = Math.max(deepest, selectionDepth(fragment?.selectionSet, fragments, new Set(seen).add(selection.name.value)));
+    }
+  }
+  return deepest;
+}
+
+export function depthLimitRule(maxDepth: number) {
+  return (context: ValidationContext) => {
+    const fragments = fragmentsOf(context.getDocument());
+    return {
+      OperationDefinition(operation: OperationDefinitionNode) {
+        const depth = selectionDepth(operation.selectionSet, fragments);
+        if (depth > maxDepth) {
+          context.reportError(
+            new GraphQLError(`query depth ${depth} exceeds the limit of ${maxDepth}`, {
+              nodes: [operation],
+              extensions: { code: 'QUERY_TOO_DEEP' },
+            }),
+          );
+        }
+      },
+    };
+  };
+}
+
+// A connection without an explicit `first` uses the schema default of 50.
+const DEFAULT_FIRST = 50;
+
+function intArgument(field: FieldNode, name: string, variables: Record<string, unknown>): number | undefined {
+  const arg = field.arguments?.find((a) => a.name.value === name);
+  if (!arg) return undefined;
+  const value: ValueNode = arg.value;
+  if (value.kind === Kind.INT) return Number(value.value);
+  if (value.kind === Kind.VARIABLE) {
+    const v = variables[value.name.value];
+    return typeof v === 'number' ? v : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Estimated cost: every field returned counts 1, multiplied by the page sizes of the
+ * connections around it (`first`), so `items(first: 500) { edges { node { ... } } }`
+ * costs about 500 times its node.
+ */
+export function selectionCost(
+  set: SelectionSetNode | undefined,
+  fragments: Fragments,
+  variables: Record<string, unknown>,
+  seen = new Set<string>(),
+): number {
+  if (!set) return 0;
+  let total = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      const isConnection = selection.name.value === 'items' || selection.name.value === 'history';
+      const fanOut = isConnection ? (intArgument(selection, 'first', variables) ?? DEFAULT_FIRST) : 1;
+      total += 1 + Math.max(1, fanOut) * selectionCost(selection.selectionSet, fragments, variables, seen);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      total += selectionCost(selection.selectionSet, fragments, variables, seen);
+    } else if (!seen.has(selection.name.value)) {
+      const fragment = fragments[selection.name.value];
+      total += selectionCost(fragment?.selectionSet, fragments, variables, new Set(seen).add(selection.name.value));
+    }
+  }
+  return total;
+}
+
+export function useCostLimit(maxCost: number): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, operation, request }) {
+          if (!operation) return;
+          const cost = selectionCost(operation.selectionSet, fragmentsOf(document), request.variables ?? {});
+          if (cost > maxCost) {
+            throw new GraphQLError(`query cost ${cost} exceeds the limit of ${maxCost}; ask for smaller pages`, {
+              extensions: { code: 'QUERY_TOO_COSTLY', http: { status: 400 } },
+            });
+          }
+        },
+      };
+    },
+  };
+}

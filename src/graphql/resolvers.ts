@@ -1,0 +1,57 @@
+// Resolvers are adapters: unpack arguments, call one service method. Rules live in services.
+import { GraphQLScalarType, Kind } from 'graphql';
+import type { ApiKeyRole } from '../repositories/api-key.repository.js';
+import type { InteractionKind, InteractionRow } from '../repositories/interaction.repository.js';
+import type { ItemInput } from '../services/item.service.js';
+import type { InteractionInput } from '../services/interaction.service.js';
+import type { TenantRow } from '../repositories/tenant.repository.js';
+import type { UserRow } from '../repositories/user.repository.js';
+import type { ItemRow } from '../repositories/item.repository.js';
+import type { Context } from './context.js';
+
+const DateTime = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
+  parseValue: (value) => new Date(value as string),
+  parseLiteral: (ast) => (ast.kind === Kind.STRING ? new Date(ast.value) : null) as Date,
+});
+
+type Args<T> = Record<string, unknown> & T;
+
+export const resolvers = {
+  DateTime,
+  Query: {
+    tenant: (_: unknown, __: unknown, ctx: Context) => ctx.services.tenants.current(ctx.viewer),
+    user: (_: unknown, args: Args<{ externalId: string }>, ctx: Context) => ctx.services.users.get(ctx.viewer, args.externalId),
+    item: (_: unknown, args: Args<{ externalId: string }>, ctx: Context) => ctx.services.items.get(ctx.viewer, args.externalId),
+    items: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) =>
+      ctx.services.items.list(ctx.viewer, args.first, args.after),
+  },
+  Mutation: {
+    upsertItems: (_: unknown, args: Args<{ items: ItemInput[] }>, ctx: Context) => ctx.services.items.upsert(ctx.viewer, args.items),
+    recordInteractions: async (_: unknown, args: Args<{ events: InteractionInput[] }>, ctx: Context) => {
+      const interactions = await ctx.services.interactions.record(ctx.viewer, args.events);
+      return { count: interactions.length, interactions };
+    },
+    recordInteraction: async (_: unknown, args: Args<{ event: InteractionInput }>, ctx: Context) =>
+      (await ctx.services.interactions.record(ctx.viewer, [args.event]))[0],
+    createApiKey: (_: unknown, args: Args<{ name: string; role: ApiKeyRole }>, ctx: Context) =>
+      ctx.services.apiKeys.create(ctx.viewer, args.name, args.role),
+    revokeApiKey: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.apiKeys.revoke(ctx.viewer, args.id),
+  },
+  Tenant: {
+    counts: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.tenants.counts(ctx.viewer),
+    apiKeys: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.apiKeys.list(ctx.viewer),
+  },
+  User: {
+    history: (user: UserRow, args: Args<{ first: number; after?: string; kind?: InteractionKind }>, ctx: Context) =>
+      ctx.services.users.history(ctx.viewer, user, args),
+  },
+  Item: {
+    embedding: (item: ItemRow) => Array.from(item.embedding),
+  },
+  Interaction: {
+    user: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.userById.load(row.userId),
+    item: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.itemById.load(row.itemId),
+  },
+};

@@ -1,0 +1,169 @@
+// The HTTP server: Apollo Server at POST /graphql, graphql-ws on the same port and path,
+// health probes beside them. Built from its dependencies; reads no configuration itself.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler } from 'express';
+import { GraphQLError, specifiedRules, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Services } from '../services/index.js';
+import type { Viewer } from '../services/viewer.js';
+import { createContext, type Context } from './context.js';
+import { formatError, useErrorLogging } from './plugins/error-masking.js';
+import { depthLimitRule, useCostLimit } from './plugins/limits.js';
+import { loadSchema } from './schema.js';
+
+export interface ApiServerOptions {
+  services: Services;
+  log: Logger;
+  maxBodyBytes: number;
+  maxQueryDepth: number;
+  maxQueryCost: number;
+  /** Answers the readiness probe: resolves when the database can be reached. */
+  checkReady: () => Promise<void>;
+}
+
+export interface ApiServer {
+  httpServer: Server;
+  listen(port: number, host: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Maps an authentication failure to a GraphQL error with HTTP 401, anything else is rethrown. */
+async function authenticateOrThrow(services: Services, authorization: string | undefined): Promise<Viewer> {
+  try {
+    return await services.apiKeys.authenticate(authorization);
+  } catch (error) {
+    if (isAppError(error)) {
+      throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+    }
+    throw error;
+  }
+}
+
+function jsonError(status: number, code: string, message: string) {
+  return { status, body: { errors: [{ message, extensions: { code } }] } };
+}
+
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { services, log } = options;
+  const schema = loadSchema();
+  const httpServer = createServer();
+  const validationRules = [depthLimitRule(options.maxQueryDepth)];
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxBodyBytes });
+  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer }>(
+    {
+      schema,
+      validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
+      // The same API keys as HTTP, sent in connection_init's payload as { authorization: "Bearer ..." }.
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        try {
+          ctx.extra.viewer = await services.apiKeys.authenticate(typeof authorization === 'string' ? authorization : undefined);
+          return true;
+        } catch (error) {
+          if (!isAppError(error)) log.error({ err: error }, 'websocket authentication failed unexpectedly');
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+      },
+      context: (ctx) => createContext(services, ctx.extra.viewer!, randomUUID(), log),
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors) return;
+        const context = args.contextValue as Context;
+        return {
+          ...result,
+          errors: result.errors.map((error) => {
+            const formatted = formatError(error.toJSON(), error);
+            if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+              context.log.error({ err: error.originalError ?? error }, 'unexpected error in GraphQL operation');
+              return { ...formatted, extensions: { ...formatted.extensions, requestId: context.requestId } };
+            }
+            return formatted;
+          }),
+        };
+      },
+    },
+    wsServer,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    validationRules,
+    // Stack traces are for the log, never for the client, whatever NODE_ENV says.
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      useCostLimit(options.maxQueryCost),
+      useErrorLogging(),
+    ],
+  });
+  await apollo.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health/live', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/health/ready', async (_req, res) => {
+    try {
+      await options.checkReady();
+      res.json({ status: 'ok' });
+    } catch (error) {
+      log.warn({ err: error }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  app.use('/graphql', (req, res, next) => {
+    const given = req.header('x-request-id');
+    res.locals.requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', res.locals.requestId);
+    next();
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: options.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const viewer = await authenticateOrThrow(services, req.headers.authorization);
+        return createContext(services, viewer, res.locals.requestId as string, log);
+      },
+    }),
+  );
+  // Body parser failures: too large, or not JSON. Everything else is unexpected.
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const reply =
+      error.type === 'entity.too.large'
+        ? jsonError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${options.maxBodyBytes} bytes`)
+        : error.type === 'entity.parse.failed'
+          ? jsonError(400, 'BAD_REQUEST', `request body is not valid JSON: ${error.message}`)
+          : undefined;
+    if (reply) return void res.status(reply.status).json(reply.body);
+    log.error({ err: error, requestId: res.locals.requestId }, 'unexpected HTTP error');
+    res.status(500).json(jsonError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error').body);
+  };
+  app.use(onError);
+  httpServer.on('request', app);
+
+  return {
+    httpServer,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${address.port}/graphql`);
+        });
+      }),
+    stop: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,119 @@
+// The connection pool and the one way to run queries: inside a transaction scoped to a tenant.
+// Row-level security reads the tenant from the transaction-local setting app.tenant_id, so a
+// query can never run "between tenants", and a pooled connection carries nothing over.
+import pg from 'pg';
+
+export type Sql = Pick<pg.PoolClient, 'query'>;
+
+export interface Database {
+  /** Runs fn in one transaction that sees only tenantId's rows; commits if fn resolves. */
+  withTenant<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /** Runs fn in one transaction with no tenant set: every tenant table looks empty. */
+  withoutTenant<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  connectionString: string;
+  poolSize: number;
+  /**
+   * A role to switch to at the start of every transaction. Only for the embedded database,
+   * whose single session is a superuser: SET LOCAL ROLE makes row-level security apply.
+   * A real server is reached as tastegraph_app directly and leaves this unset.
+   */
+  assumeRole?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+// bigint ids (identity columns, counts) arrive as strings by default; they stay far below
+// 2^53 here and the code treats them as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export function createDatabase(options: DatabaseOptions): Database {
+  if (options.assumeRole !== undefined && !IDENTIFIER.test(options.assumeRole)) {
+    throw new Error(`assumeRole: expected a plain role name, got "${options.assumeRole}"`);
+  }
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
+  // An idle client that errors (server restart) must not crash the process; the pool drops it.
+  pool.on('error', () => {});
+  const roleStatement = options.assumeRole ? `SET LOCAL ROLE ${options.assumeRole};` : '';
+
+  async function transaction<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      // One round trip to open the transaction; tenantId is interpolated only after the
+      // UUID check above it, so this cannot inject SQL.
+      await client.query(`BEGIN; ${roleStatement} SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch {
+        client.release(true); // the connection is unusable: destroy it rather than reuse it
+      }
+      throw error;
+    }
+  }
+
+  return {
+    withTenant(tenantId, fn) {
+      if (!UUID.test(tenantId)) return Promise.reject(new Error(`tenantId: expected a UUID, got "${tenantId}"`));
+      return transaction(tenantId, fn);
+    },
+    withoutTenant(fn) {
+      return transaction('', fn);
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * One transaction on the owner's connection (DATABASE_ADMIN_URL), for operator commands that
+ * row-level security rightly forbids to the API's role, such as creating a tenant.
+ */
+export async function withOwnerTransaction<T>(connectionString: string, fn: (owner: pg.ClientBase) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface RoleCheck {
+  user: string;
+  bypassesRowSecurity: boolean;
+  reason?: string;
+}
+
+/** Tells whether a connection's role would see through row-level security (superuser, BYPASSRLS or table owner). */
+export async function checkRowSecurityApplies(connectionString: string): Promise<RoleCheck> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ user: string; super: boolean; bypass: boolean; owns: boolean }>(
+      `SELECT current_user AS user, r.rolsuper AS super, r.rolbypassrls AS bypass,
+              EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = 'public' AND t.tablename = 'items'
+                       AND pg_has_role(current_user, t.tableowner, 'USAGE')) AS owns
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    const r = rows[0];
+    const reason = r.super ? 'is a superuser' : r.bypass ? 'has BYPASSRLS' : r.owns ? 'owns the tables' : undefined;
+    return { user: r.user, bypassesRowSecurity: reason !== undefined, reason };
+  } finally {
+    await client.end();
+  }
+}

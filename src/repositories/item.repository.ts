@@ -1,0 +1,87 @@
+import type { Database } from './database.js';
+import { decodeEmbedding, encodeEmbedding } from './embedding-codec.js';
+
+export interface ItemRow {
+  id: number;
+  externalId: string;
+  url: string | null;
+  prompt: string | null;
+  embedding: Float32Array;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ItemWrite {
+  externalId: string;
+  url: string | null;
+  prompt: string | null;
+  embedding: ArrayLike<number>;
+}
+
+interface RawItemRow extends Omit<ItemRow, 'embedding'> {
+  embedding: Buffer;
+}
+
+const ITEM_COLUMNS = `id, external_id AS "externalId", url, prompt, embedding, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const toItem = (row: RawItemRow): ItemRow => ({ ...row, embedding: decodeEmbedding(row.embedding) });
+
+export function createItemRepository(db: Database) {
+  return {
+    /** Inserts new items and overwrites existing ones (same external id), in one statement. */
+    async upsert(tenantId: string, items: readonly ItemWrite[]): Promise<ItemRow[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<RawItemRow>(
+          `INSERT INTO items (tenant_id, external_id, url, prompt, embedding)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[])
+           ON CONFLICT (tenant_id, external_id) DO UPDATE
+             SET url = excluded.url, prompt = excluded.prompt, embedding = excluded.embedding, updated_at = now()
+           RETURNING ${ITEM_COLUMNS}`,
+          [
+            tenantId,
+            items.map((i) => i.externalId),
+            items.map((i) => i.url),
+            items.map((i) => i.prompt),
+            items.map((i) => encodeEmbedding(i.embedding)),
+          ],
+        );
+        const byExternalId = new Map(rows.map((r) => [r.externalId, toItem(r)]));
+        return items.map((i) => byExternalId.get(i.externalId)!);
+      });
+    },
+
+    async findByExternalId(tenantId: string, externalId: string): Promise<ItemRow | undefined> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<RawItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = $2`,
+          [tenantId, externalId],
+        );
+        return rows[0] && toItem(rows[0]);
+      });
+    },
+
+    /** Items by internal id, in the order of ids; undefined where an id is not this tenant's. */
+    async findByIds(tenantId: string, ids: readonly number[]): Promise<(ItemRow | undefined)[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<RawItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])`,
+          [tenantId, ids],
+        );
+        const byId = new Map(rows.map((r) => [r.id, toItem(r)]));
+        return ids.map((id) => byId.get(id));
+      });
+    },
+
+    /** A page in creation order: `limit` items with id greater than afterId. */
+    async list(tenantId: string, limit: number, afterId: number | undefined): Promise<ItemRow[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<RawItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+          [tenantId, afterId ?? 0, limit],
+        );
+        return rows.map(toItem);
+      });
+    },
+  };
+}
+
+export type ItemRepository = ReturnType<typeof createItemRepository>;

@@ -1,0 +1,59 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { notFound, unauthenticated, badInput } from '../errors.js';
+import type { ApiKeyRepository, ApiKeyRole, ApiKeyRow, NewApiKey } from '../repositories/api-key.repository.js';
+import { requireAdmin, type Viewer } from './viewer.js';
+
+// A key looks like tg_3f9a1c2e_<43 base64url characters>: the first part is the visible
+// prefix shown in listings; the whole key is stored only as its SHA-256 hash. 256 random bits
+// make a slow password hash unnecessary, and a fast one keeps authentication cheap.
+const KEY_PATTERN = /^tg_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/;
+
+export const hashApiKey = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+export function generateApiKey(name: string, role: ApiKeyRole): { key: string; record: NewApiKey } {
+  const prefix = `tg_${randomBytes(4).toString('hex')}`;
+  const key = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { key, record: { name, prefix, role, keyHash: hashApiKey(key) } };
+}
+
+const ROLES: readonly ApiKeyRole[] = ['app', 'admin'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createApiKeyService(keys: ApiKeyRepository) {
+  return {
+    /** Resolves the caller from an Authorization header value, or fails UNAUTHENTICATED. */
+    async authenticate(authorization: string | undefined): Promise<Viewer> {
+      if (!authorization) throw unauthenticated('missing API key: send the header "Authorization: Bearer <key>"');
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+      if (!match) throw unauthenticated('malformed Authorization header: expected "Bearer <key>"');
+      if (!KEY_PATTERN.test(match[1])) throw unauthenticated('invalid API key');
+      const owner = await keys.findOwner(hashApiKey(match[1]));
+      if (!owner) throw unauthenticated('invalid API key');
+      if (owner.revoked) throw unauthenticated('this API key has been revoked');
+      return { tenantId: owner.tenantId, role: owner.role, keyId: owner.keyId };
+    },
+
+    async create(viewer: Viewer, name: string, role: ApiKeyRole): Promise<{ key: string; apiKey: ApiKeyRow }> {
+      requireAdmin(viewer);
+      if (!ROLES.includes(role)) throw badInput(`role: expected app or admin, got "${role}"`);
+      if (name.length > 200) throw badInput(`name: expected at most 200 characters, got ${name.length}`);
+      const { key, record } = generateApiKey(name, role);
+      return { key, apiKey: await keys.create(viewer.tenantId, record) };
+    },
+
+    async revoke(viewer: Viewer, id: string): Promise<ApiKeyRow> {
+      requireAdmin(viewer);
+      // A malformed id and another tenant's id both answer NOT_FOUND: nothing to probe.
+      const revoked = UUID.test(id) ? await keys.revoke(viewer.tenantId, id) : undefined;
+      if (!revoked) throw notFound(`API key "${id}"`);
+      return revoked;
+    },
+
+    async list(viewer: Viewer): Promise<ApiKeyRow[]> {
+      requireAdmin(viewer);
+      return keys.list(viewer.tenantId);
+    },
+  };
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;

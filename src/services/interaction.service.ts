@@ -1,0 +1,50 @@
+import { throwIfProblems, type FieldProblem } from '../errors.js';
+import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
+import type { Viewer } from './viewer.js';
+
+export interface InteractionInput {
+  userId: string;
+  itemId: string;
+  kind: InteractionKind;
+  pairId?: string | null;
+  eventId?: string | null;
+}
+
+const KINDS: readonly InteractionKind[] = ['LIKE', 'DISLIKE'];
+
+function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
+  return [
+    ...checkExternalId(`events[${i}].userId`, event.userId, i),
+    ...checkExternalId(`events[${i}].itemId`, event.itemId, i),
+    ...(KINDS.includes(event.kind) ? [] : [{ index: i, field: `events[${i}].kind`, message: `expected LIKE or DISLIKE, got "${event.kind}"` }]),
+    ...checkOptionalId(`events[${i}].pairId`, event.pairId, i),
+    ...checkOptionalId(`events[${i}].eventId`, event.eventId, i),
+  ];
+}
+
+export function createInteractionService(interactions: InteractionRepository) {
+  return {
+    /**
+     * Records up to 1,000 likes/dislikes all-or-nothing. Users are created on first sight;
+     * an event whose eventId was stored before is not stored again, and the stored row is
+     * returned, so a retried call returns what the first one did.
+     */
+    async record(viewer: Viewer, events: readonly InteractionInput[]): Promise<InteractionRow[]> {
+      const problems = checkBatchSize('events', events.length);
+      if (problems.length === 0) {
+        events.forEach((event, i) => problems.push(...checkEvent(event, i)));
+        problems.push(...checkUnique(events, (e) => e.eventId, (i) => `events[${i}].eventId`));
+      }
+      throwIfProblems('recordInteractions', problems);
+      const outcome = await interactions.record(
+        viewer.tenantId,
+        events.map((e) => ({ userExternalId: e.userId, itemExternalId: e.itemId, kind: e.kind, pairId: e.pairId ?? null, eventId: e.eventId ?? null })),
+      );
+      if (!outcome.ok) throwIfProblems('recordInteractions', outcome.problems, outcome.code);
+      return outcome.ok ? outcome.interactions : [];
+    },
+  };
+}
+
+export type InteractionService = ReturnType<typeof createInteractionService>;

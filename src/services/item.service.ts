@@ -1,0 +1,56 @@
+import { notFound, throwIfProblems, type FieldProblem } from '../errors.js';
+import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
+import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
+import type { TenantService } from './tenant.service.js';
+import { checkBatchSize, checkEmbedding, checkExternalId, checkPrompt, checkUnique, checkUrl } from './validation.js';
+import type { Viewer } from './viewer.js';
+
+export interface ItemInput {
+  id: string;
+  url?: string | null;
+  prompt?: string | null;
+  embedding: readonly number[];
+}
+
+export function createItemService(items: ItemRepository, tenants: TenantService) {
+  return {
+    /** Creates or replaces up to 1,000 items; every item is checked before anything is written. */
+    async upsert(viewer: Viewer, input: readonly ItemInput[]): Promise<ItemRow[]> {
+      const dim = await tenants.embeddingDim(viewer);
+      const problems: FieldProblem[] = [...checkBatchSize('items', input.length)];
+      if (problems.length === 0) {
+        input.forEach((item, i) => {
+          problems.push(
+            ...checkExternalId(`items[${i}].id`, item.id, i),
+            ...checkUrl(`items[${i}].url`, item.url, i),
+            ...checkPrompt(`items[${i}].prompt`, item.prompt, i),
+            ...checkEmbedding(`items[${i}].embedding`, item.embedding, dim, i),
+          );
+        });
+        problems.push(...checkUnique(input, (item) => item.id, (i) => `items[${i}].id`));
+      }
+      throwIfProblems('upsertItems', problems);
+      return items.upsert(
+        viewer.tenantId,
+        input.map((item) => ({ externalId: item.id, url: item.url ?? null, prompt: item.prompt ?? null, embedding: item.embedding })),
+      );
+    },
+
+    async get(viewer: Viewer, externalId: string): Promise<ItemRow> {
+      const item = checkExternalId('id', externalId).length ? undefined : await items.findByExternalId(viewer.tenantId, externalId);
+      if (!item) throw notFound(`item "${externalId}"`);
+      return item;
+    },
+
+    async list(viewer: Viewer, first: number, after: string | null | undefined): Promise<Page<ItemRow>> {
+      checkFirst('first', first);
+      const rows = await items.list(viewer.tenantId, first + 1, decodeCursor('after', after));
+      return toPage(rows, first);
+    },
+
+    /** For DataLoader: items by internal id, one entry per id, in order. */
+    byIds: (viewer: Viewer, ids: readonly number[]) => items.findByIds(viewer.tenantId, ids),
+  };
+}
+
+export type ItemService = ReturnType<typeof createItemService>;

@@ -1,0 +1,36 @@
+// Relay-style connections over keyset pagination: a cursor is the opaque form of a row id.
+import { badInput } from '../errors.js';
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export const MAX_PAGE = 500;
+
+export function encodeCursor(id: number): string {
+  return Buffer.from(`c:${id}`).toString('base64url');
+}
+
+export function decodeCursor(field: string, cursor: string | null | undefined): number | undefined {
+  if (cursor === null || cursor === undefined) return undefined;
+  const match = /^c:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw badInput(`${field}: malformed cursor "${cursor.slice(0, 40)}"; pass an endCursor from an earlier page`, [{ field, message: 'malformed cursor' }]);
+  return Number(match[1]);
+}
+
+export function checkFirst(field: string, first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+    throw badInput(`${field}: expected an integer from 1 to ${MAX_PAGE}, got ${first}`, [{ field, message: `expected 1 to ${MAX_PAGE}` }]);
+  }
+  return first;
+}
+
+/** Builds a page from up to first + 1 rows: the extra row only tells that there is a next page. */
+export function toPage<T extends { id: number }>(rows: T[], first: number): Page<T> {
+  const shown = rows.slice(0, first);
+  return {
+    edges: shown.map((node) => ({ cursor: encodeCursor(node.id), node })),
+    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].id) : null },
+  };
+}

@@ -1,0 +1,34 @@
+import { notFound } from '../errors.js';
+import type { TenantCounts, TenantRepository, TenantRow } from '../repositories/tenant.repository.js';
+import { requireAdmin, type Viewer } from './viewer.js';
+
+export function createTenantService(tenants: TenantRepository) {
+  // A tenant's embedding dimension never changes after creation, so it is safe to remember:
+  // every upsertItems call needs it and would otherwise cost a transaction.
+  const dims = new Map<string, number>();
+
+  return {
+    async current(viewer: Viewer): Promise<TenantRow> {
+      requireAdmin(viewer);
+      const tenant = await tenants.findById(viewer.tenantId);
+      if (!tenant) throw notFound('tenant');
+      return tenant;
+    },
+
+    async counts(viewer: Viewer): Promise<TenantCounts> {
+      requireAdmin(viewer);
+      return tenants.counts(viewer.tenantId);
+    },
+
+    async embeddingDim(viewer: Viewer): Promise<number> {
+      const known = dims.get(viewer.tenantId);
+      if (known !== undefined) return known;
+      const tenant = await tenants.findById(viewer.tenantId);
+      if (!tenant) throw notFound('tenant');
+      dims.set(viewer.tenantId, tenant.embeddingDim);
+      return tenant.embeddingDim;
+    },
+  };
+}
+
+export type TenantService = ReturnType<typeof createTenantService>;

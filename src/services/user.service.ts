@@ -1,0 +1,38 @@
+import { notFound } from '../errors.js';
+import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import type { UserRepository, UserRow } from '../repositories/user.repository.js';
+import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
+import { checkExternalId } from './validation.js';
+import type { Viewer } from './viewer.js';
+
+export function createUserService(users: UserRepository, interactions: InteractionRepository) {
+  return {
+    async get(viewer: Viewer, externalId: string): Promise<UserRow> {
+      const user = checkExternalId('externalId', externalId).length ? undefined : await users.findByExternalId(viewer.tenantId, externalId);
+      if (!user) throw notFound(`user "${externalId}"`);
+      return user;
+    },
+
+    /** The user's interactions, newest first. `user` was loaded for this viewer's tenant. */
+    async history(
+      viewer: Viewer,
+      user: UserRow,
+      args: { first: number; after?: string | null; kind?: InteractionKind | null },
+    ): Promise<Page<InteractionRow>> {
+      checkFirst('first', args.first);
+      const rows = await interactions.history({
+        tenantId: viewer.tenantId,
+        userId: user.id,
+        limit: args.first + 1,
+        beforeId: decodeCursor('after', args.after),
+        kind: args.kind ?? undefined,
+      });
+      return toPage(rows, args.first);
+    },
+
+    /** For DataLoader: users by internal id, one entry per id, in order. */
+    byIds: (viewer: Viewer, ids: readonly number[]) => users.findByIds(viewer.tenantId, ids),
+  };
+}
+
+export type UserService = ReturnType<typeof createUserService>;
