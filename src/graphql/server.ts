@@ -5,9 +5,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler } from 'express';
-import { GraphQLError, specifiedRules, validate } from 'graphql';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { isAppError } from '../errors.js';
@@ -16,7 +17,7 @@ import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, useErrorLogging } from './plugins/error-masking.js';
-import { depthLimitRule, useCostLimit } from './plugins/limits.js';
+import { depthLimitRule, useQueryLimits } from './plugins/limits.js';
 import { loadSchema } from './schema.js';
 
 export interface ApiServerOptions {
@@ -37,33 +38,23 @@ export interface ApiServer {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Maps an authentication failure to a GraphQL error with HTTP 401, anything else is rethrown. */
-async function authenticateOrThrow(services: Services, authorization: string | undefined): Promise<Viewer> {
-  try {
-    return await services.apiKeys.authenticate(authorization);
-  } catch (error) {
-    if (isAppError(error)) {
-      throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
-    }
-    throw error;
-  }
-}
-
 function jsonError(status: number, code: string, message: string) {
-  return { status, body: { errors: [{ message, extensions: { code } }] } };
+  return { status, body: { errors: [{ message, extensions: { code } as Record<string, unknown> }] } };
 }
 
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { services, log } = options;
   const schema = loadSchema();
   const httpServer = createServer();
-  const validationRules = [depthLimitRule(options.maxQueryDepth)];
+  // HTTP checks depth and cost in one plugin (Apollo would recode a validation rule's error
+  // as GRAPHQL_VALIDATION_FAILED); graphql-ws has no plugins, so there depth is a rule.
+  const wsValidationRules = [depthLimitRule(options.maxQueryDepth)];
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxBodyBytes });
   const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer }>(
     {
       schema,
-      validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
+      validate: (s, document) => validate(s, document, [...specifiedRules, ...wsValidationRules]),
       // The same API keys as HTTP, sent in connection_init's payload as { authorization: "Bearer ..." }.
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
@@ -98,13 +89,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const apollo = new ApolloServer<Context>({
     schema,
     formatError,
-    validationRules,
     // Stack traces are for the log, never for the client, whatever NODE_ENV says.
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // The hosted Sandbox page cannot load on machines without internet; use any GraphQL client.
+      ApolloServerPluginLandingPageDisabled(),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
-      useCostLimit(options.maxQueryCost),
+      useQueryLimits({ maxDepth: options.maxQueryDepth, maxCost: options.maxQueryCost }),
       useErrorLogging(),
     ],
   });
@@ -128,14 +120,23 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     res.setHeader('x-request-id', res.locals.requestId);
     next();
   });
+  // Authentication runs before Apollo so that a bad key is a plain 401 with a clear message,
+  // and a database outage during it is masked like any other unexpected error.
+  const authenticate: RequestHandler = async (req, res, next) => {
+    try {
+      res.locals.viewer = await services.apiKeys.authenticate(req.headers.authorization);
+      next();
+    } catch (error) {
+      if (isAppError(error)) return void res.status(401).json(jsonError(401, error.code, error.message).body);
+      next(error);
+    }
+  };
   app.use(
     '/graphql',
     express.json({ limit: options.maxBodyBytes }),
+    authenticate,
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const viewer = await authenticateOrThrow(services, req.headers.authorization);
-        return createContext(services, viewer, res.locals.requestId as string, log);
-      },
+      context: async ({ res }) => createContext(services, res.locals.viewer as Viewer, res.locals.requestId as string, log),
     }),
   );
   // Body parser failures: too large, or not JSON. Everything else is unexpected.
@@ -148,7 +149,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           : undefined;
     if (reply) return void res.status(reply.status).json(reply.body);
     log.error({ err: error, requestId: res.locals.requestId }, 'unexpected HTTP error');
-    res.status(500).json(jsonError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error').body);
+    const body = jsonError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error').body;
+    Object.assign(body.errors[0].extensions, { requestId: res.locals.requestId });
+    res.status(500).json(body);
   };
   app.use(onError);
   httpServer.on('request', app);

@@ -23,7 +23,7 @@ export interface InteractionRow {
 
 export type RecordOutcome =
   | { ok: true; interactions: InteractionRow[] }
-  | { ok: false; code: 'BAD_USER_INPUT' | 'CONFLICT'; problems: FieldProblem[] };
+  | { ok: false; code: 'NOT_FOUND' | 'CONFLICT'; problems: FieldProblem[] };
 
 const ROW_COLUMNS = `id, user_id AS "userId", item_id AS "itemId", kind, pair_id AS "pairId", event_id AS "eventId", created_at AS "createdAt"`;
 
@@ -98,7 +98,19 @@ async function upsertUsers(sql: Sql, tenantId: string, externalIds: string[]): P
      SELECT id, external_id FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
     [tenantId, externalIds],
   );
-  return new Map(rows.map((r) => [r.externalId, r.id]));
+  const ids = new Map(rows.map((r) => [r.externalId, r.id]));
+  // A concurrent call may have created some of these users after our snapshot was taken:
+  // ON CONFLICT waited for it and skipped them, and our snapshot cannot see them. A new
+  // statement gets a new snapshot (READ COMMITTED) and does.
+  const missing = externalIds.filter((id) => !ids.has(id));
+  if (missing.length > 0) {
+    const late = await sql.query<{ id: number; externalId: string }>(
+      `SELECT id, external_id AS "externalId" FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
+      [tenantId, missing],
+    );
+    for (const r of late.rows) ids.set(r.externalId, r.id);
+  }
+  return ids;
 }
 
 async function recordInTransaction(sql: Sql, tenantId: string, events: readonly InteractionWrite[]): Promise<RecordOutcome> {
@@ -109,7 +121,8 @@ async function recordInTransaction(sql: Sql, tenantId: string, events: readonly 
       unknown.push({ index, field: `events[${index}].itemId`, message: `unknown item "${e.itemExternalId}"` });
     }
   });
-  if (unknown.length > 0) return { ok: false, code: 'BAD_USER_INPUT', problems: unknown };
+  // Another tenant's item is as unknown as a missing one: the same NOT_FOUND, nothing to probe.
+  if (unknown.length > 0) return { ok: false, code: 'NOT_FOUND', problems: unknown };
 
   const eventIds = events.flatMap((e) => (e.eventId === null ? [] : [e.eventId]));
   const stored = await findStoredEvents(sql, tenantId, eventIds);
@@ -150,7 +163,7 @@ async function insertFresh(
   const { rows } = await sql.query<InteractionRow>(
     `INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, event_id)
      SELECT $1, u, i, k, p, e
-       FROM unnest($2::bigint[], $3::bigint[], $4::"InteractionKind"[], $5::text[], $6::text[]) WITH ORDINALITY AS t(u, i, k, p, e, n)
+       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(u, i, k, p, e, n)
       ORDER BY n
      ON CONFLICT (tenant_id, event_id) DO NOTHING
      RETURNING ${ROW_COLUMNS}`,
@@ -197,14 +210,17 @@ export function createInteractionRepository(db: Database) {
       }
     },
 
-    /** Newest first; served by interactions_user_kind_recent_idx or interactions_user_recent_idx. */
+    /** Newest first: one bounded backward scan of interactions_user_kind_recent_idx per kind, merged. */
     async history(page: HistoryPage): Promise<InteractionRow[]> {
+      const kinds: InteractionKind[] = page.kind ? [page.kind] : ['LIKE', 'DISLIKE'];
+      const branches = kinds.map(
+        (kind) => `(SELECT ${ROW_COLUMNS} FROM interactions
+                     WHERE tenant_id = $1 AND user_id = $2 AND kind = '${kind}' AND id < $3 ORDER BY id DESC LIMIT $4)`,
+      );
       return db.withTenant(page.tenantId, async (sql) => {
         const { rows } = await sql.query<InteractionRow>(
-          `SELECT ${ROW_COLUMNS} FROM interactions
-            WHERE tenant_id = $1 AND user_id = $2 AND id < $3 ${page.kind ? 'AND kind = $5' : ''}
-            ORDER BY id DESC LIMIT $4`,
-          [page.tenantId, page.userId, page.beforeId ?? Number.MAX_SAFE_INTEGER, page.limit, ...(page.kind ? [page.kind] : [])],
+          `SELECT * FROM (${branches.join(' UNION ALL ')}) h ORDER BY id DESC LIMIT $4`,
+          [page.tenantId, page.userId, page.beforeId ?? Number.MAX_SAFE_INTEGER, page.limit],
         );
         return rows;
       });

@@ -30,9 +30,9 @@ export const DEFAULT_WORLD: TasteWorldOptions = {
   styles: 12,
   interactionsPerUser: 40,
   pairShare: 0.25,
-  personalNoise: 0.35,
-  qualityWeight: 0.5,
-  labelNoise: 0.15,
+  personalNoise: 0.25,
+  qualityWeight: 0.3,
+  labelNoise: 0.08,
   seed: 1,
 };
 

@@ -1,6 +1,6 @@
 // Query depth and cost limits: a client may not ask for an unbounded amount of work in one
-// request. Depth is a validation rule; cost is checked once variables are known, because
-// `first: $n` decides how much a connection fans out.
+// request. Both are checked once variables are known, because `first: $n` decides how much
+// a connection fans out.
 import {
   GraphQLError,
   Kind,
@@ -102,17 +102,19 @@ export function selectionCost(
   return total;
 }
 
-export function useCostLimit(maxCost: number): ApolloServerPlugin {
+export function useQueryLimits(limits: { maxDepth: number; maxCost: number }): ApolloServerPlugin {
+  const reject = (message: string, code: string) => new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, operation, request }) {
           if (!operation) return;
-          const cost = selectionCost(operation.selectionSet, fragmentsOf(document), request.variables ?? {});
-          if (cost > maxCost) {
-            throw new GraphQLError(`query cost ${cost} exceeds the limit of ${maxCost}; ask for smaller pages`, {
-              extensions: { code: 'QUERY_TOO_COSTLY', http: { status: 400 } },
-            });
+          const fragments = fragmentsOf(document);
+          const depth = selectionDepth(operation.selectionSet, fragments);
+          if (depth > limits.maxDepth) throw reject(`query depth ${depth} exceeds the limit of ${limits.maxDepth}`, 'QUERY_TOO_DEEP');
+          const cost = selectionCost(operation.selectionSet, fragments, request.variables ?? {});
+          if (cost > limits.maxCost) {
+            throw reject(`query cost ${cost} exceeds the limit of ${limits.maxCost}; ask for smaller pages`, 'QUERY_TOO_COSTLY');
           }
         },
       };

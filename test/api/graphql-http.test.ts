@@ -1,0 +1,274 @@
+// The API over real HTTP against a real PostgreSQL: the happy paths and every bad input the
+// foundation issue lists, each answered with a clear error that leaves stored data unchanged.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { createTestDatabase, tableCounts, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
+
+const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId embedding } }`;
+const RECORD = `mutation($events: [InteractionInput!]!) {
+  recordInteractions(events: $events) { count interactions { id kind eventId item { externalId } user { externalId } } } }`;
+const HISTORY = `query($u: ID!, $first: Int!, $after: String, $kind: InteractionKind) {
+  user(externalId: $u) { externalId history(first: $first, after: $after, kind: $kind) {
+    edges { node { kind item { externalId } } } pageInfo { hasNextPage endCursor } } } }`;
+
+describe('GraphQL over HTTP', () => {
+  let db: TestDatabase;
+  let api: TestApi;
+  let a: TestTenant;
+  let b: TestTenant;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('api_http');
+    api = await startTestApi(db.appUrl);
+    a = await createTestTenant(db.adminUrl, 4);
+    b = await createTestTenant(db.adminUrl, 4);
+    for (const t of [a, b]) {
+      const items = await api.gql(t.appKey, UPSERT, { items: makeItems(30, 4) });
+      expect(items.errors).toBeUndefined();
+    }
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await db?.drop();
+  });
+
+  /** Runs a request that must fail and checks that no table changed. */
+  async function rejectsWithoutChange(key: string | undefined, query: string, variables?: Record<string, unknown>) {
+    const before = await tableCounts(db.adminUrl);
+    const response = await api.gql(key, query, variables);
+    expect(response.errors?.length).toBeGreaterThan(0);
+    expect(await tableCounts(db.adminUrl)).toEqual(before);
+    return response;
+  }
+
+  describe('storing and reading', () => {
+    it('stores items with float32 embeddings and reads them back', async () => {
+      const item = await api.gql(a.appKey, `{ item(externalId: "item-2") { externalId url prompt embedding } }`);
+      expect(item.data.item).toEqual({ ...makeItems(3, 4)[2], externalId: 'item-2', id: undefined });
+    });
+
+    it('records likes and dislikes and pages through a user history, newest first, with a kind filter', async () => {
+      const events = Array.from({ length: 7 }, (_, i) => ({ userId: 'hist', itemId: `item-${i}`, kind: i % 2 ? 'DISLIKE' : 'LIKE' }));
+      const recorded = await api.gql(a.appKey, RECORD, { events });
+      expect(recorded.data.recordInteractions.count).toBe(7);
+      expect(recorded.data.recordInteractions.interactions[3]).toMatchObject({ kind: 'DISLIKE', item: { externalId: 'item-3' }, user: { externalId: 'hist' } });
+
+      const page1 = await api.gql(a.appKey, HISTORY, { u: 'hist', first: 3 });
+      const h1 = page1.data.user.history;
+      expect(h1.edges.map((e: any) => e.node.item.externalId)).toEqual(['item-6', 'item-5', 'item-4']);
+      expect(h1.pageInfo.hasNextPage).toBe(true);
+      const page2 = await api.gql(a.appKey, HISTORY, { u: 'hist', first: 10, after: h1.pageInfo.endCursor });
+      expect(page2.data.user.history.edges.map((e: any) => e.node.item.externalId)).toEqual(['item-3', 'item-2', 'item-1', 'item-0']);
+      expect(page2.data.user.history.pageInfo.hasNextPage).toBe(false);
+
+      const likes = await api.gql(a.appKey, HISTORY, { u: 'hist', first: 10, kind: 'LIKE' });
+      expect(likes.data.user.history.edges.map((e: any) => e.node.item.externalId)).toEqual(['item-6', 'item-4', 'item-2', 'item-0']);
+    });
+
+    it('recordInteraction records one event and is idempotent on eventId', async () => {
+      const q = `mutation($e: InteractionInput!) { recordInteraction(event: $e) { id kind pairId eventId } }`;
+      const event = { userId: 'solo', itemId: 'item-9', kind: 'LIKE', pairId: 'pick-1', eventId: 'evt-solo' };
+      const first = await api.gql(a.appKey, q, { e: event });
+      const before = await tableCounts(db.adminUrl);
+      const again = await api.gql(a.appKey, q, { e: event });
+      expect(again.data).toEqual(first.data);
+      expect(await tableCounts(db.adminUrl)).toEqual(before);
+    });
+
+    it('pages through items in creation order', async () => {
+      const q = `query($after: String) { items(first: 20, after: $after) { edges { node { externalId } } pageInfo { hasNextPage endCursor } } }`;
+      const p1 = await api.gql(a.appKey, q);
+      const p2 = await api.gql(a.appKey, q, { after: p1.data.items.pageInfo.endCursor });
+      const ids = [...p1.data.items.edges, ...p2.data.items.edges].map((e: any) => e.node.externalId);
+      expect(ids).toEqual(makeItems(30, 4).map((i) => i.id));
+      expect(p2.data.items.pageInfo.hasNextPage).toBe(false);
+    });
+
+    it('admin keys read the tenant with counts, and manage API keys', async () => {
+      const t = await api.gql(a.adminKey, `{ tenant { slug embeddingDim counts { items apiKeys } apiKeys { prefix role } } }`);
+      expect(t.data.tenant).toMatchObject({ slug: a.slug, embeddingDim: 4, counts: { items: 30, apiKeys: 2 } });
+      const created = await api.gql(a.adminKey, `mutation { createApiKey(name: "ci", role: app) { key apiKey { id prefix role } } }`);
+      const { key, apiKey } = created.data.createApiKey;
+      expect(key.startsWith(`${apiKey.prefix}_`)).toBe(true);
+      expect((await api.gql(key, `{ item(externalId: "item-0") { externalId } }`)).data.item.externalId).toBe('item-0');
+      const revoked = await api.gql(a.adminKey, `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: apiKey.id });
+      expect(revoked.data.revokeApiKey.revokedAt).toBeTruthy();
+      const after = await api.gql(key, `{ item(externalId: "item-0") { externalId } }`);
+      expect(after.status).toBe(401);
+      expect(after.errors![0]).toMatchObject({ message: 'this API key has been revoked', extensions: { code: 'UNAUTHENTICATED' } });
+    });
+  });
+
+  describe('bad input: a clear error, nothing stored', () => {
+    it('an embedding of the wrong length', async () => {
+      const items = makeItems(2, 4, 'bad');
+      items[1].embedding = [1, 2, 3];
+      const r = await rejectsWithoutChange(a.appKey, UPSERT, { items });
+      expect(r.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 1, field: 'items[1].embedding', message: 'expected 4 finite numbers, got 3' }] });
+    });
+
+    it('an overwrite with a bad item leaves the existing items as they were', async () => {
+      const items = makeItems(2, 4);
+      items[0].embedding = [9, 9, 9, 9];
+      items[1].embedding = [1, 2];
+      await rejectsWithoutChange(a.appKey, UPSERT, { items });
+      const stored = await api.gql(a.appKey, `{ item(externalId: "item-0") { embedding } }`);
+      expect(stored.data.item.embedding).toEqual(makeItems(1, 4)[0].embedding);
+    });
+
+    it('NaN and Infinity in an embedding', async () => {
+      // JSON has no NaN; 1e999 is how Infinity arrives (JSON.parse reads it as Infinity).
+      const before = await tableCounts(db.adminUrl);
+      const body = `{"query":${JSON.stringify(UPSERT)},"variables":{"items":[{"id":"inf","embedding":[1,2,1e999,4]}]}}`;
+      const response = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body });
+      const json = await response.json();
+      expect(json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(json.errors[0].message).toMatch(/embedding.*Infinity|Infinity.*embedding/s);
+      const nan = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: body.replace('1e999', 'NaN') });
+      expect(nan.status).toBe(400);
+      expect((await nan.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(await tableCounts(db.adminUrl)).toEqual(before);
+    });
+
+    it('an unknown item, reported by index', async () => {
+      const events = makeEvents(5, { items: 30 });
+      events[3] = { ...events[3], itemId: 'no-such-item' };
+      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      expect(r.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 3, field: 'events[3].itemId', message: 'unknown item "no-such-item"' }] });
+    });
+
+    it('1,001 events in one call', async () => {
+      const r = await rejectsWithoutChange(a.appKey, RECORD, { events: makeEvents(1001, { items: 30 }) });
+      expect(r.errors![0].message).toMatch(/events: expected 1 to 1000 entries, got 1001/);
+    });
+
+    it('malformed ids', async () => {
+      const events = makeEvents(3, { items: 30 });
+      events[0] = { ...events[0], userId: '' };
+      events[2] = { ...events[2], itemId: 'x'.repeat(300) };
+      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      expect(r.errors![0].extensions!.problems!.map((p) => p.field)).toEqual(['events[0].userId', 'events[2].itemId']);
+      const cursor = await api.gql(a.appKey, HISTORY, { u: 'hist', first: 2, after: 'not-a-cursor' });
+      expect(cursor.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+      expect(cursor.errors![0].message).toMatch(/^after: malformed cursor/);
+    });
+
+    it('a repeated eventId within one call', async () => {
+      const events = makeEvents(3, { items: 30, eventPrefix: 'dup' });
+      events[2] = { ...events[2], eventId: 'dup-0' };
+      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      expect(r.errors![0].extensions!.problems![0]).toMatchObject({ index: 2, message: '"dup-0" repeats events[0].eventId' });
+    });
+
+    it('a query nested too deep, and one too costly', async () => {
+      const deep = await rejectsWithoutChange(a.appKey, `{ user(externalId: "hist") { history { edges { node { user { history { edges { node { user { history { edges { node { kind } } } } } } } } } } } } }`);
+      expect(deep.status).toBe(400);
+      expect(deep.errors![0]).toMatchObject({ message: 'query depth 13 exceeds the limit of 10', extensions: { code: 'QUERY_TOO_DEEP' } });
+      const costly = await rejectsWithoutChange(a.appKey, `{ items(first: 500) { edges { node { externalId } } } user(externalId: "hist") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`);
+      expect(costly.status).toBe(400);
+      expect(costly.errors![0].extensions!.code).toBe('QUERY_TOO_COSTLY');
+    });
+
+    it('a missing, malformed or unknown key', async () => {
+      for (const key of [undefined, 'not-a-key', `tg_00000000_${'A'.repeat(43)}`]) {
+        const r = await rejectsWithoutChange(key, RECORD, { events: makeEvents(1, { items: 30 }) });
+        expect(r.status).toBe(401);
+        expect(r.errors![0].extensions!.code).toBe('UNAUTHENTICATED');
+      }
+    });
+
+    it('an app key asking for admin operations', async () => {
+      for (const q of [`{ tenant { name } }`, `mutation { createApiKey(name: "x") { key } }`]) {
+        const r = await rejectsWithoutChange(a.appKey, q);
+        expect(r.errors![0].extensions!.code).toBe('FORBIDDEN');
+      }
+    });
+  });
+
+  describe("another tenant's ids answer NOT_FOUND on every path", () => {
+    beforeAll(async () => {
+      await api.gql(a.appKey, RECORD, { events: [{ userId: 'only-in-a', itemId: 'item-0', kind: 'LIKE' }] });
+      await api.gql(a.appKey, UPSERT, { items: [{ id: 'only-in-a-item', embedding: [1, 2, 3, 4] }] });
+    });
+
+    it('user, history, item, recordInteractions and revokeApiKey', async () => {
+      const keys = await api.gql(a.adminKey, `{ tenant { apiKeys { id } } }`);
+      const aKeyId = keys.data.tenant.apiKeys[0].id;
+      const attempts: [string, string, Record<string, unknown>?][] = [
+        [b.appKey, `{ user(externalId: "only-in-a") { externalId } }`],
+        [b.appKey, HISTORY, { u: 'only-in-a', first: 5 }],
+        [b.appKey, `{ item(externalId: "only-in-a-item") { externalId } }`],
+        [b.appKey, RECORD, { events: [{ userId: 'x', itemId: 'only-in-a-item', kind: 'LIKE' }] }],
+        [b.adminKey, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: aKeyId }],
+        [b.adminKey, `mutation { revokeApiKey(id: "not-a-uuid") { id } }`],
+      ];
+      for (const [key, query, variables] of attempts) {
+        const r = await rejectsWithoutChange(key, query, variables);
+        expect(r.errors![0].extensions!.code, query).toBe('NOT_FOUND');
+      }
+      // And A's key still works: B's attempt changed nothing.
+      expect((await api.gql(a.adminKey, `{ tenant { name } }`)).errors).toBeUndefined();
+    });
+
+    it("B's reads show nothing of A's", async () => {
+      const items = await api.gql(b.appKey, `{ items(first: 500) { edges { node { externalId } } } }`);
+      expect(items.data.items.edges.map((e: any) => e.node.externalId)).not.toContain('only-in-a-item');
+      const t = await api.gql(b.adminKey, `{ tenant { id counts { users } } }`);
+      expect(t.data.tenant.id).toBe(b.id);
+      expect(t.data.tenant.counts.users).toBe(0);
+    });
+  });
+
+  describe('HTTP edges', () => {
+    it('echoes a request id, or makes one', async () => {
+      const mine = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-123', authorization: `Bearer ${a.appKey}` }, body: '{"query":"{ items(first: 1) { edges { cursor } } }"}' });
+      expect(mine.headers.get('x-request-id')).toBe('req-123');
+      const made = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: '{"query":"{ items(first: 1) { edges { cursor } } }"}' });
+      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('answers 400 with a JSON error to a body that is not JSON', async () => {
+      const r = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+      expect(r.status).toBe(400);
+      expect((await r.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
+    });
+  });
+});
+
+describe('limits and failures on their own servers', () => {
+  let db: TestDatabase;
+  let a: TestTenant;
+  beforeAll(async () => {
+    db = await createTestDatabase('api_limits');
+    a = await createTestTenant(db.adminUrl, 4);
+  });
+  afterAll(() => db?.drop());
+
+  it('an oversized body is answered 413 and stores nothing', async () => {
+    const api = await startTestApi(db.appUrl, { maxBodyBytes: 64 * 1024 });
+    try {
+      const before = await tableCounts(db.adminUrl);
+      const r = await api.gql(a.appKey, UPSERT, { items: makeItems(1000, 4) });
+      expect(r.status).toBe(413);
+      expect(r.errors![0]).toMatchObject({ message: 'request body exceeds the limit of 65536 bytes', extensions: { code: 'PAYLOAD_TOO_LARGE' } });
+      expect(await tableCounts(db.adminUrl)).toEqual(before);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('an unexpected failure is masked, with a request id to find it in the log', async () => {
+    // Nothing listens on port 1: every database call fails the way an outage would.
+    const api = await startTestApi('postgres://tastegraph_app@127.0.0.1:1/none');
+    try {
+      const r = await api.gql(a.appKey, `{ items { edges { cursor } } }`);
+      expect(r.errors![0].message).toBe('Internal server error');
+      expect(r.errors![0].extensions!.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(r.errors![0].extensions!.requestId).toBeTruthy();
+      expect(JSON.stringify(r)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+    } finally {
+      await api.stop();
+    }
+  });
+});

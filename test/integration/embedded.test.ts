@@ -1,0 +1,72 @@
+// The zero-setup path: no DATABASE_URL, an embedded PostgreSQL (PGlite) in a local folder.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type OpenedDatabase } from '../../src/bootstrap/database.js';
+import { seedDemoTenant } from '../../src/bootstrap/demo.js';
+import { createApiServer } from '../../src/graphql/server.js';
+import { createServices } from '../../src/services/index.js';
+import { queryAsOwner } from '../helpers/database.js';
+
+describe('embedded PostgreSQL (PGlite)', () => {
+  let dir: string;
+  let database: OpenedDatabase | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tg-embedded-'));
+  });
+  afterAll(async () => {
+    await database?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates, migrates and seeds on first start; the API answers over HTTP under row-level security', async () => {
+    const config = loadConfig({ EMBEDDED_DATA_DIR: join(dir, 'pglite') });
+    database = await openDatabase(config);
+    expect(database.embedded).toBe(true);
+    expect(database.fresh).toBe(true);
+    const services = createServices(database.db);
+    const seeded = await seedDemoTenant(services, database.adminUrl, { world: { users: 12, items: 60, interactionsPerUser: 20 } });
+    expect(seeded.interactions).toBe(240);
+
+    // No tenant set: nothing visible, even though this connection is PGlite's superuser.
+    const hidden = await database.db.withoutTenant(async (sql) => (await sql.query('SELECT count(*)::int AS n FROM interactions')).rows[0].n);
+    expect(hidden).toBe(0);
+    const visible = await database.db.withTenant(seeded.tenant.id, async (sql) => (await sql.query('SELECT count(*)::int AS n FROM interactions')).rows[0].n);
+    expect(visible).toBe(240);
+
+    const server = await createApiServer({
+      services,
+      log: pino({ level: 'silent' }),
+      maxBodyBytes: 1 << 20,
+      maxQueryDepth: 10,
+      maxQueryCost: 50_000,
+      checkReady: async () => {},
+    });
+    const url = await server.listen(0, '127.0.0.1');
+    try {
+      const adminKey = seeded.keys.find((k) => k.role === 'admin')!.key;
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+        body: JSON.stringify({ query: '{ tenant { slug counts { users items interactions } } }' }),
+      });
+      expect((await response.json()).data.tenant).toEqual({ slug: 'demo', counts: { users: 12, items: 60, interactions: 240 } });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps its data across restarts', async () => {
+    await database!.close();
+    database = await openDatabase(loadConfig({ EMBEDDED_DATA_DIR: join(dir, 'pglite') }));
+    expect(database.fresh).toBe(false);
+    const tenants = await database.db.withoutTenant(async (sql) => (await sql.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n);
+    expect(tenants).toBe(0); // hidden without a tenant, as before the restart
+    const [row] = await queryAsOwner<{ n: number }>(database.adminUrl, 'SELECT count(*)::int AS n FROM interactions');
+    expect(row.n).toBe(240);
+  });
+});

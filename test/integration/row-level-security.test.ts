@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/bootstrap/database.js';
+import { checkRowSecurityApplies, createDatabase, type Database } from '../../src/repositories/database.js';
+import { createServices } from '../../src/services/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
+
+const TABLES = ['tenants', 'api_keys', 'users', 'items', 'interactions'];
+
+describe('row-level security (real PostgreSQL, as tastegraph_app)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let a: TestTenant;
+  let b: TestTenant;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('rls');
+    db = createDatabase({ connectionString: testDb.appUrl, poolSize: 2 });
+    const services = createServices(db);
+    a = await createTestTenant(testDb.adminUrl);
+    b = await createTestTenant(testDb.adminUrl);
+    for (const t of [a, b]) {
+      await services.items.upsert(t.app, makeItems(5, t.dim));
+      await services.interactions.record(t.app, makeEvents(10, { items: 5 }));
+    }
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('the API role cannot bypass row-level security', async () => {
+    const check = await checkRowSecurityApplies(testDb.appUrl);
+    expect(check).toEqual({ user: 'tastegraph_app', bypassesRowSecurity: false, reason: undefined });
+    const owner = await checkRowSecurityApplies(testDb.adminUrl);
+    expect(owner.bypassesRowSecurity).toBe(true);
+  });
+
+  it('a session with no tenant set sees no rows in any tenant table', async () => {
+    const client = new pg.Client({ connectionString: testDb.appUrl });
+    await client.connect();
+    try {
+      for (const table of TABLES) {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(rows[0].n, table).toBe(0);
+      }
+    } finally {
+      await client.end();
+    }
+    const seen = await db.withoutTenant(async (sql) => (await sql.query('SELECT count(*)::int AS n FROM items')).rows[0].n);
+    expect(seen).toBe(0);
+  });
+
+  it("a tenant's transaction sees only that tenant's rows", async () => {
+    for (const t of [a, b]) {
+      const counts = await db.withTenant(t.id, async (sql) => {
+        const out: Record<string, number> = {};
+        for (const table of TABLES) out[table] = (await sql.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+        const foreign = await sql.query(`SELECT count(*)::int AS n FROM items WHERE tenant_id <> $1`, [t.id]);
+        out.foreign = foreign.rows[0].n;
+        return out;
+      });
+      expect(counts).toEqual({ tenants: 1, api_keys: 2, users: 10, items: 5, interactions: 10, foreign: 0 });
+    }
+  });
+
+  it("cannot write a row into another tenant, even by naming its id", async () => {
+    await expect(
+      db.withTenant(a.id, (sql) => sql.query(`INSERT INTO users (tenant_id, external_id) VALUES ($1, 'intruder')`, [b.id])),
+    ).rejects.toThrow(/row-level security/);
+    const updated = await db.withTenant(a.id, (sql) => sql.query(`UPDATE items SET prompt = 'x' WHERE tenant_id = $1`, [b.id]));
+    expect(updated.rowCount).toBe(0);
+  });
+
+  it('the API refuses to start on a connection that bypasses row-level security', async () => {
+    const config = loadConfig({ DATABASE_URL: testDb.adminUrl });
+    await expect(openDatabase(config)).rejects.toThrow(/connects as "postgres", which is a superuser and so bypasses row-level security/);
+  });
+});

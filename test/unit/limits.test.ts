@@ -1,0 +1,36 @@
+import { buildSchema, parse, validate, Kind, type OperationDefinitionNode } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { depthLimitRule, selectionCost, selectionDepth } from '../../src/graphql/plugins/limits.js';
+import { readFileSync } from 'node:fs';
+import { SCHEMA_PATH } from '../../src/graphql/schema.js';
+
+const schema = buildSchema(readFileSync(SCHEMA_PATH, 'utf8'));
+const operation = (query: string) => parse(query).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION) as OperationDefinitionNode;
+
+describe('query depth', () => {
+  it('counts nested fields, through fragments', () => {
+    const doc = parse('query { user(externalId: "u") { ...H } } fragment H on User { history { edges { node { item { externalId } } } } }');
+    const fragments = { H: doc.definitions[1] as never };
+    expect(selectionDepth((doc.definitions[0] as OperationDefinitionNode).selectionSet, fragments)).toBe(6);
+  });
+
+  it('rejects a query deeper than the limit with QUERY_TOO_DEEP', () => {
+    const deep = parse('{ user(externalId: "u") { history { edges { node { user { history { edges { node { kind } } } } } } } } }');
+    const errors = validate(schema, deep, [depthLimitRule(6)]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toBe('query depth 9 exceeds the limit of 6');
+    expect(errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
+    expect(validate(schema, deep, [depthLimitRule(10)])).toHaveLength(0);
+  });
+});
+
+describe('query cost', () => {
+  it('multiplies by the page size, from literals, variables or the default', () => {
+    const q = 'query($n: Int!) { items(first: $n) { edges { node { externalId prompt } } } }';
+    const cost = (n: number) => selectionCost(operation(q).selectionSet, {}, { n });
+    expect(cost(10)).toBe(1 + 10 * (1 + 1 * (1 + 1 + 1)));
+    expect(cost(500)).toBeGreaterThan(cost(10) * 40);
+    const nested = operation('{ items { edges { node { externalId } } } user(externalId: "u") { history(first: 100) { edges { node { kind } } } } }');
+    expect(selectionCost(nested.selectionSet, {}, {})).toBe(1 + 50 * 3 + 1 + (1 + 100 * 3));
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { generateTasteWorld } from '../../src/synth/taste-world.js';
+
+function agreement(world: ReturnType<typeof generateTasteWorld>, a: string, b: string): number | undefined {
+  const labels = (u: string) => new Map(world.interactions.filter((e) => e.user === u && e.pair === null).map((e) => [e.item, e.label]));
+  const la = labels(a);
+  const lb = labels(b);
+  let same = 0;
+  let both = 0;
+  for (const [item, label] of la) {
+    if (!lb.has(item)) continue;
+    both++;
+    if (lb.get(item) === label) same++;
+  }
+  return both ? same / both : undefined;
+}
+
+describe('generateTasteWorld', () => {
+  it('is the same for the same seed and different for another', () => {
+    const a = generateTasteWorld({ users: 5, items: 50, seed: 7 });
+    const b = generateTasteWorld({ users: 5, items: 50, seed: 7 });
+    const c = generateTasteWorld({ users: 5, items: 50, seed: 8 });
+    expect(a.interactions).toEqual(b.interactions);
+    expect(Array.from(a.items[3].vector)).toEqual(Array.from(b.items[3].vector));
+    expect(a.interactions).not.toEqual(c.interactions);
+  });
+
+  it('makes pairs of one like and one dislike, and the requested counts', () => {
+    const world = generateTasteWorld({ users: 20, items: 100, interactionsPerUser: 30, pairShare: 0.5 });
+    expect(world.items).toHaveLength(100);
+    expect(world.users).toHaveLength(20);
+    expect(world.interactions).toHaveLength(600);
+    const pairs = new Map<string, number[]>();
+    for (const e of world.interactions) if (e.pair) pairs.set(e.pair, [...(pairs.get(e.pair) ?? []), e.label]);
+    expect(pairs.size).toBeGreaterThan(50);
+    for (const labels of pairs.values()) expect(labels.sort()).toEqual([0, 1]);
+  });
+
+  it('users of one taste group agree more often than users of different groups (Assumption 1)', () => {
+    // Few items, many interactions: users overlap on many items, so agreement is measurable.
+    const world = generateTasteWorld({ users: 40, groups: 4, items: 80, interactionsPerUser: 80, pairShare: 0, seed: 3 });
+    const within: number[] = [];
+    const across: number[] = [];
+    for (const a of world.users) {
+      for (const b of world.users) {
+        if (a.id >= b.id) continue;
+        const value = agreement(world, a.id, b.id);
+        if (value !== undefined) (a.group === b.group ? within : across).push(value);
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    expect(mean(within)).toBeGreaterThan(mean(across) + 0.08);
+  });
+});
