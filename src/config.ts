@@ -9,6 +9,8 @@ export interface Config {
   /** Where migrations and operator commands connect, as the tables' owner. */
   readonly databaseAdminUrl: string | undefined;
   readonly databasePoolSize: number;
+  /** If set, db:migrate gives the API's role (tastegraph_app) this password. */
+  readonly appDbPassword: string | undefined;
   readonly embeddedDataDir: string;
   readonly logLevel: string;
   readonly maxBodyBytes: number;
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     databaseAdminUrl: postgresUrl(env, 'DATABASE_ADMIN_URL') ?? databaseUrl,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    appDbPassword: env.APP_DB_PASSWORD || undefined,
     embeddedDataDir: env.EMBEDDED_DATA_DIR || '.data/pglite',
     logLevel,
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),

@@ -1,6 +1,8 @@
-// npm run db:migrate: applies prisma/migrations to DATABASE_ADMIN_URL (or DATABASE_URL).
+// npm run db:migrate: applies prisma/migrations to DATABASE_ADMIN_URL (or DATABASE_URL), and
+// sets the API role's password from APP_DB_PASSWORD when given.
 import { loadConfig, redact } from '../config.js';
-import { migrate } from '../repositories/migrator.js';
+import { APP_ROLE } from '../bootstrap/database.js';
+import { migrate, setAppRolePassword } from '../repositories/migrator.js';
 
 async function main() {
   const config = loadConfig();
@@ -8,6 +10,7 @@ async function main() {
     throw new Error('DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner\'s postgres:// URL; the embedded database migrates itself on start');
   }
   const applied = await migrate(config.databaseAdminUrl);
+  if (config.appDbPassword) await setAppRolePassword(config.databaseAdminUrl, APP_ROLE, config.appDbPassword);
   process.stdout.write(
     `${redact(config.databaseAdminUrl)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}\n`,
   );

@@ -89,6 +89,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const apollo = new ApolloServer<Context>({
     schema,
     formatError,
+    // Introspection stays on in production: tenants' tools (codegen, IDEs) read the schema.
+    introspection: true,
     // Stack traces are for the log, never for the client, whatever NODE_ENV says.
     includeStacktraceInErrorResponses: false,
     plugins: [

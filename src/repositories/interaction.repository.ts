@@ -76,116 +76,115 @@ function conflicts(events: readonly InteractionWrite[], stored: Map<string, Stor
   return problems;
 }
 
-async function resolveItems(sql: Sql, tenantId: string, externalIds: string[]): Promise<Map<string, number>> {
-  const { rows } = await sql.query<{ id: number; externalId: string }>(
-    `SELECT id, external_id AS "externalId" FROM items WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
-    [tenantId, externalIds],
-  );
-  return new Map(rows.map((r) => [r.externalId, r.id]));
+interface ResolvedIds {
+  users: Map<string, number>;
+  items: Map<string, number>;
 }
 
-/** Creates users seen for the first time and returns the ids of all of them, in one statement. */
-async function upsertUsers(sql: Sql, tenantId: string, externalIds: string[]): Promise<Map<string, number>> {
-  // The outer SELECT runs on the statement's snapshot, so it sees the users that existed
-  // before and the CTE returns the ones it created: together, each user exactly once.
-  const { rows } = await sql.query<{ id: number; externalId: string }>(
+/**
+ * One statement that creates users seen for the first time and resolves the internal ids of
+ * all the call's users and items. Users are created before the items are known to exist:
+ * when one is not, the caller rolls the transaction back, users included.
+ */
+async function resolveIds(sql: Sql, tenantId: string, userExternalIds: string[], itemExternalIds: string[]): Promise<ResolvedIds> {
+  // The plain SELECT from users runs on the statement's snapshot, so it sees the users that
+  // existed before and the CTE returns the ones it created: together, each user once.
+  const { rows } = await sql.query<{ kind: 'u' | 'i'; id: number; externalId: string }>(
     `WITH created AS (
        INSERT INTO users (tenant_id, external_id) SELECT $1, unnest($2::text[])
        ON CONFLICT (tenant_id, external_id) DO NOTHING
        RETURNING id, external_id)
-     SELECT id, external_id AS "externalId" FROM created
+     SELECT 'u' AS kind, id, external_id AS "externalId" FROM created
      UNION ALL
-     SELECT id, external_id FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
-    [tenantId, externalIds],
+     SELECT 'u', id, external_id FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+     UNION ALL
+     SELECT 'i', id, external_id FROM items WHERE tenant_id = $1 AND external_id = ANY($3::text[])`,
+    [tenantId, userExternalIds, itemExternalIds],
   );
-  const ids = new Map(rows.map((r) => [r.externalId, r.id]));
+  const ids: ResolvedIds = { users: new Map(), items: new Map() };
+  for (const r of rows) (r.kind === 'u' ? ids.users : ids.items).set(r.externalId, r.id);
   // A concurrent call may have created some of these users after our snapshot was taken:
   // ON CONFLICT waited for it and skipped them, and our snapshot cannot see them. A new
   // statement gets a new snapshot (READ COMMITTED) and does.
-  const missing = externalIds.filter((id) => !ids.has(id));
+  const missing = userExternalIds.filter((id) => !ids.users.has(id));
   if (missing.length > 0) {
     const late = await sql.query<{ id: number; externalId: string }>(
       `SELECT id, external_id AS "externalId" FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
       [tenantId, missing],
     );
-    for (const r of late.rows) ids.set(r.externalId, r.id);
+    for (const r of late.rows) ids.users.set(r.externalId, r.id);
   }
   return ids;
 }
 
 async function recordInTransaction(sql: Sql, tenantId: string, events: readonly InteractionWrite[]): Promise<RecordOutcome> {
-  const itemIds = await resolveItems(sql, tenantId, [...new Set(events.map((e) => e.itemExternalId))]);
+  const ids = await resolveIds(
+    sql,
+    tenantId,
+    [...new Set(events.map((e) => e.userExternalId))],
+    [...new Set(events.map((e) => e.itemExternalId))],
+  );
   const unknown: FieldProblem[] = [];
   events.forEach((e, index) => {
-    if (!itemIds.has(e.itemExternalId)) {
+    if (!ids.items.has(e.itemExternalId)) {
       unknown.push({ index, field: `events[${index}].itemId`, message: `unknown item "${e.itemExternalId}"` });
     }
   });
   // Another tenant's item is as unknown as a missing one: the same NOT_FOUND, nothing to probe.
-  if (unknown.length > 0) return { ok: false, code: 'NOT_FOUND', problems: unknown };
+  if (unknown.length > 0) throw new RollBack({ ok: false, code: 'NOT_FOUND', problems: unknown });
 
-  const eventIds = events.flatMap((e) => (e.eventId === null ? [] : [e.eventId]));
-  const stored = await findStoredEvents(sql, tenantId, eventIds);
-  const mismatched = conflicts(events, stored);
-  if (mismatched.length > 0) return { ok: false, code: 'CONFLICT', problems: mismatched };
+  const stored = await insertNew(sql, tenantId, events, ids);
 
-  const fresh = events.filter((e) => e.eventId === null || !stored.has(e.eventId));
-  const inserted = fresh.length > 0 ? await insertFresh(sql, tenantId, fresh, itemIds) : new Map<InteractionWrite, InteractionRow>();
-
-  // A concurrent call may have stored one of our event ids after we looked: ON CONFLICT
-  // skipped it, so read what that call stored and hold it to the same rule.
-  const raced = fresh.filter((e) => !inserted.has(e)).map((e) => e.eventId!);
-  if (raced.length > 0) {
-    for (const [id, row] of await findStoredEvents(sql, tenantId, raced)) stored.set(id, row);
-    const late = conflicts(events, stored);
-    if (late.length > 0) throw new RollBack({ ok: false, code: 'CONFLICT', problems: late });
+  // Events that ON CONFLICT skipped were stored before (by an earlier try of this call, or
+  // by a concurrent one): read them, and hold them to the same event, or roll all back.
+  const skipped = events.filter((e) => !stored.has(e)).map((e) => e.eventId!);
+  if (skipped.length > 0) {
+    const previous = await findStoredEvents(sql, tenantId, skipped);
+    const mismatched = conflicts(events, previous);
+    if (mismatched.length > 0) throw new RollBack({ ok: false, code: 'CONFLICT', problems: mismatched });
+    for (const e of events) if (!stored.has(e)) stored.set(e, toRow(previous.get(e.eventId!)!));
   }
-  return {
-    ok: true,
-    interactions: events.map((e) => {
-      const row = inserted.get(e) ?? stored.get(e.eventId!)!;
-      return toRow(row);
-    }),
-  };
+  return { ok: true, interactions: events.map((e) => stored.get(e)!) };
 }
 
 const toRow = (r: InteractionRow): InteractionRow => ({
   id: r.id, userId: r.userId, itemId: r.itemId, kind: r.kind, pairId: r.pairId, eventId: r.eventId, createdAt: r.createdAt,
 });
 
-async function insertFresh(
+/**
+ * Inserts every event whose eventId is not stored yet, in one statement, and returns the
+ * rows it stored by event. Optimistic on purpose: a retry is the rare case, so looking up
+ * event ids first would cost every call a query to save a few calls one.
+ */
+async function insertNew(
   sql: Sql,
   tenantId: string,
-  fresh: InteractionWrite[],
-  itemIds: Map<string, number>,
+  events: readonly InteractionWrite[],
+  ids: ResolvedIds,
 ): Promise<Map<InteractionWrite, InteractionRow>> {
-  const userIds = await upsertUsers(sql, tenantId, [...new Set(fresh.map((e) => e.userExternalId))]);
-  const { rows } = await sql.query<InteractionRow>(
+  const users = events.map((e) => ids.users.get(e.userExternalId)!);
+  const items = events.map((e) => ids.items.get(e.itemExternalId)!);
+  const { rows } = await sql.query<{ id: number; eventId: string | null; createdAt: Date }>(
     `INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, event_id)
      SELECT $1, u, i, k, p, e
        FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(u, i, k, p, e, n)
       ORDER BY n
      ON CONFLICT (tenant_id, event_id) DO NOTHING
-     RETURNING ${ROW_COLUMNS}`,
-    [
-      tenantId,
-      fresh.map((e) => userIds.get(e.userExternalId)!),
-      fresh.map((e) => itemIds.get(e.itemExternalId)!),
-      fresh.map((e) => e.kind),
-      fresh.map((e) => e.pairId),
-      fresh.map((e) => e.eventId),
-    ],
+     RETURNING id, event_id AS "eventId", created_at AS "createdAt"`,
+    [tenantId, users, items, events.map((e) => e.kind), events.map((e) => e.pairId), events.map((e) => e.eventId)],
   );
-  // Rows come back with identity ids drawn in ORDER BY n order, so ascending ids follow the
-  // input order; RETURNING itself promises no order. Events with an id match by that id.
+  // Identity ids are drawn in ORDER BY n order, so ascending ids follow the input order;
+  // RETURNING itself promises no order. Events with an id match by that id.
   const byEventId = new Map(rows.filter((r) => r.eventId !== null).map((r) => [r.eventId!, r]));
   const anonymous = rows.filter((r) => r.eventId === null).sort((a, b) => a.id - b.id);
   const result = new Map<InteractionWrite, InteractionRow>();
   let next = 0;
-  for (const e of fresh) {
+  events.forEach((e, i) => {
     const row = e.eventId === null ? anonymous[next++] : byEventId.get(e.eventId);
-    if (row) result.set(e, row);
-  }
+    if (row) {
+      result.set(e, { id: row.id, userId: users[i], itemId: items[i], kind: e.kind, pairId: e.pairId, eventId: e.eventId, createdAt: row.createdAt });
+    }
+  });
   return result;
 }
 

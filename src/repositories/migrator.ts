@@ -90,3 +90,15 @@ async function applyOne(client: pg.Client, migration: Migration): Promise<void> 
     throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/** Sets the password the API's role logs in with (roles are created without one). */
+export async function setAppRolePassword(connectionString: string, role: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    // ALTER ROLE takes no parameters; escapeLiteral quotes the password safely.
+    await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(password)}`);
+  } finally {
+    await client.end();
+  }
+}
