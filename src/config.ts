@@ -18,6 +18,8 @@ export interface Config {
   readonly maxQueryCost: number;
   /** Seed the synthetic demo tenant when the embedded database is first created. */
   readonly embeddedDemo: boolean;
+  /** The Python that runs trainer/ (Debian's python3-torch lives under /usr/bin/python3). */
+  readonly trainerPython: string;
 }
 
 export class ConfigError extends Error {
@@ -88,5 +90,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 10, 10_000_000),
     embeddedDemo: boolean(env, 'EMBEDDED_DEMO', true),
+    trainerPython: env.TRAINER_PYTHON || '/usr/bin/python3',
   });
 }

@@ -1,0 +1,41 @@
+// Writes a taste world in the preference-dataset format (CONTRACTS.md section 1):
+// items.npy, items.csv, interactions.csv and users.csv.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TasteWorld } from './taste-world.js';
+
+/** A float32 [rows, cols] matrix as a NumPy .npy file (format 1.0, little-endian, C order). */
+export function encodeNpy(rows: readonly Float32Array[]): Buffer {
+  const cols = rows[0]?.length ?? 0;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows.length}, ${cols}), }`;
+  // Magic (6) + version (2) + length (2) + header must be a multiple of 64, ending in \n.
+  const unpadded = 10 + header.length + 1;
+  header = header + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  const prefix = Buffer.alloc(10);
+  prefix.write('\x93NUMPY', 0, 'latin1');
+  prefix.writeUInt8(1, 6);
+  prefix.writeUInt8(0, 7);
+  prefix.writeUInt16LE(header.length, 8);
+  const data = Buffer.alloc(rows.length * cols * 4);
+  rows.forEach((row, r) => row.forEach((v, c) => data.writeFloatLE(v, (r * cols + c) * 4)));
+  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]);
+}
+
+/** RFC 4180 field quoting: only when the value needs it. */
+const csvField = (value: string | number) => {
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+const csv = (header: string[], rows: (string | number)[][]) =>
+  [header.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n') + '\n';
+
+export async function writeDataset(dir: string, world: TasteWorld): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'items.npy'), encodeNpy(world.items.map((i) => i.vector)));
+  await writeFile(join(dir, 'items.csv'), csv(['item', 'prompt'], world.items.map((i) => [i.id, i.prompt])));
+  await writeFile(
+    join(dir, 'interactions.csv'),
+    csv(['user', 'item', 'label', 'ts', 'pair'], world.interactions.map((e) => [e.user, e.item, e.label, e.ts, e.pair ?? ''])),
+  );
+  await writeFile(join(dir, 'users.csv'), csv(['user', 'group'], world.users.map((u) => [u.id, u.group])));
+}

@@ -1,0 +1,233 @@
+"""Preference datasets (CONTRACTS.md section 1), training episodes, and the EVAL-1 split.
+
+A dataset directory holds items.npy, items.csv, interactions.csv and optionally users.csv.
+read_dataset() rejects bad input with a message naming the file, the line and the field.
+"""
+import csv
+import math
+import os
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class DatasetError(ValueError):
+    pass
+
+
+@dataclass
+class Interaction:
+    item: int        # row of items.npy
+    label: int       # 1 like, 0 dislike
+    ts: int
+    line: int        # line number in interactions.csv (the tie-breaker of EVAL-1's order)
+    pair: str        # '' when not part of a pair
+
+
+@dataclass
+class Dataset:
+    path: str
+    vectors: np.ndarray                  # float32 [n_items, dim]
+    item_ids: list
+    prompts: list
+    users: dict                          # user id -> list[Interaction], in file order
+    groups: dict = field(default_factory=dict)  # user id -> group (users.csv), may be empty
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+def _rows(path, required):
+    """Yields (line number, row dict) after checking the header has every required column."""
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found")
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise DatasetError(f"{path}:1: empty file, expected a header with {', '.join(required)}")
+        header = [h.strip() for h in header]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DatasetError(f"{path}:1: header: missing column {', '.join(missing)} (got {','.join(header)})")
+        index = {name: i for i, name in enumerate(header)}
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            yield number, {name: (row[i] if i < len(row) else "") for name, i in index.items()}
+
+
+def read_dataset(path: str) -> Dataset:
+    vectors_path = os.path.join(path, "items.npy")
+    try:
+        vectors = np.load(vectors_path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DatasetError(f"{vectors_path}: file not found")
+    except ValueError as e:
+        raise DatasetError(f"{vectors_path}: not a NumPy .npy array ({e})")
+    if vectors.dtype != np.float32 or vectors.ndim != 2:
+        raise DatasetError(f"{vectors_path}: expected float32 [n_items, dim], got {vectors.dtype} {list(vectors.shape)}")
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise DatasetError(f"{vectors_path}: row {bad[0]}: NaN or infinite value ({bad.size} bad rows)")
+
+    items_path = os.path.join(path, "items.csv")
+    item_ids, prompts, item_index = [], [], {}
+    for line, row in _rows(items_path, ["item", "prompt"]):
+        item = row["item"]
+        if not item:
+            raise DatasetError(f"{items_path}:{line}: item: empty id")
+        if item in item_index:
+            raise DatasetError(f"{items_path}:{line}: item: duplicate id {item!r} (first on line {item_index[item] + 2})")
+        item_index[item] = len(item_ids)
+        item_ids.append(item)
+        prompts.append(row["prompt"])
+    if len(item_ids) != vectors.shape[0]:
+        raise DatasetError(f"{items_path}: {len(item_ids)} items, but items.npy has {vectors.shape[0]} rows")
+
+    interactions_path = os.path.join(path, "interactions.csv")
+    users = {}
+    for line, row in _rows(interactions_path, ["user", "item", "label", "ts", "pair"]):
+        if not row["user"]:
+            raise DatasetError(f"{interactions_path}:{line}: user: empty id")
+        item = item_index.get(row["item"])
+        if item is None:
+            raise DatasetError(f"{interactions_path}:{line}: item: unknown item {row['item']!r}")
+        if row["label"] not in ("0", "1"):
+            raise DatasetError(f"{interactions_path}:{line}: label: expected 0 or 1, got {row['label']!r}")
+        try:
+            ts = int(row["ts"]) if row["ts"] else 0
+        except ValueError:
+            raise DatasetError(f"{interactions_path}:{line}: ts: expected integer seconds, got {row['ts']!r}")
+        users.setdefault(row["user"], []).append(Interaction(item, int(row["label"]), ts, line, row["pair"]))
+
+    groups = {}
+    users_path = os.path.join(path, "users.csv")
+    if os.path.exists(users_path):
+        for line, row in _rows(users_path, ["user", "group"]):
+            groups[row["user"]] = row["group"]
+    return Dataset(path, vectors, item_ids, prompts, users, groups)
+
+
+# ---------------------------------------------------------------- EVAL-1 (CONTRACTS section 2)
+
+@dataclass
+class EvalUser:
+    user: str
+    history: list          # [Interaction], the reference likes and dislikes
+    pairs: list            # [(like item, dislike item)] for pairwise accuracy
+    groups: list           # [(like item, [3 dislike items])] for top-k accuracy
+
+
+def eval_users(dataset: Dataset, n_ref: int = 8) -> list:
+    """The users EVAL-1 evaluates, with their history, pairs and top-k groups."""
+    out = []
+    for user, rows in dataset.users.items():
+        ordered = sorted(rows, key=lambda r: (r.ts, r.line))
+        likes = [r for r in ordered if r.label == 1][:n_ref]
+        dislikes = [r for r in ordered if r.label == 0][:n_ref]
+        if len(likes) < n_ref or len(dislikes) < n_ref:
+            continue
+        history = likes + dislikes
+        taken = {id(r) for r in history}
+        history_pairs = {r.pair for r in history if r.pair}
+        targets = [r for r in ordered if id(r) not in taken and not (r.pair and r.pair in history_pairs)]
+        t_likes = [r for r in targets if r.label == 1]
+        t_dislikes = [r for r in targets if r.label == 0]
+        if not t_likes or not t_dislikes:
+            continue
+        rng = np.random.default_rng(zlib.crc32(user.encode()))
+        by_pair = {}
+        for r in targets:
+            if r.pair:
+                by_pair.setdefault(r.pair, []).append(r)
+        if by_pair:
+            pairs = [(next(r.item for r in g if r.label == 1), next(r.item for r in g if r.label == 0))
+                     for g in by_pair.values() if len(g) == 2 and {r.label for r in g} == {0, 1}]
+        else:
+            pairs = [(r.item, t_dislikes[rng.integers(len(t_dislikes))].item) for r in t_likes[:16]]
+        groups = []
+        if len(t_dislikes) >= 3:
+            for r in t_likes[:8]:
+                picks = rng.choice(len(t_dislikes), size=3, replace=False)
+                groups.append((r.item, [t_dislikes[i].item for i in picks]))
+        out.append(EvalUser(user, history, pairs, groups))
+    return out
+
+
+# ---------------------------------------------------------------- training episodes
+
+@dataclass
+class Episode:
+    history_items: np.ndarray   # int [H]
+    history_labels: np.ndarray  # int [H]
+    pos: np.ndarray             # int [P] liked targets
+    neg: np.ndarray             # int [P] disliked targets, pos[i] paired with neg[i]
+
+
+def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):
+    """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
+
+    The history size varies (1 to n_ref of each kind) so one model serves every N_ref.
+    Returns None when the user has too few likes or dislikes for both a history and targets.
+    """
+    likes = [r for r in rows if r.label == 1]
+    dislikes = [r for r in rows if r.label == 0]
+    if len(likes) < 2 or len(dislikes) < 2:
+        return None
+    k_like = int(rng.integers(1, min(n_ref, len(likes) - 1) + 1))
+    k_dislike = int(rng.integers(1, min(n_ref, len(dislikes) - 1) + 1))
+    like_order = rng.permutation(len(likes))
+    dislike_order = rng.permutation(len(dislikes))
+    history = [likes[i] for i in like_order[:k_like]] + [dislikes[i] for i in dislike_order[:k_dislike]]
+    history_pairs = {r.pair for r in history if r.pair}
+    t_likes = [likes[i] for i in like_order[k_like:] if not (likes[i].pair and likes[i].pair in history_pairs)]
+    t_dislikes = [dislikes[i] for i in dislike_order[k_dislike:] if not (dislikes[i].pair and dislikes[i].pair in history_pairs)]
+    if not t_likes or not t_dislikes:
+        return None
+    n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
+    pos = np.array([t_likes[i % len(t_likes)].item for i in range(n)])
+    neg = np.array([t_dislikes[i % len(t_dislikes)].item for i in range(n)])
+    return Episode(
+        np.array([r.item for r in history]),
+        np.array([r.label for r in history]),
+        pos,
+        neg,
+    )
+
+
+def collate(episodes: list, vectors: np.ndarray):
+    """Pads a list of episodes into the model's tensors (numpy): history, labels, mask, pos, neg, pair mask."""
+    B = len(episodes)
+    H = max(len(e.history_items) for e in episodes)
+    P = max(len(e.pos) for e in episodes)
+    D = vectors.shape[1]
+    history = np.zeros((B, H, D), np.float32)
+    labels = np.zeros((B, H), np.int64)
+    mask = np.zeros((B, H), bool)
+    pos = np.zeros((B, P, D), np.float32)
+    neg = np.zeros((B, P, D), np.float32)
+    pair_mask = np.zeros((B, P), bool)
+    for b, e in enumerate(episodes):
+        h = len(e.history_items)
+        history[b, :h] = vectors[e.history_items]
+        labels[b, :h] = e.history_labels
+        mask[b, :h] = True
+        p = len(e.pos)
+        pos[b, :p] = vectors[e.pos]
+        neg[b, :p] = vectors[e.neg]
+        pair_mask[b, :p] = True
+    return history, labels, mask, pos, neg, pair_mask
+
+
+def split_users(users: list, share: float, seed: int):
+    """Splits user ids into (train, validation) with a seeded shuffle; validation users are never trained on."""
+    order = np.random.default_rng(seed).permutation(len(users))
+    n_val = max(1, int(math.ceil(len(users) * share))) if share > 0 else 0
+    val = sorted(users[i] for i in order[:n_val])
+    train = sorted(users[i] for i in order[n_val:])
+    return train, val

@@ -1,0 +1,85 @@
+"""Exports a PreferenceModel to ONNX (CONTRACTS.md section 3), opset 17, with its metadata.
+
+python3 -m trainer.export --checkpoint ckpt.pt --out model.onnx
+"""
+import argparse
+
+import onnx
+import torch
+
+from .model import ModelConfig, PreferenceModel
+
+OPSET = 17
+INPUTS = ["history", "history_label", "history_mask", "candidates"]
+OUTPUTS = ["logits", "user_embedding"]
+
+
+def example_inputs(dim, batch=2, history=5, candidates=3):
+    g = torch.Generator().manual_seed(0)
+    return (
+        torch.randn(batch, history, dim, generator=g),
+        torch.randint(0, 2, (batch, history), generator=g),
+        torch.ones(batch, history, dtype=torch.bool),
+        torch.randn(batch, candidates, dim, generator=g),
+    )
+
+
+def export_onnx(model: PreferenceModel, path: str, metadata: dict) -> None:
+    model.eval()
+    torch.onnx.export(
+        model,
+        example_inputs(model.config.embedding_dim),
+        path,
+        input_names=INPUTS,
+        output_names=OUTPUTS,
+        dynamic_axes={
+            "history": {0: "B", 1: "H"},
+            "history_label": {0: "B", 1: "H"},
+            "history_mask": {0: "B", 1: "H"},
+            "candidates": {0: "B", 1: "T"},
+            "logits": {0: "B", 1: "T"},
+            "user_embedding": {0: "B"},
+        },
+        opset_version=OPSET,
+        do_constant_folding=True,
+    )
+    graph = onnx.load(path)
+    required = {"embedding_dim", "preference_tokens", "model_version", "trained_at", "eval_pairwise"}
+    missing = required - set(metadata)
+    if missing:
+        raise ValueError(f"metadata: missing {', '.join(sorted(missing))}")
+    for key, value in metadata.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.checker.check_model(graph)
+    onnx.save(graph, path)
+
+
+def load_checkpoint(path, device="cpu"):
+    checkpoint = torch.load(path, map_location=device)
+    model = PreferenceModel(ModelConfig(**checkpoint["config"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(device), checkpoint
+
+
+def metadata_for(checkpoint) -> dict:
+    config = checkpoint["config"]
+    return {
+        "embedding_dim": config["embedding_dim"],
+        "preference_tokens": config["preference_tokens"],
+        "model_version": checkpoint["model_version"],
+        "trained_at": checkpoint["trained_at"],
+        "eval_pairwise": f"{checkpoint['metrics'].get('val_pairwise', float('nan')):.2f}",
+        "user_embedding_dim": config["width"],
+        "eval_users": checkpoint["metrics"].get("val_users", 0),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    model, checkpoint = load_checkpoint(args.checkpoint)
+    export_onnx(model, args.out, metadata_for(checkpoint))
+    print(f"wrote {args.out}")

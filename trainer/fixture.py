@@ -1,0 +1,47 @@
+"""Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
+check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
+
+python3 -m trainer.fixture --out DIR  ->  DIR/model.onnx, DIR/fixture.json
+"""
+import argparse
+import json
+import os
+
+import torch
+
+from .export import export_onnx
+from .model import ModelConfig, PreferenceModel
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--out", required=True)
+args = parser.parse_args()
+os.makedirs(args.out, exist_ok=True)
+
+torch.manual_seed(7)
+config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decoder_layers=1, preference_tokens=4, dropout=0.0)
+model = PreferenceModel(config)
+torch.nn.init.normal_(model.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
+model.eval()
+
+B, H, T, D = 3, 6, 5, config.embedding_dim
+history = torch.randn(B, H, D)
+labels = torch.randint(0, 2, (B, H))
+mask = torch.ones(B, H, dtype=torch.bool)
+mask[1, 4:] = False     # row 1: two padded slots
+mask[2, 2:] = False     # row 2: four padded slots
+candidates = torch.randn(B, T, D)
+with torch.no_grad():
+    logits, user = model(history, labels, mask, candidates)
+
+export_onnx(model, os.path.join(args.out, "model.onnx"), {
+    "embedding_dim": D, "preference_tokens": config.preference_tokens, "model_version": "fixture",
+    "trained_at": "1970-01-01T00:00:00Z", "eval_pairwise": "nan",
+})
+flat = lambda t: t.reshape(-1).tolist()
+with open(os.path.join(args.out, "fixture.json"), "w") as f:
+    json.dump({
+        "shape": {"B": B, "H": H, "T": T, "D": D, "E": config.width},
+        "history": flat(history), "history_label": flat(labels), "history_mask": flat(mask.int()),
+        "candidates": flat(candidates), "logits": flat(logits), "user_embedding": flat(user),
+    }, f)
+print(f"wrote {args.out}/model.onnx and fixture.json")

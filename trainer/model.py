@@ -1,0 +1,163 @@
+"""The preference model M(S, z) -> [M+, M-] of "Learning User Preferences for Image Generation
+Models", for item embedding vectors instead of images.
+
+- A user's history S is a set of (item vector, like/dislike). Each becomes one token: a linear
+  projection of the vector plus a type embedding (like or dislike). No positional encoding: the
+  history is a set, and the model's outputs do not depend on its order.
+- L_p learnable preference tokens P_v, shared by all users, join the history tokens in a small
+  transformer encoder. Through attention they are read and written by the user's history, so
+  users with similar histories activate them alike; their outputs form the user embedding.
+- Candidates (projection + candidate type embedding) attend to the encoded history and tokens
+  through cross-attention only, never to each other, so a candidate's logits do not depend on
+  the other candidates, and the history is encoded once for any number of candidates.
+- The head adds to the candidate's own logits a bilinear term (W u) . z: a per-user linear
+  model generated from the user embedding u, next to the global taste the candidate path
+  learns. It is the amortised counterpart of a per-user logistic regression.
+"""
+import math
+from dataclasses import dataclass, asdict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LIKE, DISLIKE, CANDIDATE = 1, 0, 2   # type embedding rows; history_label uses 1 like, 0 dislike
+NEG_INF = -1e9                       # finite, so an all-padding row gives no NaN
+
+
+@dataclass
+class ModelConfig:
+    embedding_dim: int = 32      # D, the item vector size
+    width: int = 64              # model width
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 1
+    preference_tokens: int = 10  # L_p; 0 disables P_v (ablation)
+    dropout: float = 0.1
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class Attention(nn.Module):
+    """Multi-head attention written out, so export is plain MatMul/Softmax and masks are explicit."""
+
+    def __init__(self, width, heads, dropout):
+        super().__init__()
+        assert width % heads == 0
+        self.heads = heads
+        self.scale = 1.0 / math.sqrt(width // heads)
+        self.q = nn.Linear(width, width)
+        self.kv = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, memory, memory_mask):
+        # x [B, Q, W], memory [B, K, W], memory_mask [B, K] bool (True = attend)
+        B, Q, W = x.shape
+        K = memory.shape[1]
+        h, d = self.heads, W // self.heads
+        q = self.q(x).view(B, Q, h, d).transpose(1, 2)
+        kv = self.kv(memory).view(B, K, 2, h, d).permute(2, 0, 3, 1, 4)
+        k, v = kv[0], kv[1]
+        scores = (q @ k.transpose(-1, -2)) * self.scale
+        scores = scores.masked_fill(~memory_mask[:, None, None, :], NEG_INF)
+        weights = self.dropout(torch.softmax(scores, dim=-1))
+        return self.out((weights @ v).transpose(1, 2).reshape(B, Q, W))
+
+
+class Block(nn.Module):
+    """Pre-norm attention + feed-forward block; attends to `memory` (itself, for self-attention)."""
+
+    def __init__(self, width, heads, dropout):
+        super().__init__()
+        self.norm_x = nn.LayerNorm(width)
+        self.norm_m = nn.LayerNorm(width)
+        self.attention = Attention(width, heads, dropout)
+        self.norm_ff = nn.LayerNorm(width)
+        self.ff = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout))
+
+    def forward(self, x, memory=None, memory_mask=None):
+        m = self.norm_x(x) if memory is None else self.norm_m(memory)
+        x = x + self.attention(self.norm_x(x), m, memory_mask)
+        return x + self.ff(self.norm_ff(x))
+
+
+class PreferenceModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        W = config.width
+        self.project = nn.Sequential(nn.Linear(config.embedding_dim, W), nn.LayerNorm(W))
+        self.types = nn.Embedding(3, W)
+        self.tokens = nn.Parameter(torch.randn(config.preference_tokens, W) * 0.02) if config.preference_tokens else None
+        self.encoder = nn.ModuleList([Block(W, config.heads, config.dropout) for _ in range(config.encoder_layers)])
+        self.decoder = nn.ModuleList([Block(W, config.heads, config.dropout) for _ in range(config.decoder_layers)])
+        self.norm_memory = nn.LayerNorm(W)
+        self.norm_user = nn.LayerNorm(W)
+        self.norm_out = nn.LayerNorm(W)
+        self.head = nn.Linear(W, 2)
+        # Per-user linear model: u -> (w+, w-) over the item vector; starts at zero.
+        self.user_weights = nn.Linear(W, 2 * config.embedding_dim)
+        nn.init.zeros_(self.user_weights.weight)
+        nn.init.zeros_(self.user_weights.bias)
+
+    def encode(self, history, history_label, history_mask):
+        """Encodes the user: (memory [B, L_p + H, W], memory mask [B, L_p + H], user embedding [B, W])."""
+        B = history.shape[0]
+        x = self.project(history) + self.types(history_label)
+        mask = history_mask
+        if self.tokens is not None:
+            tokens = self.tokens.unsqueeze(0).expand(B, -1, -1)
+            x = torch.cat([tokens, x], dim=1)
+            mask = torch.cat([torch.ones(B, tokens.shape[1], dtype=torch.bool, device=x.device), history_mask], dim=1)
+        for block in self.encoder:
+            x = block(x, None, mask)
+        memory = self.norm_memory(x)
+        # The user embedding: the preference tokens' outputs (or, without tokens, the history's),
+        # averaged over the slots that hold something.
+        if self.tokens is not None:
+            pooled = memory[:, : self.tokens.shape[0]].mean(dim=1)
+        else:
+            weights = history_mask.float().unsqueeze(-1)
+            pooled = (memory * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return memory, mask, self.norm_user(pooled)
+
+    def score(self, memory, memory_mask, user, candidates):
+        """Logits [B, T, 2] for candidates [B, T, D] given an encoded user."""
+        B, T, _ = candidates.shape
+        c = self.project(candidates) + self.types.weight[CANDIDATE]
+        for block in self.decoder:
+            c = block(c, memory, memory_mask)
+        logits = self.head(self.norm_out(c))
+        w = self.user_weights(user).view(B, 2, -1)                    # [B, 2, D]
+        return logits + torch.einsum("btd,bkd->btk", candidates, w)
+
+    def forward(self, history, history_label, history_mask, candidates):
+        memory, mask, user = self.encode(history, history_label, history_mask)
+        return self.score(memory, mask, user, candidates), user
+
+
+# ------------------------------------------------------------------------------- losses
+
+def base_loss(logits_pos, logits_neg, pair_mask):
+    """L_base: classify liked targets as like (class 0, M+) and disliked ones as dislike (class 1, M-)."""
+    m = pair_mask.reshape(-1)
+    pos = logits_pos.reshape(-1, 2)[m]
+    neg = logits_neg.reshape(-1, 2)[m]
+    target_pos = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+    target_neg = torch.ones(neg.shape[0], dtype=torch.long, device=neg.device)
+    return 0.5 * (F.cross_entropy(pos, target_pos) + F.cross_entropy(neg, target_neg))
+
+
+def contrastive_loss(logits_pos, logits_neg, pair_mask):
+    """L_CP = L+ + L-, with L+ = -log s(M+(S,z_pos) - M+(S,z_neg)) and L- = -log s(M-(S,z_neg) - M-(S,z_pos))."""
+    m = pair_mask
+    l_plus = -F.logsigmoid(logits_pos[..., 0] - logits_neg[..., 0])[m].mean()
+    l_minus = -F.logsigmoid(logits_neg[..., 1] - logits_pos[..., 1])[m].mean()
+    return l_plus + l_minus
+
+
+def preference_score(logits):
+    """Q = softmax(logits)[..., 0], the probability of like; ranks candidates."""
+    return torch.softmax(logits, dim=-1)[..., 0]

@@ -1,0 +1,42 @@
+"""Small datasets written on the fly for the trainer's tests (never data from ../shared)."""
+import csv
+import os
+
+import numpy as np
+
+
+def write_dataset(path, vectors, items, interactions, users=None):
+    os.makedirs(path, exist_ok=True)
+    np.save(os.path.join(path, "items.npy"), np.asarray(vectors, dtype=np.float32))
+    with open(os.path.join(path, "items.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["item", "prompt"])
+        w.writerows([[i, f"prompt {i}"] for i in items])
+    with open(os.path.join(path, "interactions.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user", "item", "label", "ts", "pair"])
+        w.writerows(interactions)
+    if users:
+        with open(os.path.join(path, "users.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["user", "group"])
+            w.writerows(users)
+
+
+def taste_world(path, users=120, groups=3, items=150, dim=8, per_user=40, seed=0, first_user=0):
+    """Users in `groups` taste groups: a user likes an item when it lies on their group's side.
+    Items and group tastes depend on `seed` only, so worlds with other `first_user` share them."""
+    world = np.random.default_rng(seed)
+    vectors = world.normal(size=(items, dim)).astype(np.float32)
+    tastes = world.normal(size=(groups, dim))
+    rng = np.random.default_rng([seed, first_user])
+    ids = [f"i{k}" for k in range(items)]
+    rows, members = [], []
+    for u in range(first_user, first_user + users):
+        g = u % groups
+        members.append([f"u{u}", g])
+        taste = tastes[g] + 0.3 * rng.normal(size=dim)
+        for t, k in enumerate(rng.choice(items, size=per_user, replace=False)):
+            like = int(vectors[k] @ taste + 0.3 * rng.normal() > 0)
+            rows.append([f"u{u}", ids[k], like, t, ""])
+    write_dataset(path, vectors, ids, rows, members)

@@ -1,0 +1,103 @@
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+from trainer.data import DatasetError, eval_users, read_dataset, sample_episode
+from trainer.tests.helpers import write_dataset
+
+
+class ReaderErrors(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.vectors = np.eye(3, dtype=np.float32)
+
+    def write(self, interactions, vectors=None, items=("a", "b", "c")):
+        write_dataset(self.dir, self.vectors if vectors is None else vectors, list(items), interactions)
+
+    def test_reads_a_valid_dataset(self):
+        self.write([["u1", "a", 1, 5, ""], ["u1", "b", 0, "", "p1"]])
+        d = read_dataset(self.dir)
+        self.assertEqual(d.dim, 3)
+        self.assertEqual([(r.item, r.label, r.ts, r.line, r.pair) for r in d.users["u1"]], [(0, 1, 5, 2, ""), (1, 0, 0, 3, "p1")])
+
+    def test_names_file_line_and_field(self):
+        cases = [
+            ([["u1", "zz", 1, 0, ""]], None, "interactions.csv:2: item: unknown item 'zz'"),
+            ([["u1", "a", 1, 0, ""], ["u1", "b", 2, 0, ""]], None, "interactions.csv:3: label: expected 0 or 1, got '2'"),
+            ([["u1", "a", 1, "soon", ""]], None, "interactions.csv:2: ts: expected integer seconds, got 'soon'"),
+            ([], np.eye(4, dtype=np.float32)[:, :3], "items.csv: 3 items, but items.npy has 4 rows"),
+            ([], np.array([[1, 0, 0], [0, np.nan, 0], [0, 0, 1]], np.float32), "items.npy: row 1: NaN or infinite value"),
+            ([], np.array([[1, 0, 0], [0, np.inf, 0], [0, 0, 1]], np.float32), "items.npy: row 1: NaN or infinite value"),
+        ]
+        for interactions, vectors, message in cases:
+            with self.subTest(message=message):
+                self.write(interactions, vectors)
+                with self.assertRaises(DatasetError) as caught:
+                    read_dataset(self.dir)
+                self.assertIn(message, str(caught.exception))
+
+    def test_rejects_a_missing_header_column(self):
+        self.write([])
+        with open(os.path.join(self.dir, "interactions.csv"), "w") as f:
+            f.write("user,item,ts,pair\nu1,a,0,\n")
+        with self.assertRaisesRegex(DatasetError, r"interactions.csv:1: header: missing column label"):
+            read_dataset(self.dir)
+
+    def test_rejects_duplicate_item_ids_and_ignores_extra_columns(self):
+        self.write([], items=("a", "a", "c"))
+        with self.assertRaisesRegex(DatasetError, r"items.csv:3: item: duplicate id 'a'"):
+            read_dataset(self.dir)
+        self.write([])
+        with open(os.path.join(self.dir, "interactions.csv"), "w") as f:
+            f.write("user,item,label,ts,pair,extra\nu1,a,1,0,,whatever\n")
+        self.assertEqual(len(read_dataset(self.dir).users["u1"]), 1)
+
+
+class Eval1(unittest.TestCase):
+    def make(self, rows):
+        d = tempfile.mkdtemp()
+        write_dataset(d, np.eye(60, dtype=np.float32), [f"i{k}" for k in range(60)], rows)
+        return read_dataset(d)
+
+    def test_history_is_the_first_8_likes_and_dislikes_by_time_then_line(self):
+        rows = [["u", f"i{k}", k % 2, 100 - k, ""] for k in range(40)]   # later lines are older
+        users = eval_users(self.make(rows))
+        self.assertEqual(len(users), 1)
+        history = sorted(r.item for r in users[0].history)
+        self.assertEqual(history, sorted(list(range(39, 23, -1))))       # the 16 oldest rows
+        targets = {i for p in users[0].pairs for i in p}
+        self.assertTrue(targets.isdisjoint(history))
+        self.assertTrue(all(like % 2 == 1 and dislike % 2 == 0 for like, dislike in users[0].pairs))
+        self.assertEqual(len(users[0].groups), 8)
+        self.assertTrue(all(len(set(d)) == 3 for _, d in users[0].groups))
+
+    def test_skips_users_without_a_full_history_or_targets(self):
+        few = [["u", f"i{k}", k % 2, k, ""] for k in range(15)]
+        only_likes_left = [["v", f"i{k}", k % 2, k, ""] for k in range(16)] + [["v", "i50", 1, 99, ""]]
+        self.assertEqual(eval_users(self.make(few + only_likes_left)), [])
+
+    def test_pairs_come_from_pair_ids_and_drop_pairs_touching_the_history(self):
+        rows = [["u", f"i{k}", k % 2, k, ""] for k in range(16)]
+        rows += [["u", "i20", 1, 50, "p1"], ["u", "i21", 0, 50, "p1"], ["u", "i22", 1, 51, "p2"], ["u", "i23", 0, 51, "p2"]]
+        rows[0][4] = "p9"                                              # a history row with a pair id
+        rows += [["u", "i30", 0, 60, "p9"]]                            # its partner is no target
+        users = eval_users(self.make(rows))
+        self.assertEqual(users[0].pairs, [(20, 21), (22, 23)])
+
+
+class Episodes(unittest.TestCase):
+    def test_history_and_targets_are_disjoint(self):
+        d = tempfile.mkdtemp()
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], [["u", f"i{k}", k % 2, k, ""] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        rng = np.random.default_rng(0)
+        for _ in range(50):
+            e = sample_episode(rows, rng, n_ref=8, max_pairs=8)
+            self.assertTrue(set(e.history_items).isdisjoint(set(e.pos) | set(e.neg)))
+            self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,122 @@
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from trainer.data import eval_users, read_dataset
+from trainer.evaluate import evaluate, model_scorer
+from trainer.export import load_checkpoint
+from trainer.model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
+from trainer.tests.helpers import taste_world
+
+softplus = lambda x: math.log1p(math.exp(-x))   # -log sigmoid(x)
+
+
+def tiny_model(tokens=3, dtype=torch.float32):
+    torch.manual_seed(0)
+    model = PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, decoder_layers=1, preference_tokens=tokens, dropout=0.0))
+    # Non-zero per-user weights, so the tests exercise that path too.
+    torch.nn.init.normal_(model.user_weights.weight, std=0.1)
+    return model.to(dtype).eval()
+
+
+class Losses(unittest.TestCase):
+    def test_contrastive_loss_by_hand(self):
+        pos = torch.tensor([[[2.0, 0.5]]])     # [M+, M-] of the liked target
+        neg = torch.tensor([[[0.0, 1.5]]])     # of the disliked target
+        mask = torch.tensor([[True]])
+        # L+ = -log s(2.0 - 0.0); L- = -log s(1.5 - 0.5)
+        self.assertAlmostEqual(contrastive_loss(pos, neg, mask).item(), softplus(2.0) + softplus(1.0), places=6)
+
+    def test_base_loss_by_hand(self):
+        pos = torch.tensor([[[2.0, 0.5]]])
+        neg = torch.tensor([[[0.0, 1.5]]])
+        mask = torch.tensor([[True]])
+        # cross-entropy of like (class 0) on pos, and of dislike (class 1) on neg, averaged
+        expected = 0.5 * (softplus(2.0 - 0.5) + softplus(1.5 - 0.0))
+        self.assertAlmostEqual(base_loss(pos, neg, mask).item(), expected, places=6)
+
+    def test_padding_pairs_do_not_count(self):
+        pos = torch.tensor([[[2.0, 0.5], [9.0, -9.0]]])
+        neg = torch.tensor([[[0.0, 1.5], [-9.0, 9.0]]])
+        mask = torch.tensor([[True, False]])
+        self.assertAlmostEqual(contrastive_loss(pos, neg, mask).item(), softplus(2.0) + softplus(1.0), places=6)
+
+    def test_gradients_match_finite_differences(self):
+        torch.manual_seed(1)
+        logits = (torch.randn(2, 3, 2, dtype=torch.float64, requires_grad=True), torch.randn(2, 3, 2, dtype=torch.float64, requires_grad=True))
+        mask = torch.tensor([[True, True, False], [True, False, False]])
+        total = lambda p, n: base_loss(p, n, mask) + contrastive_loss(p, n, mask)
+        self.assertTrue(torch.autograd.gradcheck(total, logits))
+        model = tiny_model(dtype=torch.float64)
+        h = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
+        c = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+        labels = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0]])
+        hmask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+        self.assertTrue(torch.autograd.gradcheck(lambda h, c: model(h, labels, hmask, c)[0], (h, c)))
+
+
+class Invariances(unittest.TestCase):
+    """The properties CONTRACTS.md section 3 asks of the model, on the PyTorch side."""
+
+    def setUp(self):
+        torch.manual_seed(2)
+        self.model = tiny_model()
+        self.h = torch.randn(1, 5, 6)
+        self.labels = torch.tensor([[1, 0, 1, 1, 0]])
+        self.mask = torch.ones(1, 5, dtype=torch.bool)
+        self.c = torch.randn(1, 4, 6)
+
+    def run_model(self, h, labels, mask, c):
+        with torch.no_grad():
+            return self.model(h, labels, mask, c)
+
+    def test_a_candidate_does_not_depend_on_the_others(self):
+        logits, _ = self.run_model(self.h, self.labels, self.mask, self.c)
+        alone, _ = self.run_model(self.h, self.labels, self.mask, self.c[:, 2:3])
+        reversed_, _ = self.run_model(self.h, self.labels, self.mask, self.c.flip(1))
+        torch.testing.assert_close(alone[0, 0], logits[0, 2])
+        torch.testing.assert_close(reversed_.flip(1), logits)
+
+    def test_history_order_does_not_matter(self):
+        logits, user = self.run_model(self.h, self.labels, self.mask, self.c)
+        order = torch.tensor([3, 0, 4, 1, 2])
+        logits2, user2 = self.run_model(self.h[:, order], self.labels[:, order], self.mask, self.c)
+        torch.testing.assert_close(logits2, logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(user2, user, atol=1e-5, rtol=1e-5)
+
+    def test_padding_changes_nothing(self):
+        logits, user = self.run_model(self.h, self.labels, self.mask, self.c)
+        h = torch.cat([self.h, torch.randn(1, 3, 6) * 100], dim=1)
+        labels = torch.cat([self.labels, torch.tensor([[1, 0, 1]])], dim=1)
+        mask = torch.cat([self.mask, torch.zeros(1, 3, dtype=torch.bool)], dim=1)
+        logits2, user2 = self.run_model(h, labels, mask, self.c)
+        torch.testing.assert_close(logits2, logits)
+        torch.testing.assert_close(user2, user)
+
+
+class ShortTraining(unittest.TestCase):
+    def test_beats_random_on_users_it_never_saw(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "train"), users=120, first_user=0)
+        taste_world(os.path.join(root, "test"), users=40, first_user=1000)
+        out = os.path.join(root, "model")
+        subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "train"), "--out", out,
+                        "--epochs", "3", "--width", "32", "--quiet"], check=True)
+        for name in ("model.onnx", "ckpt.pt", "metrics.json"):
+            self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+        model, checkpoint = load_checkpoint(os.path.join(out, "ckpt.pt"))
+        self.assertEqual(checkpoint["config"]["embedding_dim"], 8)
+        test = read_dataset(os.path.join(root, "test"))
+        result = evaluate(model_scorer(model, test.vectors), eval_users(test))
+        self.assertGreater(result["users"], 20)
+        self.assertGreater(result["pairwise"], 65.0)   # random is 50
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,149 @@
+"""Trains the preference model on a dataset directory; writes model.onnx, ckpt.pt, metrics.json.
+
+python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
+                         [--loss all|base] [--tokens 10] [--device cpu|cuda]
+
+Reads top to bottom: configuration, data and the validation split, model (or warm start),
+then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
+score best on the held-out validation users under EVAL-1, then export.
+"""
+import argparse
+import datetime
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from .data import Dataset, collate, eval_users, read_dataset, sample_episode, split_users
+from .evaluate import evaluate, model_scorer
+from .export import export_onnx, metadata_for
+from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
+
+# ------------------------------------------------------------------------- configuration
+parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
+parser.add_argument("--data", required=True, help="dataset directory (CONTRACTS.md section 1)")
+parser.add_argument("--out", required=True, help="output directory")
+parser.add_argument("--init", help="checkpoint to warm-start from (fine-tuning)")
+parser.add_argument("--epochs", type=int, default=12)
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--loss", choices=["all", "base"], default="all", help="all = L_base + L_CP; base = L_base only")
+parser.add_argument("--tokens", type=int, default=10, help="preference tokens L_p (0 = no P_v)")
+parser.add_argument("--width", type=int, default=64)
+parser.add_argument("--layers", type=int, default=2)
+parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
+parser.add_argument("--episodes-per-user", type=int, default=8)
+parser.add_argument("--pairs", type=int, default=8, help="target pairs per episode")
+parser.add_argument("--batch", type=int, default=64)
+parser.add_argument("--lr", type=float, default=2e-3)
+parser.add_argument("--val-share", type=float, default=0.1, help="share of users held out for validation")
+parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+parser.add_argument("--quiet", action="store_true")
+args = parser.parse_args()
+
+torch.manual_seed(args.seed)
+rng = np.random.default_rng(args.seed)
+os.makedirs(args.out, exist_ok=True)
+log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+
+# ------------------------------------------------------------ data and validation users
+dataset = read_dataset(args.data)
+train_ids, val_ids = split_users(sorted(dataset.users), args.val_share, args.seed)
+val_set = Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts, {u: dataset.users[u] for u in val_ids})
+val_users = eval_users(val_set)
+log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)} training users, "
+    f"{len(val_ids)} validation users ({len(val_users)} with an EVAL-1 history)")
+
+# ------------------------------------------------------------------------------- model
+if args.init:
+    checkpoint = torch.load(args.init, map_location="cpu")
+    config = ModelConfig(**checkpoint["config"])
+    if config.embedding_dim != dataset.dim:
+        raise SystemExit(f"--init: checkpoint expects item vectors of dim {config.embedding_dim}, data has {dataset.dim}")
+    model = PreferenceModel(config)
+    model.load_state_dict(checkpoint["state_dict"])
+    log(f"warm start from {args.init}")
+else:
+    config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens)
+    model = PreferenceModel(config)
+model.to(args.device)
+optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+vectors = dataset.vectors
+steps_per_epoch = max(1, len(train_ids) * args.episodes_per_user // args.batch)
+scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+
+# ------------------------------------------------------------------------------ train
+history = []
+best = {"val_pairwise": -1.0}
+best_state = None
+episodes_seen = 0
+train_seconds = 0.0
+for epoch in range(1, args.epochs + 1):
+    model.train()
+    episodes = []
+    for user in train_ids:
+        for _ in range(args.episodes_per_user):
+            e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs)
+            if e is not None:
+                episodes.append(e)
+    order = rng.permutation(len(episodes))
+    started = time.perf_counter()
+    losses = []
+    for step in range(steps_per_epoch):
+        batch = [episodes[i] for i in order[step * args.batch:(step + 1) * args.batch]]
+        if not batch:
+            break
+        h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
+        P = pos.shape[1]
+        logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
+        logits_pos, logits_neg = logits[:, :P], logits[:, P:]
+        loss = base_loss(logits_pos, logits_neg, pair_mask)
+        if args.loss == "all":
+            loss = loss + contrastive_loss(logits_pos, logits_neg, pair_mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        episodes_seen += len(batch)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    train_seconds += time.perf_counter() - started
+    val = evaluate(model_scorer(model, vectors, args.device), val_users) if val_users else {"pairwise": float("nan")}
+    history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val["pairwise"]})
+    log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {val['pairwise']:.2f}  "
+        f"({episodes_seen / train_seconds:.0f} episodes/s)")
+    if not val_users or val["pairwise"] > best["val_pairwise"]:
+        best = {"epoch": epoch, "val_pairwise": val["pairwise"], "val_top1": val.get("top1"), "val_users": val.get("users", 0)}
+        best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+# ----------------------------------------------------------------------- save and export
+model.load_state_dict(best_state)
+model.cpu()
+trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+metrics = {
+    **best,
+    "epochs": history,
+    "episodes_per_second": episodes_seen / train_seconds,
+    "train_seconds": train_seconds,
+    "device": args.device,
+    "train_users": len(train_ids),
+    "loss": args.loss,
+    "seed": args.seed,
+    "data": os.path.abspath(args.data),
+}
+checkpoint = {
+    "config": config.to_dict(),
+    "state_dict": model.state_dict(),
+    "metrics": metrics,
+    "trained_at": trained_at,
+    "model_version": trained_at.replace(":", "").replace("-", ""),
+    "init": args.init,
+}
+torch.save(checkpoint, os.path.join(args.out, "ckpt.pt"))
+export_onnx(model, os.path.join(args.out, "model.onnx"), metadata_for(checkpoint))
+with open(os.path.join(args.out, "metrics.json"), "w") as f:
+    json.dump(metrics, f, indent=2)
+log(f"best epoch {best.get('epoch')}: validation pairwise {best['val_pairwise']:.2f}; wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
