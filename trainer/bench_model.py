@@ -24,7 +24,7 @@ from .export import load_checkpoint
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--train", required=True)
 parser.add_argument("--test", required=True)
-parser.add_argument("--epochs", type=int, default=10)
+parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--work", help="where the variants' models go (default: a temporary folder)")
 parser.add_argument("--clusters", type=int, default=0, help="k for k-means (default: the number of groups in users.csv, else 4)")

@@ -60,7 +60,7 @@ def user_embeddings(model, vectors, users, device="cpu"):
     for u in users:
         h = torch.from_numpy(np.array([r.item for r in u.history]))
         labels = torch.tensor([[r.label for r in u.history]], device=device)
-        _, _, emb = model.encode(table[h].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool))
+        _, emb = model(table[h].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool), table[h[:1]].unsqueeze(0))
         out.append(emb[0].cpu().numpy())
     return np.stack(out)
 

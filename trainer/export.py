@@ -70,7 +70,7 @@ def metadata_for(checkpoint) -> dict:
         "model_version": checkpoint["model_version"],
         "trained_at": checkpoint["trained_at"],
         "eval_pairwise": f"{checkpoint['metrics'].get('val_pairwise', float('nan')):.2f}",
-        "user_embedding_dim": config["width"],
+        "user_embedding_dim": config["preference_tokens"] or config["width"],
         "eval_users": checkpoint["metrics"].get("val_users", 0),
     }
 

@@ -40,7 +40,7 @@ export_onnx(model, os.path.join(args.out, "model.onnx"), {
 flat = lambda t: t.reshape(-1).tolist()
 with open(os.path.join(args.out, "fixture.json"), "w") as f:
     json.dump({
-        "shape": {"B": B, "H": H, "T": T, "D": D, "E": config.width},
+        "shape": {"B": B, "H": H, "T": T, "D": D, "E": config.preference_tokens},
         "history": flat(history), "history_label": flat(labels), "history_mask": flat(mask.int()),
         "candidates": flat(candidates), "logits": flat(logits), "user_embedding": flat(user),
     }, f)

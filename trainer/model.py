@@ -10,9 +10,16 @@ Models", for item embedding vectors instead of images.
 - Candidates (projection + candidate type embedding) attend to the encoded history and tokens
   through cross-attention only, never to each other, so a candidate's logits do not depend on
   the other candidates, and the history is encoded once for any number of candidates.
+- Each preference token also carries a taste: a linear scorer t_k over item vectors. The
+  history weighs the tokens by how well each one's taste explains the user's own likes and
+  dislikes (a softmax over the tokens of the history's log-likelihood under each), and the
+  mixture of the tokens' tastes scores candidates. This is how users borrow from users like
+  them: a token's taste is learnt from every user who activates it, and a user with no
+  history gets the plain average, a global preference. The token activations are the user
+  embedding: users with similar histories activate similar tokens.
 - The head adds to the candidate's own logits a bilinear term (W u) . z: a per-user linear
-  model generated from the user embedding u, next to the global taste the candidate path
-  learns. It is the amortised counterpart of a per-user logistic regression.
+  model generated from the encoded history, the amortised counterpart of a per-user
+  logistic regression.
 """
 import math
 from dataclasses import dataclass, asdict
@@ -97,14 +104,30 @@ class PreferenceModel(nn.Module):
         self.norm_user = nn.LayerNorm(W)
         self.norm_out = nn.LayerNorm(W)
         self.head = nn.Linear(W, 2)
+        # Each preference token's taste: a linear scorer (weights and bias) over item vectors.
+        self.token_taste = nn.Linear(W, config.embedding_dim + 1) if config.preference_tokens else None
+        self.token_temperature = nn.Parameter(torch.ones(())) if config.preference_tokens else None
         # Per-user linear model: u -> (w+, w-) over the item vector; starts at zero.
         self.user_weights = nn.Linear(W, 2 * config.embedding_dim)
         nn.init.zeros_(self.user_weights.weight)
         nn.init.zeros_(self.user_weights.bias)
 
+    def token_mixture(self, history, history_label, history_mask):
+        """Token activations [B, L_p] from how well each token's taste explains the history,
+        and the mixed taste [B, D + 1] that scores candidates."""
+        tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
+        margins = history @ tastes[:, :-1].T + tastes[:, -1]                     # [B, H, L]
+        sign = (2 * history_label - 1).unsqueeze(-1).to(margins.dtype)           # like +1, dislike -1
+        fit = torch.where(history_mask.unsqueeze(-1), F.logsigmoid(sign * margins), torch.zeros_like(margins)).sum(1)  # [B, L]
+        activations = torch.softmax(fit * self.token_temperature, dim=-1)
+        return activations, activations @ tastes
+
     def encode(self, history, history_label, history_mask):
-        """Encodes the user: (memory [B, L_p + H, W], memory mask [B, L_p + H], user embedding [B, W])."""
+        """Encodes the user: (memory, memory mask, pooled history, user embedding, mixed taste or None)."""
         B = history.shape[0]
+        # Padded slots may hold anything (even NaN); zero them so nothing of theirs can leak
+        # through a masked attention weight of 0 (0 * NaN is NaN) or a token's fit.
+        history = history.masked_fill(~history_mask.unsqueeze(-1), 0.0)
         x = self.project(history) + self.types(history_label)
         mask = history_mask
         if self.tokens is not None:
@@ -114,28 +137,31 @@ class PreferenceModel(nn.Module):
         for block in self.encoder:
             x = block(x, None, mask)
         memory = self.norm_memory(x)
-        # The user embedding: the preference tokens' outputs (or, without tokens, the history's),
-        # averaged over the slots that hold something.
-        if self.tokens is not None:
-            pooled = memory[:, : self.tokens.shape[0]].mean(dim=1)
-        else:
-            weights = history_mask.float().unsqueeze(-1)
-            pooled = (memory * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return memory, mask, self.norm_user(pooled)
+        weights = mask.float().unsqueeze(-1)
+        pooled = self.norm_user((memory * weights).sum(1) / weights.sum(1).clamp(min=1.0))
+        if self.tokens is None:
+            return memory, mask, pooled, pooled, None
+        activations, taste = self.token_mixture(history, history_label, history_mask)
+        return memory, mask, pooled, activations, taste
 
-    def score(self, memory, memory_mask, user, candidates):
+    def score(self, memory, memory_mask, pooled, taste, candidates):
         """Logits [B, T, 2] for candidates [B, T, D] given an encoded user."""
         B, T, _ = candidates.shape
         c = self.project(candidates) + self.types.weight[CANDIDATE]
         for block in self.decoder:
             c = block(c, memory, memory_mask)
         logits = self.head(self.norm_out(c))
-        w = self.user_weights(user).view(B, 2, -1)                    # [B, 2, D]
-        return logits + torch.einsum("btd,bkd->btk", candidates, w)
+        w = self.user_weights(pooled).view(B, 2, -1)                             # [B, 2, D]
+        logits = logits + torch.einsum("btd,bkd->btk", candidates, w)
+        if taste is not None:
+            s = candidates @ taste[:, :-1].unsqueeze(-1) + taste[:, -1:].unsqueeze(1)   # [B, T, 1]
+            logits = logits + s * torch.tensor([0.5, -0.5], dtype=s.dtype, device=s.device)
+        return logits
 
     def forward(self, history, history_label, history_mask, candidates):
-        memory, mask, user = self.encode(history, history_label, history_mask)
-        return self.score(memory, mask, user, candidates), user
+        """(logits [B, T, 2], user embedding [B, E]): E = L_p token activations, or the width without tokens."""
+        memory, mask, pooled, user, taste = self.encode(history, history_label, history_mask)
+        return self.score(memory, mask, pooled, taste, candidates), user
 
 
 # ------------------------------------------------------------------------------- losses

@@ -1,8 +1,9 @@
-// npm run synth -- --out DIR [--users 1000 --groups 8 --items 3000 --dim 32 --styles 24
+// npm run synth -- --out DIR [--test-share 0.2] [--users 1000 --groups 8 --items 3000 --dim 32 --styles 24
 //                   --per-user 80 --pair-share 0.25 --noise 0.08 --personal 0.25 --quality 0.3 --seed 1]
 // Writes a synthetic preference dataset (CONTRACTS.md section 1) whose users fall into taste groups.
 import { parseArgs } from 'node:util';
-import { writeDataset } from '../synth/dataset-writer.js';
+import { join } from 'node:path';
+import { splitWorldByUser, writeDataset } from '../synth/dataset-writer.js';
 import { DEFAULT_WORLD, generateTasteWorld, type TasteWorldOptions } from '../synth/taste-world.js';
 
 const FLAGS: Record<string, keyof TasteWorldOptions> = {
@@ -21,7 +22,7 @@ const FLAGS: Record<string, keyof TasteWorldOptions> = {
 
 async function main() {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
+    options: { out: { type: 'string' }, 'test-share': { type: 'string' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
     strict: true,
   });
   if (!values.out) throw new Error('usage: npm run synth -- --out DIR [--users N --groups K --items N --dim D --seed S ...]');
@@ -34,10 +35,19 @@ async function main() {
     options[key] = value;
   }
   const world = generateTasteWorld(options);
-  await writeDataset(values.out, world);
+  const testShare = values['test-share'] === undefined ? 0 : Number(values['test-share']);
+  if (!(testShare >= 0 && testShare < 1)) throw new Error(`--test-share: expected a number from 0 to below 1, got "${values['test-share']}"`);
+  if (testShare > 0) {
+    // Two datasets over the same items, with disjoint users: OUT/train and OUT/test (EVAL-1).
+    const [train, test] = splitWorldByUser(world, testShare);
+    await writeDataset(join(values.out, 'train'), train);
+    await writeDataset(join(values.out, 'test'), test);
+  } else {
+    await writeDataset(values.out, world);
+  }
   const o = { ...DEFAULT_WORLD, ...options };
   process.stdout.write(
-    `wrote ${values.out}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
+    `wrote ${values.out}${testShare > 0 ? ` (train/ and test/, ${Math.round(testShare * 100)}% of users in test/)` : ''}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
       `${world.users.length} users in ${o.groups} groups, ${world.interactions.length} interactions\n`,
   );
 }

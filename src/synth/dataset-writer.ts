@@ -39,3 +39,15 @@ export async function writeDataset(dir: string, world: TasteWorld): Promise<void
   );
   await writeFile(join(dir, 'users.csv'), csv(['user', 'group'], world.users.map((u) => [u.id, u.group])));
 }
+
+/** Splits a world into two with the same items and disjoint users: every user whose index falls in the share goes to the second. */
+export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld, TasteWorld] {
+  const every = Math.round(1 / share);
+  const second = new Set(world.users.filter((_, i) => i % every === every - 1).map((u) => u.id));
+  const part = (inSecond: boolean): TasteWorld => ({
+    items: world.items,
+    users: world.users.filter((u) => second.has(u.id) === inSecond),
+    interactions: world.interactions.filter((e) => second.has(e.user) === inSecond),
+  });
+  return [part(false), part(true)];
+}

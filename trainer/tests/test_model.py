@@ -92,7 +92,7 @@ class Invariances(unittest.TestCase):
 
     def test_padding_changes_nothing(self):
         logits, user = self.run_model(self.h, self.labels, self.mask, self.c)
-        h = torch.cat([self.h, torch.randn(1, 3, 6) * 100], dim=1)
+        h = torch.cat([self.h, torch.tensor([[[1e4] * 6, [float("nan")] * 6, [-1e30] * 6]])], dim=1)
         labels = torch.cat([self.labels, torch.tensor([[1, 0, 1]])], dim=1)
         mask = torch.cat([self.mask, torch.zeros(1, 3, dtype=torch.bool)], dim=1)
         logits2, user2 = self.run_model(h, labels, mask, self.c)
