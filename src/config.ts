@@ -20,6 +20,31 @@ export interface Config {
   readonly embeddedDemo: boolean;
   /** The Python that runs trainer/ (Debian's python3-torch lives under /usr/bin/python3). */
   readonly trainerPython: string;
+  readonly worker: WorkerConfig;
+  readonly scoring: ScoringConfig;
+}
+
+export interface WorkerConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Triton-style model store: <store>/preference/<version>/model.onnx. */
+  readonly modelStore: string;
+  readonly pollMs: number;
+  readonly provider: 'cpu' | 'cuda';
+  readonly maxBatchSize: number;
+  readonly maxQueueDelayMs: number;
+  readonly maxQueueRows: number;
+  readonly defaultTimeoutMs: number;
+  readonly maxBodyBytes: number;
+}
+
+export interface ScoringConfig {
+  /** Inference workers the API calls; empty = score in this process (the embedded default). */
+  readonly workerUrls: readonly string[];
+  /** Likes and dislikes of the user's history given to the model (each). */
+  readonly historyPerKind: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +89,26 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!values.includes(raw as T)) throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function httpUrl(name: string, raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return raw.replace(/\/+$/, '');
+  } catch {
+    // fall through to the error below
+  }
+  throw new ConfigError(`${name}: expected comma-separated http(s) URLs, got "${raw}"`);
+}
+
+/** The model store that ships in the repository (models/preference/1 is the default model). */
+export const DEFAULT_MODEL_STORE = new URL('../models/', import.meta.url).pathname;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Hides the password of a connection string before it goes into a message or a log. */
@@ -91,5 +136,23 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 10, 10_000_000),
     embeddedDemo: boolean(env, 'EMBEDDED_DEMO', true),
     trainerPython: env.TRAINER_PYTHON || '/usr/bin/python3',
+    worker: Object.freeze({
+      port: integer(env, 'WORKER_PORT', 8000, 0, 65535),
+      host: env.WORKER_HOST || '127.0.0.1',
+      modelStore: env.MODEL_STORE || DEFAULT_MODEL_STORE,
+      pollMs: integer(env, 'MODEL_POLL_MS', 5000, 0, 3_600_000),
+      provider: oneOf(env, 'EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+      maxBatchSize: integer(env, 'MAX_BATCH_SIZE', 64, 1, 4096),
+      maxQueueDelayMs: integer(env, 'MAX_QUEUE_DELAY_MS', 2, 0, 1000),
+      maxQueueRows: integer(env, 'MAX_QUEUE_ROWS', 2048, 1, 1_000_000),
+      defaultTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 2000, 1, 600_000),
+      maxBodyBytes: integer(env, 'WORKER_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    }),
+    scoring: Object.freeze({
+      workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),
+      historyPerKind: integer(env, 'HISTORY_PER_KIND', 8, 1, 64),
+      timeoutMs: integer(env, 'SCORING_TIMEOUT_MS', 1000, 1, 60_000),
+      retries: integer(env, 'SCORING_RETRIES', 2, 0, 10),
+    }),
   });
 }

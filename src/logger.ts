@@ -2,6 +2,6 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'tastegraph-api' } });
+export function createLogger(level: string, service = 'tastegraph-api'): Logger {
+  return pino({ level, base: { service } });
 }

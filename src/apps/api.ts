@@ -6,12 +6,22 @@ import { demoKeysPath, loadDemoKeys, saveDemoKeys, type DemoKeys } from '../boot
 import { createLogger } from '../logger.js';
 import { createServices } from '../services/index.js';
 import { createApiServer } from '../graphql/server.js';
+import { createApiMetrics } from '../metrics/api-metrics.js';
+import { openScorer } from '../bootstrap/scorer.js';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config);
-  const services = createServices(database.db);
+  const metrics = createApiMetrics({ defaultMetrics: true });
+  const scorer = await openScorer(config, log);
+  const services = createServices(database.db, {
+    scorer,
+    historyPerKind: config.scoring.historyPerKind,
+    timeoutMs: config.scoring.timeoutMs,
+    log,
+    onScored: (outcome, users) => metrics.scoredUsers.inc({ outcome }, users),
+  });
 
   let demo: DemoKeys | undefined;
   if (database.embedded && config.embeddedDemo) {
@@ -32,11 +42,18 @@ async function main() {
     maxQueryDepth: config.maxQueryDepth,
     maxQueryCost: config.maxQueryCost,
     checkReady: () => database.db.withoutTenant(async (sql) => void (await sql.query('SELECT 1'))),
+    metrics,
   });
   const url = await server.listen(config.port, config.host);
 
   const lines = [`tastegraph API ready at ${url} (WebSocket: ${url.replace(/^http/, 'ws')})`];
   lines.push(database.embedded ? `database: embedded PostgreSQL in ${config.embeddedDataDir}` : 'database: DATABASE_URL');
+  const model = await scorer.modelInfo();
+  lines.push(
+    config.scoring.workerUrls.length
+      ? `scoring: inference workers ${config.scoring.workerUrls.join(', ')}${model ? ` (model version ${model.version})` : ' (none answering yet)'}`
+      : `scoring: in this process, ${model ? `model version ${model.version} from ${config.worker.modelStore}` : `no model in ${config.worker.modelStore}: history-centroid fallback`}`,
+  );
   if (demo) {
     lines.push(`demo tenant "${demo.tenant}" keys (send as "Authorization: Bearer <key>"):`);
     for (const k of demo.keys) lines.push(`  ${k.role.padEnd(5)} ${k.key}`);
@@ -49,6 +66,7 @@ async function main() {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.stop();
+    await scorer.close();
     await database.close();
     process.exit(0);
   };

@@ -1,6 +1,7 @@
 // Per-request DataLoaders: the items and users of a page of interactions load in one query.
 import DataLoader from 'dataloader';
 import type { ItemRow } from '../repositories/item.repository.js';
+import type { ScoreKey, ScoredItems } from '../services/scoring.service.js';
 import type { UserRow } from '../repositories/user.repository.js';
 import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
@@ -8,6 +9,8 @@ import type { Viewer } from '../services/viewer.js';
 export interface Loaders {
   itemById: DataLoader<number, ItemRow>;
   userById: DataLoader<number, UserRow>;
+  /** Every score/rank field of one request goes to the model in one batch. */
+  scores: DataLoader<ScoreKey, ScoredItems>;
 }
 
 // A batch function returns one value or Error per key, in key order.
@@ -18,5 +21,8 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
   return {
     itemById: new DataLoader((ids) => services.items.byIds(viewer, ids).then(orMissing('item', ids))),
     userById: new DataLoader((ids) => services.users.byIds(viewer, ids).then(orMissing('user', ids))),
+    scores: new DataLoader((keys) => services.scoring.scoreMany(viewer, keys), {
+      cacheKeyFn: (key) => JSON.stringify([key.userId, key.itemIds]),
+    }),
   };
 }

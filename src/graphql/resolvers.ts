@@ -8,6 +8,7 @@ import type { TenantRow } from '../repositories/tenant.repository.js';
 import type { UserRow } from '../repositories/user.repository.js';
 import type { ItemRow } from '../repositories/item.repository.js';
 import type { Context } from './context.js';
+import { ranked, type ScoreKey, type ScoredItems } from '../services/scoring.service.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -18,6 +19,14 @@ const DateTime = new GraphQLScalarType<Date, string>({
 
 type Args<T> = Record<string, unknown> & T;
 
+/** Adds each item's rank (1 = best score); `sorted` returns them best first, else in the order asked. */
+function withRanks(result: ScoredItems, sorted: boolean) {
+  const order = ranked(result).items;
+  const rankOf = new Map(order.map((entry, i) => [entry, i + 1]));
+  const items = (sorted ? order : result.items).map((entry) => ({ ...entry, rank: rankOf.get(entry)! }));
+  return { ...result, items };
+}
+
 export const resolvers = {
   DateTime,
   Query: {
@@ -26,6 +35,8 @@ export const resolvers = {
     item: (_: unknown, args: Args<{ externalId: string }>, ctx: Context) => ctx.services.items.get(ctx.viewer, args.externalId),
     items: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) =>
       ctx.services.items.list(ctx.viewer, args.first, args.after),
+    score: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), false),
+    rank: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), true),
   },
   Mutation: {
     upsertItems: (_: unknown, args: Args<{ items: ItemInput[] }>, ctx: Context) => ctx.services.items.upsert(ctx.viewer, args.items),

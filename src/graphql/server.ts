@@ -18,6 +18,8 @@ import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, useErrorLogging } from './plugins/error-masking.js';
 import { depthLimitRule, useQueryLimits } from './plugins/limits.js';
+import { useMetrics } from './plugins/metrics.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { loadSchema } from './schema.js';
 
 export interface ApiServerOptions {
@@ -28,6 +30,8 @@ export interface ApiServerOptions {
   maxQueryCost: number;
   /** Answers the readiness probe: resolves when the database can be reached. */
   checkReady: () => Promise<void>;
+  /** Served at GET /metrics when given. */
+  metrics?: ApiMetrics;
 }
 
 export interface ApiServer {
@@ -100,12 +104,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       useQueryLimits({ maxDepth: options.maxQueryDepth, maxCost: options.maxQueryCost }),
       useErrorLogging(),
+      ...(options.metrics ? [useMetrics(options.metrics)] : []),
     ],
   });
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
+  if (options.metrics) {
+    const registry = options.metrics.registry;
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('content-type', registry.contentType);
+      res.end(await registry.metrics());
+    });
+  }
   app.get('/health/live', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/health/ready', async (_req, res) => {
     try {

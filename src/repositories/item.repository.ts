@@ -71,6 +71,18 @@ export function createItemRepository(db: Database) {
       });
     },
 
+    /** Items by external id, in the order asked; undefined where the tenant has no such item. */
+    async findByExternalIds(tenantId: string, externalIds: readonly string[]): Promise<(ItemRow | undefined)[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<RawItemRow>(
+          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
+          [tenantId, externalIds],
+        );
+        const byExternalId = new Map(rows.map((r) => [r.externalId, toItem(r)]));
+        return externalIds.map((id) => byExternalId.get(id));
+      });
+    },
+
     /** A page in creation order: `limit` items with id greater than afterId. */
     async list(tenantId: string, limit: number, afterId: number | undefined): Promise<ItemRow[]> {
       return db.withTenant(tenantId, async (sql) => {

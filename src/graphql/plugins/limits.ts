@@ -74,6 +74,17 @@ function intArgument(field: FieldNode, name: string, variables: Record<string, u
   return undefined;
 }
 
+function listLength(field: FieldNode, name: string, variables: Record<string, unknown>): number | undefined {
+  const arg = field.arguments?.find((a) => a.name.value === name);
+  if (!arg) return undefined;
+  if (arg.value.kind === Kind.LIST) return arg.value.values.length;
+  if (arg.value.kind === Kind.VARIABLE) {
+    const v = variables[arg.value.name.value];
+    return Array.isArray(v) ? v.length : undefined;
+  }
+  return undefined;
+}
+
 /**
  * Estimated cost: every field returned counts 1, multiplied by the page sizes of the
  * connections around it (`first`), so `items(first: 500) { edges { node { ... } } }`
@@ -90,7 +101,12 @@ export function selectionCost(
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
       const isConnection = selection.name.value === 'items' || selection.name.value === 'history';
-      const fanOut = isConnection ? (intArgument(selection, 'first', variables) ?? DEFAULT_FIRST) : 1;
+      const isScoring = selection.name.value === 'score' || selection.name.value === 'rank';
+      const fanOut = isConnection
+        ? (intArgument(selection, 'first', variables) ?? DEFAULT_FIRST)
+        : isScoring
+          ? (listLength(selection, 'itemIds', variables) ?? 1)
+          : 1;
       total += 1 + Math.max(1, fanOut) * selectionCost(selection.selectionSet, fragments, variables, seen);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       total += selectionCost(selection.selectionSet, fragments, variables, seen);

@@ -1,0 +1,52 @@
+// Composition root of the inference worker: configuration → model store → batching → HTTP.
+import { loadConfig, ConfigError } from '../config.js';
+import { createLogger } from '../logger.js';
+import { createModelRegistry } from '../inference/model-registry.js';
+import { createWorkerServer } from '../inference/protocol-server.js';
+import { createWorkerMetrics } from '../inference/worker-metrics.js';
+
+async function main() {
+  const config = loadConfig();
+  const w = config.worker;
+  const log = createLogger(config.logLevel, 'tastegraph-worker');
+  const metrics = createWorkerMetrics();
+  const registry = await createModelRegistry({
+    storeDir: w.modelStore,
+    modelName: 'preference',
+    provider: w.provider,
+    pollMs: w.pollMs,
+    log,
+    batching: {
+      maxBatchSize: w.maxBatchSize,
+      maxQueueDelayMs: w.maxQueueDelayMs,
+      maxQueueSize: w.maxQueueRows,
+      onRun: (rows) => metrics.batchRows.observe(rows),
+    },
+    onLoaded: (version) => {
+      metrics.modelVersion.reset();
+      metrics.modelVersion.set({ model: 'preference', version }, 1);
+    },
+  });
+  const server = createWorkerServer({
+    registry,
+    modelName: 'preference',
+    metrics,
+    log,
+    maxBodyBytes: w.maxBodyBytes,
+    defaultTimeoutMs: w.defaultTimeoutMs,
+  });
+  const url = await server.listenOn(w.port, w.host);
+  process.stdout.write(`tastegraph inference worker at ${url}/v2 serving preference versions [${registry.versions().join(', ')}] from ${w.modelStore}\n`);
+  const stop = async () => {
+    server.close();
+    await registry.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'worker failed to start: '}${error.message}\n`);
+  process.exit(1);
+});

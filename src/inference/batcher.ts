@@ -1,0 +1,115 @@
+// Dynamic batching with Triton's semantics and DataLoader's mechanics: requests merge into one
+// run up to a maximum batch size or a maximum queue delay; one caller of run at a time; the
+// queue is bounded and refuses at once when full; a request past its deadline is dropped
+// before compute; a failed run rejects exactly the requests in it, so nothing hangs.
+import { splitOutput, stackBatches, type ScoreBatch, type ScoreOutput } from './tensors.js';
+
+export class OverloadedError extends Error {
+  constructor(queued: number) {
+    super(`overloaded: ${queued} rows already queued`);
+    this.name = 'OverloadedError';
+  }
+}
+
+export class DeadlineExceededError extends Error {
+  constructor() {
+    super('deadline exceeded before compute');
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+export interface BatcherOptions {
+  run: (batch: ScoreBatch) => Promise<ScoreOutput>;
+  /** Rows (users) per run; 1 turns batching off. */
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  /** Rows that may wait; beyond this, submit fails with OverloadedError. */
+  maxQueueSize: number;
+  onRun?: (rows: number, requests: number) => void;
+}
+
+interface Pending {
+  batch: ScoreBatch;
+  deadline: number;
+  resolve: (output: ScoreOutput) => void;
+  reject: (error: Error) => void;
+}
+
+export interface Batcher {
+  submit(batch: ScoreBatch, deadline?: number): Promise<ScoreOutput>;
+  /** Rows waiting (not counting the run in progress). */
+  readonly queued: number;
+  /** Resolves once everything submitted so far has been answered. */
+  drain(): Promise<void>;
+}
+
+export function createBatcher(options: BatcherOptions): Batcher {
+  const queue: Pending[] = [];
+  let queuedRows = 0;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  const idle: (() => void)[] = [];
+
+  function schedule() {
+    if (running || queue.length === 0) return;
+    if (queuedRows >= options.maxBatchSize || options.maxQueueDelayMs <= 0) {
+      void flush();
+    } else if (!timer) {
+      timer = setTimeout(() => void flush(), options.maxQueueDelayMs);
+    }
+  }
+
+  async function flush() {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (running) return;
+    const now = Date.now();
+    const taken: Pending[] = [];
+    let rows = 0;
+    // Take whole requests while they fit; an oversized first request runs alone.
+    while (queue.length > 0 && (taken.length === 0 || rows + queue[0].batch.B <= options.maxBatchSize)) {
+      const next = queue.shift()!;
+      queuedRows -= next.batch.B;
+      if (next.deadline <= now) {
+        next.reject(new DeadlineExceededError());
+        continue;
+      }
+      taken.push(next);
+      rows += next.batch.B;
+    }
+    if (taken.length > 0) {
+      running = true;
+      try {
+        const parts = taken.map((p) => p.batch);
+        const output = await options.run(parts.length === 1 ? parts[0] : stackBatches(parts));
+        options.onRun?.(rows, taken.length);
+        const outputs = parts.length === 1 ? [output] : splitOutput(output, parts);
+        taken.forEach((p, i) => p.resolve(outputs[i]));
+      } catch (error) {
+        for (const p of taken) p.reject(error as Error);
+      } finally {
+        running = false;
+      }
+    }
+    if (queue.length > 0) schedule();
+    else while (idle.length) idle.shift()!();
+  }
+
+  return {
+    submit(batch, deadline = Number.POSITIVE_INFINITY) {
+      if (queuedRows + batch.B > options.maxQueueSize) return Promise.reject(new OverloadedError(queuedRows));
+      return new Promise<ScoreOutput>((resolve, reject) => {
+        queue.push({ batch, deadline, resolve, reject });
+        queuedRows += batch.B;
+        schedule();
+      });
+    },
+    get queued() {
+      return queuedRows;
+    },
+    drain() {
+      if (!running && queue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => idle.push(resolve));
+    },
+  };
+}

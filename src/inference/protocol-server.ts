@@ -1,0 +1,172 @@
+// The inference worker's HTTP server: the Open Inference Protocol v2 (KServe), so that an
+// NVIDIA Triton server can take its place. Routes:
+//   GET  /v2/health/live, /v2/health/ready, /v2
+//   GET  /v2/models/{name}[/versions/{v}], /v2/models/{name}[/versions/{v}]/ready
+//   POST /v2/models/{name}[/versions/{v}]/infer        (JSON or binary tensor data)
+//   POST /v2/repository/models/{name}/load              (Triton's repository API: look for new versions now)
+//   GET  /metrics                                        (Prometheus)
+// Errors are {"error": "..."} with a 4xx/5xx status; a full queue answers 503 at once.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logger.js';
+import { DeadlineExceededError, OverloadedError } from './batcher.js';
+import type { ModelRegistry } from './model-registry.js';
+import { encodeInferResponse, parseInferRequest, ProtocolError } from './protocol.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+export interface WorkerServerOptions {
+  registry: ModelRegistry;
+  modelName: string;
+  metrics: WorkerMetrics;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Deadline for a request that names none (Triton's parameters.timeout, in microseconds). */
+  defaultTimeoutMs: number;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/;
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, `request body exceeds ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export function createWorkerServer(options: WorkerServerOptions): Server & { listenOn(port: number, host: string): Promise<string> } {
+  const { registry, modelName, metrics, log } = options;
+
+  function modelMetadata(version: string | undefined) {
+    const model = registry.get(version);
+    if (!model) throw new HttpError(404, version ? `model ${modelName} has no version ${version}` : `model ${modelName} has no ready version`);
+    const D = model.session.embeddingDim;
+    return {
+      name: modelName,
+      versions: registry.versions(),
+      platform: 'onnxruntime_onnx',
+      inputs: [
+        { name: 'history', datatype: 'FP32', shape: [-1, -1, D] },
+        { name: 'history_label', datatype: 'INT64', shape: [-1, -1] },
+        { name: 'history_mask', datatype: 'BOOL', shape: [-1, -1] },
+        { name: 'candidates', datatype: 'FP32', shape: [-1, -1, D] },
+      ],
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: [-1, -1, 2] },
+        { name: 'user_embedding', datatype: 'FP32', shape: [-1, model.session.userEmbeddingDim || -1] },
+      ],
+      parameters: { served_version: model.session.version, ...model.session.metadata },
+    };
+  }
+
+  async function infer(req: IncomingMessage, version: string | undefined, res: ServerResponse) {
+    const model = registry.get(version);
+    if (!model) throw new HttpError(404, version ? `model ${modelName} has no version ${version}` : `model ${modelName} has no ready version`);
+    const body = await readBody(req, options.maxBodyBytes);
+    const headerLength = req.headers['inference-header-content-length'];
+    const request = parseInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
+    if (request.batch.D !== model.session.embeddingDim) {
+      throw new HttpError(400, `history: expected item vectors of dimension ${model.session.embeddingDim}, got ${request.batch.D}`);
+    }
+    const deadline = Date.now() + (request.timeoutUs ? request.timeoutUs / 1000 : options.defaultTimeoutMs);
+    const output = await model.batcher.submit(request.batch, deadline);
+    const reply = encodeInferResponse(modelName, model.session.version, request.id, output, request.binaryOutputs);
+    if (reply.headerLength !== undefined) {
+      res.setHeader('inference-header-content-length', reply.headerLength);
+      res.setHeader('content-type', 'application/octet-stream');
+    } else res.setHeader('content-type', 'application/json');
+    res.end(reply.body);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const url = new URL(req.url ?? '/', 'http://worker');
+    const path = url.pathname;
+    const json = (status: number, body: unknown) => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && path === '/v2/health/live') return json(200, { live: true }), 'live';
+    if (req.method === 'GET' && path === '/v2/health/ready') {
+      const ready = registry.get() !== undefined;
+      return json(ready ? 200 : 503, { ready }), 'ready';
+    }
+    if (req.method === 'GET' && path === '/v2') {
+      return json(200, { name: 'tastegraph-worker', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }), 'server';
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.queueRows.set(registry.get()?.batcher.queued ?? 0);
+      res.setHeader('content-type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+      return 'metrics';
+    }
+    const load = /^\/v2\/repository\/models\/([^/]+)\/load$/.exec(path);
+    if (req.method === 'POST' && load) {
+      if (load[1] !== modelName) throw new HttpError(404, `unknown model ${load[1]}`);
+      const loaded = await registry.rescan();
+      return json(200, { loaded, versions: registry.versions() }), 'load';
+    }
+    const match = MODEL_ROUTE.exec(path);
+    if (!match) throw new HttpError(404, `no route for ${req.method} ${path}`);
+    const [, name, version, action] = match;
+    if (name !== modelName) throw new HttpError(404, `unknown model ${name}`);
+    if (action === '/infer') {
+      if (req.method !== 'POST') throw new HttpError(405, 'infer takes POST');
+      await infer(req, version, res);
+      return 'infer';
+    }
+    if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
+    if (action === '/ready') {
+      const ready = registry.get(version) !== undefined;
+      return json(ready ? 200 : 404, { name, ready }), 'model_ready';
+    }
+    return json(200, modelMetadata(version)), 'model_metadata';
+  }
+
+  const server = createServer((req, res) => {
+    const stop = metrics.latency.startTimer();
+    route(req, res)
+      .then((endpoint) => {
+        metrics.requests.inc({ endpoint, status: res.statusCode });
+        stop({ endpoint });
+      })
+      .catch((error: Error) => {
+        const status =
+          error instanceof HttpError ? error.status
+          : error instanceof ProtocolError ? 400
+          : error instanceof OverloadedError ? 503
+          : error instanceof DeadlineExceededError ? 504
+          : 500;
+        if (status >= 500 && !(error instanceof OverloadedError) && !(error instanceof DeadlineExceededError)) {
+          log.error({ err: error, url: req.url }, 'inference request failed');
+        }
+        metrics.requests.inc({ endpoint: 'error', status });
+        stop({ endpoint: 'error' });
+        if (res.headersSent) return void res.destroy();
+        res.statusCode = status;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: status === 500 ? 'internal error' : error.message }));
+      });
+  });
+  return Object.assign(server, {
+    listenOn: (port: number, host: string) =>
+      new Promise<string>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`));
+      }),
+  });
+}

@@ -1,0 +1,22 @@
+// Prometheus metrics of the inference worker (one registry per worker, so tests can run several).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    requests: new Counter({ name: 'tastegraph_worker_requests_total', help: 'Requests by endpoint and HTTP status', labelNames: ['endpoint', 'status'], registers: [registry] }),
+    latency: new Histogram({
+      name: 'tastegraph_worker_request_seconds',
+      help: 'Request latency by endpoint',
+      labelNames: ['endpoint'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    batchRows: new Histogram({ name: 'tastegraph_worker_batch_rows', help: 'Users per session.run', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    queueRows: new Gauge({ name: 'tastegraph_worker_queue_rows', help: 'Users waiting for a session.run', registers: [registry] }),
+    modelVersion: new Gauge({ name: 'tastegraph_worker_model_version', help: 'The version served as latest (value 1)', labelNames: ['model', 'version'], registers: [registry] }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

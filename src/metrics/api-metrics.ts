@@ -1,0 +1,31 @@
+// Prometheus metrics of the API process (one registry per server, so tests can run several).
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createApiMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    operations: new Counter({
+      name: 'tastegraph_graphql_operations_total',
+      help: 'GraphQL operations by type and outcome (ok, or the first error code)',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'tastegraph_graphql_operation_seconds',
+      help: 'GraphQL operation latency by type',
+      labelNames: ['type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    scoredUsers: new Counter({
+      name: 'tastegraph_scored_users_total',
+      help: 'Users scored, by the model or by the history-centroid fallback',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;

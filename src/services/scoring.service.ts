@@ -1,0 +1,120 @@
+// Scores candidate items for users: their latest likes and dislikes from PostgreSQL, the model
+// through a Scorer (a worker, or this process), and the history centroid when no model can
+// answer, flagged as degraded so the app can tell.
+import { throwIfProblems, type FieldProblem } from '../errors.js';
+import type { Scorer } from '../inference/scorer.js';
+import { likeProbabilities, stackBatches, userBatch } from '../inference/tensors.js';
+import type { Logger } from '../logger.js';
+import type { InteractionRepository } from '../repositories/interaction.repository.js';
+import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
+import type { UserRepository } from '../repositories/user.repository.js';
+import { centroidScores } from '../ranking/centroid.js';
+import { checkExternalId } from './validation.js';
+import type { Viewer } from './viewer.js';
+
+export const MAX_CANDIDATES = 500;
+
+export interface ScoreKey {
+  userId: string;
+  itemIds: readonly string[];
+}
+
+export interface ScoredItems {
+  userId: string;
+  items: { item: ItemRow; score: number }[];
+  /** True when the scores come from the fallback, not the model. */
+  degraded: boolean;
+  degradedReason: string | null;
+  modelVersion: string | null;
+}
+
+export interface ScoringOptions {
+  users: UserRepository;
+  interactions: InteractionRepository;
+  items: ItemRepository;
+  scorer: Scorer;
+  historyPerKind: number;
+  timeoutMs: number;
+  log: Logger;
+  onScored?: (outcome: 'model' | 'fallback', users: number) => void;
+}
+
+interface Prepared {
+  key: ScoreKey;
+  history: { vector: Float32Array; like: boolean }[];
+  candidates: ItemRow[];
+}
+
+export function createScoringService(o: ScoringOptions) {
+  async function prepare(viewer: Viewer, key: ScoreKey): Promise<Prepared> {
+    const problems: FieldProblem[] = [...checkExternalId('userId', key.userId)];
+    if (key.itemIds.length < 1 || key.itemIds.length > MAX_CANDIDATES) {
+      problems.push({ field: 'itemIds', message: `expected 1 to ${MAX_CANDIDATES} item ids, got ${key.itemIds.length}` });
+    }
+    key.itemIds.forEach((id, i) => problems.push(...checkExternalId(`itemIds[${i}]`, id, i)));
+    throwIfProblems('score', problems);
+    const candidates = await o.items.findByExternalIds(viewer.tenantId, key.itemIds);
+    const unknown = candidates.flatMap((c, i) => (c ? [] : [{ index: i, field: `itemIds[${i}]`, message: `unknown item "${key.itemIds[i]}"` }]));
+    throwIfProblems('score', unknown, 'NOT_FOUND');
+    // A user the tenant has not sent yet has no history: scored cold, like any new user.
+    const user = await o.users.findByExternalId(viewer.tenantId, key.userId);
+    const rows = user ? await o.interactions.latestByKind(viewer.tenantId, user.id, o.historyPerKind) : [];
+    const vectors = rows.length ? await o.items.findByIds(viewer.tenantId, rows.map((r) => r.itemId)) : [];
+    const history = rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i]!.embedding, like: r.kind === 'LIKE' }] : []));
+    return { key, history, candidates: candidates as ItemRow[] };
+  }
+
+  function fallback(prepared: Prepared[], reason: string): ScoredItems[] {
+    o.onScored?.('fallback', prepared.length);
+    return prepared.map((p) => {
+      const scores = centroidScores(p.history, p.candidates.map((c) => c.embedding));
+      return { userId: p.key.userId, items: p.candidates.map((item, i) => ({ item, score: scores[i] })), degraded: true, degradedReason: reason, modelVersion: null };
+    });
+  }
+
+  async function scorePrepared(viewer: Viewer, prepared: Prepared[]): Promise<ScoredItems[]> {
+    const dim = prepared[0].candidates[0].embedding.length;
+    const info = await o.scorer.modelInfo();
+    if (!info) return fallback(prepared, 'no inference worker is available');
+    if (info.embeddingDim !== dim) {
+      return fallback(prepared, `the model takes item vectors of dimension ${info.embeddingDim}; this tenant's are ${dim}`);
+    }
+    try {
+      const batch = stackBatches(prepared.map((p) => userBatch(dim, p.history, p.candidates.map((c) => c.embedding))));
+      const { output, version } = await o.scorer.score(batch, Date.now() + o.timeoutMs);
+      const q = likeProbabilities(output.logits);
+      o.onScored?.('model', prepared.length);
+      return prepared.map((p, row) => ({
+        userId: p.key.userId,
+        items: p.candidates.map((item, i) => ({ item, score: q[row * output.T + i] })),
+        degraded: false,
+        degradedReason: null,
+        modelVersion: version,
+      }));
+    } catch (error) {
+      o.log.warn({ err: error, tenantId: viewer.tenantId }, 'scoring fell back to the history centroid');
+      return fallback(prepared, 'the inference worker did not answer in time');
+    }
+  }
+
+  return {
+    /**
+     * Scores several (user, candidates) keys with one model call; one result or Error per key,
+     * in key order (DataLoader's contract), so one bad key fails only itself.
+     */
+    async scoreMany(viewer: Viewer, keys: readonly ScoreKey[]): Promise<(ScoredItems | Error)[]> {
+      const settled = await Promise.allSettled(keys.map((key) => prepare(viewer, key)));
+      const prepared = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      const scored = prepared.length ? await scorePrepared(viewer, prepared) : [];
+      let next = 0;
+      return settled.map((s) => (s.status === 'fulfilled' ? scored[next++] : (s.reason as Error)));
+    },
+  };
+}
+
+export type ScoringService = ReturnType<typeof createScoringService>;
+
+/** Highest score first; ties keep the order the items were asked in (stable). */
+export function ranked(result: ScoredItems): ScoredItems {
+  return { ...result, items: [...result.items].sort((a, b) => b.score - a.score) };
+}
