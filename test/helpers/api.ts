@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
+import type { Scorer } from '../../src/inference/scorer.js';
 
 export interface TestApi {
   url: string;
@@ -20,12 +21,13 @@ export interface GqlResponse<T> {
 
 export async function startTestApi(
   connectionString: string,
-  limits: { maxBodyBytes?: number; maxQueryDepth?: number; maxQueryCost?: number; assumeRole?: string } = {},
+  limits: { maxBodyBytes?: number; maxQueryDepth?: number; maxQueryCost?: number; assumeRole?: string; scorer?: Scorer } = {},
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
+  const log = pino({ level: 'silent' });
   const server = await createApiServer({
-    services: createServices(db),
-    log: pino({ level: 'silent' }),
+    services: createServices(db, limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log }),
+    log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,

@@ -33,4 +33,10 @@ describe('query cost', () => {
     const nested = operation('{ items { edges { node { externalId } } } user(externalId: "u") { history(first: 100) { edges { node { kind } } } } }');
     expect(selectionCost(nested.selectionSet, {}, {})).toBe(1 + 50 * 3 + 1 + (1 + 100 * 3));
   });
+
+  it('multiplies score and rank by the number of items asked', () => {
+    const q = operation('query($ids: [ID!]!) { rank(userId: "u", itemIds: $ids) { degraded items { score item { externalId } } } }');
+    const perItem = 1 + (1 + 1 + (1 + 1)); // degraded; items { score item { externalId } }
+    expect(selectionCost(q.selectionSet, {}, { ids: ['a', 'b', 'c'] })).toBe(1 + 3 * perItem);
+  });
 });

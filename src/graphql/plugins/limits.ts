@@ -100,7 +100,8 @@ export function selectionCost(
   let total = 0;
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
-      const isConnection = selection.name.value === 'items' || selection.name.value === 'history';
+      // A Relay connection (it selects edges) fans out by its page size; score/rank by the ids asked.
+      const isConnection = selection.selectionSet?.selections.some((s) => s.kind === Kind.FIELD && s.name.value === 'edges') ?? false;
       const isScoring = selection.name.value === 'score' || selection.name.value === 'rank';
       const fanOut = isConnection
         ? (intArgument(selection, 'first', variables) ?? DEFAULT_FIRST)

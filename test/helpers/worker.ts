@@ -1,0 +1,76 @@
+// A real inference worker on an ephemeral port over a model store of its own, and the small
+// exported model (trainer/fixture.py: dimension 8) the tests put in it.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { createModelRegistry, type ModelRegistry } from '../../src/inference/model-registry.js';
+import { createWorkerServer } from '../../src/inference/protocol-server.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../../src/inference/worker-metrics.js';
+import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
+
+let fixtureDir: string | undefined;
+
+/** Exports the fixture model once per test file; returns the folder with model.onnx and fixture.json. */
+export function fixtureModel(): string {
+  if (!fixtureDir) {
+    fixtureDir = mkdtempSync(join(tmpdir(), 'tg-fixture-'));
+    execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', fixtureDir], { cwd: REPOSITORY_ROOT, stdio: 'pipe' });
+  }
+  return fixtureDir;
+}
+
+export function addVersion(store: string, version: number, file = join(fixtureModel(), 'model.onnx')): void {
+  const dir = join(store, 'preference', String(version));
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(file, join(dir, 'model.onnx'));
+}
+
+export interface TestWorker {
+  url: string;
+  store: string;
+  registry: ModelRegistry;
+  metrics: WorkerMetrics;
+  stop(): Promise<void>;
+}
+
+export async function startTestWorker(options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; run?: { delayMs: number } } = {}): Promise<TestWorker> {
+  const store = mkdtempSync(join(tmpdir(), 'tg-store-'));
+  for (const v of options.versions ?? [1]) addVersion(store, v);
+  const metrics = createWorkerMetrics();
+  const log = pino({ level: 'silent' });
+  const registry = await createModelRegistry({
+    storeDir: store,
+    modelName: 'preference',
+    provider: 'cpu',
+    pollMs: 0,
+    log,
+    batching: {
+      maxBatchSize: options.maxBatchSize ?? 64,
+      maxQueueDelayMs: options.maxQueueDelayMs ?? 2,
+      maxQueueSize: options.maxQueueRows ?? 1024,
+      onRun: (rows) => metrics.batchRows.observe(rows),
+    },
+  });
+  const server = createWorkerServer({ registry, modelName: 'preference', metrics, log, maxBodyBytes: 1 << 20, defaultTimeoutMs: 2000 });
+  const url = await server.listenOn(0, '127.0.0.1');
+  return {
+    url,
+    store,
+    registry,
+    metrics,
+    async stop() {
+      server.close();
+      server.closeAllConnections();
+      await registry.close();
+    },
+  };
+}
+
+/** How many session runs the worker made, from its batch-size histogram. */
+export async function sessionRuns(worker: TestWorker): Promise<number> {
+  const metric = await worker.metrics.batchRows.get();
+  return metric.values.find((v) => v.metricName === 'tastegraph_worker_batch_rows_count')?.value ?? 0;
+}

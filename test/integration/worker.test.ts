@@ -1,0 +1,201 @@
+// The inference worker over real HTTP with a real ONNX model: protocol conformance, batching,
+// overload, deadlines, reloads under load, and refusing a bad model.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { loadConfig } from '../../src/config.js';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeInferRequest, parseInferResponse } from '../../src/inference/protocol.js';
+import { type ScoreBatch } from '../../src/inference/tensors.js';
+import { createWorkerClient } from '../../src/inference/worker-client.js';
+import { addVersion, fixtureModel, sessionRuns, startTestWorker, type TestWorker } from '../helpers/worker.js';
+
+interface Fixture { shape: { B: number; H: number; T: number; D: number }; history: number[]; history_label: number[]; history_mask: number[]; candidates: number[]; logits: number[] }
+let fx: Fixture;
+let worker: TestWorker | undefined;
+
+const fixtureBatch = (): ScoreBatch => ({
+  ...fx.shape,
+  history: Float32Array.from(fx.history),
+  historyLabel: BigInt64Array.from(fx.history_label.map(BigInt)),
+  historyMask: Uint8Array.from(fx.history_mask),
+  candidates: Float32Array.from(fx.candidates),
+});
+
+/** Row b of the fixture as a one-user batch. */
+function row(b: number): ScoreBatch {
+  const { H, T, D } = fx.shape;
+  const f = fixtureBatch();
+  return { B: 1, H, T, D, history: f.history.slice(b * H * D, (b + 1) * H * D), historyLabel: f.historyLabel.slice(b * H, (b + 1) * H), historyMask: f.historyMask.slice(b * H, (b + 1) * H), candidates: f.candidates.slice(b * T * D, (b + 1) * T * D) };
+}
+
+async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
+  const request = encodeInferRequest(batch, { timeoutUs });
+  const response = await fetch(`${url}/v2/models/preference/infer`, {
+    method: 'POST',
+    headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
+    body: request.body,
+  });
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
+  const length = response.headers.get('inference-header-content-length');
+  return { status: 200, ...parseInferResponse(body, length ? Number(length) : undefined) };
+}
+
+const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).every((x, i) => Math.abs(x - b[i]) < 1e-4);
+
+beforeAll(() => {
+  fx = JSON.parse(readFileSync(join(fixtureModel(), 'fixture.json'), 'utf8'));
+});
+afterEach(async () => {
+  await worker?.stop();
+  worker = undefined;
+});
+
+describe('Open Inference Protocol conformance', () => {
+  it('health, server and model metadata, readiness', async () => {
+    worker = await startTestWorker();
+    const get = async (path: string) => {
+      const r = await fetch(`${worker!.url}${path}`);
+      return { status: r.status, body: await r.json() };
+    };
+    expect(await get('/v2/health/live')).toEqual({ status: 200, body: { live: true } });
+    expect(await get('/v2/health/ready')).toEqual({ status: 200, body: { ready: true } });
+    expect((await get('/v2')).body).toMatchObject({ name: 'tastegraph-worker', extensions: ['binary_tensor_data', 'model_repository'] });
+    const meta = await get('/v2/models/preference');
+    expect(meta.body).toMatchObject({ name: 'preference', versions: ['1'], platform: 'onnxruntime_onnx' });
+    expect(meta.body.inputs.map((i: { name: string; datatype: string }) => `${i.name}:${i.datatype}`)).toEqual(['history:FP32', 'history_label:INT64', 'history_mask:BOOL', 'candidates:FP32']);
+    expect(meta.body.inputs[0].shape).toEqual([-1, -1, 8]);
+    expect((await get('/v2/models/preference/versions/1')).status).toBe(200);
+    expect((await get('/v2/models/preference/versions/1/ready')).body).toEqual({ name: 'preference', ready: true });
+    expect((await get('/v2/models/preference/versions/9/ready')).status).toBe(404);
+    expect(await get('/v2/models/other')).toEqual({ status: 404, body: { error: 'unknown model other' } });
+  });
+
+  it('infer with binary tensors matches PyTorch within 1e-4', async () => {
+    worker = await startTestWorker();
+    const result = await inferBinary(worker.url, fixtureBatch());
+    expect(result.status).toBe(200);
+    if (result.status === 200 && 'output' in result) {
+      expect(result.version).toBe('1');
+      expect(close(result.output!.logits, fx.logits)).toBe(true);
+    }
+  });
+
+  it('infer with JSON tensors gives the same logits, and echoes the request id', async () => {
+    worker = await startTestWorker();
+    const { B, H, T, D } = fx.shape;
+    const response = await fetch(`${worker.url}/v2/models/preference/versions/1/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'req-7',
+        inputs: [
+          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
+          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
+          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+          { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
+        ],
+      }),
+    });
+    const body = await response.json();
+    expect(body).toMatchObject({ model_name: 'preference', model_version: '1', id: 'req-7' });
+    expect(body.outputs[0]).toMatchObject({ name: 'logits', datatype: 'FP32', shape: [B, T, 2] });
+    expect(close(body.outputs[0].data, fx.logits)).toBe(true);
+  });
+
+  it('answers errors as {"error"} with 4xx', async () => {
+    worker = await startTestWorker();
+    const post = async (path: string, body: string) => {
+      const r = await fetch(`${worker!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: r.status, body: await r.json() };
+    };
+    expect(await post('/v2/models/preference/infer', '{nope')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not valid JSON/) } });
+    expect(await post('/v2/models/preference/infer', '{"inputs": []}')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/missing history/) } });
+    const wrongDim = encodeInferRequest({ ...row(0), D: 3, history: new Float32Array(fx.shape.H * 3), candidates: new Float32Array(fx.shape.T * 3) });
+    const r = await fetch(`${worker.url}/v2/models/preference/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(wrongDim.headerLength) }, body: wrongDim.body });
+    expect(r.status).toBe(400);
+    expect((await r.json()).error).toBe('history: expected item vectors of dimension 8, got 3');
+    expect((await post('/v2/models/preference/versions/5/infer', '{}')).status).toBe(404);
+    expect((await fetch(`${worker.url}/v2/models/preference/infer`)).status).toBe(405);
+  });
+});
+
+describe('batching, overload and deadlines', () => {
+  it('merges concurrent callers into fewer session runs, with the results of unbatched runs', async () => {
+    worker = await startTestWorker({ maxBatchSize: 64, maxQueueDelayMs: 20 });
+    const alone = await Promise.all([0, 1, 2].map(async (b) => (await inferBinary(worker!.url, row(b))) as { output: { logits: Float32Array } }));
+    const before = await sessionRuns(worker);
+    const callers = Array.from({ length: 30 }, (_, i) => i % 3);
+    const results = await Promise.all(callers.map((b) => inferBinary(worker!.url, row(b))));
+    const runs = (await sessionRuns(worker)) - before;
+    expect(runs).toBeLessThan(15);
+    results.forEach((r, i) => expect(close((r as { output: { logits: Float32Array } }).output.logits, alone[callers[i]].output.logits)).toBe(true));
+  });
+
+  it('answers 503 at once when the queue is full', async () => {
+    worker = await startTestWorker({ maxBatchSize: 64, maxQueueDelayMs: 300, maxQueueRows: 2 });
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 6 }, () => inferBinary(worker!.url, row(0))));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBe(2);
+    expect(statuses.filter((s) => s === 503).length).toBe(4);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('drops a request whose deadline passes while it waits (504), before compute', async () => {
+    worker = await startTestWorker({ maxBatchSize: 64, maxQueueDelayMs: 100 });
+    const before = await sessionRuns(worker);
+    const result = await inferBinary(worker.url, row(0), 1000); // 1 ms deadline, 100 ms queue delay
+    expect(result).toEqual({ status: 504, error: 'deadline exceeded before compute' });
+    expect((await sessionRuns(worker)) - before).toBe(0);
+  });
+});
+
+describe('model versions', () => {
+  it('loads a new version under load without failing a request, then serves it as latest', async () => {
+    worker = await startTestWorker({ maxQueueDelayMs: 1 });
+    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
+    let stop = false;
+    const versions = new Set<string>();
+    let failures = 0;
+    const load = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        try {
+          versions.add((await client.score(row(1), Date.now() + 5000)).version);
+        } catch {
+          failures++;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    addVersion(worker.store, 2);
+    const loaded = await (await fetch(`${worker.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
+    expect(loaded).toEqual({ loaded: ['2'], versions: ['1', '2'] });
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(load);
+    await client.close();
+    expect(failures).toBe(0);
+    expect(versions).toEqual(new Set(['1', '2']));
+    expect((await (await fetch(`${worker.url}/v2/models/preference`)).json()).parameters.served_version).toBe('2');
+  });
+
+  it('refuses a corrupt file and one that breaks the contract; the previous version keeps serving', async () => {
+    worker = await startTestWorker();
+    mkdirSync(join(worker.store, 'preference', '3'), { recursive: true });
+    writeFileSync(join(worker.store, 'preference', '3', 'model.onnx'), 'not an onnx file');
+    // A valid ONNX file without the contract's metadata.
+    const stripped = join(worker.store, 'stripped.onnx');
+    execFileSync(loadConfig().trainerPython, ['-c', [
+      'import onnx, sys',
+      `m = onnx.load(${JSON.stringify(join(fixtureModel(), 'model.onnx'))})`,
+      'del m.metadata_props[:]',
+      `onnx.save(m, ${JSON.stringify(stripped)})`,
+    ].join('\n')]);
+    addVersion(worker.store, 4, stripped);
+    expect(await worker.registry.rescan()).toEqual([]);
+    expect(worker.registry.versions()).toEqual(['1']);
+    expect((await inferBinary(worker.url, row(0))).status).toBe(200);
+  });
+});
