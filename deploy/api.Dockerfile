@@ -4,14 +4,15 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# onnxruntime-node (a later dependency) downloads CUDA files in its install script; the API
-# image scores through the worker and does not need them.
+# onnxruntime-node's install script downloads CUDA files; the API scores through workers (or
+# on CPU in process), and the CPU binary ships inside the package.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 # tsx runs the TypeScript sources directly, so it is needed at run time.
 RUN npm ci --omit=dev && npm install --no-save tsx@4.23
 COPY schema.graphql ./
 COPY prisma ./prisma
 COPY src ./src
+COPY models ./models
 USER node
 EXPOSE 4000
 ENV HOST=0.0.0.0 PORT=4000

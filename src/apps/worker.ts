@@ -22,10 +22,6 @@ async function main() {
       maxQueueSize: w.maxQueueRows,
       onRun: (rows) => metrics.batchRows.observe(rows),
     },
-    onLoaded: (version) => {
-      metrics.modelVersion.reset();
-      metrics.modelVersion.set({ model: 'preference', version }, 1);
-    },
   });
   const server = createWorkerServer({
     registry,

@@ -109,7 +109,10 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
       return json(200, { name: 'tastegraph-worker', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }), 'server';
     }
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.queueRows.set(registry.get()?.batcher.queued ?? 0);
+      const latest = registry.get();
+      metrics.queueRows.set(latest?.batcher.queued ?? 0);
+      metrics.modelVersion.reset();
+      if (latest) metrics.modelVersion.set({ model: modelName, version: latest.session.version }, 1);
       res.setHeader('content-type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
       return 'metrics';

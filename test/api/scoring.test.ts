@@ -111,6 +111,19 @@ describe('score and rank', () => {
     expect(r.errors).toBeUndefined();
   });
 
+  it('counts operations, model scores and fallbacks at /metrics, on the API and on the worker', async () => {
+    const apiMetrics = await (await fetch(api.url.replace('/graphql', '/metrics'))).text();
+    expect(apiMetrics).toMatch(/tastegraph_graphql_operations_total\{type="query",outcome="ok"\} \d+/);
+    expect(apiMetrics).toMatch(/tastegraph_scored_users_total\{outcome="model"\} [1-9]/);
+    expect(apiMetrics).toMatch(/tastegraph_graphql_operation_seconds_bucket/);
+    const workerMetrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(workerMetrics).toMatch(/tastegraph_worker_requests_total\{endpoint="infer",status="200"\} [1-9]/);
+    expect(workerMetrics).toMatch(/tastegraph_worker_batch_rows_count [1-9]/);
+    expect(workerMetrics).toMatch(/tastegraph_worker_queue_rows 0/);
+    expect(workerMetrics).toMatch(/tastegraph_worker_model_version\{model="preference",version="1"\} 1/);
+    expect(workerMetrics).toMatch(/tastegraph_worker_request_seconds_bucket/);
+  });
+
   it('scores in process through the same interface (the embedded default)', async () => {
     const registry = await createModelRegistry({
       storeDir: worker.store, modelName: 'preference', provider: 'cpu', pollMs: 0, log: pino({ level: 'silent' }),

@@ -4,6 +4,7 @@ import { createDatabase, type Database } from '../../src/repositories/database.j
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
 import type { Scorer } from '../../src/inference/scorer.js';
+import { createApiMetrics } from '../../src/metrics/api-metrics.js';
 
 export interface TestApi {
   url: string;
@@ -25,8 +26,11 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
   const log = pino({ level: 'silent' });
+  const metrics = createApiMetrics();
+  const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
-    services: createServices(db, limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log }),
+    metrics,
+    services: createServices(db, limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,

@@ -34,7 +34,7 @@ async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
   const response = await fetch(`${url}/v2/models/preference/infer`, {
     method: 'POST',
     headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
-    body: request.body,
+    body: new Uint8Array(request.body),
   });
   const body = Buffer.from(await response.arrayBuffer());
   if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
@@ -113,7 +113,7 @@ describe('Open Inference Protocol conformance', () => {
     expect(await post('/v2/models/preference/infer', '{nope')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not valid JSON/) } });
     expect(await post('/v2/models/preference/infer', '{"inputs": []}')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/missing history/) } });
     const wrongDim = encodeInferRequest({ ...row(0), D: 3, history: new Float32Array(fx.shape.H * 3), candidates: new Float32Array(fx.shape.T * 3) });
-    const r = await fetch(`${worker.url}/v2/models/preference/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(wrongDim.headerLength) }, body: wrongDim.body });
+    const r = await fetch(`${worker.url}/v2/models/preference/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(wrongDim.headerLength) }, body: new Uint8Array(wrongDim.body) });
     expect(r.status).toBe(400);
     expect((await r.json()).error).toBe('history: expected item vectors of dimension 8, got 3');
     expect((await post('/v2/models/preference/versions/5/infer', '{}')).status).toBe(404);

@@ -1,0 +1,152 @@
+// npm run bench:inference [-- --seconds 3 --runs 3]
+// Candidates scored per second and p50/p99 latency through a worker process over HTTP (binary
+// tensors), at 1, 8, 64 and 256 concurrent callers, each scoring 50 candidates for one user
+// with 16 history items; batching on and off; and, in the same run, raw onnxruntime
+// session.run on the same batch shapes (the ceiling).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { DEFAULT_MODEL_STORE } from '../src/config.js';
+import { userBatch, type ScoreBatch } from '../src/inference/tensors.js';
+import { createWorkerClient } from '../src/inference/worker-client.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '3' },
+    'max-batch': { type: 'string', default: '64' },
+    'queue-delay-ms': { type: 'string', default: '2' },
+    store: { type: 'string', default: DEFAULT_MODEL_STORE },
+  },
+});
+const SECONDS = Number(values.seconds);
+const RUNS = Number(values.runs);
+const CALLERS = [1, 8, 64, 256];
+const HISTORY = 16;
+const CANDIDATES = 50;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+function request(D: number, seed: number): ScoreBatch {
+  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(seed * 31 + k * 7 + d));
+  return userBatch(D, Array.from({ length: HISTORY }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: CANDIDATES }, (_, k) => v(100 + k)));
+}
+
+function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/worker.ts'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      WORKER_PORT: String(port),
+      MODEL_STORE: values.store,
+      MAX_BATCH_SIZE: String(maxBatch),
+      MAX_QUEUE_DELAY_MS: maxBatch === 1 ? '0' : values['queue-delay-ms'],
+      MAX_QUEUE_ROWS: '4096',
+      WORKER_TIMEOUT_MS: '60000',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => String(chunk).includes('inference worker at') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+}
+
+/** Closed-loop load: each caller sends its next request when the previous one answers. */
+async function load(url: string, callers: number, D: number) {
+  const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0, connections: Math.min(callers, 256) });
+  const requests = Array.from({ length: callers }, (_, i) => request(D, i));
+  const latencies: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    requests.map(async (batch) => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await client.score(batch, Date.now() + 60_000);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await client.close();
+  return { rate: (latencies.length * CANDIDATES) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** The ceiling: session.run on the batch a full batcher would form (min(callers, max batch) users), back to back. */
+async function raw(session: ort.InferenceSession, D: number, users: number) {
+  const batch = request(D, 0);
+  // Tile one user's tensors `users` times (typed-array set is per type, hence the casts).
+  const repeat = <T extends Float32Array | BigInt64Array | Uint8Array>(a: T): T => {
+    const out = new (a.constructor as new (n: number) => T)(a.length * users);
+    for (let u = 0; u < users; u++) (out as unknown as Float32Array).set(a as unknown as Float32Array, u * a.length);
+    return out;
+  };
+  const feeds = {
+    history: new ort.Tensor('float32', repeat(batch.history), [users, HISTORY, D]),
+    history_label: new ort.Tensor('int64', repeat(batch.historyLabel), [users, HISTORY]),
+    history_mask: new ort.Tensor('bool', repeat(batch.historyMask), [users, HISTORY]),
+    candidates: new ort.Tensor('float32', repeat(batch.candidates), [users, CANDIDATES, D]),
+  };
+  let runs = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  while (performance.now() < end) {
+    await session.run(feeds);
+    runs++;
+  }
+  return (runs * users * CANDIDATES) / ((performance.now() - started) / 1000);
+}
+
+async function main() {
+  const maxBatch = Number(values['max-batch']);
+  const session = await ort.InferenceSession.create(join(values.store!, 'preference', '1', 'model.onnx'));
+  const D = Number((session.inputMetadata[0] as ort.InferenceSession.TensorValueMetadata).shape[2]);
+  const results: Record<string, { rate: number[]; p50: number[]; p99: number[] }> = {};
+  const ceiling: Record<number, number[]> = {};
+  for (let run = 0; run < RUNS; run++) {
+    for (const [mode, size] of [['on', maxBatch], ['off', 1]] as const) {
+      const port = 18000 + run * 2 + (mode === 'on' ? 0 : 1);
+      const worker = await startWorker(port, size);
+      try {
+        for (const callers of CALLERS) {
+          const r = await load(`http://127.0.0.1:${port}`, callers, D);
+          const key = `${callers}/${mode}`;
+          results[key] ??= { rate: [], p50: [], p99: [] };
+          results[key].rate.push(r.rate);
+          results[key].p50.push(r.p50);
+          results[key].p99.push(r.p99);
+        }
+      } finally {
+        worker.kill('SIGTERM');
+      }
+    }
+    for (const callers of CALLERS) (ceiling[callers] ??= []).push(await raw(session, D, Math.min(callers, maxBatch)));
+    process.stderr.write(`run ${run + 1} of ${RUNS} done\n`);
+  }
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  console.log(`\nInference benchmark: ${CANDIDATES} candidates and ${HISTORY} history items per caller, model dimension ${D}, ${SECONDS} s per cell, median of ${RUNS} runs`);
+  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms\n`);
+  console.log('| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const callers of CALLERS) {
+    const on = results[`${callers}/on`];
+    const off = results[`${callers}/off`];
+    const c = median(ceiling[callers]);
+    console.log(
+      `| ${callers} | ${fmt(median(on.rate))} | ${median(on.p50).toFixed(1)} | ${median(on.p99).toFixed(1)} | ${fmt(median(off.rate))} | ${median(off.p50).toFixed(1)} | ${median(off.p99).toFixed(1)} | ` +
+        `${(median(on.rate) / median(off.rate)).toFixed(1)}x | ${fmt(c)} (${Math.min(callers, maxBatch)}) | ${((100 * median(on.rate)) / c).toFixed(0)}% |`,
+    );
+  }
+  console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']}`);
+  await session.release();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
