@@ -22,7 +22,6 @@ export interface ModelRegistryOptions {
   log: Logger;
   /** How often to look for new versions; 0 = only when told (rescan). */
   pollMs: number;
-  onLoaded?: (version: string) => void;
 }
 
 export interface ModelRegistry {
@@ -66,7 +65,6 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
         loaded.set(version, { session, batcher });
         added.push(version);
         options.log.info({ model: options.modelName, version, metadata: session.metadata }, 'model version loaded');
-        options.onLoaded?.(version);
       } catch (error) {
         refused.set(version, mtime);
         options.log.error({ err: error, model: options.modelName, version }, 'model version refused; previous versions keep serving');
