@@ -22,6 +22,18 @@ export interface Config {
   readonly trainerPython: string;
   readonly worker: WorkerConfig;
   readonly scoring: ScoringConfig;
+  readonly feed: FeedConfig;
+}
+
+export interface FeedConfig {
+  /** Candidates scored per feed. */
+  readonly poolSize: number;
+  /** Share of the pool taken from the items nearest the user's likes. */
+  readonly nearShare: number;
+  readonly subscriptionsPerConnection: number;
+  readonly subscriptionsPerTenant: number;
+  readonly coalesceMs: number;
+  readonly maxBufferedBytes: number;
 }
 
 export interface WorkerConfig {
@@ -147,6 +159,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueueRows: integer(env, 'MAX_QUEUE_ROWS', 2048, 1, 1_000_000),
       defaultTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 2000, 1, 600_000),
       maxBodyBytes: integer(env, 'WORKER_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    }),
+    feed: Object.freeze({
+      poolSize: integer(env, 'FEED_POOL_SIZE', 500, 1, 500),
+      nearShare: integer(env, 'FEED_NEAR_PERCENT', 50, 0, 100) / 100,
+      subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
+      subscriptionsPerTenant: integer(env, 'SUBSCRIPTIONS_PER_TENANT', 10_000, 1, 1_000_000),
+      coalesceMs: integer(env, 'FEED_COALESCE_MS', 25, 0, 10_000),
+      maxBufferedBytes: integer(env, 'SUBSCRIPTION_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -7,7 +7,8 @@ import { createLogger } from '../logger.js';
 import { createServices } from '../services/index.js';
 import { createApiServer } from '../graphql/server.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
-import { openScorer } from '../bootstrap/scorer.js';
+import { openScorer, watchModelVersions } from '../bootstrap/scorer.js';
+import { openEventBus } from '../bootstrap/event-bus.js';
 
 async function main() {
   const config = loadConfig();
@@ -15,13 +16,19 @@ async function main() {
   const database = await openDatabase(config);
   const metrics = createApiMetrics({ defaultMetrics: true });
   const scorer = await openScorer(config, log);
+  const bus = await openEventBus(database, log);
   const services = createServices(database.db, {
-    scorer,
-    historyPerKind: config.scoring.historyPerKind,
-    timeoutMs: config.scoring.timeoutMs,
-    log,
-    onScored: (outcome, users) => metrics.scoredUsers.inc({ outcome }, users),
+    bus,
+    feed: config.feed,
+    scoring: {
+      scorer,
+      historyPerKind: config.scoring.historyPerKind,
+      timeoutMs: config.scoring.timeoutMs,
+      log,
+      onScored: (outcome, users) => metrics.scoredUsers.inc({ outcome }, users),
+    },
   });
+  const stopWatchingModels = watchModelVersions(scorer, bus, log);
 
   let demo: DemoKeys | undefined;
   if (database.embedded && config.embeddedDemo) {
@@ -43,6 +50,7 @@ async function main() {
     maxQueryCost: config.maxQueryCost,
     checkReady: () => database.db.withoutTenant(async (sql) => void (await sql.query('SELECT 1'))),
     metrics,
+    subscriptions: config.feed,
   });
   const url = await server.listen(config.port, config.host);
 
@@ -65,7 +73,9 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    stopWatchingModels();
     await server.stop();
+    await bus.close();
     await scorer.close();
     await database.close();
     process.exit(0);

@@ -15,6 +15,8 @@ export interface OpenedDatabase {
   embedded: boolean;
   /** True when the embedded database was created by this start (first run). */
   fresh: boolean;
+  /** Where the event bus LISTENs and NOTIFYs (the API's own connection). */
+  listenUrl: string;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
     return {
       db,
       adminUrl: embedded.url,
+      listenUrl: embedded.url,
       embedded: true,
       fresh: embedded.created,
       async close() {
@@ -45,5 +48,5 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
     );
   }
   const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize });
-  return { db, adminUrl: config.databaseAdminUrl!, embedded: false, fresh: false, close: () => db.close() };
+  return { db, adminUrl: config.databaseAdminUrl!, listenUrl: config.databaseUrl, embedded: false, fresh: false, close: () => db.close() };
 }

@@ -3,6 +3,7 @@
 // same interface.
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { EventBus } from '../events/event-bus.js';
 import { createModelRegistry } from '../inference/model-registry.js';
 import { createInProcessScorer, type Scorer } from '../inference/scorer.js';
 import { createWorkerClient } from '../inference/worker-client.js';
@@ -21,4 +22,21 @@ export async function openScorer(config: Config, log: Logger): Promise<Scorer> {
     batching: { maxBatchSize: w.maxBatchSize, maxQueueDelayMs: w.maxQueueDelayMs, maxQueueSize: w.maxQueueRows },
   });
   return createInProcessScorer(registry);
+}
+
+/** Announces a new model version (loaded in process or by the workers) so that live feeds re-rank. */
+export function watchModelVersions(scorer: Scorer, bus: EventBus, log: Logger, everyMs = 5000): () => void {
+  let known: string | undefined;
+  const check = async () => {
+    const version = (await scorer.modelInfo())?.version;
+    if (version && known && version !== known) {
+      log.info({ version, previous: known }, 'new model version serving; live feeds re-rank');
+      await bus.publish({ type: 'model-promoted', version });
+    }
+    known = version ?? known;
+  };
+  void check();
+  const timer = setInterval(() => void check().catch(() => {}), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
 import { createLoaders, type Loaders } from './loaders.js';
+import type { SubscriptionCounter, SubscriptionLimits } from './feed-subscription.js';
 
 export interface Context {
   viewer: Viewer;
@@ -9,15 +10,24 @@ export interface Context {
   services: Services;
   loaders: Loaders;
   log: Logger;
+  /** Set for operations over WebSocket: what subscriptions need to know of their connection. */
+  subscriptions?: SubscriptionContext;
+}
+
+export interface SubscriptionContext {
+  limits: SubscriptionLimits;
+  counter: SubscriptionCounter;
+  connection: { subscriptions: number; bufferedAmount: () => number };
 }
 
 /** One context per operation: loaders cache only within it, so nothing leaks between requests. */
-export function createContext(services: Services, viewer: Viewer, requestId: string, log: Logger): Context {
+export function createContext(services: Services, viewer: Viewer, requestId: string, log: Logger, subscriptions?: SubscriptionContext): Context {
   return {
     viewer,
     requestId,
     services,
     loaders: createLoaders(services, viewer),
     log: log.child({ requestId, tenantId: viewer.tenantId }),
+    subscriptions,
   };
 }

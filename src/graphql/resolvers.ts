@@ -9,6 +9,9 @@ import type { UserRow } from '../repositories/user.repository.js';
 import type { ItemRow } from '../repositories/item.repository.js';
 import type { Context } from './context.js';
 import { ranked, type ScoreKey, type ScoredItems } from '../services/scoring.service.js';
+import type { Feed } from '../services/feed.service.js';
+import { checkFirst, decodeCursor, encodeCursor } from '../services/pagination.js';
+import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -18,6 +21,18 @@ const DateTime = new GraphQLScalarType<Date, string>({
 });
 
 type Args<T> = Record<string, unknown> & T;
+
+/** A page of a feed: `first` entries after the rank in the cursor. */
+function feedPage(feed: Feed, first: number, after: string | undefined | null) {
+  checkFirst('first', first);
+  const start = decodeCursor('after', after) ?? 0;
+  const shown = feed.entries.slice(start, start + first);
+  return {
+    ...feed,
+    edges: shown.map((entry) => ({ cursor: encodeCursor(entry.rank), node: entry })),
+    pageInfo: { hasNextPage: start + first < feed.entries.length, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].rank) : null },
+  };
+}
 
 /** Adds each item's rank (1 = best score); `sorted` returns them best first, else in the order asked. */
 function withRanks(result: ScoredItems, sorted: boolean) {
@@ -37,6 +52,24 @@ export const resolvers = {
       ctx.services.items.list(ctx.viewer, args.first, args.after),
     score: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), false),
     rank: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), true),
+    feed: async (_: unknown, args: Args<{ userId: string; first: number; after?: string }>, ctx: Context) =>
+      feedPage(await ctx.services.feed.feed(ctx.viewer, args.userId), args.first, args.after),
+  },
+  Subscription: {
+    feedUpdated: {
+      subscribe: (_: unknown, args: Args<{ userId: string; first: number }>, ctx: Context) => {
+        if (!ctx.subscriptions) throw new Error('subscriptions run over WebSocket only');
+        checkFirst('first', args.first);
+        return feedUpdates({
+          viewer: ctx.viewer,
+          userId: args.userId,
+          bus: ctx.services.bus,
+          compute: () => ctx.services.feed.feed(ctx.viewer, args.userId),
+          ...ctx.subscriptions,
+        });
+      },
+      resolve: (update: FeedUpdate, args: Args<{ first: number }>) => ({ reason: update.reason, feed: feedPage(update.feed, args.first, undefined) }),
+    },
   },
   Mutation: {
     upsertItems: (_: unknown, args: Args<{ items: ItemInput[] }>, ctx: Context) => ctx.services.items.upsert(ctx.viewer, args.items),

@@ -21,6 +21,7 @@ import { depthLimitRule, useQueryLimits } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { loadSchema } from './schema.js';
+import { createSubscriptionCounter, type SubscriptionLimits } from './feed-subscription.js';
 
 export interface ApiServerOptions {
   services: Services;
@@ -32,12 +33,16 @@ export interface ApiServerOptions {
   checkReady: () => Promise<void>;
   /** Served at GET /metrics when given. */
   metrics?: ApiMetrics;
+  /** Limits of feedUpdated subscriptions (defaults when not given). */
+  subscriptions?: Partial<SubscriptionLimits> & { subscriptionsPerConnection?: number; subscriptionsPerTenant?: number };
 }
 
 export interface ApiServer {
   httpServer: Server;
   listen(port: number, host: string): Promise<string>;
   stop(): Promise<void>;
+  /** Open feedUpdated subscriptions on this instance. */
+  openSubscriptions(): number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -55,7 +60,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const wsValidationRules = [depthLimitRule(options.maxQueryDepth)];
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxBodyBytes });
-  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer }>(
+  const counter = createSubscriptionCounter();
+  const limits: SubscriptionLimits = {
+    perConnection: options.subscriptions?.subscriptionsPerConnection ?? 20,
+    perTenant: options.subscriptions?.subscriptionsPerTenant ?? 10_000,
+    coalesceMs: options.subscriptions?.coalesceMs ?? 25,
+    maxBufferedBytes: options.subscriptions?.maxBufferedBytes ?? 1024 * 1024,
+  };
+  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer; open?: { subscriptions: number; bufferedAmount: () => number } }>(
     {
       schema,
       validate: (s, document) => validate(s, document, [...specifiedRules, ...wsValidationRules]),
@@ -70,7 +82,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      context: (ctx) => createContext(services, ctx.extra.viewer!, randomUUID(), log),
+      context: (ctx) => {
+        // Per-connection state lives on the connection's `extra`, shared by its operations.
+        ctx.extra.open ??= { subscriptions: 0, bufferedAmount: () => ctx.extra.socket.bufferedAmount };
+        return createContext(services, ctx.extra.viewer!, randomUUID(), log, { limits, counter, connection: ctx.extra.open });
+      },
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors) return;
         const context = args.contextValue as Context;
@@ -182,5 +198,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         });
       }),
     stop: () => apollo.stop(),
+    openSubscriptions: () => counter.total(),
   };
 }

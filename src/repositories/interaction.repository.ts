@@ -225,6 +225,17 @@ export function createInteractionRepository(db: Database) {
       });
     },
 
+    /** Every item the user has liked or disliked (a feed shows none of them again). */
+    async ratedItemIds(tenantId: string, userId: number): Promise<Set<number>> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<{ itemId: number }>(
+          `SELECT DISTINCT item_id AS "itemId" FROM interactions WHERE tenant_id = $1 AND user_id = $2`,
+          [tenantId, userId],
+        );
+        return new Set(rows.map((r) => r.itemId));
+      });
+    },
+
     /**
      * The user's latest `perKind` likes and latest `perKind` dislikes (the model's history),
      * newest first within each kind: two bounded backward scans of one index, no sort.

@@ -83,6 +83,32 @@ export function createItemRepository(db: Database) {
       });
     },
 
+    /** The newest items' ids, newest first (a backward scan of items_tenant_id_idx). */
+    async recentIds(tenantId: string, limit: number): Promise<number[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<{ id: number }>(`SELECT id FROM items WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`, [tenantId, limit]);
+        return rows.map((r) => r.id);
+      });
+    },
+
+    /**
+     * Items changed after (since - overlap, afterId) in (updated_at, id) order, a page at a
+     * time, for refreshing in-memory indexes (a range scan of items_tenant_updated_idx).
+     * `since` and the returned updatedAt are timestamptz text: a JS Date would cut the
+     * microseconds, and the next page would start before rows it already returned.
+     */
+    async changedSince(tenantId: string, since: string, afterId: number, overlapSeconds: number, limit: number): Promise<{ id: number; embedding: Float32Array; updatedAt: string }[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<{ id: number; embedding: Buffer; updatedAt: string }>(
+          `SELECT id, embedding, updated_at::text AS "updatedAt" FROM items
+            WHERE tenant_id = $1 AND (updated_at, id) > ($2::timestamptz - make_interval(secs => $3), $4)
+            ORDER BY updated_at, id LIMIT $5`,
+          [tenantId, since, overlapSeconds, afterId, limit],
+        );
+        return rows.map((r) => ({ id: r.id, embedding: decodeEmbedding(r.embedding), updatedAt: r.updatedAt }));
+      });
+    },
+
     /** A page in creation order: `limit` items with id greater than afterId. */
     async list(tenantId: string, limit: number, afterId: number | undefined): Promise<ItemRow[]> {
       return db.withTenant(tenantId, async (sql) => {

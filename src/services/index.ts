@@ -14,6 +14,8 @@ import { createItemService } from './item.service.js';
 import { createScoringService } from './scoring.service.js';
 import { createTenantService } from './tenant.service.js';
 import { createUserService } from './user.service.js';
+import { createFeedService } from './feed.service.js';
+import { createInProcessBus, type EventBus } from '../events/event-bus.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -32,27 +34,41 @@ const NO_MODEL: Scorer = {
   close: async () => {},
 };
 
-export function createServices(db: Database, scoring?: ScoringDependencies) {
+export interface ServiceOptions {
+  scoring?: ScoringDependencies;
+  /** Where services announce changes (feeds listen); in-process when not given. */
+  bus?: EventBus;
+  feed?: { poolSize: number; nearShare: number };
+}
+
+export function createServices(db: Database, options: ServiceOptions = {}) {
   const interactions = createInteractionRepository(db);
   const items = createItemRepository(db);
   const users = createUserRepository(db);
   const tenants = createTenantService(createTenantRepository(db));
+  const bus = options.bus ?? createInProcessBus();
+  const scoring = createScoringService({
+    users,
+    interactions,
+    items,
+    scorer: options.scoring?.scorer ?? NO_MODEL,
+    historyPerKind: options.scoring?.historyPerKind ?? 8,
+    timeoutMs: options.scoring?.timeoutMs ?? 1000,
+    log: options.scoring?.log ?? pino({ level: 'silent' }),
+    onScored: options.scoring?.onScored,
+  });
+  const feed = createFeedService({ users, interactions, items, scoring, poolSize: options.feed?.poolSize ?? 500, nearShare: options.feed?.nearShare ?? 0.5 });
+  // Item changes from any instance make this instance's feed index refresh on next use.
+  bus.subscribe((event) => event.type === 'items-upserted' && feed.itemsChanged(event.tenantId));
   return {
+    bus,
     apiKeys: createApiKeyService(createApiKeyRepository(db)),
     tenants,
-    items: createItemService(items, tenants),
-    interactions: createInteractionService(interactions),
+    items: createItemService(items, tenants, bus),
+    interactions: createInteractionService(interactions, bus),
     users: createUserService(users, interactions),
-    scoring: createScoringService({
-      users,
-      interactions,
-      items,
-      scorer: scoring?.scorer ?? NO_MODEL,
-      historyPerKind: scoring?.historyPerKind ?? 8,
-      timeoutMs: scoring?.timeoutMs ?? 1000,
-      log: scoring?.log ?? pino({ level: 'silent' }),
-      onScored: scoring?.onScored,
-    }),
+    scoring,
+    feed,
   };
 }
 

@@ -2,6 +2,7 @@ import { throwIfProblems, type FieldProblem } from '../errors.js';
 import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
 import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
 import type { Viewer } from './viewer.js';
+import type { EventBus } from '../events/event-bus.js';
 
 export interface InteractionInput {
   userId: string;
@@ -23,7 +24,7 @@ function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
   ];
 }
 
-export function createInteractionService(interactions: InteractionRepository) {
+export function createInteractionService(interactions: InteractionRepository, bus: EventBus) {
   return {
     /**
      * Records up to 1,000 likes/dislikes all-or-nothing. Users are created on first sight;
@@ -42,7 +43,10 @@ export function createInteractionService(interactions: InteractionRepository) {
         events.map((e) => ({ userExternalId: e.userId, itemExternalId: e.itemId, kind: e.kind, pairId: e.pairId ?? null, eventId: e.eventId ?? null })),
       );
       if (!outcome.ok) throwIfProblems('recordInteractions', outcome.problems, outcome.code);
-      return outcome.ok ? outcome.interactions : [];
+      if (!outcome.ok) return [];
+      // After the commit: feeds re-rank for these users, on every instance.
+      await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: [...new Set(events.map((e) => e.userId))] });
+      return outcome.interactions;
     },
   };
 }

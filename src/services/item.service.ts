@@ -4,6 +4,7 @@ import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
 import type { TenantService } from './tenant.service.js';
 import { checkBatchSize, checkEmbedding, checkExternalId, checkPrompt, checkUnique, checkUrl } from './validation.js';
 import type { Viewer } from './viewer.js';
+import type { EventBus } from '../events/event-bus.js';
 
 export interface ItemInput {
   id: string;
@@ -12,7 +13,7 @@ export interface ItemInput {
   embedding: readonly number[];
 }
 
-export function createItemService(items: ItemRepository, tenants: TenantService) {
+export function createItemService(items: ItemRepository, tenants: TenantService, bus: EventBus) {
   return {
     /** Creates or replaces up to 1,000 items; every item is checked before anything is written. */
     async upsert(viewer: Viewer, input: readonly ItemInput[]): Promise<ItemRow[]> {
@@ -30,10 +31,12 @@ export function createItemService(items: ItemRepository, tenants: TenantService)
         problems.push(...checkUnique(input, (item) => item.id, (i) => `items[${i}].id`));
       }
       throwIfProblems('upsertItems', problems);
-      return items.upsert(
+      const stored = await items.upsert(
         viewer.tenantId,
         input.map((item) => ({ externalId: item.id, url: item.url ?? null, prompt: item.prompt ?? null, embedding: item.embedding })),
       );
+      await bus.publish({ type: 'items-upserted', tenantId: viewer.tenantId });
+      return stored;
     },
 
     async get(viewer: Viewer, externalId: string): Promise<ItemRow> {

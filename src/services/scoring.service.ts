@@ -56,12 +56,15 @@ export function createScoringService(o: ScoringOptions) {
     const candidates = await o.items.findByExternalIds(viewer.tenantId, key.itemIds);
     const unknown = candidates.flatMap((c, i) => (c ? [] : [{ index: i, field: `itemIds[${i}]`, message: `unknown item "${key.itemIds[i]}"` }]));
     throwIfProblems('score', unknown, 'NOT_FOUND');
-    // A user the tenant has not sent yet has no history: scored cold, like any new user.
-    const user = await o.users.findByExternalId(viewer.tenantId, key.userId);
+    return { key, history: await historyOf(viewer, key.userId), candidates: candidates as ItemRow[] };
+  }
+
+  /** The user's latest likes and dislikes as vectors; a user the tenant has not sent yet has none (scored cold). */
+  async function historyOf(viewer: Viewer, userId: string): Promise<Prepared['history']> {
+    const user = await o.users.findByExternalId(viewer.tenantId, userId);
     const rows = user ? await o.interactions.latestByKind(viewer.tenantId, user.id, o.historyPerKind) : [];
     const vectors = rows.length ? await o.items.findByIds(viewer.tenantId, rows.map((r) => r.itemId)) : [];
-    const history = rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i]!.embedding, like: r.kind === 'LIKE' }] : []));
-    return { key, history, candidates: candidates as ItemRow[] };
+    return rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i]!.embedding, like: r.kind === 'LIKE' }] : []));
   }
 
   function fallback(prepared: Prepared[], reason: string): ScoredItems[] {
@@ -108,6 +111,12 @@ export function createScoringService(o: ScoringOptions) {
       const scored = prepared.length ? await scorePrepared(viewer, prepared) : [];
       let next = 0;
       return settled.map((s) => (s.status === 'fulfilled' ? scored[next++] : (s.reason as Error)));
+    },
+
+    /** Scores items already loaded (the feed's candidate pool) for one user. */
+    async scoreRows(viewer: Viewer, userId: string, candidates: ItemRow[]): Promise<ScoredItems> {
+      const key = { userId, itemIds: candidates.map((c) => c.externalId) };
+      return (await scorePrepared(viewer, [{ key, history: await historyOf(viewer, userId), candidates }]))[0];
     },
   };
 }

@@ -30,7 +30,7 @@ export async function startTestApi(
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
     metrics,
-    services: createServices(db, limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored }),
+    services: createServices(db, { scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,

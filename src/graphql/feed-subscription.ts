@@ -1,0 +1,126 @@
+// feedUpdated: the feed at once, then a new ranking after each relevant event. Written as a
+// plain async iterator rather than an async generator so that a client going away (return())
+// frees its bus subscription at once, even while no event is due.
+import { GraphQLError } from 'graphql';
+import type { EventBus, PlatformEvent } from '../events/event-bus.js';
+import type { Feed } from '../services/feed.service.js';
+import type { Viewer } from '../services/viewer.js';
+
+export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL';
+
+export interface FeedUpdate {
+  reason: FeedUpdateReason;
+  feed: Feed;
+}
+
+export interface SubscriptionLimits {
+  perConnection: number;
+  perTenant: number;
+  /** Wait this long after an event for more before ranking again (bursts of likes coalesce). */
+  coalesceMs: number;
+  /** A consumer with more than this many bytes unsent gets no new ranking until it catches up. */
+  maxBufferedBytes: number;
+}
+
+/** Counts open subscriptions per tenant in this instance. */
+export function createSubscriptionCounter() {
+  const perTenant = new Map<string, number>();
+  return {
+    open: (tenantId: string) => perTenant.get(tenantId) ?? 0,
+    add: (tenantId: string, delta: number) => {
+      const n = (perTenant.get(tenantId) ?? 0) + delta;
+      if (n <= 0) perTenant.delete(tenantId);
+      else perTenant.set(tenantId, n);
+    },
+    total: () => [...perTenant.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+export type SubscriptionCounter = ReturnType<typeof createSubscriptionCounter>;
+
+function reasonFor(event: PlatformEvent, viewer: Viewer, userId: string): FeedUpdateReason | undefined {
+  if (event.type === 'model-promoted') return 'MODEL';
+  if (event.tenantId !== viewer.tenantId) return undefined;
+  if (event.type === 'items-upserted') return 'NEW_ITEMS';
+  return event.userIds.includes(userId) ? 'INTERACTION' : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface FeedSubscriptionArgs {
+  viewer: Viewer;
+  userId: string;
+  bus: EventBus;
+  compute: () => Promise<Feed>;
+  limits: SubscriptionLimits;
+  counter: SubscriptionCounter;
+  /** The connection's own state: open subscriptions and the socket's unsent bytes. */
+  connection: { subscriptions: number; bufferedAmount: () => number };
+}
+
+export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<FeedUpdate> {
+  if (a.connection.subscriptions >= a.limits.perConnection) {
+    throw new GraphQLError(`at most ${a.limits.perConnection} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED' } });
+  }
+  if (a.counter.open(a.viewer.tenantId) >= a.limits.perTenant) {
+    throw new GraphQLError(`at most ${a.limits.perTenant} feed subscriptions per tenant on this instance`, { extensions: { code: 'RATE_LIMITED' } });
+  }
+  a.connection.subscriptions++;
+  a.counter.add(a.viewer.tenantId, 1);
+
+  const pending = new Set<FeedUpdateReason>();
+  let wake: (() => void) | undefined;
+  let closed = false;
+  let first = true;
+  const unsubscribe = a.bus.subscribe((event) => {
+    const reason = reasonFor(event, a.viewer, a.userId);
+    if (!reason) return;
+    pending.add(reason);
+    wake?.();
+  });
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    a.connection.subscriptions--;
+    a.counter.add(a.viewer.tenantId, -1);
+    wake?.();
+  };
+  const done = { done: true as const, value: undefined };
+
+  return {
+    async next() {
+      if (closed) return done;
+      if (first) {
+        first = false;
+        return { done: false, value: { reason: 'INITIAL', feed: await a.compute() } };
+      }
+      while (!closed && (pending.size === 0 || a.connection.bufferedAmount() > a.limits.maxBufferedBytes)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          // A slow consumer is polled for progress; events only mark the feed dirty meanwhile.
+          if (pending.size > 0) setTimeout(resolve, 50);
+        });
+        wake = undefined;
+      }
+      if (closed) return done;
+      await sleep(a.limits.coalesceMs);
+      if (closed) return done;
+      // One ranking answers every event seen so far; the most specific reason is reported.
+      const reason = (['INTERACTION', 'NEW_ITEMS', 'MODEL'] as const).find((r) => pending.has(r))!;
+      pending.clear();
+      return { done: false, value: { reason, feed: await a.compute() } };
+    },
+    async return() {
+      close();
+      return done;
+    },
+    async throw(error: unknown) {
+      close();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

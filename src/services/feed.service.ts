@@ -1,0 +1,123 @@
+// A user's feed: candidates from the tenant's items (the newest ones and the ones nearest the
+// user's likes), minus what the user already rated, ranked by the model through the scoring
+// service. The same state gives the same order: scores are deterministic, ties go to the
+// lower item id.
+import type { InteractionRepository } from '../repositories/interaction.repository.js';
+import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
+import type { UserRepository } from '../repositories/user.repository.js';
+import { createVectorIndex, type VectorIndex } from '../ranking/vector-index.js';
+import { badInput } from '../errors.js';
+import { checkExternalId } from './validation.js';
+import type { ScoringService } from './scoring.service.js';
+import type { Viewer } from './viewer.js';
+
+export interface FeedOptions {
+  users: UserRepository;
+  interactions: InteractionRepository;
+  items: ItemRepository;
+  scoring: ScoringService;
+  /** Candidates scored per feed. */
+  poolSize: number;
+  /** Share of the pool taken from the items nearest the user's likes (the rest: newest items). */
+  nearShare: number;
+}
+
+export interface FeedEntry {
+  item: ItemRow;
+  score: number;
+  rank: number;
+}
+
+export interface Feed {
+  userId: string;
+  entries: FeedEntry[];
+  degraded: boolean;
+  degradedReason: string | null;
+  modelVersion: string | null;
+}
+
+interface TenantIndex {
+  index: VectorIndex;
+  /** The newest change in the index (timestamptz text); later ones are not in it yet. */
+  watermark: string;
+  stale: boolean;
+  refreshing?: Promise<void>;
+}
+
+// Items committed by a slower transaction can carry an updated_at a little older than the
+// newest one already seen; re-reading this window catches them (upserts are idempotent).
+const OVERLAP_SECONDS = 5;
+const REFRESH_PAGE = 5000;
+
+export function createFeedService(o: FeedOptions) {
+  const indexes = new Map<string, TenantIndex>();
+
+  async function refresh(tenantId: string, entry: TenantIndex): Promise<void> {
+    let since = entry.watermark;
+    let afterId = 0;
+    let overlap = OVERLAP_SECONDS;
+    for (;;) {
+      const rows = await o.items.changedSince(tenantId, since, afterId, overlap, REFRESH_PAGE);
+      for (const r of rows) entry.index.upsert(r.id, r.embedding);
+      const last = rows.at(-1);
+      if (!last) break;
+      entry.watermark = last.updatedAt;
+      if (rows.length < REFRESH_PAGE) break;
+      since = last.updatedAt;
+      afterId = last.id;
+      overlap = 0;
+    }
+  }
+
+  async function indexFor(tenantId: string, dim: number): Promise<VectorIndex> {
+    let entry = indexes.get(tenantId);
+    if (!entry) {
+      entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true };
+      indexes.set(tenantId, entry);
+    }
+    if (entry.stale) {
+      const current = entry;
+      current.refreshing ??= (async () => {
+        current.stale = false;
+        await refresh(tenantId, current);
+      })().finally(() => (current.refreshing = undefined));
+      await current.refreshing;
+    }
+    return entry.index;
+  }
+
+  return {
+    /** New or changed items: the tenant's index refreshes on its next use. */
+    itemsChanged(tenantId: string): void {
+      const entry = indexes.get(tenantId);
+      if (entry) entry.stale = true;
+    },
+
+    async feed(viewer: Viewer, userId: string): Promise<Feed> {
+      const problems = checkExternalId('userId', userId);
+      if (problems.length) throw badInput(`userId: ${problems[0].message}`, problems);
+      const user = await o.users.findByExternalId(viewer.tenantId, userId);
+      const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
+      const likes = user ? (await o.interactions.latestByKind(viewer.tenantId, user.id, 8)).filter((r) => r.kind === 'LIKE') : [];
+      const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
+      if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
+
+      const liked = likes.length ? (await o.items.findByIds(viewer.tenantId, likes.map((l) => l.itemId))).flatMap((i) => (i ? [i.embedding] : [])) : [];
+      const dim = liked[0]?.length;
+      const near = dim ? (await indexFor(viewer.tenantId, dim)).nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
+      const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
+      const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
+      const scored = await o.scoring.scoreRows(viewer, userId, rows);
+      const ordered = [...scored.items].sort((a, b) => b.score - a.score || a.item.id - b.item.id);
+      return {
+        userId,
+        entries: ordered.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })),
+        degraded: scored.degraded,
+        degradedReason: scored.degradedReason,
+        modelVersion: scored.modelVersion,
+      };
+    },
+  };
+}
+
+export type FeedService = ReturnType<typeof createFeedService>;
