@@ -1,7 +1,7 @@
 // feedUpdated: the feed at once, then a new ranking after each relevant event. Written as a
 // plain async iterator rather than an async generator so that a client going away (return())
 // frees its bus subscription at once, even while no event is due.
-import { GraphQLError } from 'graphql';
+import { AppError } from '../errors.js';
 import type { EventBus, PlatformEvent } from '../events/event-bus.js';
 import type { Feed } from '../services/feed.service.js';
 import type { Viewer } from '../services/viewer.js';
@@ -60,10 +60,10 @@ export interface FeedSubscriptionArgs {
 
 export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<FeedUpdate> {
   if (a.connection.subscriptions >= a.limits.perConnection) {
-    throw new GraphQLError(`at most ${a.limits.perConnection} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED' } });
+    throw new AppError('RATE_LIMITED', `at most ${a.limits.perConnection} subscriptions per connection`);
   }
   if (a.counter.open(a.viewer.tenantId) >= a.limits.perTenant) {
-    throw new GraphQLError(`at most ${a.limits.perTenant} feed subscriptions per tenant on this instance`, { extensions: { code: 'RATE_LIMITED' } });
+    throw new AppError('RATE_LIMITED', `at most ${a.limits.perTenant} feed subscriptions per tenant on this instance`);
   }
   a.connection.subscriptions++;
   a.counter.add(a.viewer.tenantId, 1);

@@ -8,6 +8,8 @@ import { createApiMetrics } from '../../src/metrics/api-metrics.js';
 
 export interface TestApi {
   url: string;
+  /** Open feedUpdated subscriptions on this server. */
+  openSubscriptions(): number;
   wsUrl: string;
   db: Database;
   gql<T = any>(key: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
@@ -22,7 +24,7 @@ export interface GqlResponse<T> {
 
 export async function startTestApi(
   connectionString: string,
-  limits: { maxBodyBytes?: number; maxQueryDepth?: number; maxQueryCost?: number; assumeRole?: string; scorer?: Scorer } = {},
+  limits: { maxBodyBytes?: number; maxQueryDepth?: number; maxQueryCost?: number; assumeRole?: string; scorer?: Scorer; subscriptionsPerConnection?: number } = {},
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
   const log = pino({ level: 'silent' });
@@ -35,11 +37,13 @@ export async function startTestApi(
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
+    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, coalesceMs: 10 },
     checkReady: async () => {},
   });
   const url = await server.listen(0, '127.0.0.1');
   return {
     url,
+    openSubscriptions: () => server.openSubscriptions(),
     wsUrl: url.replace(/^http/, 'ws'),
     db,
     async gql(key, query, variables) {

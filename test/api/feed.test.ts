@@ -1,0 +1,250 @@
+// Feeds over real HTTP and WebSocket: the feed query, feedUpdated pushes after likes and
+// dislikes (also across two API processes through PostgreSQL LISTEN/NOTIFY), tenant
+// isolation, limits, and resources freed when clients leave.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+
+// Dimension 4: no model in the store takes it, so feeds rank with the history centroid,
+// which makes "near neighbours of a disliked item move down" exact.
+const DIM = 4;
+const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`;
+const RECORD = `mutation($events: [InteractionInput!]!) { recordInteractions(events: $events) { count } }`;
+const FEED = `query($u: ID!, $first: Int!, $after: String) { feed(userId: $u, first: $first, after: $after) {
+  degraded edges { cursor node { rank score item { externalId } } } pageInfo { hasNextPage endCursor } } }`;
+const SUBSCRIBE = `subscription($u: ID!) { feedUpdated(userId: $u, first: 50) { reason feed { edges { node { rank item { externalId } } } } } }`;
+
+// Four clusters of five items around the axes.
+const ITEMS = [0, 1, 2, 3].flatMap((axis) =>
+  Array.from({ length: 5 }, (_, k) => ({
+    id: `c${axis}-${k}`,
+    embedding: Array.from({ length: DIM }, (_, d) => (d === axis ? 1 : 0.05 * Math.sin(axis * 5 + k + d))),
+  })),
+);
+
+interface Update { reason: string; ids: string[] }
+
+/** A graphql-ws subscription that collects updates; `next()` waits for the next one. */
+function subscribe(wsUrl: string, key: string, userId: string) {
+  const updates: Update[] = [];
+  const waiters: ((u: Update) => void)[] = [];
+  let failure: unknown;
+  const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
+  const done = new Promise<void>((resolve) => {
+    client.subscribe<{ feedUpdated: { reason: string; feed: { edges: { node: { item: { externalId: string } } }[] } } }>(
+      { query: SUBSCRIBE, variables: { u: userId } },
+      {
+        next: (message) => {
+          if (message.errors) failure = message.errors;
+          const f = message.data!.feedUpdated;
+          const update = { reason: f.reason, ids: f.feed.edges.map((e) => e.node.item.externalId) };
+          const waiter = waiters.shift();
+          if (waiter) waiter(update);
+          else updates.push(update);
+        },
+        error: (error) => {
+          failure = error;
+          resolve();
+        },
+        complete: resolve,
+      },
+    );
+  });
+  return {
+    client,
+    done,
+    failure: () => failure,
+    next(timeoutMs = 5000): Promise<Update> {
+      const ready = updates.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no feed update within ${timeoutMs} ms (${JSON.stringify(failure)})`)), timeoutMs);
+        waiters.push((u) => {
+          clearTimeout(timer);
+          resolve(u);
+        });
+      });
+    },
+    /** No update arrives within the window. */
+    async quiet(ms: number) {
+      await new Promise((r) => setTimeout(r, ms));
+      return updates.length === 0;
+    },
+  };
+}
+
+describe('feeds', () => {
+  let db: TestDatabase;
+  let api: TestApi;
+  let a: TestTenant;
+  let b: TestTenant;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('api_feed');
+    api = await startTestApi(db.appUrl, { subscriptionsPerConnection: 3 });
+    a = await createTestTenant(db.adminUrl, DIM);
+    b = await createTestTenant(db.adminUrl, DIM);
+    expect((await api.gql(a.appKey, UPSERT, { items: ITEMS })).errors).toBeUndefined();
+    expect((await api.gql(b.appKey, UPSERT, { items: [{ id: 'b-only', embedding: [1, 0, 0, 0] }] })).errors).toBeUndefined();
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await db?.drop();
+  });
+
+  it('feed: every unrated item once, best first, stable, paged', async () => {
+    await api.gql(a.appKey, RECORD, { events: [{ userId: 'reader', itemId: 'c0-0', kind: 'LIKE' }, { userId: 'reader', itemId: 'c2-0', kind: 'DISLIKE' }] });
+    const page1 = (await api.gql(a.appKey, FEED, { u: 'reader', first: 10 })).data.feed;
+    const page2 = (await api.gql(a.appKey, FEED, { u: 'reader', first: 10, after: page1.pageInfo.endCursor })).data.feed;
+    const ids = [...page1.edges, ...page2.edges].map((e: any) => e.node.item.externalId);
+    expect(ids).toHaveLength(18);
+    expect(new Set(ids)).toEqual(new Set(ITEMS.map((i) => i.id).filter((id) => id !== 'c0-0' && id !== 'c2-0')));
+    expect(page1.degraded).toBe(true); // no model takes dimension 4: the centroid ranks
+    expect(ids.slice(0, 4).every((id: string) => id.startsWith('c0-'))).toBe(true); // near the like
+    expect(ids.slice(-4).every((id: string) => id.startsWith('c2-'))).toBe(true); // near the dislike
+    const again = (await api.gql(a.appKey, FEED, { u: 'reader', first: 10 })).data.feed;
+    expect(again.edges).toEqual(page1.edges);
+  });
+
+  it('pushes the feed at once, then a re-ranked one after a like and after a dislike', async () => {
+    const s = subscribe(api.wsUrl, a.appKey, 'sub-user');
+    try {
+      const first = await s.next();
+      expect(first.reason).toBe('INITIAL');
+      expect(first.ids).toHaveLength(20);
+
+      await api.gql(a.appKey, RECORD, { events: [{ userId: 'sub-user', itemId: 'c1-0', kind: 'LIKE' }] });
+      const liked = await s.next();
+      expect(liked.reason).toBe('INTERACTION');
+      expect(liked.ids).not.toContain('c1-0');
+      expect(liked.ids.slice(0, 4).every((id) => id.startsWith('c1-'))).toBe(true);
+
+      const position = (ids: string[], prefix: string) => ids.map((id, i) => (id.startsWith(prefix) ? i : -1)).filter((i) => i >= 0);
+      const before = position(liked.ids, 'c3-');
+      await api.gql(a.appKey, RECORD, { events: [{ userId: 'sub-user', itemId: 'c3-0', kind: 'DISLIKE' }] });
+      const disliked = await s.next();
+      const after = position(disliked.ids, 'c3-');
+      // The disliked item's near neighbours (its cluster) move down, to the bottom.
+      expect(Math.min(...after)).toBeGreaterThan(Math.max(...before.slice(0, 4)) - 1);
+      expect(after.every((i) => i >= disliked.ids.length - 4)).toBe(true);
+    } finally {
+      await s.client.dispose();
+    }
+  });
+
+  it('coalesces a burst of likes into few rankings', async () => {
+    const s = subscribe(api.wsUrl, a.appKey, 'bursty');
+    try {
+      await s.next();
+      await Promise.all([0, 1, 2, 3, 4].map((k) => api.gql(a.appKey, RECORD, { events: [{ userId: 'bursty', itemId: `c2-${k}`, kind: 'LIKE' }] })));
+      let last = await s.next();
+      let pushes = 1;
+      while (last.ids.some((id) => ['c2-0', 'c2-1', 'c2-2', 'c2-3', 'c2-4'].includes(id))) {
+        last = await s.next();
+        pushes++;
+      }
+      expect(pushes).toBeLessThan(5);
+    } finally {
+      await s.client.dispose();
+    }
+  });
+
+  it("sees only its own tenant: another tenant's likes push nothing, and its items never appear", async () => {
+    const s = subscribe(api.wsUrl, b.appKey, 'sub-user');
+    try {
+      const first = await s.next();
+      expect(first.ids).toEqual(['b-only']);
+      await api.gql(a.appKey, RECORD, { events: [{ userId: 'sub-user', itemId: 'c1-1', kind: 'LIKE' }] });
+      expect(await s.quiet(300)).toBe(true);
+    } finally {
+      await s.client.dispose();
+    }
+  });
+
+  it('refuses an unauthenticated subscription', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const client = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, on: { closed: (e) => resolve((e as { code: number }).code) } });
+      void client;
+    });
+    expect(closed).toBe(4403);
+  });
+
+  it('limits subscriptions per connection, and frees them when the client leaves', async () => {
+    const baseline = api.openSubscriptions();
+    const client = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${a.appKey}` } });
+    const outcomes: Promise<string>[] = [];
+    for (let i = 0; i < 4; i++) {
+      outcomes.push(
+        new Promise((resolve) => {
+          client.subscribe({ query: SUBSCRIBE, variables: { u: `limit-${i}` } }, {
+            next: (m) => resolve(m.errors ? String(m.errors[0].extensions?.code) : 'ok'),
+            error: (e) => resolve(String((e as { extensions?: { code?: string } }[])[0]?.extensions?.code ?? 'error')),
+            complete: () => {},
+          });
+        }),
+      );
+    }
+    const results = await Promise.all(outcomes);
+    expect(results.filter((r) => r === 'ok')).toHaveLength(3);
+    expect(results.filter((r) => r === 'RATE_LIMITED')).toHaveLength(1);
+    expect(api.openSubscriptions()).toBe(baseline + 3);
+    await client.dispose();
+    for (let i = 0; i < 50 && api.openSubscriptions() > baseline; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(api.openSubscriptions()).toBe(baseline);
+  });
+});
+
+describe('feeds across two API processes (PostgreSQL LISTEN/NOTIFY)', () => {
+  let db: TestDatabase;
+  let a: TestTenant;
+  const processes: ChildProcess[] = [];
+
+  function startApi(): Promise<string> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
+      env: { ...process.env, DATABASE_URL: db.appUrl, DATABASE_ADMIN_URL: db.adminUrl, PORT: '0', LOG_LEVEL: 'warn', WORKER_URLS: '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    processes.push(child);
+    return new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk) => {
+        out += chunk;
+        const m = /ready at (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`API exited with ${code}: ${out}`)));
+    });
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('api_feed_two');
+    a = await createTestTenant(db.adminUrl, DIM);
+  });
+  afterAll(async () => {
+    for (const p of processes) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    await db?.drop();
+  });
+
+  it('a like recorded through instance A re-ranks a subscriber on instance B', async () => {
+    const [urlA, urlB] = await Promise.all([startApi(), startApi()]);
+    const gql = (query: string, variables: object) =>
+      fetch(urlA, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: JSON.stringify({ query, variables }) }).then((r) => r.json());
+    expect((await gql(UPSERT, { items: ITEMS })).errors).toBeUndefined();
+    const s = subscribe(urlB.replace(/^http/, 'ws'), a.appKey, 'roamer');
+    try {
+      expect((await s.next()).reason).toBe('INITIAL');
+      await gql(RECORD, { events: [{ userId: 'roamer', itemId: 'c3-2', kind: 'LIKE' }] });
+      const update = await s.next();
+      expect(update.reason).toBe('INTERACTION');
+      expect(update.ids).not.toContain('c3-2');
+      expect(update.ids.slice(0, 4).every((id) => id.startsWith('c3-'))).toBe(true);
+    } finally {
+      await s.client.dispose();
+    }
+  });
+});
