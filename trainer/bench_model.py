@@ -13,7 +13,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
 from . import baselines
 from .clustering import adjusted_rand_index, davies_bouldin, kmeans, silhouette
@@ -116,6 +115,6 @@ for name in ["L_base", "L_base + L_CP", "L_base + L_CP + P_v (full)"]:
 print("\n### Training throughput\n")
 print("| variant | device | episodes/s | seconds | best epoch | validation pairwise |\n|---|---|---|---|---|---|")
 for name, m in metrics.items():
-    print(f"| {name} | {m['device']} ({torch.get_num_threads()} threads) | {m['episodes_per_second']:.0f} | "
+    print(f"| {name} | {m['device']} (torch threads: {m.get('torch_threads', '?')}) | {m['episodes_per_second']:.0f} | "
           f"{m['train_seconds']:.0f} | {m['epoch']} | {m['val_pairwise']:.1f} |")
 print(f"\ncommand: npm run bench:model -- --train {args.train} --test {args.test} --epochs {args.epochs} --seed {args.seed}")

@@ -132,6 +132,7 @@ metrics = {
     "episodes_per_second": episodes_seen / train_seconds,
     "train_seconds": train_seconds,
     "device": args.device,
+    "torch_threads": torch.get_num_threads(),
     "train_users": len(train_ids),
     "loss": args.loss,
     "seed": args.seed,

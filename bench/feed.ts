@@ -1,0 +1,173 @@
+// npm run bench:feed [-- --seconds 5 --subscriptions 1000 --likes 200]
+// Feed query latency at 8 and 64 concurrent users (10,000 items, 500-candidate pool, the
+// default model in process), and like-to-push latency with 1,000 open feedUpdated
+// subscriptions spread over 2 API processes that share events through LISTEN/NOTIFY.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { migrate } from '../src/repositories/migrator.js';
+import { createTenant } from '../src/services/tenant-admin.service.js';
+import { generateTasteWorld } from '../src/synth/taste-world.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    subscriptions: { type: 'string', default: '1000' },
+    likes: { type: 'string', default: '200' },
+    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const SUBSCRIPTIONS = Number(values.subscriptions);
+const LIKES = Number(values.likes);
+const ITEMS = 10_000;
+const USERS = 1_000;
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const urlFor = (database: string, user?: string) => {
+  const u = new URL(values.server!);
+  u.pathname = `/${database}`;
+  if (user) u.username = user;
+  return u.toString();
+};
+
+async function onServer(sql: string) {
+  const c = new pg.Client({ connectionString: values.server });
+  await c.connect();
+  await c.query(sql);
+  await c.end();
+}
+
+function startApi(appUrl: string, adminUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, PORT: '0', LOG_LEVEL: 'warn', WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const m = /ready at (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ url: m[1], child });
+    });
+    child.once('exit', (code) => reject(new Error(`API exited with ${code}: ${out}`)));
+  });
+}
+
+async function main() {
+  const database = `tg_bench_feed_${randomBytes(4).toString('hex')}`;
+  await onServer(`CREATE DATABASE ${database}`);
+  const adminUrl = urlFor(database);
+  const appUrl = urlFor(database, 'tastegraph_app');
+  const apis: ChildProcess[] = [];
+  const clients: Client[] = [];
+  try {
+    await migrate(adminUrl);
+    // The demo world's generator at benchmark size, dimension 32 like the default model.
+    const world = generateTasteWorld({ users: USERS, items: ITEMS, interactionsPerUser: 20, seed: 1 });
+    const { keys } = await createTenant(adminUrl, { name: 'bench', slug: 'bench', embeddingDim: 32, keyRoles: ['app'] });
+    const key = keys[0].key;
+    const [a, b] = await Promise.all([startApi(appUrl, adminUrl), startApi(appUrl, adminUrl)]);
+    apis.push(a.child, b.child);
+    const gql = async (url: string, query: string, variables: object) => {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+      const body = await r.json();
+      if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 300));
+      return body.data;
+    };
+    for (let i = 0; i < world.items.length; i += 1000) {
+      await gql(a.url, 'mutation($i: [ItemInput!]!) { upsertItems(items: $i) { externalId } }', {
+        i: world.items.slice(i, i + 1000).map((it) => ({ id: it.id, embedding: Array.from(it.vector) })),
+      });
+    }
+    for (let i = 0; i < world.interactions.length; i += 1000) {
+      await gql(a.url, 'mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { count } }', {
+        e: world.interactions.slice(i, i + 1000).map((e) => ({ userId: e.user, itemId: e.item, kind: e.label ? 'LIKE' : 'DISLIKE' })),
+      });
+    }
+    process.stderr.write('loaded 10,000 items and 20,000 interactions\n');
+
+    const FEED = 'query($u: ID!) { feed(userId: $u, first: 20) { modelVersion degraded edges { node { score item { externalId } } } } }';
+    const first = await gql(a.url, FEED, { u: 'user-1' });
+    const queryRows: string[] = [];
+    for (const concurrency of [8, 64]) {
+      const latencies: number[] = [];
+      const end = performance.now() + SECONDS * 1000;
+      let n = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (performance.now() < end) {
+            const t = performance.now();
+            await gql(n % 2 ? a.url : b.url, FEED, { u: `user-${n++ % USERS}` });
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      queryRows.push(`| ${concurrency} | ${latencies.length} | ${(latencies.length / SECONDS).toFixed(1)} | ${percentile(latencies, 50).toFixed(0)} | ${percentile(latencies, 99).toFixed(0)} |`);
+    }
+
+    // 1,000 subscriptions, half on each instance, one connection each (as apps would hold them).
+    const sent = new Map<string, number>();
+    const pushLatencies: number[] = [];
+    let ready = 0;
+    await new Promise<void>((resolve, reject) => {
+      for (let s = 0; s < SUBSCRIPTIONS; s++) {
+        const userId = `user-${s % USERS}`;
+        const client = createClient({ url: (s % 2 ? b.url : a.url).replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
+        clients.push(client);
+        client.subscribe<{ feedUpdated: { reason: string } }>(
+          { query: 'subscription($u: ID!) { feedUpdated(userId: $u, first: 20) { reason feed { edges { node { score } } } } }', variables: { u: userId } },
+          {
+            next: (m) => {
+              if (m.data?.feedUpdated.reason === 'INITIAL') {
+                if (++ready === SUBSCRIPTIONS) resolve();
+              } else if (m.data?.feedUpdated.reason === 'INTERACTION' && sent.has(userId)) {
+                pushLatencies.push(performance.now() - sent.get(userId)!);
+                sent.delete(userId);
+              }
+            },
+            error: reject,
+            complete: () => {},
+          },
+        );
+      }
+    });
+    process.stderr.write(`${SUBSCRIPTIONS} subscriptions open\n`);
+    // Likes for subscribed users, one at a time at about 20 per second, through either instance.
+    for (let i = 0; i < LIKES; i++) {
+      const userId = `user-${(i * 7) % Math.min(USERS, SUBSCRIPTIONS)}`;
+      sent.set(userId, performance.now());
+      await gql(i % 2 ? b.url : a.url, 'mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { count } }', {
+        e: [{ userId, itemId: `item-${(i * 131) % ITEMS}`, kind: 'LIKE' }],
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const missed = sent.size;
+
+    console.log(`\nFeed benchmark: ${ITEMS.toLocaleString('en-US')} items (dimension 32), ${USERS.toLocaleString('en-US')} users, 500-candidate pool, the default model in process (${first.feed.degraded ? 'DEGRADED: ' : ''}version ${first.feed.modelVersion}); 2 API processes on one PostgreSQL`);
+    console.log(`machine: ${cpus().length} x ${cpus()[0].model}\n`);
+    console.log('| concurrent users | feed queries | queries/s | p50 ms | p99 ms |\n|---|---|---|---|---|');
+    for (const r of queryRows) console.log(r);
+    console.log(`\n| open subscriptions | likes | pushes measured | missed | like-to-push p50 ms | p99 ms |\n|---|---|---|---|---|---|`);
+    console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${LIKES} | ${pushLatencies.length} | ${missed} | ${percentile(pushLatencies, 50).toFixed(0)} | ${percentile(pushLatencies, 99).toFixed(0)} |`);
+    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES}`);
+  } finally {
+    await Promise.all(clients.map((c) => c.dispose()));
+    for (const p of apis) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
