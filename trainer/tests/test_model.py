@@ -117,6 +117,20 @@ class ShortTraining(unittest.TestCase):
         self.assertGreater(result["users"], 20)
         self.assertGreater(result["pairwise"], 65.0)   # random is 50
 
+        # Warm start (the nightly fine-tune): continues from the checkpoint, and says so.
+        tuned = os.path.join(root, "tuned")
+        subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "train"), "--out", tuned,
+                        "--epochs", "1", "--init", os.path.join(out, "ckpt.pt"), "--quiet"], check=True)
+        _, tuned_checkpoint = load_checkpoint(os.path.join(tuned, "ckpt.pt"))
+        self.assertEqual(tuned_checkpoint["init"], os.path.join(out, "ckpt.pt"))
+        self.assertEqual(tuned_checkpoint["config"], checkpoint["config"])
+        # A checkpoint for other vectors is refused with a message naming the flag.
+        taste_world(os.path.join(root, "other"), users=20, dim=5)
+        refused = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "other"), "--out", tuned,
+                                  "--init", os.path.join(out, "ckpt.pt"), "--quiet"], capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--init: checkpoint expects item vectors of dim 8, data has 5", refused.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,52 @@
+// The synthetic generator writes the preference-dataset format (CONTRACTS.md section 1)
+// exactly as the trainer's reader expects it: checked by reading it back with that reader.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { splitWorldByUser, writeDataset } from '../../src/synth/dataset-writer.js';
+import { generateTasteWorld } from '../../src/synth/taste-world.js';
+import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
+
+function readBack(dir: string) {
+  const script = [
+    'import json, sys',
+    'from trainer.data import read_dataset',
+    'd = read_dataset(sys.argv[1])',
+    'u = d.users["user-1"]',
+    'print(json.dumps({"shape": list(d.vectors.shape), "first": [float(x) for x in d.vectors[0][:3]], "users": len(d.users),',
+    '  "rows": sum(len(r) for r in d.users.values()), "groups": len(set(d.groups.values())), "prompt": d.prompts[0],',
+    '  "user1": [[d.item_ids[r.item], r.label, r.ts, r.pair] for r in u[:2]]}))',
+  ].join('\n');
+  return JSON.parse(execFileSync(loadConfig().trainerPython, ['-c', script, dir], { cwd: REPOSITORY_ROOT, encoding: 'utf8' }));
+}
+
+describe('synthetic dataset files', () => {
+  it('round-trip through the trainer reader: vectors, ids, labels, times, pairs, groups', async () => {
+    const world = generateTasteWorld({ users: 12, groups: 3, items: 40, dim: 6, interactionsPerUser: 10, pairShare: 0.5 });
+    const dir = mkdtempSync(join(tmpdir(), 'tg-synth-'));
+    await writeDataset(dir, world);
+    const read = readBack(dir);
+    expect(read.shape).toEqual([40, 6]);
+    read.first.forEach((v: number, i: number) => expect(v).toBeCloseTo(world.items[0].vector[i], 6));
+    expect(read.users).toBe(12);
+    expect(read.rows).toBe(120);
+    expect(read.groups).toBe(3);
+    expect(read.prompt).toBe(world.items[0].prompt);
+    const user1 = world.interactions.filter((e) => e.user === 'user-1').slice(0, 2);
+    expect(read.user1).toEqual(user1.map((e) => [e.item, e.label, e.ts, e.pair ?? '']));
+  });
+
+  it('splits by user into train and test over the same items', () => {
+    const world = generateTasteWorld({ users: 20, items: 30, interactionsPerUser: 5 });
+    const [train, test] = splitWorldByUser(world, 0.2);
+    expect(test.users).toHaveLength(4);
+    expect(train.users).toHaveLength(16);
+    expect(train.items).toBe(test.items);
+    const testUsers = new Set(test.users.map((u) => u.id));
+    expect(train.interactions.some((e) => testUsers.has(e.user))).toBe(false);
+    expect(test.interactions.every((e) => testUsers.has(e.user))).toBe(true);
+  });
+});
