@@ -18,13 +18,14 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     subscriptions: { type: 'string', default: '1000' },
     likes: { type: 'string', default: '200' },
+    items: { type: 'string', default: '10000' },
     server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
 const SECONDS = Number(values.seconds);
 const SUBSCRIPTIONS = Number(values.subscriptions);
 const LIKES = Number(values.likes);
-const ITEMS = 10_000;
+const ITEMS = Number(values.items);
 const USERS = 1_000;
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -89,7 +90,7 @@ async function main() {
         e: world.interactions.slice(i, i + 1000).map((e) => ({ userId: e.user, itemId: e.item, kind: e.label ? 'LIKE' : 'DISLIKE' })),
       });
     }
-    process.stderr.write('loaded 10,000 items and 20,000 interactions\n');
+    process.stderr.write(`loaded ${ITEMS.toLocaleString('en-US')} items and ${world.interactions.length.toLocaleString('en-US')} interactions\n`);
 
     const FEED = 'query($u: ID!) { feed(userId: $u, first: 20) { modelVersion degraded edges { node { score item { externalId } } } } }';
     const first = await gql(a.url, FEED, { u: 'user-1' });
@@ -155,7 +156,7 @@ async function main() {
     for (const r of queryRows) console.log(r);
     console.log(`\n| open subscriptions | likes | pushes measured | missed | like-to-push p50 ms | p99 ms |\n|---|---|---|---|---|---|`);
     console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${LIKES} | ${pushLatencies.length} | ${missed} | ${percentile(pushLatencies, 50).toFixed(0)} | ${percentile(pushLatencies, 99).toFixed(0)} |`);
-    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES}`);
+    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS}`);
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
     for (const p of apis) p.kill('SIGTERM');

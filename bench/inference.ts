@@ -17,7 +17,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
     'max-batch': { type: 'string', default: '64' },
-    'queue-delay-ms': { type: 'string', default: '2' },
+    'queue-delay-ms': { type: 'string', default: '0' },
+    'ort-threads': { type: 'string', default: '1' },
     store: { type: 'string', default: DEFAULT_MODEL_STORE },
   },
 });
@@ -43,7 +44,8 @@ function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
       WORKER_PORT: String(port),
       MODEL_STORE: values.store,
       MAX_BATCH_SIZE: String(maxBatch),
-      MAX_QUEUE_DELAY_MS: maxBatch === 1 ? '0' : values['queue-delay-ms'],
+      MAX_QUEUE_DELAY_MS: values['queue-delay-ms'],
+      ORT_INTRA_OP_THREADS: values['ort-threads'],
       MAX_QUEUE_ROWS: '4096',
       WORKER_TIMEOUT_MS: '60000',
       LOG_LEVEL: 'warn',
@@ -104,7 +106,8 @@ async function raw(session: ort.InferenceSession, D: number, users: number) {
 
 async function main() {
   const maxBatch = Number(values['max-batch']);
-  const session = await ort.InferenceSession.create(join(values.store!, 'preference', '1', 'model.onnx'));
+  const threads = Number(values['ort-threads']);
+  const session = await ort.InferenceSession.create(join(values.store!, 'preference', '1', 'model.onnx'), threads > 0 ? { intraOpNumThreads: threads } : {});
   const D = Number((session.inputMetadata[0] as ort.InferenceSession.TensorValueMetadata).shape[2]);
   const results: Record<string, { rate: number[]; p50: number[]; p99: number[] }> = {};
   const ceiling: Record<number, number[]> = {};
@@ -130,7 +133,7 @@ async function main() {
   }
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(`\nInference benchmark: ${CANDIDATES} candidates and ${HISTORY} history items per caller, model dimension ${D}, ${SECONDS} s per cell, median of ${RUNS} runs`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms\n`);
+  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms (0: the next event-loop turn), onnxruntime intra-op threads ${values['ort-threads'] === '0' ? 'default' : values['ort-threads']} in worker and ceiling alike\n`);
   console.log('| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const callers of CALLERS) {
@@ -142,7 +145,7 @@ async function main() {
         `${(median(on.rate) / median(off.rate)).toFixed(1)}x | ${fmt(c)} (${Math.min(callers, maxBatch)}) | ${((100 * median(on.rate)) / c).toFixed(0)}% |`,
     );
   }
-  console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']}`);
+  console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']} --ort-threads ${values['ort-threads']}`);
   await session.release();
 }
 

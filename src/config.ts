@@ -43,6 +43,8 @@ export interface WorkerConfig {
   readonly modelStore: string;
   readonly pollMs: number;
   readonly provider: 'cpu' | 'cuda';
+  /** onnxruntime intra-op threads; 0 = its default (one per core). */
+  readonly intraOpThreads: number;
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
   readonly maxQueueRows: number;
@@ -154,8 +156,9 @@ export function loadConfig(env: Env = process.env): Config {
       modelStore: env.MODEL_STORE || DEFAULT_MODEL_STORE,
       pollMs: integer(env, 'MODEL_POLL_MS', 5000, 0, 3_600_000),
       provider: oneOf(env, 'EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+      intraOpThreads: integer(env, 'ORT_INTRA_OP_THREADS', 0, 0, 256),
       maxBatchSize: integer(env, 'MAX_BATCH_SIZE', 64, 1, 4096),
-      maxQueueDelayMs: integer(env, 'MAX_QUEUE_DELAY_MS', 2, 0, 1000),
+      maxQueueDelayMs: integer(env, 'MAX_QUEUE_DELAY_MS', 0, 0, 1000),
       maxQueueRows: integer(env, 'MAX_QUEUE_ROWS', 2048, 1, 1_000_000),
       defaultTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 2000, 1, 600_000),
       maxBodyBytes: integer(env, 'WORKER_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -14,6 +14,7 @@ async function main() {
     storeDir: w.modelStore,
     modelName: 'preference',
     provider: w.provider,
+    intraOpThreads: w.intraOpThreads,
     pollMs: w.pollMs,
     log,
     batching: {

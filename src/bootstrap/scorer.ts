@@ -17,6 +17,7 @@ export async function openScorer(config: Config, log: Logger): Promise<Scorer> {
     storeDir: w.modelStore,
     modelName: 'preference',
     provider: w.provider,
+    intraOpThreads: w.intraOpThreads,
     pollMs: w.pollMs,
     log,
     batching: { maxBatchSize: w.maxBatchSize, maxQueueDelayMs: w.maxQueueDelayMs, maxQueueSize: w.maxQueueRows },

@@ -50,10 +50,20 @@ export function createBatcher(options: BatcherOptions): Batcher {
   let timer: NodeJS.Timeout | undefined;
   const idle: (() => void)[] = [];
 
+  let immediate: NodeJS.Immediate | undefined;
+
   function schedule() {
     if (running || queue.length === 0) return;
-    if (queuedRows >= options.maxBatchSize || options.maxQueueDelayMs <= 0) {
+    if (queuedRows >= options.maxBatchSize || options.maxBatchSize === 1) {
       void flush();
+    } else if (options.maxQueueDelayMs <= 0) {
+      // No fixed wait: run on the next turn of the event loop, after the requests that
+      // arrived in this one (DataLoader's tick). Under load, requests that arrive while a run
+      // is in progress queue up and go together in the next run.
+      immediate ??= setImmediate(() => {
+        immediate = undefined;
+        void flush();
+      });
     } else if (!timer) {
       timer = setTimeout(() => void flush(), options.maxQueueDelayMs);
     }

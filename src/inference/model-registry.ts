@@ -18,6 +18,8 @@ export interface ModelRegistryOptions {
   storeDir: string;
   modelName: string;
   provider: ExecutionProvider;
+  /** onnxruntime intra-op threads; 0 = its default. */
+  intraOpThreads?: number;
   batching: Omit<BatcherOptions, 'run'>;
   log: Logger;
   /** How often to look for new versions; 0 = only when told (rescan). */
@@ -60,7 +62,7 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
       }
       if (refused.get(version) === mtime) continue;
       try {
-        const session = await loadPreferenceSession(file, version, options.provider);
+        const session = await loadPreferenceSession(file, version, options.provider, options.intraOpThreads ?? 0);
         const batcher = createBatcher({ ...options.batching, run: (batch) => session.run(batch) });
         loaded.set(version, { session, batcher });
         added.push(version);

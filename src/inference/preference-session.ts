@@ -17,13 +17,18 @@ export interface PreferenceSession extends ModelShape {
 }
 
 /** Loads and checks a model file; throws (naming the file and the problem) if it is not a usable preference model. */
-export async function loadPreferenceSession(path: string, version: string, provider: ExecutionProvider = 'cpu'): Promise<PreferenceSession> {
+export async function loadPreferenceSession(path: string, version: string, provider: ExecutionProvider = 'cpu', intraOpThreads = 0): Promise<PreferenceSession> {
   const bytes = new Uint8Array(await readFile(path));
   let metadata: Record<string, string>;
   let session: ort.InferenceSession;
   try {
     metadata = readOnnxMetadata(bytes);
-    session = await ort.InferenceSession.create(bytes, { executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] });
+    // 0 leaves onnxruntime's default (one thread per core); session.run blocks the event loop
+    // in onnxruntime-node, so on a small machine shared with other work 1 can serve better.
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    });
   } catch (error) {
     throw new Error(`${path}: cannot load as ONNX (${(error as Error).message})`);
   }
