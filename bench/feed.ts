@@ -2,16 +2,16 @@
 // Feed query latency at 8 and 64 concurrent users (10,000 items, 500-candidate pool, the
 // default model in process), and like-to-push latency with 1,000 open feedUpdated
 // subscriptions spread over 2 API processes that share events through LISTEN/NOTIFY.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { migrate } from '../src/repositories/migrator.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
+import { databaseUrl, runOnServer, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,41 +29,11 @@ const ITEMS = Number(values.items);
 const USERS = 1_000;
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const urlFor = (database: string, user?: string) => {
-  const u = new URL(values.server!);
-  u.pathname = `/${database}`;
-  if (user) u.username = user;
-  return u.toString();
-};
-
-async function onServer(sql: string) {
-  const c = new pg.Client({ connectionString: values.server });
-  await c.connect();
-  await c.query(sql);
-  await c.end();
-}
-
-function startApi(appUrl: string, adminUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, PORT: '0', LOG_LEVEL: 'warn', WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = /ready at (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.once('exit', (code) => reject(new Error(`API exited with ${code}: ${out}`)));
-  });
-}
-
 async function main() {
   const database = `tg_bench_feed_${randomBytes(4).toString('hex')}`;
-  await onServer(`CREATE DATABASE ${database}`);
-  const adminUrl = urlFor(database);
-  const appUrl = urlFor(database, 'tastegraph_app');
+  await runOnServer(values.server!, `CREATE DATABASE ${database}`);
+  const adminUrl = databaseUrl(values.server!, database);
+  const appUrl = databaseUrl(values.server!, database, 'tastegraph_app');
   const apis: ChildProcess[] = [];
   const clients: Client[] = [];
   try {
@@ -72,7 +42,8 @@ async function main() {
     const world = generateTasteWorld({ users: USERS, items: ITEMS, interactionsPerUser: 20, seed: 1 });
     const { keys } = await createTenant(adminUrl, { name: 'bench', slug: 'bench', embeddingDim: 32, keyRoles: ['app'] });
     const key = keys[0].key;
-    const [a, b] = await Promise.all([startApi(appUrl, adminUrl), startApi(appUrl, adminUrl)]);
+    const env = { DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000' };
+    const [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
     apis.push(a.child, b.child);
     const gql = async (url: string, query: string, variables: object) => {
       const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
@@ -161,7 +132,7 @@ async function main() {
     await Promise.all(clients.map((c) => c.dispose()));
     for (const p of apis) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
-    await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await runOnServer(values.server!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 }
 

@@ -2,13 +2,14 @@
 // Interactions per second through recordInteractions (a separate API process, 8 concurrent
 // HTTP clients, batches of 100 and 1,000, new and repeated users), next to the same rows
 // inserted straight through pg by 8 connections in the same run: the ceiling.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/repositories/migrator.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
+import { databaseUrl, runOnServer, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,36 +26,6 @@ const DIM = 32;
 const ITEMS = 5000;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const urlFor = (server: string, database: string, user?: string) => {
-  const u = new URL(server);
-  u.pathname = `/${database}`;
-  if (user) u.username = user;
-  return u.toString();
-};
-
-async function onServer(sql: string) {
-  const client = new pg.Client({ connectionString: values.server });
-  await client.connect();
-  await client.query(sql);
-  await client.end();
-}
-
-function startApi(appUrl: string, adminUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
-    // Started as deployed: NODE_ENV=production turns off graphql-js's development-only checks.
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, PORT: '0', LOG_LEVEL: 'warn', DATABASE_POOL_SIZE: '10' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /ready at (http:\/\/\S+)/.exec(out);
-      if (match) resolve({ url: match[1], child });
-    });
-    child.once('exit', (code) => reject(new Error(`API exited with ${code} before it was ready:\n${out}`)));
-  });
-}
 
 interface Event { userId: string; itemId: string; kind: 'LIKE' | 'DISLIKE'; eventId: string }
 
@@ -100,9 +71,9 @@ const MUTATION = 'mutation($events: [InteractionInput!]!) { recordInteractions(e
 
 async function main() {
   const database = `tg_bench_${randomBytes(4).toString('hex')}`;
-  await onServer(`CREATE DATABASE ${database}`);
-  const adminUrl = urlFor(values.server!, database);
-  const appUrl = urlFor(values.server!, database, 'tastegraph_app');
+  await runOnServer(values.server!, `CREATE DATABASE ${database}`);
+  const adminUrl = databaseUrl(values.server!, database);
+  const appUrl = databaseUrl(values.server!, database, 'tastegraph_app');
   let api: ChildProcess | undefined;
   const owner = new pg.Pool({ connectionString: adminUrl, max: CLIENTS });
   try {
@@ -113,7 +84,7 @@ async function main() {
        SELECT $1, 'item-' || g, decode(repeat('00', ${DIM * 4}), 'hex') FROM generate_series(0, ${ITEMS - 1}) g`,
       [tenant.id],
     );
-    const started = await startApi(appUrl, adminUrl);
+    const started = await startApiProcess({ DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, DATABASE_POOL_SIZE: '10' });
     api = started.child;
 
     const viaGraphql = async (events: Event[]) => {
@@ -190,7 +161,7 @@ async function main() {
     api?.kill('SIGTERM');
     await owner.end();
     await new Promise((r) => setTimeout(r, 300));
-    await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await runOnServer(values.server!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 }
 

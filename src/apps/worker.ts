@@ -1,7 +1,7 @@
 // Composition root of the inference worker: configuration → model store → batching → HTTP.
 import { loadConfig, ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
-import { createModelRegistry } from '../inference/model-registry.js';
+import { openModelRegistry } from '../bootstrap/model-registry.js';
 import { createWorkerServer } from '../inference/protocol-server.js';
 import { createWorkerMetrics } from '../inference/worker-metrics.js';
 
@@ -10,20 +10,7 @@ async function main() {
   const w = config.worker;
   const log = createLogger(config.logLevel, 'tastegraph-worker');
   const metrics = createWorkerMetrics();
-  const registry = await createModelRegistry({
-    storeDir: w.modelStore,
-    modelName: 'preference',
-    provider: w.provider,
-    intraOpThreads: w.intraOpThreads,
-    pollMs: w.pollMs,
-    log,
-    batching: {
-      maxBatchSize: w.maxBatchSize,
-      maxQueueDelayMs: w.maxQueueDelayMs,
-      maxQueueSize: w.maxQueueRows,
-      onRun: (rows) => metrics.batchRows.observe(rows),
-    },
-  });
+  const registry = await openModelRegistry(w, log, (rows) => metrics.batchRows.observe(rows));
   const server = createWorkerServer({
     registry,
     modelName: 'preference',

@@ -4,7 +4,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../events/event-bus.js';
-import { createModelRegistry } from '../inference/model-registry.js';
+import { openModelRegistry } from './model-registry.js';
 import { createInProcessScorer, type Scorer } from '../inference/scorer.js';
 import { createWorkerClient } from '../inference/worker-client.js';
 
@@ -12,16 +12,7 @@ export async function openScorer(config: Config, log: Logger): Promise<Scorer> {
   if (config.scoring.workerUrls.length > 0) {
     return createWorkerClient({ urls: config.scoring.workerUrls, model: 'preference', retries: config.scoring.retries });
   }
-  const w = config.worker;
-  const registry = await createModelRegistry({
-    storeDir: w.modelStore,
-    modelName: 'preference',
-    provider: w.provider,
-    intraOpThreads: w.intraOpThreads,
-    pollMs: w.pollMs,
-    log,
-    batching: { maxBatchSize: w.maxBatchSize, maxQueueDelayMs: w.maxQueueDelayMs, maxQueueSize: w.maxQueueRows },
-  });
+  const registry = await openModelRegistry(config.worker, log);
   return createInProcessScorer(registry);
 }
 

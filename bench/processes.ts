@@ -1,0 +1,38 @@
+// What the benchmarks share: a scratch database on the server, and API processes started as
+// deployed (NODE_ENV=production turns off graphql-js's development-only checks).
+import { spawn, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
+
+export function databaseUrl(server: string, database: string, user?: string): string {
+  const u = new URL(server);
+  u.pathname = `/${database}`;
+  if (user) u.username = user;
+  return u.toString();
+}
+
+export async function runOnServer(server: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Starts src/apps/api.ts with the given environment; resolves with its GraphQL URL once it is ready. */
+export function startApiProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
+    env: { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /ready at (http:\/\/\S+)/.exec(out);
+      if (match) resolve({ url: match[1], child });
+    });
+    child.once('exit', (code) => reject(new Error(`API exited with ${code} before it was ready:\n${out}`)));
+  });
+}
