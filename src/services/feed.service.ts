@@ -41,6 +41,8 @@ interface TenantIndex {
   /** The newest change in the index (timestamptz text); later ones are not in it yet. */
   watermark: string;
   stale: boolean;
+  /** The first full build has finished. */
+  built: boolean;
   refreshing?: Promise<void>;
 }
 
@@ -69,18 +71,34 @@ export function createFeedService(o: FeedOptions) {
     }
   }
 
-  async function indexFor(tenantId: string, dim: number): Promise<VectorIndex> {
+  /**
+   * The tenant's index, or undefined while it is first built. The first build reads every
+   * item (100,000 take seconds), so it runs in the background and feeds meanwhile draw on the
+   * newest items alone; later refreshes read only the changes and are awaited, so new items
+   * show in the next feed.
+   */
+  async function indexFor(tenantId: string, dim: number): Promise<VectorIndex | undefined> {
     let entry = indexes.get(tenantId);
     if (!entry) {
-      entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true };
+      entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false };
       indexes.set(tenantId, entry);
     }
     if (entry.stale) {
       const current = entry;
       current.refreshing ??= (async () => {
         current.stale = false;
-        await refresh(tenantId, current);
+        try {
+          await refresh(tenantId, current);
+          current.built = true;
+        } catch (error) {
+          current.stale = true; // the next feed tries again
+          throw error;
+        }
       })().finally(() => (current.refreshing = undefined));
+      if (!current.built) {
+        current.refreshing.catch(() => {}); // a failed first build is retried, never unhandled
+        return undefined;
+      }
       await current.refreshing;
     }
     return entry.index;
@@ -104,7 +122,8 @@ export function createFeedService(o: FeedOptions) {
 
       const liked = likes.length ? (await o.items.findByIds(viewer.tenantId, likes.map((l) => l.itemId))).flatMap((i) => (i ? [i.embedding] : [])) : [];
       const dim = liked[0]?.length;
-      const near = dim ? (await indexFor(viewer.tenantId, dim)).nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
+      const index = dim ? await indexFor(viewer.tenantId, dim) : undefined;
+      const near = index ? index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
       const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
       const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
       const scored = await o.scoring.scoreRows(viewer, userId, rows);

@@ -1,0 +1,51 @@
+// The feed's candidate pool (real PostgreSQL): the newest items plus the items nearest the
+// user's likes, from the in-memory index that is built in the background on first use.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, type Database } from '../../src/repositories/database.js';
+import { createServices, type Services } from '../../src/services/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+
+const axis = (a: number, k: number) => Array.from({ length: 4 }, (_, d) => (d === a ? 1 : 0.01 * (k + 1) * (d + 1)));
+
+describe('feed candidates', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let services: Services;
+  let t: TestTenant;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('feed_service');
+    db = createDatabase({ connectionString: testDb.appUrl, poolSize: 4 });
+    services = createServices(db, { feed: { poolSize: 4, nearShare: 0.5 } });
+    t = await createTestTenant(testDb.adminUrl, 4);
+    // Inserted cluster by cluster: the newest items are all of cluster 3.
+    for (const a of [0, 1, 2, 3]) await services.items.upsert(t.app, [0, 1, 2, 3, 4].map((k) => ({ id: `c${a}-${k}`, embedding: axis(a, k) })));
+    await services.interactions.record(t.app, [{ userId: 'u', itemId: 'c0-0', kind: 'LIKE' }]);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('draws on the newest items while the index builds, then adds the items nearest the likes', async () => {
+    const first = await services.feed.feed(t.app, 'u');
+    expect(first.entries.map((e) => e.item.externalId).sort()).toEqual(['c3-1', 'c3-2', 'c3-3', 'c3-4']);
+    let later = first;
+    for (let i = 0; i < 50 && !later.entries.some((e) => e.item.externalId.startsWith('c0-')); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      later = await services.feed.feed(t.app, 'u');
+    }
+    const ids = later.entries.map((e) => e.item.externalId);
+    expect(ids).toHaveLength(4);
+    expect(ids.filter((id) => id.startsWith('c0-'))).toHaveLength(2); // half the pool: near the like
+    expect(ids).not.toContain('c0-0'); // rated
+    expect(ids.filter((id) => id.startsWith('c3-'))).toHaveLength(2); // the rest: newest
+  });
+
+  it('picks up new items after an upsert', async () => {
+    await services.items.upsert(t.app, [{ id: 'fresh', embedding: axis(0, 9) }]);
+    const ids = (await services.feed.feed(t.app, 'u')).entries.map((e) => e.item.externalId);
+    expect(ids).toContain('fresh');
+  });
+});

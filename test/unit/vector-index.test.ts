@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { createVectorIndex } from '../../src/ranking/vector-index.js';
+import { centroidScores } from '../../src/ranking/centroid.js';
+
+describe('vector index', () => {
+  it('returns the k items most similar to the mean of the queries, best first, skipping exclusions', () => {
+    const index = createVectorIndex(2);
+    // Ids 0..2999 around the circle; grows past its first capacity of 1024.
+    for (let i = 0; i < 3000; i++) index.upsert(i, [Math.cos((i / 3000) * 2 * Math.PI), Math.sin((i / 3000) * 2 * Math.PI)]);
+    expect(index.size).toBe(3000);
+    // Item i sits at angle i * 2π / 3000 (0.00209 rad apart); the query at 0.001 rad.
+    expect(index.nearest([[1, 0.001]], 3, new Set())).toEqual([0, 1, 2999]);
+    expect(index.nearest([[1, 0.001]], 3, new Set([0]))).toEqual([1, 2999, 2]);
+    // The mean of two queries: halfway between them.
+    expect(index.nearest([[1, 0], [0, 1]], 1, new Set())).toEqual([375]);
+  });
+
+  it('replaces a vector on a second upsert of the same id', () => {
+    const index = createVectorIndex(2);
+    index.upsert(7, [1, 0]);
+    index.upsert(8, [0, 1]);
+    index.upsert(7, [0, -1]);
+    expect(index.size).toBe(2);
+    expect(index.nearest([[0, -1]], 1, new Set())).toEqual([7]);
+  });
+});
+
+describe('history-centroid fallback', () => {
+  it('is (cos to the liked mean - cos to the disliked mean + 2) / 4', () => {
+    const scores = centroidScores([{ vector: [1, 0], like: true }, { vector: [0, 1], like: false }], [[1, 0], [0, 1], [1, 1], [-1, 0], [1, -1]]);
+    expect(scores[0]).toBeCloseTo((1 - 0 + 2) / 4);
+    expect(scores[1]).toBeCloseTo((0 - 1 + 2) / 4);
+    expect(scores[2]).toBeCloseTo(0.5);
+    expect(scores[3]).toBeCloseTo((-1 - 0 + 2) / 4);
+    expect(scores[4]).toBeCloseTo((Math.SQRT1_2 + Math.SQRT1_2 + 2) / 4);
+    expect(centroidScores([], [[1, 0]])).toEqual([0.5]);
+  });
+});
