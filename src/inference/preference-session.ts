@@ -1,7 +1,8 @@
 // One loaded model version: an onnxruntime session checked against the contract, with its
 // metadata. run() is the only way to compute; the batcher is its only caller.
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
 import { checkModelContract, type ModelShape } from './model-contract.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
 import type { ScoreBatch, ScoreOutput } from './tensors.js';
@@ -16,16 +17,52 @@ export interface PreferenceSession extends ModelShape {
   release(): Promise<void>;
 }
 
+/**
+ * The session on a thread of its own (session-thread.mjs): run() posts the batch there and
+ * resolves when the thread answers, so the caller's event loop stays free meanwhile.
+ */
+async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) {
+  const thread = new Worker(new URL('./session-thread.mjs', import.meta.url), { workerData: { bytes, options } });
+  const pending = new Map<number, { resolve: (r: { logits: Float32Array; userEmbedding: Float32Array }) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  const ready = new Promise<{ inputs: ort.InferenceSession.ValueMetadata[]; outputs: ort.InferenceSession.ValueMetadata[] }>((resolve, reject) => {
+    thread.once('error', reject);
+    thread.on('message', (message) => {
+      if (message.type === 'ready') return resolve(message);
+      const waiter = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.error) waiter?.reject(new Error(message.error));
+      else waiter?.resolve(message);
+    });
+  });
+  // A thread that dies fails what it was computing instead of leaving it waiting.
+  thread.on('error', (error) => {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  });
+  const metadata = await ready;
+  return {
+    inputMetadata: metadata.inputs,
+    outputMetadata: metadata.outputs,
+    run: (batch: ScoreBatch) =>
+      new Promise<{ logits: Float32Array; userEmbedding: Float32Array }>((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        thread.postMessage({ id, batch });
+      }),
+    release: async () => void (await thread.terminate()),
+  };
+}
+
 /** Loads and checks a model file; throws (naming the file and the problem) if it is not a usable preference model. */
 export async function loadPreferenceSession(path: string, version: string, provider: ExecutionProvider = 'cpu', intraOpThreads = 0): Promise<PreferenceSession> {
   const bytes = new Uint8Array(await readFile(path));
   let metadata: Record<string, string>;
-  let session: ort.InferenceSession;
+  let session: Awaited<ReturnType<typeof loadOnThread>>;
   try {
     metadata = readOnnxMetadata(bytes);
-    // 0 leaves onnxruntime's default (one thread per core); session.run blocks the event loop
-    // in onnxruntime-node, so on a small machine shared with other work 1 can serve better.
-    session = await ort.InferenceSession.create(bytes, {
+    // 0 leaves onnxruntime's default (one thread per core).
+    session = await loadOnThread(bytes, {
       executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
       ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
     });
@@ -46,14 +83,8 @@ export async function loadPreferenceSession(path: string, version: string, provi
     provider,
     async run(batch) {
       if (batch.D !== shape.embeddingDim) throw new Error(`history: expected item vectors of dimension ${shape.embeddingDim}, got ${batch.D}`);
-      const out = await session.run({
-        history: new ort.Tensor('float32', batch.history, [batch.B, batch.H, batch.D]),
-        history_label: new ort.Tensor('int64', batch.historyLabel, [batch.B, batch.H]),
-        history_mask: new ort.Tensor('bool', batch.historyMask, [batch.B, batch.H]),
-        candidates: new ort.Tensor('float32', batch.candidates, [batch.B, batch.T, batch.D]),
-      });
-      const userEmbedding = out.user_embedding.data as Float32Array;
-      return { B: batch.B, T: batch.T, E: userEmbedding.length / batch.B, logits: out.logits.data as Float32Array, userEmbedding };
+      const { logits, userEmbedding } = await session.run(batch);
+      return { B: batch.B, T: batch.T, E: userEmbedding.length / batch.B, logits, userEmbedding };
     },
     release: () => session.release(),
   };
