@@ -36,8 +36,6 @@ export const badInput = (message: string, problems: readonly FieldProblem[] = []
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
-export const conflict = (message: string, problems: readonly FieldProblem[] = []) =>
-  new AppError('CONFLICT', message, problems);
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
