@@ -17,7 +17,7 @@ import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, useErrorLogging } from './plugins/error-masking.js';
-import { depthLimitRule, useQueryLimits } from './plugins/limits.js';
+import { costLimitRule, depthLimitRule, useQueryLimits } from './plugins/limits.js';
 import { useMetrics } from './plugins/metrics.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { loadSchema } from './schema.js';
@@ -56,8 +56,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const schema = loadSchema();
   const httpServer = createServer();
   // HTTP checks depth and cost in one plugin (Apollo would recode a validation rule's error
-  // as GRAPHQL_VALIDATION_FAILED); graphql-ws has no plugins, so there depth is a rule.
-  const wsValidationRules = [depthLimitRule(options.maxQueryDepth)];
+  // as GRAPHQL_VALIDATION_FAILED); graphql-ws has no plugins, so there both are rules.
+  const wsValidationRules = [depthLimitRule(options.maxQueryDepth), costLimitRule(options.maxQueryCost)];
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxBodyBytes });
   const counter = createSubscriptionCounter();

@@ -59,6 +59,30 @@ export function depthLimitRule(maxDepth: number) {
   };
 }
 
+/**
+ * The cost limit as a validation rule, for graphql-ws, which has no plugins and validates
+ * before variables are bound: a variable page size counts as the default (50), a variable
+ * list of ids as one.
+ */
+export function costLimitRule(maxCost: number) {
+  return (context: ValidationContext) => {
+    const fragments = fragmentsOf(context.getDocument());
+    return {
+      OperationDefinition(operation: OperationDefinitionNode) {
+        const cost = selectionCost(operation.selectionSet, fragments, {});
+        if (cost > maxCost) {
+          context.reportError(
+            new GraphQLError(`query cost ${cost} exceeds the limit of ${maxCost}; ask for smaller pages`, {
+              nodes: [operation],
+              extensions: { code: 'QUERY_TOO_COSTLY' },
+            }),
+          );
+        }
+      },
+    };
+  };
+}
+
 // A connection without an explicit `first` uses the schema default of 50.
 const DEFAULT_FIRST = 50;
 
