@@ -116,17 +116,18 @@ export function createFeedService(o: FeedOptions) {
       if (problems.length) throw badInput(`userId: ${problems[0].message}`, problems);
       const user = await o.users.findByExternalId(viewer.tenantId, userId);
       const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
-      const likes = user ? (await o.interactions.latestByKind(viewer.tenantId, user.id, 8)).filter((r) => r.kind === 'LIKE') : [];
       const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
       if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
 
-      const liked = likes.length ? (await o.items.findByIds(viewer.tenantId, likes.map((l) => l.itemId))).flatMap((i) => (i ? [i.embedding] : [])) : [];
+      // Loaded once: the model reads this history, and its likes steer the nearest items.
+      const history = await o.scoring.history(viewer, user);
+      const liked = history.filter((h) => h.like).map((h) => h.vector);
       const dim = liked[0]?.length;
       const index = dim ? await indexFor(viewer.tenantId, dim) : undefined;
       const near = index ? index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
       const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
       const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
-      const scored = await o.scoring.scoreRows(viewer, userId, rows);
+      const scored = await o.scoring.scoreRows(viewer, userId, history, rows);
       const ordered = [...scored.items].sort((a, b) => b.score - a.score || a.item.id - b.item.id);
       return {
         userId,

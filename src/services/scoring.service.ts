@@ -7,7 +7,7 @@ import { likeProbabilities, stackBatches, userBatch } from '../inference/tensors
 import type { Logger } from '../logger.js';
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
-import type { UserRepository } from '../repositories/user.repository.js';
+import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { centroidScores } from '../ranking/centroid.js';
 import { checkExternalId } from './validation.js';
 import type { Viewer } from './viewer.js';
@@ -39,9 +39,12 @@ export interface ScoringOptions {
   onScored?: (outcome: 'model' | 'fallback', users: number) => void;
 }
 
+/** A user's latest likes and dislikes, as the model reads them. */
+export type History = { vector: Float32Array; like: boolean }[];
+
 interface Prepared {
   key: ScoreKey;
-  history: { vector: Float32Array; like: boolean }[];
+  history: History;
   candidates: ItemRow[];
 }
 
@@ -60,8 +63,11 @@ export function createScoringService(o: ScoringOptions) {
   }
 
   /** The user's latest likes and dislikes as vectors; a user the tenant has not sent yet has none (scored cold). */
-  async function historyOf(viewer: Viewer, userId: string): Promise<Prepared['history']> {
-    const user = await o.users.findByExternalId(viewer.tenantId, userId);
+  async function historyOf(viewer: Viewer, userId: string): Promise<History> {
+    return historyOfUser(viewer, await o.users.findByExternalId(viewer.tenantId, userId));
+  }
+
+  async function historyOfUser(viewer: Viewer, user: UserRow | undefined): Promise<History> {
     const rows = user ? await o.interactions.latestByKind(viewer.tenantId, user.id, o.historyPerKind) : [];
     const vectors = rows.length ? await o.items.findByIds(viewer.tenantId, rows.map((r) => r.itemId)) : [];
     return rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i]!.embedding, like: r.kind === 'LIKE' }] : []));
@@ -113,10 +119,13 @@ export function createScoringService(o: ScoringOptions) {
       return settled.map((s) => (s.status === 'fulfilled' ? scored[next++] : (s.reason as Error)));
     },
 
-    /** Scores items already loaded (the feed's candidate pool) for one user. */
-    async scoreRows(viewer: Viewer, userId: string, candidates: ItemRow[]): Promise<ScoredItems> {
+    /** The history the model reads for a user already looked up (undefined: a new user, scored cold). */
+    history: historyOfUser,
+
+    /** Scores items already loaded (the feed's candidate pool) for one user whose history is loaded too. */
+    async scoreRows(viewer: Viewer, userId: string, history: History, candidates: ItemRow[]): Promise<ScoredItems> {
       const key = { userId, itemIds: candidates.map((c) => c.externalId) };
-      return (await scorePrepared(viewer, [{ key, history: await historyOf(viewer, userId), candidates }]))[0];
+      return (await scorePrepared(viewer, [{ key, history, candidates }]))[0];
     },
   };
 }
