@@ -1,6 +1,8 @@
 // An in-memory index of a tenant's item vectors, unit-normalised, for "items near the user's
-// likes". Brute force over a flat Float32Array: 10,000 items of dimension 32 take well under a
-// millisecond, 100,000 of dimension 512 a few tens of milliseconds, with no native dependency.
+// likes". Brute force over a flat Float32Array, with no native dependency. Measured on the
+// 2-core development machine (median of 21 nearest() calls, 8 queries, k = 250): 10,000 items
+// of dimension 32 in 1.9 ms, 100,000 of dimension 32 in 16 ms, 100,000 of dimension 512 in
+// 184 ms; past that size an approximate index (or pgvector) would be the next step.
 
 export interface VectorIndex {
   readonly size: number;
