@@ -51,9 +51,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export function createWorkerServer(options: WorkerServerOptions): Server & { listenOn(port: number, host: string): Promise<string> } {
   const { registry, modelName, metrics, log } = options;
 
-  function modelMetadata(version: string | undefined) {
+  /** The version asked for (latest when none), or a 404 that says which is missing. */
+  function servedOr404(version: string | undefined) {
     const model = registry.get(version);
     if (!model) throw new HttpError(404, version ? `model ${modelName} has no version ${version}` : `model ${modelName} has no ready version`);
+    return model;
+  }
+
+  function modelMetadata(version: string | undefined) {
+    const model = servedOr404(version);
     const D = model.session.embeddingDim;
     return {
       name: modelName,
@@ -74,8 +80,7 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
   }
 
   async function infer(req: IncomingMessage, version: string | undefined, res: ServerResponse) {
-    const model = registry.get(version);
-    if (!model) throw new HttpError(404, version ? `model ${modelName} has no version ${version}` : `model ${modelName} has no ready version`);
+    const model = servedOr404(version);
     const body = await readBody(req, options.maxBodyBytes);
     const headerLength = req.headers['inference-header-content-length'];
     const request = parseInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
