@@ -73,6 +73,11 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // A dependency that never finishes closing must not keep the process alive.
+    setTimeout(() => {
+      log.error('shutdown did not finish within 15 s; exiting anyway');
+      process.exit(1);
+    }, 15_000).unref();
     stopWatchingModels();
     await server.stop();
     await bus.close();

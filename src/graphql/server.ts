@@ -111,6 +111,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     formatError,
     // Introspection stays on in production: tenants' tools (codegen, IDEs) read the schema.
     introspection: true,
+    // The process's entry file owns shutdown. Apollo's own SIGTERM handler would call stop()
+    // beside ours, and Apollo 5 never releases a second concurrent stop(): the process hung.
+    stopOnTerminationSignals: false,
     // Stack traces are for the log, never for the client, whatever NODE_ENV says.
     includeStacktraceInErrorResponses: false,
     plugins: [

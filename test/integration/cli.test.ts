@@ -1,5 +1,5 @@
 // The operator commands, run as a newcomer would: separate processes, configured by environment.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,27 @@ describe('operator commands', () => {
     expect(badDim.stderr).toMatch(/dim: expected an integer from 1 to 4096, got NaN/);
     const missing = await cli('tenant-create', ['--name', 'X'], { DATABASE_ADMIN_URL: adminUrl });
     expect(missing.stderr).toMatch(/usage: npm run tenant:create/);
+  });
+
+  it('the API stops within seconds on SIGTERM', async () => {
+    const appUrl = new URL(adminUrl);
+    appUrl.username = 'tastegraph_app';
+    const child = spawn(process.execPath, [...TSX, 'src/apps/api.ts'], {
+      // As deployed: under vitest's NODE_ENV=test, Apollo would skip the signal handling at fault.
+      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => String(chunk).includes('ready at') && resolve());
+      child.once('exit', (code) => reject(new Error(`API exited early with ${code}`)));
+    });
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('a bad variable is named at start', async () => {
