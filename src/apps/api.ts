@@ -54,20 +54,7 @@ async function main() {
   });
   const url = await server.listen(config.port, config.host);
 
-  const lines = [`tastegraph API ready at ${url} (WebSocket: ${url.replace(/^http/, 'ws')})`];
-  lines.push(database.embedded ? `database: embedded PostgreSQL in ${config.embeddedDataDir}` : 'database: DATABASE_URL');
-  const model = await scorer.modelInfo();
-  lines.push(
-    config.scoring.workerUrls.length
-      ? `scoring: inference workers ${config.scoring.workerUrls.join(', ')}${model ? ` (model version ${model.version})` : ' (none answering yet)'}`
-      : `scoring: in this process, ${model ? `model version ${model.version} from ${config.worker.modelStore}` : `no model in ${config.worker.modelStore}: history-centroid fallback`}`,
-  );
-  if (demo) {
-    lines.push(`demo tenant "${demo.tenant}" keys (send as "Authorization: Bearer <key>"):`);
-    for (const k of demo.keys) lines.push(`  ${k.role.padEnd(5)} ${k.key}`);
-  }
-  process.stdout.write(`\n${lines.join('\n')}\n\n`);
-
+  // Shutdown is wired before readiness is announced: a signal sent on "ready" must find it.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -87,6 +74,20 @@ async function main() {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const lines = [`tastegraph API ready at ${url} (WebSocket: ${url.replace(/^http/, 'ws')})`];
+  lines.push(database.embedded ? `database: embedded PostgreSQL in ${config.embeddedDataDir}` : 'database: DATABASE_URL');
+  const model = await scorer.modelInfo();
+  lines.push(
+    config.scoring.workerUrls.length
+      ? `scoring: inference workers ${config.scoring.workerUrls.join(', ')}${model ? ` (model version ${model.version})` : ' (none answering yet)'}`
+      : `scoring: in this process, ${model ? `model version ${model.version} from ${config.worker.modelStore}` : `no model in ${config.worker.modelStore}: history-centroid fallback`}`,
+  );
+  if (demo) {
+    lines.push(`demo tenant "${demo.tenant}" keys (send as "Authorization: Bearer <key>"):`);
+    for (const k of demo.keys) lines.push(`  ${k.role.padEnd(5)} ${k.key}`);
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
 }
 
 main().catch((error) => {

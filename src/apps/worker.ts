@@ -20,7 +20,6 @@ async function main() {
     defaultTimeoutMs: w.defaultTimeoutMs,
   });
   const url = await server.listenOn(w.port, w.host);
-  process.stdout.write(`tastegraph inference worker at ${url}/v2 serving preference versions [${registry.versions().join(', ')}] from ${w.modelStore}\n`);
   const stop = async () => {
     server.close();
     await registry.close();
@@ -28,6 +27,8 @@ async function main() {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  // Announced only now, with shutdown wired: a signal sent on this line must find it.
+  process.stdout.write(`tastegraph inference worker at ${url}/v2 serving preference versions [${registry.versions().join(', ')}] from ${w.modelStore}\n`);
 }
 
 main().catch((error) => {
