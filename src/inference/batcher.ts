@@ -52,11 +52,13 @@ export function createBatcher(options: BatcherOptions): Batcher {
 
   let immediate: NodeJS.Immediate | undefined;
 
-  function schedule() {
+  /** `afterRun`: the queue filled while a run was in progress, so there is nothing to wait a turn for. */
+  function schedule(afterRun = false) {
     if (running || queue.length === 0) return;
     if (queuedRows >= options.maxBatchSize || options.maxBatchSize === 1) {
       void flush();
     } else if (options.maxQueueDelayMs <= 0) {
+      if (afterRun) return void flush();
       // No fixed wait: run on the next turn of the event loop, after the requests that
       // arrived in this one (DataLoader's tick). Under load, requests that arrive while a run
       // is in progress queue up and go together in the next run.
@@ -69,14 +71,11 @@ export function createBatcher(options: BatcherOptions): Batcher {
     }
   }
 
-  async function flush() {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (running) return;
+  /** Takes whole requests while they fit (an oversized first request runs alone), rejecting expired ones. */
+  function take(): { taken: Pending[]; rows: number } {
     const now = Date.now();
     const taken: Pending[] = [];
     let rows = 0;
-    // Take whole requests while they fit; an oversized first request runs alone.
     while (queue.length > 0 && (taken.length === 0 || rows + queue[0].batch.B <= options.maxBatchSize)) {
       const next = queue.shift()!;
       queuedRows -= next.batch.B;
@@ -87,22 +86,40 @@ export function createBatcher(options: BatcherOptions): Batcher {
       taken.push(next);
       rows += next.batch.B;
     }
-    if (taken.length > 0) {
-      running = true;
-      try {
-        const parts = taken.map((p) => p.batch);
-        const output = await options.run(parts.length === 1 ? parts[0] : stackBatches(parts));
-        options.onRun?.(rows, taken.length);
-        const outputs = parts.length === 1 ? [output] : splitOutput(output, parts);
-        taken.forEach((p, i) => p.resolve(outputs[i]));
-      } catch (error) {
-        for (const p of taken) p.reject(error as Error);
-      } finally {
-        running = false;
-      }
+    return { taken, rows };
+  }
+
+  async function flush() {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (running) return;
+    const { taken, rows } = take();
+    if (taken.length === 0) {
+      if (queue.length === 0) while (idle.length) idle.shift()!();
+      return;
     }
-    if (queue.length > 0) schedule();
-    else while (idle.length) idle.shift()!();
+    running = true;
+    const parts = taken.map((p) => p.batch);
+    let output: ScoreOutput | undefined;
+    let failure: Error | undefined;
+    try {
+      output = await options.run(parts.length === 1 ? parts[0] : stackBatches(parts));
+      options.onRun?.(rows, taken.length);
+    } catch (error) {
+      failure = error as Error;
+    }
+    running = false;
+    // Start the next run before answering this one: answering resumes every caller (in the
+    // worker, encoding and writing each HTTP response), which takes milliseconds of this
+    // thread, and the model would sit idle meanwhile. Measured at 64 callers: the session
+    // thread waited 4-9 ms between runs of 11-15 ms when answers went first.
+    schedule(true);
+    if (failure) for (const p of taken) p.reject(failure);
+    else {
+      const outputs = parts.length === 1 ? [output!] : splitOutput(output!, parts);
+      taken.forEach((p, i) => p.resolve(outputs[i]));
+    }
+    if (!running && queue.length === 0) while (idle.length) idle.shift()!();
   }
 
   return {

@@ -71,6 +71,32 @@ describe('dynamic batcher', () => {
     expect(ran).toBe(1);
   });
 
+  it('starts the next run before answering the callers of the finished one', async () => {
+    // Answering resumes every caller (in the worker: encoding and writing HTTP responses);
+    // the model must not wait for that.
+    const events: string[] = [];
+    let releaseFirst!: () => void;
+    const gate = new Promise<void>((r) => (releaseFirst = r));
+    let calls = 0;
+    const batcher = createBatcher({
+      run: async (b) => {
+        const n = calls++;
+        events.push(`run ${n}`);
+        if (n === 0) await gate;
+        return fakeRun(b);
+      },
+      maxBatchSize: 4,
+      maxQueueDelayMs: 0,
+      maxQueueSize: 100,
+    });
+    const first = batcher.submit(request(0)).then(() => events.push('answered 0'));
+    await new Promise((r) => setImmediate(r)); // the first run is in progress
+    const second = batcher.submit(request(1)).then(() => events.push('answered 1'));
+    releaseFirst();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['run 0', 'run 1', 'answered 0', 'answered 1']);
+  });
+
   it('a failing run fails only its own requests', async () => {
     let calls = 0;
     const batcher = createBatcher({
