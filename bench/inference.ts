@@ -58,8 +58,14 @@ function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
   });
 }
 
+interface Cell {
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
 /** Closed-loop load: each caller sends its next request when the previous one answers. */
-async function load(url: string, callers: number, D: number) {
+async function load(url: string, callers: number, D: number): Promise<Cell> {
   const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0, connections: Math.min(callers, 256) });
   const requests = Array.from({ length: callers }, (_, i) => request(D, i));
   const latencies: number[] = [];
@@ -109,42 +115,47 @@ async function main() {
   const threads = Number(values['ort-threads']);
   const session = await ort.InferenceSession.create(join(values.store!, 'preference', '1', 'model.onnx'), threads > 0 ? { intraOpNumThreads: threads } : {});
   const D = Number((session.inputMetadata[0] as ort.InferenceSession.TensorValueMetadata).shape[2]);
-  const results: Record<string, { rate: number[]; p50: number[]; p99: number[] }> = {};
-  const ceiling: Record<number, number[]> = {};
+  const cells: Record<number, { on: Cell[]; off: Cell[]; raw: number[] }> = Object.fromEntries(CALLERS.map((c) => [c, { on: [], off: [], raw: [] }]));
   for (let run = 0; run < RUNS; run++) {
-    for (const [mode, size] of [['on', maxBatch], ['off', 1]] as const) {
-      const port = 18000 + run * 2 + (mode === 'on' ? 0 : 1);
-      const worker = await startWorker(port, size);
-      try {
-        for (const callers of CALLERS) {
-          const r = await load(`http://127.0.0.1:${port}`, callers, D);
-          const key = `${callers}/${mode}`;
-          results[key] ??= { rate: [], p50: [], p99: [] };
-          results[key].rate.push(r.rate);
-          results[key].p50.push(r.p50);
-          results[key].p99.push(r.p99);
-        }
-      } finally {
-        worker.kill('SIGTERM');
+    // Both workers stay up for the whole run, and each row's three measurements (batching on,
+    // off, raw session.run) are taken back to back, alternating which goes first, so each
+    // run's ratios compare figures taken seconds apart on this shared, noisy machine.
+    const onPort = 18000 + run * 2;
+    const workers = { on: await startWorker(onPort, maxBatch), off: await startWorker(onPort + 1, 1) };
+    try {
+      for (const callers of CALLERS) {
+        const order = run % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+        for (const mode of order) cells[callers][mode].push(await load(`http://127.0.0.1:${mode === 'on' ? onPort : onPort + 1}`, callers, D));
+        cells[callers].raw.push(await raw(session, D, Math.min(callers, maxBatch)));
       }
+    } finally {
+      workers.on.kill('SIGTERM');
+      workers.off.kill('SIGTERM');
     }
-    for (const callers of CALLERS) (ceiling[callers] ??= []).push(await raw(session, D, Math.min(callers, maxBatch)));
     process.stderr.write(`run ${run + 1} of ${RUNS} done\n`);
   }
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(`\nInference benchmark: ${CANDIDATES} candidates and ${HISTORY} history items per caller, model dimension ${D}, ${SECONDS} s per cell, median of ${RUNS} runs`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms (0: the next event-loop turn), onnxruntime intra-op threads ${values['ort-threads'] === '0' ? 'default' : values['ort-threads']} in worker and ceiling alike\n`);
-  console.log('| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms (0: the next event-loop turn), onnxruntime intra-op threads ${values['ort-threads'] === '0' ? 'default' : values['ort-threads']} in worker and ceiling alike`);
+  console.log('Rates and latencies are medians over runs; ratios are medians of the ratios within each run.\n');
+  console.log('| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw | raw / off |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const perRun = <T,>(callers: number, f: (on: number, off: number, raw: number) => T): T[] => cells[callers].on.map((on, i) => f(on.rate, cells[callers].off[i].rate, cells[callers].raw[i]));
   for (const callers of CALLERS) {
-    const on = results[`${callers}/on`];
-    const off = results[`${callers}/off`];
-    const c = median(ceiling[callers]);
+    const { on, off, raw: ceilings } = cells[callers];
+    const m = (xs: Cell[], k: keyof Cell) => median(xs.map((x) => x[k]));
     console.log(
-      `| ${callers} | ${fmt(median(on.rate))} | ${median(on.p50).toFixed(1)} | ${median(on.p99).toFixed(1)} | ${fmt(median(off.rate))} | ${median(off.p50).toFixed(1)} | ${median(off.p99).toFixed(1)} | ` +
-        `${(median(on.rate) / median(off.rate)).toFixed(1)}x | ${fmt(c)} (${Math.min(callers, maxBatch)}) | ${((100 * median(on.rate)) / c).toFixed(0)}% |`,
+      `| ${callers} | ${fmt(m(on, 'rate'))} | ${m(on, 'p50').toFixed(1)} | ${m(on, 'p99').toFixed(1)} | ${fmt(m(off, 'rate'))} | ${m(off, 'p50').toFixed(1)} | ${m(off, 'p99').toFixed(1)} | ` +
+        `${median(perRun(callers, (a, b) => a / b)).toFixed(1)}x | ${fmt(median(ceilings))} (${Math.min(callers, maxBatch)}) | ` +
+        `${median(perRun(callers, (a, _, c) => (100 * a) / c)).toFixed(0)}% | ${median(perRun(callers, (_, b, c) => c / b)).toFixed(1)}x |`,
     );
   }
+  console.log('\nPer run (on / raw, on / off), to show the spread:');
+  for (const callers of CALLERS) {
+    const runs = perRun(callers, (a, b, c) => `${((100 * a) / c).toFixed(0)}% ${(a / b).toFixed(1)}x`);
+    console.log(`- ${callers} callers: ${runs.join(', ')}`);
+  }
+  console.log('\nraw / off: the highest on / off any batcher could reach here, since batched serving cannot pass the raw session.run ceiling.');
   console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']} --ort-threads ${values['ort-threads']}`);
   await session.release();
 }
