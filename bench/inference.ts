@@ -85,9 +85,10 @@ async function load(url: string, callers: number, D: number): Promise<Cell> {
   return { rate: (latencies.length * CANDIDATES) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** The ceiling: session.run on the batch a full batcher would form (min(callers, max batch) users), back to back. */
-async function raw(session: ort.InferenceSession, D: number, users: number) {
-  const batch = request(D, 0);
+/** Milliseconds per session.run, back to back for `seconds`, on `users` copies of one user with the given history and candidate counts. */
+async function msPerRun(session: ort.InferenceSession, D: number, users: number, history = HISTORY, candidates = CANDIDATES, seconds = SECONDS) {
+  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(k * 7 + d));
+  const batch = userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
   // Tile one user's tensors `users` times (typed-array set is per type, hence the casts).
   const repeat = <T extends Float32Array | BigInt64Array | Uint8Array>(a: T): T => {
     const out = new (a.constructor as new (n: number) => T)(a.length * users);
@@ -95,19 +96,24 @@ async function raw(session: ort.InferenceSession, D: number, users: number) {
     return out;
   };
   const feeds = {
-    history: new ort.Tensor('float32', repeat(batch.history), [users, HISTORY, D]),
-    history_label: new ort.Tensor('int64', repeat(batch.historyLabel), [users, HISTORY]),
-    history_mask: new ort.Tensor('bool', repeat(batch.historyMask), [users, HISTORY]),
-    candidates: new ort.Tensor('float32', repeat(batch.candidates), [users, CANDIDATES, D]),
+    history: new ort.Tensor('float32', repeat(batch.history), [users, history, D]),
+    history_label: new ort.Tensor('int64', repeat(batch.historyLabel), [users, history]),
+    history_mask: new ort.Tensor('bool', repeat(batch.historyMask), [users, history]),
+    candidates: new ort.Tensor('float32', repeat(batch.candidates), [users, candidates, D]),
   };
   let runs = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   const started = performance.now();
   while (performance.now() < end) {
     await session.run(feeds);
     runs++;
   }
-  return (runs * users * CANDIDATES) / ((performance.now() - started) / 1000);
+  return (performance.now() - started) / runs;
+}
+
+/** The ceiling: candidates per second of session.run on the batch a full batcher would form (min(callers, max batch) users). */
+async function raw(session: ort.InferenceSession, D: number, users: number) {
+  return (users * CANDIDATES * 1000) / (await msPerRun(session, D, users));
 }
 
 async function main() {
@@ -155,6 +161,13 @@ async function main() {
     const runs = perRun(callers, (a, b, c) => `${((100 * a) / c).toFixed(0)}% ${(a / b).toFixed(1)}x`);
     console.log(`- ${callers} callers: ${runs.join(', ')}`);
   }
+  // Where batching can win on this hardware: a run's fixed cost against its per-user cost.
+  const fixed = await msPerRun(session, D, 1, 1, 1);
+  const alone = await msPerRun(session, D, 1);
+  const inBatch = (await msPerRun(session, D, maxBatch)) / maxBatch;
+  console.log(`\nsession.run cost: ${fixed.toFixed(3)} ms for 1 user with 1 history item and 1 candidate (the fixed cost of a run); ` +
+    `${alone.toFixed(3)} ms for one request alone (${HISTORY} history, ${CANDIDATES} candidates); ${inBatch.toFixed(3)} ms per request inside a batch of ${maxBatch}. ` +
+    `Batching saves at most the fixed part: ${(alone / inBatch).toFixed(1)}x on model time.`);
   console.log('\nraw / off: the highest on / off any batcher could reach here, since batched serving cannot pass the raw session.run ceiling.');
   console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']} --ort-threads ${values['ort-threads']}`);
   await session.release();
