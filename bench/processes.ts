@@ -20,9 +20,14 @@ export async function runOnServer(server: string, sql: string): Promise<void> {
   }
 }
 
-/** Starts src/apps/api.ts with the given environment; resolves with its GraphQL URL once it is ready. */
+/**
+ * Starts src/apps/api.ts with the given environment; resolves with its GraphQL URL once it is ready.
+ * BENCH_API_NODE_ARGS adds Node options to the API processes (for example
+ * `--cpu-prof --cpu-prof-dir=/tmp/profiles`, which Node refuses in NODE_OPTIONS).
+ */
 export function startApiProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
+  const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/apps/api.ts'], {
     env: { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
