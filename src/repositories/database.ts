@@ -1,12 +1,18 @@
 // The connection pool and the one way to run queries: inside a transaction scoped to a tenant.
 // Row-level security reads the tenant from the transaction-local setting app.tenant_id, so a
 // query can never run "between tenants", and a pooled connection carries nothing over.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 
 export type Sql = Pick<pg.PoolClient, 'query'>;
 
 export interface Database {
-  /** Runs fn in one transaction that sees only tenantId's rows; commits if fn resolves. */
+  /**
+   * Runs fn in one transaction that sees only tenantId's rows; commits if fn resolves.
+   * Called inside another withTenant for the same tenant (directly or through repositories),
+   * it joins that transaction instead of opening one, so a service can make several
+   * repository reads in one round of BEGIN and COMMIT.
+   */
   withTenant<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /** Runs fn in one transaction with no tenant set: every tenant table looks empty. */
   withoutTenant<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
@@ -24,6 +30,12 @@ export interface DatabaseOptions {
   assumeRole?: string;
 }
 
+interface Scope {
+  tenantId: string;
+  client: pg.PoolClient;
+  open: boolean;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
@@ -39,14 +51,36 @@ export function createDatabase(options: DatabaseOptions): Database {
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', () => {});
   const roleStatement = options.assumeRole ? `SET LOCAL ROLE ${options.assumeRole};` : '';
+  // The transaction the current async call chain runs in, for nested withTenant calls to join.
+  // `open` turns false as soon as fn settles: work that fn started but did not await (a
+  // background refresh) must not reach a connection that is about to commit and go back to
+  // the pool, where another request, perhaps of another tenant, would get it; it opens its
+  // own transaction instead.
+  const current = new AsyncLocalStorage<Scope>();
+
+  /** The enclosing transaction's connection for a joined call; a query after it ended fails instead of running on a pooled connection. */
+  function joined(scope: Scope): Sql {
+    return {
+      query: ((...args: Parameters<Sql['query']>) => {
+        if (!scope.open) return Promise.reject(new Error('query after the enclosing transaction ended'));
+        return (scope.client.query as (...a: unknown[]) => unknown)(...args);
+      }) as Sql['query'],
+    };
+  }
 
   async function transaction<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    const scope: Scope = { tenantId, client, open: true };
     try {
       // One round trip to open the transaction; tenantId is interpolated only after the
       // UUID check above it, so this cannot inject SQL.
       await client.query(`BEGIN; ${roleStatement} SELECT set_config('app.tenant_id', '${tenantId}', true)`);
-      const result = await fn(client);
+      let result: T;
+      try {
+        result = await current.run(scope, () => fn(client));
+      } finally {
+        scope.open = false;
+      }
       await client.query('COMMIT');
       client.release();
       return result;
@@ -64,6 +98,8 @@ export function createDatabase(options: DatabaseOptions): Database {
   return {
     withTenant(tenantId, fn) {
       if (!UUID.test(tenantId)) return Promise.reject(new Error(`tenantId: expected a UUID, got "${tenantId}"`));
+      const enclosing = current.getStore();
+      if (enclosing?.open && enclosing.tenantId === tenantId) return fn(joined(enclosing));
       return transaction(tenantId, fn);
     },
     withoutTenant(fn) {

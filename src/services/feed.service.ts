@@ -16,6 +16,11 @@ export interface FeedOptions {
   interactions: InteractionRepository;
   items: ItemRepository;
   scoring: ScoringService;
+  /**
+   * Runs fn with the repositories' reads for tenantId in one transaction (Database.withTenant,
+   * which nested calls join): the user's four reads cost one BEGIN and COMMIT, not four.
+   */
+  readTogether: <T>(tenantId: string, fn: () => Promise<T>) => Promise<T>;
   /** Candidates scored per feed. */
   poolSize: number;
   /** Share of the pool taken from the items nearest the user's likes (the rest: newest items). */
@@ -114,13 +119,19 @@ export function createFeedService(o: FeedOptions) {
     async feed(viewer: Viewer, userId: string): Promise<Feed> {
       const problems = checkExternalId('userId', userId);
       if (problems.length) throw badInput(`userId: ${problems[0].message}`, problems);
-      const user = await o.users.findByExternalId(viewer.tenantId, userId);
-      const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
-      const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
+      // The user's state in one transaction. The index (whose first build runs in the
+      // background, in transactions of its own) and the pool's rows come after it, and the
+      // model scores last, holding no connection.
+      const state = await o.readTogether(viewer.tenantId, async () => {
+        const user = await o.users.findByExternalId(viewer.tenantId, userId);
+        const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
+        const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
+        // Loaded once: the model reads this history, and its likes steer the nearest items.
+        const history = recent.length ? await o.scoring.history(viewer, user) : [];
+        return { rated, recent, history };
+      });
+      const { rated, recent, history } = state;
       if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
-
-      // Loaded once: the model reads this history, and its likes steer the nearest items.
-      const history = await o.scoring.history(viewer, user);
       const liked = history.filter((h) => h.like).map((h) => h.vector);
       const dim = liked[0]?.length;
       const index = dim ? await indexFor(viewer.tenantId, dim) : undefined;

@@ -57,7 +57,15 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     log: options.scoring?.log ?? pino({ level: 'silent' }),
     onScored: options.scoring?.onScored,
   });
-  const feed = createFeedService({ users, interactions, items, scoring, poolSize: options.feed?.poolSize ?? 500, nearShare: options.feed?.nearShare ?? 0.5 });
+  const feed = createFeedService({
+    users,
+    interactions,
+    items,
+    scoring,
+    readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
+    poolSize: options.feed?.poolSize ?? 500,
+    nearShare: options.feed?.nearShare ?? 0.5,
+  });
   // Item changes from any instance make this instance's feed index refresh on next use.
   bus.subscribe((event) => event.type === 'items-upserted' && feed.itemsChanged(event.tenantId));
   return {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/bootstrap/database.js';
-import { checkRowSecurityApplies, createDatabase, type Database } from '../../src/repositories/database.js';
+import { checkRowSecurityApplies, createDatabase, type Database, type Sql } from '../../src/repositories/database.js';
 import { createServices } from '../../src/services/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
@@ -77,5 +77,75 @@ describe('row-level security (real PostgreSQL, as tastegraph_app)', () => {
   it('the API refuses to start on a connection that bypasses row-level security', async () => {
     const config = loadConfig({ DATABASE_URL: testDb.adminUrl });
     await expect(openDatabase(config)).rejects.toThrow(/connects as "postgres", which is a superuser and so bypasses row-level security/);
+  });
+});
+
+describe('transactions that nest (Database.withTenant joins an enclosing one for the same tenant)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let a: TestTenant;
+  let b: TestTenant;
+  const txid = (sql: Sql) => sql.query('SELECT txid_current()::text AS id').then((r) => r.rows[0].id as string);
+  const itemCount = (sql: Sql) => sql.query('SELECT count(*)::int AS n FROM items').then((r) => r.rows[0].n as number);
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('nesting');
+    db = createDatabase({ connectionString: testDb.appUrl, poolSize: 4 });
+    const services = createServices(db);
+    a = await createTestTenant(testDb.adminUrl);
+    b = await createTestTenant(testDb.adminUrl);
+    await services.items.upsert(a.app, makeItems(3, a.dim));
+    await services.items.upsert(b.app, makeItems(5, b.dim));
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('a nested call for the same tenant runs in the enclosing transaction', async () => {
+    const [outer, inner] = await db.withTenant(a.id, async (sql) => [await txid(sql), await db.withTenant(a.id, txid)]);
+    expect(inner).toBe(outer);
+  });
+
+  it("a nested call for another tenant gets its own transaction and sees only that tenant's rows", async () => {
+    const seen = await db.withTenant(a.id, async (sql) => {
+      const outer = { tx: await txid(sql), items: await itemCount(sql) };
+      const inner = await db.withTenant(b.id, async (other) => ({ tx: await txid(other), items: await itemCount(other) }));
+      return { outer, inner };
+    });
+    expect(seen.outer.items).toBe(3);
+    expect(seen.inner.items).toBe(5);
+    expect(seen.inner.tx).not.toBe(seen.outer.tx);
+  });
+
+  it('work started inside but run after the enclosing transaction ended opens its own', async () => {
+    let ended!: () => void;
+    const outerEnded = new Promise<void>((resolve) => (ended = resolve));
+    let later!: Promise<{ tx: string; items: number }>;
+    const outerTx = await db.withTenant(a.id, async (sql) => {
+      later = outerEnded.then(() => db.withTenant(a.id, async (s) => ({ tx: await txid(s), items: await itemCount(s) })));
+      return txid(sql);
+    });
+    ended();
+    const seen = await later;
+    expect(seen.tx).not.toBe(outerTx);
+    expect(seen.items).toBe(3);
+  });
+
+  it('a joined call that queries after the enclosing transaction ended fails instead of using the pooled connection', async () => {
+    let ended!: () => void;
+    const outerEnded = new Promise<void>((resolve) => (ended = resolve));
+    let late!: Promise<unknown>;
+    await db.withTenant(a.id, async () => {
+      late = db.withTenant(a.id, async (sql) => {
+        await outerEnded;
+        return sql.query('SELECT 1');
+      });
+      late.catch(() => {}); // asserted below
+    });
+    ended();
+    await expect(late).rejects.toThrow('query after the enclosing transaction ended');
+    // The pool still works, for every tenant.
+    expect(await db.withTenant(b.id, itemCount)).toBe(5);
   });
 });
