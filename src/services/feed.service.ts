@@ -18,7 +18,7 @@ export interface FeedOptions {
   scoring: ScoringService;
   /**
    * Runs fn with the repositories' reads for tenantId in one transaction (Database.withTenant,
-   * which nested calls join): the user's four reads cost one BEGIN and COMMIT, not four.
+   * which nested calls join): the user's five reads cost one BEGIN and COMMIT, not five.
    */
   readTogether: <T>(tenantId: string, fn: () => Promise<T>) => Promise<T>;
   /** Candidates scored per feed. */
