@@ -114,11 +114,16 @@ export function createBatcher(options: BatcherOptions): Batcher {
     // thread, and the model would sit idle meanwhile. Measured at 64 callers: the session
     // thread waited 4-9 ms between runs of 11-15 ms when answers went first.
     schedule(true);
-    if (failure) for (const p of taken) p.reject(failure);
-    else {
-      const outputs = parts.length === 1 ? [output!] : splitOutput(output!, parts);
-      taken.forEach((p, i) => p.resolve(outputs[i]));
+    let outputs: ScoreOutput[] = [];
+    if (!failure) {
+      try {
+        outputs = parts.length === 1 ? [output!] : splitOutput(output!, parts);
+      } catch (error) {
+        failure = error as Error; // an output of the wrong shape fails its requests, not the process
+      }
     }
+    if (failure) for (const p of taken) p.reject(failure);
+    else taken.forEach((p, i) => p.resolve(outputs[i]));
     if (!running && queue.length === 0) while (idle.length) idle.shift()!();
   }
 

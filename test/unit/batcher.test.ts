@@ -97,6 +97,18 @@ describe('dynamic batcher', () => {
     expect(events).toEqual(['run 0', 'run 1', 'answered 0', 'answered 1']);
   });
 
+  it('a run that answers with a malformed output fails its requests, and the batcher goes on', async () => {
+    let calls = 0;
+    const batcher = createBatcher({
+      run: async (b) => (calls++ === 0 ? ({} as ScoreOutput) : fakeRun(b)),
+      maxBatchSize: 2,
+      maxQueueDelayMs: 1,
+      maxQueueSize: 100,
+    });
+    const results = await Promise.allSettled([0, 1, 2, 3].map((i) => batcher.submit(request(i))));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+  });
+
   it('a failing run fails only its own requests', async () => {
     let calls = 0;
     const batcher = createBatcher({
