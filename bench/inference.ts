@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { DEFAULT_MODEL_STORE } from '../src/config.js';
 import { userBatch, type ScoreBatch } from '../src/inference/tensors.js';
 import { createWorkerClient } from '../src/inference/worker-client.js';
+import { msPerRun, tiledFeeds } from './session-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -85,35 +86,9 @@ async function load(url: string, callers: number, D: number): Promise<Cell> {
   return { rate: (latencies.length * CANDIDATES) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** Milliseconds per session.run, back to back for `seconds`, on `users` copies of one user with the given history and candidate counts. */
-async function msPerRun(session: ort.InferenceSession, D: number, users: number, history = HISTORY, candidates = CANDIDATES, seconds = SECONDS) {
-  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(k * 7 + d));
-  const batch = userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
-  // Tile one user's tensors `users` times (typed-array set is per type, hence the casts).
-  const repeat = <T extends Float32Array | BigInt64Array | Uint8Array>(a: T): T => {
-    const out = new (a.constructor as new (n: number) => T)(a.length * users);
-    for (let u = 0; u < users; u++) (out as unknown as Float32Array).set(a as unknown as Float32Array, u * a.length);
-    return out;
-  };
-  const feeds = {
-    history: new ort.Tensor('float32', repeat(batch.history), [users, history, D]),
-    history_label: new ort.Tensor('int64', repeat(batch.historyLabel), [users, history]),
-    history_mask: new ort.Tensor('bool', repeat(batch.historyMask), [users, history]),
-    candidates: new ort.Tensor('float32', repeat(batch.candidates), [users, candidates, D]),
-  };
-  let runs = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  while (performance.now() < end) {
-    await session.run(feeds);
-    runs++;
-  }
-  return (performance.now() - started) / runs;
-}
-
 /** The ceiling: candidates per second of session.run on the batch a full batcher would form (min(callers, max batch) users). */
 async function raw(session: ort.InferenceSession, D: number, users: number) {
-  return (users * CANDIDATES * 1000) / (await msPerRun(session, D, users));
+  return (users * CANDIDATES * 1000) / (await msPerRun(session, tiledFeeds(D, users, HISTORY, CANDIDATES), SECONDS));
 }
 
 async function main() {
@@ -162,9 +137,9 @@ async function main() {
     console.log(`- ${callers} callers: ${runs.join(', ')}`);
   }
   // Where batching can win on this hardware: a run's fixed cost against its per-user cost.
-  const fixed = await msPerRun(session, D, 1, 1, 1);
-  const alone = await msPerRun(session, D, 1);
-  const inBatch = (await msPerRun(session, D, maxBatch)) / maxBatch;
+  const fixed = await msPerRun(session, tiledFeeds(D, 1, 1, 1), SECONDS);
+  const alone = await msPerRun(session, tiledFeeds(D, 1, HISTORY, CANDIDATES), SECONDS);
+  const inBatch = (await msPerRun(session, tiledFeeds(D, maxBatch, HISTORY, CANDIDATES), SECONDS)) / maxBatch;
   console.log(`\nsession.run cost: ${fixed.toFixed(3)} ms for 1 user with 1 history item and 1 candidate (the fixed cost of a run); ` +
     `${alone.toFixed(3)} ms for one request alone (${HISTORY} history, ${CANDIDATES} candidates); ${inBatch.toFixed(3)} ms per request inside a batch of ${maxBatch}. ` +
     `Batching saves at most the fixed part: ${(alone / inBatch).toFixed(1)}x on model time.`);

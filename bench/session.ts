@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DEFAULT_MODEL_STORE } from '../src/config.js';
-import { userBatch } from '../src/inference/tensors.js';
+import { msPerRun, tiledFeeds } from './session-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,34 +25,6 @@ const modelPath = resolve(values.model!);
 const threads = Number(values.threads);
 const options = threads > 0 ? { intraOpNumThreads: threads } : {};
 
-/** `users` copies of one user with `history` items and `candidates` candidates. */
-function feeds(D: number, users: number, history = HISTORY, candidates = CANDIDATES) {
-  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(k * 7 + d));
-  const one = userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
-  const tile = <T extends Float32Array | BigInt64Array | Uint8Array>(a: T): T => {
-    const out = new (a.constructor as new (n: number) => T)(a.length * users);
-    for (let u = 0; u < users; u++) (out as unknown as Float32Array).set(a as unknown as Float32Array, u * a.length);
-    return out;
-  };
-  return {
-    history: new ort.Tensor('float32', tile(one.history), [users, history, D]),
-    history_label: new ort.Tensor('int64', tile(one.historyLabel), [users, history]),
-    history_mask: new ort.Tensor('bool', tile(one.historyMask), [users, history]),
-    candidates: new ort.Tensor('float32', tile(one.candidates), [users, candidates, D]),
-  };
-}
-
-async function msPerRun(session: ort.InferenceSession, input: ReturnType<typeof feeds>, seconds: number) {
-  for (let i = 0; i < 5; i++) await session.run(input);
-  let runs = 0;
-  const started = performance.now();
-  while (performance.now() - started < seconds * 1000) {
-    await session.run(input);
-    runs++;
-  }
-  return (performance.now() - started) / runs;
-}
-
 /** onnxruntime's profiler over `runs` runs: kernel milliseconds per run by operator type. */
 async function profile(D: number, users: number, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'tg-ort-profile-'));
@@ -60,7 +32,7 @@ async function profile(D: number, users: number, runs: number) {
   process.chdir(dir); // the profile file is written relative to the working directory
   try {
     const session = await ort.InferenceSession.create(modelPath, { ...options, enableProfiling: true, profileFilePrefix: 'profile' });
-    const input = feeds(D, users);
+    const input = tiledFeeds(D, users, HISTORY, CANDIDATES);
     for (let i = 0; i < runs; i++) await session.run(input);
     session.endProfiling();
     await session.release();
@@ -86,8 +58,8 @@ async function main() {
   const perUser = new Map<number, number[]>(SIZES.map((n) => [n, []]));
   const fixed: number[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
-    fixed.push(await msPerRun(session, feeds(D, 1, 1, 1), seconds));
-    for (const n of SIZES) perUser.get(n)!.push((await msPerRun(session, feeds(D, n), seconds)) / n);
+    fixed.push(await msPerRun(session, tiledFeeds(D, 1, 1, 1), seconds));
+    for (const n of SIZES) perUser.get(n)!.push((await msPerRun(session, tiledFeeds(D, n, HISTORY, CANDIDATES), seconds)) / n);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const best = Math.min(...SIZES.map((n) => median(perUser.get(n)!)));
