@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DEFAULT_MODEL_STORE } from '../src/config.js';
-import { userBatch, type ScoreBatch } from '../src/inference/tensors.js';
 import { createWorkerClient } from '../src/inference/worker-client.js';
-import { msPerRun, tiledFeeds } from './session-run.js';
+import { msPerRun, oneUser, tiledFeeds } from './session-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,11 +30,6 @@ const CANDIDATES = 50;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-
-function request(D: number, seed: number): ScoreBatch {
-  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(seed * 31 + k * 7 + d));
-  return userBatch(D, Array.from({ length: HISTORY }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: CANDIDATES }, (_, k) => v(100 + k)));
-}
 
 function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/worker.ts'], {
@@ -68,7 +62,7 @@ interface Cell {
 /** Closed-loop load: each caller sends its next request when the previous one answers. */
 async function load(url: string, callers: number, D: number): Promise<Cell> {
   const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0, connections: Math.min(callers, 256) });
-  const requests = Array.from({ length: callers }, (_, i) => request(D, i));
+  const requests = Array.from({ length: callers }, (_, i) => oneUser(D, HISTORY, CANDIDATES, i));
   const latencies: number[] = [];
   const end = performance.now() + SECONDS * 1000;
   const started = performance.now();

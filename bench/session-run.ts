@@ -1,14 +1,19 @@
 // Raw onnxruntime session.run timing shared by the inference benchmarks: the model's inputs
 // for `users` copies of one user, and milliseconds per run back to back.
 import * as ort from 'onnxruntime-node';
-import { userBatch } from '../src/inference/tensors.js';
+import { userBatch, type ScoreBatch } from '../src/inference/tensors.js';
 
 export type Feeds = Record<'history' | 'history_label' | 'history_mask' | 'candidates', ort.Tensor>;
 
-/** `users` copies of one user with `history` items and `candidates` candidates (fixed values). */
+/** One user's request with fixed values (alternating likes and dislikes); `seed` varies them. */
+export function oneUser(D: number, history: number, candidates: number, seed = 0): ScoreBatch {
+  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(seed * 31 + k * 7 + d));
+  return userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
+}
+
+/** `users` copies of oneUser(D, history, candidates). */
 export function tiledFeeds(D: number, users: number, history: number, candidates: number): Feeds {
-  const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(k * 7 + d));
-  const one = userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
+  const one = oneUser(D, history, candidates);
   // typed-array set is per type, hence the casts
   const tile = <T extends Float32Array | BigInt64Array | Uint8Array>(a: T): T => {
     const out = new (a.constructor as new (n: number) => T)(a.length * users);

@@ -28,10 +28,8 @@ const options = threads > 0 ? { intraOpNumThreads: threads } : {};
 /** onnxruntime's profiler over `runs` runs: kernel milliseconds per run by operator type. */
 async function profile(D: number, users: number, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'tg-ort-profile-'));
-  const cwd = process.cwd();
-  process.chdir(dir); // the profile file is written relative to the working directory
   try {
-    const session = await ort.InferenceSession.create(modelPath, { ...options, enableProfiling: true, profileFilePrefix: 'profile' });
+    const session = await ort.InferenceSession.create(modelPath, { ...options, enableProfiling: true, profileFilePrefix: join(dir, 'profile') });
     const input = tiledFeeds(D, users, HISTORY, CANDIDATES);
     for (let i = 0; i < runs; i++) await session.run(input);
     session.endProfiling();
@@ -46,7 +44,6 @@ async function profile(D: number, users: number, runs: number) {
     }
     return { nodes: nodes / runs, byOp: [...byOp].sort((a, b) => b[1] - a[1]) };
   } finally {
-    process.chdir(cwd);
     rmSync(dir, { recursive: true, force: true });
   }
 }

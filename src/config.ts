@@ -46,8 +46,8 @@ export interface WorkerConfig {
   /**
    * onnxruntime intra-op threads; 0 = its default (one per core, which spin while idle).
    * 1 by default: on 2 cores the spinning pool thread took a third of a core from HTTP and
-   * PostgreSQL work (feeds/s at 64 users 53–60 → 68–73 with 1), and the model gains little from
-   * intra-op threads at these sizes. Raise it on a machine with cores to spare.
+   * PostgreSQL work (feeds/s at 64 users 53–60 → 68–73 with 1). On a machine with cores to
+   * spare, measure before raising it.
    */
   readonly intraOpThreads: number;
   readonly maxBatchSize: number;

@@ -11,19 +11,9 @@ import time
 
 import torch
 
-from .export import load_checkpoint
+from .export import example_inputs, load_checkpoint
 
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(__file__), "..", "models", "preference", "1", "ckpt.pt")
-
-
-def inputs(dim, users, history, candidates, device, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (
-        torch.randn(users, history, dim, generator=g).to(device),
-        torch.randint(0, 2, (users, history), generator=g).to(device),
-        torch.ones(users, history, dtype=torch.bool).to(device),
-        torch.randn(users, candidates, dim, generator=g).to(device),
-    )
 
 
 def ms_per_run(model, feeds, seconds, device):
@@ -46,7 +36,7 @@ def measure(model, device, sizes, history, candidates, seconds, half=False):
     dim = model.config.embedding_dim
     rows = []
     for users in sizes:
-        feeds = inputs(dim, users, history, candidates, device)
+        feeds = tuple(t.to(device) for t in example_inputs(dim, users, history, candidates))
         if half:
             feeds = (feeds[0].half(), feeds[1], feeds[2], feeds[3].half())
         ms = ms_per_run(model, feeds, seconds, device)

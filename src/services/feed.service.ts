@@ -122,7 +122,7 @@ export function createFeedService(o: FeedOptions) {
       // The user's state in one transaction. The index (whose first build runs in the
       // background, in transactions of its own) and the pool's rows come after it, and the
       // model scores last, holding no connection.
-      const state = await o.readTogether(viewer.tenantId, async () => {
+      const { rated, recent, history } = await o.readTogether(viewer.tenantId, async () => {
         const user = await o.users.findByExternalId(viewer.tenantId, userId);
         const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
         const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
@@ -130,7 +130,6 @@ export function createFeedService(o: FeedOptions) {
         const history = recent.length ? await o.scoring.history(viewer, user) : [];
         return { rated, recent, history };
       });
-      const { rated, recent, history } = state;
       if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
       const liked = history.filter((h) => h.like).map((h) => h.vector);
       const dim = liked[0]?.length;
