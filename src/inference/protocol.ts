@@ -60,6 +60,21 @@ function typedFromJson(name: string, datatype: Datatype, data: unknown[]) {
   return Uint8Array.from((flat as boolean[]).map(Number));
 }
 
+/**
+ * Labels must be 1 (like) or 0 (dislike) where the mask holds an interaction. Checked here
+ * because a bad label would fail the model's whole run, and with it every other caller's
+ * request merged into that batch. Padded slots may hold anything: they are set to 0 (the
+ * arrays are this request's own copies), since the model looks labels up before masking.
+ */
+function checkLabels(labels: BigInt64Array, mask: Uint8Array, H: number) {
+  for (let i = 0; i < labels.length; i++) {
+    if (mask[i] === 0) labels[i] = 0n;
+    else if (labels[i] !== 0n && labels[i] !== 1n) {
+      throw new ProtocolError(`history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got ${labels[i]} at [${Math.floor(i / H)}, ${i % H}]`);
+    }
+  }
+}
+
 export function parseInferRequest(body: Buffer, headerLength: number | undefined): InferRequest {
   const jsonEnd = headerLength ?? body.length;
   if (headerLength !== undefined && (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.length)) {
@@ -106,6 +121,10 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     throw new ProtocolError(`history_label and history_mask: expected shape [${B}, ${H}] like history`);
   }
   if (tensors.candidates.shape[0] !== B || Dc !== D) throw new ProtocolError(`candidates: expected shape [${B}, T, ${D}], got ${JSON.stringify(tensors.candidates.shape)}`);
+  // An empty batch or candidate list cannot be computed (the model reshapes along B and T).
+  if (B === 0) throw new ProtocolError('history: expected at least one user (B >= 1), got shape ' + JSON.stringify(tensors.history.shape));
+  if (T === 0) throw new ProtocolError('candidates: expected at least one candidate per user (T >= 1), got shape ' + JSON.stringify(tensors.candidates.shape));
+  checkLabels(tensors.history_label.data as BigInt64Array, tensors.history_mask.data as Uint8Array, H);
 
   const wantAll = header.parameters?.binary_data_output === true;
   const binaryOutputs = new Set<string>(wantAll ? ['logits', 'user_embedding'] : []);

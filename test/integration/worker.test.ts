@@ -133,6 +133,15 @@ describe('batching, overload and deadlines', () => {
     results.forEach((r, i) => expect(close((r as { output: { logits: Float32Array } }).output.logits, alone[callers[i]].output.logits)).toBe(true));
   });
 
+  it('refuses a request with a bad label on its own; the callers it would have been batched with still succeed', async () => {
+    worker = await startTestWorker({ maxBatchSize: 64, maxQueueDelayMs: 50 });
+    const bad = row(0);
+    bad.historyLabel[bad.historyMask.indexOf(1)] = 7n; // out of the model's range: it would fail the whole run
+    const [refused, ...good] = await Promise.all([inferBinary(worker.url, bad), ...[0, 1, 2].map((b) => inferBinary(worker!.url, row(b)))]);
+    expect(refused).toMatchObject({ status: 400, error: expect.stringMatching(/^history_label: expected 1 \(like\) or 0 \(dislike\)/) });
+    expect(good.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
   it('answers 503 at once when the queue is full', async () => {
     worker = await startTestWorker({ maxBatchSize: 64, maxQueueDelayMs: 300, maxQueueRows: 2 });
     const started = Date.now();

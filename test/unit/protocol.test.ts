@@ -44,8 +44,21 @@ describe('Open Inference Protocol messages', () => {
     expect(bad([h, l, m, { ...c, data: [1] }])).toThrow('candidates: 1 values do not fill shape [1,1,2]');
     expect(bad([h, l, m, ok('candidates', 'FP32', [1, 1, 3], [1, 2, 3])])).toThrow(/candidates: expected shape \[1, T, 2\]/);
     expect(bad([h, l, m, c, ok('extra', 'FP32', [1], [1])])).toThrow(/unknown tensor "extra"/);
+    expect(bad([h, ok('history_label', 'INT64', [1, 1], [7]), m, c])).toThrow('history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got 7 at [0, 0]');
+    expect(bad([h, ok('history_label', 'INT64', [1, 1], [-1]), m, c])).toThrow(/history_label: .* got -1/);
+    expect(bad([h, l, m, ok('candidates', 'FP32', [1, 0, 2], [])])).toThrow('candidates: expected at least one candidate per user (T >= 1), got shape [1,0,2]');
+    const none = (name: string, datatype: string, shape: number[]) => ok(name, datatype, shape, []);
+    expect(bad([none('history', 'FP32', [0, 1, 2]), none('history_label', 'INT64', [0, 1]), none('history_mask', 'BOOL', [0, 1]), none('candidates', 'FP32', [0, 1, 2])])).toThrow(/history: expected at least one user \(B >= 1\)/);
     expect(() => parseInferRequest(Buffer.from('{oops'), undefined)).toThrow(ProtocolError);
     expect(() => parseInferRequest(Buffer.from('{}'), 99)).toThrow(/outside the body/);
+  });
+
+  it('accepts any label in a padded slot and passes it on as 0', () => {
+    const padded = userBatch(2, [{ vector: [1, 2], like: true }, { vector: [0, 0], like: false }], [[1, 2]]);
+    padded.historyMask[1] = 0;
+    padded.historyLabel[1] = 9n; // padding may hold anything
+    const encoded = encodeInferRequest(padded);
+    expect(Array.from(parseInferRequest(encoded.body, encoded.headerLength).batch.historyLabel)).toEqual([1n, 0n]);
   });
 
   it('round-trips a response, binary or JSON', () => {
