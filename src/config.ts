@@ -42,6 +42,8 @@ export interface WorkerConfig {
   /** Triton-style model store: <store>/preference/<version>/model.onnx. */
   readonly modelStore: string;
   readonly pollMs: number;
+  /** How many of the highest versions stay loaded, as Triton's version_policy latest num_versions. */
+  readonly versionsKept: number;
   readonly provider: 'cpu' | 'cuda';
   /**
    * onnxruntime intra-op threads; 0 = its default (one per core, which spin while idle).
@@ -160,6 +162,8 @@ export function loadConfig(env: Env = process.env): Config {
       host: env.WORKER_HOST || '127.0.0.1',
       modelStore: env.MODEL_STORE || DEFAULT_MODEL_STORE,
       pollMs: integer(env, 'MODEL_POLL_MS', 5000, 0, 3_600_000),
+      // 2, as models/preference/config.pbtxt tells Triton: the latest and the one before it.
+      versionsKept: integer(env, 'MODEL_VERSIONS', 2, 1, 100),
       provider: oneOf(env, 'EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
       intraOpThreads: integer(env, 'ORT_INTRA_OP_THREADS', 1, 0, 256),
       maxBatchSize: integer(env, 'MAX_BATCH_SIZE', 64, 1, 4096),

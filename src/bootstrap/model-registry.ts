@@ -11,6 +11,7 @@ export function openModelRegistry(w: WorkerConfig, log: Logger, onRun?: (rows: n
     provider: w.provider,
     intraOpThreads: w.intraOpThreads,
     pollMs: w.pollMs,
+    versionsKept: w.versionsKept,
     log,
     batching: { maxBatchSize: w.maxBatchSize, maxQueueDelayMs: w.maxQueueDelayMs, maxQueueSize: w.maxQueueRows, onRun },
   });

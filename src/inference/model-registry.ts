@@ -3,6 +3,10 @@
 // A new version is loaded beside the old ones and takes over for new requests only once it
 // is ready, so no request is dropped; a file that fails to load or to match the contract is
 // refused with a log line, and what was serving goes on serving.
+// Like Triton's version policy `latest { num_versions: N }`, only the N highest versions stay
+// loaded, and a version whose folder left the store is unloaded: a nightly job adds a version
+// a day, and each loaded one holds a session and a thread. Unloading takes the version out of
+// service first, then finishes what it had queued, then frees it.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -24,14 +28,21 @@ export interface ModelRegistryOptions {
   log: Logger;
   /** How often to look for new versions; 0 = only when told (rescan). */
   pollMs: number;
+  /** How many of the highest versions stay loaded (Triton's version_policy latest num_versions). */
+  versionsKept: number;
+}
+
+export interface RescanResult {
+  loaded: string[];
+  unloaded: string[];
 }
 
 export interface ModelRegistry {
   /** The version asked for, or the latest when none is given. */
   get(version?: string): ServedModel | undefined;
   versions(): string[];
-  /** Loads versions that appeared in the store since the last look; returns those loaded. */
-  rescan(): Promise<string[]>;
+  /** Loads versions that appeared in the store since the last look and unloads those past the policy. */
+  rescan(): Promise<RescanResult>;
   close(): Promise<void>;
 }
 
@@ -39,20 +50,28 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
   const loaded = new Map<string, ServedModel>();
   const refused = new Map<string, number>(); // version -> mtime of the file refused, not retried until it changes
   let latest: string | undefined;
-  let scanning: Promise<string[]> | undefined;
+  let scanning: Promise<RescanResult> | undefined;
   const modelDir = join(options.storeDir, options.modelName);
 
-  async function scan(): Promise<string[]> {
+  async function scan(): Promise<RescanResult> {
     let entries: string[] = [];
     try {
       entries = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isDirectory() && /^\d+$/.test(e.name)).map((e) => e.name);
     } catch (error) {
+      // Unreadable is not empty: unloading everything here would stop serving on a glitch.
       options.log.warn({ err: error, modelDir }, 'model store cannot be read');
-      return [];
+      return { loaded: [], unloaded: [] };
     }
     const added: string[] = [];
-    for (const version of entries.sort((a, b) => Number(a) - Number(b))) {
-      if (loaded.has(version)) continue;
+    // Highest first, until the policy's number of versions serve: a refused version does not
+    // count, so a corrupt new file never pushes out a good older one.
+    let serving = 0;
+    for (const version of entries.sort((a, b) => Number(b) - Number(a))) {
+      if (serving >= options.versionsKept) break;
+      if (loaded.has(version)) {
+        serving++;
+        continue;
+      }
       const file = join(modelDir, version, 'model.onnx');
       let mtime: number;
       try {
@@ -66,15 +85,33 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
         const batcher = createBatcher({ ...options.batching, run: (batch) => session.run(batch) });
         loaded.set(version, { session, batcher });
         added.push(version);
+        serving++;
         options.log.info({ model: options.modelName, version, metadata: session.metadata }, 'model version loaded');
       } catch (error) {
         refused.set(version, mtime);
         options.log.error({ err: error, model: options.modelName, version }, 'model version refused; previous versions keep serving');
       }
     }
-    const highest = [...loaded.keys()].sort((a, b) => Number(b) - Number(a))[0];
-    latest = highest;
-    return added;
+    const removed = await unloadPastPolicy(new Set(entries));
+    return { loaded: added.sort((a, b) => Number(a) - Number(b)), unloaded: removed };
+  }
+
+  /** Keeps the highest `versionsKept` loaded versions still in the store; unloads the rest. */
+  async function unloadPastPolicy(inStore: Set<string>): Promise<string[]> {
+    const byRank = [...loaded.keys()].filter((v) => inStore.has(v)).sort((a, b) => Number(b) - Number(a));
+    const keep = new Set(byRank.slice(0, options.versionsKept));
+    const retired = [...loaded.entries()].filter(([version]) => !keep.has(version));
+    // Out of service at once (get() no longer finds them, and latest moves), before any await:
+    // callers look a version up and submit to its batcher in one synchronous step, so nothing
+    // can reach a retired batcher after this line.
+    for (const [version] of retired) loaded.delete(version);
+    latest = byRank[0];
+    for (const [version, model] of retired) {
+      await model.batcher.drain();
+      await model.session.release();
+      options.log.info({ model: options.modelName, version }, inStore.has(version) ? 'model version unloaded (past the version policy)' : 'model version unloaded (gone from the store)');
+    }
+    return retired.map(([version]) => version).sort((a, b) => Number(a) - Number(b));
   }
 
   const rescan = () => (scanning ??= scan().finally(() => (scanning = undefined)));

@@ -25,6 +25,7 @@ async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.Ses
   const thread = new Worker(new URL('./session-thread.mjs', import.meta.url), { workerData: { bytes, options } });
   const pending = new Map<number, { resolve: (r: { logits: Float32Array; userEmbedding: Float32Array }) => void; reject: (e: Error) => void }>();
   let next = 0;
+  let released = false;
   const ready = new Promise<{ inputs: ort.InferenceSession.ValueMetadata[]; outputs: ort.InferenceSession.ValueMetadata[] }>((resolve, reject) => {
     thread.once('error', reject);
     thread.on('message', (message) => {
@@ -46,11 +47,19 @@ async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.Ses
     outputMetadata: metadata.outputs,
     run: (batch: ScoreBatch) =>
       new Promise<{ logits: Float32Array; userEmbedding: Float32Array }>((resolve, reject) => {
+        if (released) return reject(new Error('model session released'));
         const id = next++;
         pending.set(id, { resolve, reject });
         thread.postMessage({ id, batch });
       }),
-    release: async () => void (await thread.terminate()),
+    release: async () => {
+      await thread.terminate();
+      // Nothing should be waiting (the registry drains a version before releasing it), but a
+      // run sent after this point would never be answered: fail them instead of hanging.
+      for (const waiter of pending.values()) waiter.reject(new Error('model session released'));
+      pending.clear();
+      released = true;
+    },
   };
 }
 

@@ -80,10 +80,13 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
   }
 
   async function infer(req: IncomingMessage, version: string | undefined, res: ServerResponse) {
-    const model = servedOr404(version);
+    servedOr404(version); // an unknown version is a 404 whatever the body holds
     const body = await readBody(req, options.maxBodyBytes);
     const headerLength = req.headers['inference-header-content-length'];
     const request = parseInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
+    // Looked up again now, and submitted to in the same synchronous step: a version being
+    // unloaded leaves the registry before its batcher drains, so it gets nothing new.
+    const model = servedOr404(version);
     if (request.batch.D !== model.session.embeddingDim) {
       throw new HttpError(400, `history: expected item vectors of dimension ${model.session.embeddingDim}, got ${request.batch.D}`);
     }
@@ -125,8 +128,8 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
     const load = /^\/v2\/repository\/models\/([^/]+)\/load$/.exec(path);
     if (req.method === 'POST' && load) {
       if (load[1] !== modelName) throw new HttpError(404, `unknown model ${load[1]}`);
-      const loaded = await registry.rescan();
-      return json(200, { loaded, versions: registry.versions() }), 'load';
+      const { loaded, unloaded } = await registry.rescan();
+      return json(200, { loaded, unloaded, versions: registry.versions() }), 'load';
     }
     const match = MODEL_ROUTE.exec(path);
     if (!match) throw new HttpError(404, `no route for ${req.method} ${path}`);

@@ -126,7 +126,7 @@ describe('score and rank', () => {
 
   it('scores in process through the same interface (the embedded default)', async () => {
     const registry = await createModelRegistry({
-      storeDir: worker.store, modelName: 'preference', provider: 'cpu', pollMs: 0, log: pino({ level: 'silent' }),
+      storeDir: worker.store, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log: pino({ level: 'silent' }),
       batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 },
     });
     const local = await startTestApi(db.appUrl, { scorer: createInProcessScorer(registry) });

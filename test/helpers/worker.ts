@@ -36,7 +36,7 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-export async function startTestWorker(options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; run?: { delayMs: number } } = {}): Promise<TestWorker> {
+export async function startTestWorker(options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; versionsKept?: number; run?: { delayMs: number } } = {}): Promise<TestWorker> {
   const store = mkdtempSync(join(tmpdir(), 'tg-store-'));
   for (const v of options.versions ?? [1]) addVersion(store, v);
   const metrics = createWorkerMetrics();
@@ -46,6 +46,7 @@ export async function startTestWorker(options: { maxBatchSize?: number; maxQueue
     modelName: 'preference',
     provider: 'cpu',
     pollMs: 0,
+    versionsKept: options.versionsKept ?? 2,
     log,
     batching: {
       maxBatchSize: options.maxBatchSize ?? 64,

@@ -1,7 +1,7 @@
 // The inference worker over real HTTP with a real ONNX model: protocol conformance, batching,
 // overload, deadlines, reloads under load, and refusing a bad model.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,8 +30,12 @@ function row(b: number): ScoreBatch {
 }
 
 async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
+  return inferVersion(url, undefined, batch, timeoutUs);
+}
+
+async function inferVersion(url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) {
   const request = encodeInferRequest(batch, { timeoutUs });
-  const response = await fetch(`${url}/v2/models/preference/infer`, {
+  const response = await fetch(`${url}/v2/models/preference${version ? `/versions/${version}` : ''}/infer`, {
     method: 'POST',
     headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
     body: new Uint8Array(request.body),
@@ -180,7 +184,7 @@ describe('model versions', () => {
     await new Promise((r) => setTimeout(r, 100));
     addVersion(worker.store, 2);
     const loaded = await (await fetch(`${worker.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
-    expect(loaded).toEqual({ loaded: ['2'], versions: ['1', '2'] });
+    expect(loaded).toEqual({ loaded: ['2'], unloaded: [], versions: ['1', '2'] });
     await new Promise((r) => setTimeout(r, 100));
     stop = true;
     await Promise.all(load);
@@ -203,8 +207,54 @@ describe('model versions', () => {
       `onnx.save(m, ${JSON.stringify(stripped)})`,
     ].join('\n')]);
     addVersion(worker.store, 4, stripped);
-    expect(await worker.registry.rescan()).toEqual([]);
+    expect(await worker.registry.rescan()).toEqual({ loaded: [], unloaded: [] });
     expect(worker.registry.versions()).toEqual(['1']);
     expect((await inferBinary(worker.url, row(0))).status).toBe(200);
+  });
+
+  it('keeps the newest versions the policy allows: a new one unloads the oldest under load, with no failed request', async () => {
+    worker = await startTestWorker({ versions: [1, 2], versionsKept: 2, maxQueueDelayMs: 1 });
+    expect(worker.registry.versions()).toEqual(['1', '2']);
+    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
+    let stop = false;
+    let failures = 0;
+    const load = Array.from({ length: 4 }, async () => {
+      while (!stop) await client.score(row(1), Date.now() + 5000).catch(() => failures++);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    addVersion(worker.store, 3);
+    const loaded = await (await fetch(`${worker.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
+    expect(loaded).toEqual({ loaded: ['3'], unloaded: ['1'], versions: ['2', '3'] });
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(load);
+    await client.close();
+    expect(failures).toBe(0);
+    expect((await fetch(`${worker.url}/v2/models/preference/versions/1`)).status).toBe(404);
+    expect(await inferVersion(worker.url, '1', row(0))).toMatchObject({ status: 404, error: 'model preference has no version 1' });
+  });
+
+  it('finishes what an unloaded version had queued, then frees it', async () => {
+    worker = await startTestWorker({ versions: [1, 2], versionsKept: 2, maxQueueDelayMs: 300 });
+    const queued = inferVersion(worker.url, '1', row(0)); // waits up to 300 ms for a batch
+    await new Promise((r) => setTimeout(r, 50));
+    addVersion(worker.store, 3);
+    expect(await worker.registry.rescan()).toEqual({ loaded: ['3'], unloaded: ['1'] });
+    expect(await queued).toMatchObject({ status: 200, version: '1' });
+    expect((await inferVersion(worker.url, '1', row(0))).status).toBe(404);
+  });
+
+  it('unloads a version whose folder left the store; a refused new file does not push out a good version', async () => {
+    worker = await startTestWorker({ versions: [1, 2], versionsKept: 2 });
+    for (const v of ['3', '4']) {
+      mkdirSync(join(worker.store, 'preference', v), { recursive: true });
+      writeFileSync(join(worker.store, 'preference', v, 'model.onnx'), 'not an onnx file');
+    }
+    expect(await worker.registry.rescan()).toEqual({ loaded: [], unloaded: [] });
+    expect(worker.registry.versions()).toEqual(['1', '2']);
+    rmSync(join(worker.store, 'preference', '2'), { recursive: true });
+    expect(await worker.registry.rescan()).toEqual({ loaded: [], unloaded: ['2'] });
+    expect(worker.registry.versions()).toEqual(['1']);
+    expect(await inferVersion(worker.url, 'latest', row(0))).toMatchObject({ status: 200, version: '1' });
   });
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { INPUTS, OUTPUTS } from '../../src/inference/model-contract.js';
 
 describe('deploy/compose.yaml', () => {
@@ -89,5 +90,10 @@ describe('Triton model repository (models/preference/config.pbtxt)', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('keeps as many versions loaded as the worker does by default', () => {
+    const kept = /version_policy: \{ latest: \{ num_versions: (\d+) \} \}/.exec(config);
+    expect(Number(kept?.[1])).toBe(loadConfig({}).worker.versionsKept);
   });
 });
