@@ -134,7 +134,7 @@ export function createFeedService(o: FeedOptions) {
       const liked = history.filter((h) => h.like).map((h) => h.vector);
       const dim = liked[0]?.length;
       const index = dim ? await indexFor(viewer.tenantId, dim) : undefined;
-      const near = index ? index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
+      const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
       const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
       const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
       const scored = await o.scoring.scoreRows(viewer, userId, history, rows);

@@ -3,25 +3,41 @@ import { createVectorIndex } from '../../src/ranking/vector-index.js';
 import { centroidScores } from '../../src/ranking/centroid.js';
 
 describe('vector index', () => {
-  it('returns the k items most similar to the mean of the queries, best first, skipping exclusions', () => {
+  it('returns the k items most similar to the mean of the queries, best first, skipping exclusions', async () => {
     const index = createVectorIndex(2);
     // Ids 0..2999 around the circle; grows past its first capacity of 1024.
     for (let i = 0; i < 3000; i++) index.upsert(i, [Math.cos((i / 3000) * 2 * Math.PI), Math.sin((i / 3000) * 2 * Math.PI)]);
     expect(index.size).toBe(3000);
     // Item i sits at angle i * 2π / 3000 (0.00209 rad apart); the query at 0.001 rad.
-    expect(index.nearest([[1, 0.001]], 3, new Set())).toEqual([0, 1, 2999]);
-    expect(index.nearest([[1, 0.001]], 3, new Set([0]))).toEqual([1, 2999, 2]);
+    expect(await index.nearest([[1, 0.001]], 3, new Set())).toEqual([0, 1, 2999]);
+    expect(await index.nearest([[1, 0.001]], 3, new Set([0]))).toEqual([1, 2999, 2]);
     // The mean of two queries: halfway between them.
-    expect(index.nearest([[1, 0], [0, 1]], 1, new Set())).toEqual([375]);
+    expect(await index.nearest([[1, 0], [0, 1]], 1, new Set())).toEqual([375]);
   });
 
-  it('replaces a vector on a second upsert of the same id', () => {
+  it('agrees with a plain cosine sort, at several dimensions', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    for (const dim of [5, 32, 37]) {
+      const index = createVectorIndex(dim);
+      const vectors = Array.from({ length: 500 }, () => Array.from({ length: dim }, random));
+      vectors.forEach((v, id) => index.upsert(id, v));
+      const queries = [Array.from({ length: dim }, random), Array.from({ length: dim }, random)];
+      const exclude = new Set([3, 10, 200]);
+      const q = queries[0].map((x, d) => x + queries[1][d]);
+      const cosine = (v: number[]) => v.reduce((s, x, d) => s + x * q[d], 0) / Math.hypot(...v);
+      const expected = vectors.map((v, id) => ({ id, s: cosine(v) })).filter((e) => !exclude.has(e.id)).sort((a, b) => b.s - a.s).slice(0, 20).map((e) => e.id);
+      expect(await index.nearest(queries, 20, exclude)).toEqual(expected);
+    }
+  });
+
+  it('replaces a vector on a second upsert of the same id', async () => {
     const index = createVectorIndex(2);
     index.upsert(7, [1, 0]);
     index.upsert(8, [0, 1]);
     index.upsert(7, [0, -1]);
     expect(index.size).toBe(2);
-    expect(index.nearest([[0, -1]], 1, new Set())).toEqual([7]);
+    expect(await index.nearest([[0, -1]], 1, new Set())).toEqual([7]);
   });
 });
 
