@@ -30,6 +30,8 @@ export interface FeedConfig {
   readonly poolSize: number;
   /** Share of the pool taken from the items nearest the user's likes. */
   readonly nearShare: number;
+  /** Bytes all tenants' vector indexes may take in one API process. */
+  readonly indexBudgetBytes: number;
   readonly subscriptionsPerConnection: number;
   readonly subscriptionsPerTenant: number;
   readonly coalesceMs: number;
@@ -175,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     feed: Object.freeze({
       poolSize: integer(env, 'FEED_POOL_SIZE', 500, 1, 500),
       nearShare: integer(env, 'FEED_NEAR_PERCENT', 50, 0, 100) / 100,
+      indexBudgetBytes: integer(env, 'FEED_INDEX_MAX_MB', 1024, 1, 1024 * 1024) * 1024 * 1024,
       subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
       subscriptionsPerTenant: integer(env, 'SUBSCRIPTIONS_PER_TENANT', 10_000, 1, 1_000_000),
       coalesceMs: integer(env, 'FEED_COALESCE_MS', 25, 0, 10_000),

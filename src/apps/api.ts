@@ -19,7 +19,13 @@ async function main() {
   const bus = await openEventBus(database, log);
   const services = createServices(database.db, {
     bus,
-    feed: config.feed,
+    feed: {
+      ...config.feed,
+      onIndexEvicted: (tenantId, bytes) => {
+        metrics.indexEvictions.inc();
+        log.info({ tenantId, bytes }, 'feed vector index dropped to stay within FEED_INDEX_MAX_MB; rebuilt on its next feed');
+      },
+    },
     scoring: {
       scorer,
       historyPerKind: config.scoring.historyPerKind,

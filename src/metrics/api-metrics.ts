@@ -19,6 +19,11 @@ export function createApiMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    indexEvictions: new Counter({
+      name: 'tastegraph_feed_index_evictions_total',
+      help: "Tenants' vector indexes dropped to stay within FEED_INDEX_MAX_MB (rebuilt on their next feed)",
+      registers: [registry],
+    }),
     scoredUsers: new Counter({
       name: 'tastegraph_scored_users_total',
       help: 'Users scored, by the model or by the history-centroid fallback',

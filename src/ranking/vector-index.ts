@@ -11,6 +11,8 @@ import * as ort from 'onnxruntime-node';
 
 export interface VectorIndex {
   readonly size: number;
+  /** Memory its arrays take (capacity doubles as it grows). */
+  readonly bytes: number;
   upsert(id: number, vector: ArrayLike<number>): void;
   /** The k items most similar (cosine) to the mean of the queries, best first, skipping `exclude`. */
   nearest(queries: readonly ArrayLike<number>[], k: number, exclude: ReadonlySet<number>): Promise<number[]>;
@@ -67,6 +69,10 @@ export function createVectorIndex(dim: number): VectorIndex {
   return {
     get size() {
       return slot.size;
+    },
+    get bytes() {
+      // The id-to-slot map's entries are a guess (about 40 bytes each in V8); the arrays are exact.
+      return vectors.byteLength + ids.byteLength + slot.size * 40;
     },
     upsert(id, vector) {
       let at = slot.get(id);

@@ -5,7 +5,7 @@
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import type { UserRepository } from '../repositories/user.repository.js';
-import { createVectorIndex, type VectorIndex } from '../ranking/vector-index.js';
+import { createTenantIndexes } from '../ranking/tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
 import type { ScoringService } from './scoring.service.js';
@@ -25,6 +25,9 @@ export interface FeedOptions {
   poolSize: number;
   /** Share of the pool taken from the items nearest the user's likes (the rest: newest items). */
   nearShare: number;
+  /** Bytes the tenants' vector indexes may take together in this process. */
+  indexBudgetBytes: number;
+  onIndexEvicted?: (tenantId: string, bytes: number) => void;
 }
 
 export interface FeedEntry {
@@ -41,80 +44,15 @@ export interface Feed {
   modelVersion: string | null;
 }
 
-interface TenantIndex {
-  index: VectorIndex;
-  /** The newest change in the index (timestamptz text); later ones are not in it yet. */
-  watermark: string;
-  stale: boolean;
-  /** The first full build has finished. */
-  built: boolean;
-  refreshing?: Promise<void>;
-}
-
-// Items committed by a slower transaction can carry an updated_at a little older than the
-// newest one already seen; re-reading this window catches them (upserts are idempotent).
-const OVERLAP_SECONDS = 5;
-const REFRESH_PAGE = 5000;
-
 export function createFeedService(o: FeedOptions) {
-  const indexes = new Map<string, TenantIndex>();
-
-  async function refresh(tenantId: string, entry: TenantIndex): Promise<void> {
-    let since = entry.watermark;
-    let afterId = 0;
-    let overlap = OVERLAP_SECONDS;
-    for (;;) {
-      const rows = await o.items.changedSince(tenantId, since, afterId, overlap, REFRESH_PAGE);
-      for (const r of rows) entry.index.upsert(r.id, r.embedding);
-      const last = rows.at(-1);
-      if (!last) break;
-      entry.watermark = last.updatedAt;
-      if (rows.length < REFRESH_PAGE) break;
-      since = last.updatedAt;
-      afterId = last.id;
-      overlap = 0;
-    }
-  }
-
-  /**
-   * The tenant's index, or undefined while it is first built. The first build reads every
-   * item (100,000 take seconds), so it runs in the background and feeds meanwhile draw on the
-   * newest items alone; later refreshes read only the changes and are awaited, so new items
-   * show in the next feed.
-   */
-  async function indexFor(tenantId: string, dim: number): Promise<VectorIndex | undefined> {
-    let entry = indexes.get(tenantId);
-    if (!entry) {
-      entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false };
-      indexes.set(tenantId, entry);
-    }
-    if (entry.stale) {
-      const current = entry;
-      current.refreshing ??= (async () => {
-        current.stale = false;
-        try {
-          await refresh(tenantId, current);
-          current.built = true;
-        } catch (error) {
-          current.stale = true; // the next feed tries again
-          throw error;
-        }
-      })().finally(() => (current.refreshing = undefined));
-      if (!current.built) {
-        current.refreshing.catch(() => {}); // a failed first build is retried, never unhandled
-        return undefined;
-      }
-      await current.refreshing;
-    }
-    return entry.index;
-  }
+  const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted });
 
   return {
     /** New or changed items: the tenant's index refreshes on its next use. */
-    itemsChanged(tenantId: string): void {
-      const entry = indexes.get(tenantId);
-      if (entry) entry.stale = true;
-    },
+    itemsChanged: indexes.itemsChanged,
+
+    /** Tenants whose index this process holds, least recently used first, and its bytes. */
+    heldIndexes: indexes.held,
 
     async feed(viewer: Viewer, userId: string): Promise<Feed> {
       const problems = checkExternalId('userId', userId);
@@ -133,7 +71,7 @@ export function createFeedService(o: FeedOptions) {
       if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
       const liked = history.filter((h) => h.like).map((h) => h.vector);
       const dim = liked[0]?.length;
-      const index = dim ? await indexFor(viewer.tenantId, dim) : undefined;
+      const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
       const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
       const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
       const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);

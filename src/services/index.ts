@@ -38,7 +38,7 @@ export interface ServiceOptions {
   scoring?: ScoringDependencies;
   /** Where services announce changes (feeds listen); in-process when not given. */
   bus?: EventBus;
-  feed?: { poolSize: number; nearShare: number };
+  feed?: { poolSize: number; nearShare: number; indexBudgetBytes?: number; onIndexEvicted?: (tenantId: string, bytes: number) => void };
 }
 
 export function createServices(db: Database, options: ServiceOptions = {}) {
@@ -65,6 +65,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
     poolSize: options.feed?.poolSize ?? 500,
     nearShare: options.feed?.nearShare ?? 0.5,
+    indexBudgetBytes: options.feed?.indexBudgetBytes ?? 1024 * 1024 * 1024,
+    onIndexEvicted: options.feed?.onIndexEvicted,
   });
   // Item changes from any instance make this instance's feed index refresh on next use.
   bus.subscribe((event) => event.type === 'items-upserted' && feed.itemsChanged(event.tenantId));

@@ -1,0 +1,121 @@
+// Each tenant's vector index, kept in this process's memory within a budget. An index is
+// built from PostgreSQL on first use (in the background: 100,000 items take seconds) and
+// refreshed from the items changed since; past the budget, the tenants whose feeds were
+// asked for least recently lose their index and rebuild it on their next feed. Without a
+// budget every tenant ever served stayed in memory (100,000 items of dimension 512 are
+// 200 MB), in every API instance.
+import type { ItemRepository } from '../repositories/item.repository.js';
+import { createVectorIndex, type VectorIndex } from './vector-index.js';
+
+export interface TenantIndexesOptions {
+  items: Pick<ItemRepository, 'changedSince'>;
+  /** Bytes all tenants' indexes may take together; the index in use is never evicted. */
+  budgetBytes: number;
+  onEvict?: (tenantId: string, bytes: number) => void;
+}
+
+interface TenantIndex {
+  index: VectorIndex;
+  /** The newest change in the index (timestamptz text); later ones are not in it yet. */
+  watermark: string;
+  stale: boolean;
+  /** The first full build has finished. */
+  built: boolean;
+  refreshing?: Promise<void>;
+}
+
+// Items committed by a slower transaction can carry an updated_at a little older than the
+// newest one already seen; re-reading this window catches them (upserts are idempotent).
+const OVERLAP_SECONDS = 5;
+const REFRESH_PAGE = 5000;
+
+export function createTenantIndexes(o: TenantIndexesOptions) {
+  // A Map iterates in insertion order; each use re-inserts its tenant, so the first entries
+  // are the least recently used.
+  const indexes = new Map<string, TenantIndex>();
+
+  async function refresh(tenantId: string, entry: TenantIndex): Promise<void> {
+    let since = entry.watermark;
+    let afterId = 0;
+    let overlap = OVERLAP_SECONDS;
+    for (;;) {
+      const rows = await o.items.changedSince(tenantId, since, afterId, overlap, REFRESH_PAGE);
+      for (const r of rows) entry.index.upsert(r.id, r.embedding);
+      const last = rows.at(-1);
+      if (!last) break;
+      entry.watermark = last.updatedAt;
+      if (rows.length < REFRESH_PAGE) break;
+      since = last.updatedAt;
+      afterId = last.id;
+      overlap = 0;
+    }
+  }
+
+  function totalBytes(): number {
+    let total = 0;
+    for (const entry of indexes.values()) total += entry.index.bytes;
+    return total;
+  }
+
+  /** Drops least recently used indexes (never `keep`) until all fit in the budget. */
+  function evictOverBudget(keep: string): void {
+    let total = totalBytes();
+    for (const [tenantId, entry] of indexes) {
+      if (total <= o.budgetBytes) break;
+      if (tenantId === keep) continue;
+      // A build still running writes into the dropped object, which is then collected.
+      indexes.delete(tenantId);
+      total -= entry.index.bytes;
+      o.onEvict?.(tenantId, entry.index.bytes);
+    }
+  }
+
+  function refreshInBackground(tenantId: string, entry: TenantIndex): Promise<void> {
+    entry.stale = false; // changes from now on mark it stale again, for the refresh after this one
+    return (async () => {
+      try {
+        await refresh(tenantId, entry);
+        entry.built = true;
+      } catch (error) {
+        entry.stale = true; // the next feed tries again
+        throw error;
+      } finally {
+        evictOverBudget(tenantId); // it has grown: make room by dropping others
+      }
+    })().finally(() => (entry.refreshing = undefined));
+  }
+
+  return {
+    /**
+     * The tenant's index, or undefined until its first build has finished: feeds meanwhile
+     * draw on the newest items alone. Later refreshes read only the changes and are awaited,
+     * so new items show in the next feed.
+     */
+    async indexFor(tenantId: string, dim: number): Promise<VectorIndex | undefined> {
+      let entry = indexes.get(tenantId);
+      indexes.delete(tenantId);
+      if (!entry) entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false };
+      indexes.set(tenantId, entry); // now the most recently used
+      if (entry.stale) entry.refreshing ??= refreshInBackground(tenantId, entry);
+      if (!entry.built) {
+        entry.refreshing?.catch(() => {}); // a failed first build is retried, never unhandled
+        return undefined; // a half-built index would miss items at random
+      }
+      if (entry.refreshing) await entry.refreshing;
+      return entry.index;
+    },
+
+    /** New or changed items: the tenant's index refreshes on its next use. */
+    itemsChanged(tenantId: string): void {
+      const entry = indexes.get(tenantId);
+      if (entry) entry.stale = true;
+    },
+
+    /** Tenants with an index in memory, least recently used first, and the bytes they take. */
+    held(): { tenants: string[]; bytes: number } {
+      return { tenants: [...indexes.keys()], bytes: totalBytes() };
+    },
+  };
+}
+
+export type TenantIndexes = ReturnType<typeof createTenantIndexes>;
