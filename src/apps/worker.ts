@@ -20,8 +20,12 @@ async function main() {
     defaultTimeoutMs: w.defaultTimeoutMs,
   });
   const url = await server.listenOn(w.port, w.host);
+  let stopping = false;
   const stop = async () => {
-    server.close();
+    if (stopping) return;
+    stopping = true;
+    // Answer what was taken (new requests get 503 and go to another worker), then free the models.
+    await server.drain(10_000);
     await registry.close();
     process.exit(0);
   };

@@ -6,6 +6,8 @@
 //   POST /v2/repository/models/{name}/load              (Triton's repository API: look for new versions now)
 //   GET  /metrics                                        (Prometheus)
 // Errors are {"error": "..."} with a 4xx/5xx status; a full queue answers 503 at once.
+// Shutting down (drain()), it answers what it has taken, refuses the rest with 503 (clients
+// retry another worker) and reports not ready, so a rolling deploy loses no request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
@@ -48,8 +50,25 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-export function createWorkerServer(options: WorkerServerOptions): Server & { listenOn(port: number, host: string): Promise<string> } {
+class ShuttingDownError extends Error {
+  constructor() {
+    super('worker is shutting down; try another');
+  }
+}
+
+export interface WorkerServer extends Server {
+  listenOn(port: number, host: string): Promise<string>;
+  /**
+   * Stops taking requests and resolves once every connection has closed: requests already
+   * taken are answered, later ones on open connections get 503 and the connection closes.
+   * Past `timeoutMs`, the remaining connections are cut.
+   */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   const { registry, modelName, metrics, log } = options;
+  let shuttingDown = false;
 
   /** The version asked for (latest when none), or a 404 that says which is missing. */
   function servedOr404(version: string | undefined) {
@@ -84,6 +103,7 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
     const body = await readBody(req, options.maxBodyBytes);
     const headerLength = req.headers['inference-header-content-length'];
     const request = parseInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
+    if (shuttingDown) throw new ShuttingDownError(); // the models may be unloading now
     // Looked up again now, and submitted to in the same synchronous step: a version being
     // unloaded leaves the registry before its batcher drains, so it gets nothing new.
     const model = servedOr404(version);
@@ -101,6 +121,7 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    if (shuttingDown) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://worker');
     const path = url.pathname;
     const json = (status: number, body: unknown) => {
@@ -110,7 +131,7 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
     };
     if (req.method === 'GET' && path === '/v2/health/live') return json(200, { live: true }), 'live';
     if (req.method === 'GET' && path === '/v2/health/ready') {
-      const ready = registry.get() !== undefined;
+      const ready = !shuttingDown && registry.get() !== undefined;
       return json(ready ? 200 : 503, { ready }), 'ready';
     }
     if (req.method === 'GET' && path === '/v2') {
@@ -137,6 +158,7 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
     if (name !== modelName) throw new HttpError(404, `unknown model ${name}`);
     if (action === '/infer') {
       if (req.method !== 'POST') throw new HttpError(405, 'infer takes POST');
+      if (shuttingDown) throw new ShuttingDownError();
       await infer(req, version, res);
       return 'infer';
     }
@@ -148,7 +170,12 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
     return json(200, modelMetadata(version)), 'model_metadata';
   }
 
+  // Requests being answered: when the drain begins, their connections are told to close
+  // after the answer, so the server can finish closing without waiting out keep-alive.
+  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
     const stop = metrics.latency.startTimer();
     route(req, res)
       .then((endpoint) => {
@@ -159,10 +186,10 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
         const status =
           error instanceof HttpError ? error.status
           : error instanceof ProtocolError ? 400
-          : error instanceof OverloadedError ? 503
+          : error instanceof OverloadedError || error instanceof ShuttingDownError ? 503
           : error instanceof DeadlineExceededError ? 504
           : 500;
-        if (status >= 500 && !(error instanceof OverloadedError) && !(error instanceof DeadlineExceededError)) {
+        if (status === 500) {
           log.error({ err: error, url: req.url }, 'inference request failed');
         }
         metrics.requests.inc({ endpoint: 'error', status });
@@ -178,6 +205,17 @@ export function createWorkerServer(options: WorkerServerOptions): Server & { lis
       new Promise<string>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`));
+      }),
+    drain: (timeoutMs: number) =>
+      new Promise<void>((resolve) => {
+        shuttingDown = true;
+        for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+        const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections(); // busy ones close after their response (connection: close)
       }),
   });
 }

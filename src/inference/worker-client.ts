@@ -32,10 +32,14 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
   /** Tries the workers in turn until one answers 2xx; 4xx answers are final (the request is wrong). */
   async function call(method: 'GET' | 'POST', path: string, deadline: number, body?: { body: Buffer; headerLength?: number }) {
     let lastError: unknown;
+    // Round robin across calls; within a call, each retry goes to the next worker after the
+    // one that failed (a counter shared by concurrent calls could send all of one call's
+    // attempts to the same dead worker).
+    const first = next++;
     for (let attempt = 0; attempt <= options.retries; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      const { url, pool } = pools[next++ % pools.length];
+      const { url, pool } = pools[(first + attempt) % pools.length];
       try {
         const response = await pool.request({
           method,

@@ -33,6 +33,8 @@ export interface TestWorker {
   store: string;
   registry: ModelRegistry;
   metrics: WorkerMetrics;
+  /** What the worker process does on SIGTERM: answer what it took, refuse the rest, free the models. */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export async function startTestWorker(options: { maxBatchSize?: number; maxQueue
     store,
     registry,
     metrics,
+    async drain() {
+      await server.drain(5000);
+      await registry.close();
+    },
     async stop() {
       server.close();
       server.closeAllConnections();

@@ -1,6 +1,7 @@
 // The inference worker over real HTTP with a real ONNX model: protocol conformance, batching,
 // overload, deadlines, reloads under load, and refusing a bad model.
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { join } from 'node:path';
@@ -162,6 +163,65 @@ describe('batching, overload and deadlines', () => {
     const result = await inferBinary(worker.url, row(0), 1000); // 1 ms deadline, 100 ms queue delay
     expect(result).toEqual({ status: 504, error: 'deadline exceeded before compute' });
     expect((await sessionRuns(worker)) - before).toBe(0);
+  });
+});
+
+describe('shutdown', () => {
+  it('a worker that drains under load answers what it took and sends the rest to another worker', async () => {
+    worker = await startTestWorker({ maxQueueDelayMs: 1 });
+    const other = await startTestWorker({ maxQueueDelayMs: 1 });
+    try {
+      const client = createWorkerClient({ urls: [worker.url, other.url], model: 'preference', retries: 2, connections: 4 });
+      let stop = false;
+      let answered = 0;
+      const failures: string[] = [];
+      const load = Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          await client.score(row(1), Date.now() + 5000).then(() => answered++, (e: Error) => failures.push(e.message));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      const started = Date.now();
+      await worker.drain();
+      const drainMs = Date.now() - started;
+      const atDrain = answered;
+      await new Promise((r) => setTimeout(r, 150));
+      stop = true;
+      await Promise.all(load);
+      await client.close();
+      expect(failures).toEqual([]);
+      expect(answered).toBeGreaterThan(atDrain); // the other worker took over
+      expect(drainMs).toBeLessThan(2000); // connections closed after their answers, not at the 5 s cut
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('answers a request it had queued; one whose body was still arriving gets 503 to retry elsewhere', async () => {
+    worker = await startTestWorker({ maxQueueDelayMs: 300 });
+    const queued = inferBinary(worker.url, row(0)); // waits up to 300 ms for a batch
+    const encoded = encodeInferRequest(row(1));
+    const arriving = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${worker!.url}/v2/models/preference/infer`, {
+        method: 'POST',
+        headers: { 'inference-header-content-length': String(encoded.headerLength), 'content-length': String(encoded.body.length) },
+      }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write(encoded.body.subarray(0, 10)); // the rest comes once the drain has begun
+      setTimeout(() => req.end(encoded.body.subarray(10)), 100);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const drained = worker.drain();
+    expect(await queued).toMatchObject({ status: 200 });
+    expect(await arriving).toEqual({ status: 503, body: JSON.stringify({ error: 'worker is shutting down; try another' }) });
+    await drained;
+    // Both connections closed after their answers (keep-alive would have held them to the 5 s cut).
+    expect(Date.now() - started).toBeLessThan(2000);
+    await expect(fetch(`${worker.url}/v2/health/live`)).rejects.toThrow(); // no longer listening
   });
 });
 
