@@ -3,6 +3,8 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeInferRequest } from '../../src/inference/protocol.js';
+import { userBatch } from '../../src/inference/tensors.js';
 import { SERVER_URL } from '../helpers/database.js';
 
 const run = promisify(execFile);
@@ -80,6 +82,34 @@ describe('operator commands', () => {
     if (code === 'hung') child.kill('SIGKILL');
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('the worker answers the request it has queued on SIGTERM, then exits', async () => {
+    const child = spawn(process.execPath, [...TSX, 'src/apps/worker.ts'], {
+      env: { ...process.env, NODE_ENV: 'production', WORKER_PORT: '0', MAX_QUEUE_DELAY_MS: '300', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => {
+        const m = /inference worker at (\S+)\/v2/.exec(String(chunk));
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+    });
+    const D = 32; // the default model's
+    const request = encodeInferRequest(userBatch(D, [{ vector: new Array(D).fill(0.1), like: true }], [new Array(D).fill(0.2)]));
+    const queued = fetch(`${url}/v2/models/preference/infer`, {
+      method: 'POST',
+      headers: { 'inference-header-content-length': String(request.headerLength) },
+      body: new Uint8Array(request.body),
+    });
+    await new Promise((r) => setTimeout(r, 100)); // in the queue: the worker waits up to 300 ms for a batch
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect((await queued).status).toBe(200);
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(0);
   });
 
   it('a bad variable is named at start', async () => {
