@@ -1,6 +1,10 @@
 // The API's client for inference workers (the Open Inference Protocol over HTTP/1.1): keep-alive
 // connection pools (undici), binary tensors, a deadline per call, and retries with jittered
-// backoff that move on to the next worker, so one slow or dead worker costs little.
+// backoff that move on to the next worker, so one slow or dead worker costs little:
+// - with another worker to try, an attempt may take half the time left, so a worker that
+//   accepts connections but never answers cannot use up the whole deadline;
+// - a worker that fails is skipped by later calls for a while (1 s, doubling with each
+//   further failure up to 30 s; Envoy calls this outlier ejection), then tried again.
 import { Pool } from 'undici';
 import { encodeInferRequest, parseInferResponse } from './protocol.js';
 import type { ModelInfo, Scorer } from './scorer.js';
@@ -13,7 +17,20 @@ export interface WorkerClientOptions {
   connections?: number;
   /** How long a model's metadata is trusted before it is asked again. */
   infoTtlMs?: number;
+  /** How long a worker is skipped after its first failure in a row (doubles with each further one). */
+  ejectMs?: number;
 }
+
+interface Target {
+  url: string;
+  pool: Pool;
+  /** Failed attempts in a row. */
+  failures: number;
+  /** Skipped until then, while another worker can be tried. */
+  ejectedUntil: number;
+}
+
+const MAX_EJECT_MS = 30_000;
 
 export class WorkerUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -25,38 +42,68 @@ export class WorkerUnavailableError extends Error {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createWorkerClient(options: WorkerClientOptions): Scorer {
-  const pools = options.urls.map((url) => ({ url, pool: new Pool(url, { connections: options.connections ?? 16, pipelining: 1 }) }));
+  const targets: Target[] = options.urls.map((url) => ({ url, pool: new Pool(url, { connections: options.connections ?? 16, pipelining: 1 }), failures: 0, ejectedUntil: 0 }));
+  const ejectMs = options.ejectMs ?? 1000;
   let next = 0;
+
+  /**
+   * From `start` in the rotation: the first worker neither ejected nor tried in this call,
+   * else the first not tried (better than the one that just failed), else `start`'s.
+   */
+  function pick(start: number, tried: ReadonlySet<Target>): Target {
+    const now = Date.now();
+    const order = targets.map((_, i) => targets[(start + i) % targets.length]);
+    return order.find((t) => t.ejectedUntil <= now && !tried.has(t)) ?? order.find((t) => !tried.has(t)) ?? order[0];
+  }
+
+  function failed(target: Target) {
+    // Calls in flight when a worker dies fail together: count them as one failure.
+    if (target.ejectedUntil > Date.now()) return;
+    target.failures++;
+    target.ejectedUntil = Date.now() + Math.min(MAX_EJECT_MS, ejectMs * 2 ** (target.failures - 1));
+  }
+
   let info: { value: ModelInfo | undefined; until: number } = { value: undefined, until: 0 };
 
   /** Tries the workers in turn until one answers 2xx; 4xx answers are final (the request is wrong). */
   async function call(method: 'GET' | 'POST', path: string, deadline: number, body?: { body: Buffer; headerLength?: number }) {
     let lastError: unknown;
-    // Round robin across calls; within a call, each retry goes to the next worker after the
-    // one that failed (a counter shared by concurrent calls could send all of one call's
-    // attempts to the same dead worker).
+    // Round robin across calls; within a call, each retry goes to a worker it has not tried
+    // (a counter shared by concurrent calls could send all of one call's attempts to the same
+    // dead worker).
     const first = next++;
+    const tried = new Set<Target>();
     for (let attempt = 0; attempt <= options.retries; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      const { url, pool } = pools[(first + attempt) % pools.length];
+      const target = pick(first + attempt, tried);
+      tried.add(target);
+      const { url, pool } = target;
+      const budget = attempt < options.retries && targets.length > 1 ? Math.max(1, Math.floor(remaining / 2)) : remaining;
       try {
         const response = await pool.request({
           method,
           path,
           headers: body?.headerLength !== undefined ? { 'inference-header-content-length': String(body.headerLength), 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' },
           body: body?.body,
-          headersTimeout: remaining,
-          bodyTimeout: remaining,
+          // undici's own headersTimeout and bodyTimeout tick about once a second (measured: an
+          // attempt given 400 ms failed after 980), so the budget is kept by an abort timer.
+          signal: AbortSignal.timeout(budget),
         });
         const bytes = Buffer.from(await response.body.arrayBuffer());
+        if (response.statusCode < 500) {
+          target.failures = 0; // it answered: healthy, even if the request was wrong
+          target.ejectedUntil = 0;
+        }
         if (response.statusCode < 300) return { bytes, headers: response.headers };
         const message = bytes.toString('utf8').slice(0, 300);
         if (response.statusCode < 500) throw Object.assign(new Error(`worker ${url} answered ${response.statusCode}: ${message}`), { final: true });
         lastError = new Error(`worker ${url} answered ${response.statusCode}: ${message}`);
+        failed(target);
       } catch (error) {
         if ((error as { final?: boolean }).final) throw error;
         lastError = error;
+        failed(target);
       }
       // Full jitter: a random wait up to 10 ms · 2^attempt, so retries do not arrive together.
       await sleep(Math.random() * 10 * 2 ** attempt);
@@ -85,7 +132,7 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       return parsed;
     },
     async close() {
-      await Promise.all(pools.map((p) => p.pool.close()));
+      await Promise.all(targets.map((t) => t.pool.close()));
     },
   };
 }
