@@ -55,6 +55,13 @@ export function createScoringService(o: ScoringOptions) {
       problems.push({ field: 'itemIds', message: `expected 1 to ${MAX_CANDIDATES} item ids, got ${key.itemIds.length}` });
     }
     key.itemIds.forEach((id, i) => problems.push(...checkExternalId(`itemIds[${i}]`, id, i)));
+    // A ranking with the same item twice has no meaning; say which, rather than rank both.
+    const firstAt = new Map<string, number>();
+    key.itemIds.forEach((id, i) => {
+      const first = firstAt.get(id);
+      if (first === undefined) firstAt.set(id, i);
+      else problems.push({ index: i, field: `itemIds[${i}]`, message: `"${id}" is already itemIds[${first}]` });
+    });
     throwIfProblems('score', problems);
     const candidates = await o.items.findByExternalIds(viewer.tenantId, key.itemIds);
     const unknown = candidates.flatMap((c, i) => (c ? [] : [{ index: i, field: `itemIds[${i}]`, message: `unknown item "${key.itemIds[i]}"` }]));

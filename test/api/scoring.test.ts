@@ -83,6 +83,8 @@ describe('score and rank', () => {
     await api.gql(b.appKey, UPSERT, { items: [item('only-b', 1, 0)] });
     const foreign = await api.gql(a.appKey, SCORE, { u: 'fan', ids: ['warm-1', 'only-b'] });
     expect(foreign.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 1, field: 'itemIds[1]' }] });
+    const twice = await api.gql(a.appKey, SCORE, { u: 'fan', ids: ['warm-1', 'warm-2', 'warm-1'] });
+    expect(twice.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 2, field: 'itemIds[2]', message: '"warm-1" is already itemIds[0]' }] });
   });
 
   it("another tenant's user is a new user here: scored cold, never with that tenant's history", async () => {
