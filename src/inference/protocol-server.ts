@@ -112,7 +112,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     }
     const deadline = Date.now() + (request.timeoutUs ? request.timeoutUs / 1000 : options.defaultTimeoutMs);
     const output = await model.batcher.submit(request.batch, deadline);
-    const reply = encodeInferResponse(modelName, model.session.version, request.id, output, request.binaryOutputs);
+    const reply = encodeInferResponse(modelName, model.session.version, request.id, output, request.binaryOutputs, request.outputs);
     if (reply.headerLength !== undefined) {
       res.setHeader('inference-header-content-length', reply.headerLength);
       res.setHeader('content-type', 'application/octet-stream');

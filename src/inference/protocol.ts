@@ -25,12 +25,15 @@ interface TensorHeader {
 const BYTES: Record<Datatype, number> = { FP32: 4, INT64: 8, BOOL: 1 };
 const INPUT_TYPES: Record<string, Datatype> = { history: 'FP32', history_label: 'INT64', history_mask: 'BOOL', candidates: 'FP32' };
 const RANKS: Record<string, number> = { history: 3, history_label: 2, history_mask: 2, candidates: 3 };
+const OUTPUT_NAMES = ['logits', 'user_embedding'];
 
 export interface InferRequest {
   id?: string;
   batch: ScoreBatch;
   /** Output names to send as binary data. */
   binaryOutputs: Set<string>;
+  /** The outputs asked for, in the order to send them (all, when the request names none). */
+  outputs: string[];
   /** Triton's per-request timeout, in microseconds. */
   timeoutUs?: number;
 }
@@ -127,12 +130,21 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
   checkLabels(tensors.history_label.data as BigInt64Array, tensors.history_mask.data as Uint8Array, H);
 
   const wantAll = header.parameters?.binary_data_output === true;
-  const binaryOutputs = new Set<string>(wantAll ? ['logits', 'user_embedding'] : []);
-  for (const o of header.outputs ?? []) if (o?.parameters?.binary_data) binaryOutputs.add(o.name);
+  const binaryOutputs = new Set<string>(wantAll ? OUTPUT_NAMES : []);
+  if (header.outputs !== undefined && !Array.isArray(header.outputs)) throw new ProtocolError('outputs: expected an array of requested outputs');
+  for (const o of header.outputs ?? []) {
+    if (!OUTPUT_NAMES.includes(o?.name)) throw new ProtocolError(`outputs: unknown tensor "${o?.name}"; expected ${OUTPUT_NAMES.join(', ')}`);
+    // Per output, binary_data overrides the request-wide binary_data_output either way.
+    if (o.parameters?.binary_data === true) binaryOutputs.add(o.name);
+    if (o.parameters?.binary_data === false) binaryOutputs.delete(o.name);
+  }
+  // As in Triton: the outputs the request names, or all of them when it names none.
+  const outputs = header.outputs?.length ? [...new Set(header.outputs.map((o) => o.name))] : OUTPUT_NAMES;
   const timeout = header.parameters?.timeout;
   return {
     id: typeof header.id === 'string' ? header.id : undefined,
     binaryOutputs,
+    outputs,
     timeoutUs: typeof timeout === 'number' && timeout > 0 ? timeout : undefined,
     batch: {
       B, H, T, D,
@@ -157,7 +169,7 @@ function encode(json: object, binaries: Buffer[]): EncodedMessage {
 
 const bytesOf = (a: Float32Array | BigInt64Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-export function encodeInferResponse(model: string, version: string, id: string | undefined, output: ScoreOutput, binary: Set<string>): EncodedMessage {
+export function encodeInferResponse(model: string, version: string, id: string | undefined, output: ScoreOutput, binary: Set<string>, outputs: readonly string[] = OUTPUT_NAMES): EncodedMessage {
   const binaries: Buffer[] = [];
   const tensor = (name: string, shape: number[], data: Float32Array) => {
     if (binary.has(name)) {
@@ -171,7 +183,7 @@ export function encodeInferResponse(model: string, version: string, id: string |
       model_name: model,
       model_version: version,
       ...(id !== undefined ? { id } : {}),
-      outputs: [tensor('logits', [output.B, output.T, 2], output.logits), tensor('user_embedding', [output.B, output.E], output.userEmbedding)],
+      outputs: outputs.map((name) => (name === 'logits' ? tensor('logits', [output.B, output.T, 2], output.logits) : tensor('user_embedding', [output.B, output.E], output.userEmbedding))),
     },
     binaries,
   );

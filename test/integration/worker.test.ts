@@ -107,6 +107,28 @@ describe('Open Inference Protocol conformance', () => {
     expect(body).toMatchObject({ model_name: 'preference', model_version: '1', id: 'req-7' });
     expect(body.outputs[0]).toMatchObject({ name: 'logits', datatype: 'FP32', shape: [B, T, 2] });
     expect(close(body.outputs[0].data, fx.logits)).toBe(true);
+    expect(body.outputs.map((o: { name: string }) => o.name)).toEqual(['logits', 'user_embedding']);
+  });
+
+  it('answers only the outputs a request names, as Triton does', async () => {
+    worker = await startTestWorker();
+    const { B, H, T, D } = fx.shape;
+    const response = await fetch(`${worker.url}/v2/models/preference/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [
+          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
+          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
+          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+          { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
+        ],
+        outputs: [{ name: 'user_embedding' }],
+      }),
+    });
+    const body = await response.json();
+    expect(body.outputs).toHaveLength(1);
+    expect(body.outputs[0]).toMatchObject({ name: 'user_embedding', datatype: 'FP32', shape: [B, expect.any(Number)] });
   });
 
   it('answers errors as {"error"} with 4xx', async () => {

@@ -49,6 +49,7 @@ describe('Open Inference Protocol messages', () => {
     expect(bad([h, l, m, ok('candidates', 'FP32', [1, 0, 2], [])])).toThrow('candidates: expected at least one candidate per user (T >= 1), got shape [1,0,2]');
     const none = (name: string, datatype: string, shape: number[]) => ok(name, datatype, shape, []);
     expect(bad([none('history', 'FP32', [0, 1, 2]), none('history_label', 'INT64', [0, 1]), none('history_mask', 'BOOL', [0, 1]), none('candidates', 'FP32', [0, 1, 2])])).toThrow(/history: expected at least one user \(B >= 1\)/);
+    expect(() => parseInferRequest(Buffer.from(JSON.stringify({ inputs: [h, l, m, c], outputs: [{ name: 'scores' }] })), undefined)).toThrow('outputs: unknown tensor "scores"; expected logits, user_embedding');
     expect(() => parseInferRequest(Buffer.from('{oops'), undefined)).toThrow(ProtocolError);
     expect(() => parseInferRequest(Buffer.from('{}'), 99)).toThrow(/outside the body/);
   });
@@ -59,6 +60,22 @@ describe('Open Inference Protocol messages', () => {
     padded.historyLabel[1] = 9n; // padding may hold anything
     const encoded = encodeInferRequest(padded);
     expect(Array.from(parseInferRequest(encoded.body, encoded.headerLength).batch.historyLabel)).toEqual([1n, 0n]);
+  });
+
+  it('reads which outputs a request wants, and in which encoding', () => {
+    const parse = (extra: object) => {
+      const encoded = encodeInferRequest(batch);
+      const header = JSON.parse(encoded.body.subarray(0, encoded.headerLength).toString());
+      const json = Buffer.from(JSON.stringify({ ...header, ...extra }));
+      return parseInferRequest(Buffer.concat([json, encoded.body.subarray(encoded.headerLength)]), json.length);
+    };
+    expect(parse({}).outputs).toEqual(['logits', 'user_embedding']);
+    const one = parse({ outputs: [{ name: 'logits', parameters: { binary_data: false } }] });
+    expect(one.outputs).toEqual(['logits']);
+    expect(one.binaryOutputs).toEqual(new Set(['user_embedding'])); // logits as JSON, despite binary_data_output
+    const output = { B: 1, T: 3, E: 2, logits: Float32Array.from([1, 2, 3, 4, 5, 6]), userEmbedding: Float32Array.from([0.25, 0.75]) };
+    const reply = JSON.parse(encodeInferResponse('preference', '1', undefined, output, one.binaryOutputs, one.outputs).body.toString());
+    expect(reply.outputs).toEqual([{ name: 'logits', datatype: 'FP32', shape: [1, 3, 2], data: [1, 2, 3, 4, 5, 6] }]);
   });
 
   it('round-trips a response, binary or JSON', () => {
