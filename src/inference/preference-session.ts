@@ -53,12 +53,12 @@ async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.Ses
         thread.postMessage({ id, batch });
       }),
     release: async () => {
-      await thread.terminate();
       // Nothing should be waiting (the registry drains a version before releasing it), but a
-      // run sent after this point would never be answered: fail them instead of hanging.
+      // run sent to a terminated thread would never be answered: fail it instead of hanging.
+      released = true;
+      await thread.terminate();
       for (const waiter of pending.values()) waiter.reject(new Error('model session released'));
       pending.clear();
-      released = true;
     },
   };
 }
