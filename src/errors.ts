@@ -39,10 +39,14 @@ export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATE
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
-/** Throws one BAD_USER_INPUT naming every problem found, or nothing if there are none. */
-export function throwIfProblems(what: string, problems: readonly FieldProblem[], code: ErrorCode = 'BAD_USER_INPUT'): void {
+/**
+ * Throws one BAD_USER_INPUT naming every problem found, or nothing if there are none. For a
+ * write, the message says that none of the batch was stored; a read (`write: false`) stores
+ * nothing anyway.
+ */
+export function throwIfProblems(what: string, problems: readonly FieldProblem[], code: ErrorCode = 'BAD_USER_INPUT', { write = true } = {}): void {
   if (problems.length === 0) return;
   const shown = problems.slice(0, 5).map((p) => `${p.field}: ${p.message}`).join('; ');
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
-  throw new AppError(code, `${what}: ${problems.length} invalid; nothing was stored. ${shown}${more}`, problems);
+  throw new AppError(code, `${what}: ${problems.length} invalid${write ? '; nothing was stored' : ''}. ${shown}${more}`, problems);
 }

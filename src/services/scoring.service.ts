@@ -62,10 +62,10 @@ export function createScoringService(o: ScoringOptions) {
       if (first === undefined) firstAt.set(id, i);
       else problems.push({ index: i, field: `itemIds[${i}]`, message: `"${id}" is already itemIds[${first}]` });
     });
-    throwIfProblems('score', problems);
+    throwIfProblems('score', problems, 'BAD_USER_INPUT', { write: false });
     const candidates = await o.items.findByExternalIds(viewer.tenantId, key.itemIds);
     const unknown = candidates.flatMap((c, i) => (c ? [] : [{ index: i, field: `itemIds[${i}]`, message: `unknown item "${key.itemIds[i]}"` }]));
-    throwIfProblems('score', unknown, 'NOT_FOUND');
+    throwIfProblems('score', unknown, 'NOT_FOUND', { write: false });
     return { key, history: await historyOf(viewer, key.userId), candidates: candidates as ItemRow[] };
   }
 
