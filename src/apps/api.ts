@@ -14,7 +14,9 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config);
-  const metrics = createApiMetrics({ defaultMetrics: true });
+  // The services are built after the metrics (they report into them); read through this.
+  let feedIndexBytes = () => 0;
+  const metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes() });
   const scorer = await openScorer(config, log);
   const bus = await openEventBus(database, log);
   const services = createServices(database.db, {
@@ -34,6 +36,7 @@ async function main() {
       onScored: (outcome, users) => metrics.scoredUsers.inc({ outcome }, users),
     },
   });
+  feedIndexBytes = () => services.feed.heldIndexes().bytes;
   const stopWatchingModels = watchModelVersions(scorer, bus, log);
 
   let demo: DemoKeys | undefined;

@@ -1,9 +1,20 @@
 // Prometheus metrics of the API process (one registry per server, so tests can run several).
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createApiMetrics(options: { defaultMetrics?: boolean } = {}) {
+export function createApiMetrics(options: { defaultMetrics?: boolean; feedIndexBytes?: () => number } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const feedIndexBytes = options.feedIndexBytes;
+  if (feedIndexBytes) {
+    new Gauge({
+      name: 'tastegraph_feed_index_bytes',
+      help: "Memory the tenants' vector indexes take in this process (bounded by FEED_INDEX_MAX_MB)",
+      registers: [registry],
+      collect() {
+        this.set(feedIndexBytes());
+      },
+    });
+  }
   return {
     registry,
     operations: new Counter({

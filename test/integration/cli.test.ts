@@ -63,7 +63,7 @@ describe('operator commands', () => {
     expect(missing.stderr).toMatch(/usage: npm run tenant:create/);
   });
 
-  it('the API stops within seconds on SIGTERM', async () => {
+  it('the API serves its metrics, and stops within seconds on SIGTERM', async () => {
     const appUrl = new URL(adminUrl);
     appUrl.username = 'tastegraph_app';
     const child = spawn(process.execPath, [...TSX, 'src/apps/api.ts'], {
@@ -71,10 +71,17 @@ describe('operator commands', () => {
       env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk) => String(chunk).includes('ready at') && resolve());
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => {
+        const m = /ready at (\S+)\/graphql/.exec(String(chunk));
+        if (m) resolve(m[1]);
+      });
       child.once('exit', (code) => reject(new Error(`API exited early with ${code}`)));
     });
+    // As wired in the process: the feed index's memory and evictions are exported.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^tastegraph_feed_index_bytes 0$/m);
+    expect(metrics).toMatch(/^tastegraph_feed_index_evictions_total 0$/m);
     const started = Date.now();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
