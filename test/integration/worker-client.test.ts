@@ -52,7 +52,8 @@ describe('worker client failover', () => {
   it('a worker that never answers costs one call half its deadline, then is skipped', async () => {
     hung = await startHungServer();
     worker = await startTestWorker();
-    const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, connections: 2 });
+    // A long ejection, so that a slow machine cannot let it lapse within the six calls.
+    const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, connections: 2, ejectMs: 10_000 });
     try {
       const row = fixtureRow();
       for (let i = 0; i < 6; i++) {
