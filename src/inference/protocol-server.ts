@@ -69,6 +69,12 @@ export interface WorkerServer extends Server {
 export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   const { registry, modelName, metrics, log } = options;
   let shuttingDown = false;
+  /**
+   * Called just before each answer is written: once the drain has begun, the connection is
+   * told to close after it, so the server can finish closing without waiting out keep-alive.
+   * (Checked at the write rather than tracking every open response: no work per request.)
+   */
+  const closeIfDraining = (res: ServerResponse) => shuttingDown && res.setHeader('connection', 'close');
 
   /** The version asked for (latest when none), or a 404 that says which is missing. */
   function servedOr404(version: string | undefined) {
@@ -117,16 +123,17 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       res.setHeader('inference-header-content-length', reply.headerLength);
       res.setHeader('content-type', 'application/octet-stream');
     } else res.setHeader('content-type', 'application/json');
+    closeIfDraining(res);
     res.end(reply.body);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
-    if (shuttingDown) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://worker');
     const path = url.pathname;
     const json = (status: number, body: unknown) => {
       res.statusCode = status;
       res.setHeader('content-type', 'application/json');
+      closeIfDraining(res);
       res.end(JSON.stringify(body));
     };
     if (req.method === 'GET' && path === '/v2/health/live') return json(200, { live: true }), 'live';
@@ -143,7 +150,9 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       metrics.modelVersion.reset();
       if (latest) metrics.modelVersion.set({ model: modelName, version: latest.session.version }, 1);
       res.setHeader('content-type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
+      const text = await metrics.registry.metrics();
+      closeIfDraining(res);
+      res.end(text);
       return 'metrics';
     }
     const load = /^\/v2\/repository\/models\/([^/]+)\/load$/.exec(path);
@@ -170,12 +179,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     return json(200, modelMetadata(version)), 'model_metadata';
   }
 
-  // Requests being answered: when the drain begins, their connections are told to close
-  // after the answer, so the server can finish closing without waiting out keep-alive.
-  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
-    inFlight.add(res);
-    res.on('close', () => inFlight.delete(res));
     const stop = metrics.latency.startTimer();
     route(req, res)
       .then((endpoint) => {
@@ -197,6 +201,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
         if (res.headersSent) return void res.destroy();
         res.statusCode = status;
         res.setHeader('content-type', 'application/json');
+        closeIfDraining(res);
         res.end(JSON.stringify({ error: status === 500 ? 'internal error' : error.message }));
       });
   });
@@ -209,7 +214,6 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     drain: (timeoutMs: number) =>
       new Promise<void>((resolve) => {
         shuttingDown = true;
-        for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
         const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
         server.close(() => {
           clearTimeout(cut);
