@@ -3,6 +3,7 @@
 // A new version is loaded beside the old ones and takes over for new requests only once it
 // is ready, so no request is dropped; a file that fails to load or to match the contract is
 // refused with a log line, and what was serving goes on serving.
+// A version whose file changes in place is loaded again the same way (Triton's poll mode).
 // Like Triton's version policy `latest { num_versions: N }`, only the N highest versions stay
 // loaded, and a version whose folder left the store is unloaded: a nightly job adds a version
 // a day, and each loaded one holds a session and a thread. Unloading takes the version out of
@@ -16,6 +17,11 @@ import { loadPreferenceSession, type ExecutionProvider, type PreferenceSession }
 export interface ServedModel {
   session: PreferenceSession;
   batcher: Batcher;
+}
+
+interface LoadedModel extends ServedModel {
+  /** The file's modification time when loaded: a change loads it again. */
+  mtime: number;
 }
 
 export interface ModelRegistryOptions {
@@ -47,7 +53,7 @@ export interface ModelRegistry {
 }
 
 export async function createModelRegistry(options: ModelRegistryOptions): Promise<ModelRegistry> {
-  const loaded = new Map<string, ServedModel>();
+  const loaded = new Map<string, LoadedModel>();
   const refused = new Map<string, number>(); // version -> mtime of the file refused, not retried until it changes
   let latest: string | undefined;
   let scanning: Promise<RescanResult> | undefined;
@@ -68,27 +74,40 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
     let serving = 0;
     for (const version of entries.sort((a, b) => Number(b) - Number(a))) {
       if (serving >= options.versionsKept) break;
-      if (loaded.has(version)) {
-        serving++;
-        continue;
-      }
       const file = join(modelDir, version, 'model.onnx');
       let mtime: number;
       try {
         mtime = (await stat(file)).mtimeMs;
       } catch {
-        continue; // a version folder still being written
+        if (loaded.has(version)) serving++; // its file is being replaced: the loaded one serves on
+        continue; // or a version folder still being written
       }
-      if (refused.get(version) === mtime) continue;
+      const current = loaded.get(version);
+      // Like Triton polling its repository, a file changed in place is loaded again.
+      if (current && current.mtime === mtime) {
+        serving++;
+        continue;
+      }
+      if (refused.get(version) === mtime) {
+        if (current) serving++;
+        continue;
+      }
       try {
         const session = await loadPreferenceSession(file, version, options.provider, options.intraOpThreads ?? 0);
         const batcher = createBatcher({ ...options.batching, run: (batch) => session.run(batch) });
-        loaded.set(version, { session, batcher });
+        // Swapped in one step, so callers move to the new file at once; the old one finishes
+        // what it had queued (nothing can reach it any more), then is freed.
+        loaded.set(version, { session, batcher, mtime });
+        if (current) {
+          retire(version, current, 'model version replaced by a changed file').catch((error) =>
+            options.log.error({ err: error, model: options.modelName, version }, 'replaced model version could not be freed'));
+        }
         added.push(version);
         serving++;
-        options.log.info({ model: options.modelName, version, metadata: session.metadata }, 'model version loaded');
+        options.log.info({ model: options.modelName, version, metadata: session.metadata }, current ? 'model version reloaded' : 'model version loaded');
       } catch (error) {
         refused.set(version, mtime);
+        if (current) serving++;
         options.log.error({ err: error, model: options.modelName, version }, 'model version refused; previous versions keep serving');
       }
     }
@@ -107,11 +126,16 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
     for (const [version] of retired) loaded.delete(version);
     latest = byRank[0];
     for (const [version, model] of retired) {
-      await model.batcher.drain();
-      await model.session.release();
-      options.log.info({ model: options.modelName, version }, inStore.has(version) ? 'model version unloaded (past the version policy)' : 'model version unloaded (gone from the store)');
+      await retire(version, model, inStore.has(version) ? 'model version unloaded (past the version policy)' : 'model version unloaded (gone from the store)');
     }
     return retired.map(([version]) => version).sort((a, b) => Number(a) - Number(b));
+  }
+
+  /** Frees a version already out of the registry, once it has answered what it had queued. */
+  async function retire(version: string, model: LoadedModel, why: string) {
+    await model.batcher.drain();
+    await model.session.release();
+    options.log.info({ model: options.modelName, version }, why);
   }
 
   const rescan = () => (scanning ??= scan().finally(() => (scanning = undefined)));

@@ -2,7 +2,7 @@
 // overload, deadlines, reloads under load, and refusing a bad model.
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -324,6 +324,34 @@ describe('model versions', () => {
     expect(await worker.registry.rescan()).toEqual({ loaded: ['3'], unloaded: ['1'] });
     expect(await queued).toMatchObject({ status: 200, version: '1' });
     expect((await inferVersion(worker.url, '1', row(0))).status).toBe(404);
+  });
+
+  it('loads a version again when its file changes in place, under load, with no failed request; a corrupt change is refused', async () => {
+    worker = await startTestWorker({ versions: [1], maxQueueDelayMs: 1 });
+    const before = worker.registry.get('1');
+    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
+    let stop = false;
+    let failures = 0;
+    const load = Array.from({ length: 4 }, async () => {
+      while (!stop) await client.score(row(1), Date.now() + 5000).catch(() => failures++);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const file = join(worker.store, 'preference', '1', 'model.onnx');
+    addVersion(worker.store, 1); // the same bytes, written again: a new modification time
+    utimesSync(file, new Date(), new Date(Date.now() + 1000));
+    expect(await worker.registry.rescan()).toEqual({ loaded: ['1'], unloaded: [] });
+    const after = worker.registry.get('1');
+    expect(after).not.toBe(before);
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(load);
+    await client.close();
+    expect(failures).toBe(0);
+    writeFileSync(file, 'not an onnx file');
+    utimesSync(file, new Date(), new Date(Date.now() + 2000));
+    expect(await worker.registry.rescan()).toEqual({ loaded: [], unloaded: [] });
+    expect(worker.registry.get('1')).toBe(after); // the loaded one serves on
+    expect((await inferBinary(worker.url, row(0))).status).toBe(200);
   });
 
   it('unloads a version whose folder left the store; a refused new file does not push out a good version', async () => {
