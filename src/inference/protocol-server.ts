@@ -74,7 +74,9 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
    * told to close after it, so the server can finish closing without waiting out keep-alive.
    * (Checked at the write rather than tracking every open response: no work per request.)
    */
-  const closeIfDraining = (res: ServerResponse) => shuttingDown && res.setHeader('connection', 'close');
+  function closeIfDraining(res: ServerResponse) {
+    if (shuttingDown) res.setHeader('connection', 'close');
+  }
 
   /** The version asked for (latest when none), or a 404 that says which is missing. */
   function servedOr404(version: string | undefined) {

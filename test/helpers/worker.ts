@@ -1,7 +1,7 @@
 // A real inference worker on an ephemeral port over a model store of its own, and the small
 // exported model (trainer/fixture.py: dimension 8) the tests put in it.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,6 +10,7 @@ import { createModelRegistry, type ModelRegistry } from '../../src/inference/mod
 import { createWorkerServer } from '../../src/inference/protocol-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/inference/worker-metrics.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
+import type { ScoreBatch } from '../../src/inference/tensors.js';
 
 let fixtureDir: string | undefined;
 
@@ -20,6 +21,31 @@ export function fixtureModel(): string {
     execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', fixtureDir], { cwd: REPOSITORY_ROOT, stdio: 'pipe' });
   }
   return fixtureDir;
+}
+
+/** The fixture's inputs and expected logits (trainer/fixture.py writes them beside the model). */
+export interface Fixture { shape: { B: number; H: number; T: number; D: number }; history: number[]; history_label: number[]; history_mask: number[]; candidates: number[]; logits: number[] }
+
+export function readFixture(): Fixture {
+  return JSON.parse(readFileSync(join(fixtureModel(), 'fixture.json'), 'utf8'));
+}
+
+/** The whole fixture as one batch. */
+export function fixtureBatch(fx = readFixture()): ScoreBatch {
+  return {
+    ...fx.shape,
+    history: Float32Array.from(fx.history),
+    historyLabel: BigInt64Array.from(fx.history_label.map(BigInt)),
+    historyMask: Uint8Array.from(fx.history_mask),
+    candidates: Float32Array.from(fx.candidates),
+  };
+}
+
+/** Row b of the fixture as a one-user batch. */
+export function fixtureRow(b: number, fx = readFixture()): ScoreBatch {
+  const { H, T, D } = fx.shape;
+  const f = fixtureBatch(fx);
+  return { B: 1, H, T, D, history: f.history.slice(b * H * D, (b + 1) * H * D), historyLabel: f.historyLabel.slice(b * H, (b + 1) * H), historyMask: f.historyMask.slice(b * H, (b + 1) * H), candidates: f.candidates.slice(b * T * D, (b + 1) * T * D) };
 }
 
 export function addVersion(store: string, version: number, file = join(fixtureModel(), 'model.onnx')): void {

@@ -1,12 +1,9 @@
 // The API's worker client against real HTTP servers: a worker that accepts connections and
 // never answers must not use up a call's deadline, and is skipped for a while afterwards.
 import { createServer, type Server, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
-import type { ScoreBatch } from '../../src/inference/tensors.js';
-import { fixtureModel, startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { fixtureRow, startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 /** A TCP server that accepts connections and never answers; counts the requests sent to it. */
 async function startHungServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
@@ -28,18 +25,6 @@ async function startHungServer(): Promise<{ url: string; requests: () => number;
   };
 }
 
-function fixtureRow(): ScoreBatch {
-  const fx = JSON.parse(readFileSync(join(fixtureModel(), 'fixture.json'), 'utf8'));
-  const { H, T, D } = fx.shape;
-  return {
-    B: 1, H, T, D,
-    history: Float32Array.from(fx.history.slice(0, H * D)),
-    historyLabel: BigInt64Array.from(fx.history_label.slice(0, H).map(BigInt)),
-    historyMask: Uint8Array.from(fx.history_mask.slice(0, H)),
-    candidates: Float32Array.from(fx.candidates.slice(0, T * D)),
-  };
-}
-
 let worker: TestWorker | undefined;
 let hung: Awaited<ReturnType<typeof startHungServer>> | undefined;
 afterEach(async () => {
@@ -55,7 +40,7 @@ describe('worker client failover', () => {
     // A long ejection, so that a slow machine cannot let it lapse within the six calls.
     const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, connections: 2, ejectMs: 10_000 });
     try {
-      const row = fixtureRow();
+      const row = fixtureRow(0);
       for (let i = 0; i < 6; i++) {
         const result = await client.score(row, Date.now() + 800); // the first call's first attempt hangs
         expect(result.output.logits.length).toBe(row.T * 2);
@@ -71,7 +56,7 @@ describe('worker client failover', () => {
     const client = createWorkerClient({ urls: [hung.url], model: 'preference', retries: 2 });
     try {
       const started = Date.now();
-      await expect(client.score(fixtureRow(), Date.now() + 300)).rejects.toThrow(/no inference worker answered/);
+      await expect(client.score(fixtureRow(0), Date.now() + 300)).rejects.toThrow(/no inference worker answered/);
       // undici's own timeouts tick about once a second: they let this call run past 1 s.
       expect(Date.now() - started).toBeLessThan(800);
     } finally {
@@ -84,7 +69,7 @@ describe('worker client failover', () => {
     worker = await startTestWorker();
     const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, ejectMs: 100 });
     try {
-      const row = fixtureRow();
+      const row = fixtureRow(0);
       await client.score(row, Date.now() + 400);
       expect(hung.requests()).toBe(1);
       await new Promise((r) => setTimeout(r, 150));

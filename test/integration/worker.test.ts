@@ -2,32 +2,40 @@
 // overload, deadlines, reloads under load, and refusing a bad model.
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { readFileSync, writeFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
+import { writeFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeInferRequest, parseInferResponse } from '../../src/inference/protocol.js';
 import { type ScoreBatch } from '../../src/inference/tensors.js';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
-import { addVersion, fixtureModel, sessionRuns, startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { addVersion, fixtureBatch as wholeFixture, fixtureModel, fixtureRow, readFixture, sessionRuns, startTestWorker, type Fixture, type TestWorker } from '../helpers/worker.js';
 
-interface Fixture { shape: { B: number; H: number; T: number; D: number }; history: number[]; history_label: number[]; history_mask: number[]; candidates: number[]; logits: number[] }
 let fx: Fixture;
 let worker: TestWorker | undefined;
 
-const fixtureBatch = (): ScoreBatch => ({
-  ...fx.shape,
-  history: Float32Array.from(fx.history),
-  historyLabel: BigInt64Array.from(fx.history_label.map(BigInt)),
-  historyMask: Uint8Array.from(fx.history_mask),
-  candidates: Float32Array.from(fx.candidates),
-});
+const fixtureBatch = () => wholeFixture(fx);
+const row = (b: number) => fixtureRow(b, fx);
 
-/** Row b of the fixture as a one-user batch. */
-function row(b: number): ScoreBatch {
-  const { H, T, D } = fx.shape;
-  const f = fixtureBatch();
-  return { B: 1, H, T, D, history: f.history.slice(b * H * D, (b + 1) * H * D), historyLabel: f.historyLabel.slice(b * H, (b + 1) * H), historyMask: f.historyMask.slice(b * H, (b + 1) * H), candidates: f.candidates.slice(b * T * D, (b + 1) * T * D) };
+/**
+ * Runs `change` while 4 callers score against the worker's latest version without pause
+ * (100 ms of load before and after it); the failed calls, and the versions that answered.
+ */
+async function underLoad(url: string, change: () => Promise<void>): Promise<{ failures: number; versions: Set<string> }> {
+  const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0 });
+  let stop = false;
+  let failures = 0;
+  const versions = new Set<string>();
+  const load = Array.from({ length: 4 }, async () => {
+    while (!stop) await client.score(row(1), Date.now() + 5000).then((r) => versions.add(r.version), () => failures++);
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  await change();
+  await new Promise((r) => setTimeout(r, 100));
+  stop = true;
+  await Promise.all(load);
+  await client.close();
+  return { failures, versions };
 }
 
 async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
@@ -50,7 +58,7 @@ async function inferVersion(url: string, version: string | undefined, batch: Sco
 const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).every((x, i) => Math.abs(x - b[i]) < 1e-4);
 
 beforeAll(() => {
-  fx = JSON.parse(readFileSync(join(fixtureModel(), 'fixture.json'), 'utf8'));
+  fx = readFixture();
 });
 afterEach(async () => {
   await worker?.stop();
@@ -250,27 +258,11 @@ describe('shutdown', () => {
 describe('model versions', () => {
   it('loads a new version under load without failing a request, then serves it as latest', async () => {
     worker = await startTestWorker({ maxQueueDelayMs: 1 });
-    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
-    let stop = false;
-    const versions = new Set<string>();
-    let failures = 0;
-    const load = Array.from({ length: 4 }, async () => {
-      while (!stop) {
-        try {
-          versions.add((await client.score(row(1), Date.now() + 5000)).version);
-        } catch {
-          failures++;
-        }
-      }
+    const { failures, versions } = await underLoad(worker.url, async () => {
+      addVersion(worker!.store, 2);
+      const loaded = await (await fetch(`${worker!.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
+      expect(loaded).toEqual({ loaded: ['2'], unloaded: [], versions: ['1', '2'] });
     });
-    await new Promise((r) => setTimeout(r, 100));
-    addVersion(worker.store, 2);
-    const loaded = await (await fetch(`${worker.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
-    expect(loaded).toEqual({ loaded: ['2'], unloaded: [], versions: ['1', '2'] });
-    await new Promise((r) => setTimeout(r, 100));
-    stop = true;
-    await Promise.all(load);
-    await client.close();
     expect(failures).toBe(0);
     expect(versions).toEqual(new Set(['1', '2']));
     expect((await (await fetch(`${worker.url}/v2/models/preference`)).json()).parameters.served_version).toBe('2');
@@ -297,20 +289,11 @@ describe('model versions', () => {
   it('keeps the newest versions the policy allows: a new one unloads the oldest under load, with no failed request', async () => {
     worker = await startTestWorker({ versions: [1, 2], versionsKept: 2, maxQueueDelayMs: 1 });
     expect(worker.registry.versions()).toEqual(['1', '2']);
-    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
-    let stop = false;
-    let failures = 0;
-    const load = Array.from({ length: 4 }, async () => {
-      while (!stop) await client.score(row(1), Date.now() + 5000).catch(() => failures++);
+    const { failures } = await underLoad(worker.url, async () => {
+      addVersion(worker!.store, 3);
+      const loaded = await (await fetch(`${worker!.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
+      expect(loaded).toEqual({ loaded: ['3'], unloaded: ['1'], versions: ['2', '3'] });
     });
-    await new Promise((r) => setTimeout(r, 100));
-    addVersion(worker.store, 3);
-    const loaded = await (await fetch(`${worker.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
-    expect(loaded).toEqual({ loaded: ['3'], unloaded: ['1'], versions: ['2', '3'] });
-    await new Promise((r) => setTimeout(r, 100));
-    stop = true;
-    await Promise.all(load);
-    await client.close();
     expect(failures).toBe(0);
     expect((await fetch(`${worker.url}/v2/models/preference/versions/1`)).status).toBe(404);
     expect(await inferVersion(worker.url, '1', row(0))).toMatchObject({ status: 404, error: 'model preference has no version 1' });
@@ -329,23 +312,15 @@ describe('model versions', () => {
   it('loads a version again when its file changes in place, under load, with no failed request; a corrupt change is refused', async () => {
     worker = await startTestWorker({ versions: [1], maxQueueDelayMs: 1 });
     const before = worker.registry.get('1');
-    const client = createWorkerClient({ urls: [worker.url], model: 'preference', retries: 0 });
-    let stop = false;
-    let failures = 0;
-    const load = Array.from({ length: 4 }, async () => {
-      while (!stop) await client.score(row(1), Date.now() + 5000).catch(() => failures++);
-    });
-    await new Promise((r) => setTimeout(r, 100));
     const file = join(worker.store, 'preference', '1', 'model.onnx');
-    addVersion(worker.store, 1); // the same bytes, written again: a new modification time
-    utimesSync(file, new Date(), new Date(Date.now() + 1000));
-    expect(await worker.registry.rescan()).toEqual({ loaded: ['1'], unloaded: [] });
-    const after = worker.registry.get('1');
-    expect(after).not.toBe(before);
-    await new Promise((r) => setTimeout(r, 100));
-    stop = true;
-    await Promise.all(load);
-    await client.close();
+    let after: ReturnType<TestWorker['registry']['get']>;
+    const { failures } = await underLoad(worker.url, async () => {
+      addVersion(worker!.store, 1); // the same bytes, written again: a new modification time
+      utimesSync(file, new Date(), new Date(Date.now() + 1000));
+      expect(await worker!.registry.rescan()).toEqual({ loaded: ['1'], unloaded: [] });
+      after = worker!.registry.get('1');
+      expect(after).not.toBe(before);
+    });
     expect(failures).toBe(0);
     writeFileSync(file, 'not an onnx file');
     utimesSync(file, new Date(), new Date(Date.now() + 2000));
