@@ -16,6 +16,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxQueryDepth: number;
   readonly maxQueryCost: number;
+  /** Limits on the query text, checked before it is parsed and validated. */
+  readonly documentLimits: { readonly maxBytes: number; readonly maxTokens: number; readonly maxFields: number; readonly maxAliases: number };
   /** Seed the synthetic demo tenant when the embedded database is first created. */
   readonly embeddedDemo: boolean;
   /** The Python that runs trainer/ (Debian's python3-torch lives under /usr/bin/python3). */
@@ -157,6 +159,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 10, 2, 100),
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 10, 10_000_000),
+    documentLimits: Object.freeze({
+      maxBytes: integer(env, 'MAX_QUERY_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
+      maxTokens: integer(env, 'MAX_QUERY_TOKENS', 50_000, 100, 10_000_000),
+      maxFields: integer(env, 'MAX_QUERY_FIELDS', 2000, 10, 1_000_000),
+      maxAliases: integer(env, 'MAX_QUERY_ALIASES', 100, 0, 1_000_000),
+    }),
     embeddedDemo: boolean(env, 'EMBEDDED_DEMO', true),
     trainerPython: env.TRAINER_PYTHON || '/usr/bin/python3',
     worker: Object.freeze({

@@ -57,6 +57,7 @@ async function main() {
     maxBodyBytes: config.maxBodyBytes,
     maxQueryDepth: config.maxQueryDepth,
     maxQueryCost: config.maxQueryCost,
+    documentLimits: config.documentLimits,
     checkReady: () => database.db.withoutTenant(async (sql) => void (await sql.query('SELECT 1'))),
     metrics,
     subscriptions: config.feed,

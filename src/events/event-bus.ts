@@ -8,7 +8,8 @@ import type { Logger } from '../logger.js';
 export type PlatformEvent =
   | { type: 'interactions-recorded'; tenantId: string; userIds: string[] }
   | { type: 'items-upserted'; tenantId: string }
-  | { type: 'model-promoted'; version: string };
+  | { type: 'model-promoted'; version: string }
+  | { type: 'api-key-revoked'; tenantId: string; keyId: string };
 
 export interface EventBus {
   publish(event: PlatformEvent): Promise<void>;

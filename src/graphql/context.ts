@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
 import { createLoaders, type Loaders } from './loaders.js';
-import type { SubscriptionCounter, SubscriptionLimits } from './feed-subscription.js';
+import type { ConnectionSubscriptions, SubscriptionCounter, SubscriptionLimits } from './feed-subscription.js';
 
 export interface Context {
   viewer: Viewer;
@@ -17,7 +17,7 @@ export interface Context {
 export interface SubscriptionContext {
   limits: SubscriptionLimits;
   counter: SubscriptionCounter;
-  connection: { subscriptions: number; bufferedAmount: () => number };
+  connection: ConnectionSubscriptions;
 }
 
 /** One context per operation: loaders cache only within it, so nothing leaks between requests. */

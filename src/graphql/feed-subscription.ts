@@ -38,11 +38,39 @@ export function createSubscriptionCounter() {
 
 export type SubscriptionCounter = ReturnType<typeof createSubscriptionCounter>;
 
+/** One WebSocket connection's subscriptions: how many, its unsent bytes, and a way to end them all. */
+export interface ConnectionSubscriptions {
+  readonly open: number;
+  bufferedAmount(): number;
+  /** Registers a subscription's end; returns the function that unregisters it. */
+  track(end: (error: Error) => void): () => void;
+  /** Ends every open subscription with this error (the key was revoked). */
+  endAll(error: Error): void;
+}
+
+export function createConnectionSubscriptions(bufferedAmount: () => number): ConnectionSubscriptions {
+  const ends = new Set<(error: Error) => void>();
+  return {
+    get open() {
+      return ends.size;
+    },
+    bufferedAmount,
+    track(end) {
+      ends.add(end);
+      return () => ends.delete(end);
+    },
+    endAll(error) {
+      for (const end of [...ends]) end(error);
+    },
+  };
+}
+
 function reasonFor(event: PlatformEvent, viewer: Viewer, userId: string): FeedUpdateReason | undefined {
   if (event.type === 'model-promoted') return 'MODEL';
   if (event.tenantId !== viewer.tenantId) return undefined;
   if (event.type === 'items-upserted') return 'NEW_ITEMS';
-  return event.userIds.includes(userId) ? 'INTERACTION' : undefined;
+  if (event.type === 'interactions-recorded') return event.userIds.includes(userId) ? 'INTERACTION' : undefined;
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,23 +83,25 @@ export interface FeedSubscriptionArgs {
   limits: SubscriptionLimits;
   counter: SubscriptionCounter;
   /** The connection's own state: open subscriptions and the socket's unsent bytes. */
-  connection: { subscriptions: number; bufferedAmount: () => number };
+  connection: ConnectionSubscriptions;
 }
 
 export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<FeedUpdate> {
-  if (a.connection.subscriptions >= a.limits.perConnection) {
+  if (a.connection.open >= a.limits.perConnection) {
     throw new AppError('RATE_LIMITED', `at most ${a.limits.perConnection} subscriptions per connection`);
   }
   if (a.counter.open(a.viewer.tenantId) >= a.limits.perTenant) {
     throw new AppError('RATE_LIMITED', `at most ${a.limits.perTenant} feed subscriptions per tenant on this instance`);
   }
-  a.connection.subscriptions++;
   a.counter.add(a.viewer.tenantId, 1);
 
   const pending = new Set<FeedUpdateReason>();
   let wake: (() => void) | undefined;
   let closed = false;
   let first = true;
+  // Set when the subscription is ended from outside (its key was revoked): next() throws it,
+  // and graphql-ws sends it to the client as this subscription's error.
+  let failure: Error | undefined;
   const unsubscribe = a.bus.subscribe((event) => {
     const reason = reasonFor(event, a.viewer, a.userId);
     if (!reason) return;
@@ -82,15 +112,23 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
     if (closed) return;
     closed = true;
     unsubscribe();
-    a.connection.subscriptions--;
+    untrack();
     a.counter.add(a.viewer.tenantId, -1);
     wake?.();
+  };
+  const untrack = a.connection.track((error) => {
+    failure = error;
+    close();
+  });
+  const ended = () => {
+    if (failure) throw failure;
+    return done;
   };
   const done = { done: true as const, value: undefined };
 
   return {
     async next() {
-      if (closed) return done;
+      if (closed) return ended();
       if (first) {
         first = false;
         return { done: false, value: { reason: 'INITIAL', feed: await a.compute() } };
@@ -103,9 +141,9 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
         });
         wake = undefined;
       }
-      if (closed) return done;
+      if (closed) return ended();
       await sleep(a.limits.coalesceMs);
-      if (closed) return done;
+      if (closed) return ended();
       // One ranking answers every event seen so far; the most specific reason is reported.
       const reason = (['INTERACTION', 'NEW_ITEMS', 'MODEL'] as const).find((r) => pending.has(r))!;
       pending.clear();

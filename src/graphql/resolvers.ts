@@ -12,6 +12,7 @@ import { ranked, type ScoreKey, type ScoredItems } from '../services/scoring.ser
 import type { Feed } from '../services/feed.service.js';
 import { checkFirst, decodeCursor, encodeCursor } from '../services/pagination.js';
 import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
+import { badInput } from '../errors.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -58,7 +59,7 @@ export const resolvers = {
   Subscription: {
     feedUpdated: {
       subscribe: (_: unknown, args: Args<{ userId: string; first: number }>, ctx: Context) => {
-        if (!ctx.subscriptions) throw new Error('subscriptions run over WebSocket only');
+        if (!ctx.subscriptions) throw badInput('feedUpdated: subscriptions are served over WebSocket (graphql-ws) only');
         checkFirst('first', args.first);
         return feedUpdates({
           viewer: ctx.viewer,

@@ -8,16 +8,18 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { specifiedRules, validate } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { GraphQLError } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
-import { formatError, useErrorLogging } from './plugins/error-masking.js';
-import { costLimitRule, depthLimitRule, useQueryLimits } from './plugins/limits.js';
+import { formatError, unavailableMessage, useErrorLogging } from './plugins/error-masking.js';
+import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
+import { useQueryLimits } from './plugins/limits.js';
+import { parseWithinLimits, type DocumentLimits } from './plugins/document-limits.js';
+import { createWebSocketEndpoint } from './websocket.js';
 import { useMetrics } from './plugins/metrics.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { loadSchema } from './schema.js';
@@ -33,6 +35,8 @@ export interface ApiServerOptions {
   checkReady: () => Promise<void>;
   /** Served at GET /metrics when given. */
   metrics?: ApiMetrics;
+  /** Limits on the query text (config.documentLimits). */
+  documentLimits: DocumentLimits;
   /** Limits of feedUpdated subscriptions (defaults when not given). */
   subscriptions?: Partial<SubscriptionLimits> & { subscriptionsPerConnection?: number; subscriptionsPerTenant?: number };
 }
@@ -47,6 +51,23 @@ export interface ApiServer {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+
+/** Subscriptions are served over WebSocket only; over HTTP they are the client's mistake. */
+function useHttpOperationsOnly(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation !== 'subscription') return;
+          throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at this same URL with ws://, not over HTTP', {
+            extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
+
 function jsonError(status: number, code: string, message: string) {
   return { status, body: { errors: [{ message, extensions: { code } as Record<string, unknown> }] } };
 }
@@ -55,11 +76,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const { services, log } = options;
   const schema = loadSchema();
   const httpServer = createServer();
-  // HTTP checks depth and cost in one plugin (Apollo would recode a validation rule's error
-  // as GRAPHQL_VALIDATION_FAILED); graphql-ws has no plugins, so there both are rules.
-  const wsValidationRules = [depthLimitRule(options.maxQueryDepth), costLimitRule(options.maxQueryCost)];
-
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxBodyBytes });
   const counter = createSubscriptionCounter();
   const limits: SubscriptionLimits = {
     perConnection: options.subscriptions?.subscriptionsPerConnection ?? 20,
@@ -67,44 +83,18 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     coalesceMs: options.subscriptions?.coalesceMs ?? 25,
     maxBufferedBytes: options.subscriptions?.maxBufferedBytes ?? 1024 * 1024,
   };
-  const wsCleanup = useServer<Record<string, unknown>, { viewer?: Viewer; open?: { subscriptions: number; bufferedAmount: () => number } }>(
-    {
-      schema,
-      validate: (s, document) => validate(s, document, [...specifiedRules, ...wsValidationRules]),
-      // The same API keys as HTTP, sent in connection_init's payload as { authorization: "Bearer ..." }.
-      onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        try {
-          ctx.extra.viewer = await services.apiKeys.authenticate(typeof authorization === 'string' ? authorization : undefined);
-          return true;
-        } catch (error) {
-          if (!isAppError(error)) log.error({ err: error }, 'websocket authentication failed unexpectedly');
-          return false; // graphql-ws closes with 4403 Forbidden
-        }
-      },
-      context: (ctx) => {
-        // Per-connection state lives on the connection's `extra`, shared by its operations.
-        ctx.extra.open ??= { subscriptions: 0, bufferedAmount: () => ctx.extra.socket.bufferedAmount };
-        return createContext(services, ctx.extra.viewer!, randomUUID(), log, { limits, counter, connection: ctx.extra.open });
-      },
-      onNext: (_ctx, _id, _payload, args, result) => {
-        if (!result.errors) return;
-        const context = args.contextValue as Context;
-        return {
-          ...result,
-          errors: result.errors.map((error) => {
-            const formatted = formatError(error.toJSON(), error);
-            if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR') {
-              context.log.error({ err: error.originalError ?? error }, 'unexpected error in GraphQL operation');
-              return { ...formatted, extensions: { ...formatted.extensions, requestId: context.requestId } };
-            }
-            return formatted;
-          }),
-        };
-      },
-    },
-    wsServer,
-  );
+  const documentLimits = options.documentLimits;
+  const operationLimits = { maxDepth: options.maxQueryDepth, maxCost: options.maxQueryCost };
+  const ws = createWebSocketEndpoint(httpServer, {
+    schema,
+    services,
+    log,
+    maxPayloadBytes: options.maxBodyBytes,
+    documentLimits,
+    operationLimits,
+    subscriptionLimits: limits,
+    counter,
+  });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -116,12 +106,17 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     stopOnTerminationSignals: false,
     // Stack traces are for the log, never for the client, whatever NODE_ENV says.
     includeStacktraceInErrorResponses: false,
+    // The document was checked against these limits before Apollo saw it; this is the backstop.
+    parseOptions: { maxTokens: documentLimits.maxTokens },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The hosted Sandbox page cannot load on machines without internet; use any GraphQL client.
       ApolloServerPluginLandingPageDisabled(),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
-      useQueryLimits({ maxDepth: options.maxQueryDepth, maxCost: options.maxQueryCost }),
+      { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
+      // HTTP checks depth and cost in a plugin (Apollo would recode a validation rule's error
+      // as GRAPHQL_VALIDATION_FAILED), once the variables are known.
+      useQueryLimits(operationLimits),
+      useHttpOperationsOnly(),
       useErrorLogging(),
       ...(options.metrics ? [useMetrics(options.metrics)] : []),
     ],
@@ -161,12 +156,29 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       next();
     } catch (error) {
       if (isAppError(error)) return void res.status(401).json(jsonError(401, error.code, error.message).body);
+      if (isDatabaseUnavailable(error)) {
+        log.warn({ err: error, requestId: res.locals.requestId }, 'authentication failed: database unavailable');
+        res.setHeader('retry-after', '1');
+        return void res.status(503).json(jsonError(503, 'UNAVAILABLE', unavailableMessage(error)).body);
+      }
       next(error);
     }
+  };
+  // The document's size, tokens and fields are checked before Apollo parses and validates it,
+  // so an oversized query costs this process a linear scan, not seconds of validation.
+  const checkDocument: RequestHandler = (req, res, next) => {
+    const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
+    if (typeof query !== 'string') return next();
+    const parsed = parseWithinLimits(query, documentLimits);
+    if (!('error' in parsed)) return next();
+    const code = parsed.error.extensions.code as string;
+    if (code === 'GRAPHQL_PARSE_FAILED') return next(); // Apollo answers syntax errors itself, with locations
+    res.status(400).json(jsonError(400, code, parsed.error.message).body);
   };
   app.use(
     '/graphql',
     express.json({ limit: options.maxBodyBytes }),
+    checkDocument,
     authenticate,
     expressMiddleware(apollo, {
       context: async ({ res }) => createContext(services, res.locals.viewer as Viewer, res.locals.requestId as string, log),

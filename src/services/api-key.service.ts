@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { notFound, unauthenticated, badInput } from '../errors.js';
 import type { ApiKeyRepository, ApiKeyRole, ApiKeyRow, NewApiKey } from '../repositories/api-key.repository.js';
 import { requireAdmin, type Viewer } from './viewer.js';
+import type { EventBus } from '../events/event-bus.js';
 
 // A key looks like tg_3f9a1c2e_<43 base64url characters>: the first part is the visible
 // prefix shown in listings; the whole key is stored only as its SHA-256 hash. 256 random bits
@@ -19,7 +20,7 @@ export function generateApiKey(name: string, role: ApiKeyRole): { key: string; r
 const ROLES: readonly ApiKeyRole[] = ['app', 'admin'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createApiKeyService(keys: ApiKeyRepository) {
+export function createApiKeyService(keys: ApiKeyRepository, bus: EventBus) {
   return {
     /** Resolves the caller from an Authorization header value, or fails UNAUTHENTICATED. */
     async authenticate(authorization: string | undefined): Promise<Viewer> {
@@ -46,6 +47,9 @@ export function createApiKeyService(keys: ApiKeyRepository) {
       // A malformed id and another tenant's id both answer NOT_FOUND: nothing to probe.
       const revoked = UUID.test(id) ? await keys.revoke(viewer.tenantId, id) : undefined;
       if (!revoked) throw notFound(`API key "${id}"`);
+      // Open WebSockets of this key, on every instance, end their subscriptions; their next
+      // operation is refused by authenticate() whether or not this event arrives.
+      await bus.publish({ type: 'api-key-revoked', tenantId: viewer.tenantId, keyId: revoked.id });
       return revoked;
     },
 

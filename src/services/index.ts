@@ -72,7 +72,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   bus.subscribe((event) => event.type === 'items-upserted' && feed.itemsChanged(event.tenantId));
   return {
     bus,
-    apiKeys: createApiKeyService(createApiKeyRepository(db)),
+    apiKeys: createApiKeyService(createApiKeyRepository(db), bus),
     tenants,
     items: createItemService(items, tenants, bus),
     interactions: createInteractionService(interactions, bus),

@@ -2,12 +2,13 @@
 // dislikes (also across two API processes through PostgreSQL LISTEN/NOTIFY), tenant
 // isolation, limits, and resources freed when clients leave.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { SUBSCRIBE, subscribeFeed } from '../helpers/ws.js';
 
 // Dimension 4: no model in the store takes it, so feeds rank with the history centroid,
 // which makes "near neighbours of a disliked item move down" exact.
@@ -16,7 +17,6 @@ const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { e
 const RECORD = `mutation($events: [InteractionInput!]!) { recordInteractions(events: $events) { count } }`;
 const FEED = `query($u: ID!, $first: Int!, $after: String) { feed(userId: $u, first: $first, after: $after) {
   degraded edges { cursor node { rank score item { externalId } } } pageInfo { hasNextPage endCursor } } }`;
-const SUBSCRIBE = `subscription($u: ID!) { feedUpdated(userId: $u, first: 50) { reason feed { edges { node { rank item { externalId } } } } } }`;
 
 // Four clusters of five items around the axes.
 const ITEMS = [0, 1, 2, 3].flatMap((axis) =>
@@ -25,57 +25,6 @@ const ITEMS = [0, 1, 2, 3].flatMap((axis) =>
     embedding: Array.from({ length: DIM }, (_, d) => (d === axis ? 1 : 0.05 * Math.sin(axis * 5 + k + d))),
   })),
 );
-
-interface Update { reason: string; ids: string[] }
-
-/** A graphql-ws subscription that collects updates; `next()` waits for the next one. */
-function subscribe(wsUrl: string, key: string, userId: string) {
-  const updates: Update[] = [];
-  const waiters: ((u: Update) => void)[] = [];
-  let failure: unknown;
-  const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
-  const done = new Promise<void>((resolve) => {
-    client.subscribe<{ feedUpdated: { reason: string; feed: { edges: { node: { item: { externalId: string } } }[] } } }>(
-      { query: SUBSCRIBE, variables: { u: userId } },
-      {
-        next: (message) => {
-          if (message.errors) failure = message.errors;
-          const f = message.data!.feedUpdated;
-          const update = { reason: f.reason, ids: f.feed.edges.map((e) => e.node.item.externalId) };
-          const waiter = waiters.shift();
-          if (waiter) waiter(update);
-          else updates.push(update);
-        },
-        error: (error) => {
-          failure = error;
-          resolve();
-        },
-        complete: resolve,
-      },
-    );
-  });
-  return {
-    client,
-    done,
-    failure: () => failure,
-    next(timeoutMs = 5000): Promise<Update> {
-      const ready = updates.shift();
-      if (ready) return Promise.resolve(ready);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no feed update within ${timeoutMs} ms (${JSON.stringify(failure)})`)), timeoutMs);
-        waiters.push((u) => {
-          clearTimeout(timer);
-          resolve(u);
-        });
-      });
-    },
-    /** No update arrives within the window. */
-    async quiet(ms: number) {
-      await new Promise((r) => setTimeout(r, ms));
-      return updates.length === 0;
-    },
-  };
-}
 
 describe('feeds', () => {
   let db: TestDatabase;
@@ -111,7 +60,7 @@ describe('feeds', () => {
   });
 
   it('pushes the feed at once, then a re-ranked one after a like and after a dislike', async () => {
-    const s = subscribe(api.wsUrl, a.appKey, 'sub-user');
+    const s = subscribeFeed(api.wsUrl, a.appKey, 'sub-user');
     try {
       const first = await s.next();
       expect(first.reason).toBe('INITIAL');
@@ -137,7 +86,7 @@ describe('feeds', () => {
   });
 
   it('coalesces a burst of likes into few rankings', async () => {
-    const s = subscribe(api.wsUrl, a.appKey, 'bursty');
+    const s = subscribeFeed(api.wsUrl, a.appKey, 'bursty');
     try {
       await s.next();
       await Promise.all([0, 1, 2, 3, 4].map((k) => api.gql(a.appKey, RECORD, { events: [{ userId: 'bursty', itemId: `c2-${k}`, kind: 'LIKE' }] })));
@@ -154,7 +103,7 @@ describe('feeds', () => {
   });
 
   it("sees only its own tenant: another tenant's likes push nothing, and its items never appear", async () => {
-    const s = subscribe(api.wsUrl, b.appKey, 'sub-user');
+    const s = subscribeFeed(api.wsUrl, b.appKey, 'sub-user');
     try {
       const first = await s.next();
       expect(first.ids).toEqual(['b-only']);
@@ -235,7 +184,7 @@ describe('feeds across two API processes (PostgreSQL LISTEN/NOTIFY)', () => {
     const gql = (query: string, variables: object) =>
       fetch(urlA, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: JSON.stringify({ query, variables }) }).then((r) => r.json());
     expect((await gql(UPSERT, { items: ITEMS })).errors).toBeUndefined();
-    const s = subscribe(urlB.replace(/^http/, 'ws'), a.appKey, 'roamer');
+    const s = subscribeFeed(urlB.replace(/^http/, 'ws'), a.appKey, 'roamer');
     try {
       expect((await s.next()).reason).toBe('INITIAL');
       await gql(RECORD, { events: [{ userId: 'roamer', itemId: 'c3-2', kind: 'LIKE' }] });

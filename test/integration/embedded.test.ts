@@ -44,6 +44,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
       maxBodyBytes: 1 << 20,
       maxQueryDepth: 10,
       maxQueryCost: 50_000,
+      documentLimits: loadConfig({}).documentLimits,
       checkReady: async () => {},
     });
     const url = await server.listen(0, '127.0.0.1');

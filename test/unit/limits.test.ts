@@ -1,6 +1,6 @@
 import { buildSchema, parse, validate, Kind, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { depthLimitRule, selectionCost, selectionDepth } from '../../src/graphql/plugins/limits.js';
+import { depthLimitRule, FEED_CALL_COST, MODEL_CALL_COST, selectionCost, selectionDepth } from '../../src/graphql/plugins/limits.js';
 import { readFileSync } from 'node:fs';
 import { SCHEMA_PATH } from '../../src/graphql/schema.js';
 
@@ -34,9 +34,17 @@ describe('query cost', () => {
     expect(selectionCost(nested.selectionSet, {}, {})).toBe(1 + 50 * 3 + 1 + (1 + 100 * 3));
   });
 
-  it('multiplies score and rank by the number of items asked', () => {
+  it('multiplies score and rank by the number of items asked, and adds the model call', () => {
     const q = operation('query($ids: [ID!]!) { rank(userId: "u", itemIds: $ids) { degraded items { score item { externalId } } } }');
     const perItem = 1 + (1 + 1 + (1 + 1)); // degraded; items { score item { externalId } }
-    expect(selectionCost(q.selectionSet, {}, { ids: ['a', 'b', 'c'] })).toBe(1 + 3 * perItem);
+    expect(selectionCost(q.selectionSet, {}, { ids: ['a', 'b', 'c'] })).toBe(1 + MODEL_CALL_COST + 3 * perItem);
+  });
+
+  it('charges every aliased model call, so many cheap calls cost what they take', () => {
+    const calls = Array.from({ length: 60 }, (_, i) => `s${i}: score(userId: "u", itemIds: ["a"]) { degraded }`).join(' ');
+    expect(selectionCost(operation(`{ ${calls} }`).selectionSet, {}, {})).toBe(60 * (1 + MODEL_CALL_COST + 1));
+    // The feed inside a subscription's update is that subscription's one ranking, not another call.
+    const sub = operation('subscription { feedUpdated(userId: "u") { reason feed { edges { node { rank } } } } }');
+    expect(selectionCost(sub.selectionSet, {}, {})).toBe(1 + FEED_CALL_COST + (1 + (1 + 50 * (1 + (1 + 1)))));
   });
 });
