@@ -8,6 +8,8 @@ export const ERROR_CODES = Object.freeze({
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A dependency (the database) is down or restarting: retry later. */
+  UNAVAILABLE: 'UNAVAILABLE',
 } as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -3,6 +3,7 @@
 // query can never run "between tenants", and a pooled connection carries nothing over.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { classifyStorageError } from './storage-errors.js';
 
 export type Sql = Pick<pg.PoolClient, 'query'>;
 
@@ -28,6 +29,13 @@ export interface DatabaseOptions {
    * A real server is reached as tastegraph_app directly and leaves this unset.
    */
   assumeRole?: string;
+  /** How long a request waits for a connection before failing as unavailable (ms). */
+  connectTimeoutMs?: number;
+  /**
+   * Told of every connection the pool lost outside a request (server restart, killed
+   * backend): the pool drops such a connection and opens another when needed.
+   */
+  onConnectionError?: (error: Error) => void;
 }
 
 interface Scope {
@@ -47,9 +55,14 @@ export function createDatabase(options: DatabaseOptions): Database {
   if (options.assumeRole !== undefined && !IDENTIFIER.test(options.assumeRole)) {
     throw new Error(`assumeRole: expected a plain role name, got "${options.assumeRole}"`);
   }
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    // Without a bound, a request waits forever for a server that accepts TCP but never answers.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+  });
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
-  pool.on('error', () => {});
+  pool.on('error', (error) => options.onConnectionError?.(error));
   const roleStatement = options.assumeRole ? `SET LOCAL ROLE ${options.assumeRole};` : '';
   // The transaction the current async call chain runs in, for nested withTenant calls to join.
   // `open` turns false as soon as fn settles: work that fn started but did not await (a
@@ -69,8 +82,28 @@ export function createDatabase(options: DatabaseOptions): Database {
   }
 
   async function transaction<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw classifyStorageError(error);
+    }
+    // While a client is checked out the pool listens to it no more: a connection killed
+    // mid-transaction (restart, failover, pg_terminate_backend) emits 'error' with no listener,
+    // which crashes the process. The query in flight rejects with the same error; this only
+    // keeps the event from being unhandled and marks the connection as not to be reused.
+    let lost: Error | undefined;
+    const onLost = (error: Error) => {
+      lost = error;
+      options.onConnectionError?.(error);
+    };
+    client.on('error', onLost);
+    const release = (destroy: boolean) => {
+      client.off('error', onLost);
+      client.release(destroy || lost !== undefined);
+    };
     const scope: Scope = { tenantId, client, open: true };
+    let committing = false;
     try {
       // One round trip to open the transaction; tenantId is interpolated only after the
       // UUID check above it, so this cannot inject SQL.
@@ -81,17 +114,22 @@ export function createDatabase(options: DatabaseOptions): Database {
       } finally {
         scope.open = false;
       }
+      committing = true;
       await client.query('COMMIT');
-      client.release();
+      release(false);
       return result;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-        client.release();
-      } catch {
-        client.release(true); // the connection is unusable: destroy it rather than reuse it
+      if (lost) {
+        release(true);
+      } else {
+        try {
+          await client.query('ROLLBACK');
+          release(false);
+        } catch {
+          release(true); // the connection is unusable: destroy it rather than reuse it
+        }
       }
-      throw error;
+      throw classifyStorageError(error, { duringCommit: committing });
     }
   }
 

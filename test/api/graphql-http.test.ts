@@ -1,8 +1,8 @@
 // The API over real HTTP against a real PostgreSQL: the happy paths and every bad input the
 // foundation issue lists, each answered with a clear error that leaves stored data unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { createTestDatabase, tableCounts, type TestDatabase } from '../helpers/database.js';
+import { captureLog, startTestApi, type TestApi } from '../helpers/api.js';
+import { createTestDatabase, queryAsOwner, tableCounts, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
 
 const UPSERT = `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId embedding } }`;
@@ -258,16 +258,37 @@ describe('limits and failures on their own servers', () => {
     }
   });
 
-  it('an unexpected failure is masked, with a request id to find it in the log', async () => {
+  it('a database outage is answered UNAVAILABLE and retryable, naming no host', async () => {
     // Nothing listens on port 1: every database call fails the way an outage would.
     const api = await startTestApi('postgres://tastegraph_app@127.0.0.1:1/none');
     try {
       const r = await api.gql(a.appKey, `{ items { edges { cursor } } }`);
-      expect(r.errors![0].message).toBe('Internal server error');
-      expect(r.errors![0].extensions!.code).toBe('INTERNAL_SERVER_ERROR');
-      expect(r.errors![0].extensions!.requestId).toBeTruthy();
+      expect(r.status).toBe(503);
+      expect(r.errors![0].extensions).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(r.errors![0].message).toMatch(/database is unavailable \(connection refused\).*Retry/);
       expect(JSON.stringify(r)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
     } finally {
+      await api.stop();
+    }
+  });
+
+  it('an unexpected failure is masked, and logged under the request id the client is shown', async () => {
+    // A real fault inside the database: the API's role lost its right to read items.
+    await queryAsOwner(db.adminUrl, 'REVOKE SELECT ON items FROM tastegraph_app');
+    const { log, lines } = captureLog();
+    const api = await startTestApi(db.appUrl, { log });
+    try {
+      const r = await api.gql(a.appKey, `{ items { edges { cursor } } }`);
+      expect(r.errors![0].message).toBe('Internal server error');
+      expect(r.errors![0].extensions!.code).toBe('INTERNAL_SERVER_ERROR');
+      const requestId = r.errors![0].extensions!.requestId;
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(JSON.stringify(r)).not.toMatch(/permission denied/);
+      const logged = lines.filter((l) => l.requestId === requestId && l.level === 50);
+      expect(logged).toHaveLength(1);
+      expect(logged[0].err.message).toMatch(/permission denied for table items/);
+    } finally {
+      await queryAsOwner(db.adminUrl, 'GRANT SELECT ON items TO tastegraph_app');
       await api.stop();
     }
   });

@@ -1,10 +1,14 @@
 // A real API server on an ephemeral port, and a tiny GraphQL-over-HTTP client for it.
-import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
 import type { Scorer } from '../../src/inference/scorer.js';
+import type { EventBus } from '../../src/events/event-bus.js';
 import { createApiMetrics } from '../../src/metrics/api-metrics.js';
+import { loadConfig } from '../../src/config.js';
+import type { DocumentLimits } from '../../src/graphql/plugins/document-limits.js';
 
 export interface TestApi {
   url: string;
@@ -24,19 +28,32 @@ export interface GqlResponse<T> {
 
 export async function startTestApi(
   connectionString: string,
-  limits: { maxBodyBytes?: number; maxQueryDepth?: number; maxQueryCost?: number; assumeRole?: string; scorer?: Scorer; subscriptionsPerConnection?: number } = {},
+  limits: {
+    maxBodyBytes?: number;
+    maxQueryDepth?: number;
+    maxQueryCost?: number;
+    documentLimits?: Partial<DocumentLimits>;
+    assumeRole?: string;
+    scorer?: Scorer;
+    subscriptionsPerConnection?: number;
+    /** Where the server logs (silent when not given); see captureLog. */
+    log?: Logger;
+    /** The event bus (in process when not given); a PostgreSQL bus joins instances. */
+    bus?: EventBus;
+  } = {},
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
-  const log = pino({ level: 'silent' });
+  const log = limits.log ?? pino({ level: 'silent' });
   const metrics = createApiMetrics();
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
     metrics,
-    services: createServices(db, { scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
+    services: createServices(db, { bus: limits.bus, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
+    documentLimits: { ...loadConfig({}).documentLimits, ...limits.documentLimits },
     subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, coalesceMs: 10 },
     checkReady: async () => {},
   });
@@ -56,7 +73,20 @@ export async function startTestApi(
     },
     async stop() {
       await server.stop();
+      await limits.bus?.close();
       await db.close();
     },
   };
+}
+
+/** A logger whose lines are kept, parsed, for a test to assert what was logged. */
+export function captureLog(): { log: Logger; lines: Record<string, any>[] } {
+  const lines: Record<string, any>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), lines };
 }
