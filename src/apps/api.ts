@@ -9,16 +9,24 @@ import { createApiServer } from '../graphql/server.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
 import { openScorer, watchModelVersions } from '../bootstrap/scorer.js';
 import { openEventBus } from '../bootstrap/event-bus.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
+import { createReadinessCheck } from '../bootstrap/readiness.js';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const database = await openDatabase(config);
-  // The services are built after the metrics (they report into them); read through this.
+  // The database reports into the metrics, and the services are built after them: read through these.
+  let metrics: ApiMetrics | undefined;
   let feedIndexBytes = () => 0;
-  const metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes() });
-  const scorer = await openScorer(config, log);
+  const database = await openDatabase(config, {
+    onConnectionError: (error) => {
+      metrics?.databaseConnectionErrors.inc();
+      log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed');
+    },
+  });
   const bus = await openEventBus(database, log);
+  metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes(), busStatus: () => bus.status() });
+  const scorer = await openScorer(config, log);
   const services = createServices(database.db, {
     bus,
     feed: {
@@ -58,7 +66,7 @@ async function main() {
     maxQueryDepth: config.maxQueryDepth,
     maxQueryCost: config.maxQueryCost,
     documentLimits: config.documentLimits,
-    checkReady: () => database.db.withoutTenant(async (sql) => void (await sql.query('SELECT 1'))),
+    checkReady: createReadinessCheck(database.db, bus),
     metrics,
     subscriptions: config.feed,
   });

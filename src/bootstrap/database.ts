@@ -20,13 +20,18 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
+export interface DatabaseHooks {
+  /** A connection was lost (in a request or idle in the pool). */
+  onConnectionError?: (error: Error) => void;
+}
+
+export async function openDatabase(config: Config, hooks: DatabaseHooks = {}): Promise<OpenedDatabase> {
   if (!config.databaseUrl) {
     const embedded = await startEmbeddedPostgres(config.embeddedDataDir);
     await migrate(embedded.url);
     // PGlite has a single superuser session: switching role per transaction is what makes
     // row-level security apply to the API's queries there.
-    const db = createDatabase({ connectionString: embedded.url, poolSize: 4, assumeRole: APP_ROLE });
+    const db = createDatabase({ connectionString: embedded.url, poolSize: 4, assumeRole: APP_ROLE, onConnectionError: hooks.onConnectionError });
     return {
       db,
       adminUrl: embedded.url,
@@ -47,6 +52,6 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
         'and give the owner\'s URL to DATABASE_ADMIN_URL for migrations and operator commands.',
     );
   }
-  const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize });
+  const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, onConnectionError: hooks.onConnectionError });
   return { db, adminUrl: config.databaseAdminUrl!, listenUrl: config.databaseUrl, embedded: false, fresh: false, close: () => db.close() };
 }

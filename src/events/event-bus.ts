@@ -9,15 +9,32 @@ export type PlatformEvent =
   | { type: 'interactions-recorded'; tenantId: string; userIds: string[] }
   | { type: 'items-upserted'; tenantId: string }
   | { type: 'model-promoted'; version: string }
-  | { type: 'api-key-revoked'; tenantId: string; keyId: string };
+  | { type: 'api-key-revoked'; tenantId: string; keyId: string }
+  /**
+   * Local only, never sent: this instance's listening connection came back after a gap in
+   * which other instances' events may have been missed, so whatever they refresh (live
+   * feeds, vector indexes) must refresh now.
+   */
+  | { type: 'bus-resynced' };
+
+export interface BusStatus {
+  /** Events from other instances arrive (always true in process). */
+  listening: boolean;
+  /** When listening stopped, while it is stopped. */
+  downSince: Date | null;
+  /** Times the listening connection was lost and opened again. */
+  reconnects: number;
+}
 
 export interface EventBus {
   publish(event: PlatformEvent): Promise<void>;
   subscribe(handler: (event: PlatformEvent) => void): () => void;
+  status(): BusStatus;
   close(): Promise<void>;
 }
 
 export const CHANNEL = 'tastegraph_events';
+export const LISTENER_APPLICATION_NAME = 'tastegraph-listen';
 // NOTIFY payloads must stay under 8000 bytes; a burst touching more users is sent as one
 // event per slice.
 const MAX_USERS_PER_EVENT = 100;
@@ -42,26 +59,42 @@ export function createInProcessBus(): EventBus {
       emitter.on('event', handler);
       return () => emitter.off('event', handler);
     },
+    status: () => ({ listening: true, downSince: null, reconnects: 0 }),
     async close() {
       emitter.removeAllListeners();
     },
   };
 }
 
+export interface ReconnectPolicy {
+  /** First wait after the connection is lost (ms); doubles per failed attempt. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5000 };
+
 /**
  * LISTEN on one dedicated connection; NOTIFY through a small pool. Every instance, the
  * publisher included, receives each event from PostgreSQL, so local and remote subscribers
- * see the same stream. The listening connection reconnects after an error.
+ * see the same stream. A lost listening connection is opened again with backoff (with
+ * jitter, doubling to maxDelayMs) for as long as it takes; meanwhile status() says it is
+ * down (readiness fails), and once back a local `bus-resynced` event makes everything that
+ * events refresh refresh, since events sent during the gap were missed.
  */
-export async function createPostgresBus(connectionString: string, log: Logger): Promise<EventBus> {
+export async function createPostgresBus(connectionString: string, log: Logger, reconnect: ReconnectPolicy = DEFAULT_RECONNECT): Promise<EventBus> {
   const local = createInProcessBus();
-  const notifier = new pg.Pool({ connectionString, max: 2 });
+  const notifier = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 5000 });
   notifier.on('error', (error) => log.warn({ err: error }, 'event bus: idle notify connection failed'));
   let listener: pg.Client | undefined;
   let closed = false;
+  let downSince: Date | null = null;
+  let reconnects = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
 
   async function listen(): Promise<void> {
-    const client = new pg.Client({ connectionString });
+    // Named, so that operators (and the fault tests) can tell it in pg_stat_activity.
+    const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000, application_name: LISTENER_APPLICATION_NAME });
     client.on('notification', (message) => {
       try {
         void local.publish(JSON.parse(message.payload ?? '') as PlatformEvent);
@@ -69,15 +102,59 @@ export async function createPostgresBus(connectionString: string, log: Logger): 
         log.warn({ err: error }, 'event bus: unreadable notification dropped');
       }
     });
-    client.on('error', (error) => {
-      log.error({ err: error }, 'event bus: listening connection lost; reconnecting');
+    // Registered before connect: an error while connecting or later must never go unhandled.
+    const onLost = (error: Error) => {
+      if (listener !== client) return; // a failed attempt: its own catch below schedules the next
       listener = undefined;
-      if (!closed) setTimeout(() => void listen().catch(() => {}), 1000);
-    });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+      lost(error);
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('listening connection ended')));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
+    if (closed) {
+      await client.end().catch(() => {});
+      return;
+    }
     listener = client;
   }
+
+  function lost(error: Error): void {
+    if (closed) return;
+    downSince = new Date();
+    log.error({ err: error }, 'event bus: listening connection lost; live feeds on this instance miss other instances\' events until it is back');
+    retry(1);
+  }
+
+  function retry(attempt: number): void {
+    const base = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * 2 ** (attempt - 1));
+    const delay = base / 2 + Math.random() * (base / 2);
+    retryTimer = setTimeout(() => {
+      listen().then(
+        () => {
+          if (closed) return;
+          const downMs = Date.now() - (downSince?.getTime() ?? Date.now());
+          downSince = null;
+          reconnects++;
+          log.info({ attempt, downMs }, 'event bus: listening again; live feeds re-rank for what they may have missed');
+          void local.publish({ type: 'bus-resynced' });
+        },
+        (error: Error) => {
+          if (closed) return;
+          // Logged at each attempt with doubling delays: about one line per 5 s at most.
+          log.warn({ err: error, attempt, nextInMs: Math.min(reconnect.maxDelayMs, base * 2) }, 'event bus: reconnecting failed; trying again');
+          retry(attempt + 1);
+        },
+      );
+    }, delay);
+    retryTimer.unref();
+  }
+
   await listen();
 
   return {
@@ -92,9 +169,12 @@ export async function createPostgresBus(connectionString: string, log: Logger): 
       }
     },
     subscribe: (handler) => local.subscribe(handler),
+    status: () => ({ listening: listener !== undefined, downSince, reconnects }),
     async close() {
       closed = true;
+      clearTimeout(retryTimer);
       await listener?.end().catch(() => {});
+      listener = undefined;
       await notifier.end();
       await local.close();
     },

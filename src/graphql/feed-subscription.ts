@@ -6,7 +6,7 @@ import type { EventBus, PlatformEvent } from '../events/event-bus.js';
 import type { Feed } from '../services/feed.service.js';
 import type { Viewer } from '../services/viewer.js';
 
-export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL';
+export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL' | 'RESYNC';
 
 export interface FeedUpdate {
   reason: FeedUpdateReason;
@@ -67,6 +67,7 @@ export function createConnectionSubscriptions(bufferedAmount: () => number): Con
 
 function reasonFor(event: PlatformEvent, viewer: Viewer, userId: string): FeedUpdateReason | undefined {
   if (event.type === 'model-promoted') return 'MODEL';
+  if (event.type === 'bus-resynced') return 'RESYNC';
   if (event.tenantId !== viewer.tenantId) return undefined;
   if (event.type === 'items-upserted') return 'NEW_ITEMS';
   if (event.type === 'interactions-recorded') return event.userIds.includes(userId) ? 'INTERACTION' : undefined;
@@ -145,7 +146,7 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
       await sleep(a.limits.coalesceMs);
       if (closed) return ended();
       // One ranking answers every event seen so far; the most specific reason is reported.
-      const reason = (['INTERACTION', 'NEW_ITEMS', 'MODEL'] as const).find((r) => pending.has(r))!;
+      const reason = (['INTERACTION', 'NEW_ITEMS', 'MODEL', 'RESYNC'] as const).find((r) => pending.has(r))!;
       pending.clear();
       return { done: false, value: { reason, feed: await a.compute() } };
     },

@@ -1,7 +1,16 @@
 // Prometheus metrics of the API process (one registry per server, so tests can run several).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createApiMetrics(options: { defaultMetrics?: boolean; feedIndexBytes?: () => number } = {}) {
+import type { BusStatus } from '../events/event-bus.js';
+
+export interface ApiMetricsOptions {
+  defaultMetrics?: boolean;
+  feedIndexBytes?: () => number;
+  /** The event bus's state, read at each scrape. */
+  busStatus?: () => BusStatus;
+}
+
+export function createApiMetrics(options: ApiMetricsOptions = {}) {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const feedIndexBytes = options.feedIndexBytes;
@@ -15,8 +24,38 @@ export function createApiMetrics(options: { defaultMetrics?: boolean; feedIndexB
       },
     });
   }
+  const busStatus = options.busStatus;
+  if (busStatus) {
+    new Gauge({
+      name: 'tastegraph_event_bus_listening',
+      help: "1 while this instance receives other instances' events (LISTEN connection up), else 0",
+      registers: [registry],
+      collect() {
+        this.set(busStatus().listening ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tastegraph_event_bus_reconnects',
+      help: 'Times the LISTEN connection was lost and opened again since start',
+      registers: [registry],
+      collect() {
+        this.set(busStatus().reconnects);
+      },
+    });
+  }
   return {
     registry,
+    backgroundErrors: new Counter({
+      name: 'tastegraph_background_errors_total',
+      help: 'Failures of background work (logged with context), by component',
+      labelNames: ['component'],
+      registers: [registry],
+    }),
+    databaseConnectionErrors: new Counter({
+      name: 'tastegraph_database_connection_errors_total',
+      help: 'Database connections lost (server restart, failover, killed backend), in requests or idle in the pool',
+      registers: [registry],
+    }),
     operations: new Counter({
       name: 'tastegraph_graphql_operations_total',
       help: 'GraphQL operations by type and outcome (ok, or the first error code)',

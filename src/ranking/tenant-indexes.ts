@@ -111,6 +111,10 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       if (entry) entry.stale = true;
     },
 
+    allItemsChanged(): void {
+      for (const entry of indexes.values()) entry.stale = true;
+    },
+
     /** Tenants with an index in memory, least recently used first, and the bytes they take. */
     held(): { tenants: string[]; bytes: number } {
       return { tenants: [...indexes.keys()], bytes: totalBytes() };

@@ -50,6 +50,8 @@ export function createFeedService(o: FeedOptions) {
   return {
     /** New or changed items: the tenant's index refreshes on its next use. */
     itemsChanged: indexes.itemsChanged,
+    /** Item changes may have been missed (the event stream had a gap): every index refreshes. */
+    allItemsChanged: indexes.allItemsChanged,
 
     /** Tenants whose index this process holds, least recently used first, and its bytes. */
     heldIndexes: indexes.held,

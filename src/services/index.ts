@@ -68,8 +68,12 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     indexBudgetBytes: options.feed?.indexBudgetBytes ?? 1024 * 1024 * 1024,
     onIndexEvicted: options.feed?.onIndexEvicted,
   });
-  // Item changes from any instance make this instance's feed index refresh on next use.
-  bus.subscribe((event) => event.type === 'items-upserted' && feed.itemsChanged(event.tenantId));
+  // Item changes from any instance make this instance's feed index refresh on next use; after
+  // a gap in the event stream every index does, since its changes may have been missed.
+  bus.subscribe((event) => {
+    if (event.type === 'items-upserted') feed.itemsChanged(event.tenantId);
+    if (event.type === 'bus-resynced') feed.allItemsChanged();
+  });
   return {
     bus,
     apiKeys: createApiKeyService(createApiKeyRepository(db), bus),

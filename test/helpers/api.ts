@@ -5,7 +5,8 @@ import { createDatabase, type Database } from '../../src/repositories/database.j
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
 import type { Scorer } from '../../src/inference/scorer.js';
-import type { EventBus } from '../../src/events/event-bus.js';
+import { createInProcessBus, type EventBus } from '../../src/events/event-bus.js';
+import { createReadinessCheck } from '../../src/bootstrap/readiness.js';
 import { createApiMetrics } from '../../src/metrics/api-metrics.js';
 import { loadConfig } from '../../src/config.js';
 import type { DocumentLimits } from '../../src/graphql/plugins/document-limits.js';
@@ -44,18 +45,19 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
   const log = limits.log ?? pino({ level: 'silent' });
-  const metrics = createApiMetrics();
+  const bus = limits.bus ?? createInProcessBus();
+  const metrics = createApiMetrics({ busStatus: () => bus.status() });
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
     metrics,
-    services: createServices(db, { bus: limits.bus, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
+    services: createServices(db, { bus, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
     documentLimits: { ...loadConfig({}).documentLimits, ...limits.documentLimits },
     subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, coalesceMs: 10 },
-    checkReady: async () => {},
+    checkReady: createReadinessCheck(db, bus),
   });
   const url = await server.listen(0, '127.0.0.1');
   return {
@@ -73,7 +75,7 @@ export async function startTestApi(
     },
     async stop() {
       await server.stop();
-      await limits.bus?.close();
+      await bus.close();
       await db.close();
     },
   };
