@@ -45,7 +45,14 @@ export function createItemRepository(db: Database) {
           ],
         );
         const byExternalId = new Map(rows.map((r) => [r.externalId, toItem(r)]));
-        return items.map((i) => byExternalId.get(i.externalId)!);
+        // Every item must come back as it was sent. If the database stored an id differently
+        // (it once turned unpaired surrogates into U+FFFD), throwing here rolls the batch
+        // back, so the answer never says "failed" about rows that were in fact written.
+        return items.map((i) => {
+          const row = byExternalId.get(i.externalId);
+          if (!row) throw new Error(`item id ${JSON.stringify(i.externalId.slice(0, 60))} was not stored as sent; the batch was rolled back`);
+          return row;
+        });
       });
     },
 

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { notFound, unauthenticated, badInput } from '../errors.js';
+import { notFound, unauthenticated, badInput, throwIfProblems } from '../errors.js';
 import type { ApiKeyRepository, ApiKeyRole, ApiKeyRow, NewApiKey } from '../repositories/api-key.repository.js';
 import { requireAdmin, type Viewer } from './viewer.js';
 import type { EventBus } from '../events/event-bus.js';
+import { checkName, show } from './validation.js';
 
 // A key looks like tg_3f9a1c2e_<43 base64url characters>: the first part is the visible
 // prefix shown in listings; the whole key is stored only as its SHA-256 hash. 256 random bits
@@ -37,16 +38,18 @@ export function createApiKeyService(keys: ApiKeyRepository, bus: EventBus) {
     async create(viewer: Viewer, name: string, role: ApiKeyRole): Promise<{ key: string; apiKey: ApiKeyRow }> {
       requireAdmin(viewer);
       if (!ROLES.includes(role)) throw badInput(`role: expected app or admin, got "${role}"`);
-      if (name.length > 200) throw badInput(`name: expected at most 200 characters, got ${name.length}`);
+      throwIfProblems('createApiKey', checkName('name', name, 200));
       const { key, record } = generateApiKey(name, role);
       return { key, apiKey: await keys.create(viewer.tenantId, record) };
     },
 
     async revoke(viewer: Viewer, id: string): Promise<ApiKeyRow> {
       requireAdmin(viewer);
-      // A malformed id and another tenant's id both answer NOT_FOUND: nothing to probe.
-      const revoked = UUID.test(id) ? await keys.revoke(viewer.tenantId, id) : undefined;
-      if (!revoked) throw notFound(`API key "${id}"`);
+      // A malformed id is the caller's mistake; another tenant's id answers NOT_FOUND, as an
+      // unknown one does: nothing to probe.
+      if (!UUID.test(id)) throw badInput(`id: expected an API key id (a UUID), got ${show(id)}`, [{ field: 'id', message: 'expected a UUID' }]);
+      const revoked = await keys.revoke(viewer.tenantId, id);
+      if (!revoked) throw notFound(`API key ${show(id)}`);
       // Open WebSockets of this key, on every instance, end their subscriptions; their next
       // operation is refused by authenticate() whether or not this event arrives.
       await bus.publish({ type: 'api-key-revoked', tenantId: viewer.tenantId, keyId: revoked.id });

@@ -2,7 +2,7 @@ import { notFound, throwIfProblems, type FieldProblem } from '../errors.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
 import type { TenantService } from './tenant.service.js';
-import { checkBatchSize, checkEmbedding, checkExternalId, checkPrompt, checkUnique, checkUrl } from './validation.js';
+import { checkBatchSize, checkEmbedding, checkExternalId, checkPrompt, checkUnique, checkUrl, show } from './validation.js';
 import type { Viewer } from './viewer.js';
 import type { EventBus } from '../events/event-bus.js';
 
@@ -40,8 +40,9 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
     },
 
     async get(viewer: Viewer, externalId: string): Promise<ItemRow> {
-      const item = checkExternalId('id', externalId).length ? undefined : await items.findByExternalId(viewer.tenantId, externalId);
-      if (!item) throw notFound(`item "${externalId}"`);
+      throwIfProblems('item', checkExternalId('externalId', externalId), 'BAD_USER_INPUT', { write: false });
+      const item = await items.findByExternalId(viewer.tenantId, externalId);
+      if (!item) throw notFound(`item ${show(externalId)}`);
       return item;
     },
 

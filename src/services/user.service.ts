@@ -1,15 +1,16 @@
-import { notFound } from '../errors.js';
+import { notFound, throwIfProblems } from '../errors.js';
 import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
 import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
-import { checkExternalId } from './validation.js';
+import { checkExternalId, show } from './validation.js';
 import type { Viewer } from './viewer.js';
 
 export function createUserService(users: UserRepository, interactions: InteractionRepository) {
   return {
     async get(viewer: Viewer, externalId: string): Promise<UserRow> {
-      const user = checkExternalId('externalId', externalId).length ? undefined : await users.findByExternalId(viewer.tenantId, externalId);
-      if (!user) throw notFound(`user "${externalId}"`);
+      throwIfProblems('user', checkExternalId('externalId', externalId), 'BAD_USER_INPUT', { write: false });
+      const user = await users.findByExternalId(viewer.tenantId, externalId);
+      if (!user) throw notFound(`user ${show(externalId)}`);
       return user;
     },
 

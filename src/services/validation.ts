@@ -8,20 +8,42 @@ export const MAX_PROMPT_LENGTH = 10_000;
 export const MAX_URL_LENGTH = 2048;
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// Free text (prompts) may hold newlines and tabs, never NUL, which PostgreSQL text cannot store.
+const NUL = /\u0000/;
+// A UTF-16 surrogate without its partner is not a character: encoded as UTF-8 it turns into
+// U+FFFD, so two ids differing only there would silently become one row.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function show(value: unknown): string {
+/** A value as a message may show it: JSON-quoted, cut to 60 characters. */
+export function show(value: unknown): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** External ids: 1 to 256 characters, no control characters, no surrounding whitespace. */
+/** Text that can be stored as it was sent: valid Unicode, no NUL. Returns the rule broken. */
+function textRule(value: string): string | undefined {
+  if (LONE_SURROGATE.test(value)) return 'expected valid Unicode text (an unpaired UTF-16 surrogate)';
+  if (NUL.test(value)) return 'expected no NUL characters';
+  return undefined;
+}
+
+/** External ids: 1 to 256 characters of valid Unicode, no control characters, no surrounding whitespace. */
 export function checkExternalId(field: string, value: string, index?: number): FieldProblem[] {
   const problem = (message: string) => [{ field, message: `${message}, got ${show(value)}`, index }];
   if (value.length === 0) return problem('expected a non-empty id');
   if (value.length > MAX_ID_LENGTH) return problem(`expected at most ${MAX_ID_LENGTH} characters`);
   if (CONTROL_CHARS.test(value)) return problem('expected no control characters');
+  if (LONE_SURROGATE.test(value)) return problem('expected valid Unicode (an unpaired UTF-16 surrogate)');
   if (value.trim() !== value) return problem('expected no leading or trailing whitespace');
   return [];
+}
+
+/** A short name (of an API key): at most maxLength characters, valid Unicode, no control characters. */
+export function checkName(field: string, value: string, maxLength: number): FieldProblem[] {
+  if (value.length > maxLength) return [{ field, message: `expected at most ${maxLength} characters, got ${value.length}` }];
+  if (CONTROL_CHARS.test(value)) return [{ field, message: `expected no control characters, got ${show(value)}` }];
+  const rule = textRule(value);
+  return rule ? [{ field, message: `${rule}, got ${show(value)}` }] : [];
 }
 
 export function checkOptionalId(field: string, value: string | null | undefined, index?: number): FieldProblem[] {
@@ -42,6 +64,10 @@ export function checkEmbedding(field: string, values: readonly number[], dim: nu
 export function checkUrl(field: string, value: string | null | undefined, index?: number): FieldProblem[] {
   if (value === null || value === undefined) return [];
   if (value.length > MAX_URL_LENGTH) return [{ field, index, message: `expected at most ${MAX_URL_LENGTH} characters, got ${value.length}` }];
+  // The URL parser would quietly drop or escape these; the stored text must be what was sent.
+  if (CONTROL_CHARS.test(value) || LONE_SURROGATE.test(value)) {
+    return [{ field, index, message: `expected a URL without control characters or unpaired surrogates, got ${show(value)}` }];
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -55,8 +81,10 @@ export function checkUrl(field: string, value: string | null | undefined, index?
 }
 
 export function checkPrompt(field: string, value: string | null | undefined, index?: number): FieldProblem[] {
-  if (value === null || value === undefined || value.length <= MAX_PROMPT_LENGTH) return [];
-  return [{ field, index, message: `expected at most ${MAX_PROMPT_LENGTH} characters, got ${value.length}` }];
+  if (value === null || value === undefined) return [];
+  if (value.length > MAX_PROMPT_LENGTH) return [{ field, index, message: `expected at most ${MAX_PROMPT_LENGTH} characters, got ${value.length}` }];
+  const rule = textRule(value);
+  return rule ? [{ field, index, message: `${rule}, got ${show(value)}` }] : [];
 }
 
 export function checkBatchSize(field: string, size: number): FieldProblem[] {

@@ -33,11 +33,12 @@ describe('GraphQL over HTTP', () => {
     await db?.drop();
   });
 
-  /** Runs a request that must fail and checks that no table changed. */
-  async function rejectsWithoutChange(key: string | undefined, query: string, variables?: Record<string, unknown>) {
+  /** Runs a request that must fail with this code, and checks that no table changed. */
+  async function rejectsWithoutChange(code: string, key: string | undefined, query: string, variables?: Record<string, unknown>) {
     const before = await tableCounts(db.adminUrl);
     const response = await api.gql(key, query, variables);
-    expect(response.errors?.length).toBeGreaterThan(0);
+    expect(response.errors?.length, JSON.stringify(response)).toBeGreaterThan(0);
+    expect(response.errors![0].extensions?.code, response.errors![0].message).toBe(code);
     expect(await tableCounts(db.adminUrl)).toEqual(before);
     return response;
   }
@@ -104,7 +105,7 @@ describe('GraphQL over HTTP', () => {
     it('an embedding of the wrong length', async () => {
       const items = makeItems(2, 4, 'bad');
       items[1].embedding = [1, 2, 3];
-      const r = await rejectsWithoutChange(a.appKey, UPSERT, { items });
+      const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items });
       expect(r.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 1, field: 'items[1].embedding', message: 'expected 4 finite numbers, got 3' }] });
     });
 
@@ -112,7 +113,7 @@ describe('GraphQL over HTTP', () => {
       const items = makeItems(2, 4);
       items[0].embedding = [9, 9, 9, 9];
       items[1].embedding = [1, 2];
-      await rejectsWithoutChange(a.appKey, UPSERT, { items });
+      await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items });
       const stored = await api.gql(a.appKey, `{ item(externalId: "item-0") { embedding } }`);
       expect(stored.data.item.embedding).toEqual(makeItems(1, 4)[0].embedding);
     });
@@ -134,12 +135,12 @@ describe('GraphQL over HTTP', () => {
     it('an unknown item, reported by index', async () => {
       const events = makeEvents(5, { items: 30 });
       events[3] = { ...events[3], itemId: 'no-such-item' };
-      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      const r = await rejectsWithoutChange('NOT_FOUND', a.appKey, RECORD, { events });
       expect(r.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 3, field: 'events[3].itemId', message: 'unknown item "no-such-item"' }] });
     });
 
     it('1,001 events in one call', async () => {
-      const r = await rejectsWithoutChange(a.appKey, RECORD, { events: makeEvents(1001, { items: 30 }) });
+      const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, RECORD, { events: makeEvents(1001, { items: 30 }) });
       expect(r.errors![0].message).toMatch(/events: expected 1 to 1000 entries, got 1001/);
     });
 
@@ -147,7 +148,7 @@ describe('GraphQL over HTTP', () => {
       const events = makeEvents(3, { items: 30 });
       events[0] = { ...events[0], userId: '' };
       events[2] = { ...events[2], itemId: 'x'.repeat(300) };
-      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, RECORD, { events });
       expect(r.errors![0].extensions!.problems!.map((p) => p.field)).toEqual(['events[0].userId', 'events[2].itemId']);
       const cursor = await api.gql(a.appKey, HISTORY, { u: 'hist', first: 2, after: 'not-a-cursor' });
       expect(cursor.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
@@ -157,22 +158,67 @@ describe('GraphQL over HTTP', () => {
     it('a repeated eventId within one call', async () => {
       const events = makeEvents(3, { items: 30, eventPrefix: 'dup' });
       events[2] = { ...events[2], eventId: 'dup-0' };
-      const r = await rejectsWithoutChange(a.appKey, RECORD, { events });
+      const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, RECORD, { events });
       expect(r.errors![0].extensions!.problems![0]).toMatchObject({ index: 2, message: '"dup-0" repeats events[0].eventId' });
     });
 
     it('a query nested too deep, and one too costly', async () => {
-      const deep = await rejectsWithoutChange(a.appKey, `{ user(externalId: "hist") { history { edges { node { user { history { edges { node { user { history { edges { node { kind } } } } } } } } } } } } }`);
+      const deep = await rejectsWithoutChange('QUERY_TOO_DEEP', a.appKey, `{ user(externalId: "hist") { history { edges { node { user { history { edges { node { user { history { edges { node { kind } } } } } } } } } } } } }`);
       expect(deep.status).toBe(400);
       expect(deep.errors![0]).toMatchObject({ message: 'query depth 13 exceeds the limit of 10', extensions: { code: 'QUERY_TOO_DEEP' } });
-      const costly = await rejectsWithoutChange(a.appKey, `{ items(first: 500) { edges { node { externalId } } } user(externalId: "hist") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`);
+      const costly = await rejectsWithoutChange('QUERY_TOO_COSTLY', a.appKey, `{ items(first: 500) { edges { node { externalId } } } user(externalId: "hist") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`);
       expect(costly.status).toBe(400);
       expect(costly.errors![0].extensions!.code).toBe('QUERY_TOO_COSTLY');
     });
 
+    it('NUL characters in a prompt, a URL or an API key name', async () => {
+      const prompt = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items: [{ id: 'nul-1', prompt: 'a fox\u0000', embedding: [1, 2, 3, 4] }] });
+      expect(prompt.errors![0].extensions!.problems![0]).toMatchObject({ field: 'items[0].prompt', message: expect.stringMatching(/^expected no NUL characters/) });
+      const url = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items: [{ id: 'nul-2', url: 'https://x.example/\u0000.png', embedding: [1, 2, 3, 4] }] });
+      expect(url.errors![0].extensions!.problems![0].field).toBe('items[0].url');
+      const name = await rejectsWithoutChange('BAD_USER_INPUT', a.adminKey, `mutation($n: String!) { createApiKey(name: $n, role: app) { key } }`, { n: 'ci\u0000' });
+      expect(name.errors![0].extensions!.problems![0]).toMatchObject({ field: 'name', message: expect.stringMatching(/^expected no control characters/) });
+    });
+
+    it('unpaired UTF-16 surrogates in ids, and ids that differ only there never share a row', async () => {
+      // \ud800 and \udfff alone would both be stored as U+FFFD: the second overwrote the first.
+      const items = [{ id: 'pic-\ud800', embedding: [1, 1, 1, 1] }];
+      const item = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items });
+      expect(item.errors![0].extensions!.problems![0]).toMatchObject({ field: 'items[0].id', message: expect.stringMatching(/unpaired UTF-16 surrogate/) });
+      for (const field of ['userId', 'eventId'] as const) {
+        const event = { userId: 'surrogates', itemId: 'item-0', kind: 'LIKE', eventId: 'evt-s', [field]: 'x\udfff' };
+        const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, RECORD, { events: [event] });
+        expect(r.errors![0].extensions!.problems![0].field).toBe(`events[0].${field}`);
+      }
+      // A well-formed pair is a character like any other, and round-trips.
+      const emoji = await api.gql(a.appKey, UPSERT, { items: [{ id: 'pic-\ud83e\udd8a', embedding: [1, 1, 1, 1] }] });
+      expect(emoji.data.upsertItems[0].externalId).toBe('pic-🦊');
+    });
+
+    it('over-long ids in user, item and revokeApiKey: BAD_USER_INPUT with the value cut short', async () => {
+      const long = 'x'.repeat(100_000);
+      for (const [key, query, field] of [
+        [a.appKey, `query($id: ID!) { user(externalId: $id) { externalId } }`, 'externalId'],
+        [a.appKey, `query($id: ID!) { item(externalId: $id) { externalId } }`, 'externalId'],
+        [a.adminKey, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, 'id'],
+      ] as const) {
+        const r = await rejectsWithoutChange('BAD_USER_INPUT', key, query, { id: long });
+        expect(r.errors![0].message.length).toBeLessThan(300);
+        expect(r.errors![0].message).toMatch(new RegExp(`${field}: expected`));
+      }
+      // NOT_FOUND shows the id it did not find, cut to 60 characters.
+      const missing = await rejectsWithoutChange('NOT_FOUND', a.appKey, `query($id: ID!) { user(externalId: $id) { externalId } }`, { id: 'y'.repeat(256) });
+      expect(missing.errors![0].message).toBe(`user "${'y'.repeat(56)}... not found`);
+    });
+
+    it('a subscription sent over HTTP', async () => {
+      const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, `subscription { feedUpdated(userId: "u") { reason } }`);
+      expect(r.errors![0].message).toMatch(/WebSocket/);
+    });
+
     it('a missing, malformed or unknown key', async () => {
       for (const key of [undefined, 'not-a-key', `tg_00000000_${'A'.repeat(43)}`]) {
-        const r = await rejectsWithoutChange(key, RECORD, { events: makeEvents(1, { items: 30 }) });
+        const r = await rejectsWithoutChange('UNAUTHENTICATED', key, RECORD, { events: makeEvents(1, { items: 30 }) });
         expect(r.status).toBe(401);
         expect(r.errors![0].extensions!.code).toBe('UNAUTHENTICATED');
       }
@@ -180,7 +226,7 @@ describe('GraphQL over HTTP', () => {
 
     it('an app key asking for admin operations', async () => {
       for (const q of [`{ tenant { name } }`, `mutation { createApiKey(name: "x") { key } }`]) {
-        const r = await rejectsWithoutChange(a.appKey, q);
+        const r = await rejectsWithoutChange('FORBIDDEN', a.appKey, q);
         expect(r.errors![0].extensions!.code).toBe('FORBIDDEN');
       }
     });
@@ -201,11 +247,9 @@ describe('GraphQL over HTTP', () => {
         [b.appKey, `{ item(externalId: "only-in-a-item") { externalId } }`],
         [b.appKey, RECORD, { events: [{ userId: 'x', itemId: 'only-in-a-item', kind: 'LIKE' }] }],
         [b.adminKey, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: aKeyId }],
-        [b.adminKey, `mutation { revokeApiKey(id: "not-a-uuid") { id } }`],
       ];
       for (const [key, query, variables] of attempts) {
-        const r = await rejectsWithoutChange(key, query, variables);
-        expect(r.errors![0].extensions!.code, query).toBe('NOT_FOUND');
+        await rejectsWithoutChange('NOT_FOUND', key, query, variables);
       }
       // And A's key still works: B's attempt changed nothing.
       expect((await api.gql(a.adminKey, `{ tenant { name } }`)).errors).toBeUndefined();
