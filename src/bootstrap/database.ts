@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { redact } from '../config.js';
 import { checkRowSecurityApplies, createDatabase, type Database } from '../repositories/database.js';
 import { startEmbeddedPostgres } from '../repositories/embedded-postgres.js';
-import { migrate } from '../repositories/migrator.js';
+import { migrate, pendingMigrations } from '../repositories/migrator.js';
 
 export const APP_ROLE = 'tastegraph_app';
 
@@ -50,6 +50,13 @@ export async function openDatabase(config: Config, hooks: DatabaseHooks = {}): P
       `DATABASE_URL connects as "${role.user}", which ${role.reason} and so bypasses row-level security. ` +
         `Connect the API as ${APP_ROLE} (created by npm run db:migrate), e.g. ${redact(config.databaseUrl).replace(/\/\/[^@/]*@?/, `//${APP_ROLE}@`)}, ` +
         'and give the owner\'s URL to DATABASE_ADMIN_URL for migrations and operator commands.',
+    );
+  }
+  const pending = await pendingMigrations(config.databaseUrl);
+  if (pending.length > 0) {
+    throw new Error(
+      `the database at DATABASE_URL lacks ${pending.length} migration(s) this version needs (${pending.join(', ')}). ` +
+        'Run "npm run db:migrate" with DATABASE_ADMIN_URL set to the owner\'s connection, then start again.',
     );
   }
   const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, onConnectionError: hooks.onConnectionError });

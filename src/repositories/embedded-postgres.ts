@@ -1,6 +1,7 @@
 // A real PostgreSQL (PGlite: PostgreSQL compiled to WebAssembly) inside this process, served
 // on a loopback port so that the same `pg` code talks to it as to a server. It keeps its data
 // in a folder, so the zero-setup start survives restarts.
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -13,13 +14,70 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+export class DataDirInUseError extends Error {
+  constructor(dataDir: string, pid: number, lockPath: string) {
+    super(
+      `the embedded database in ${dataDir} is in use by process ${pid} (another npm start?). ` +
+        `Two processes on one data folder lose writes: stop the other one, or set EMBEDDED_DATA_DIR to another folder. ` +
+        `If no process ${pid} runs, delete ${lockPath}.`,
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
+/**
+ * Takes `<dataDir>.lock` for this process: PGlite has no lock of its own, and a second
+ * process on the same folder ran and silently lost its writes. A lock left by a process that
+ * no longer runs is taken over. Returns the function that releases it.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const lockPath = `${dataDir.replace(/\/+$/, '')}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(lockPath);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || isRunning(pid))) throw new DataDirInUseError(dataDir, pid, lockPath);
+      unlinkSync(lockPath); // stale: its process is gone (or the file is not a lock of ours)
+    }
+  }
+  throw new Error(`could not take the lock ${lockPath}`);
+}
+
 export async function startEmbeddedPostgres(dataDir: string | undefined): Promise<EmbeddedPostgres> {
   let created = true;
+  let unlock = () => {};
   if (dataDir) {
     await mkdir(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
     created = (await readdir(dataDir)).length === 0;
   }
-  const db = await PGlite.create(dataDir ? { dataDir } : {});
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir ? { dataDir } : {});
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   // PGlite runs one query at a time; the socket server multiplexes connections over it and
   // keeps a transaction's statements together. A handful of connections is plenty.
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
@@ -29,8 +87,12 @@ export async function startEmbeddedPostgres(dataDir: string | undefined): Promis
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     created,
     async stop() {
-      await server.stop();
-      await db.close();
+      try {
+        await server.stop();
+        await db.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

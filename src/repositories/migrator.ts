@@ -102,3 +102,33 @@ export async function setAppRolePassword(connectionString: string, role: string,
     await client.end();
   }
 }
+
+/**
+ * The migrations this code knows that the database has not applied (as finished and not
+ * rolled back), read on the API's own connection. Throws a message naming the command to
+ * run when the list cannot be read at all (never migrated, or migrated before the API's
+ * role could read it).
+ */
+const MIGRATIONS_READABLE_FROM = '20261201000000_app_reads_migrations';
+
+export async function pendingMigrations(connectionString: string, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const known = (await readMigrations(dir)).map((m) => m.name);
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ migration_name: string }>(
+      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    const applied = new Set(rows.map((r) => r.migration_name));
+    return known.filter((name) => !applied.has(name));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // No such table: never migrated. Not readable: migrated before the migration that lets
+    // the API's role read it, so that one and every later one are missing.
+    if (code === '42P01') return known;
+    if (code === '42501') return known.filter((name) => name >= MIGRATIONS_READABLE_FROM);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}

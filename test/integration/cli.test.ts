@@ -10,9 +10,9 @@ import { SERVER_URL } from '../helpers/database.js';
 const run = promisify(execFile);
 const TSX = ['--import', 'tsx'];
 
-async function cli(script: string, args: string[], env: Record<string, string>) {
+async function cli(script: string, args: string[], env: Record<string, string>, timeoutMs = 0) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...TSX, `src/apps/${script}.ts`, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(process.execPath, [...TSX, `src/apps/${script}.ts`, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -117,6 +117,28 @@ describe('operator commands', () => {
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
     if (code === 'hung') child.kill('SIGKILL');
     expect(code).toBe(0);
+  });
+
+  it('the API refuses to start on a database that is not migrated, naming the command to run', async () => {
+    const empty = `${name}_empty`;
+    const c = new pg.Client({ connectionString: SERVER_URL });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${empty} WITH (FORCE)`);
+      await c.query(`CREATE DATABASE ${empty}`);
+      // The API's role is the cluster's, made by any migrated database; make sure it exists here.
+      await c.query(`DO $$ BEGIN CREATE ROLE tastegraph_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+      const appUrl = new URL(SERVER_URL);
+      appUrl.pathname = `/${empty}`;
+      appUrl.username = 'tastegraph_app';
+      // Bounded: the code before this change started and served errors until killed.
+      const started = await cli('api', [], { DATABASE_URL: appUrl.toString(), PORT: '0' }, 20_000);
+      expect(started.code).toBe(1);
+      expect(started.stderr).toMatch(/lacks 3 migration\(s\) this version needs \(20261126000000_init, .*\)\. Run "npm run db:migrate"/);
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${empty} WITH (FORCE)`);
+      await c.end();
+    }
   });
 
   it('a bad variable is named at start', async () => {

@@ -1,5 +1,7 @@
 // The zero-setup path: no DATABASE_URL, an embedded PostgreSQL (PGlite) in a local folder.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,6 +12,8 @@ import { seedDemoTenant } from '../../src/bootstrap/demo.js';
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
 import { queryAsOwner } from '../helpers/database.js';
+
+const run = promisify(execFile);
 
 describe('embedded PostgreSQL (PGlite)', () => {
   let dir: string;
@@ -69,5 +73,35 @@ describe('embedded PostgreSQL (PGlite)', () => {
     expect(tenants).toBe(0); // hidden without a tenant, as before the restart
     const [row] = await queryAsOwner<{ n: number }>(database.adminUrl, 'SELECT count(*)::int AS n FROM interactions');
     expect(row.n).toBe(240);
+  });
+
+  it('refuses a second start on the same data folder, naming the process that holds it', async () => {
+    const dataDir = join(dir, 'pglite');
+    await expect(openDatabase(loadConfig({ EMBEDDED_DATA_DIR: dataDir }))).rejects.toThrow(
+      new RegExp(`in use by process ${process.pid} \\(another npm start\\?\\)`),
+    );
+    // As a newcomer meets it: a second npm start exits at once with the reason.
+    const second = await run(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], { env: { ...process.env, EMBEDDED_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '' } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/failed to start: the embedded database in .* is in use by process \d+/);
+    // The first one still has its data.
+    const [row] = await queryAsOwner<{ n: number }>(database!.adminUrl, 'SELECT count(*)::int AS n FROM interactions');
+    expect(row.n).toBe(240);
+  });
+
+  it('takes over a lock left by a process that no longer runs', async () => {
+    const other = join(dir, 'stale');
+    await mkdir(other, { recursive: true });
+    await writeFile(`${other}.lock`, '999999999');
+    const opened = await openDatabase(loadConfig({ EMBEDDED_DATA_DIR: other, EMBEDDED_DEMO: 'false' }));
+    try {
+      expect(await readFile(`${other}.lock`, 'utf8')).toBe(String(process.pid));
+    } finally {
+      await opened.close();
+    }
+    await expect(readFile(`${other}.lock`, 'utf8')).rejects.toThrow(/ENOENT/);
   });
 });
