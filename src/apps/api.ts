@@ -15,22 +15,28 @@ import { createReadinessCheck } from '../bootstrap/readiness.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  // The database reports into the metrics, and the services are built after them: read through these.
-  let metrics: ApiMetrics | undefined;
+  // The database reports into the metrics, which are made once the bus exists; the services
+  // are built after them. Read through these.
+  let databaseMetrics: ApiMetrics | undefined;
   let feedIndexBytes = () => 0;
   const database = await openDatabase(config, {
     onConnectionError: (error) => {
-      metrics?.databaseConnectionErrors.inc();
+      databaseMetrics?.databaseConnectionErrors.inc();
       log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed');
     },
   });
   const bus = await openEventBus(database, log);
-  metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes(), busStatus: () => bus.status() });
+  const metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes(), busStatus: () => bus.status() });
+  databaseMetrics = metrics;
   const scorer = await openScorer(config, log);
   const services = createServices(database.db, {
     bus,
     feed: {
       ...config.feed,
+      onIndexRefreshFailed: (tenantId, error) => {
+        metrics.backgroundErrors.inc({ component: 'feed-index' });
+        log.error({ err: error, tenantId, component: 'feed-index' }, 'refreshing the feed vector index failed; the next feed of this tenant tries again');
+      },
       onIndexEvicted: (tenantId, bytes) => {
         metrics.indexEvictions.inc();
         log.info({ tenantId, bytes }, 'feed vector index dropped to stay within FEED_INDEX_MAX_MB; rebuilt on its next feed');
@@ -45,7 +51,7 @@ async function main() {
     },
   });
   feedIndexBytes = () => services.feed.heldIndexes().bytes;
-  const stopWatchingModels = watchModelVersions(scorer, bus, log);
+  const stopWatchingModels = watchModelVersions(scorer, bus, log, () => metrics.backgroundErrors.inc({ component: 'model-watch' }));
 
   let demo: DemoKeys | undefined;
   if (database.embedded && config.embeddedDemo) {

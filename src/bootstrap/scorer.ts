@@ -17,7 +17,7 @@ export async function openScorer(config: Config, log: Logger): Promise<Scorer> {
 }
 
 /** Announces a new model version (loaded in process or by the workers) so that live feeds re-rank. */
-export function watchModelVersions(scorer: Scorer, bus: EventBus, log: Logger, everyMs = 5000): () => void {
+export function watchModelVersions(scorer: Scorer, bus: EventBus, log: Logger, onError: (error: unknown) => void, everyMs = 5000): () => void {
   let known: string | undefined;
   const check = async () => {
     const version = (await scorer.modelInfo())?.version;
@@ -27,8 +27,13 @@ export function watchModelVersions(scorer: Scorer, bus: EventBus, log: Logger, e
     }
     known = version ?? known;
   };
-  void check();
-  const timer = setInterval(() => void check().catch(() => {}), everyMs);
+  const checkReporting = () =>
+    check().catch((error) => {
+      onError(error);
+      log.error({ err: error, component: 'model-watch' }, 'checking the serving model version failed; checked again in %d ms', everyMs);
+    });
+  void checkReporting();
+  const timer = setInterval(() => void checkReporting(), everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -11,6 +11,8 @@ export interface ModelInfo {
 export interface Scorer {
   /** The model that would answer now, or undefined when none is available. */
   modelInfo(): Promise<ModelInfo | undefined>;
+  /** Why modelInfo() found none, when it knows (for degradedReason). */
+  unavailableReason?(): string | undefined;
   score(batch: ScoreBatch, deadline: number): Promise<{ output: ScoreOutput; version: string }>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@
 import { Pool } from 'undici';
 import { encodeInferRequest, parseInferResponse } from './protocol.js';
 import type { ModelInfo, Scorer } from './scorer.js';
+import { describeScoringFailure } from './scoring-failure.js';
 
 export interface WorkerClientOptions {
   urls: readonly string[];
@@ -63,7 +64,7 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
     target.ejectedUntil = Date.now() + Math.min(MAX_EJECT_MS, ejectMs * 2 ** (target.failures - 1));
   }
 
-  let info: { value: ModelInfo | undefined; until: number } = { value: undefined, until: 0 };
+  let info: { value: ModelInfo | undefined; until: number; error?: unknown } = { value: undefined, until: 0 };
 
   /** Tries the workers in turn until one answers 2xx; 4xx answers are final (the request is wrong). */
   async function call(method: 'GET' | 'POST', path: string, deadline: number, body?: { body: Buffer; headerLength?: number }) {
@@ -131,11 +132,13 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
         const meta = JSON.parse(bytes.toString('utf8'));
         const dim = Number(meta.inputs.find((i: { name: string }) => i.name === 'history').shape[2]);
         info = { value: { version: String(meta.parameters?.served_version ?? meta.versions.at(-1)), embeddingDim: dim }, until: Date.now() + (options.infoTtlMs ?? 5000) };
-      } catch {
-        info = { value: undefined, until: Date.now() + 1000 };
+      } catch (error) {
+        // Kept, not thrown: scoring falls back and says why (unavailableReason).
+        info = { value: undefined, until: Date.now() + 1000, error };
       }
       return info.value;
     },
+    unavailableReason: () => (info.value === undefined && info.error !== undefined ? describeScoringFailure(info.error) : undefined),
     async score(batch, deadline) {
       const request = encodeInferRequest(batch, { timeoutUs: Math.max(1, deadline - Date.now()) * 1000 });
       const { bytes, headers } = await call('POST', `/v2/models/${options.model}/infer`, deadline, request);

@@ -12,6 +12,8 @@ export interface TenantIndexesOptions {
   /** Bytes all tenants' indexes may take together; the index in use is never evicted. */
   budgetBytes: number;
   onEvict?: (tenantId: string, bytes: number) => void;
+  /** A refresh from PostgreSQL failed (it is retried by the next feed of that tenant). */
+  onRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
 
 interface TenantIndex {
@@ -78,6 +80,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
         entry.built = true;
       } catch (error) {
         entry.stale = true; // the next feed tries again
+        o.onRefreshFailed?.(tenantId, error);
         throw error;
       } finally {
         evictOverBudget(tenantId); // it has grown: make room by dropping others
@@ -98,7 +101,9 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       indexes.set(tenantId, entry); // now the most recently used
       if (entry.stale) entry.refreshing ??= refreshInBackground(tenantId, entry);
       if (!entry.built) {
-        entry.refreshing?.catch(() => {}); // a failed first build is retried, never unhandled
+        // A failed first build was reported (onRefreshFailed) and is retried by the next feed;
+        // nobody awaits it, so it must not become an unhandled rejection.
+        entry.refreshing?.catch(() => {});
         return undefined; // a half-built index would miss items at random
       }
       if (entry.refreshing) await entry.refreshing;

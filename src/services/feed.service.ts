@@ -28,6 +28,7 @@ export interface FeedOptions {
   /** Bytes the tenants' vector indexes may take together in this process. */
   indexBudgetBytes: number;
   onIndexEvicted?: (tenantId: string, bytes: number) => void;
+  onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
 
 export interface FeedEntry {
@@ -45,7 +46,7 @@ export interface Feed {
 }
 
 export function createFeedService(o: FeedOptions) {
-  const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted });
+  const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted, onRefreshFailed: o.onIndexRefreshFailed });
 
   return {
     /** New or changed items: the tenant's index refreshes on its next use. */

@@ -38,7 +38,13 @@ export interface ServiceOptions {
   scoring?: ScoringDependencies;
   /** Where services announce changes (feeds listen); in-process when not given. */
   bus?: EventBus;
-  feed?: { poolSize: number; nearShare: number; indexBudgetBytes?: number; onIndexEvicted?: (tenantId: string, bytes: number) => void };
+  feed?: {
+    poolSize: number;
+    nearShare: number;
+    indexBudgetBytes?: number;
+    onIndexEvicted?: (tenantId: string, bytes: number) => void;
+    onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
+  };
 }
 
 export function createServices(db: Database, options: ServiceOptions = {}) {
@@ -67,6 +73,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     nearShare: options.feed?.nearShare ?? 0.5,
     indexBudgetBytes: options.feed?.indexBudgetBytes ?? 1024 * 1024 * 1024,
     onIndexEvicted: options.feed?.onIndexEvicted,
+    onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
   // Item changes from any instance make this instance's feed index refresh on next use; after
   // a gap in the event stream every index does, since its changes may have been missed.

@@ -3,6 +3,7 @@
 // answer, flagged as degraded so the app can tell.
 import { throwIfProblems, type FieldProblem } from '../errors.js';
 import type { Scorer } from '../inference/scorer.js';
+import { describeScoringFailure } from '../inference/scoring-failure.js';
 import { likeProbabilities, stackBatches, userBatch } from '../inference/tensors.js';
 import type { Logger } from '../logger.js';
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
@@ -91,7 +92,7 @@ export function createScoringService(o: ScoringOptions) {
   async function scorePrepared(viewer: Viewer, prepared: Prepared[]): Promise<ScoredItems[]> {
     const dim = prepared[0].candidates[0].embedding.length;
     const info = await o.scorer.modelInfo();
-    if (!info) return fallback(prepared, 'no inference worker is available');
+    if (!info) return fallback(prepared, o.scorer.unavailableReason?.() ?? 'no inference worker is available');
     if (info.embeddingDim !== dim) {
       return fallback(prepared, `the model takes item vectors of dimension ${info.embeddingDim}; this tenant's are ${dim}`);
     }
@@ -108,8 +109,9 @@ export function createScoringService(o: ScoringOptions) {
         modelVersion: version,
       }));
     } catch (error) {
-      o.log.warn({ err: error, tenantId: viewer.tenantId }, 'scoring fell back to the history centroid');
-      return fallback(prepared, 'the inference worker did not answer in time');
+      const reason = describeScoringFailure(error);
+      o.log.warn({ err: error, tenantId: viewer.tenantId, reason }, 'scoring fell back to the history centroid');
+      return fallback(prepared, reason);
     }
   }
 

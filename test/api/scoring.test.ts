@@ -1,5 +1,6 @@
 // score and rank over GraphQL: the user's history from PostgreSQL, the model through a real
 // worker over HTTP (or in process), one batch per request, and the degraded fallback.
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelRegistry } from '../../src/inference/model-registry.js';
@@ -97,7 +98,7 @@ describe('score and rank', () => {
     const down = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: ['http://127.0.0.1:1'], model: 'preference', retries: 1 }) });
     try {
       const r = await down.gql(a.appKey, RANK, { u: 'fan', ids: ['cold-6', 'warm-6', 'cold-7', 'warm-7'] });
-      expect(r.data.rank).toMatchObject({ degraded: true, modelVersion: null, degradedReason: 'no inference worker is available' });
+      expect(r.data.rank).toMatchObject({ degraded: true, modelVersion: null, degradedReason: 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?' });
       // The fallback still personalises: fan's liked direction comes first.
       expect(r.data.rank.items.slice(0, 2).map((i: any) => i.item.externalId).sort()).toEqual(['warm-6', 'warm-7']);
     } finally {
@@ -105,11 +106,27 @@ describe('score and rank', () => {
     }
   });
 
+  it('says the worker timed out, not refused, when it accepts connections and never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => void sockets.add(socket)); // reads nothing, answers nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const slow = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: [`http://127.0.0.1:${port}`], model: 'preference', retries: 0 }) });
+    try {
+      const r = await slow.gql(a.appKey, RANK, { u: 'fan', ids: ['cold-6', 'warm-6'] });
+      expect(r.data.rank).toMatchObject({ degraded: true, degradedReason: 'the inference worker did not answer in time' });
+    } finally {
+      await slow.stop();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
   it('falls back when the model takes vectors of another dimension than the tenant', async () => {
     const other = await createTestTenant(db.adminUrl, 4);
     await api.gql(other.appKey, UPSERT, { items: [{ id: 'p', embedding: [1, 0, 0, 0] }] });
-    const r = await api.gql(other.appKey, SCORE, { u: 'u', ids: ['p'] });
-    expect(r.data.score).toMatchObject({ degraded: true, modelVersion: null });
+    const r = await api.gql(other.appKey, `query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion } }`, { u: 'u', ids: ['p'] });
+    expect(r.data.score).toMatchObject({ degraded: true, modelVersion: null, degradedReason: "the model takes item vectors of dimension 8; this tenant's are 4" });
     expect(r.errors).toBeUndefined();
   });
 

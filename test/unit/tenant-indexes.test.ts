@@ -80,3 +80,23 @@ describe('tenant vector indexes within a memory budget', () => {
     expect(indexes.held().tenants).toEqual(['b']);
   });
 });
+
+describe('a failed build', () => {
+  it('is reported with its tenant, and the next use tries again', async () => {
+    const failures: [string, string][] = [];
+    let fail = true;
+    const source = itemSource();
+    const indexes = createTenantIndexes({
+      items: {
+        changedSince: (tenantId: string, since: string) => (fail ? Promise.reject(new Error('connection lost')) : source.items.changedSince(tenantId, since)),
+      },
+      budgetBytes: 1 << 30,
+      onRefreshFailed: (tenantId, error) => failures.push([tenantId, (error as Error).message]),
+    });
+    expect(await indexes.indexFor('t1', DIM)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(failures).toEqual([['t1', 'connection lost']]);
+    fail = false;
+    expect((await use(indexes, 't1')).size).toBe(ITEMS);
+  });
+});
