@@ -28,7 +28,9 @@ export async function runOnServer(server: string, sql: string): Promise<void> {
 export function startApiProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/apps/api.ts'], {
-    env: { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    // The per-key and per-tenant rates are off: a benchmark measures what an instance can do
+    // (the per-tenant gate stays on, as deployed; TENANT_MAX_IN_FLIGHT=0 in env turns it off).
+    env: { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

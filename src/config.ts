@@ -25,6 +25,14 @@ export interface Config {
   readonly worker: WorkerConfig;
   readonly scoring: ScoringConfig;
   readonly feed: FeedConfig;
+  readonly rateLimits: RateLimitConfig;
+}
+
+/** Per API instance: each instance counts its own traffic. */
+export interface RateLimitConfig {
+  readonly perKey: { readonly perSecond: number; readonly burst: number };
+  readonly perTenant: { readonly perSecond: number; readonly burst: number };
+  readonly gate: { readonly maxInFlight: number; readonly maxQueued: number };
 }
 
 export interface FeedConfig {
@@ -36,6 +44,8 @@ export interface FeedConfig {
   readonly indexBudgetBytes: number;
   readonly subscriptionsPerConnection: number;
   readonly subscriptionsPerTenant: number;
+  readonly subscriptionsPerKey: number;
+  readonly socketsPerKey: number;
   readonly coalesceMs: number;
   readonly maxBufferedBytes: number;
 }
@@ -188,8 +198,15 @@ export function loadConfig(env: Env = process.env): Config {
       indexBudgetBytes: integer(env, 'FEED_INDEX_MAX_MB', 1024, 1, 1024 * 1024) * 1024 * 1024,
       subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
       subscriptionsPerTenant: integer(env, 'SUBSCRIPTIONS_PER_TENANT', 10_000, 1, 1_000_000),
+      subscriptionsPerKey: integer(env, 'SUBSCRIPTIONS_PER_KEY', 2000, 1, 1_000_000),
+      socketsPerKey: integer(env, 'SOCKETS_PER_KEY', 200, 1, 1_000_000),
       coalesceMs: integer(env, 'FEED_COALESCE_MS', 25, 0, 10_000),
       maxBufferedBytes: integer(env, 'SUBSCRIPTION_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    }),
+    rateLimits: Object.freeze({
+      perKey: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_KEY_PER_SECOND', 200, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_KEY_BURST', 400, 1, 10_000_000) }),
+      perTenant: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_TENANT_PER_SECOND', 500, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000) }),
+      gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 8, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -31,6 +31,7 @@ async function main() {
   const scorer = await openScorer(config, log);
   const services = createServices(database.db, {
     bus,
+    rateLimits: config.rateLimits,
     feed: {
       ...config.feed,
       onIndexRefreshFailed: (tenantId, error) => {

@@ -16,21 +16,29 @@ export interface FeedUpdate {
 export interface SubscriptionLimits {
   perConnection: number;
   perTenant: number;
+  /** Across all connections of one API key (an app backend relays many users' feeds over one key). */
+  perKey: number;
   /** Wait this long after an event for more before ranking again (bursts of likes coalesce). */
   coalesceMs: number;
   /** A consumer with more than this many bytes unsent gets no new ranking until it catches up. */
   maxBufferedBytes: number;
 }
 
-/** Counts open subscriptions per tenant in this instance. */
+/** Counts open subscriptions per tenant and per API key in this instance. */
 export function createSubscriptionCounter() {
   const perTenant = new Map<string, number>();
+  const perKey = new Map<string, number>();
+  const bump = (map: Map<string, number>, key: string, delta: number) => {
+    const n = (map.get(key) ?? 0) + delta;
+    if (n <= 0) map.delete(key);
+    else map.set(key, n);
+  };
   return {
     open: (tenantId: string) => perTenant.get(tenantId) ?? 0,
-    add: (tenantId: string, delta: number) => {
-      const n = (perTenant.get(tenantId) ?? 0) + delta;
-      if (n <= 0) perTenant.delete(tenantId);
-      else perTenant.set(tenantId, n);
+    openForKey: (keyId: string) => perKey.get(keyId) ?? 0,
+    add: (viewer: Viewer, delta: number) => {
+      bump(perTenant, viewer.tenantId, delta);
+      bump(perKey, viewer.keyId, delta);
     },
     total: () => [...perTenant.values()].reduce((a, b) => a + b, 0),
   };
@@ -89,12 +97,15 @@ export interface FeedSubscriptionArgs {
 
 export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<FeedUpdate> {
   if (a.connection.open >= a.limits.perConnection) {
-    throw new AppError('RATE_LIMITED', `at most ${a.limits.perConnection} subscriptions per connection`);
+    throw new AppError('RATE_LIMITED', `at most ${a.limits.perConnection} subscriptions per connection (SUBSCRIPTIONS_PER_CONNECTION)`);
   }
   if (a.counter.open(a.viewer.tenantId) >= a.limits.perTenant) {
     throw new AppError('RATE_LIMITED', `at most ${a.limits.perTenant} feed subscriptions per tenant on this instance`);
   }
-  a.counter.add(a.viewer.tenantId, 1);
+  if (a.counter.openForKey(a.viewer.keyId) >= a.limits.perKey) {
+    throw new AppError('RATE_LIMITED', `at most ${a.limits.perKey} feed subscriptions per API key on this instance (SUBSCRIPTIONS_PER_KEY)`);
+  }
+  a.counter.add(a.viewer, 1);
 
   const pending = new Set<FeedUpdateReason>();
   let wake: (() => void) | undefined;
@@ -114,7 +125,7 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
     closed = true;
     unsubscribe();
     untrack();
-    a.counter.add(a.viewer.tenantId, -1);
+    a.counter.add(a.viewer, -1);
     wake?.();
   };
   const untrack = a.connection.track((error) => {

@@ -65,7 +65,7 @@ export const resolvers = {
           viewer: ctx.viewer,
           userId: args.userId,
           bus: ctx.services.bus,
-          compute: () => ctx.services.feed.feed(ctx.viewer, args.userId),
+          compute: () => ctx.services.admission.rerank(ctx.viewer.tenantId, () => ctx.services.feed.feed(ctx.viewer, args.userId)),
           ...ctx.subscriptions,
         });
       },

@@ -17,6 +17,7 @@ import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, unavailableMessage, useErrorLogging } from './plugins/error-masking.js';
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
+import { isRateLimited } from '../services/rate-limits.js';
 import { useQueryLimits } from './plugins/limits.js';
 import { parseWithinLimits, type DocumentLimits } from './plugins/document-limits.js';
 import { createWebSocketEndpoint } from './websocket.js';
@@ -38,7 +39,7 @@ export interface ApiServerOptions {
   /** Limits on the query text (config.documentLimits). */
   documentLimits: DocumentLimits;
   /** Limits of feedUpdated subscriptions (defaults when not given). */
-  subscriptions?: Partial<SubscriptionLimits> & { subscriptionsPerConnection?: number; subscriptionsPerTenant?: number };
+  subscriptions?: Partial<SubscriptionLimits> & { subscriptionsPerConnection?: number; subscriptionsPerTenant?: number; subscriptionsPerKey?: number; socketsPerKey?: number };
 }
 
 export interface ApiServer {
@@ -80,6 +81,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const limits: SubscriptionLimits = {
     perConnection: options.subscriptions?.subscriptionsPerConnection ?? 20,
     perTenant: options.subscriptions?.subscriptionsPerTenant ?? 10_000,
+    perKey: options.subscriptions?.subscriptionsPerKey ?? 2000,
     coalesceMs: options.subscriptions?.coalesceMs ?? 25,
     maxBufferedBytes: options.subscriptions?.maxBufferedBytes ?? 1024 * 1024,
   };
@@ -93,6 +95,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     documentLimits,
     operationLimits,
     subscriptionLimits: limits,
+    socketsPerKey: options.subscriptions?.socketsPerKey ?? 200,
     counter,
   });
 
@@ -175,11 +178,30 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     if (code === 'GRAPHQL_PARSE_FAILED') return next(); // Apollo answers syntax errors itself, with locations
     res.status(400).json(jsonError(400, code, parsed.error.message).body);
   };
+  // Fair sharing: the key's and the tenant's rates, then a place among the tenant's running
+  // operations, held until the response is done (or the client went away).
+  const admit: RequestHandler = async (req, res, next) => {
+    const viewer = res.locals.viewer as Viewer;
+    try {
+      services.admission.charge(viewer.tenantId, viewer.keyId);
+      const release = await services.admission.enter(viewer.tenantId);
+      res.once('close', release);
+      next();
+    } catch (error) {
+      if (!isRateLimited(error)) return next(error);
+      const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+      res.setHeader('retry-after', String(seconds));
+      const body = jsonError(429, 'RATE_LIMITED', error.message).body;
+      Object.assign(body.errors[0].extensions, { retryAfterSeconds: seconds });
+      res.status(429).json(body);
+    }
+  };
   app.use(
     '/graphql',
     express.json({ limit: options.maxBodyBytes }),
     checkDocument,
     authenticate,
+    admit,
     expressMiddleware(apollo, {
       context: async ({ res }) => createContext(services, res.locals.viewer as Viewer, res.locals.requestId as string, log),
     }),

@@ -5,7 +5,7 @@
 // operation's variables; and errors leave with the same extensions.code as over HTTP.
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, getOperationAST, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, getOperationAST, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
@@ -26,6 +26,8 @@ export interface WebSocketEndpointOptions {
   documentLimits: DocumentLimits;
   operationLimits: OperationLimits;
   subscriptionLimits: SubscriptionLimits;
+  /** Open sockets one API key may hold on this instance. */
+  socketsPerKey: number;
   counter: SubscriptionCounter;
 }
 
@@ -36,7 +38,7 @@ interface Connection {
   subscriptions: ConnectionSubscriptions;
 }
 
-type Extra = { connection?: Connection; socket: { bufferedAmount: number } };
+type Extra = { connection?: Connection; socket: { bufferedAmount: number; close(code: number, reason: string): void } };
 
 /** An error to send as-is (it already carries its code), made from an AppError. */
 function codedError(error: AppError): GraphQLError {
@@ -86,8 +88,13 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
           if (!isAppError(error)) log.warn({ err: error }, 'websocket authentication failed unexpectedly');
           return false; // graphql-ws closes with 4403 Forbidden
         }
-        ctx.extra.connection = connection;
         const keyId = connection.viewer.keyId;
+        if ((byKey.get(keyId)?.size ?? 0) >= options.socketsPerKey) {
+          // graphql-ws can only refuse with 4403; this says why, with the code for "too many".
+          ctx.extra.socket.close(4429, `too many open WebSockets for this API key (SOCKETS_PER_KEY=${options.socketsPerKey})`);
+          return false;
+        }
+        ctx.extra.connection = connection;
         if (!byKey.has(keyId)) byKey.set(keyId, new Set());
         byKey.get(keyId)!.add(connection);
         return true;
@@ -110,6 +117,12 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
           // An outage is formatted as UNAVAILABLE, anything else masked and logged, as over HTTP.
           return [new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error as Error })];
         }
+        try {
+          services.admission.charge(viewer.tenantId, viewer.keyId);
+        } catch (error) {
+          if (isAppError(error)) return [new GraphQLError(error.message, { originalError: error })];
+          throw error;
+        }
         const parsed = parseWithinLimits(payload.query, options.documentLimits);
         if ('error' in parsed) return [parsed.error];
         const invalid = validate(schema, parsed.document, specifiedRules);
@@ -126,6 +139,22 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
           connection: connection.subscriptions,
         });
         return { schema, document: parsed.document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+      },
+      // Queries and mutations over a socket take a place among their tenant's running
+      // operations, as HTTP requests do; a subscription's rankings take theirs one at a time.
+      execute: async (args) => {
+        const tenantId = (args.contextValue as Context).viewer.tenantId;
+        let release: () => void;
+        try {
+          release = await services.admission.enter(tenantId);
+        } catch (error) {
+          return { errors: [new GraphQLError((error as Error).message, { originalError: error as Error })] };
+        }
+        try {
+          return await execute(args);
+        } finally {
+          release();
+        }
       },
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors) return;

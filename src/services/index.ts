@@ -16,6 +16,7 @@ import { createTenantService } from './tenant.service.js';
 import { createUserService } from './user.service.js';
 import { createFeedService } from './feed.service.js';
 import { createInProcessBus, type EventBus } from '../events/event-bus.js';
+import { createAdmission, type RateLimitPolicy } from './rate-limits.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -24,6 +25,8 @@ export interface ScoringDependencies {
   log: Logger;
   onScored?: (outcome: 'model' | 'fallback', users: number) => void;
 }
+
+const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
 
 /** Without a model, scoring answers from the history centroid, marked degraded. */
 const NO_MODEL: Scorer = {
@@ -35,6 +38,8 @@ const NO_MODEL: Scorer = {
 };
 
 export interface ServiceOptions {
+  /** Rate limits and per-tenant concurrency (config.rateLimits); off when not given. */
+  rateLimits?: RateLimitPolicy;
   scoring?: ScoringDependencies;
   /** Where services announce changes (feeds listen); in-process when not given. */
   bus?: EventBus;
@@ -83,6 +88,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   });
   return {
     bus,
+    admission: createAdmission(options.rateLimits ?? NO_LIMITS),
     apiKeys: createApiKeyService(createApiKeyRepository(db), bus),
     tenants,
     items: createItemService(items, tenants, bus),

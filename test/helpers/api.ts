@@ -7,6 +7,7 @@ import { createServices } from '../../src/services/index.js';
 import type { Scorer } from '../../src/inference/scorer.js';
 import { createInProcessBus, type EventBus } from '../../src/events/event-bus.js';
 import { createReadinessCheck } from '../../src/bootstrap/readiness.js';
+import type { RateLimitPolicy } from '../../src/services/rate-limits.js';
 import { createApiMetrics } from '../../src/metrics/api-metrics.js';
 import { loadConfig } from '../../src/config.js';
 import type { DocumentLimits } from '../../src/graphql/plugins/document-limits.js';
@@ -41,6 +42,10 @@ export async function startTestApi(
     log?: Logger;
     /** The event bus (in process when not given); a PostgreSQL bus joins instances. */
     bus?: EventBus;
+    /** Rate limits and per-tenant concurrency (off when not given). */
+    rateLimits?: RateLimitPolicy;
+    subscriptionsPerKey?: number;
+    socketsPerKey?: number;
   } = {},
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
@@ -50,13 +55,13 @@ export async function startTestApi(
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
     metrics,
-    services: createServices(db, { bus, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
+    services: createServices(db, { bus, rateLimits: limits.rateLimits, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
     documentLimits: { ...loadConfig({}).documentLimits, ...limits.documentLimits },
-    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, coalesceMs: 10 },
+    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, subscriptionsPerKey: limits.subscriptionsPerKey, socketsPerKey: limits.socketsPerKey, coalesceMs: 10 },
     checkReady: createReadinessCheck(db, bus),
   });
   const url = await server.listen(0, '127.0.0.1');

@@ -5,6 +5,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { isAppError } from '../../errors.js';
+import { isRateLimited } from '../../services/rate-limits.js';
 import { isDatabaseUnavailable, type DatabaseUnavailableError } from '../../repositories/storage-errors.js';
 import type { Context } from '../context.js';
 
@@ -47,7 +48,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   if (isAppError(original)) {
     const problems = original.problems.length ? { problems: original.problems } : {};
-    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, ...problems } };
+    const retry = isRateLimited(original) ? { retryAfterSeconds: Math.max(1, Math.ceil(original.retryAfterMs / 1000)) } : {};
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, ...problems, ...retry } };
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) return formatted;

@@ -1,0 +1,150 @@
+// Fair sharing between tenants, per API instance. Two mechanisms, because they stop different
+// harms: token buckets cap how many operations a key and a tenant may start per second (a
+// flood is answered RATE_LIMITED with a retry-after at once, costing almost nothing), and a
+// gate bounds how many of a tenant's operations run at the same time (a burst within the
+// rate waits in its own tenant's queue instead of taking every database connection and the
+// event loop from the others). Measured before: one tenant's mutation flood raised another
+// tenant's p50 from 13 ms to 1.8 s.
+import { AppError } from '../errors.js';
+
+export interface BucketPolicy {
+  /** Tokens added per second; 0 turns the limit off. */
+  perSecond: number;
+  /** Most tokens a bucket holds: the burst allowed after a quiet spell. */
+  burst: number;
+}
+
+export class RateLimitedError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super('RATE_LIMITED', message);
+  }
+}
+
+export const isRateLimited = (error: unknown): error is RateLimitedError => error instanceof RateLimitedError;
+
+/** Token buckets by key (an API key id, a tenant id), created on first use. */
+export function createTokenBuckets(policy: BucketPolicy, now: () => number = Date.now) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let sweptAt = now();
+
+  /** Full buckets carry no information: dropping them bounds memory by active keys. */
+  function sweep(t: number) {
+    if (t - sweptAt < 60_000) return;
+    sweptAt = t;
+    for (const [key, b] of buckets) if (b.tokens + ((t - b.at) / 1000) * policy.perSecond >= policy.burst) buckets.delete(key);
+  }
+
+  return {
+    /** Takes `cost` tokens, or answers how long until they would be there. */
+    take(key: string, cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
+      if (policy.perSecond <= 0) return { ok: true };
+      const t = now();
+      sweep(t);
+      const b = buckets.get(key) ?? { tokens: policy.burst, at: t };
+      b.tokens = Math.min(policy.burst, b.tokens + ((t - b.at) / 1000) * policy.perSecond);
+      b.at = t;
+      buckets.set(key, b);
+      if (b.tokens >= cost) {
+        b.tokens -= cost;
+        return { ok: true };
+      }
+      return { ok: false, retryAfterMs: Math.ceil(((cost - b.tokens) / policy.perSecond) * 1000) };
+    },
+    size: () => buckets.size,
+  };
+}
+
+export interface GatePolicy {
+  /** Operations of one tenant that run at once; 0 turns the gate off. */
+  maxInFlight: number;
+  /** Operations of one tenant that may wait; beyond, RATE_LIMITED. */
+  maxQueued: number;
+}
+
+/** At most maxInFlight operations per tenant at once, the rest in that tenant's FIFO queue. */
+export function createTenantGate(policy: GatePolicy) {
+  const tenants = new Map<string, { running: number; queue: (() => void)[] }>();
+
+  function release(tenantId: string) {
+    const t = tenants.get(tenantId)!;
+    const next = t.queue.shift();
+    if (next) return next(); // the slot passes straight to the next in line
+    t.running--;
+    if (t.running === 0) tenants.delete(tenantId);
+  }
+
+  return {
+    /** Resolves with the function that frees the slot; rejects RATE_LIMITED when the queue is full. */
+    async acquire(tenantId: string): Promise<() => void> {
+      if (policy.maxInFlight <= 0) return () => {};
+      let t = tenants.get(tenantId);
+      if (!t) tenants.set(tenantId, (t = { running: 0, queue: [] }));
+      let released = false;
+      const done = () => {
+        if (released) return;
+        released = true;
+        release(tenantId);
+      };
+      if (t.running < policy.maxInFlight) {
+        t.running++;
+        return done;
+      }
+      if (t.queue.length >= policy.maxQueued) {
+        throw new RateLimitedError(`this tenant already has ${policy.maxInFlight} operations running and ${policy.maxQueued} waiting on this instance; retry shortly`, 100);
+      }
+      await new Promise<void>((resolve) => t.queue.push(resolve));
+      return done;
+    },
+    /** Running and waiting operations of a tenant. */
+    load: (tenantId: string) => ({ running: tenants.get(tenantId)?.running ?? 0, queued: tenants.get(tenantId)?.queue.length ?? 0 }),
+  };
+}
+
+export interface RateLimitPolicy {
+  perKey: BucketPolicy;
+  perTenant: BucketPolicy;
+  gate: GatePolicy;
+}
+
+/**
+ * The one door every operation passes (HTTP requests, WebSocket operations, live-feed
+ * re-rankings): the key's bucket, then the tenant's, then the tenant's gate.
+ */
+export function createAdmission(policy: RateLimitPolicy) {
+  const keys = createTokenBuckets(policy.perKey);
+  const tenants = createTokenBuckets(policy.perTenant);
+  const gate = createTenantGate(policy.gate);
+  // Live-feed re-rankings have a gate of their own: each subscription waits for at most one,
+  // so its queue is bounded by the subscriptions and never refuses (refusing would end them).
+  const rerankGate = createTenantGate({ maxInFlight: policy.gate.maxInFlight, maxQueued: Number.POSITIVE_INFINITY });
+
+  const limited = (scope: string, bucket: BucketPolicy, retryAfterMs: number) =>
+    new RateLimitedError(`rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached; retry in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
+
+  return {
+    /** Counts one operation against the key and its tenant; throws RateLimitedError when either is spent. */
+    charge(tenantId: string, keyId: string): void {
+      const key = keys.take(keyId);
+      if (!key.ok) throw limited('API key', policy.perKey, key.retryAfterMs);
+      const tenant = tenants.take(tenantId);
+      if (!tenant.ok) throw limited('tenant', policy.perTenant, tenant.retryAfterMs);
+    },
+    /** A place among the tenant's running operations (waits in its queue when they are all taken). */
+    enter: (tenantId: string) => gate.acquire(tenantId),
+    /** Runs a live feed's re-ranking among at most maxInFlight of its tenant's at once. */
+    async rerank<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+      const release = await rerankGate.acquire(tenantId);
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    },
+    load: gate.load,
+  };
+}
+
+export type AdmissionControl = ReturnType<typeof createAdmission>;
