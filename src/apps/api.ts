@@ -34,6 +34,7 @@ async function main() {
     rateLimits: config.rateLimits,
     feed: {
       ...config.feed,
+      onLiveFeedError: () => metrics.backgroundErrors.inc({ component: 'live-feed' }),
       onIndexRefreshFailed: (tenantId, error) => {
         metrics.backgroundErrors.inc({ component: 'feed-index' });
         log.error({ err: error, tenantId, component: 'feed-index' }, 'refreshing the feed vector index failed; the next feed of this tenant tries again');

@@ -7,7 +7,8 @@ import type { Logger } from '../logger.js';
 
 export type PlatformEvent =
   | { type: 'interactions-recorded'; tenantId: string; userIds: string[] }
-  | { type: 'items-upserted'; tenantId: string }
+  /** itemIds: the rows written (internal ids), so live feeds can score just those. */
+  | { type: 'items-upserted'; tenantId: string; itemIds: number[] }
   | { type: 'model-promoted'; version: string }
   | { type: 'api-key-revoked'; tenantId: string; keyId: string }
   /**
@@ -35,17 +36,34 @@ export interface EventBus {
 
 export const CHANNEL = 'tastegraph_events';
 export const LISTENER_APPLICATION_NAME = 'tastegraph-listen';
-// NOTIFY payloads must stay under 8000 bytes; a burst touching more users is sent as one
-// event per slice.
-const MAX_USERS_PER_EVENT = 100;
+// NOTIFY payloads must stay under 8000 bytes. A burst touching many users (ids of up to 256
+// characters, up to 768 bytes of UTF-8 each) or items is sent as one event per slice, each
+// slice filled up to this many bytes of its list.
+const MAX_LIST_BYTES = 6000;
+
+/** Splits a list into runs whose JSON takes at most MAX_LIST_BYTES (never an empty run list). */
+export function sliceByBytes<T>(list: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let run: T[] = [];
+  let bytes = 0;
+  for (const entry of list) {
+    const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (run.length > 0 && bytes + size > MAX_LIST_BYTES) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(entry);
+    bytes += size;
+  }
+  out.push(run);
+  return out;
+}
 
 function slices(event: PlatformEvent): PlatformEvent[] {
-  if (event.type !== 'interactions-recorded' || event.userIds.length <= MAX_USERS_PER_EVENT) return [event];
-  const out: PlatformEvent[] = [];
-  for (let i = 0; i < event.userIds.length; i += MAX_USERS_PER_EVENT) {
-    out.push({ ...event, userIds: event.userIds.slice(i, i + MAX_USERS_PER_EVENT) });
-  }
-  return out;
+  if (event.type === 'interactions-recorded') return sliceByBytes(event.userIds).map((userIds) => ({ ...event, userIds }));
+  if (event.type === 'items-upserted') return sliceByBytes(event.itemIds).map((itemIds) => ({ ...event, itemIds }));
+  return [event];
 }
 
 export function createInProcessBus(): EventBus {

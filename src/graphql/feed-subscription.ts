@@ -1,12 +1,16 @@
-// feedUpdated: the feed at once, then a new ranking after each relevant event. Written as a
-// plain async iterator rather than an async generator so that a client going away (return())
-// frees its bus subscription at once, even while no event is due.
+// feedUpdated over graphql-ws: the adapter between a subscription and the user's live feed
+// (services/feed-updates.service.ts decides when and how feeds re-rank, shared by every
+// subscriber of the user). Here: the per-connection, per-tenant and per-key limits, and
+// back-pressure: a consumer whose socket holds more than maxBufferedBytes unsent gets no new
+// ranking until it catches up, then only the newest. Written as a plain async iterator rather
+// than an async generator so that a client going away (return()) leaves its live feed at once,
+// even while no ranking is due.
 import { AppError } from '../errors.js';
-import type { EventBus, PlatformEvent } from '../events/event-bus.js';
 import type { Feed } from '../services/feed.service.js';
+import { REASON_ORDER, type FeedUpdateReason, type FeedUpdatesService } from '../services/feed-updates.service.js';
 import type { Viewer } from '../services/viewer.js';
 
-export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL' | 'RESYNC';
+export type { FeedUpdateReason };
 
 export interface FeedUpdate {
   reason: FeedUpdateReason;
@@ -18,8 +22,6 @@ export interface SubscriptionLimits {
   perTenant: number;
   /** Across all connections of one API key (an app backend relays many users' feeds over one key). */
   perKey: number;
-  /** Wait this long after an event for more before ranking again (bursts of likes coalesce). */
-  coalesceMs: number;
   /** A consumer with more than this many bytes unsent gets no new ranking until it catches up. */
   maxBufferedBytes: number;
 }
@@ -73,22 +75,10 @@ export function createConnectionSubscriptions(bufferedAmount: () => number): Con
   };
 }
 
-function reasonFor(event: PlatformEvent, viewer: Viewer, userId: string): FeedUpdateReason | undefined {
-  if (event.type === 'model-promoted') return 'MODEL';
-  if (event.type === 'bus-resynced') return 'RESYNC';
-  if (event.tenantId !== viewer.tenantId) return undefined;
-  if (event.type === 'items-upserted') return 'NEW_ITEMS';
-  if (event.type === 'interactions-recorded') return event.userIds.includes(userId) ? 'INTERACTION' : undefined;
-  return undefined;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export interface FeedSubscriptionArgs {
   viewer: Viewer;
   userId: string;
-  bus: EventBus;
-  compute: () => Promise<Feed>;
+  live: Pick<FeedUpdatesService, 'subscribe'>;
   limits: SubscriptionLimits;
   counter: SubscriptionCounter;
   /** The connection's own state: open subscriptions and the socket's unsent bytes. */
@@ -107,23 +97,23 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
   }
   a.counter.add(a.viewer, 1);
 
-  const pending = new Set<FeedUpdateReason>();
+  const reasons = new Set<FeedUpdateReason>();
+  let latest: Feed | undefined;
   let wake: (() => void) | undefined;
   let closed = false;
   let first = true;
   // Set when the subscription is ended from outside (its key was revoked): next() throws it,
   // and graphql-ws sends it to the client as this subscription's error.
   let failure: Error | undefined;
-  const unsubscribe = a.bus.subscribe((event) => {
-    const reason = reasonFor(event, a.viewer, a.userId);
-    if (!reason) return;
-    pending.add(reason);
+  const subscription = a.live.subscribe(a.viewer, a.userId, (feed, why) => {
+    latest = feed; // a consumer that is behind skips to the newest ranking
+    for (const r of why) reasons.add(r);
     wake?.();
   });
   const close = () => {
     if (closed) return;
     closed = true;
-    unsubscribe();
+    subscription.close();
     untrack();
     a.counter.add(a.viewer, -1);
     wake?.();
@@ -132,34 +122,38 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
     failure = error;
     close();
   });
+  const done = { done: true as const, value: undefined };
   const ended = () => {
     if (failure) throw failure;
     return done;
   };
-  const done = { done: true as const, value: undefined };
 
   return {
     async next() {
       if (closed) return ended();
       if (first) {
         first = false;
-        return { done: false, value: { reason: 'INITIAL', feed: await a.compute() } };
+        try {
+          return { done: false, value: { reason: 'INITIAL', feed: await subscription.initial } };
+        } catch (error) {
+          close();
+          throw error;
+        }
       }
-      while (!closed && (pending.size === 0 || a.connection.bufferedAmount() > a.limits.maxBufferedBytes)) {
+      while (!closed && (!latest || a.connection.bufferedAmount() > a.limits.maxBufferedBytes)) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          // A slow consumer is polled for progress; events only mark the feed dirty meanwhile.
-          if (pending.size > 0) setTimeout(resolve, 50);
+          // A slow consumer is polled for progress; rankings meanwhile only replace `latest`.
+          if (latest) setTimeout(resolve, 50);
         });
         wake = undefined;
       }
       if (closed) return ended();
-      await sleep(a.limits.coalesceMs);
-      if (closed) return ended();
-      // One ranking answers every event seen so far; the most specific reason is reported.
-      const reason = (['INTERACTION', 'NEW_ITEMS', 'MODEL', 'RESYNC'] as const).find((r) => pending.has(r))!;
-      pending.clear();
-      return { done: false, value: { reason, feed: await a.compute() } };
+      const feed = latest!;
+      const reason = REASON_ORDER.find((r) => reasons.has(r)) ?? 'RESYNC';
+      latest = undefined;
+      reasons.clear();
+      return { done: false, value: { reason, feed } };
     },
     async return() {
       close();

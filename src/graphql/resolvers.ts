@@ -64,8 +64,7 @@ export const resolvers = {
         return feedUpdates({
           viewer: ctx.viewer,
           userId: args.userId,
-          bus: ctx.services.bus,
-          compute: () => ctx.services.admission.rerank(ctx.viewer.tenantId, () => ctx.services.feed.feed(ctx.viewer, args.userId)),
+          live: ctx.services.liveFeeds,
           ...ctx.subscriptions,
         });
       },

@@ -82,7 +82,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     perConnection: options.subscriptions?.subscriptionsPerConnection ?? 20,
     perTenant: options.subscriptions?.subscriptionsPerTenant ?? 10_000,
     perKey: options.subscriptions?.subscriptionsPerKey ?? 2000,
-    coalesceMs: options.subscriptions?.coalesceMs ?? 25,
     maxBufferedBytes: options.subscriptions?.maxBufferedBytes ?? 1024 * 1024,
   };
   const documentLimits = options.documentLimits;

@@ -8,7 +8,7 @@ import type { UserRepository } from '../repositories/user.repository.js';
 import { createTenantIndexes } from '../ranking/tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
-import type { ScoringService } from './scoring.service.js';
+import type { History, ScoringService } from './scoring.service.js';
 import type { Viewer } from './viewer.js';
 
 export interface FeedOptions {
@@ -45,8 +45,52 @@ export interface Feed {
   modelVersion: string | null;
 }
 
+/** A feed with what ranked it: enough to merge new items in without ranking the pool again. */
+export interface FeedState {
+  feed: Feed;
+  history: History;
+  /** Items the user rated: never in the feed. */
+  rated: ReadonlySet<number>;
+}
+
+const byScore = (a: FeedEntry | { item: ItemRow; score: number }, b: FeedEntry | { item: ItemRow; score: number }) => b.score - a.score || a.item.id - b.item.id;
+
 export function createFeedService(o: FeedOptions) {
   const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted, onRefreshFailed: o.onIndexRefreshFailed });
+
+  /** The user's feed ranked from scratch, with the state that mergeItems builds on. */
+  async function rank(viewer: Viewer, userId: string): Promise<FeedState> {
+    const problems = checkExternalId('userId', userId);
+    if (problems.length) throw badInput(`userId: ${problems[0].message}`, problems);
+    // The user's state in one transaction. The index (whose first build runs in the
+    // background, in transactions of its own) and the pool's rows come after it, and the
+    // model scores last, holding no connection.
+    const { rated, recent, history } = await o.readTogether(viewer.tenantId, async () => {
+      const user = await o.users.findByExternalId(viewer.tenantId, userId);
+      const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
+      const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
+      // Loaded once: the model reads this history, and its likes steer the nearest items.
+      const history = recent.length ? await o.scoring.history(viewer, user) : [];
+      return { rated, recent, history };
+    });
+    if (recent.length === 0) return { feed: { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null }, history, rated };
+    const liked = history.filter((h) => h.like).map((h) => h.vector);
+    const dim = liked[0]?.length;
+    const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
+    const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
+    const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
+    const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
+    const scored = await o.scoring.scoreRows(viewer, userId, history, rows);
+    const ordered = [...scored.items].sort(byScore);
+    const feed = {
+      userId,
+      entries: ordered.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })),
+      degraded: scored.degraded,
+      degradedReason: scored.degradedReason,
+      modelVersion: scored.modelVersion,
+    };
+    return { feed, history, rated };
+  }
 
   return {
     /** New or changed items: the tenant's index refreshes on its next use. */
@@ -58,35 +102,30 @@ export function createFeedService(o: FeedOptions) {
     heldIndexes: indexes.held,
 
     async feed(viewer: Viewer, userId: string): Promise<Feed> {
-      const problems = checkExternalId('userId', userId);
-      if (problems.length) throw badInput(`userId: ${problems[0].message}`, problems);
-      // The user's state in one transaction. The index (whose first build runs in the
-      // background, in transactions of its own) and the pool's rows come after it, and the
-      // model scores last, holding no connection.
-      const { rated, recent, history } = await o.readTogether(viewer.tenantId, async () => {
-        const user = await o.users.findByExternalId(viewer.tenantId, userId);
-        const rated = user ? await o.interactions.ratedItemIds(viewer.tenantId, user.id) : new Set<number>();
-        const recent = (await o.items.recentIds(viewer.tenantId, o.poolSize + rated.size)).filter((id) => !rated.has(id));
-        // Loaded once: the model reads this history, and its likes steer the nearest items.
-        const history = recent.length ? await o.scoring.history(viewer, user) : [];
-        return { rated, recent, history };
-      });
-      if (recent.length === 0) return { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null };
-      const liked = history.filter((h) => h.like).map((h) => h.vector);
-      const dim = liked[0]?.length;
-      const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
-      const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
-      const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
-      const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
-      const scored = await o.scoring.scoreRows(viewer, userId, history, rows);
-      const ordered = [...scored.items].sort((a, b) => b.score - a.score || a.item.id - b.item.id);
-      return {
-        userId,
-        entries: ordered.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })),
-        degraded: scored.degraded,
-        degradedReason: scored.degradedReason,
-        modelVersion: scored.modelVersion,
-      };
+      return (await rank(viewer, userId)).feed;
+    },
+
+    rank,
+
+    /**
+     * Merges new or changed items into a ranked feed: only they are scored (for this user's
+     * unchanged history), so the cost grows with the new items, not with the pool. The best
+     * poolSize entries are kept. Undefined when the scores would not be comparable (the model
+     * answered for one and the fallback for the other, or another model version): rank again.
+     */
+    async mergeItems(viewer: Viewer, state: FeedState, rows: readonly ItemRow[]): Promise<FeedState | undefined> {
+      const fresh = rows.filter((r) => !state.rated.has(r.id));
+      if (fresh.length === 0) return state;
+      const scored = await o.scoring.scoreRows(viewer, state.feed.userId, state.history, fresh);
+      if (scored.degraded !== state.feed.degraded || scored.modelVersion !== state.feed.modelVersion) return undefined;
+      const replaced = new Set(fresh.map((r) => r.id));
+      const merged = [...state.feed.entries.filter((e) => !replaced.has(e.item.id)), ...scored.items].sort(byScore).slice(0, o.poolSize);
+      return { ...state, feed: { ...state.feed, entries: merged.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })) } };
+    },
+
+    /** Items by internal id, for merging: those still there, in any order. */
+    async itemRows(tenantId: string, ids: readonly number[]): Promise<ItemRow[]> {
+      return (await o.items.findByIds(tenantId, ids)).filter((r): r is ItemRow => r !== undefined);
     },
   };
 }

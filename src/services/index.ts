@@ -17,6 +17,7 @@ import { createUserService } from './user.service.js';
 import { createFeedService } from './feed.service.js';
 import { createInProcessBus, type EventBus } from '../events/event-bus.js';
 import { createAdmission, type RateLimitPolicy } from './rate-limits.js';
+import { createFeedUpdatesService } from './feed-updates.service.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -44,8 +45,12 @@ export interface ServiceOptions {
   /** Where services announce changes (feeds listen); in-process when not given. */
   bus?: EventBus;
   feed?: {
-    poolSize: number;
-    nearShare: number;
+    poolSize?: number;
+    nearShare?: number;
+    /** A live feed waits this long after an event for more before re-ranking. */
+    coalesceMs?: number;
+    /** A live feed's re-ranking failed in the background (it is retried). */
+    onLiveFeedError?: (error: unknown) => void;
     indexBudgetBytes?: number;
     onIndexEvicted?: (tenantId: string, bytes: number) => void;
     onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
@@ -80,6 +85,15 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     onIndexEvicted: options.feed?.onIndexEvicted,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
+  const admission = createAdmission(options.rateLimits ?? NO_LIMITS);
+  const liveFeeds = createFeedUpdatesService({
+    feed,
+    bus,
+    admission,
+    coalesceMs: options.feed?.coalesceMs ?? 25,
+    log: options.scoring?.log ?? pino({ level: 'silent' }),
+    onError: options.feed?.onLiveFeedError,
+  });
   // Item changes from any instance make this instance's feed index refresh on next use; after
   // a gap in the event stream every index does, since its changes may have been missed.
   bus.subscribe((event) => {
@@ -88,7 +102,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   });
   return {
     bus,
-    admission: createAdmission(options.rateLimits ?? NO_LIMITS),
+    admission,
+    liveFeeds,
     apiKeys: createApiKeyService(createApiKeyRepository(db), bus),
     tenants,
     items: createItemService(items, tenants, bus),

@@ -35,7 +35,7 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
         viewer.tenantId,
         input.map((item) => ({ externalId: item.id, url: item.url ?? null, prompt: item.prompt ?? null, embedding: item.embedding })),
       );
-      await bus.publish({ type: 'items-upserted', tenantId: viewer.tenantId });
+      await bus.publish({ type: 'items-upserted', tenantId: viewer.tenantId, itemIds: stored.map((item) => item.id) });
       return stored;
     },
 

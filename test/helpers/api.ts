@@ -55,13 +55,13 @@ export async function startTestApi(
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const server = await createApiServer({
     metrics,
-    services: createServices(db, { bus, rateLimits: limits.rateLimits, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
+    services: createServices(db, { bus, rateLimits: limits.rateLimits, feed: { coalesceMs: 10 }, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
     documentLimits: { ...loadConfig({}).documentLimits, ...limits.documentLimits },
-    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, subscriptionsPerKey: limits.subscriptionsPerKey, socketsPerKey: limits.socketsPerKey, coalesceMs: 10 },
+    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, subscriptionsPerKey: limits.subscriptionsPerKey, socketsPerKey: limits.socketsPerKey },
     checkReady: createReadinessCheck(db, bus),
   });
   const url = await server.listen(0, '127.0.0.1');

@@ -1,0 +1,182 @@
+// Live feeds: which event re-ranks whose feed, and how. One live feed per (tenant, user),
+// shared by every subscription to that user on this instance: N subscribers cost one
+// ranking, not N. After the user's own likes, a new model or a gap in the event stream the
+// feed is ranked again from scratch; after new items only those items are scored and merged
+// into the ranking it has, so the cost of an upsertItems grows with its items and the
+// subscribed users, not with the candidate pool times the subscribers. Events within
+// coalesceMs are answered by one ranking, and rankings take their turn in the tenant's gate.
+import type { EventBus, PlatformEvent } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import type { Feed, FeedService, FeedState } from './feed.service.js';
+import type { AdmissionControl } from './rate-limits.js';
+import type { Viewer } from './viewer.js';
+
+export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL' | 'RESYNC';
+
+/** The reasons a ranking answers, most specific first: the one a subscriber is told. */
+export const REASON_ORDER = ['INTERACTION', 'NEW_ITEMS', 'MODEL', 'RESYNC'] as const;
+
+export interface FeedUpdatesOptions {
+  feed: Pick<FeedService, 'rank' | 'mergeItems' | 'itemRows'>;
+  bus: EventBus;
+  admission: Pick<AdmissionControl, 'rerank'>;
+  /** Wait this long after an event for more before ranking again. */
+  coalesceMs: number;
+  log: Logger;
+  /** A ranking failed in the background (it is retried); for a metric. */
+  onError?: (error: unknown) => void;
+}
+
+export interface LiveFeedSubscription {
+  /** The feed now: the shared ranking if it is current, else a new one. */
+  initial: Promise<Feed>;
+  close(): void;
+}
+
+type Deliver = (feed: Feed, reasons: ReadonlySet<FeedUpdateReason>) => void;
+
+interface LiveFeed {
+  tenantId: string;
+  userId: string;
+  /** Any subscriber's viewer: a ranking depends only on the tenant. */
+  viewer: Viewer;
+  subscribers: Set<Deliver>;
+  state?: FeedState;
+  /** Reasons seen since the last ranking; a full one means ranking again from scratch. */
+  pending: Set<FeedUpdateReason>;
+  newItems: Set<number>;
+  timer?: NodeJS.Timeout;
+  running?: Promise<void>;
+  /** The first ranking while it runs: subscribers who join meanwhile wait for it too. */
+  first?: Promise<FeedState>;
+  failures: number;
+}
+
+const RETRY_MAX_MS = 10_000;
+
+export function createFeedUpdatesService(o: FeedUpdatesOptions) {
+  const live = new Map<string, LiveFeed>();
+  const keyOf = (tenantId: string, userId: string) => `${tenantId}\u0000${userId}`;
+
+  function mark(entry: LiveFeed, reason: FeedUpdateReason, itemIds?: readonly number[]) {
+    entry.pending.add(reason);
+    for (const id of itemIds ?? []) entry.newItems.add(id);
+    schedule(entry, o.coalesceMs);
+  }
+
+  function schedule(entry: LiveFeed, delayMs: number) {
+    if (entry.timer || entry.running) return; // the running ranking reschedules when it ends
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      entry.running = update(entry).finally(() => {
+        entry.running = undefined;
+        if (entry.pending.size > 0 && live.get(keyOf(entry.tenantId, entry.userId)) === entry) schedule(entry, o.coalesceMs);
+      });
+    }, delayMs);
+  }
+
+  async function update(entry: LiveFeed): Promise<void> {
+    const reasons = new Set(entry.pending);
+    const itemIds = [...entry.newItems];
+    entry.pending.clear();
+    entry.newItems.clear();
+    const onlyNewItems = reasons.size === 1 && reasons.has('NEW_ITEMS') && entry.state !== undefined;
+    try {
+      const next = await o.admission.rerank(entry.tenantId, async () => {
+        if (onlyNewItems) {
+          const rows = await o.feed.itemRows(entry.tenantId, itemIds);
+          const merged = await o.feed.mergeItems(entry.viewer, entry.state!, rows);
+          if (merged) return merged;
+        }
+        return o.feed.rank(entry.viewer, entry.userId);
+      });
+      entry.failures = 0;
+      entry.state = next;
+      for (const deliver of entry.subscribers) deliver(next.feed, reasons);
+    } catch (error) {
+      // Kept pending and tried again with backoff: a database outage must not end live feeds.
+      for (const r of reasons) entry.pending.add(r);
+      for (const id of itemIds) entry.newItems.add(id);
+      entry.failures++;
+      o.onError?.(error);
+      const retryMs = Math.min(RETRY_MAX_MS, 100 * 2 ** entry.failures);
+      o.log.warn({ err: error, tenantId: entry.tenantId, attempt: entry.failures, retryMs }, 're-ranking a live feed failed; trying again');
+      entry.timer = setTimeout(() => {
+        entry.timer = undefined;
+        schedule(entry, 0);
+      }, retryMs);
+    }
+  }
+
+  function onEvent(event: PlatformEvent) {
+    switch (event.type) {
+      case 'interactions-recorded':
+        for (const userId of event.userIds) {
+          const entry = live.get(keyOf(event.tenantId, userId));
+          if (entry) mark(entry, 'INTERACTION');
+        }
+        return;
+      case 'items-upserted':
+        for (const entry of live.values()) if (entry.tenantId === event.tenantId) mark(entry, 'NEW_ITEMS', event.itemIds);
+        return;
+      case 'model-promoted':
+        for (const entry of live.values()) mark(entry, 'MODEL');
+        return;
+      case 'bus-resynced':
+        for (const entry of live.values()) mark(entry, 'RESYNC');
+        return;
+      default:
+        return;
+    }
+  }
+  const unsubscribe = o.bus.subscribe(onEvent);
+
+  return {
+    /** Joins (or opens) the user's live feed; `deliver` receives each new ranking. */
+    subscribe(viewer: Viewer, userId: string, deliver: Deliver): LiveFeedSubscription {
+      const key = keyOf(viewer.tenantId, userId);
+      let entry = live.get(key);
+      if (!entry) {
+        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Set(), pending: new Set(), newItems: new Set(), failures: 0 };
+        live.set(key, entry);
+      }
+      const joined = entry;
+      joined.subscribers.add(deliver);
+      const current = joined.state && joined.pending.size === 0 && !joined.running ? joined.state : undefined;
+      if (!current && !joined.first) {
+        const first = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
+        joined.first = first;
+        first.then(
+          (state) => {
+            if (!joined.state) joined.state = state; // unless a later ranking already landed
+          },
+          () => {},
+        ).finally(() => {
+          if (joined.first === first) joined.first = undefined;
+        });
+      }
+      const initial = current ? Promise.resolve(current.feed) : joined.first!.then((state) => state.feed);
+      return {
+        initial,
+        close() {
+          joined.subscribers.delete(deliver);
+          if (joined.subscribers.size > 0 || live.get(key) !== joined) return;
+          clearTimeout(joined.timer);
+          joined.pending.clear();
+          live.delete(key);
+        },
+      };
+    },
+
+    /** Live feeds (distinct users) and their subscribers on this instance. */
+    stats() {
+      let subscribers = 0;
+      for (const entry of live.values()) subscribers += entry.subscribers.size;
+      return { feeds: live.size, subscribers };
+    },
+
+    close: unsubscribe,
+  };
+}
+
+export type FeedUpdatesService = ReturnType<typeof createFeedUpdatesService>;
