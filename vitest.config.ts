@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite restarts databases and kills processes: npm run test:faults, on its own.
+    exclude: ['test/faults/**', 'node_modules/**'],
     // Integration and API files each create their own database; a couple at a time suits
     // a 2-core machine and the shared PostgreSQL.
     pool: 'forks',

@@ -1,7 +1,8 @@
-// npm run bench:feed [-- --seconds 5 --subscriptions 1000 --likes 200]
+// npm run bench:feed [-- --seconds 5 --subscriptions 1000 --likes 200 --upserts 5]
 // Feed query latency at 8 and 64 concurrent users (10,000 items, 500-candidate pool, the
-// default model in process), and like-to-push latency with 1,000 open feedUpdated
-// subscriptions spread over 2 API processes that share events through LISTEN/NOTIFY.
+// default model in process), like-to-push latency with 1,000 open feedUpdated
+// subscriptions spread over 2 API processes that share events through LISTEN/NOTIFY, and
+// the fan-out of upsertItems (10 new items) to every one of those subscriptions.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     subscriptions: { type: 'string', default: '1000' },
     likes: { type: 'string', default: '200' },
+    upserts: { type: 'string', default: '5' },
     items: { type: 'string', default: '10000' },
     server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
@@ -25,6 +27,7 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const SUBSCRIPTIONS = Number(values.subscriptions);
 const LIKES = Number(values.likes);
+const UPSERTS = Number(values.upserts);
 const ITEMS = Number(values.items);
 const USERS = 1_000;
 
@@ -42,7 +45,8 @@ async function main() {
     const world = generateTasteWorld({ users: USERS, items: ITEMS, interactionsPerUser: 20, seed: 1 });
     const { keys } = await createTenant(adminUrl, { name: 'bench', slug: 'bench', embeddingDim: 32, keyRoles: ['app'] });
     const key = keys[0].key;
-    const env = { DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000' };
+    // One key holds every subscription, one socket each: an app backend relaying its users' feeds.
+    const env = { DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000', SUBSCRIPTIONS_PER_KEY: '100000', SOCKETS_PER_KEY: '100000' };
     const [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
     apis.push(a.child, b.child);
     const gql = async (url: string, query: string, variables: object) => {
@@ -96,6 +100,11 @@ async function main() {
     // 1,000 subscriptions, half on each instance, one connection each (as apps would hold them).
     const sent = new Map<string, number>();
     const pushLatencies: number[] = [];
+    // NEW_ITEMS pushes: per subscription, the time from the upsertItems call to its push.
+    let upsertSentAt: number | undefined;
+    let upsertPending = 0;
+    let upsertDone: () => void = () => {};
+    const fanOutLatencies: number[] = [];
     let ready = 0;
     await new Promise<void>((resolve, reject) => {
       for (let s = 0; s < SUBSCRIPTIONS; s++) {
@@ -111,6 +120,9 @@ async function main() {
               } else if (m.data?.feedUpdated.reason === 'INTERACTION' && sent.has(userId)) {
                 pushLatencies.push(performance.now() - sent.get(userId)!);
                 sent.delete(userId);
+              } else if (m.data?.feedUpdated.reason === 'NEW_ITEMS' && upsertSentAt !== undefined) {
+                fanOutLatencies.push(performance.now() - upsertSentAt);
+                if (--upsertPending === 0) upsertDone();
               }
             },
             error: reject,
@@ -132,6 +144,24 @@ async function main() {
     await new Promise((r) => setTimeout(r, 2000));
     const missed = sent.size;
 
+    // upsertItems of 10 new items while every subscription is open: each subscription gets
+    // one NEW_ITEMS push. Rounds are 3 s apart, so each measures one fan-out.
+    const fanOutRounds: number[] = [];
+    let fanOutMissed = 0;
+    for (let r = 0; r < UPSERTS; r++) {
+      const allPushed = new Promise<void>((resolve) => (upsertDone = resolve));
+      upsertPending = SUBSCRIPTIONS;
+      upsertSentAt = performance.now();
+      await gql(a.url, 'mutation($i: [ItemInput!]!) { upsertItems(items: $i) { externalId } }', {
+        i: world.items.slice(0, 10).map((it, k) => ({ id: `new-${r}-${k}`, embedding: Array.from(it.vector) })),
+      });
+      const timedOut = await Promise.race([allPushed.then(() => false), new Promise<boolean>((res) => setTimeout(() => res(true), 20_000))]);
+      if (timedOut) fanOutMissed += upsertPending;
+      else fanOutRounds.push(performance.now() - upsertSentAt);
+      upsertSentAt = undefined;
+      await new Promise((res) => setTimeout(res, 3000));
+    }
+
     console.log(`\nFeed benchmark: ${ITEMS.toLocaleString('en-US')} items (dimension 32), ${USERS.toLocaleString('en-US')} users, 500-candidate pool, the default model in process (${first.feed.degraded ? 'DEGRADED: ' : ''}version ${first.feed.modelVersion}); 2 API processes on one PostgreSQL`);
     console.log(`machine: ${cpus().length} x ${cpus()[0].model}\n`);
     console.log(`first feed on a fresh instance (index not built yet): ${cold.toFixed(0)} ms\n`);
@@ -139,7 +169,9 @@ async function main() {
     for (const r of queryRows) console.log(r);
     console.log(`\n| open subscriptions | likes | pushes measured | missed | like-to-push p50 ms | p99 ms |\n|---|---|---|---|---|---|`);
     console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${LIKES} | ${pushLatencies.length} | ${missed} | ${percentile(pushLatencies, 50).toFixed(0)} | ${percentile(pushLatencies, 99).toFixed(0)} |`);
-    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS}`);
+    console.log(`\n| open subscriptions | upsertItems (10 new items) | pushes | missed | push p50 ms | p99 ms | last push, median of rounds ms |\n|---|---|---|---|---|---|---|`);
+    console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${UPSERTS} | ${fanOutLatencies.length} | ${fanOutMissed} | ${percentile(fanOutLatencies, 50)?.toFixed(0)} | ${percentile(fanOutLatencies, 99)?.toFixed(0)} | ${percentile(fanOutRounds, 50)?.toFixed(0)} |`);
+    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS} --upserts ${UPSERTS}`);
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
     for (const p of apis) p.kill('SIGTERM');

@@ -1,7 +1,6 @@
 // Feeds over real HTTP and WebSocket: the feed query, feedUpdated pushes after likes and
 // dislikes (also across two API processes through PostgreSQL LISTEN/NOTIFY), tenant
 // isolation, limits, and resources freed when clients leave.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { SUBSCRIBE, subscribeFeed } from '../helpers/ws.js';
+import { startProcess, type StartedProcess } from '../helpers/processes.js';
 
 // Dimension 4: no model in the store takes it, so feeds rank with the history centroid,
 // which makes "near neighbours of a disliked item move down" exact.
@@ -177,24 +177,13 @@ describe('feeds', () => {
 describe('feeds across two API processes (PostgreSQL LISTEN/NOTIFY)', () => {
   let db: TestDatabase;
   let a: TestTenant;
-  const processes: ChildProcess[] = [];
+  const processes: StartedProcess[] = [];
 
-  function startApi(): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], {
-      env: { ...process.env, DATABASE_URL: db.appUrl, DATABASE_ADMIN_URL: db.adminUrl, PORT: '0', LOG_LEVEL: 'warn', WORKER_URLS: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    processes.push(child);
-    return new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk) => {
-        out += chunk;
-        const m = /ready at (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`API exited with ${code}: ${out}`)));
-    });
-  }
+  const startApi = async () => {
+    const started = await startProcess('api', { DATABASE_URL: db.appUrl, DATABASE_ADMIN_URL: db.adminUrl, WORKER_URLS: '' });
+    processes.push(started);
+    return started.url;
+  };
 
   let urlA: string;
   let urlB: string;
@@ -207,8 +196,7 @@ describe('feeds across two API processes (PostgreSQL LISTEN/NOTIFY)', () => {
     [urlA, urlB] = await Promise.all([startApi(), startApi()]);
   }, 180_000);
   afterAll(async () => {
-    for (const p of processes) p.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    await Promise.all(processes.map((p) => p.stop()));
     await db?.drop();
   });
 

@@ -1,0 +1,63 @@
+// A PostgreSQL cluster of the test's own (Debian's pg_createcluster), on a port of its own, so
+// that a fault test can restart or stop the database without touching the shared server on
+// 5432. Removed again by drop(). Needs root (CI and these machines run as root).
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { migrate } from '../../src/repositories/migrator.js';
+
+const run = promisify(execFile);
+
+export interface TestCluster {
+  port: number;
+  /** As the superuser (the tables' owner): migrations and checks. */
+  adminUrl: string;
+  /** As tastegraph_app: what the API uses. */
+  appUrl: string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+const version = () => readdirSync('/etc/postgresql').sort().at(-1)!;
+
+async function ctl(name: string, action: string, ...args: string[]) {
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version(), name, action, ...args]);
+}
+
+/** Clusters an earlier run left behind (killed before its afterAll): removed, not piled up. */
+async function dropLeftovers(prefix: string): Promise<void> {
+  const { stdout } = await run('pg_lsclusters', ['--no-header']);
+  for (const line of stdout.split('\n')) {
+    const [ver, name] = line.trim().split(/\s+/);
+    if (name?.startsWith(prefix)) await run('pg_dropcluster', ['--stop', ver, name]).catch(() => {});
+  }
+}
+
+export async function createTestCluster(label: string): Promise<TestCluster> {
+  await dropLeftovers(`tg_${label}_`);
+  const name = `tg_${label}_${process.pid}`;
+  const port = 56000 + (process.pid % 4000);
+  // fsync off: the tests restart it, they do not test durability across a power cut.
+  await run('pg_createcluster', [version(), name, '-p', String(port), '--start-conf=manual', '-o', 'fsync=off', '-o', 'shared_buffers=16MB', '--', '--auth=trust']);
+  await ctl(name, 'start');
+  const url = (user: string) => `postgres://${user}@127.0.0.1:${port}/tastegraph`;
+  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE tastegraph');
+  await admin.end();
+  await migrate(url('postgres'));
+  return {
+    port,
+    adminUrl: url('postgres'),
+    appUrl: url('tastegraph_app'),
+    restart: () => ctl(name, 'restart', '-m', 'fast'),
+    stop: () => ctl(name, 'stop', '-m', 'fast'),
+    start: () => ctl(name, 'start'),
+    async drop() {
+      await run('pg_dropcluster', ['--stop', version(), name]).catch(() => {});
+    },
+  };
+}
