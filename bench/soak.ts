@@ -36,6 +36,8 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 
 interface Stats {
   latencies: number[];
+  /** When each answer came (ms since start), beside its latency. */
+  at: number[];
   errors: number;
   limited: number;
   firstError?: string;
@@ -81,7 +83,10 @@ async function main() {
           else if (body.errors) {
             stats.errors++;
             stats.firstError ??= JSON.stringify(body.errors).slice(0, 200);
-          } else stats.latencies.push(performance.now() - t);
+          } else {
+            stats.latencies.push(performance.now() - t);
+            stats.at.push(performance.now());
+          }
         }
         return { body, retryAfter: Number(r.headers.get('retry-after') ?? 0) };
       } catch (error) {
@@ -107,12 +112,14 @@ async function main() {
     }
     await runOnServer(adminUrl, 'ANALYZE');
 
-    const ops: Record<string, Stats> = Object.fromEntries(['flood: recordInteractions', 'busy: rank', 'busy: feed', 'quiet: item', 'live-feed pushes'].map((k) => [k, { latencies: [], errors: 0, limited: 0 }]));
-    // 1,000 live feeds of the flooding tenant's users, half on each instance.
+    const ops: Record<string, Stats> = Object.fromEntries(['flood: recordInteractions', 'busy: rank', 'busy: feed', 'quiet: item', 'live-feed pushes'].map((k) => [k, { latencies: [], at: [], errors: 0, limited: 0 }]));
+    // 1,000 live feeds of the flooding tenant's users, half on each instance, opened within
+    // the key's rate (each subscribe is an operation).
     let ready = 0;
     const pushedAt = new Map<string, number>();
-    await new Promise<void>((resolve, reject) => {
+    await new Promise<void>(async (resolve, reject) => {
       for (let s = 0; s < SUBSCRIPTIONS; s++) {
+        if (s % 10 === 9) await sleep((10 / (TENANT_RATE * 0.8)) * 1000);
         const userId = `user-${s % 1000}`;
         const client = createClient({ url: urls[s % 2].replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${flood}` } });
         clients.push(client);
@@ -144,11 +151,16 @@ async function main() {
 
     const end = performance.now() + MINUTES * 60_000;
     const running = () => performance.now() < end;
-    const rss: { minute: number; a: number; b: number }[] = [];
+    const rss: { minute: number; a: number; b: number; heapA: number; heapB: number }[] = [];
+    const heapMb = async (url: string) => {
+      const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+      return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+    };
     const sampler = (async () => {
       const t0 = performance.now();
       while (running()) {
-        rss.push({ minute: (performance.now() - t0) / 60_000, a: rssMb(a.child.pid!), b: rssMb(b.child.pid!) });
+        const [heapA, heapB] = await Promise.all([heapMb(a.url), heapMb(b.url)]);
+        rss.push({ minute: (performance.now() - t0) / 60_000, a: rssMb(a.child.pid!), b: rssMb(b.child.pid!), heapA, heapB });
         await sleep(SAMPLE_MS);
       }
     })();
@@ -158,10 +170,13 @@ async function main() {
       while (running()) {
         const i = n++;
         const userId = `user-${(i * 13) % 1000}`;
-        if (!pushedAt.has(userId)) pushedAt.set(userId, performance.now());
+        // A push is timed from the send of a like that is stored to the first push after it.
+        const timed = !pushedAt.has(userId);
+        if (timed) pushedAt.set(userId, performance.now());
         const r = await gql(flood, 'mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { count } }', {
           e: Array.from({ length: 5 }, (_, k) => ({ userId, itemId: `item-${(i * 31 + k) % 5000}`, kind: k % 2 ? 'LIKE' : 'DISLIKE' })),
         }, ops['flood: recordInteractions']);
+        if (timed && !r.body.data) pushedAt.delete(userId); // refused: no push will follow it
         if (r.retryAfter) await sleep(Math.min(1000, r.retryAfter * 1000 * Math.random()));
       }
     };
@@ -185,13 +200,26 @@ async function main() {
     const growth = (key: 'a' | 'b') => (half.length > 1 ? ((half.at(-1)![key] - half[0][key]) / half[0][key]) * 100 : NaN);
     console.log(`\nSoak: ${MINUTES} min, 2 API processes on one PostgreSQL, ${SUBSCRIPTIONS} live feeds, rate limits ${TENANT_RATE} operations/s per key and per tenant`);
     console.log(`machine: ${cpus().length} x ${cpus()[0].model}\n`);
-    console.log('| minute | API A RSS MB | API B RSS MB |\n|---|---|---|');
-    for (const r of rss.filter((_, i) => i % 6 === 0 || i === rss.length - 1)) console.log(`| ${r.minute.toFixed(1)} | ${r.a.toFixed(0)} | ${r.b.toFixed(0)} |`);
+    console.log('| minute | API A RSS MB | API B RSS MB | A heap used MB | B heap used MB |\n|---|---|---|---|---|');
+    for (const r of rss.filter((_, i) => i % 6 === 0 || i === rss.length - 1)) console.log(`| ${r.minute.toFixed(1)} | ${r.a.toFixed(0)} | ${r.b.toFixed(0)} | ${r.heapA.toFixed(0)} | ${r.heapB.toFixed(0)} |`);
     console.log(`\nRSS growth over the last half: A ${growth('a').toFixed(1)}%, B ${growth('b').toFixed(1)}%\n`);
     console.log('| operation | answered | per second | RATE_LIMITED | errors | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|');
     for (const [name, s] of Object.entries(ops)) {
       console.log(`| ${name} | ${s.latencies.length} | ${(s.latencies.length / (MINUTES * 60)).toFixed(1)} | ${s.limited} | ${s.errors} | ${percentile(s.latencies, 50).toFixed(0)} | ${percentile(s.latencies, 99).toFixed(0)} |`);
     }
+    // Where a quiet request's tail goes: the event loop's delay and the collector's pauses.
+    for (const [name, url] of [['A', a.url], ['B', b.url]]) {
+      const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+      const metric = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+      const major = { sum: metric(/^nodejs_gc_duration_seconds_sum\{kind="major"\} (\S+)/m), count: metric(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)/m) };
+      console.log(
+        `API ${name}: event-loop delay p99 ${(metric(/^nodejs_eventloop_lag_p99_seconds (\S+)/m) * 1000).toFixed(0)} ms, max ${(metric(/^nodejs_eventloop_lag_max_seconds (\S+)/m) * 1000).toFixed(0)} ms; ` +
+          `major GCs ${major.count}, ${((major.sum / major.count) * 1000).toFixed(0)} ms each on average`,
+      );
+    }
+    const q = ops['quiet: item'];
+    const slowest = q.latencies.map((l, i) => ({ l, s: (q.at[i] - (end - MINUTES * 60_000)) / 1000 })).sort((x, y) => y.l - x.l).slice(0, 5);
+    console.log(`the quiet tenant's 5 slowest: ${slowest.map((x) => `${x.l.toFixed(0)} ms at ${x.s.toFixed(0)} s`).join(', ')}`);
     for (const [name, s] of Object.entries(ops)) if (s.firstError) console.log(`first error of ${name}: ${s.firstError}`);
     console.log(`\ncommand: npm run bench:soak -- --minutes ${MINUTES} --subscriptions ${SUBSCRIPTIONS} --tenant-rate ${TENANT_RATE}`);
   } finally {

@@ -206,7 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits: Object.freeze({
       perKey: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_KEY_PER_SECOND', 200, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_KEY_BURST', 400, 1, 10_000_000) }),
       perTenant: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_TENANT_PER_SECOND', 500, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000) }),
-      gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 8, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
+      gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 4, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -78,6 +78,8 @@ export function createConnectionSubscriptions(bufferedAmount: () => number): Con
 export interface FeedSubscriptionArgs {
   viewer: Viewer;
   userId: string;
+  /** The page size asked: the live feed keeps at least this many entries. */
+  first: number;
   live: Pick<FeedUpdatesService, 'subscribe'>;
   limits: SubscriptionLimits;
   counter: SubscriptionCounter;
@@ -105,7 +107,7 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
   // Set when the subscription is ended from outside (its key was revoked): next() throws it,
   // and graphql-ws sends it to the client as this subscription's error.
   let failure: Error | undefined;
-  const subscription = a.live.subscribe(a.viewer, a.userId, (feed, why) => {
+  const subscription = a.live.subscribe(a.viewer, a.userId, a.first, (feed, why) => {
     latest = feed; // a consumer that is behind skips to the newest ranking
     for (const r of why) reasons.add(r);
     wake?.();

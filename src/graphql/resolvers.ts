@@ -31,7 +31,8 @@ function feedPage(feed: Feed, first: number, after: string | undefined | null) {
   return {
     ...feed,
     edges: shown.map((entry) => ({ cursor: encodeCursor(entry.rank), node: entry })),
-    pageInfo: { hasNextPage: start + first < feed.entries.length, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].rank) : null },
+    // A live feed's entries may be the best of a longer ranking: past them there is more.
+    pageInfo: { hasNextPage: start + first < feed.entries.length || feed.truncated === true, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].rank) : null },
   };
 }
 
@@ -64,6 +65,7 @@ export const resolvers = {
         return feedUpdates({
           viewer: ctx.viewer,
           userId: args.userId,
+          first: args.first,
           live: ctx.services.liveFeeds,
           ...ctx.subscriptions,
         });

@@ -40,7 +40,8 @@ interface LiveFeed {
   userId: string;
   /** Any subscriber's viewer: a ranking depends only on the tenant. */
   viewer: Viewer;
-  subscribers: Set<Deliver>;
+  /** Each subscriber with its page size: the state keeps the best max(first) entries. */
+  subscribers: Map<Deliver, number>;
   state?: FeedState;
   /** Reasons seen since the last ranking; a full one means ranking again from scratch. */
   pending: Set<FeedUpdateReason>;
@@ -49,10 +50,27 @@ interface LiveFeed {
   running?: Promise<void>;
   /** The first ranking while it runs: subscribers who join meanwhile wait for it too. */
   first?: Promise<FeedState>;
+  /** The page size that ranking was made for. */
+  firstKeeps?: number;
   failures: number;
 }
 
 const RETRY_MAX_MS = 10_000;
+
+const keep = (entry: LiveFeed) => Math.max(1, ...entry.subscribers.values());
+
+/**
+ * Keeps the best n entries. A live feed shows its subscribers' first pages only, and merging
+ * new items into the best n gives the same best n as merging into all: held in memory, 500
+ * entries of 512-dimensional items were a megabyte per live feed, 20 are 40 kB.
+ */
+function trim(state: FeedState, n: number): FeedState {
+  if (state.feed.entries.length <= n) return state;
+  return { ...state, feed: { ...state.feed, entries: state.feed.entries.slice(0, n), truncated: true } };
+}
+
+/** Whether a kept state can answer a page of `first` entries. */
+const answers = (state: FeedState, first: number) => !state.feed.truncated || state.feed.entries.length >= first;
 
 export function createFeedUpdatesService(o: FeedUpdatesOptions) {
   const live = new Map<string, LiveFeed>();
@@ -83,7 +101,9 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
     const onlyNewItems = reasons.size === 1 && reasons.has('NEW_ITEMS') && entry.state !== undefined;
     try {
       const next = await o.admission.rerank(entry.tenantId, async () => {
-        if (onlyNewItems) {
+        // Items changed in place could fall below entries no longer kept: those rank again.
+        const shown = new Set(entry.state?.feed.entries.map((e) => e.item.id));
+        if (onlyNewItems && !itemIds.some((id) => shown.has(id))) {
           const rows = await o.feed.itemRows(entry.tenantId, itemIds);
           const merged = await o.feed.mergeItems(entry.viewer, entry.state!, rows);
           if (merged) return merged;
@@ -91,8 +111,8 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
         return o.feed.rank(entry.viewer, entry.userId);
       });
       entry.failures = 0;
-      entry.state = next;
-      for (const deliver of entry.subscribers) deliver(next.feed, reasons);
+      entry.state = trim(next, keep(entry));
+      for (const deliver of entry.subscribers.keys()) deliver(entry.state.feed, reasons);
     } catch (error) {
       // Kept pending and tried again with backoff: a database outage must not end live feeds.
       for (const r of reasons) entry.pending.add(r);
@@ -132,27 +152,32 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
   const unsubscribe = o.bus.subscribe(onEvent);
 
   return {
-    /** Joins (or opens) the user's live feed; `deliver` receives each new ranking. */
-    subscribe(viewer: Viewer, userId: string, deliver: Deliver): LiveFeedSubscription {
+    /**
+     * Joins (or opens) the user's live feed; `deliver` receives each new ranking, of at least
+     * `first` entries when the feed has them.
+     */
+    subscribe(viewer: Viewer, userId: string, first: number, deliver: Deliver): LiveFeedSubscription {
       const key = keyOf(viewer.tenantId, userId);
       let entry = live.get(key);
       if (!entry) {
-        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Set(), pending: new Set(), newItems: new Set(), failures: 0 };
+        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
         live.set(key, entry);
       }
       const joined = entry;
-      joined.subscribers.add(deliver);
-      const current = joined.state && joined.pending.size === 0 && !joined.running ? joined.state : undefined;
-      if (!current && !joined.first) {
-        const first = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
-        joined.first = first;
-        first.then(
+      joined.subscribers.set(deliver, first);
+      const current = joined.state && joined.pending.size === 0 && !joined.running && answers(joined.state, first) ? joined.state : undefined;
+      if (!current && !(joined.first && joined.firstKeeps! >= first)) {
+        const ranking = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
+        joined.first = ranking;
+        joined.firstKeeps = first;
+        ranking.then(
           (state) => {
-            if (!joined.state) joined.state = state; // unless a later ranking already landed
+            // Unless a later ranking already landed that answers everyone.
+            if (!joined.state || !answers(joined.state, keep(joined))) joined.state = trim(state, keep(joined));
           },
           () => {},
         ).finally(() => {
-          if (joined.first === first) joined.first = undefined;
+          if (joined.first === ranking) joined.first = undefined;
         });
       }
       const initial = current ? Promise.resolve(current.feed) : joined.first!.then((state) => state.feed);

@@ -43,6 +43,8 @@ export interface Feed {
   degraded: boolean;
   degradedReason: string | null;
   modelVersion: string | null;
+  /** The entries are the best of a longer ranking (a live feed keeps only what it shows). */
+  truncated?: boolean;
 }
 
 /** A feed with what ranked it: enough to merge new items in without ranking the pool again. */

@@ -117,9 +117,11 @@ export function createAdmission(policy: RateLimitPolicy) {
   const keys = createTokenBuckets(policy.perKey);
   const tenants = createTokenBuckets(policy.perTenant);
   const gate = createTenantGate(policy.gate);
-  // Live-feed re-rankings have a gate of their own: each subscription waits for at most one,
-  // so its queue is bounded by the subscriptions and never refuses (refusing would end them).
-  const rerankGate = createTenantGate({ maxInFlight: policy.gate.maxInFlight, maxQueued: Number.POSITIVE_INFINITY });
+  // Live-feed re-rankings have a gate of their own: each live feed waits for at most one, so
+  // its queue is bounded by the feeds and never refuses (refusing would end them). Half the
+  // operations' width: together a tenant holds at most 1.5 x maxInFlight database
+  // connections, and the default (4, so 6) leaves others 4 of the pool's 10.
+  const rerankGate = createTenantGate({ maxInFlight: Math.ceil(policy.gate.maxInFlight / 2), maxQueued: Number.POSITIVE_INFINITY });
 
   const limited = (scope: string, bucket: BucketPolicy, retryAfterMs: number) =>
     new RateLimitedError(`rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached; retry in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);

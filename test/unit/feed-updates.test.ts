@@ -56,7 +56,7 @@ describe('live feeds', () => {
   it('N subscribers of one user share one ranking per event', async () => {
     const { bus, fake, live } = setup();
     const got: Feed[][] = [[], [], []];
-    const subs = got.map((list) => live.subscribe(viewer, 'u', (feed) => list.push(feed)));
+    const subs = got.map((list) => live.subscribe(viewer, 'u', 20, (feed) => list.push(feed)));
     await Promise.all(subs.map((s) => s.initial));
     expect(fake.calls.rank).toBe(1); // joiners during the first ranking wait for it
     const ranked = fake.calls.rank;
@@ -66,7 +66,7 @@ describe('live feeds', () => {
     expect(got[1][0]).toBe(got[0][0]); // the same ranking, not three equal ones
     expect(live.stats()).toEqual({ feeds: 1, subscribers: 3 });
     // A fourth joiner takes the current ranking without ranking again.
-    const late = live.subscribe(viewer, 'u', () => {});
+    const late = live.subscribe(viewer, 'u', 20, () => {});
     expect(await late.initial).toBe(got[0][0]);
     expect(fake.calls.rank).toBe(ranked + 1);
     for (const s of [...subs, late]) s.close();
@@ -76,7 +76,7 @@ describe('live feeds', () => {
   it('merges new items into the ranking instead of ranking the pool again', async () => {
     const { bus, fake, live } = setup();
     const feeds: Feed[] = [];
-    const sub = live.subscribe(viewer, 'u', (feed) => feeds.push(feed));
+    const sub = live.subscribe(viewer, 'u', 20, (feed) => feeds.push(feed));
     await sub.initial;
     const ranked = fake.calls.rank;
     await bus.publish({ type: 'items-upserted', tenantId: 't1', itemIds: [10, 11] });
@@ -92,7 +92,7 @@ describe('live feeds', () => {
   it('ranks again from scratch when a full reason joins new items', async () => {
     const { bus, fake, live } = setup();
     const reasons: string[][] = [];
-    const sub = live.subscribe(viewer, 'u', (_, why) => reasons.push([...why]));
+    const sub = live.subscribe(viewer, 'u', 20, (_, why) => reasons.push([...why]));
     await sub.initial;
     const ranked = fake.calls.rank;
     await bus.publish({ type: 'items-upserted', tenantId: 't1', itemIds: [10] });
@@ -104,10 +104,27 @@ describe('live feeds', () => {
     sub.close();
   });
 
+  it("keeps only the best entries its subscribers' pages show, and ranks again for a longer page", async () => {
+    const { bus, fake, live } = setup();
+    const feeds: Feed[] = [];
+    const small = live.subscribe(viewer, 'u', 2, (feed) => feeds.push(feed));
+    expect((await small.initial).entries).toHaveLength(3); // the first answer is the whole ranking
+    await bus.publish({ type: 'items-upserted', tenantId: 't1', itemIds: [10] });
+    await until(() => feeds.length === 1);
+    expect(feeds[0].entries.map((e) => e.item.id)).toEqual([1, 2]);
+    expect(feeds[0].truncated).toBe(true);
+    const ranked = fake.calls.rank;
+    const wide = live.subscribe(viewer, 'u', 3, () => {});
+    expect((await wide.initial).entries).toHaveLength(3);
+    expect(fake.calls.rank).toBe(ranked + 1);
+    small.close();
+    wide.close();
+  });
+
   it('keeps a live feed through a failed ranking and tries again', async () => {
     const { bus, fake, live, errors } = setup();
     const feeds: Feed[] = [];
-    const sub = live.subscribe(viewer, 'u', (feed) => feeds.push(feed));
+    const sub = live.subscribe(viewer, 'u', 20, (feed) => feeds.push(feed));
     await sub.initial;
     fake.calls.fail = 2;
     await bus.publish({ type: 'bus-resynced' });
