@@ -97,6 +97,7 @@ export const resolvers = {
     embedding: (item: ItemRow) => Array.from(item.embedding),
   },
   Interaction: {
+    id: (row: InteractionRow, _: unknown, ctx: Context) => ctx.services.opaqueIds.interaction(ctx.viewer, row.id),
     user: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.userById.load(row.userId),
     item: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.itemById.load(row.itemId),
   },

@@ -8,8 +8,6 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { GraphQLError } from 'graphql';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
@@ -19,6 +17,7 @@ import { formatError, unavailableMessage, useErrorLogging } from './plugins/erro
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
 import { isRateLimited } from '../services/rate-limits.js';
 import { useQueryLimits } from './plugins/limits.js';
+import { useHttpOperationsOnly } from './plugins/http-operations.js';
 import { parseWithinLimits, type DocumentLimits } from './plugins/document-limits.js';
 import { createWebSocketEndpoint } from './websocket.js';
 import { useMetrics } from './plugins/metrics.js';
@@ -51,23 +50,6 @@ export interface ApiServer {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-
-/** Subscriptions are served over WebSocket only; over HTTP they are the client's mistake. */
-function useHttpOperationsOnly(): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation !== 'subscription') return;
-          throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at this same URL with ws://, not over HTTP', {
-            extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-          });
-        },
-      };
-    },
-  };
-}
 
 function jsonError(status: number, code: string, message: string) {
   return { status, body: { errors: [{ message, extensions: { code } as Record<string, unknown> }] } };

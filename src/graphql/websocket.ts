@@ -9,6 +9,7 @@ import { execute, GraphQLError, getOperationAST, specifiedRules, validate, type 
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
+import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { Viewer } from '../services/viewer.js';
@@ -85,8 +86,14 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
         try {
           connection.viewer = await services.apiKeys.authenticate(connection.authorization);
         } catch (error) {
-          if (!isAppError(error)) log.warn({ err: error }, 'websocket authentication failed unexpectedly');
-          return false; // graphql-ws closes with 4403 Forbidden
+          if (isDatabaseUnavailable(error)) {
+            // Not the key's fault: 1013 is WebSocket's "try again later", and clients retry it.
+            log.warn({ err: error }, 'websocket authentication failed: database unavailable');
+            ctx.extra.socket.close(1013, 'the database is unavailable; reconnect shortly');
+          } else if (!isAppError(error)) {
+            log.error({ err: error }, 'websocket authentication failed unexpectedly');
+          }
+          return false; // graphql-ws closes with 4403 Forbidden (a socket closed above stays closed as it was)
         }
         const keyId = connection.viewer.keyId;
         if ((byKey.get(keyId)?.size ?? 0) >= options.socketsPerKey) {

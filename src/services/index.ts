@@ -18,6 +18,9 @@ import { createFeedService } from './feed.service.js';
 import { createInProcessBus, type EventBus } from '../events/event-bus.js';
 import { createAdmission, type RateLimitPolicy } from './rate-limits.js';
 import { createFeedUpdatesService } from './feed-updates.service.js';
+import { createSecretRepository } from '../repositories/secret.repository.js';
+import { createIdCodec, type IdCodec } from './opaque-ids.js';
+import type { Viewer } from './viewer.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -62,6 +65,14 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   const items = createItemRepository(db);
   const users = createUserRepository(db);
   const tenants = createTenantService(createTenantRepository(db));
+  // Read once, on first use (the first page or interaction shown); a failed read is tried again.
+  const secrets = createSecretRepository(db);
+  let codec: Promise<IdCodec> | undefined;
+  const ids = () =>
+    (codec ??= secrets.read('opaque_ids').then(createIdCodec, (error) => {
+      codec = undefined;
+      throw error;
+    }));
   const bus = options.bus ?? createInProcessBus();
   const scoring = createScoringService({
     users,
@@ -106,9 +117,13 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     liveFeeds,
     apiKeys: createApiKeyService(createApiKeyRepository(db), bus),
     tenants,
-    items: createItemService(items, tenants, bus),
+    items: createItemService(items, tenants, bus, ids),
     interactions: createInteractionService(interactions, bus),
-    users: createUserService(users, interactions),
+    users: createUserService(users, interactions, ids),
+    /** Row ids as clients see them: opaque, and valid for their tenant only. */
+    opaqueIds: {
+      interaction: async (viewer: Viewer, id: number) => (await ids()).encode(viewer.tenantId, 'interaction', id),
+    },
     scoring,
     feed,
   };

@@ -1,6 +1,7 @@
 import { notFound, throwIfProblems, type FieldProblem } from '../errors.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
-import { checkFirst, decodeCursor, toPage, type Page } from './pagination.js';
+import { checkFirst, toPage, type Page } from './pagination.js';
+import { cursorsFor, type IdCodec } from './opaque-ids.js';
 import type { TenantService } from './tenant.service.js';
 import { checkBatchSize, checkEmbedding, checkExternalId, checkPrompt, checkUnique, checkUrl, show } from './validation.js';
 import type { Viewer } from './viewer.js';
@@ -13,7 +14,7 @@ export interface ItemInput {
   embedding: readonly number[];
 }
 
-export function createItemService(items: ItemRepository, tenants: TenantService, bus: EventBus) {
+export function createItemService(items: ItemRepository, tenants: TenantService, bus: EventBus, ids: () => Promise<IdCodec>) {
   return {
     /** Creates or replaces up to 1,000 items; every item is checked before anything is written. */
     async upsert(viewer: Viewer, input: readonly ItemInput[]): Promise<ItemRow[]> {
@@ -48,8 +49,9 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
 
     async list(viewer: Viewer, first: number, after: string | null | undefined): Promise<Page<ItemRow>> {
       checkFirst('first', first);
-      const rows = await items.list(viewer.tenantId, first + 1, decodeCursor('after', after));
-      return toPage(rows, first);
+      const cursors = cursorsFor(await ids(), viewer.tenantId, 'item-cursor');
+      const rows = await items.list(viewer.tenantId, first + 1, cursors.decode('after', after));
+      return toPage(rows, first, cursors);
     },
 
     /** For DataLoader: items by internal id, one entry per id, in order. */

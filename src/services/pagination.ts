@@ -1,5 +1,7 @@
-// Relay-style connections over keyset pagination: a cursor is the opaque form of a row id.
+// Relay-style connections over keyset pagination. A row's cursor is its id made opaque and
+// tenant-scoped (opaque-ids.ts); a feed's cursor is a position in the user's ranking.
 import { badInput } from '../errors.js';
+import type { Cursors } from './opaque-ids.js';
 
 export interface Page<T> {
   edges: { cursor: string; node: T }[];
@@ -8,6 +10,7 @@ export interface Page<T> {
 
 export const MAX_PAGE = 500;
 
+/** A position in a ranking (1..500), not a row id: it tells nothing of other tenants. */
 export function encodeCursor(id: number): string {
   return Buffer.from(`c:${id}`).toString('base64url');
 }
@@ -27,10 +30,10 @@ export function checkFirst(field: string, first: number): number {
 }
 
 /** Builds a page from up to first + 1 rows: the extra row only tells that there is a next page. */
-export function toPage<T extends { id: number }>(rows: T[], first: number): Page<T> {
+export function toPage<T extends { id: number }>(rows: T[], first: number, cursors: Cursors): Page<T> {
   const shown = rows.slice(0, first);
   return {
-    edges: shown.map((node) => ({ cursor: encodeCursor(node.id), node })),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].id) : null },
+    edges: shown.map((node) => ({ cursor: cursors.encode(node.id), node })),
+    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? cursors.encode(shown[shown.length - 1].id) : null },
   };
 }

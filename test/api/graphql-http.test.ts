@@ -262,6 +262,31 @@ describe('GraphQL over HTTP', () => {
       expect(t.data.tenant.id).toBe(b.id);
       expect(t.data.tenant.counts.users).toBe(0);
     });
+
+    it("ids and cursors are opaque and tenant-scoped: they count nothing of another tenant's writes", async () => {
+      // Tenants of their own: the other tests count B's users.
+      const [c, d] = [await createTestTenant(db.adminUrl, 4), await createTestTenant(db.adminUrl, 4)];
+      for (const t of [c, d]) await api.gql(t.appKey, UPSERT, { items: makeItems(5, 4) });
+      const one = `mutation($e: InteractionInput!) { recordInteraction(event: $e) { id } }`;
+      const first = await api.gql(c.appKey, one, { e: { userId: 'counter', itemId: 'item-1', kind: 'LIKE' } });
+      for (let i = 0; i < 5; i++) await api.gql(d.appKey, one, { e: { userId: 'other', itemId: `item-${i}`, kind: 'LIKE' } });
+      const second = await api.gql(c.appKey, one, { e: { userId: 'counter', itemId: 'item-2', kind: 'LIKE' } });
+      const ids = [first.data.recordInteraction.id, second.data.recordInteraction.id];
+      for (const id of ids) {
+        expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+        expect(Buffer.from(id, 'base64url').toString('latin1')).not.toMatch(/^c?:?\d+$/);
+      }
+      // C's history cursor is not D's: D cannot page with it, nor learn anything from it.
+      const page = await api.gql(c.appKey, HISTORY, { u: 'counter', first: 1 });
+      const cursor = page.data.user.history.pageInfo.endCursor;
+      expect(page.data.user.history.edges[0].node).toMatchObject({ kind: 'LIKE', item: { externalId: 'item-2' } });
+      const next = await api.gql(c.appKey, HISTORY, { u: 'counter', first: 5, after: cursor });
+      expect(next.data.user.history.edges.map((e: any) => e.node.item.externalId)).toEqual(['item-1']);
+      await api.gql(d.appKey, RECORD, { events: [{ userId: 'counter', itemId: 'item-3', kind: 'LIKE' }] });
+      const foreign = await api.gql(d.appKey, HISTORY, { u: 'counter', first: 5, after: cursor });
+      expect(foreign.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+      expect(foreign.errors![0].message).toMatch(/^after: malformed cursor/);
+    });
   });
 
   describe('HTTP edges', () => {

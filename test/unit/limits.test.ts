@@ -1,6 +1,6 @@
 import { buildSchema, parse, validate, Kind, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { depthLimitRule, FEED_CALL_COST, MODEL_CALL_COST, selectionCost, selectionDepth } from '../../src/graphql/plugins/limits.js';
+import { FEED_CALL_COST, MODEL_CALL_COST, operationLimitError, selectionCost, selectionDepth } from '../../src/graphql/plugins/limits.js';
 import { readFileSync } from 'node:fs';
 import { SCHEMA_PATH } from '../../src/graphql/schema.js';
 
@@ -16,11 +16,12 @@ describe('query depth', () => {
 
   it('rejects a query deeper than the limit with QUERY_TOO_DEEP', () => {
     const deep = parse('{ user(externalId: "u") { history { edges { node { user { history { edges { node { kind } } } } } } } } }');
-    const errors = validate(schema, deep, [depthLimitRule(6)]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0].message).toBe('query depth 9 exceeds the limit of 6');
-    expect(errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
-    expect(validate(schema, deep, [depthLimitRule(10)])).toHaveLength(0);
+    expect(validate(schema, deep)).toHaveLength(0);
+    const op = deep.definitions[0] as OperationDefinitionNode;
+    const error = operationLimitError(deep, op, {}, { maxDepth: 6, maxCost: 1e9 });
+    expect(error?.message).toBe('query depth 9 exceeds the limit of 6');
+    expect(error?.extensions.code).toBe('QUERY_TOO_DEEP');
+    expect(operationLimitError(deep, op, {}, { maxDepth: 10, maxCost: 1e9 })).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkBatchSize, checkEmbedding, checkExternalId, checkUnique, checkUrl } from '../../src/services/validation.js';
 import { decodeCursor, encodeCursor, toPage } from '../../src/services/pagination.js';
+import { createIdCodec, cursorsFor } from '../../src/services/opaque-ids.js';
 import { decodeEmbedding, encodeEmbedding } from '../../src/repositories/embedding-codec.js';
 
 describe('field checks', () => {
@@ -52,10 +53,36 @@ describe('cursors and pages', () => {
   });
 
   it('uses the extra row only to say there is a next page', () => {
-    const page = toPage([{ id: 9 }, { id: 8 }, { id: 7 }], 2);
+    const cursors = cursorsFor(createIdCodec(Buffer.alloc(32, 7)), '00000000-0000-4000-8000-000000000001', 'item-cursor');
+    const page = toPage([{ id: 9 }, { id: 8 }, { id: 7 }], 2, cursors);
     expect(page.edges.map((e) => e.node.id)).toEqual([9, 8]);
-    expect(page.pageInfo).toEqual({ hasNextPage: true, endCursor: encodeCursor(8) });
-    expect(toPage([], 2).pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    expect(page.pageInfo).toEqual({ hasNextPage: true, endCursor: cursors.encode(8) });
+    expect(toPage([], 2, cursors).pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+  });
+});
+
+describe('opaque ids', () => {
+  const codec = createIdCodec(Buffer.alloc(32, 7));
+  const a = '00000000-0000-4000-8000-00000000000a';
+  const b = '00000000-0000-4000-8000-00000000000b';
+
+  it('round-trip for their tenant and kind only', () => {
+    for (const id of [1, 2, 255, 2 ** 31, 2 ** 53 - 1]) expect(codec.decode(a, 'interaction', codec.encode(a, 'interaction', id))).toBe(id);
+    const token = codec.encode(a, 'interaction', 42);
+    expect(codec.decode(b, 'interaction', token)).toBeUndefined();
+    expect(codec.decode(a, 'history-cursor', token)).toBeUndefined();
+    expect(codec.decode(a, 'interaction', token.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).toBeUndefined();
+    expect(codec.decode(a, 'interaction', 'c:42')).toBeUndefined();
+    expect(() => cursorsFor(codec, b, 'item-cursor').decode('after', cursorsFor(codec, a, 'item-cursor').encode(5))).toThrow(/after: malformed cursor/);
+  });
+
+  it('tell nothing of order or distance: consecutive ids share no prefix, and another secret gives other tokens', () => {
+    const tokens = Array.from({ length: 100 }, (_, i) => codec.encode(a, 'interaction', 1000 + i));
+    expect(new Set(tokens).size).toBe(100);
+    expect(new Set(tokens.map((t) => t.slice(0, 3))).size).toBeGreaterThan(90);
+    expect([...tokens].sort()).not.toEqual(tokens);
+    expect(createIdCodec(Buffer.alloc(32, 8)).encode(a, 'interaction', 1000)).not.toBe(tokens[0]);
+    expect(codec.encode(a, 'interaction', 1000)).toBe(tokens[0]); // deterministic: a retry answers the same id
   });
 });
 

@@ -9,7 +9,6 @@ import {
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValidationContext,
   type ValueNode,
 } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -38,25 +37,6 @@ export function selectionDepth(set: SelectionSetNode | undefined, fragments: Fra
     }
   }
   return deepest;
-}
-
-export function depthLimitRule(maxDepth: number) {
-  return (context: ValidationContext) => {
-    const fragments = fragmentsOf(context.getDocument());
-    return {
-      OperationDefinition(operation: OperationDefinitionNode) {
-        const depth = selectionDepth(operation.selectionSet, fragments);
-        if (depth > maxDepth) {
-          context.reportError(
-            new GraphQLError(`query depth ${depth} exceeds the limit of ${maxDepth}`, {
-              nodes: [operation],
-              extensions: { code: 'QUERY_TOO_DEEP' },
-            }),
-          );
-        }
-      },
-    };
-  };
 }
 
 // A connection without an explicit `first` uses the schema default of 50.
