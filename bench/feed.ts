@@ -4,15 +4,13 @@
 // subscriptions spread over 2 API processes that share events through LISTEN/NOTIFY, and
 // the fan-out of upsertItems (10 new items) to every one of those subscriptions.
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { migrate } from '../src/repositories/migrator.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { databaseUrl, runOnServer, startApiProcess } from './processes.js';
+import { createScratchDatabase, runOnServer, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,14 +31,11 @@ const USERS = 1_000;
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 async function main() {
-  const database = `tg_bench_feed_${randomBytes(4).toString('hex')}`;
-  await runOnServer(values.server!, `CREATE DATABASE ${database}`);
-  const adminUrl = databaseUrl(values.server!, database);
-  const appUrl = databaseUrl(values.server!, database, 'tastegraph_app');
+  const scratch = await createScratchDatabase(values.server!, 'feed');
+  const { adminUrl, appUrl } = scratch;
   const apis: ChildProcess[] = [];
   const clients: Client[] = [];
   try {
-    await migrate(adminUrl);
     // The demo world's generator at benchmark size, dimension 32 like the default model.
     const world = generateTasteWorld({ users: USERS, items: ITEMS, interactionsPerUser: 20, seed: 1 });
     const { keys } = await createTenant(adminUrl, { name: 'bench', slug: 'bench', embeddingDim: 32, keyRoles: ['app'] });
@@ -176,7 +171,7 @@ async function main() {
     await Promise.all(clients.map((c) => c.dispose()));
     for (const p of apis) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
-    await runOnServer(values.server!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await scratch.drop();
   }
 }
 

@@ -1,7 +1,9 @@
 // What the benchmarks share: a scratch database on the server, and API processes started as
 // deployed (NODE_ENV=production turns off graphql-js's development-only checks).
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { migrate } from '../src/repositories/migrator.js';
 import { startProcess } from '../test/helpers/processes.js';
 
 export function databaseUrl(server: string, database: string, user?: string): string {
@@ -33,4 +35,18 @@ export async function startApiProcess(env: Record<string, string>): Promise<{ ur
   const started = await startProcess('api', { NODE_ENV: 'production', RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0', ...env }, { nodeArgs });
   started.child.stderr!.pipe(process.stderr);
   return { url: started.url, child: started.child };
+}
+
+/** A migrated database of the benchmark's own on the server, dropped by drop(). */
+export async function createScratchDatabase(server: string, label: string) {
+  const database = `tg_bench_${label}_${randomBytes(4).toString('hex')}`;
+  await runOnServer(server, `CREATE DATABASE ${database}`);
+  const adminUrl = databaseUrl(server, database);
+  await migrate(adminUrl);
+  return {
+    database,
+    adminUrl,
+    appUrl: databaseUrl(server, database, 'tastegraph_app'),
+    drop: () => runOnServer(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+  };
 }

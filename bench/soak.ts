@@ -6,16 +6,14 @@
 // p50/p99 per operation. Targets: no errors, RSS flat after warm-up (under 5% growth over
 // the last half), the quiet tenant's p99 under 100 ms.
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { migrate } from '../src/repositories/migrator.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { databaseUrl, runOnServer, startApiProcess } from './processes.js';
+import { createScratchDatabase, runOnServer, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,14 +42,11 @@ interface Stats {
 }
 
 async function main() {
-  const database = `tg_bench_soak_${randomBytes(4).toString('hex')}`;
-  await runOnServer(values.server!, `CREATE DATABASE ${database}`);
-  const adminUrl = databaseUrl(values.server!, database);
-  const appUrl = databaseUrl(values.server!, database, 'tastegraph_app');
+  const scratch = await createScratchDatabase(values.server!, 'soak');
+  const { adminUrl, appUrl } = scratch;
   const apis: ChildProcess[] = [];
   const clients: Client[] = [];
   try {
-    await migrate(adminUrl);
     const world = generateTasteWorld({ users: 1000, items: 5000, interactionsPerUser: 10, seed: 3 });
     const tenants = await Promise.all(['flood', 'busy', 'quiet'].map((slug) => createTenant(adminUrl, { name: slug, slug, embeddingDim: 32, keyRoles: ['app'] })));
     const [flood, busy, quiet] = tenants.map((t) => t.keys[0].key);
@@ -226,7 +221,7 @@ async function main() {
     await Promise.all(clients.map((c) => c.dispose()));
     for (const p of apis) p.kill('SIGTERM');
     await sleep(500);
-    await runOnServer(values.server!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await scratch.drop();
   }
 }
 

@@ -3,7 +3,7 @@
 // live feed goes on (re-ranked on reconnect, pushed the next like).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { queryAsOwner } from '../helpers/database.js';
+import { expectedEvents, storedEvents } from '../helpers/database.js';
 import { createTestTenant, makeItems, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';
 import { subscribeFeed } from '../helpers/ws.js';
@@ -69,13 +69,7 @@ describe('PostgreSQL restarted under load', () => {
     expect(api.child.exitCode).toBeNull();
     expect(refused.n).toBeGreaterThan(0); // the restart was felt
     expect([...refused.codes].every((c) => c === 'UNAVAILABLE' || c === 'network'), [...refused.codes].join()).toBe(true);
-    const stored = await queryAsOwner<{ event_id: string; user_id: string; item_id: string; kind: string }>(
-      cluster.adminUrl,
-      `SELECT i.event_id, u.external_id AS user_id, it.external_id AS item_id, i.kind FROM interactions i
-         JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id WHERE i.event_id LIKE 'restart-%' ORDER BY i.event_id`,
-    );
-    const expected = batches.flat().map((e) => ({ event_id: e.eventId, user_id: e.userId, item_id: e.itemId, kind: e.kind })).sort((x, y) => (x.event_id < y.event_id ? -1 : 1));
-    expect(stored).toEqual(expected);
+    expect(await storedEvents(cluster.adminUrl, 'restart-')).toEqual(expectedEvents(batches.flat()));
     expect((await fetch(api.url.replace('/graphql', '/health/ready'))).status).toBe(200);
   });
 

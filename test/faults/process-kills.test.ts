@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, expectedEvents, storedEvents, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeItems, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';
 import { addVersion } from '../helpers/worker.js';
@@ -100,12 +100,6 @@ describe('processes killed under load', () => {
     for (let b = 0; b < batches.length; b++) if (!acked.has(b)) await send(b);
     expect(acked.size).toBe(batches.length);
 
-    const stored = await queryAsOwner<{ event_id: string; user_id: string; item_id: string; kind: string }>(
-      db.adminUrl,
-      `SELECT i.event_id, u.external_id AS user_id, it.external_id AS item_id, i.kind FROM interactions i
-         JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id WHERE i.event_id LIKE 'kill-%' ORDER BY i.event_id`,
-    );
-    const expected = batches.flat().map((e) => ({ event_id: e.eventId, user_id: e.userId, item_id: e.itemId, kind: e.kind })).sort((x, y) => (x.event_id < y.event_id ? -1 : 1));
-    expect(stored).toEqual(expected);
+    expect(await storedEvents(db.adminUrl, 'kill-')).toEqual(expectedEvents(batches.flat()));
   });
 });

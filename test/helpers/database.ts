@@ -70,3 +70,25 @@ export async function tableCounts(url: string): Promise<Record<string, number>> 
   );
   return row;
 }
+
+export interface EventRow {
+  event_id: string;
+  user_id: string;
+  item_id: string;
+  kind: string;
+}
+
+/** The interactions stored with an eventId starting with prefix, as (event, user, item, kind), by event id. */
+export function storedEvents(url: string, prefix: string): Promise<EventRow[]> {
+  return queryAsOwner<EventRow>(
+    url,
+    `SELECT i.event_id, u.external_id AS user_id, it.external_id AS item_id, i.kind FROM interactions i
+       JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id WHERE i.event_id LIKE $1 ORDER BY i.event_id`,
+    [`${prefix}%`],
+  );
+}
+
+/** What storedEvents must return for these events: each once, in event-id order. */
+export function expectedEvents(events: readonly { eventId: string; userId: string; itemId: string; kind: string }[]): EventRow[] {
+  return events.map((e) => ({ event_id: e.eventId, user_id: e.userId, item_id: e.itemId, kind: e.kind })).sort((x, y) => (x.event_id < y.event_id ? -1 : 1));
+}
