@@ -60,6 +60,10 @@ export function createDatabase(options: DatabaseOptions): Database {
     max: options.poolSize,
     // Without a bound, a request waits forever for a server that accepts TCP but never answers.
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    // pg closes idle connections after 10 s by default; under uneven load that meant opening
+    // new ones all the time, and a new backend's first queries (fork, catalog caches, the
+    // policies) are slow. Kept for 5 minutes instead.
+    idleTimeoutMillis: 5 * 60_000,
   });
   // An idle client that errors (server restart) must not crash the process; the pool drops it.
   pool.on('error', (error) => options.onConnectionError?.(error));
