@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/bootstrap/database.js';
 import { checkRowSecurityApplies, createDatabase, type Database, type Sql } from '../../src/repositories/database.js';
 import { createServices } from '../../src/services/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
 
 const TABLES = ['tenants', 'api_keys', 'users', 'items', 'interactions'];
@@ -72,6 +72,34 @@ describe('row-level security (real PostgreSQL, as tastegraph_app)', () => {
     ).rejects.toThrow(/row-level security/);
     const updated = await db.withTenant(a.id, (sql) => sql.query(`UPDATE items SET prompt = 'x' WHERE tenant_id = $1`, [b.id]));
     expect(updated.rowCount).toBe(0);
+  });
+
+  it('every table with a tenant column, found from the catalog, has row-level security and its policy', async () => {
+    const tables = await queryAsOwner<{ name: string; secured: boolean; policy: boolean }>(
+      testDb.adminUrl,
+      `SELECT c.relname AS name, c.relrowsecurity AS secured,
+              EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation') AS policy
+         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname IN ('tenant_id')
+        WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 1`,
+    );
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['api_keys', 'interactions', 'items', 'model_versions', 'training_runs', 'users']));
+    for (const t of tables) expect(t, t.name).toMatchObject({ secured: true, policy: true });
+  });
+
+  it("the model registry: a tenant sees and writes only its own versions and runs; one serves, one runs at a time", async () => {
+    const version = (t: TestTenant, n: number, status: string) =>
+      db.withTenant(t.id, (sql) => sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, $2, $3, 4)`, [t.id, n, status]));
+    await version(a, 1, 'PROMOTED');
+    await version(b, 1, 'CANDIDATE');
+    await expect(version(a, 2, 'PROMOTED')).rejects.toThrow(/model_versions_one_promoted/);
+    await expect(db.withTenant(a.id, (sql) => sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, 9, 'CANDIDATE', 4)`, [b.id]))).rejects.toThrow(/row-level security/);
+    const seen = await db.withTenant(b.id, async (sql) => (await sql.query(`SELECT tenant_id, status FROM model_versions`)).rows);
+    expect(seen).toEqual([{ tenant_id: b.id, status: 'CANDIDATE' }]);
+    const run = () => db.withTenant(a.id, (sql) => sql.query(`INSERT INTO training_runs (tenant_id, trigger) VALUES ($1, 'MANUAL')`, [a.id]));
+    await run();
+    await expect(run()).rejects.toThrow(/training_runs_one_active/);
+    expect(await db.withTenant(b.id, async (sql) => (await sql.query(`SELECT count(*)::int AS n FROM training_runs`)).rows[0].n)).toBe(0);
+    await expect(db.withTenant(a.id, (sql) => sql.query(`UPDATE training_runs SET status = 'FAILED' WHERE tenant_id = $1`, [a.id]))).rejects.toThrow(/training_runs_check/);
   });
 
   it('the API refuses to start on a connection that bypasses row-level security', async () => {
