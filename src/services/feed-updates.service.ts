@@ -74,6 +74,8 @@ const answers = (state: FeedState, first: number) => !state.feed.truncated || st
 
 export function createFeedUpdatesService(o: FeedUpdatesOptions) {
   const live = new Map<string, LiveFeed>();
+  // The same feeds by tenant: an upsertItems visits its own tenant's feeds, not every one.
+  const byTenant = new Map<string, Set<LiveFeed>>();
   const keyOf = (tenantId: string, userId: string) => `${tenantId}\u0000${userId}`;
 
   function mark(entry: LiveFeed, reason: FeedUpdateReason, itemIds?: readonly number[]) {
@@ -137,7 +139,7 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
         }
         return;
       case 'items-upserted':
-        for (const entry of live.values()) if (entry.tenantId === event.tenantId) mark(entry, 'NEW_ITEMS', event.itemIds);
+        for (const entry of byTenant.get(event.tenantId) ?? []) mark(entry, 'NEW_ITEMS', event.itemIds);
         return;
       case 'model-promoted':
         for (const entry of live.values()) mark(entry, 'MODEL');
@@ -162,6 +164,8 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
       if (!entry) {
         entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
         live.set(key, entry);
+        if (!byTenant.has(viewer.tenantId)) byTenant.set(viewer.tenantId, new Set());
+        byTenant.get(viewer.tenantId)!.add(entry);
       }
       const joined = entry;
       joined.subscribers.set(deliver, first);
@@ -189,6 +193,9 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
           clearTimeout(joined.timer);
           joined.pending.clear();
           live.delete(key);
+          const tenantFeeds = byTenant.get(joined.tenantId);
+          tenantFeeds?.delete(joined);
+          if (tenantFeeds?.size === 0) byTenant.delete(joined.tenantId);
         },
       };
     },
