@@ -42,7 +42,7 @@ export const LISTENER_APPLICATION_NAME = 'tastegraph-listen';
 const MAX_LIST_BYTES = 6000;
 
 /** Splits a list into runs whose JSON takes at most MAX_LIST_BYTES (never an empty run list). */
-export function sliceByBytes<T>(list: readonly T[]): T[][] {
+function sliceByBytes<T>(list: readonly T[]): T[][] {
   const out: T[][] = [];
   let run: T[] = [];
   let bytes = 0;

@@ -170,10 +170,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       next();
     } catch (error) {
       if (!isRateLimited(error)) return next(error);
-      const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-      res.setHeader('retry-after', String(seconds));
+      res.setHeader('retry-after', String(error.retryAfterSeconds));
       const body = jsonError(429, 'RATE_LIMITED', error.message).body;
-      Object.assign(body.errors[0].extensions, { retryAfterSeconds: seconds });
+      Object.assign(body.errors[0].extensions, { retryAfterSeconds: error.retryAfterSeconds });
       res.status(429).json(body);
     }
   };

@@ -41,10 +41,8 @@ interface Connection {
 
 type Extra = { connection?: Connection; socket: { bufferedAmount: number; close(code: number, reason: string): void } };
 
-/** An error to send as-is (it already carries its code), made from an AppError. */
-function codedError(error: AppError): GraphQLError {
-  return new GraphQLError(error.message, { originalError: error, extensions: { code: error.code } });
-}
+/** An error thrown before execution, as graphql-ws sends it; format() gives it its code. */
+const asGraphQLError = (error: unknown) => new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error as Error });
 
 export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEndpointOptions): { dispose(): Promise<void> } {
   const { schema, services, log } = options;
@@ -119,16 +117,11 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
         try {
           // Every operation is authorized as an HTTP request would be: a revoked key stops here.
           viewer = await services.apiKeys.authenticate(connection.authorization);
-        } catch (error) {
-          if (isAppError(error)) return [codedError(error)];
-          // An outage is formatted as UNAVAILABLE, anything else masked and logged, as over HTTP.
-          return [new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error as Error })];
-        }
-        try {
           services.admission.charge(viewer.tenantId, viewer.keyId);
         } catch (error) {
-          if (isAppError(error)) return [new GraphQLError(error.message, { originalError: error })];
-          throw error;
+          // UNAUTHENTICATED and RATE_LIMITED keep their codes, an outage is UNAVAILABLE, and
+          // anything else is masked and logged, as over HTTP.
+          return [asGraphQLError(error)];
         }
         const parsed = parseWithinLimits(payload.query, options.documentLimits);
         if ('error' in parsed) return [parsed.error];
@@ -155,7 +148,7 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
         try {
           release = await services.admission.enter(tenantId);
         } catch (error) {
-          return { errors: [new GraphQLError((error as Error).message, { originalError: error as Error })] };
+          return { errors: [asGraphQLError(error)] };
         }
         try {
           return await execute(args);

@@ -103,14 +103,14 @@ export async function setAppRolePassword(connectionString: string, role: string,
   }
 }
 
-/**
- * The migrations this code knows that the database has not applied (as finished and not
- * rolled back), read on the API's own connection. Throws a message naming the command to
- * run when the list cannot be read at all (never migrated, or migrated before the API's
- * role could read it).
- */
+// The migration that lets the API's role read _prisma_migrations.
 const MIGRATIONS_READABLE_FROM = '20261201000000_app_reads_migrations';
 
+/**
+ * The migrations this code knows that the database has not applied (as finished and not
+ * rolled back), read on the API's own connection. A database never migrated lacks them all;
+ * one migrated before the API's role could read the list lacks that migration and later ones.
+ */
 export async function pendingMigrations(connectionString: string, dir = MIGRATIONS_DIR): Promise<string[]> {
   const known = (await readMigrations(dir)).map((m) => m.name);
   const client = new pg.Client({ connectionString });

@@ -55,10 +55,18 @@ export interface FeedState {
   rated: ReadonlySet<number>;
 }
 
-const byScore = (a: FeedEntry | { item: ItemRow; score: number }, b: FeedEntry | { item: ItemRow; score: number }) => b.score - a.score || a.item.id - b.item.id;
+type Scored = { item: ItemRow; score: number };
+
+/** Best first, ties to the lower item id, numbered from 1: the same state gives the same order. */
+const ranked = (scored: readonly Scored[]): FeedEntry[] =>
+  [...scored].sort((a, b) => b.score - a.score || a.item.id - b.item.id).map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 }));
 
 export function createFeedService(o: FeedOptions) {
   const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted, onRefreshFailed: o.onIndexRefreshFailed });
+
+  /** Items by internal id: those still there. */
+  const itemRows = async (tenantId: string, ids: readonly number[]): Promise<ItemRow[]> =>
+    (await o.items.findByIds(tenantId, ids)).filter((r): r is ItemRow => r !== undefined);
 
   /** The user's feed ranked from scratch, with the state that mergeItems builds on. */
   async function rank(viewer: Viewer, userId: string): Promise<FeedState> {
@@ -81,12 +89,10 @@ export function createFeedService(o: FeedOptions) {
     const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
     const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
     const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
-    const rows = (await o.items.findByIds(viewer.tenantId, pool)).filter((r): r is ItemRow => r !== undefined);
-    const scored = await o.scoring.scoreRows(viewer, userId, history, rows);
-    const ordered = [...scored.items].sort(byScore);
+    const scored = await o.scoring.scoreRows(viewer, userId, history, await itemRows(viewer.tenantId, pool));
     const feed = {
       userId,
-      entries: ordered.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })),
+      entries: ranked(scored.items),
       degraded: scored.degraded,
       degradedReason: scored.degradedReason,
       modelVersion: scored.modelVersion,
@@ -121,14 +127,12 @@ export function createFeedService(o: FeedOptions) {
       const scored = await o.scoring.scoreRows(viewer, state.feed.userId, state.history, fresh);
       if (scored.degraded !== state.feed.degraded || scored.modelVersion !== state.feed.modelVersion) return undefined;
       const replaced = new Set(fresh.map((r) => r.id));
-      const merged = [...state.feed.entries.filter((e) => !replaced.has(e.item.id)), ...scored.items].sort(byScore).slice(0, o.poolSize);
-      return { ...state, feed: { ...state.feed, entries: merged.map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 })) } };
+      const merged = ranked([...state.feed.entries.filter((e) => !replaced.has(e.item.id)), ...scored.items]).slice(0, o.poolSize);
+      return { ...state, feed: { ...state.feed, entries: merged } };
     },
 
     /** Items by internal id, for merging: those still there, in any order. */
-    async itemRows(tenantId: string, ids: readonly number[]): Promise<ItemRow[]> {
-      return (await o.items.findByIds(tenantId, ids)).filter((r): r is ItemRow => r !== undefined);
-    },
+    itemRows,
   };
 }
 

@@ -3,8 +3,8 @@
 // flood is answered RATE_LIMITED with a retry-after at once, costing almost nothing), and a
 // gate bounds how many of a tenant's operations run at the same time (a burst within the
 // rate waits in its own tenant's queue instead of taking every database connection and the
-// event loop from the others). Measured before: one tenant's mutation flood raised another
-// tenant's p50 from 13 ms to 1.8 s.
+// event loop from the others). Reported in issue 10: one tenant's mutation flood had raised
+// another tenant's p50 from 13 ms to 1.8 s.
 import { AppError } from '../errors.js';
 
 export interface BucketPolicy {
@@ -20,6 +20,11 @@ export class RateLimitedError extends AppError {
     readonly retryAfterMs: number,
   ) {
     super('RATE_LIMITED', message);
+  }
+
+  /** Whole seconds to wait, at least 1: what Retry-After and retryAfterSeconds say. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
   }
 }
 
@@ -123,8 +128,11 @@ export function createAdmission(policy: RateLimitPolicy) {
   // connections, and the default (4, so 6) leaves others 4 of the pool's 10.
   const rerankGate = createTenantGate({ maxInFlight: Math.ceil(policy.gate.maxInFlight / 2), maxQueued: Number.POSITIVE_INFINITY });
 
-  const limited = (scope: string, bucket: BucketPolicy, retryAfterMs: number) =>
-    new RateLimitedError(`rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached; retry in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
+  const limited = (scope: string, bucket: BucketPolicy, retryAfterMs: number) => {
+    const error = new RateLimitedError(`rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached`, retryAfterMs);
+    error.message += `; retry in ${error.retryAfterSeconds} s`;
+    return error;
+  };
 
   return {
     /** Counts one operation against the key and its tenant; throws RateLimitedError when either is spent. */
@@ -136,7 +144,7 @@ export function createAdmission(policy: RateLimitPolicy) {
     },
     /** A place among the tenant's running operations (waits in its queue when they are all taken). */
     enter: (tenantId: string) => gate.acquire(tenantId),
-    /** Runs a live feed's re-ranking among at most maxInFlight of its tenant's at once. */
+    /** Runs a live feed's re-ranking among at most half of maxInFlight of its tenant's at once. */
     async rerank<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
       const release = await rerankGate.acquire(tenantId);
       try {
@@ -145,7 +153,6 @@ export function createAdmission(policy: RateLimitPolicy) {
         release();
       }
     },
-    load: gate.load,
   };
 }
 

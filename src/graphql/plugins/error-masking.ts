@@ -8,6 +8,7 @@ import { isAppError } from '../../errors.js';
 import { isRateLimited } from '../../services/rate-limits.js';
 import { isDatabaseUnavailable, type DatabaseUnavailableError } from '../../repositories/storage-errors.js';
 import type { Context } from '../context.js';
+import { QUERY_TOO_LARGE } from './document-limits.js';
 
 export const INTERNAL_ERROR = 'INTERNAL_SERVER_ERROR';
 
@@ -22,7 +23,7 @@ const CLIENT_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'QUERY_TOO_DEEP',
   'QUERY_TOO_COSTLY',
-  'QUERY_TOO_LARGE',
+  QUERY_TOO_LARGE,
   'UNAUTHENTICATED',
 ]);
 
@@ -48,7 +49,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   if (isAppError(original)) {
     const problems = original.problems.length ? { problems: original.problems } : {};
-    const retry = isRateLimited(original) ? { retryAfterSeconds: Math.max(1, Math.ceil(original.retryAfterMs / 1000)) } : {};
+    const retry = isRateLimited(original) ? { retryAfterSeconds: original.retryAfterSeconds } : {};
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, ...problems, ...retry } };
   }
   const code = formatted.extensions?.code;
