@@ -12,6 +12,9 @@ import { DEFAULT_MODEL_STORE } from '../src/config.js';
 import { createWorkerClient } from '../src/inference/worker-client.js';
 import { msPerRun, oneUser, tiledFeeds } from './session-run.js';
 
+/** The shipped base model, as the worker names it. */
+const BASE = { name: 'preference' };
+
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '3' },
@@ -61,7 +64,7 @@ interface Cell {
 
 /** Closed-loop load: each caller sends its next request when the previous one answers. */
 async function load(url: string, callers: number, D: number): Promise<Cell> {
-  const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0, connections: Math.min(callers, 256) });
+  const client = createWorkerClient({ urls: [url], retries: 0, connections: Math.min(callers, 256) });
   const requests = Array.from({ length: callers }, (_, i) => oneUser(D, HISTORY, CANDIDATES, i));
   const latencies: number[] = [];
   const end = performance.now() + SECONDS * 1000;
@@ -70,7 +73,7 @@ async function load(url: string, callers: number, D: number): Promise<Cell> {
     requests.map(async (batch) => {
       while (performance.now() < end) {
         const t = performance.now();
-        await client.score(batch, Date.now() + 60_000);
+        await client.score(BASE, batch, Date.now() + 60_000);
         latencies.push(performance.now() - t);
       }
     }),

@@ -4,6 +4,8 @@
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /** Where `npm run jobs` serves its health and metrics. */
+  readonly jobsPort: number;
   /** Where the API connects, as a role that row-level security applies to. Absent: embedded PGlite. */
   readonly databaseUrl: string | undefined;
   /** Where migrations and operator commands connect, as the tables' owner. */
@@ -26,6 +28,35 @@ export interface Config {
   readonly scoring: ScoringConfig;
   readonly feed: FeedConfig;
   readonly rateLimits: RateLimitConfig;
+  readonly training: TrainingConfig;
+}
+
+/** The nightly fine-tune and its gate (src/services/training-run.service.ts). */
+export interface TrainingConfig {
+  /** When the nightly fan-out runs (cron, UTC). */
+  cron: string;
+  /** Run the jobs inside the API process: the embedded default; with a server, `npm run jobs` instead. */
+  inProcess: boolean | undefined;
+  /** Epochs of a first model (or one whose dimension changed), and of a fine-tune from the serving checkpoint. */
+  epochs: number;
+  fineTuneEpochs: number;
+  /** Episodes per epoch at most: bounds the time a large tenant takes. */
+  maxEpisodesPerEpoch: number;
+  /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */
+  minUsers: number;
+  minHeldOutUsers: number;
+  /** Share of users held out (chosen by a hash of their id). */
+  heldOutPercent: number;
+  /** A RUNNING run without a heartbeat this long is marked FAILED. */
+  staleSeconds: number;
+  /** Further attempts after a failure that may pass (database or workers away). */
+  retries: number;
+  /** The longest a run may take before its job expires. */
+  timeoutMinutes: number;
+  /** Where runs export their data and train (each run's folder is removed afterwards). */
+  workDir: string;
+  /** Further flags for trainer/train.py (a new model's shape, say: --width 128 --tokens 16). */
+  trainerArgs: readonly string[];
 }
 
 /** Per API instance: each instance counts its own traffic. */
@@ -53,8 +84,12 @@ export interface FeedConfig {
 export interface WorkerConfig {
   readonly port: number;
   readonly host: string;
-  /** Triton-style model store: <store>/preference/<version>/model.onnx. */
+  /** Triton-style model store of the shipped base model: <store>/preference/<version>/model.onnx. */
   readonly modelStore: string;
+  /** Triton-style store of the tenants' own models: <store>/tenant-<id>/<version>/model.onnx (written by training). */
+  readonly tenantModelStore: string;
+  /** Memory the tenants' loaded model versions may take (estimated); least recently used unloaded first. */
+  readonly modelCacheBytes: number;
   readonly pollMs: number;
   /** How many of the highest versions stay loaded, as Triton's version_policy latest num_versions. */
   readonly versionsKept: number;
@@ -141,6 +176,17 @@ function httpUrl(name: string, raw: string): string {
   throw new ConfigError(`${name}: expected comma-separated http(s) URLs, got "${raw}"`);
 }
 
+/** Five cron fields (minute hour day month weekday), as pg-boss schedules them. */
+function cron(env: Env, name: string, fallback: string): string {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return fallback;
+  const fields = raw.split(/\s+/);
+  if (fields.length !== 5 || !fields.every((f) => /^[\d*,/-]+$/.test(f))) {
+    throw new ConfigError(`${name}: expected five cron fields such as "0 3 * * *" (minute hour day month weekday, UTC), got "${raw}"`);
+  }
+  return fields.join(' ');
+}
+
 /** The model store that ships in the repository (models/preference/1 is the default model). */
 export const DEFAULT_MODEL_STORE = new URL('../models/', import.meta.url).pathname;
 
@@ -159,6 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = postgresUrl(env, 'DATABASE_URL');
   return Object.freeze({
     port: integer(env, 'PORT', 4000, 0, 65535),
+    jobsPort: integer(env, 'JOBS_PORT', 4100, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl,
     databaseAdminUrl: postgresUrl(env, 'DATABASE_ADMIN_URL') ?? databaseUrl,
@@ -181,6 +228,8 @@ export function loadConfig(env: Env = process.env): Config {
       port: integer(env, 'WORKER_PORT', 8000, 0, 65535),
       host: env.WORKER_HOST || '127.0.0.1',
       modelStore: env.MODEL_STORE || DEFAULT_MODEL_STORE,
+      tenantModelStore: env.TENANT_MODEL_STORE || '.data/models',
+      modelCacheBytes: integer(env, 'WORKER_MODEL_CACHE_MB', 1024, 16, 1024 * 1024) * 1024 * 1024,
       pollMs: integer(env, 'MODEL_POLL_MS', 5000, 0, 3_600_000),
       // 2, as models/preference/config.pbtxt tells Triton: the latest and the one before it.
       versionsKept: integer(env, 'MODEL_VERSIONS', 2, 1, 100),
@@ -207,6 +256,21 @@ export function loadConfig(env: Env = process.env): Config {
       perKey: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_KEY_PER_SECOND', 200, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_KEY_BURST', 400, 1, 10_000_000) }),
       perTenant: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_TENANT_PER_SECOND', 500, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000) }),
       gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 4, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
+    }),
+    training: Object.freeze({
+      cron: cron(env, 'TRAINING_CRON', '0 3 * * *'),
+      inProcess: env.JOBS_IN_PROCESS === undefined || env.JOBS_IN_PROCESS === '' ? undefined : boolean(env, 'JOBS_IN_PROCESS', false),
+      epochs: integer(env, 'TRAINING_EPOCHS', 8, 1, 1000),
+      fineTuneEpochs: integer(env, 'TRAINING_FINE_TUNE_EPOCHS', 3, 1, 1000),
+      maxEpisodesPerEpoch: integer(env, 'TRAINING_MAX_EPISODES', 30_000, 100, 100_000_000),
+      minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
+      minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
+      heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),
+      staleSeconds: integer(env, 'TRAINING_STALE_SECONDS', 120, 5, 86_400),
+      retries: integer(env, 'TRAINING_RETRIES', 2, 0, 10),
+      timeoutMinutes: integer(env, 'TRAINING_TIMEOUT_MINUTES', 120, 1, 24 * 60),
+      workDir: env.TRAINING_WORK_DIR || '.data/training',
+      trainerArgs: Object.freeze((env.TRAINING_TRAINER_ARGS ?? '').split(/\s+/).filter(Boolean)),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -159,6 +159,20 @@ def eval_users(dataset: Dataset, n_ref: int = 8) -> list:
     return out
 
 
+def choose_history_size(dataset: Dataset, min_users: int = 50, sizes=(8, 4, 2)):
+    """EVAL-1(n) for a tenant (CONTRACTS.md section 2): the largest n of 8, 4, 2 that evaluates
+    at least min_users users, or, if none does, the n that evaluates the most. Returns
+    (n, the users EVAL-1(n) evaluates)."""
+    best = None
+    for n in sizes:
+        users = eval_users(dataset, n)
+        if len(users) >= min_users:
+            return n, users
+        if best is None or len(users) > len(best[1]):
+            best = (n, users)
+    return best
+
+
 # ---------------------------------------------------------------- training episodes
 
 @dataclass

@@ -10,29 +10,39 @@ from .data import eval_users
 from .model import preference_score
 
 
-def evaluate(scorer, users) -> dict:
-    """Scores each user's pair and top-k candidates with one scorer call per user."""
-    correct = total = 0
-    ranks = []
+def evaluate_per_user(scorer, users) -> list:
+    """Each user's pairs won, pairs, and top-k ranks (one scorer call per user), in user order:
+    what paired comparisons between two scorers on the same users need."""
+    out = []
     for u in users:
         items = sorted({i for p in u.pairs for i in p} | {i for like, dis in u.groups for i in [like, *dis]})
         h_items = np.array([r.item for r in u.history])
         h_labels = np.array([r.label for r in u.history])
         scores = dict(zip(items, scorer(h_items, h_labels, np.array(items))))
-        for like, dislike in u.pairs:
-            correct += scores[like] > scores[dislike]
-            total += 1
-        for like, dislikes in u.groups:
-            ranks.append(sum(scores[d] >= scores[like] for d in dislikes))
-    ranks = np.array(ranks)
+        won = sum(int(scores[like] > scores[dislike]) for like, dislike in u.pairs)
+        ranks = [sum(int(scores[d] >= scores[like]) for d in dislikes) for like, dislikes in u.groups]
+        out.append({"user": u.user, "won": won, "pairs": len(u.pairs), "ranks": ranks})
+    return out
+
+
+def summarize(per_user) -> dict:
+    """EVAL-1's figures from evaluate_per_user's rows: pairwise pooled over pairs, top-k over groups."""
+    correct = sum(r["won"] for r in per_user)
+    total = sum(r["pairs"] for r in per_user)
+    ranks = np.array([k for r in per_user for k in r["ranks"]])
     return {
         "pairwise": 100.0 * correct / max(total, 1),
         "top1": 100.0 * float(np.mean(ranks < 1)) if len(ranks) else 0.0,
         "top2": 100.0 * float(np.mean(ranks < 2)) if len(ranks) else 0.0,
         "top3": 100.0 * float(np.mean(ranks < 3)) if len(ranks) else 0.0,
-        "users": len(users),
+        "users": len(per_user),
         "pairs": total,
     }
+
+
+def evaluate(scorer, users) -> dict:
+    """Scores each user's pair and top-k candidates with one scorer call per user."""
+    return summarize(evaluate_per_user(scorer, users))
 
 
 def model_scorer(model, vectors: np.ndarray, device="cpu"):

@@ -2,6 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
+                         [--max-episodes N] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -16,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from .data import Dataset, collate, eval_users, read_dataset, sample_episode, split_users
+from .data import Dataset, choose_history_size, collate, read_dataset, sample_episode, split_users
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
@@ -41,6 +42,10 @@ parser.add_argument("--val-share", type=float, default=0.1, help="share of users
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
+parser.add_argument("--max-episodes", type=int, default=0,
+                    help="at most this many episodes per epoch (fewer per user for large tenants; 0 = no cap)")
+parser.add_argument("--progress", action="store_true",
+                    help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 
@@ -50,13 +55,23 @@ rng = np.random.default_rng(args.seed)
 os.makedirs(args.out, exist_ok=True)
 log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
 
+
+def progress(**fields):
+    if args.progress:
+        print(json.dumps({"progress": fields}), flush=True)
+
+
 # ------------------------------------------------------------ data and validation users
 dataset = read_dataset(args.data)
 train_ids, val_ids = split_users(sorted(dataset.users), args.val_share, args.seed)
 val_set = Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts, {u: dataset.users[u] for u in val_ids})
-val_users = eval_users(val_set)
+# EVAL-1(n) with the contract's rule for a tenant: the largest of 8, 4, 2 that evaluates 50 users.
+val_n, val_users = choose_history_size(val_set) if val_ids else (8, [])
+episodes_per_user = args.episodes_per_user
+if args.max_episodes and train_ids:
+    episodes_per_user = max(1, min(episodes_per_user, -(-args.max_episodes // len(train_ids))))
 log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)} training users, "
-    f"{len(val_ids)} validation users ({len(val_users)} with an EVAL-1 history)")
+    f"{len(val_ids)} validation users ({len(val_users)} with an EVAL-1({val_n}) history); {episodes_per_user} episodes per user")
 
 # ------------------------------------------------------------------------------- model
 if args.init:
@@ -73,20 +88,21 @@ else:
 model.to(args.device)
 optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
 vectors = dataset.vectors
-steps_per_epoch = max(1, len(train_ids) * args.episodes_per_user // args.batch)
+steps_per_epoch = max(1, len(train_ids) * episodes_per_user // args.batch)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
 
 # ------------------------------------------------------------------------------ train
 history = []
 best = {"val_pairwise": -1.0}
 best_state = None
+progress(epoch=0, epochs=args.epochs)
 episodes_seen = 0
 train_seconds = 0.0
 for epoch in range(1, args.epochs + 1):
     model.train()
     episodes = []
     for user in train_ids:
-        for _ in range(args.episodes_per_user):
+        for _ in range(episodes_per_user):
             e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs)
             if e is not None:
                 episodes.append(e)
@@ -116,10 +132,13 @@ for epoch in range(1, args.epochs + 1):
     train_seconds += time.perf_counter() - started
     val = evaluate(model_scorer(model, vectors, args.device), val_users) if val_users else {"pairwise": float("nan")}
     history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val["pairwise"]})
+    progress(epoch=epoch, epochs=args.epochs, loss=float(np.mean(losses)),
+             val_pairwise=None if not val_users else float(val["pairwise"]))
     log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {val['pairwise']:.2f}  "
         f"({episodes_seen / train_seconds:.0f} episodes/s)")
     if not val_users or val["pairwise"] > best["val_pairwise"]:
-        best = {"epoch": epoch, "val_pairwise": val["pairwise"], "val_top1": val.get("top1"), "val_users": val.get("users", 0)}
+        best = {"epoch": epoch, "val_pairwise": val["pairwise"], "val_top1": val.get("top1"), "val_users": val.get("users", 0),
+                "val_history_size": val_n}
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 # ----------------------------------------------------------------------- save and export
@@ -134,6 +153,7 @@ metrics = {
     "device": args.device,
     "torch_threads": torch.get_num_threads(),
     "train_users": len(train_ids),
+    "episodes_per_user": episodes_per_user,
     "loss": args.loss,
     "seed": args.seed,
     "data": os.path.abspath(args.data),

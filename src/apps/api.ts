@@ -11,6 +11,10 @@ import { openScorer, watchModelVersions } from '../bootstrap/scorer.js';
 import { openEventBus } from '../bootstrap/event-bus.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { createReadinessCheck } from '../bootstrap/readiness.js';
+import { openJobs } from '../bootstrap/jobs.js';
+import { createArtifactStore } from '../training/artifact-store.js';
+import { describeSchedule } from '../jobs/queues.js';
+import type { JobRunner } from '../jobs/runner.js';
 
 async function main() {
   const config = loadConfig();
@@ -28,10 +32,17 @@ async function main() {
   const bus = await openEventBus(database, log);
   const metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes(), busStatus: () => bus.status() });
   databaseMetrics = metrics;
-  const scorer = await openScorer(config, log);
+  const backgroundError = (component: string, error: unknown) => {
+    metrics.backgroundErrors.inc({ component });
+    void error; // logged where it happened, with its context
+  };
+  const scorer = await openScorer(config, log, { onRefused: (_model, _version, error) => backgroundError('model-load', error) });
   const services = createServices(database.db, {
     bus,
     rateLimits: config.rateLimits,
+    training: { minUsers: config.training.minUsers, minHeldOutUsers: config.training.minHeldOutUsers, schedule: describeSchedule(config.training.cron) },
+    artifacts: createArtifactStore(config.worker.tenantModelStore),
+    onBackgroundError: backgroundError,
     feed: {
       ...config.feed,
       onLiveFeedError: () => metrics.backgroundErrors.inc({ component: 'live-feed' }),
@@ -54,6 +65,12 @@ async function main() {
   });
   feedIndexBytes = () => services.feed.heldIndexes().bytes;
   const stopWatchingModels = watchModelVersions(scorer, bus, log, () => metrics.backgroundErrors.inc({ component: 'model-watch' }));
+  // The jobs (nightly training) run inside this process on the embedded database, where no
+  // other process can reach it; with a server, `npm run jobs` runs them (JOBS_IN_PROCESS overrides).
+  let jobs: JobRunner | undefined;
+  if (config.training.inProcess ?? database.embedded) {
+    jobs = await openJobs(config, { db: database.db, connectionString: database.listenUrl, bus, predictor: services.predictor, log, onError: backgroundError });
+  }
 
   let demo: DemoKeys | undefined;
   if (database.embedded && config.embeddedDemo) {
@@ -92,6 +109,7 @@ async function main() {
       process.exit(1);
     }, 15_000).unref();
     stopWatchingModels();
+    await jobs?.stop();
     await server.stop();
     await bus.close();
     await scorer.close();
@@ -108,6 +126,11 @@ async function main() {
     config.scoring.workerUrls.length
       ? `scoring: inference workers ${config.scoring.workerUrls.join(', ')}${model ? ` (model version ${model.version})` : ' (none answering yet)'}`
       : `scoring: in this process, ${model ? `model version ${model.version} from ${config.worker.modelStore}` : `no model in ${config.worker.modelStore}: history-centroid fallback`}`,
+  );
+  lines.push(
+    jobs
+      ? `training: nightly at ${describeSchedule(config.training.cron)} in this process (startTraining runs one now); tenants' models in ${config.worker.tenantModelStore}`
+      : 'training: not in this process (run `npm run jobs`)',
   );
   if (demo) {
     lines.push(`demo tenant "${demo.tenant}" keys (send as "Authorization: Bearer <key>"):`);

@@ -1,7 +1,7 @@
 // Composition root of the inference worker: configuration → model store → batching → HTTP.
 import { loadConfig, ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
-import { openModelRegistry } from '../bootstrap/model-registry.js';
+import { openModelStore } from '../bootstrap/model-registry.js';
 import { createWorkerServer } from '../inference/protocol-server.js';
 import { createWorkerMetrics } from '../inference/worker-metrics.js';
 
@@ -10,10 +10,13 @@ async function main() {
   const w = config.worker;
   const log = createLogger(config.logLevel, 'tastegraph-worker');
   const metrics = createWorkerMetrics();
-  const registry = await openModelRegistry(w, log, (rows) => metrics.batchRows.observe(rows));
+  const store = await openModelStore(w, log, {
+    onRun: (rows) => metrics.batchRows.observe(rows),
+    onEvict: () => metrics.tenantModelEvictions.inc(),
+    onRefused: (model, version) => metrics.modelLoadFailures.inc({ model, version }),
+  });
   const server = createWorkerServer({
-    registry,
-    modelName: 'preference',
+    store,
     metrics,
     log,
     maxBodyBytes: w.maxBodyBytes,
@@ -26,13 +29,16 @@ async function main() {
     stopping = true;
     // Answer what was taken (new requests get 503 and go to another worker), then free the models.
     await server.drain(10_000);
-    await registry.close();
+    await store.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   // Announced only now, with shutdown wired: a signal sent on this line must find it.
-  process.stdout.write(`tastegraph inference worker at ${url}/v2 serving preference versions [${registry.versions().join(', ')}] from ${w.modelStore}\n`);
+  process.stdout.write(
+    `tastegraph inference worker at ${url}/v2 serving preference versions [${store.base.versions().join(', ')}] from ${w.modelStore}, ` +
+      `tenants' models from ${w.tenantModelStore}\n`,
+  );
 }
 
 main().catch((error) => {

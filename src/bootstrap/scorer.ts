@@ -4,19 +4,22 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../events/event-bus.js';
-import { openModelRegistry } from './model-registry.js';
+import { openModelStore, type ModelStoreHooks } from './model-registry.js';
 import { createInProcessScorer, type Scorer } from '../inference/scorer.js';
 import { createWorkerClient } from '../inference/worker-client.js';
 
-export async function openScorer(config: Config, log: Logger): Promise<Scorer> {
+export async function openScorer(config: Config, log: Logger, hooks: ModelStoreHooks = {}): Promise<Scorer> {
   if (config.scoring.workerUrls.length > 0) {
-    return createWorkerClient({ urls: config.scoring.workerUrls, model: 'preference', retries: config.scoring.retries });
+    return createWorkerClient({ urls: config.scoring.workerUrls, retries: config.scoring.retries });
   }
-  const registry = await openModelRegistry(config.worker, log);
-  return createInProcessScorer(registry);
+  return createInProcessScorer(await openModelStore(config.worker, log, hooks));
 }
 
-/** Announces a new model version (loaded in process or by the workers) so that live feeds re-rank. */
+/**
+ * Announces a new version of the shipped base model (loaded in process or by the workers) so
+ * that live feeds of tenants it serves re-rank. Tenants' own versions are announced by their
+ * promotion, from the registry.
+ */
 export function watchModelVersions(scorer: Scorer, bus: EventBus, log: Logger, onError: (error: unknown) => void, everyMs = 5000): () => void {
   let known: string | undefined;
   const check = async () => {

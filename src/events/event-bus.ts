@@ -9,7 +9,10 @@ export type PlatformEvent =
   | { type: 'interactions-recorded'; tenantId: string; userIds: string[] }
   /** itemIds: the rows written (internal ids), so live feeds can score just those. */
   | { type: 'items-upserted'; tenantId: string; itemIds: number[] }
-  | { type: 'model-promoted'; version: string }
+  /** A model version now serves: a tenant's own (tenantId set), or the shipped base model (unset). */
+  | { type: 'model-promoted'; tenantId?: string; version: string }
+  /** A training run was queued (startTraining): the jobs process sends its job. */
+  | { type: 'training-requested'; tenantId: string; runId: string }
   | { type: 'api-key-revoked'; tenantId: string; keyId: string }
   /**
    * Local only, never sent: this instance's listening connection came back after a gap in

@@ -13,6 +13,7 @@ import type { Feed } from '../services/feed.service.js';
 import { checkFirst, decodeCursor, encodeCursor } from '../services/pagination.js';
 import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
 import { badInput } from '../errors.js';
+import { modelResolvers } from './model-resolvers.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -56,6 +57,7 @@ export const resolvers = {
     rank: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), true),
     feed: async (_: unknown, args: Args<{ userId: string; first: number; after?: string }>, ctx: Context) =>
       feedPage(await ctx.services.feed.feed(ctx.viewer, args.userId), args.first, args.after),
+    ...modelResolvers.Query,
   },
   Subscription: {
     feedUpdated: {
@@ -84,11 +86,15 @@ export const resolvers = {
     createApiKey: (_: unknown, args: Args<{ name: string; role: ApiKeyRole }>, ctx: Context) =>
       ctx.services.apiKeys.create(ctx.viewer, args.name, args.role),
     revokeApiKey: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.apiKeys.revoke(ctx.viewer, args.id),
+    ...modelResolvers.Mutation,
   },
   Tenant: {
     counts: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.tenants.counts(ctx.viewer),
     apiKeys: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.apiKeys.list(ctx.viewer),
+    ...modelResolvers.Tenant,
   },
+  ModelVersion: modelResolvers.ModelVersion,
+  TrainingRun: modelResolvers.TrainingRun,
   User: {
     history: (user: UserRow, args: Args<{ first: number; after?: string; kind?: InteractionKind }>, ctx: Context) =>
       ctx.services.users.history(ctx.viewer, user, args),

@@ -3,7 +3,8 @@
 //   GET  /v2/health/live, /v2/health/ready, /v2
 //   GET  /v2/models/{name}[/versions/{v}], /v2/models/{name}[/versions/{v}]/ready
 //   POST /v2/models/{name}[/versions/{v}]/infer        (JSON or binary tensor data)
-//   POST /v2/repository/models/{name}/load              (Triton's repository API: look for new versions now)
+//   POST /v2/repository/models/{name}/load              (Triton's repository API: load what the store holds now)
+// Models: the base model "preference", and each tenant's "tenant-<id>", loaded on first use.
 //   GET  /metrics                                        (Prometheus)
 // Errors are {"error": "..."} with a 4xx/5xx status; a full queue answers 503 at once.
 // Shutting down (drain()), it answers what it has taken, refuses the rest with 503 (clients
@@ -12,13 +13,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import { DeadlineExceededError, OverloadedError } from './batcher.js';
-import type { ModelRegistry } from './model-registry.js';
+import type { ModelStore } from './model-store.js';
+import { BASE_MODEL } from './model-names.js';
+import { ModelNotFoundError, ModelRefusedError } from './tenant-models.js';
 import { encodeInferResponse, parseInferRequest, ProtocolError } from './protocol.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface WorkerServerOptions {
-  registry: ModelRegistry;
-  modelName: string;
+  store: ModelStore;
   metrics: WorkerMetrics;
   log: Logger;
   maxBodyBytes: number;
@@ -67,7 +69,7 @@ export interface WorkerServer extends Server {
 }
 
 export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
-  const { registry, modelName, metrics, log } = options;
+  const { store, metrics, log } = options;
   let shuttingDown = false;
   /**
    * Called just before each answer is written: once the drain has begun, the connection is
@@ -78,19 +80,15 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     if (shuttingDown) res.setHeader('connection', 'close');
   }
 
-  /** The version asked for (latest when none), or a 404 that says which is missing. */
-  function servedOr404(version: string | undefined) {
-    const model = registry.get(version);
-    if (!model) throw new HttpError(404, version ? `model ${modelName} has no version ${version}` : `model ${modelName} has no ready version`);
-    return model;
-  }
+  /** The version asked for (the served one when none): 404 if it is not in the store, 409 if it cannot load. */
+  const servedOr404 = (name: string, version: string | undefined) => store.acquire(name, version);
 
-  function modelMetadata(version: string | undefined) {
-    const model = servedOr404(version);
+  async function modelMetadata(name: string, version: string | undefined) {
+    const model = await servedOr404(name, version);
     const D = model.session.embeddingDim;
     return {
-      name: modelName,
-      versions: registry.versions(),
+      name,
+      versions: store.versions(name),
       platform: 'onnxruntime_onnx',
       inputs: [
         { name: 'history', datatype: 'FP32', shape: [-1, -1, D] },
@@ -106,21 +104,21 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     };
   }
 
-  async function infer(req: IncomingMessage, version: string | undefined, res: ServerResponse) {
-    servedOr404(version); // an unknown version is a 404 whatever the body holds
+  async function infer(req: IncomingMessage, name: string, version: string | undefined, res: ServerResponse) {
+    await servedOr404(name, version); // an unknown version is a 404 whatever the body holds
     const body = await readBody(req, options.maxBodyBytes);
     const headerLength = req.headers['inference-header-content-length'];
     const request = parseInferRequest(body, headerLength === undefined ? undefined : Number(headerLength));
     if (shuttingDown) throw new ShuttingDownError(); // the models may be unloading now
-    // Looked up again now, and submitted to in the same synchronous step: a version being
-    // unloaded leaves the registry before its batcher drains, so it gets nothing new.
-    const model = servedOr404(version);
+    // Looked up again now, and submitted to in the same synchronous step after it: a version
+    // being unloaded leaves the store before its batcher drains, so it gets nothing new.
+    const model = await servedOr404(name, version);
     if (request.batch.D !== model.session.embeddingDim) {
       throw new HttpError(400, `history: expected item vectors of dimension ${model.session.embeddingDim}, got ${request.batch.D}`);
     }
     const deadline = Date.now() + (request.timeoutUs ? request.timeoutUs / 1000 : options.defaultTimeoutMs);
     const output = await model.batcher.submit(request.batch, deadline);
-    const reply = encodeInferResponse(modelName, model.session.version, request.id, output, request.binaryOutputs, request.outputs);
+    const reply = encodeInferResponse(name, model.session.version, request.id, output, request.binaryOutputs, request.outputs);
     if (reply.headerLength !== undefined) {
       res.setHeader('inference-header-content-length', reply.headerLength);
       res.setHeader('content-type', 'application/octet-stream');
@@ -140,17 +138,20 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     };
     if (req.method === 'GET' && path === '/v2/health/live') return json(200, { live: true }), 'live';
     if (req.method === 'GET' && path === '/v2/health/ready') {
-      const ready = !shuttingDown && registry.get() !== undefined;
+      const ready = !shuttingDown && store.baseReady();
       return json(ready ? 200 : 503, { ready }), 'ready';
     }
     if (req.method === 'GET' && path === '/v2') {
       return json(200, { name: 'tastegraph-worker', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }), 'server';
     }
     if (req.method === 'GET' && path === '/metrics') {
-      const latest = registry.get();
+      const latest = store.base.get();
       metrics.queueRows.set(latest?.batcher.queued ?? 0);
       metrics.modelVersion.reset();
-      if (latest) metrics.modelVersion.set({ model: modelName, version: latest.session.version }, 1);
+      if (latest) metrics.modelVersion.set({ model: BASE_MODEL, version: latest.session.version }, 1);
+      const held = store.tenants.stats();
+      metrics.tenantModels.set(held.models);
+      metrics.tenantModelBytes.set(held.bytes);
       res.setHeader('content-type', metrics.registry.contentType);
       const text = await metrics.registry.metrics();
       closeIfDraining(res);
@@ -159,26 +160,29 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     }
     const load = /^\/v2\/repository\/models\/([^/]+)\/load$/.exec(path);
     if (req.method === 'POST' && load) {
-      if (load[1] !== modelName) throw new HttpError(404, `unknown model ${load[1]}`);
-      const { loaded, unloaded } = await registry.rescan();
-      return json(200, { loaded, unloaded, versions: registry.versions() }), 'load';
+      const result = await store.load(load[1]);
+      // Like Triton, a load that could not load the version to serve is an error (400); the
+      // versions loaded before keep serving.
+      const refused = result.refused.find((r) => r.version === result.serving);
+      if (refused) return json(400, { error: refused.error, ...result }), 'load';
+      return json(200, result), 'load';
     }
     const match = MODEL_ROUTE.exec(path);
     if (!match) throw new HttpError(404, `no route for ${req.method} ${path}`);
     const [, name, version, action] = match;
-    if (name !== modelName) throw new HttpError(404, `unknown model ${name}`);
     if (action === '/infer') {
       if (req.method !== 'POST') throw new HttpError(405, 'infer takes POST');
       if (shuttingDown) throw new ShuttingDownError();
-      await infer(req, version, res);
+      await infer(req, name, version, res);
       return 'infer';
     }
     if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
     if (action === '/ready') {
-      const ready = registry.get(version) !== undefined;
+      // Triton: ready means loaded. Asking does not load a tenant's model.
+      const ready = name === BASE_MODEL ? store.base.get(version) !== undefined : version ? store.tenants.get(name, version) !== undefined : store.tenants.versions(name).length > 0;
       return json(ready ? 200 : 404, { name, ready }), 'model_ready';
     }
-    return json(200, modelMetadata(version)), 'model_metadata';
+    return json(200, await modelMetadata(name, version)), 'model_metadata';
   }
 
   const server = createServer((req, res) => {
@@ -190,7 +194,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       })
       .catch((error: Error) => {
         const status =
-          error instanceof HttpError ? error.status
+          error instanceof HttpError || error instanceof ModelNotFoundError || error instanceof ModelRefusedError ? error.status
           : error instanceof ProtocolError ? 400
           : error instanceof OverloadedError || error instanceof ShuttingDownError ? 503
           : error instanceof DeadlineExceededError ? 504

@@ -1,6 +1,8 @@
-// What the API needs from inference, whoever does it: the worker over HTTP, or the same
-// registry and batcher in this process (the embedded default).
-import type { ModelRegistry } from './model-registry.js';
+// What the API needs from inference, whoever does it: workers over HTTP, or the same model
+// store and batchers in this process (the embedded default).
+import type { ModelStore } from './model-store.js';
+import { BASE_MODEL } from './model-names.js';
+import { ModelNotFoundError, ModelRefusedError } from './tenant-models.js';
 import type { ScoreBatch, ScoreOutput } from './tensors.js';
 
 export interface ModelInfo {
@@ -8,26 +10,68 @@ export interface ModelInfo {
   embeddingDim: number;
 }
 
+/** An Open Inference Protocol model and, optionally, its version (else the one served). */
+export interface ModelRef {
+  name: string;
+  version?: string;
+}
+
+/** The model version asked for is not in the store, or its file cannot be loaded. */
+export class ModelUnavailableError extends Error {
+  constructor(readonly model: ModelRef, message: string) {
+    super(message);
+    this.name = 'ModelUnavailableError';
+  }
+}
+
+/** What one worker (or this process) answered to a repository load. */
+export interface LoadOutcome {
+  target: string;
+  /** The version to serve loaded (or was loaded already). */
+  ok: boolean;
+  /** The worker answered, refusing the version (a corrupt or contract-breaking file). */
+  refused: boolean;
+  error?: string;
+}
+
 export interface Scorer {
-  /** The model that would answer now, or undefined when none is available. */
+  /** The base model that would answer now, or undefined when none is available. */
   modelInfo(): Promise<ModelInfo | undefined>;
   /** Why modelInfo() found none, when it knows (for degradedReason). */
   unavailableReason?(): string | undefined;
-  score(batch: ScoreBatch, deadline: number): Promise<{ output: ScoreOutput; version: string }>;
+  score(model: ModelRef, batch: ScoreBatch, deadline: number): Promise<{ output: ScoreOutput; version: string }>;
+  /** Has every worker load a model's versions now (Triton's repository load), before traffic needs them. */
+  load(name: string): Promise<LoadOutcome[]>;
   close(): Promise<void>;
 }
 
-export function createInProcessScorer(registry: ModelRegistry): Scorer {
+export function createInProcessScorer(store: ModelStore): Scorer {
   return {
     async modelInfo() {
-      const model = registry.get();
+      const model = store.base.get();
       return model && { version: model.session.version, embeddingDim: model.session.embeddingDim };
     },
-    async score(batch, deadline) {
-      const model = registry.get();
-      if (!model) throw new Error('no model version is loaded');
-      return { output: await model.batcher.submit(batch, deadline), version: model.session.version };
+    async score(model, batch, deadline) {
+      let served;
+      try {
+        served = await store.acquire(model.name, model.version);
+      } catch (error) {
+        if (error instanceof ModelNotFoundError || error instanceof ModelRefusedError) throw new ModelUnavailableError(model, error.message);
+        throw error;
+      }
+      return { output: await served.batcher.submit(batch, deadline), version: served.session.version };
     },
-    close: () => registry.close(),
+    async load(name) {
+      try {
+        const result = await store.load(name);
+        const refused = result.refused.find((r) => r.version === result.serving);
+        return [{ target: 'in-process', ok: !refused, refused: !!refused, error: refused?.error }];
+      } catch (error) {
+        return [{ target: 'in-process', ok: false, refused: false, error: (error as Error).message }];
+      }
+    },
+    close: () => store.close(),
   };
 }
+
+export { BASE_MODEL };

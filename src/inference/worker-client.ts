@@ -7,12 +7,12 @@
 //   further failure up to 30 s; Envoy calls this outlier ejection), then tried again.
 import { Pool } from 'undici';
 import { encodeInferRequest, parseInferResponse } from './protocol.js';
-import type { ModelInfo, Scorer } from './scorer.js';
+import { BASE_MODEL } from './model-names.js';
+import { ModelUnavailableError, type LoadOutcome, type ModelInfo, type Scorer } from './scorer.js';
 import { describeScoringFailure } from './scoring-failure.js';
 
 export interface WorkerClientOptions {
   urls: readonly string[];
-  model: string;
   retries: number;
   /** Connections per worker. */
   connections?: number;
@@ -106,7 +106,7 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
         }
         if (response.statusCode < 300) return { bytes, headers: response.headers };
         const message = bytes.toString('utf8').slice(0, 300);
-        if (response.statusCode < 500) throw Object.assign(new Error(`worker ${url} answered ${response.statusCode}: ${message}`), { final: true });
+        if (response.statusCode < 500) throw Object.assign(new Error(`worker ${url} answered ${response.statusCode}: ${message}`), { final: true, status: response.statusCode, body: message });
         lastError = new Error(`worker ${url} answered ${response.statusCode}: ${message}`);
         failed(target);
       } catch (error) {
@@ -128,7 +128,7 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
     async modelInfo() {
       if (Date.now() < info.until) return info.value;
       try {
-        const { bytes } = await call('GET', `/v2/models/${options.model}`, Date.now() + 1000);
+        const { bytes } = await call('GET', `/v2/models/${BASE_MODEL}`, Date.now() + 1000);
         const meta = JSON.parse(bytes.toString('utf8'));
         const dim = Number(meta.inputs.find((i: { name: string }) => i.name === 'history').shape[2]);
         info = { value: { version: String(meta.parameters?.served_version ?? meta.versions.at(-1)), embeddingDim: dim }, until: Date.now() + (options.infoTtlMs ?? 5000) };
@@ -139,12 +139,44 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       return info.value;
     },
     unavailableReason: () => (info.value === undefined && info.error !== undefined ? describeScoringFailure(info.error) : undefined),
-    async score(batch, deadline) {
+    async score(model, batch, deadline) {
       const request = encodeInferRequest(batch, { timeoutUs: Math.max(1, deadline - Date.now()) * 1000 });
-      const { bytes, headers } = await call('POST', `/v2/models/${options.model}/infer`, deadline, request);
+      const path = `/v2/models/${model.name}${model.version ? `/versions/${model.version}` : ''}/infer`;
+      let answer;
+      try {
+        answer = await call('POST', path, deadline, request);
+      } catch (error) {
+        // 404: not in the store; 409: in it, but its file cannot be loaded.
+        const status = (error as { status?: number }).status;
+        if (status === 404 || status === 409) throw new ModelUnavailableError(model, (error as { body?: string }).body ?? (error as Error).message);
+        throw error;
+      }
+      const { bytes, headers } = answer;
       const length = headers['inference-header-content-length'];
       const parsed = parseInferResponse(bytes, length === undefined ? undefined : Number(length));
       return parsed;
+    },
+    /** Every worker, not one of them: each must hold the version before the registry sends traffic to it. */
+    async load(name) {
+      return Promise.all(
+        targets.map(async (target): Promise<LoadOutcome> => {
+          try {
+            const response = await target.pool.request({ method: 'POST', path: `/v2/repository/models/${name}/load`, headersTimeout: 60_000, bodyTimeout: 60_000 });
+            const text = await response.body.text();
+            if (response.statusCode < 300) return { target: target.url, ok: true, refused: false };
+            const error = (() => {
+              try {
+                return String(JSON.parse(text).error);
+              } catch {
+                return text.slice(0, 300);
+              }
+            })();
+            return { target: target.url, ok: false, refused: response.statusCode >= 400 && response.statusCode < 500, error: `worker ${target.url} answered ${response.statusCode}: ${error}` };
+          } catch (error) {
+            return { target: target.url, ok: false, refused: false, error: `worker ${target.url} did not answer: ${(error as Error).message}` };
+          }
+        }),
+      );
     },
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));

@@ -16,6 +16,10 @@ export function createWorkerMetrics() {
     batchRows: new Histogram({ name: 'tastegraph_worker_batch_rows', help: 'Users per session.run', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
     queueRows: new Gauge({ name: 'tastegraph_worker_queue_rows', help: 'Users waiting for a session.run', registers: [registry] }),
     modelVersion: new Gauge({ name: 'tastegraph_worker_model_version', help: 'The version served as latest (value 1)', labelNames: ['model', 'version'], registers: [registry] }),
+    tenantModels: new Gauge({ name: 'tastegraph_worker_tenant_models_loaded', help: "Tenants' model versions loaded now", registers: [registry] }),
+    tenantModelBytes: new Gauge({ name: 'tastegraph_worker_tenant_model_bytes', help: "Estimated memory of the tenants' model versions loaded (WORKER_MODEL_CACHE_MB bounds it)", registers: [registry] }),
+    tenantModelEvictions: new Counter({ name: 'tastegraph_worker_tenant_model_evictions_total', help: "Tenants' model versions unloaded to stay within the memory budget", registers: [registry] }),
+    modelLoadFailures: new Counter({ name: 'tastegraph_worker_model_load_failures_total', help: 'Model versions refused on load (corrupt or not a preference model); what was loaded keeps serving', labelNames: ['model', 'version'], registers: [registry] }),
   };
 }
 

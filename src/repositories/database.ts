@@ -15,6 +15,12 @@ export interface Database {
    * repository reads in one round of BEGIN and COMMIT.
    */
   withTenant<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Like withTenant, in one REPEATABLE READ, READ ONLY transaction of its own: every query
+   * sees the same snapshot, so a long export reads a consistent state (items counted before
+   * they are streamed, interactions that name only items it also read).
+   */
+  withTenantSnapshot<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /** Runs fn in one transaction with no tenant set: every tenant table looks empty. */
   withoutTenant<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -85,7 +91,7 @@ export function createDatabase(options: DatabaseOptions): Database {
     };
   }
 
-  async function transaction<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  async function transaction<T>(tenantId: string, fn: (sql: Sql) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -111,7 +117,7 @@ export function createDatabase(options: DatabaseOptions): Database {
     try {
       // One round trip to open the transaction; tenantId is interpolated only after the
       // UUID check above it, so this cannot inject SQL.
-      await client.query(`BEGIN; ${roleStatement} SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+      await client.query(`${begin}; ${roleStatement} SELECT set_config('app.tenant_id', '${tenantId}', true)`);
       let result: T;
       try {
         result = await current.run(scope, () => fn(client));
@@ -143,6 +149,10 @@ export function createDatabase(options: DatabaseOptions): Database {
       const enclosing = current.getStore();
       if (enclosing?.open && enclosing.tenantId === tenantId) return fn(joined(enclosing));
       return transaction(tenantId, fn);
+    },
+    withTenantSnapshot(tenantId, fn) {
+      if (!UUID.test(tenantId)) return Promise.reject(new Error(`tenantId: expected a UUID, got "${tenantId}"`));
+      return transaction(tenantId, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     },
     withoutTenant(fn) {
       return transaction('', fn);

@@ -6,6 +6,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { installJobQueue } from '../jobs/queue-schema.js';
+
+/** The API's (and the jobs') role, created by the first migration. */
+const APP_ROLE = 'tastegraph_app';
 
 export const MIGRATIONS_DIR = new URL('../../prisma/migrations/', import.meta.url).pathname;
 
@@ -66,6 +70,8 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
       await applyOne(client, migration);
       done.push(migration.name);
     }
+    // The job queue's tables come from pg-boss itself, for the version installed.
+    await installJobQueue(client, APP_ROLE);
     return done;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => {});

@@ -146,9 +146,6 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
       case 'items-upserted':
         for (const entry of byTenant.get(event.tenantId) ?? []) mark(entry, 'NEW_ITEMS', event.itemIds);
         return;
-      case 'model-promoted':
-        for (const entry of live.values()) mark(entry, 'MODEL');
-        return;
       case 'bus-resynced':
         for (const entry of live.values()) mark(entry, 'RESYNC');
         return;
@@ -203,6 +200,15 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
           if (tenantFeeds?.size === 0) byTenant.delete(joined.tenantId);
         },
       };
+    },
+
+    /**
+     * A new model serves a tenant (or, with none given, the shipped base model serves anew):
+     * its live feeds rank again. Called once this instance scores with it, not on the event
+     * itself, so the ranking that follows is the new model's.
+     */
+    modelChanged(tenantId?: string): void {
+      for (const entry of tenantId ? (byTenant.get(tenantId) ?? []) : live.values()) mark(entry, 'MODEL');
     },
 
     /** Live feeds (distinct users) and their subscribers on this instance. */

@@ -21,6 +21,11 @@ import { createFeedUpdatesService } from './feed-updates.service.js';
 import { createSecretRepository } from '../repositories/secret.repository.js';
 import { createIdCodec, type IdCodec } from './opaque-ids.js';
 import type { Viewer } from './viewer.js';
+import { createPredictor } from '../inference/predictor.js';
+import { createModelRegistryRepository } from '../repositories/model-registry.repository.js';
+import { createServingModels, type TrainingRequirements } from './serving-model.service.js';
+import { createTrainingService } from './training.service.js';
+import type { ArtifactStore } from '../training/artifact-store.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -30,6 +35,8 @@ export interface ScoringDependencies {
   onScored?: (outcome: 'model' | 'fallback', users: number) => void;
 }
 
+const DEFAULT_REQUIREMENTS: TrainingRequirements = { minUsers: 50, minHeldOutUsers: 20, schedule: '03:00 UTC' };
+
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
 
 /** Without a model, scoring answers from the history centroid, marked degraded. */
@@ -38,15 +45,22 @@ const NO_MODEL: Scorer = {
   score: async () => {
     throw new Error('no model configured');
   },
+  load: async () => [],
   close: async () => {},
 };
 
 export interface ServiceOptions {
+  /** Background work that failed, by component (for a metric); it is logged here too. */
+  onBackgroundError?: (component: string, error: unknown) => void;
   /** Rate limits and per-tenant concurrency (config.rateLimits); off when not given. */
   rateLimits?: RateLimitPolicy;
   scoring?: ScoringDependencies;
   /** Where services announce changes (feeds listen); in-process when not given. */
   bus?: EventBus;
+  /** What training needs of a tenant (config.training), for the reason scoring gives before its first model. */
+  training?: TrainingRequirements;
+  /** The tenants' model store, where this process can write it (promoteModelVersion needs it). */
+  artifacts?: ArtifactStore;
   feed?: {
     poolSize?: number;
     nearShare?: number;
@@ -74,14 +88,19 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
       throw error;
     }));
   const bus = options.bus ?? createInProcessBus();
+  const log = options.scoring?.log ?? pino({ level: 'silent' });
+  const predictor = createPredictor(options.scoring?.scorer ?? NO_MODEL);
+  const registry = createModelRegistryRepository(db);
+  const servingModels = createServingModels({ registry, predictor, requirements: options.training ?? DEFAULT_REQUIREMENTS, log });
   const scoring = createScoringService({
     users,
     interactions,
     items,
-    scorer: options.scoring?.scorer ?? NO_MODEL,
+    predictor,
+    servingModels,
     historyPerKind: options.scoring?.historyPerKind ?? 8,
     timeoutMs: options.scoring?.timeoutMs ?? 1000,
-    log: options.scoring?.log ?? pino({ level: 'silent' }),
+    log,
     onScored: options.scoring?.onScored,
   });
   const feed = createFeedService({
@@ -102,14 +121,29 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     bus,
     admission,
     coalesceMs: options.feed?.coalesceMs ?? 25,
-    log: options.scoring?.log ?? pino({ level: 'silent' }),
+    log,
     onError: options.feed?.onLiveFeedError,
   });
   // Item changes from any instance make this instance's feed index refresh on next use; after
   // a gap in the event stream every index does, since its changes may have been missed.
+  // A promotion re-ranks live feeds only once this instance serves the new version.
   bus.subscribe((event) => {
     if (event.type === 'items-upserted') feed.itemsChanged(event.tenantId);
-    if (event.type === 'bus-resynced') feed.allItemsChanged();
+    if (event.type === 'bus-resynced') {
+      feed.allItemsChanged();
+      servingModels.forgetAll();
+    }
+    if (event.type === 'model-promoted') {
+      const { tenantId } = event;
+      if (!tenantId) return liveFeeds.modelChanged();
+      servingModels.promoted(tenantId).then(
+        () => liveFeeds.modelChanged(tenantId),
+        (error) => {
+          options.onBackgroundError?.('model-promotion', error);
+          log.error({ err: error, tenantId, version: event.version }, 'taking up a promoted model version failed; its tenant is read again within a minute');
+        },
+      );
+    }
   });
   return {
     bus,
@@ -126,6 +160,17 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     },
     scoring,
     feed,
+    servingModels,
+    training: createTrainingService({
+      registry,
+      servingModels,
+      tenants,
+      bus,
+      promotion: options.artifacts && { artifacts: options.artifacts, predictor, log },
+    }),
+    /** For the jobs: the same predictor and registry this process scores with. */
+    predictor,
+    registry,
   };
 }
 

@@ -37,3 +37,30 @@ export function toPage<T extends { id: number }>(rows: T[], first: number, curso
     pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? cursors.encode(shown[shown.length - 1].id) : null },
   };
 }
+
+/**
+ * A cursor over rows of the viewer's own registry (a model version, a training run's uuid):
+ * plain, since it names only the tenant's own rows and says nothing of anyone else's.
+ */
+export function encodeKeyCursor(kind: string, key: string | number): string {
+  return Buffer.from(`${kind}:${key}`).toString('base64url');
+}
+
+export function decodeKeyCursor(field: string, kind: string, pattern: RegExp, cursor: string | null | undefined): string | undefined {
+  if (cursor === null || cursor === undefined) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const key = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : undefined;
+  if (key === undefined || !pattern.test(key)) {
+    throw badInput(`${field}: malformed cursor "${cursor.slice(0, 40)}"; pass an endCursor from an earlier page`, [{ field, message: 'malformed cursor' }]);
+  }
+  return key;
+}
+
+/** Builds a page from up to first + 1 rows, each row's cursor made by cursorOf. */
+export function pageOf<T>(rows: T[], first: number, cursorOf: (row: T) => string): Page<T> {
+  const shown = rows.slice(0, first);
+  return {
+    edges: shown.map((node) => ({ cursor: cursorOf(node), node })),
+    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? cursorOf(shown[shown.length - 1]) : null },
+  };
+}

@@ -1,10 +1,11 @@
 // Scores candidate items for users: their latest likes and dislikes from PostgreSQL, the model
-// through a Scorer (a worker, or this process), and the history centroid when no model can
-// answer, flagged as degraded so the app can tell.
+// that serves the tenant (its own promoted version, else the shipped base model) through the
+// predictor (a worker, or this process), and the history centroid when no model can answer,
+// flagged as degraded so the app can tell.
 import { throwIfProblems, type FieldProblem } from '../errors.js';
-import type { Scorer } from '../inference/scorer.js';
+import { ModelUnavailableError } from '../inference/scorer.js';
+import type { ModelChoice, Predictor } from '../inference/predictor.js';
 import { describeScoringFailure } from '../inference/scoring-failure.js';
-import { likeProbabilities, stackBatches, userBatch } from '../inference/tensors.js';
 import type { Logger } from '../logger.js';
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
@@ -12,6 +13,7 @@ import type { UserRepository, UserRow } from '../repositories/user.repository.js
 import { centroidScores } from '../ranking/centroid.js';
 import { checkExternalId } from './validation.js';
 import type { Viewer } from './viewer.js';
+import type { ServingModels } from './serving-model.service.js';
 
 export const MAX_CANDIDATES = 500;
 
@@ -33,7 +35,8 @@ export interface ScoringOptions {
   users: UserRepository;
   interactions: InteractionRepository;
   items: ItemRepository;
-  scorer: Scorer;
+  predictor: Pick<Predictor, 'predict'>;
+  servingModels: Pick<ServingModels, 'resolve'>;
   historyPerKind: number;
   timeoutMs: number;
   log: Logger;
@@ -89,27 +92,44 @@ export function createScoringService(o: ScoringOptions) {
     });
   }
 
+  /** Scores with one model; a tenant's version that cannot load gives way to the one before it. */
+  async function predict(viewer: Viewer, choice: ModelChoice, previous: number | null, dim: number, prepared: Prepared[]) {
+    const users = prepared.map((p) => ({ history: p.history, candidates: p.candidates.map((c) => c.embedding) }));
+    const deadline = Date.now() + o.timeoutMs;
+    try {
+      return await o.predictor.predict(choice, dim, users, deadline);
+    } catch (error) {
+      if (!(error instanceof ModelUnavailableError) || choice.kind !== 'tenant' || previous === null) throw error;
+      o.log.error({ err: error, tenantId: viewer.tenantId, version: choice.version, previous }, 'the promoted model version cannot be loaded; the version before it answers');
+      return o.predictor.predict({ ...choice, version: previous }, dim, users, deadline);
+    }
+  }
+
   async function scorePrepared(viewer: Viewer, prepared: Prepared[]): Promise<ScoredItems[]> {
     const dim = prepared[0].candidates[0].embedding.length;
-    const info = await o.scorer.modelInfo();
-    if (!info) return fallback(prepared, o.scorer.unavailableReason?.() ?? 'no inference worker is available');
-    if (info.embeddingDim !== dim) {
-      return fallback(prepared, `the model takes item vectors of dimension ${info.embeddingDim}; this tenant's are ${dim}`);
-    }
+    let serving;
     try {
-      const batch = stackBatches(prepared.map((p) => userBatch(dim, p.history, p.candidates.map((c) => c.embedding))));
-      const { output, version } = await o.scorer.score(batch, Date.now() + o.timeoutMs);
-      const q = likeProbabilities(output.logits);
+      serving = await o.servingModels.resolve(viewer.tenantId, dim);
+    } catch (error) {
+      o.log.warn({ err: error, tenantId: viewer.tenantId }, 'the serving model could not be looked up; scoring fell back to the history centroid');
+      return fallback(prepared, 'the model registry could not be read');
+    }
+    if (serving.kind === 'none') return fallback(prepared, serving.reason);
+    const choice: ModelChoice = serving.kind === 'tenant' ? { kind: 'tenant', tenantId: viewer.tenantId, version: serving.version } : { kind: 'base' };
+    try {
+      const { scores, version } = await predict(viewer, choice, serving.kind === 'tenant' ? serving.previous : null, dim, prepared);
       o.onScored?.('model', prepared.length);
+      // A tenant's own versions are the registry's numbers; the shipped model's say so.
+      const modelVersion = choice.kind === 'tenant' ? version : `base-${version}`;
       return prepared.map((p, row) => ({
         userId: p.key.userId,
-        items: p.candidates.map((item, i) => ({ item, score: q[row * output.T + i] })),
+        items: p.candidates.map((item, i) => ({ item, score: scores[row][i] })),
         degraded: false,
         degradedReason: null,
-        modelVersion: version,
+        modelVersion,
       }));
     } catch (error) {
-      const reason = describeScoringFailure(error);
+      const reason = error instanceof ModelUnavailableError ? `model version ${choice.kind === 'tenant' ? choice.version : 'base'} cannot be loaded` : describeScoringFailure(error);
       o.log.warn({ err: error, tenantId: viewer.tenantId, reason }, 'scoring fell back to the history centroid');
       return fallback(prepared, reason);
     }

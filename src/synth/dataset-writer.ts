@@ -3,22 +3,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TasteWorld } from './taste-world.js';
+import { npyHeader } from '../training/npy.js';
 
 /** A float32 [rows, cols] matrix as a NumPy .npy file (format 1.0, little-endian, C order). */
 export function encodeNpy(rows: readonly Float32Array[]): Buffer {
   const cols = rows[0]?.length ?? 0;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows.length}, ${cols}), }`;
-  // Magic (6) + version (2) + length (2) + header must be a multiple of 64, ending in \n.
-  const unpadded = 10 + header.length + 1;
-  header = header + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix.writeUInt8(1, 6);
-  prefix.writeUInt8(0, 7);
-  prefix.writeUInt16LE(header.length, 8);
   const data = Buffer.alloc(rows.length * cols * 4);
   rows.forEach((row, r) => row.forEach((v, c) => data.writeFloatLE(v, (r * cols + c) * 4)));
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]);
+  return Buffer.concat([npyHeader(rows.length, cols), data]);
 }
 
 /** RFC 4180 field quoting: only when the value needs it. */

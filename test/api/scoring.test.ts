@@ -4,6 +4,8 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelRegistry } from '../../src/inference/model-registry.js';
+import { createModelStore } from '../../src/inference/model-store.js';
+import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { createInProcessScorer } from '../../src/inference/scorer.js';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -32,7 +34,7 @@ describe('score and rank', () => {
   beforeAll(async () => {
     db = await createTestDatabase('api_scoring');
     worker = await startTestWorker({ maxQueueDelayMs: 5 });
-    api = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: [worker.url], model: 'preference', retries: 1 }) });
+    api = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: [worker.url], retries: 1 }) });
     a = await createTestTenant(db.adminUrl, DIM);
     b = await createTestTenant(db.adminUrl, DIM);
     for (const t of [a, b]) expect((await api.gql(t.appKey, UPSERT, { items: ITEMS })).errors).toBeUndefined();
@@ -53,7 +55,7 @@ describe('score and rank', () => {
     const r = await api.gql(a.appKey, RANK, { u: 'fan', ids: IDS });
     expect(r.errors).toBeUndefined();
     const rank = r.data.rank;
-    expect(rank).toMatchObject({ userId: 'fan', degraded: false, degradedReason: null, modelVersion: '1' });
+    expect(rank).toMatchObject({ userId: 'fan', degraded: false, degradedReason: null, modelVersion: 'base-1' });
     expect(rank.items.map((i: any) => i.rank)).toEqual(IDS.map((_, i) => i + 1));
     expect(new Set(rank.items.map((i: any) => i.item.externalId))).toEqual(new Set(IDS));
     const scores = rank.items.map((i: any) => i.score);
@@ -95,7 +97,7 @@ describe('score and rank', () => {
   });
 
   it('falls back to the history centroid, marked degraded, when no worker answers', async () => {
-    const down = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: ['http://127.0.0.1:1'], model: 'preference', retries: 1 }) });
+    const down = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: ['http://127.0.0.1:1'], retries: 1 }) });
     try {
       const r = await down.gql(a.appKey, RANK, { u: 'fan', ids: ['cold-6', 'warm-6', 'cold-7', 'warm-7'] });
       expect(r.data.rank).toMatchObject({ degraded: true, modelVersion: null, degradedReason: 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?' });
@@ -111,7 +113,7 @@ describe('score and rank', () => {
     const silent = createNetServer((socket) => void sockets.add(socket)); // reads nothing, answers nothing
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
-    const slow = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: [`http://127.0.0.1:${port}`], model: 'preference', retries: 0 }) });
+    const slow = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: [`http://127.0.0.1:${port}`], retries: 0 }) });
     try {
       const r = await slow.gql(a.appKey, RANK, { u: 'fan', ids: ['cold-6', 'warm-6'] });
       expect(r.data.rank).toMatchObject({ degraded: true, degradedReason: 'the inference worker did not answer in time' });
@@ -122,11 +124,15 @@ describe('score and rank', () => {
     }
   });
 
-  it('falls back when the model takes vectors of another dimension than the tenant', async () => {
+  it('falls back, saying what to do, when a tenant without a model of its own has another dimension than the base model', async () => {
     const other = await createTestTenant(db.adminUrl, 4);
     await api.gql(other.appKey, UPSERT, { items: [{ id: 'p', embedding: [1, 0, 0, 0] }] });
     const r = await api.gql(other.appKey, `query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion } }`, { u: 'u', ids: ['p'] });
-    expect(r.data.score).toMatchObject({ degraded: true, modelVersion: null, degradedReason: "the model takes item vectors of dimension 8; this tenant's are 4" });
+    expect(r.data.score).toMatchObject({ degraded: true, modelVersion: null });
+    expect(r.data.score.degradedReason).toBe(
+      'no model for this tenant yet: it trains when it has 50 users with at least 2 likes and 2 dislikes each, and 20 more held out to evaluate it ' +
+        "(the nightly run at 03:00 UTC, or startTraining now); meanwhile the shipped base model takes item vectors of dimension 8, and this tenant's are 4",
+    );
     expect(r.errors).toBeUndefined();
   });
 
@@ -148,7 +154,7 @@ describe('score and rank', () => {
       storeDir: worker.store, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log: pino({ level: 'silent' }),
       batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 },
     });
-    const local = await startTestApi(db.appUrl, { scorer: createInProcessScorer(registry) });
+    const local = await startTestApi(db.appUrl, { scorer: createInProcessScorer(createModelStore(registry, createTenantModels({ storeDir: worker.tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log: pino({ level: 'silent' }), batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 } }))) });
     try {
       const [remote, inProcess] = await Promise.all([api.gql(a.appKey, RANK, { u: 'fan', ids: IDS }), local.gql(a.appKey, RANK, { u: 'fan', ids: IDS })]);
       expect(inProcess.data.rank.degraded).toBe(false);

@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createApiServer } from '../../src/graphql/server.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices, type Services } from '../../src/services/index.js';
+import type { ArtifactStore } from '../../src/training/artifact-store.js';
 import type { Scorer } from '../../src/inference/scorer.js';
 import { createInProcessBus, type EventBus } from '../../src/events/event-bus.js';
 import { createReadinessCheck } from '../../src/bootstrap/readiness.js';
@@ -14,6 +15,7 @@ import type { DocumentLimits } from '../../src/graphql/plugins/document-limits.j
 
 export interface TestApi {
   url: string;
+  services: Services;
   /** Open feedUpdated subscriptions on this server. */
   openSubscriptions(): number;
   wsUrl: string;
@@ -46,6 +48,8 @@ export async function startTestApi(
     rateLimits?: RateLimitPolicy;
     subscriptionsPerKey?: number;
     socketsPerKey?: number;
+    /** The tenants' model store (promoteModelVersion needs it). */
+    artifacts?: ArtifactStore;
   } = {},
 ): Promise<TestApi> {
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
@@ -53,9 +57,16 @@ export async function startTestApi(
   const bus = limits.bus ?? createInProcessBus();
   const metrics = createApiMetrics({ busStatus: () => bus.status() });
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
+  const services = createServices(db, {
+    bus,
+    rateLimits: limits.rateLimits,
+    feed: { coalesceMs: 10 },
+    artifacts: limits.artifacts,
+    scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored },
+  });
   const server = await createApiServer({
     metrics,
-    services: createServices(db, { bus, rateLimits: limits.rateLimits, feed: { coalesceMs: 10 }, scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored } }),
+    services,
     log,
     maxBodyBytes: limits.maxBodyBytes ?? 16 * 1024 * 1024,
     maxQueryDepth: limits.maxQueryDepth ?? 10,
@@ -67,6 +78,7 @@ export async function startTestApi(
   const url = await server.listen(0, '127.0.0.1');
   return {
     url,
+    services,
     openSubscriptions: () => server.openSubscriptions(),
     wsUrl: url.replace(/^http/, 'ws'),
     db,

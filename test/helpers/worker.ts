@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { createModelRegistry, type ModelRegistry } from '../../src/inference/model-registry.js';
+import { createModelStore, type ModelStore } from '../../src/inference/model-store.js';
+import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { createWorkerServer } from '../../src/inference/protocol-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/inference/worker-metrics.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
@@ -57,15 +59,21 @@ export function addVersion(store: string, version: number, file = join(fixtureMo
 export interface TestWorker {
   url: string;
   store: string;
+  /** Where the tenants' models are (tenant-<id>/<version>/model.onnx). */
+  tenantStore: string;
   registry: ModelRegistry;
+  models: ModelStore;
   metrics: WorkerMetrics;
   /** What the worker process does on SIGTERM: answer what it took, refuse the rest, free the models. */
   drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTestWorker(options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; versionsKept?: number; run?: { delayMs: number } } = {}): Promise<TestWorker> {
+export async function startTestWorker(
+  options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; versionsKept?: number; tenantStore?: string; cacheBytes?: number } = {},
+): Promise<TestWorker> {
   const store = mkdtempSync(join(tmpdir(), 'tg-store-'));
+  const tenantStore = options.tenantStore ?? mkdtempSync(join(tmpdir(), 'tg-tenant-store-'));
   for (const v of options.versions ?? [1]) addVersion(store, v);
   const metrics = createWorkerMetrics();
   const log = pino({ level: 'silent' });
@@ -83,21 +91,33 @@ export async function startTestWorker(options: { maxBatchSize?: number; maxQueue
       onRun: (rows) => metrics.batchRows.observe(rows),
     },
   });
-  const server = createWorkerServer({ registry, modelName: 'preference', metrics, log, maxBodyBytes: 1 << 20, defaultTimeoutMs: 2000 });
+  const tenants = createTenantModels({
+    storeDir: tenantStore,
+    provider: 'cpu',
+    budgetBytes: options.cacheBytes ?? 1 << 30,
+    log,
+    batching: { maxBatchSize: options.maxBatchSize ?? 64, maxQueueDelayMs: options.maxQueueDelayMs ?? 2, maxQueueSize: options.maxQueueRows ?? 1024 },
+    onEvict: () => metrics.tenantModelEvictions.inc(),
+    onRefused: (model, version) => metrics.modelLoadFailures.inc({ model, version }),
+  });
+  const models = createModelStore(registry, tenants);
+  const server = createWorkerServer({ store: models, metrics, log, maxBodyBytes: 1 << 20, defaultTimeoutMs: 2000 });
   const url = await server.listenOn(0, '127.0.0.1');
   return {
     url,
     store,
+    tenantStore,
     registry,
+    models,
     metrics,
     async drain() {
       await server.drain(5000);
-      await registry.close();
+      await models.close();
     },
     async stop() {
       server.close();
       server.closeAllConnections();
-      await registry.close();
+      await models.close();
     },
   };
 }

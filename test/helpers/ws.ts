@@ -5,7 +5,8 @@ import WebSocket from 'ws';
 
 export const SUBSCRIBE = `subscription($u: ID!) { feedUpdated(userId: $u, first: 50) { reason feed { edges { node { rank item { externalId } } } } } }`;
 
-export interface Update { reason: string; ids: string[] }
+/** A pushed feed: its reason, its items in order, and the model version that ranked it (when the query selects it). */
+export interface Update { reason: string; ids: string[]; modelVersion?: string | null }
 
 
 /** A graphql-ws subscription that collects updates; `next()` waits for the next one. */
@@ -15,14 +16,14 @@ export function subscribeFeed(wsUrl: string, key: string, userId: string, query 
   let failure: unknown;
   const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
   const done = new Promise<void>((resolve) => {
-    client.subscribe<{ feedUpdated: { reason: string; feed: { edges: { node: { item: { externalId: string } } }[] } } }>(
+    client.subscribe<{ feedUpdated: { reason: string; feed: { modelVersion?: string | null; edges: { node: { item: { externalId: string } } }[] } } }>(
       { query, variables: { u: userId } },
       {
         next: (message) => {
           if (message.errors) failure = message.errors;
           if (!message.data) return;
           const f = message.data.feedUpdated;
-          const update = { reason: f.reason, ids: f.feed.edges.map((e) => e.node.item.externalId) };
+          const update: Update = { reason: f.reason, ids: f.feed.edges.map((e) => e.node.item.externalId), ...('modelVersion' in f.feed ? { modelVersion: f.feed.modelVersion } : {}) };
           const waiter = waiters.shift();
           if (waiter) waiter(update);
           else updates.push(update);

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
 import { fixtureRow, startTestWorker, type TestWorker } from '../helpers/worker.js';
 
+/** The shipped base model, as the worker names it. */
+const BASE = { name: 'preference' };
+
 /** A TCP server that accepts connections and never answers; counts the requests sent to it. */
 async function startHungServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   const sockets: Socket[] = [];
@@ -38,11 +41,11 @@ describe('worker client failover', () => {
     hung = await startHungServer();
     worker = await startTestWorker();
     // A long ejection, so that a slow machine cannot let it lapse within the six calls.
-    const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, connections: 2, ejectMs: 10_000 });
+    const client = createWorkerClient({ urls: [hung.url, worker.url], retries: 2, connections: 2, ejectMs: 10_000 });
     try {
       const row = fixtureRow(0);
       for (let i = 0; i < 6; i++) {
-        const result = await client.score(row, Date.now() + 800); // the first call's first attempt hangs
+        const result = await client.score(BASE, row, Date.now() + 800); // the first call's first attempt hangs
         expect(result.output.logits.length).toBe(row.T * 2);
       }
       expect(hung.requests()).toBe(1); // ejected after its one failure
@@ -53,10 +56,10 @@ describe('worker client failover', () => {
 
   it('keeps the deadline when the only worker never answers', async () => {
     hung = await startHungServer();
-    const client = createWorkerClient({ urls: [hung.url], model: 'preference', retries: 2 });
+    const client = createWorkerClient({ urls: [hung.url], retries: 2 });
     try {
       const started = Date.now();
-      await expect(client.score(fixtureRow(0), Date.now() + 300)).rejects.toThrow(/no inference worker answered/);
+      await expect(client.score(BASE, fixtureRow(0), Date.now() + 300)).rejects.toThrow(/no inference worker answered/);
       // undici's own timeouts tick about once a second: they let this call run past 1 s.
       expect(Date.now() - started).toBeLessThan(800);
     } finally {
@@ -67,13 +70,13 @@ describe('worker client failover', () => {
   it('tries an ejected worker again once its time is up', async () => {
     hung = await startHungServer();
     worker = await startTestWorker();
-    const client = createWorkerClient({ urls: [hung.url, worker.url], model: 'preference', retries: 2, ejectMs: 100 });
+    const client = createWorkerClient({ urls: [hung.url, worker.url], retries: 2, ejectMs: 100 });
     try {
       const row = fixtureRow(0);
-      await client.score(row, Date.now() + 400);
+      await client.score(BASE, row, Date.now() + 400);
       expect(hung.requests()).toBe(1);
       await new Promise((r) => setTimeout(r, 150));
-      for (let i = 0; i < 2; i++) await client.score(row, Date.now() + 400); // one of these starts at the hung worker
+      for (let i = 0; i < 2; i++) await client.score(BASE, row, Date.now() + 400); // one of these starts at the hung worker
       expect(hung.requests()).toBe(2);
     } finally {
       await client.close();

@@ -11,6 +11,9 @@ import { type ScoreBatch } from '../../src/inference/tensors.js';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
 import { addVersion, fixtureBatch as wholeFixture, fixtureModel, fixtureRow, readFixture, sessionRuns, startTestWorker, type Fixture, type TestWorker } from '../helpers/worker.js';
 
+/** The shipped base model, as the worker names it. */
+const BASE = { name: 'preference' };
+
 let fx: Fixture;
 let worker: TestWorker | undefined;
 
@@ -22,12 +25,12 @@ const row = (b: number) => fixtureRow(b, fx);
  * (100 ms of load before and after it); the failed calls, and the versions that answered.
  */
 async function underLoad(url: string, change: () => Promise<void>): Promise<{ failures: number; versions: Set<string> }> {
-  const client = createWorkerClient({ urls: [url], model: 'preference', retries: 0 });
+  const client = createWorkerClient({ urls: [url], retries: 0 });
   let stop = false;
   let failures = 0;
   const versions = new Set<string>();
   const load = Array.from({ length: 4 }, async () => {
-    while (!stop) await client.score(row(1), Date.now() + 5000).then((r) => versions.add(r.version), () => failures++);
+    while (!stop) await client.score(BASE, row(1), Date.now() + 5000).then((r) => versions.add(r.version), () => failures++);
   });
   await new Promise((r) => setTimeout(r, 100));
   await change();
@@ -201,13 +204,13 @@ describe('shutdown', () => {
     worker = await startTestWorker({ maxQueueDelayMs: 1 });
     const other = await startTestWorker({ maxQueueDelayMs: 1 });
     try {
-      const client = createWorkerClient({ urls: [worker.url, other.url], model: 'preference', retries: 2, connections: 4 });
+      const client = createWorkerClient({ urls: [worker.url, other.url], retries: 2, connections: 4 });
       let stop = false;
       let answered = 0;
       const failures: string[] = [];
       const load = Array.from({ length: 8 }, async () => {
         while (!stop) {
-          await client.score(row(1), Date.now() + 5000).then(() => answered++, (e: Error) => failures.push(e.message));
+          await client.score(BASE, row(1), Date.now() + 5000).then(() => answered++, (e: Error) => failures.push(e.message));
         }
       });
       await new Promise((r) => setTimeout(r, 150));
@@ -261,7 +264,7 @@ describe('model versions', () => {
     const { failures, versions } = await underLoad(worker.url, async () => {
       addVersion(worker!.store, 2);
       const loaded = await (await fetch(`${worker!.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
-      expect(loaded).toEqual({ loaded: ['2'], unloaded: [], versions: ['1', '2'] });
+      expect(loaded).toEqual({ loaded: ['2'], unloaded: [], refused: [], versions: ['1', '2'] });
     });
     expect(failures).toBe(0);
     expect(versions).toEqual(new Set(['1', '2']));
@@ -292,7 +295,7 @@ describe('model versions', () => {
     const { failures } = await underLoad(worker.url, async () => {
       addVersion(worker!.store, 3);
       const loaded = await (await fetch(`${worker!.url}/v2/repository/models/preference/load`, { method: 'POST' })).json();
-      expect(loaded).toEqual({ loaded: ['3'], unloaded: ['1'], versions: ['2', '3'] });
+      expect(loaded).toEqual({ loaded: ['3'], unloaded: ['1'], refused: [], versions: ['2', '3'] });
     });
     expect(failures).toBe(0);
     expect((await fetch(`${worker.url}/v2/models/preference/versions/1`)).status).toBe(404);

@@ -96,7 +96,7 @@ describe('live feeds', () => {
     await sub.initial;
     const ranked = fake.calls.rank;
     await bus.publish({ type: 'items-upserted', tenantId: 't1', itemIds: [10] });
-    await bus.publish({ type: 'model-promoted', version: '2' });
+    live.modelChanged();
     await until(() => reasons.length === 1);
     expect(fake.calls.rank).toBe(ranked + 1);
     expect(fake.calls.merge).toEqual([]);

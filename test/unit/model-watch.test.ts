@@ -15,7 +15,7 @@ describe('watchModelVersions', () => {
       },
       async () => ({ version: '2', embeddingDim: 8 }),
     ];
-    const scorer: Scorer = { modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(), score: async () => { throw new Error('unused'); }, close: async () => {} };
+    const scorer: Scorer = { modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(), score: async () => { throw new Error('unused'); }, load: async () => [], close: async () => {} };
     const bus = createInProcessBus();
     const events: PlatformEvent[] = [];
     bus.subscribe((e) => events.push(e));

@@ -1,0 +1,89 @@
+// Composition root of the jobs process (`npm run jobs`), for a PostgreSQL server: the nightly
+// training schedule, training runs, and the sweep that fails runs whose trainer died. With the
+// embedded database the same jobs run inside `npm start` instead. Serves /health/live,
+// /health/ready and /metrics on JOBS_PORT.
+import { createServer } from 'node:http';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { loadConfig, ConfigError } from '../config.js';
+import { openDatabase } from '../bootstrap/database.js';
+import { openJobs } from '../bootstrap/jobs.js';
+import { createLogger } from '../logger.js';
+import { createPostgresBus } from '../events/event-bus.js';
+import { createPredictor } from '../inference/predictor.js';
+import { createWorkerClient } from '../inference/worker-client.js';
+import type { Scorer } from '../inference/scorer.js';
+import { describeSchedule } from '../jobs/queues.js';
+
+/** Without WORKER_URLS there is no worker to load a promoted version: API instances load it on the event. */
+const NO_WORKERS: Scorer = {
+  modelInfo: async () => undefined,
+  score: async () => {
+    throw new Error('the jobs process does not score');
+  },
+  load: async () => [],
+  close: async () => {},
+};
+
+async function main() {
+  const config = loadConfig();
+  if (!config.databaseUrl) {
+    throw new ConfigError('npm run jobs needs DATABASE_URL (a PostgreSQL server); with the embedded database the jobs run inside npm start');
+  }
+  const log = createLogger(config.logLevel, 'tastegraph-jobs');
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const errors = new Counter({ name: 'tastegraph_background_errors_total', help: 'Background failures by component (logged with their context)', labelNames: ['component'], registers: [metrics] });
+  const database = await openDatabase(config, { onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed') });
+  const bus = await createPostgresBus(database.listenUrl, log);
+  const scorer = config.scoring.workerUrls.length ? createWorkerClient({ urls: config.scoring.workerUrls, retries: config.scoring.retries }) : NO_WORKERS;
+  const jobs = await openJobs(config, {
+    db: database.db,
+    connectionString: database.listenUrl,
+    bus,
+    predictor: createPredictor(scorer),
+    log,
+    onError: (component) => errors.inc({ component }),
+  });
+
+  const http = createServer(async (req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', metrics.contentType);
+      return void res.end(await metrics.metrics());
+    }
+    if (req.url === '/health/live') return void res.end('{"status":"ok"}');
+    if (req.url === '/health/ready') {
+      const ready = bus.status().listening;
+      res.statusCode = ready ? 200 : 503;
+      return void res.end(JSON.stringify({ status: ready ? 'ok' : 'event bus not listening' }));
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((resolve) => http.listen(config.jobsPort, config.host, resolve));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: runs in progress go back to the queue');
+    setTimeout(() => process.exit(1), 30_000).unref();
+    http.close();
+    await jobs.stop();
+    await bus.close();
+    await scorer.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.stdout.write(
+    `tastegraph jobs ready: nightly training at ${describeSchedule(config.training.cron)}; tenants' models in ${config.worker.tenantModelStore}; ` +
+      `${config.scoring.workerUrls.length ? `promotions load on ${config.scoring.workerUrls.join(', ')}` : 'no WORKER_URLS: API instances load promoted versions themselves'}; ` +
+      `metrics at http://${config.host}:${config.jobsPort}/metrics\n`,
+  );
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'jobs failed to start: '}${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+// The jobs as configured: the training pipeline's parts from the config, and the runner that
+// schedules and runs them. Used by `npm run jobs` and, on the embedded database, by the API.
+import type { Config } from '../config.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import type { Predictor } from '../inference/predictor.js';
+import type { Database } from '../repositories/database.js';
+import { createModelRegistryRepository } from '../repositories/model-registry.repository.js';
+import { createTrainingDataRepository } from '../repositories/training-data.repository.js';
+import { createTrainingRunService } from '../services/training-run.service.js';
+import { createArtifactStore } from '../training/artifact-store.js';
+import { startJobRunner, type JobRunner } from '../jobs/runner.js';
+
+export interface JobDependencies {
+  db: Database;
+  /** Where pg-boss connects: the database as tastegraph_app (or the embedded one). */
+  connectionString: string;
+  bus: EventBus;
+  predictor: Pick<Predictor, 'loadTenantModel'>;
+  log: Logger;
+  onError?: (component: string, error: unknown) => void;
+}
+
+export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner> {
+  const t = config.training;
+  const registry = createModelRegistryRepository(d.db);
+  const runs = createTrainingRunService({
+    registry,
+    data: createTrainingDataRepository(d.db),
+    artifacts: createArtifactStore(config.worker.tenantModelStore),
+    predictor: d.predictor,
+    bus: d.bus,
+    log: d.log,
+    settings: {
+      python: config.trainerPython,
+      epochs: t.epochs,
+      fineTuneEpochs: t.fineTuneEpochs,
+      maxEpisodesPerEpoch: t.maxEpisodesPerEpoch,
+      minUsers: t.minUsers,
+      minHeldOutUsers: t.minHeldOutUsers,
+      heldOutPercent: t.heldOutPercent,
+      staleSeconds: t.staleSeconds,
+      workDir: t.workDir,
+      baseModelStore: config.worker.modelStore,
+      trainerArgs: t.trainerArgs,
+    },
+  });
+  return startJobRunner({
+    connectionString: d.connectionString,
+    registry,
+    runs,
+    bus: d.bus,
+    log: d.log,
+    cron: t.cron,
+    retries: t.retries,
+    timeoutMinutes: t.timeoutMinutes,
+    staleSeconds: t.staleSeconds,
+    onError: d.onError,
+  });
+}

@@ -1,0 +1,211 @@
+// Tenants' own models, from a Triton-style store: <store>/tenant-<tenant id>/<version>/model.onnx.
+// A platform has many tenants and a process cannot hold every tenant's session, so versions
+// are loaded when first asked for and kept within a memory budget, the least recently used
+// unloaded first (after finishing what they had queued). The API names the version it wants
+// (the registry's PROMOTED one), so a promotion for one tenant never changes another's answers.
+// A file that fails to load or to match the contract is refused, logged and counted, and not
+// tried again until it changes; the versions already loaded keep serving.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import { createBatcher, type BatcherOptions } from './batcher.js';
+import { loadPreferenceSession, type ExecutionProvider } from './preference-session.js';
+import type { ServedModel } from './model-registry.js';
+import { isTenantModelName, specificVersions } from './model-names.js';
+
+export class ModelNotFoundError extends Error {
+  readonly status = 404;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+/** The version is in the store but cannot serve (corrupt, or not a preference model). */
+export class ModelRefusedError extends Error {
+  readonly status = 409;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelRefusedError';
+  }
+}
+
+export interface TenantModelsOptions {
+  storeDir: string;
+  provider: ExecutionProvider;
+  intraOpThreads?: number;
+  batching: Omit<BatcherOptions, 'run'>;
+  /** Bytes the loaded versions may take together (estimated, see estimateBytes). */
+  budgetBytes: number;
+  log: Logger;
+  onEvict?: (name: string, version: string) => void;
+  onRefused?: (name: string, version: string, error: Error) => void;
+}
+
+interface Entry extends ServedModel {
+  name: string;
+  version: string;
+  bytes: number;
+}
+
+export interface LoadReport {
+  /** The version to serve: config.pbtxt's first. */
+  serving: string;
+  loaded: string[];
+  refused: { version: string; error: string }[];
+}
+
+/**
+ * What one loaded version costs: onnxruntime keeps the weights (the file's size) and its
+ * arena, and each session runs on a thread of its own. Measured in bench/model-memory.ts:
+ * RSS grows by about 2x the file plus 10 MB per session loaded (dimension 32 to 512).
+ */
+export const estimateBytes = (fileBytes: number) => 2 * fileBytes + 10 * 1024 * 1024;
+
+export function createTenantModels(o: TenantModelsOptions) {
+  // Insertion order is recency: a use moves the entry to the end, eviction takes the front.
+  const loaded = new Map<string, Entry>();
+  const loading = new Map<string, Promise<Entry>>();
+  const refused = new Map<string, { mtime: number; error: string }>();
+  let bytes = 0;
+  let evictions = 0;
+  const key = (name: string, version: string) => `${name}/${version}`;
+
+  function touch(entry: Entry) {
+    const k = key(entry.name, entry.version);
+    loaded.delete(k);
+    loaded.set(k, entry);
+  }
+
+  /** Frees least recently used versions until `incoming` more bytes fit (never the one just loaded). */
+  async function makeRoom(keep: string) {
+    const victims: Entry[] = [];
+    for (const [k, entry] of loaded) {
+      if (bytes <= o.budgetBytes) break;
+      if (k === keep) continue;
+      // Out of service first, in this synchronous step: nothing can reach its batcher after.
+      loaded.delete(k);
+      bytes -= entry.bytes;
+      victims.push(entry);
+    }
+    for (const entry of victims) {
+      evictions++;
+      o.onEvict?.(entry.name, entry.version);
+      o.log.info({ model: entry.name, version: entry.version, bytes: entry.bytes }, 'tenant model unloaded to stay within the memory budget (least recently used)');
+      await entry.batcher.drain();
+      await entry.session.release();
+    }
+  }
+
+  async function load(name: string, version: string): Promise<Entry> {
+    const file = join(o.storeDir, name, version, 'model.onnx');
+    let info;
+    try {
+      info = await stat(file);
+    } catch {
+      throw new ModelNotFoundError(`model ${name} has no version ${version} in the store`);
+    }
+    const k = key(name, version);
+    const known = refused.get(k);
+    if (known && known.mtime === info.mtimeMs) throw new ModelRefusedError(`model ${name} version ${version} cannot be loaded: ${known.error}`);
+    let session;
+    try {
+      session = await loadPreferenceSession(file, version, o.provider, o.intraOpThreads ?? 0);
+    } catch (error) {
+      const message = (error as Error).message;
+      refused.set(k, { mtime: info.mtimeMs, error: message });
+      o.onRefused?.(name, version, error as Error);
+      o.log.error({ err: error, model: name, version }, 'tenant model version refused; the versions loaded keep serving');
+      throw new ModelRefusedError(`model ${name} version ${version} cannot be loaded: ${message}`);
+    }
+    refused.delete(k);
+    const entry: Entry = { name, version, session, batcher: createBatcher({ ...o.batching, run: (batch) => session.run(batch) }), bytes: estimateBytes(info.size) };
+    loaded.set(k, entry);
+    bytes += entry.bytes;
+    o.log.info({ model: name, version, metadata: session.metadata }, 'tenant model version loaded');
+    await makeRoom(k);
+    return entry;
+  }
+
+  /** The highest version folder in the store (for a request that names none). */
+  async function latestInStore(name: string): Promise<string> {
+    const versions = await specificVersions(join(o.storeDir, name));
+    if (versions.length === 0) throw new ModelNotFoundError(`model ${name} has no version in the store`);
+    return versions[0];
+  }
+
+  function checkName(name: string, version?: string) {
+    // Names and versions become paths: only the exact shapes the store uses are accepted.
+    if (!isTenantModelName(name)) throw new ModelNotFoundError(`unknown model ${name}`);
+    if (version !== undefined && !/^[1-9]\d{0,8}$/.test(version)) throw new ModelNotFoundError(`model ${name} has no version ${version}`);
+  }
+
+  /** The version asked for (the store's highest when none), loaded now if it is not. */
+  async function acquire(name: string, version?: string): Promise<Entry> {
+    checkName(name, version);
+    const v = version ?? (await latestInStore(name));
+    const k = key(name, v);
+    const entry = loaded.get(k);
+    if (entry) {
+      touch(entry);
+      return entry;
+    }
+    let pending = loading.get(k);
+    if (!pending) {
+      pending = load(name, v).finally(() => loading.delete(k));
+      loading.set(k, pending);
+    }
+    return pending;
+  }
+
+  return {
+    /** A loaded version, without loading anything (undefined if it is not loaded). */
+    get(name: string, version: string): ServedModel | undefined {
+      const entry = loaded.get(key(name, version));
+      if (entry) touch(entry);
+      return entry;
+    },
+
+    acquire,
+
+    /**
+     * The repository API's load: the versions config.pbtxt names (version_policy specific),
+     * else the highest in the store. Reports what loaded and what was refused.
+     */
+    async loadModel(name: string): Promise<LoadReport> {
+      checkName(name);
+      const versions = await specificVersions(join(o.storeDir, name));
+      if (versions.length === 0) throw new ModelNotFoundError(`model ${name} has no version in the store`);
+      const report: LoadReport = { serving: versions[0], loaded: [], refused: [] };
+      for (const version of versions) {
+        try {
+          await acquire(name, version);
+          report.loaded.push(version);
+        } catch (error) {
+          if (!(error instanceof ModelRefusedError)) throw error;
+          report.refused.push({ version, error: error.message });
+        }
+      }
+      return report;
+    },
+
+    versions(name: string): string[] {
+      return [...loaded.values()].filter((e) => e.name === name).map((e) => e.version).sort((a, b) => Number(a) - Number(b));
+    },
+
+    stats() {
+      return { models: loaded.size, bytes, evictions, refused: refused.size };
+    },
+
+    async close() {
+      for (const entry of loaded.values()) {
+        await entry.batcher.drain();
+        await entry.session.release();
+      }
+      loaded.clear();
+      bytes = 0;
+    },
+  };
+}
+
+export type TenantModels = ReturnType<typeof createTenantModels>;

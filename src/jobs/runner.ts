@@ -1,0 +1,119 @@
+// The jobs: pg-boss in the platform's PostgreSQL (running as tastegraph_app), the one schedule
+// (TRAINING_CRON, UTC), the training queue, and a sweep that
+//   - marks runs whose heartbeat stopped as FAILED (their trainer or process died), and
+//   - sends a job for every queued run that has none (startTraining queues a run through the
+//     API, which does not touch the job queue; the event below makes that immediate, the sweep
+//     makes it certain).
+// Background work never fails silently: each failure is logged with its context and counted.
+import PgBoss from 'pg-boss';
+import type { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import type { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
+import type { TrainingRunService } from '../services/training-run.service.js';
+import { handleNightly, handleTrainingRun } from './handlers/training.js';
+import { JOB_SCHEMA } from './queue-schema.js';
+import { QUEUES, type TrainingRunJob } from './queues.js';
+
+export interface JobRunnerOptions {
+  /** The database the jobs live in, as tastegraph_app (owner of the pgboss schema). */
+  connectionString: string;
+  registry: Pick<ModelRegistryRepository, 'tenantsDueForTraining' | 'queueRun' | 'runsToDispatch' | 'setJob' | 'failStaleRuns'>;
+  runs: TrainingRunService;
+  bus: EventBus;
+  log: Logger;
+  cron: string;
+  retries: number;
+  timeoutMinutes: number;
+  staleSeconds: number;
+  /** How often the sweep runs (ms); default: a quarter of staleSeconds, at most 15 s. */
+  sweepMs?: number;
+  onError?: (component: string, error: unknown) => void;
+}
+
+export interface JobRunner {
+  /** Sends a nightly fan-out now, through the queue, as the schedule does. */
+  triggerNightly(): Promise<void>;
+  /** Queued runs without a job get one; stale runs are failed. */
+  sweep(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
+  const log = o.log.child({ component: 'jobs' });
+  const failed = (component: string, error: unknown, message: string, context: Record<string, unknown> = {}) => {
+    o.onError?.(component, error);
+    log.error({ err: error, ...context }, message);
+  };
+  const boss = new PgBoss({ connectionString: o.connectionString, schema: JOB_SCHEMA, max: 3, application_name: 'tastegraph-jobs' });
+  // pg-boss reports its own background failures (a lost connection, say) here and carries on.
+  boss.on('error', (error) => failed('job-queue', error, 'job queue error; pg-boss retries'));
+  await boss.start();
+  await boss.createQueue(QUEUES.NIGHTLY, { name: QUEUES.NIGHTLY, retryLimit: 3, retryBackoff: true, retryDelay: 60 });
+  await boss.createQueue(QUEUES.TRAINING_RUN, {
+    name: QUEUES.TRAINING_RUN,
+    retryLimit: o.retries,
+    retryBackoff: true,
+    retryDelay: 30,
+    expireInSeconds: o.timeoutMinutes * 60,
+  });
+  await boss.schedule(QUEUES.NIGHTLY, o.cron, {}, { tz: 'UTC' });
+
+  async function dispatch(tenantId: string, runId: string) {
+    const jobId = await boss.send(QUEUES.TRAINING_RUN, { tenantId, runId } satisfies TrainingRunJob);
+    if (jobId) await o.registry.setJob(tenantId, runId, jobId);
+    log.info({ tenantId, runId, jobId }, 'training run sent to the queue');
+  }
+
+  async function fanOut(): Promise<number> {
+    let started = 0;
+    for (const tenantId of await o.registry.tenantsDueForTraining()) {
+      try {
+        const { run, created } = await o.registry.queueRun(tenantId, 'SCHEDULE');
+        if (!created) continue; // one queued or running already
+        await dispatch(tenantId, run.id);
+        started++;
+      } catch (error) {
+        failed('training-schedule', error, 'could not queue the nightly run of a tenant; the sweep or the next night tries again', { tenantId });
+      }
+    }
+    log.info({ started }, 'nightly training fan-out done');
+    return started;
+  }
+
+  let sweeping: Promise<void> | undefined;
+  async function sweepOnce() {
+    for (const { tenantId, runId } of await o.registry.failStaleRuns(o.staleSeconds)) {
+      failed('training-run', new Error('heartbeat stopped'), 'training run marked failed: its heartbeat stopped (trainer or process killed)', { tenantId, runId });
+    }
+    for (const { tenantId, runId } of await o.registry.runsToDispatch()) await dispatch(tenantId, runId);
+  }
+  const sweep = () =>
+    (sweeping ??= sweepOnce()
+      .catch((error) => failed('training-sweep', error, 'training sweep failed; it runs again shortly'))
+      .finally(() => (sweeping = undefined)));
+
+  const shutdown = new AbortController();
+  await boss.work(QUEUES.NIGHTLY, { pollingIntervalSeconds: 2 }, handleNightly(fanOut));
+  await boss.work<TrainingRunJob>(QUEUES.TRAINING_RUN, { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: 1 }, handleTrainingRun(o.runs, shutdown.signal));
+  const unsubscribe = o.bus.subscribe((event) => {
+    if (event.type === 'training-requested') void sweep();
+  });
+  const timer = setInterval(() => void sweep(), o.sweepMs ?? Math.min(15_000, (o.staleSeconds * 1000) / 4));
+  timer.unref();
+  void sweep();
+  log.info({ cron: o.cron }, 'jobs started: nightly training scheduled');
+
+  return {
+    async triggerNightly() {
+      await boss.send(QUEUES.NIGHTLY, {});
+    },
+    sweep,
+    async stop() {
+      clearInterval(timer);
+      unsubscribe();
+      shutdown.abort(); // runs in progress go back to the queue
+      await sweeping;
+      await boss.stop({ graceful: true, wait: true, timeout: 20_000 });
+    },
+  };
+}

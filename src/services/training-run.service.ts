@@ -1,0 +1,251 @@
+// One training run of one tenant, from stored likes to a promoted (or rejected) version:
+//   export the tenant's data, streamed, split by a hash of the user id into training and
+//   held-out users → skip, saying why, if there is too little to learn from or to judge by →
+//   fine-tune the serving checkpoint with L_base + L_CP (or train from scratch: a first model,
+//   or a changed dimension) → refuse an artifact that breaks the model contract → evaluate the
+//   candidate, the serving model and the baselines on the same held-out users → the gate →
+//   promote (every worker loads it, then the registry changes, then live feeds hear of it).
+// A heartbeat keeps the run alive in the registry; a run whose heartbeat stops is marked FAILED
+// by the jobs process's sweep. Failures that may pass (the database or the workers away) put
+// the run back in the queue for the job's retry; anything else fails the run with its reason.
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EventBus } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import type { Predictor } from '../inference/predictor.js';
+import { loadPreferenceSession } from '../inference/preference-session.js';
+import type { ModelRegistryRepository, ModelVersionRow, TrainingRunRow } from '../repositories/model-registry.repository.js';
+import type { TrainingDataRepository } from '../repositories/training-data.repository.js';
+import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
+import { sha256File, type ArtifactStore } from '../training/artifact-store.js';
+import { baseCheckpoint } from '../training/base-model.js';
+import { exportDataset, type ExportStats } from '../training/dataset-export.js';
+import { judge, type Evaluation } from '../training/promotion-gate.js';
+import { promoteVersion, PromotionError } from '../training/promotion.js';
+import { runTrainer } from '../training/trainer-process.js';
+
+export interface TrainingRunSettings {
+  python: string;
+  epochs: number;
+  fineTuneEpochs: number;
+  maxEpisodesPerEpoch: number;
+  minUsers: number;
+  minHeldOutUsers: number;
+  heldOutPercent: number;
+  staleSeconds: number;
+  workDir: string;
+  /** The shipped base model's store (MODEL_STORE): what serves a tenant without its own model. */
+  baseModelStore: string;
+  /** Further flags for trainer/train.py (TRAINING_TRAINER_ARGS). */
+  trainerArgs?: readonly string[];
+}
+
+export interface TrainingRunDeps {
+  registry: ModelRegistryRepository;
+  data: TrainingDataRepository;
+  artifacts: ArtifactStore;
+  predictor: Pick<Predictor, 'loadTenantModel'>;
+  bus: EventBus;
+  log: Logger;
+  settings: TrainingRunSettings;
+}
+
+/** How a job's attempt ended, for the job queue. */
+export type AttemptOutcome = { done: true; run?: TrainingRunRow } | { done: false; retry: true; error: Error };
+
+/** A failure worth another attempt: the dependency may be back by then. */
+const mayPass = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof PromotionError && error.kind === 'unreachable');
+
+class RunFailure extends Error {}
+class RunSkipped extends Error {}
+
+function skipReason(stats: ExportStats, s: TrainingRunSettings): string | undefined {
+  const learners = stats.train.usersWithHistory[1];
+  if (learners < s.minUsers) {
+    return `too little to learn from: ${learners} training users have at least 2 likes and 2 dislikes; training needs ${s.minUsers} (TRAINING_MIN_USERS)`;
+  }
+  const judges = stats.heldOut.usersWithHistory[2];
+  if (judges < s.minHeldOutUsers) {
+    return `too little to evaluate with: ${judges} held-out users have at least 3 likes and 3 dislikes; the gate needs ${s.minHeldOutUsers} (TRAINING_MIN_HELDOUT_USERS; ${s.heldOutPercent}% of users are held out)`;
+  }
+  return undefined;
+}
+
+export function createTrainingRunService(d: TrainingRunDeps) {
+  const s = d.settings;
+
+  /** Runs the run's steps; throws RunSkipped, RunFailure, or what a dependency threw. */
+  async function steps(run: TrainingRunRow, dir: string, signal: AbortSignal, beat: (p: Parameters<ModelRegistryRepository['heartbeat']>[2]) => Promise<void>) {
+    const { tenantId } = run;
+    await beat({ stage: 'EXPORTING' });
+    const exported = await exportDataset(d.data, tenantId, join(dir, 'data'), s.heldOutPercent);
+    const { stats } = exported;
+    await d.registry.recordDataset(tenantId, run.id, { ...stats, heldOutPercent: s.heldOutPercent }, stats.watermark);
+    const skip = skipReason(stats, s);
+    if (skip) throw new RunSkipped(skip);
+
+    // Fine-tune what serves, if it is the tenant's own and of this dimension; else start afresh.
+    const serving = await d.registry.promoted(tenantId);
+    const warm = serving && serving.embeddingDim === stats.dim && (await d.artifacts.has(tenantId, serving.version)) ? serving : undefined;
+    const epochs = warm ? s.fineTuneEpochs : s.epochs;
+    const candidateDir = join(dir, 'candidate');
+    await beat({ stage: 'TRAINING', epoch: 0, epochs, loss: null, validationAccuracy: null });
+    const trained = await runTrainer({
+      python: s.python,
+      module: 'train',
+      signal,
+      args: [
+        '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch), '--progress', '--quiet',
+        ...(warm ? ['--init', d.artifacts.checkpointPath(tenantId, warm.version)] : []),
+        ...(s.trainerArgs ?? []),
+      ],
+      onMessage: (m) => {
+        const p = m.progress as { epoch?: number; epochs?: number; loss?: number; val_pairwise?: number | null } | undefined;
+        if (p) void beat({ epoch: p.epoch, epochs: p.epochs, loss: p.loss ?? null, validationAccuracy: p.val_pairwise ?? null });
+      },
+    });
+    if (!trained.ok) throw new RunFailure(trained.error);
+
+    const version = await recordCandidate(run, stats.dim, candidateDir, warm);
+    if (version.status === 'FAILED') throw new RunFailure(`the trained artifact was refused: ${version.reason}`);
+
+    await beat({ stage: 'EVALUATING' });
+    const evaluation = await evaluate(tenantId, exported.trainDir, exported.heldOutDir, candidateDir, dir, stats.dim, serving, signal);
+    const verdict = judge(evaluation, { minHeldOutUsers: s.minHeldOutUsers, noiseStandardErrors: 2 });
+    if (!verdict.promote) {
+      await d.registry.judgeCandidate(tenantId, version.version, { status: 'REJECTED', evaluation, reason: verdict.reason });
+      d.log.info({ tenantId, runId: run.id, version: version.version, reason: verdict.reason }, 'candidate rejected by the gate; the serving model serves on');
+      return;
+    }
+    await d.registry.judgeCandidate(tenantId, version.version, { status: 'CANDIDATE', evaluation, reason: verdict.reason });
+    await beat({ stage: 'PROMOTING' });
+    try {
+      await promoteVersion({ registry: d.registry, predictor: d.predictor, artifacts: d.artifacts, bus: d.bus, log: d.log }, tenantId, version.version, 'GATE');
+    } catch (error) {
+      if (error instanceof PromotionError && error.kind === 'refused') {
+        await d.registry.judgeCandidate(tenantId, version.version, { status: 'FAILED', reason: error.message });
+        throw new RunFailure(error.message);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Checks the artifact against the model contract in onnxruntime (what workers will do), then
+   * records the version: FAILED with the reason if refused, else a CANDIDATE copied into the store.
+   */
+  async function recordCandidate(run: TrainingRunRow, dim: number, candidateDir: string, warm: ModelVersionRow | undefined): Promise<ModelVersionRow> {
+    const onnx = join(candidateDir, 'model.onnx');
+    const checkpoint = join(candidateDir, 'ckpt.pt');
+    const size = (await stat(onnx).catch(() => undefined))?.size ?? 0;
+    let refusal: string | undefined;
+    try {
+      const session = await loadPreferenceSession(onnx, 'candidate', 'cpu', 1);
+      await session.release();
+      if (session.embeddingDim !== dim) refusal = `it takes item vectors of dimension ${session.embeddingDim}; the tenant's are ${dim}`;
+    } catch (error) {
+      refusal = (error as Error).message;
+    }
+    const version = await d.registry.insertCandidate(run.tenantId, {
+      parentVersion: warm?.version ?? null,
+      embeddingDim: dim,
+      trainingRunId: run.id,
+      trainedAt: new Date(),
+      artifactSha256: size > 0 ? await sha256File(onnx) : '0'.repeat(64),
+      artifactBytes: Math.max(size, 1),
+    });
+    if (refusal) {
+      d.log.error({ tenantId: run.tenantId, runId: run.id, version: version.version, reason: refusal }, 'trained artifact refused; the serving model serves on');
+      return (await d.registry.judgeCandidate(run.tenantId, version.version, { status: 'FAILED', reason: refusal }))!;
+    }
+    await d.artifacts.put(run.tenantId, version.version, { onnx, checkpoint });
+    return version;
+  }
+
+  async function evaluate(
+    tenantId: string, trainDir: string, heldOutDir: string, candidateDir: string, dir: string, dim: number,
+    serving: ModelVersionRow | undefined, signal: AbortSignal,
+  ): Promise<Evaluation> {
+    const servingCheckpoint =
+      serving && serving.embeddingDim === dim && (await d.artifacts.has(tenantId, serving.version))
+        ? d.artifacts.checkpointPath(tenantId, serving.version)
+        : serving ? undefined : await baseCheckpoint(s.baseModelStore, dim);
+    const out = join(dir, 'evaluation.json');
+    const evaluated = await runTrainer({
+      python: s.python,
+      module: 'compare',
+      signal,
+      args: ['--train', trainDir, '--heldout', heldOutDir, '--candidate', join(candidateDir, 'ckpt.pt'), '--out', out, ...(servingCheckpoint ? ['--serving', servingCheckpoint] : [])],
+    });
+    if (!evaluated.ok) throw new RunFailure(evaluated.error);
+    return JSON.parse(await readFile(out, 'utf8')) as Evaluation;
+  }
+
+  return {
+    /**
+     * One attempt at a queued run (a job's delivery). A run that is not QUEUED (done already,
+     * or taken by another attempt) is left alone, so a job delivered twice does nothing twice.
+     */
+    async attempt(tenantId: string, runId: string, jobId: string, canRetry: boolean, shutdown?: AbortSignal): Promise<AttemptOutcome> {
+      const run = await d.registry.startRun(tenantId, runId, jobId);
+      if (!run) {
+        d.log.info({ tenantId, runId, jobId }, 'training run is not queued (done already, or taken): nothing to do');
+        return { done: true };
+      }
+      const log = d.log.child({ tenantId, runId, attempt: run.attempts });
+      log.info('training run started');
+      const abort = new AbortController();
+      // The jobs process is stopping (a deploy): the run goes back to the queue, not to FAILED.
+      const onShutdown = () => abort.abort();
+      shutdown?.addEventListener('abort', onShutdown, { once: true });
+      let alive = true;
+      const beat = async (progress: Parameters<ModelRegistryRepository['heartbeat']>[2] = {}) => {
+        try {
+          alive = await d.registry.heartbeat(tenantId, runId, progress);
+        } catch (error) {
+          log.warn({ err: error }, 'heartbeat failed; trying again at the next one');
+          return;
+        }
+        // Marked FAILED behind our back (no heartbeat for too long): stop, and leave it so.
+        if (!alive && !abort.signal.aborted) {
+          log.error('the run was marked failed while it ran (stale heartbeat); stopping it');
+          abort.abort();
+        }
+      };
+      const timer = setInterval(() => void beat(), Math.max(1000, Math.min(10_000, (s.staleSeconds * 1000) / 4)));
+      const dir = join(s.workDir, `${tenantId}-${runId}`);
+      try {
+        await mkdir(dir, { recursive: true });
+        await steps(run, dir, abort.signal, beat);
+        if (!alive) throw new RunFailure('the run was marked failed while it ran');
+        const finished = await d.registry.finishRun(tenantId, runId, { status: 'SUCCEEDED' });
+        log.info('training run succeeded');
+        return { done: true, run: finished };
+      } catch (error) {
+        if (shutdown?.aborted && alive) {
+          log.warn('the jobs process is stopping: the run goes back to the queue');
+          await d.registry.releaseRun(tenantId, runId, `attempt ${run.attempts} stopped: the jobs process shut down`).catch(() => {});
+          return { done: true };
+        }
+        if (error instanceof RunSkipped) {
+          log.info({ reason: error.message }, 'training run skipped');
+          return { done: true, run: await d.registry.finishRun(tenantId, runId, { status: 'SKIPPED', skipReason: error.message }) };
+        }
+        if (canRetry && mayPass(error)) {
+          log.warn({ err: error }, 'training run failed for now; the job is retried with backoff');
+          await d.registry.requeueRun(tenantId, runId, `attempt ${run.attempts} failed: ${(error as Error).message}`).catch(() => {});
+          return { done: false, retry: true, error: error as Error };
+        }
+        const message = error instanceof RunFailure ? error.message : `the run failed: ${(error as Error).message}`;
+        log.error({ err: error }, 'training run failed; the serving model serves on');
+        return { done: true, run: await d.registry.finishRun(tenantId, runId, { status: 'FAILED', error: message }).catch(() => undefined) };
+      } finally {
+        shutdown?.removeEventListener('abort', onShutdown);
+        clearInterval(timer);
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+      }
+    },
+  };
+}
+
+export type TrainingRunService = ReturnType<typeof createTrainingRunService>;

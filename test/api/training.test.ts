@@ -1,0 +1,224 @@
+// Per-tenant models end to end, on real PostgreSQL, real pg-boss and the real Python trainer:
+// stored likes → the nightly job → a promoted version that score reports and a live feed
+// receives as MODEL; two tenants of different dimensions, each served by its own model; a
+// worse candidate rejected; a killed trainer; a corrupt artifact; a rollback by hand; and the
+// registry closed to app keys and to other tenants.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createModelRegistry } from '../../src/inference/model-registry.js';
+import { createModelStore } from '../../src/inference/model-store.js';
+import { createInProcessScorer } from '../../src/inference/scorer.js';
+import { createTenantModels } from '../../src/inference/tenant-models.js';
+import { tenantModelName } from '../../src/inference/model-names.js';
+import { createArtifactStore } from '../../src/training/artifact-store.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
+import { addVersion } from '../helpers/worker.js';
+import { subscribeFeed } from '../helpers/ws.js';
+
+const RUN_FIELDS = 'id status trigger stage epoch epochs loss validationAccuracy attempts error skipReason dataset { items interactions trainingUsers heldOutUsers } modelVersion { version status reason }';
+const VERSION_FIELDS = `version parentVersion status embeddingDim reason promotedBy artifactSha256 artifactBytes
+  evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } centroidBaseline { pairwise } versusGlobal { mean standardError users } versusServing { mean standardError } }`;
+const SCORE = 'query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion items { score } } }';
+const FEED_WITH_VERSION = 'subscription($u: ID!) { feedUpdated(userId: $u, first: 5) { reason feed { modelVersion edges { node { item { externalId } } } } } }';
+
+describe('per-tenant models and the nightly fine-tune', () => {
+  let db: TestDatabase;
+  let api: TestApi;
+  let jobs: TestJobs | undefined;
+  let a: TestTenant; // dimension 16
+  let b: TestTenant; // dimension 12
+  let baseStore: string;
+  let tenantStore: string;
+  let closeScorer: () => Promise<void>;
+
+  const runJobs = async (env: Record<string, string> = {}) => {
+    await jobs?.runner.stop();
+    jobs = await startTestJobs(api.services, api.db, db.appUrl, { TENANT_MODEL_STORE: tenantStore, MODEL_STORE: baseStore, ...env });
+  };
+  const run = async (t: TestTenant, id: string) => (await api.gql(t.adminKey, `query($id: ID!) { trainingRun(id: $id) { ${RUN_FIELDS} } }`, { id })).data?.trainingRun;
+  const finished = (t: TestTenant, id: string) =>
+    eventually(`run ${id} finished`, async () => {
+      const r = await run(t, id);
+      return ['SUCCEEDED', 'SKIPPED', 'FAILED'].includes(r?.status) ? r : undefined;
+    });
+  const startTraining = async (t: TestTenant) => {
+    const r = await api.gql(t.adminKey, `mutation { startTraining { ${RUN_FIELDS} } }`);
+    expect(r.errors).toBeUndefined();
+    return r.data.startTraining;
+  };
+  const serving = async (t: TestTenant) => (await api.gql(t.adminKey, `{ tenant { servingModel { ${VERSION_FIELDS} } scoringModel { kind modelVersion reason } } }`)).data.tenant;
+  const score = async (t: TestTenant) => (await api.gql(t.appKey, SCORE, { u: 'user-7', ids: ['item-1', 'item-2', 'item-3', 'item-40'] })).data.score;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('training');
+    // The base model (the test fixture, dimension 8) serves neither tenant: each waits for its own.
+    baseStore = mkdtempSync(join(tmpdir(), 'tg-base-'));
+    addVersion(baseStore, 1);
+    tenantStore = mkdtempSync(join(tmpdir(), 'tg-tenants-'));
+    const log = pino({ level: 'silent' });
+    const batching = { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 1000 };
+    const base = await createModelRegistry({ storeDir: baseStore, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
+    const store = createModelStore(base, createTenantModels({ storeDir: tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log, batching }));
+    const scorer = createInProcessScorer(store);
+    closeScorer = () => scorer.close();
+    api = await startTestApi(db.appUrl, { scorer, artifacts: createArtifactStore(tenantStore) });
+    a = await createTestTenant(db.adminUrl, 16);
+    b = await createTestTenant(db.adminUrl, 12);
+    await seedWorld(api.services, a.admin, 16, { seed: 5 });
+    await seedWorld(api.services, b.admin, 12, { seed: 6 });
+    await runJobs();
+  }, 120_000);
+
+  afterAll(async () => {
+    await jobs?.runner.stop();
+    await api?.stop();
+    await closeScorer?.();
+    await db?.drop();
+  });
+
+  it('before its first model, a tenant of another dimension than the base model is ranked by the fallback, which says what to do', async () => {
+    const s = await score(a);
+    expect(s).toMatchObject({ degraded: true, modelVersion: null });
+    expect(s.degradedReason).toMatch(/^no model for this tenant yet: it trains when it has 50 users with at least 2 likes and 2 dislikes each/);
+    expect((await serving(a)).scoringModel).toMatchObject({ kind: 'FALLBACK', modelVersion: null });
+  });
+
+  it('closes the registry to app keys (FORBIDDEN)', async () => {
+    for (const query of ['{ modelVersions { edges { cursor } } }', '{ trainingRuns { edges { cursor } } }', 'mutation { startTraining { id } }', 'mutation { promoteModelVersion(version: 1) { version } }', '{ tenant { scoringModel { kind } } }']) {
+      const r = await api.gql(a.appKey, query);
+      expect(r.errors?.[0]?.extensions?.code, query).toBe('FORBIDDEN');
+    }
+  });
+
+  it('the nightly run gives each tenant its own model from its own likes; score reports it and a live feed gets MODEL', async () => {
+    const feed = subscribeFeed(api.wsUrl, a.appKey, 'user-7', FEED_WITH_VERSION);
+    const other = subscribeFeed(api.wsUrl, b.appKey, 'user-7', FEED_WITH_VERSION);
+    try {
+      expect(await feed.next()).toMatchObject({ reason: 'INITIAL', modelVersion: null });
+      expect(await other.next()).toMatchObject({ reason: 'INITIAL', modelVersion: null });
+      await jobs!.runner.triggerNightly();
+      for (const t of [a, b]) {
+        const promoted = await eventually('a promoted version', async () => (await serving(t)).servingModel ?? undefined, 180_000, 500);
+        expect(promoted).toMatchObject({ version: 1, parentVersion: null, status: 'PROMOTED', promotedBy: 'GATE', embeddingDim: t.dim });
+        expect(promoted.artifactSha256).toMatch(/^[0-9a-f]{64}$/);
+        const e = promoted.evaluation;
+        expect(e.historySize).toBe(8);
+        expect(e.heldOutUsers).toBeGreaterThanOrEqual(20);
+        expect(e.serving).toBeNull(); // nothing of this dimension served before
+        expect(e.candidate.pairwise).toBeGreaterThan(e.globalBaseline.pairwise);
+      }
+      const pushed = await feed.next(30_000);
+      expect(pushed).toMatchObject({ reason: 'MODEL', modelVersion: '1' });
+      expect(await other.next(30_000)).toMatchObject({ reason: 'MODEL', modelVersion: '1' });
+      for (const t of [a, b]) {
+        expect(await score(t)).toMatchObject({ degraded: false, degradedReason: null, modelVersion: '1' });
+        expect((await serving(t)).scoringModel).toEqual({ kind: 'TENANT', modelVersion: '1', reason: null });
+        const runs = (await api.gql(t.adminKey, `{ trainingRuns(first: 5) { edges { node { ${RUN_FIELDS} } } } }`)).data.trainingRuns.edges;
+        expect(runs).toHaveLength(1);
+        expect(runs[0].node).toMatchObject({ status: 'SUCCEEDED', trigger: 'SCHEDULE', stage: null, epoch: 8, epochs: 8, attempts: 1, modelVersion: { version: 1, status: 'PROMOTED' } });
+        expect(runs[0].node.dataset).toMatchObject({ items: 300, interactions: 15_000 });
+        expect(runs[0].node.dataset.heldOutUsers + runs[0].node.dataset.trainingUsers).toBe(300);
+        // The store is a Triton repository: the artifact and a config that names the serving version.
+        const dir = join(tenantStore, tenantModelName(t.id));
+        expect(existsSync(join(dir, '1', 'model.onnx'))).toBe(true);
+        expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
+      }
+    } finally {
+      await feed.client.dispose();
+      await other.client.dispose();
+    }
+  }, 240_000);
+
+  it('a rerun of the same night starts nothing: no tenant has new interactions', async () => {
+    await jobs!.runner.triggerNightly();
+    await new Promise((r) => setTimeout(r, 5000)); // the nightly queue is polled every 2 s
+    for (const t of [a, b]) {
+      const runs = (await api.gql(t.adminKey, '{ trainingRuns { edges { node { id } } } }')).data.trainingRuns.edges;
+      expect(runs).toHaveLength(1);
+    }
+  }, 30_000);
+
+  it('rejects a deliberately worse candidate with both numbers, and the serving version serves on', async () => {
+    // A learning rate that wrecks the fine-tune: the candidate is worse than what serves.
+    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50' });
+    const done = await finished(a, (await startTraining(a)).id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
+    expect(done.modelVersion.reason).toMatch(/does not beat the global baseline|worse than the serving model beyond noise/);
+    const v2 = (await api.gql(a.adminKey, `{ modelVersions(first: 1) { edges { node { ${VERSION_FIELDS} } } } }`)).data.modelVersions.edges[0].node;
+    expect(v2).toMatchObject({ version: 2, parentVersion: 1, status: 'REJECTED' });
+    expect(v2.evaluation.serving.pairwise).toBeGreaterThan(v2.evaluation.candidate.pairwise);
+    expect(await score(a)).toMatchObject({ degraded: false, modelVersion: '1' });
+  }, 180_000);
+
+  it('a trainer killed mid-run leaves a failed run and the old version serving, and the next run works', async () => {
+    await runJobs({ TRAINING_FINE_TUNE_EPOCHS: '400' }); // slow enough to be caught training
+    const { id } = await startTraining(a);
+    await eventually('training under way', async () => ((await run(a, id))?.epoch >= 1 ? true : undefined), 120_000);
+    execFileSync('pkill', ['-KILL', '-f', `trainer\\.train --data .*${id}`]);
+    const failed = await finished(a, id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/killed by SIGKILL/);
+    expect(failed.modelVersion).toBeNull();
+    expect(await score(a)).toMatchObject({ degraded: false, modelVersion: '1' });
+    await runJobs();
+    const next = await finished(a, (await startTraining(a)).id);
+    expect(next).toMatchObject({ status: 'SUCCEEDED', modelVersion: { version: 3, status: 'PROMOTED' } });
+    const v3 = (await serving(a)).servingModel;
+    expect(v3).toMatchObject({ version: 3, parentVersion: 1, promotedBy: 'GATE' });
+    expect(v3.evaluation.versusServing.standardError).toBeGreaterThan(0);
+    expect(await score(a)).toMatchObject({ modelVersion: '3' });
+  }, 300_000);
+
+  it('refuses a corrupt artifact and records why; the serving version serves on', async () => {
+    // A trainer that writes a truncated model.onnx (through TRAINER_PYTHON, as any Python is run).
+    const wrapper = join(mkdtempSync(join(tmpdir(), 'tg-wrapper-')), 'python');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\n/usr/bin/python3 "$@"; rc=$?\nif [ "$2" = "trainer.train" ] && [ $rc = 0 ]; then\n  out=""; prev=""; for x in "$@"; do [ "$prev" = "--out" ] && out="$x"; prev="$x"; done\n  head -c 200 "$out/model.onnx" > "$out/cut" && mv "$out/cut" "$out/model.onnx"\nfi\nexit $rc\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    await runJobs({ TRAINER_PYTHON: wrapper });
+    const done = await finished(a, (await startTraining(a)).id);
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toMatch(/the trained artifact was refused: .*cannot load as ONNX/);
+    expect(done.modelVersion).toMatchObject({ version: 4, status: 'FAILED' });
+    expect(await score(a)).toMatchObject({ modelVersion: '3' });
+    await runJobs();
+  }, 180_000);
+
+  it("rolls back by hand, recorded as MANUAL, without touching another tenant's answers", async () => {
+    const before = await score(b);
+    const r = await api.gql(a.adminKey, `mutation { promoteModelVersion(version: 1) { ${VERSION_FIELDS} } }`);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.promoteModelVersion).toMatchObject({ version: 1, status: 'PROMOTED', promotedBy: 'MANUAL' });
+    expect(await score(a)).toMatchObject({ degraded: false, modelVersion: '1' });
+    const versions = (await api.gql(a.adminKey, '{ modelVersions { edges { node { version status } } } }')).data.modelVersions.edges.map((e: any) => e.node);
+    expect(versions).toEqual([
+      { version: 4, status: 'FAILED' },
+      { version: 3, status: 'RETIRED' },
+      { version: 2, status: 'REJECTED' },
+      { version: 1, status: 'PROMOTED' },
+    ]);
+    expect(readFileSync(join(tenantStore, tenantModelName(a.id), 'config.pbtxt'), 'utf8')).toMatch(/versions: \[1, 3\]/);
+    expect(await score(b)).toEqual(before);
+    const refused = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 4) { version } }');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const missing = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 99) { version } }');
+    expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it("answers NOT_FOUND for another tenant's runs, and lists only the tenant's own", async () => {
+    const runOfA = (await api.gql(a.adminKey, '{ trainingRuns(first: 1) { edges { node { id } } } }')).data.trainingRuns.edges[0].node.id;
+    const r = await api.gql(b.adminKey, 'query($id: ID!) { trainingRun(id: $id) { id } }', { id: runOfA });
+    expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const bVersions = (await api.gql(b.adminKey, '{ modelVersions { edges { node { version } } } }')).data.modelVersions.edges;
+    expect(bVersions.map((e: any) => e.node.version)).toEqual([1]);
+  });
+});

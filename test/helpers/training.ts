@@ -1,0 +1,75 @@
+// Training in tests: a tenant loaded with a synthetic taste world through the services (as an
+// app would send it), and the real job runner (pg-boss, the Python trainer) with settings
+// small enough to train a model in seconds that still beats the global baseline.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { openJobs } from '../../src/bootstrap/jobs.js';
+import type { JobRunner } from '../../src/jobs/runner.js';
+import type { Services } from '../../src/services/index.js';
+import type { Viewer } from '../../src/services/viewer.js';
+import { generateTasteWorld, type TasteWorldOptions } from '../../src/synth/taste-world.js';
+import type { Database } from '../../src/repositories/database.js';
+
+/** 300 users of 4 taste groups, 50 likes and dislikes each: 240 train, about 60 held out. */
+export const SMALL_WORLD: Partial<TasteWorldOptions> = { users: 300, items: 300, groups: 4, interactionsPerUser: 50, labelNoise: 0.04 };
+
+/** Loads a taste world of the tenant's dimension; event ids start with `prefix`. */
+export async function seedWorld(services: Services, viewer: Viewer, dim: number, options: Partial<TasteWorldOptions> = {}, prefix = 'seed') {
+  const world = generateTasteWorld({ ...SMALL_WORLD, ...options, dim });
+  for (let i = 0; i < world.items.length; i += 1000) {
+    await services.items.upsert(viewer, world.items.slice(i, i + 1000).map((item) => ({ id: item.id, prompt: item.prompt, embedding: Array.from(item.vector) })));
+  }
+  for (let i = 0; i < world.interactions.length; i += 1000) {
+    await services.interactions.record(
+      viewer,
+      world.interactions.slice(i, i + 1000).map((e, j) => ({ userId: e.user, itemId: e.item, kind: e.label === 1 ? ('LIKE' as const) : ('DISLIKE' as const), pairId: e.pair, eventId: `${prefix}-${i + j}` })),
+    );
+  }
+  return world;
+}
+
+/** Settings that train the small world in about 10 s on one CPU thread (measured: pairwise 65 against the global baseline's 59, and a fine-tune at this rate improves on it). */
+export const FAST_TRAINING: Record<string, string> = {
+  TRAINING_EPOCHS: '8',
+  TRAINING_FINE_TUNE_EPOCHS: '2',
+  TRAINING_MAX_EPISODES: '4000',
+  TRAINING_TRAINER_ARGS: '--width 32 --layers 1 --lr 1e-2',
+};
+
+export interface TestJobs {
+  runner: JobRunner;
+  tenantStore: string;
+  workDir: string;
+}
+
+/** The real job runner against a test database, sharing the API's bus and predictor. */
+export async function startTestJobs(
+  services: Services,
+  db: Database,
+  connectionString: string,
+  env: Record<string, string> & { TENANT_MODEL_STORE: string; MODEL_STORE: string },
+): Promise<TestJobs> {
+  const workDir = mkdtempSync(join(tmpdir(), 'tg-training-'));
+  const config = loadConfig({ ...FAST_TRAINING, TRAINING_WORK_DIR: workDir, ...env });
+  const runner = await openJobs(config, { db, connectionString, bus: services.bus, predictor: services.predictor, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  return { runner, tenantStore: env.TENANT_MODEL_STORE, workDir };
+}
+
+/** Polls until check returns a value (not undefined), or fails after timeoutMs. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
