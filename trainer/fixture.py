@@ -1,7 +1,9 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR  ->  DIR/model.onnx, DIR/fixture.json
+python3 -m trainer.fixture --out DIR  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+
+The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
 import argparse
 import json
@@ -37,6 +39,8 @@ export_onnx(model, os.path.join(args.out, "model.onnx"), {
     "embedding_dim": D, "preference_tokens": config.preference_tokens, "model_version": "fixture",
     "trained_at": "1970-01-01T00:00:00Z", "eval_pairwise": "nan",
 })
+torch.save({"config": config.to_dict(), "state_dict": model.state_dict(), "metrics": {}, "trained_at": "1970-01-01T00:00:00Z",
+            "model_version": "fixture"}, os.path.join(args.out, "ckpt.pt"))
 flat = lambda t: t.reshape(-1).tolist()
 with open(os.path.join(args.out, "fixture.json"), "w") as f:
     json.dump({
@@ -44,4 +48,4 @@ with open(os.path.join(args.out, "fixture.json"), "w") as f:
         "history": flat(history), "history_label": flat(labels), "history_mask": flat(mask.int()),
         "candidates": flat(candidates), "logits": flat(logits), "user_embedding": flat(user),
     }, f)
-print(f"wrote {args.out}/model.onnx and fixture.json")
+print(f"wrote {args.out}/model.onnx, ckpt.pt and fixture.json")

@@ -49,6 +49,9 @@ parser.add_argument("--progress", action="store_true",
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 
+# A trainer whose parent (the job that runs it) died would train on for nobody: it stops instead.
+parent_pid = os.getppid()
+
 torch.manual_seed(args.seed)
 torch.set_num_threads(args.threads)
 rng = np.random.default_rng(args.seed)
@@ -113,6 +116,8 @@ for epoch in range(1, args.epochs + 1):
         batch = [episodes[i] for i in order[step * args.batch:(step + 1) * args.batch]]
         if not batch:
             break
+        if os.getppid() != parent_pid:
+            raise SystemExit("the process that started the trainer is gone: stopping")
         h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
         P = pos.shape[1]
         logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))

@@ -3,6 +3,7 @@
 // embedded database the same jobs run inside `npm start` instead. Serves /health/live,
 // /health/ready and /metrics on JOBS_PORT.
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig, ConfigError } from '../config.js';
 import { openDatabase } from '../bootstrap/database.js';
@@ -79,7 +80,7 @@ async function main() {
   process.stdout.write(
     `tastegraph jobs ready: nightly training at ${describeSchedule(config.training.cron)}; tenants' models in ${config.worker.tenantModelStore}; ` +
       `${config.scoring.workerUrls.length ? `promotions load on ${config.scoring.workerUrls.join(', ')}` : 'no WORKER_URLS: API instances load promoted versions themselves'}; ` +
-      `metrics at http://${config.host}:${config.jobsPort}/metrics\n`,
+      `metrics at http://${config.host}:${(http.address() as AddressInfo).port}/metrics\n`,
   );
 }
 

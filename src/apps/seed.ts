@@ -1,4 +1,4 @@
-// npm run seed [-- --slug demo --users 60 --groups 4 --items 600 --dim 32 --seed 1]
+// npm run seed [-- --slug demo --users 300 --groups 4 --items 600 --dim 32 --seed 1]
 // Loads the synthetic demo tenant into the database of DATABASE_URL / DATABASE_ADMIN_URL.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';

@@ -7,12 +7,19 @@ import { generateTasteWorld, type TasteWorldOptions } from '../synth/taste-world
 
 const CHUNK = 1000;
 
+/**
+ * 300 users with 40 likes and dislikes each: what a young image app has, and enough for its
+ * first model to train (TRAINING_MIN_USERS and the held-out users the gate needs), so that
+ * startTraining on the demo gives a newcomer a model of the tenant's own.
+ */
+export const DEMO_WORLD: Partial<TasteWorldOptions> = { users: 300, interactionsPerUser: 40 };
+
 export async function seedDemoTenant(
   services: Services,
   adminUrl: string,
   options: { name?: string; slug?: string; world?: Partial<TasteWorldOptions> } = {},
 ): Promise<CreatedTenant & { items: number; users: number; interactions: number }> {
-  const world = generateTasteWorld(options.world);
+  const world = generateTasteWorld({ ...DEMO_WORLD, ...options.world });
   const dim = world.items[0].vector.length;
   const created = await createTenant(adminUrl, {
     name: options.name ?? 'Demo image app',

@@ -23,6 +23,8 @@ export const modelResolvers = {
     trainingRun: (row: ModelVersionRow, _: unknown, ctx: Context) => ctx.services.training.runOfVersion(ctx.viewer, row),
   },
   TrainingRun: {
+    timings: (row: TrainingRunRow) =>
+      row.timings && { exporting: row.timings.EXPORTING, training: row.timings.TRAINING, evaluating: row.timings.EVALUATING, promoting: row.timings.PROMOTING },
     modelVersion: (row: TrainingRunRow, _: unknown, ctx: Context) => ctx.services.training.versionOfRun(ctx.viewer, row.id),
     dataset: (row: TrainingRunRow) => {
       const d = row.dataset as { items?: number; interactions?: number; train?: { users?: number }; heldOut?: { users?: number } } | null;

@@ -29,6 +29,8 @@ export interface TrainingRunRow {
   dataWatermark: number | null;
   attempts: number;
   dataset: Record<string, unknown> | null;
+  /** Seconds per finished stage, by stage name. */
+  timings: Partial<Record<TrainingStage, number>> | null;
 }
 
 export interface ModelVersionRow {
@@ -46,6 +48,8 @@ export interface ModelVersionRow {
   promotedAt: Date | null;
   createdAt: Date;
   reason: string | null;
+  /** "version 3", "base-1", or null (trained from scratch). */
+  startedFrom: string | null;
 }
 
 export interface RunProgress {
@@ -54,6 +58,8 @@ export interface RunProgress {
   epochs?: number;
   loss?: number | null;
   validationAccuracy?: number | null;
+  /** Seconds of stages that ended, merged into those recorded. */
+  timings?: Partial<Record<TrainingStage, number>>;
 }
 
 export interface RunOutcome {
@@ -65,12 +71,12 @@ export interface RunOutcome {
 const RUN_COLUMNS = `id, tenant_id AS "tenantId", trigger, status, stage, epoch, epochs, loss,
   validation_accuracy AS "validationAccuracy", job_id AS "jobId", heartbeat_at AS "heartbeatAt",
   queued_at AS "queuedAt", started_at AS "startedAt", finished_at AS "finishedAt", error,
-  skip_reason AS "skipReason", data_watermark AS "dataWatermark", attempts, dataset`;
+  skip_reason AS "skipReason", data_watermark AS "dataWatermark", attempts, dataset, timings`;
 
 const VERSION_COLUMNS = `tenant_id AS "tenantId", version, parent_version AS "parentVersion", status,
   embedding_dim AS "embeddingDim", evaluation, artifact_sha256 AS "artifactSha256",
   artifact_bytes AS "artifactBytes", training_run_id AS "trainingRunId", promoted_by AS "promotedBy",
-  trained_at AS "trainedAt", promoted_at AS "promotedAt", created_at AS "createdAt", reason`;
+  trained_at AS "trainedAt", promoted_at AS "promotedAt", created_at AS "createdAt", reason, started_from AS "startedFrom"`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -129,7 +135,7 @@ export function createModelRegistryRepository(db: Database) {
         one<TrainingRunRow>(
           sql,
           `UPDATE training_runs SET status = 'RUNNING', job_id = $3, started_at = coalesce(started_at, now()), heartbeat_at = now(),
-                  attempts = attempts + 1, stage = NULL, epoch = NULL, epochs = NULL
+                  attempts = attempts + 1, stage = NULL, epoch = NULL, epochs = NULL, timings = NULL
             WHERE tenant_id = $1 AND id = $2 AND status = 'QUEUED' RETURNING ${RUN_COLUMNS}`,
           [tenantId, runId, jobId],
         ),
@@ -147,7 +153,8 @@ export function createModelRegistryRepository(db: Database) {
                   stage = CASE WHEN $3 THEN $4 ELSE stage END,
                   epoch = coalesce($5, epoch), epochs = coalesce($6, epochs),
                   loss = CASE WHEN $7 THEN $8 ELSE loss END,
-                  validation_accuracy = CASE WHEN $9 THEN $10 ELSE validation_accuracy END
+                  validation_accuracy = CASE WHEN $9 THEN $10 ELSE validation_accuracy END,
+                  timings = CASE WHEN $11::jsonb IS NULL THEN timings ELSE coalesce(timings, '{}'::jsonb) || $11::jsonb END
             WHERE tenant_id = $1 AND id = $2 AND status = 'RUNNING'`,
           [
             tenantId, runId,
@@ -155,6 +162,7 @@ export function createModelRegistryRepository(db: Database) {
             progress.epoch ?? null, progress.epochs ?? null,
             progress.loss !== undefined, progress.loss ?? null,
             progress.validationAccuracy !== undefined, progress.validationAccuracy ?? null,
+            progress.timings ? JSON.stringify(progress.timings) : null,
           ],
         );
         return rowCount === 1;
@@ -207,15 +215,15 @@ export function createModelRegistryRepository(db: Database) {
     /** A new CANDIDATE with the next version number of the tenant. */
     async insertCandidate(
       tenantId: string,
-      v: { parentVersion: number | null; embeddingDim: number; trainingRunId: string; trainedAt: Date; artifactSha256: string; artifactBytes: number },
+      v: { parentVersion: number | null; startedFrom: string | null; embeddingDim: number; trainingRunId: string; trainedAt: Date; artifactSha256: string; artifactBytes: number },
     ): Promise<ModelVersionRow> {
       return db.withTenant(tenantId, async (sql) =>
         (await one<ModelVersionRow>(
           sql,
-          `INSERT INTO model_versions (tenant_id, version, parent_version, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes)
-           SELECT $1, coalesce(max(version), 0) + 1, $2, 'CANDIDATE', $3, $4, $5, $6, $7 FROM model_versions WHERE tenant_id = $1
+          `INSERT INTO model_versions (tenant_id, version, parent_version, started_from, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes)
+           SELECT $1, coalesce(max(version), 0) + 1, $2, $3, 'CANDIDATE', $4, $5, $6, $7, $8 FROM model_versions WHERE tenant_id = $1
            RETURNING ${VERSION_COLUMNS}`,
-          [tenantId, v.parentVersion, v.embeddingDim, v.trainingRunId, v.trainedAt, v.artifactSha256, v.artifactBytes],
+          [tenantId, v.parentVersion, v.startedFrom, v.embeddingDim, v.trainingRunId, v.trainedAt, v.artifactSha256, v.artifactBytes],
         ))!,
       );
     },

@@ -1,8 +1,9 @@
 // One training run of one tenant, from stored likes to a promoted (or rejected) version:
 //   export the tenant's data, streamed, split by a hash of the user id into training and
 //   held-out users → skip, saying why, if there is too little to learn from or to judge by →
-//   fine-tune the serving checkpoint with L_base + L_CP (or train from scratch: a first model,
-//   or a changed dimension) → refuse an artifact that breaks the model contract → evaluate the
+//   fine-tune the serving checkpoint with L_base + L_CP (the tenant's own version, or the base
+//   model for a tenant of its dimension; from scratch only when nothing of the tenant's
+//   dimension serves) → refuse an artifact that breaks the model contract → evaluate the
 //   candidate, the serving model and the baselines on the same held-out users → the gate →
 //   promote (every worker loads it, then the registry changes, then live feeds hear of it).
 // A heartbeat keeps the run alive in the registry; a run whose heartbeat stops is marked FAILED
@@ -14,7 +15,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { Predictor } from '../inference/predictor.js';
 import { loadPreferenceSession } from '../inference/preference-session.js';
-import type { ModelRegistryRepository, ModelVersionRow, TrainingRunRow } from '../repositories/model-registry.repository.js';
+import type { ModelRegistryRepository, ModelVersionRow, RunProgress, TrainingRunRow, TrainingStage } from '../repositories/model-registry.repository.js';
 import type { TrainingDataRepository } from '../repositories/training-data.repository.js';
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
 import { sha256File, type ArtifactStore } from '../training/artifact-store.js';
@@ -57,6 +58,14 @@ export type AttemptOutcome = { done: true; run?: TrainingRunRow } | { done: fals
 const mayPass = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof PromotionError && error.kind === 'unreachable');
 
 class RunFailure extends Error {}
+
+/** The model that serves a tenant, as training reads it: its checkpoint, and what to call it. */
+interface Served {
+  checkpoint: string;
+  /** The tenant's own version (the candidate's parent), or null for the base model. */
+  version: number | null;
+  label: string;
+}
 class RunSkipped extends Error {}
 
 function skipReason(stats: ExportStats, s: TrainingRunSettings): string | undefined {
@@ -75,7 +84,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
   const s = d.settings;
 
   /** Runs the run's steps; throws RunSkipped, RunFailure, or what a dependency threw. */
-  async function steps(run: TrainingRunRow, dir: string, signal: AbortSignal, beat: (p: Parameters<ModelRegistryRepository['heartbeat']>[2]) => Promise<void>) {
+  async function steps(run: TrainingRunRow, dir: string, signal: AbortSignal, beat: (p: RunProgress) => Promise<void>) {
     const { tenantId } = run;
     await beat({ stage: 'EXPORTING' });
     const exported = await exportDataset(d.data, tenantId, join(dir, 'data'), s.heldOutPercent);
@@ -84,10 +93,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     const skip = skipReason(stats, s);
     if (skip) throw new RunSkipped(skip);
 
-    // Fine-tune what serves, if it is the tenant's own and of this dimension; else start afresh.
-    const serving = await d.registry.promoted(tenantId);
-    const warm = serving && serving.embeddingDim === stats.dim && (await d.artifacts.has(tenantId, serving.version)) ? serving : undefined;
-    const epochs = warm ? s.fineTuneEpochs : s.epochs;
+    // Fine-tune what serves: the tenant's own version, or else the shipped base model when its
+    // dimension is the tenant's. Only a tenant with nothing of its dimension trains from scratch.
+    const served = await servingCheckpoint(tenantId, stats.dim);
+    const warm = served?.checkpoint;
+    // A tenant's first model gets the full budget even from the base model, which never saw
+    // its users; a nightly fine-tune of its own model, the shorter one.
+    const epochs = served?.version ? s.fineTuneEpochs : s.epochs;
     const candidateDir = join(dir, 'candidate');
     await beat({ stage: 'TRAINING', epoch: 0, epochs, loss: null, validationAccuracy: null });
     const trained = await runTrainer({
@@ -96,7 +108,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       signal,
       args: [
         '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch), '--progress', '--quiet',
-        ...(warm ? ['--init', d.artifacts.checkpointPath(tenantId, warm.version)] : []),
+        ...(warm ? ['--init', warm] : []),
         ...(s.trainerArgs ?? []),
       ],
       onMessage: (m) => {
@@ -106,11 +118,11 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     });
     if (!trained.ok) throw new RunFailure(trained.error);
 
-    const version = await recordCandidate(run, stats.dim, candidateDir, warm);
+    const version = await recordCandidate(run, stats.dim, candidateDir, served);
     if (version.status === 'FAILED') throw new RunFailure(`the trained artifact was refused: ${version.reason}`);
 
     await beat({ stage: 'EVALUATING' });
-    const evaluation = await evaluate(tenantId, exported.trainDir, exported.heldOutDir, candidateDir, dir, stats.dim, serving, signal);
+    const evaluation = await evaluate(exported.trainDir, exported.heldOutDir, candidateDir, dir, served?.checkpoint, signal);
     const verdict = judge(evaluation, { minHeldOutUsers: s.minHeldOutUsers, noiseStandardErrors: 2 });
     if (!verdict.promote) {
       await d.registry.judgeCandidate(tenantId, version.version, { status: 'REJECTED', evaluation, reason: verdict.reason });
@@ -134,7 +146,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
    * Checks the artifact against the model contract in onnxruntime (what workers will do), then
    * records the version: FAILED with the reason if refused, else a CANDIDATE copied into the store.
    */
-  async function recordCandidate(run: TrainingRunRow, dim: number, candidateDir: string, warm: ModelVersionRow | undefined): Promise<ModelVersionRow> {
+  async function recordCandidate(run: TrainingRunRow, dim: number, candidateDir: string, served: Served | undefined): Promise<ModelVersionRow> {
     const onnx = join(candidateDir, 'model.onnx');
     const checkpoint = join(candidateDir, 'ckpt.pt');
     const size = (await stat(onnx).catch(() => undefined))?.size ?? 0;
@@ -147,7 +159,8 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       refusal = (error as Error).message;
     }
     const version = await d.registry.insertCandidate(run.tenantId, {
-      parentVersion: warm?.version ?? null,
+      parentVersion: served?.version ?? null,
+      startedFrom: served?.label ?? null,
       embeddingDim: dim,
       trainingRunId: run.id,
       trainedAt: new Date(),
@@ -162,20 +175,24 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     return version;
   }
 
-  async function evaluate(
-    tenantId: string, trainDir: string, heldOutDir: string, candidateDir: string, dir: string, dim: number,
-    serving: ModelVersionRow | undefined, signal: AbortSignal,
-  ): Promise<Evaluation> {
-    const servingCheckpoint =
-      serving && serving.embeddingDim === dim && (await d.artifacts.has(tenantId, serving.version))
-        ? d.artifacts.checkpointPath(tenantId, serving.version)
-        : serving ? undefined : await baseCheckpoint(s.baseModelStore, dim);
+  /** What serves the tenant now, if it can be measured and fine-tuned: its own version, else the base model of its dimension. */
+  async function servingCheckpoint(tenantId: string, dim: number): Promise<Served | undefined> {
+    const own = await d.registry.promoted(tenantId);
+    if (own) {
+      const usable = own.embeddingDim === dim && (await d.artifacts.has(tenantId, own.version));
+      return usable ? { checkpoint: d.artifacts.checkpointPath(tenantId, own.version), version: own.version, label: `version ${own.version}` } : undefined;
+    }
+    const base = await baseCheckpoint(s.baseModelStore, dim);
+    return base && { checkpoint: base.path, version: null, label: `base-${base.version}` };
+  }
+
+  async function evaluate(trainDir: string, heldOutDir: string, candidateDir: string, dir: string, servingPath: string | undefined, signal: AbortSignal): Promise<Evaluation> {
     const out = join(dir, 'evaluation.json');
     const evaluated = await runTrainer({
       python: s.python,
       module: 'compare',
       signal,
-      args: ['--train', trainDir, '--heldout', heldOutDir, '--candidate', join(candidateDir, 'ckpt.pt'), '--out', out, ...(servingCheckpoint ? ['--serving', servingCheckpoint] : [])],
+      args: ['--train', trainDir, '--heldout', heldOutDir, '--candidate', join(candidateDir, 'ckpt.pt'), '--out', out, ...(servingPath ? ['--serving', servingPath] : [])],
     });
     if (!evaluated.ok) throw new RunFailure(evaluated.error);
     return JSON.parse(await readFile(out, 'utf8')) as Evaluation;
@@ -199,7 +216,11 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       const onShutdown = () => abort.abort();
       shutdown?.addEventListener('abort', onShutdown, { once: true });
       let alive = true;
-      const beat = async (progress: Parameters<ModelRegistryRepository['heartbeat']>[2] = {}) => {
+      // A stage change closes the stage before it: its seconds go into the run's timings.
+      let current: { stage: TrainingStage; since: number } | undefined;
+      const beat = async (progress: RunProgress = {}) => {
+        if (progress.stage !== undefined) progress = { ...progress, timings: closeStage() };
+        if (progress.stage) current = { stage: progress.stage, since: performance.now() };
         try {
           alive = await d.registry.heartbeat(tenantId, runId, progress);
         } catch (error) {
@@ -212,16 +233,25 @@ export function createTrainingRunService(d: TrainingRunDeps) {
           abort.abort();
         }
       };
+      function closeStage(): Partial<Record<TrainingStage, number>> | undefined {
+        if (!current) return undefined;
+        const seconds = Math.round(performance.now() - current.since) / 1000;
+        const ended = { [current.stage]: seconds };
+        current = undefined;
+        return ended;
+      }
       const timer = setInterval(() => void beat(), Math.max(1000, Math.min(10_000, (s.staleSeconds * 1000) / 4)));
       const dir = join(s.workDir, `${tenantId}-${runId}`);
       try {
         await mkdir(dir, { recursive: true });
         await steps(run, dir, abort.signal, beat);
+        await beat({ stage: null }); // the last stage's seconds
         if (!alive) throw new RunFailure('the run was marked failed while it ran');
         const finished = await d.registry.finishRun(tenantId, runId, { status: 'SUCCEEDED' });
         log.info('training run succeeded');
         return { done: true, run: finished };
       } catch (error) {
+        await beat({ stage: null }); // the seconds of the stage it ended in
         if (shutdown?.aborted && alive) {
           log.warn('the jobs process is stopping: the run goes back to the queue');
           await d.registry.releaseRun(tenantId, runId, `attempt ${run.attempts} stopped: the jobs process shut down`).catch(() => {});

@@ -19,6 +19,14 @@ export interface TasteWorldOptions {
   qualityWeight: number;
   /** Logistic noise on each choice: higher means noisier labels. */
   labelNoise: number;
+  /**
+   * The dimension tastes live in. Vectors of a larger `dim` are this space lifted into `dim`
+   * by a fixed random rotation, plus a little isotropic noise, as with CLIP-like embeddings,
+   * where a few directions carry what people care about. Without it, taste signals between
+   * random unit vectors shrink as 1/sqrt(dim): at 512 dimensions likes and dislikes were
+   * close to coin flips (every scorer, the history centroid included, near 50% pairwise).
+   */
+  latentDim: number;
   seed: number;
 }
 
@@ -33,8 +41,12 @@ export const DEFAULT_WORLD: TasteWorldOptions = {
   personalNoise: 0.25,
   qualityWeight: 0.3,
   labelNoise: 0.08,
+  latentDim: 32,
   seed: 1,
 };
+
+/** Spread of the isotropic noise added to a lifted vector (its latent part has norm 1). */
+const LIFT_NOISE = 0.3;
 
 export interface WorldItem {
   id: string;
@@ -90,20 +102,53 @@ function near(random: Random, center: Float64Array, spread: number): Float64Arra
 const STYLE_WORDS = ['watercolor', 'neon', 'oil painting', 'pixel art', 'photoreal', 'ink sketch', 'low poly', 'pastel', 'noir', 'vaporwave', 'ukiyo-e', 'claymation'];
 const SUBJECTS = ['a fox', 'a lighthouse', 'a city at night', 'a cat', 'mountains', 'a robot', 'a forest', 'a portrait', 'the sea', 'a dragon'];
 
+/**
+ * A map from `latent` dimensions into `dim` whose columns are orthonormal (Gram-Schmidt on
+ * Gaussian columns), plus noise: dot products between latent vectors survive the lift.
+ */
+function lifter(seed: number, latent: number, dim: number): (v: Float64Array) => Float64Array {
+  const random = createRandom(seed);
+  const columns: Float64Array[] = [];
+  while (columns.length < latent) {
+    const c = unitVector(random, dim);
+    for (const q of columns) {
+      const d = dot(c, q);
+      for (let i = 0; i < dim; i++) c[i] -= d * q[i];
+    }
+    columns.push(normalize(c));
+  }
+  return (v) => {
+    const out = new Float64Array(dim);
+    for (let j = 0; j < latent; j++) for (let i = 0; i < dim; i++) out[i] += v[j] * columns[j][i];
+    const noise = unitVector(random, dim);
+    return normalize(out.map((x, i) => x + LIFT_NOISE * noise[i]));
+  };
+}
+
 export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): TasteWorld {
   const o = { ...DEFAULT_WORLD, ...options };
   const random = createRandom(o.seed);
-  const quality = unitVector(random, o.dim);
-  const styleCenters = Array.from({ length: o.styles }, () => unitVector(random, o.dim));
-  const groupTastes = Array.from({ length: o.groups }, () => unitVector(random, o.dim));
+  // Tastes and items live in `space` dimensions; items are lifted into `dim` when it is larger.
+  const space = Math.min(o.dim, o.latentDim);
+  // A generator of its own, so that worlds of up to latentDim dimensions stay what they were.
+  const lift = space < o.dim ? lifter(o.seed + 0x9e3779b9, space, o.dim) : (v: Float64Array) => v;
+  const quality = unitVector(random, space);
+  const styleCenters = Array.from({ length: o.styles }, () => unitVector(random, space));
+  const groupTastes = Array.from({ length: o.groups }, () => unitVector(random, space));
 
+  // Utilities are computed in the latent space (the truth); the vectors apps send are lifted.
+  const latent = new Map<string, Float64Array>();
   const items: WorldItem[] = Array.from({ length: o.items }, (_, i) => {
     const style = i % o.styles;
+    const prompt = `${SUBJECTS[random.int(SUBJECTS.length)]}, ${STYLE_WORDS[style % STYLE_WORDS.length]}`; // drawn first, as always
+    const point = near(random, styleCenters[style], 0.8);
+    // Unlifted, the app's float32 vector itself (so worlds of up to latentDim dimensions are as before).
+    latent.set(`item-${i}`, space < o.dim ? point : Float64Array.from(Float32Array.from(point)));
     return {
       id: `item-${i}`,
       style,
-      prompt: `${SUBJECTS[random.int(SUBJECTS.length)]}, ${STYLE_WORDS[style % STYLE_WORDS.length]}`,
-      vector: Float32Array.from(near(random, styleCenters[style], 0.8)),
+      prompt,
+      vector: Float32Array.from(lift(point)),
     };
   });
   const byStyle = styleCenters.map((_, s) => items.filter((item) => item.style === s));
@@ -115,7 +160,10 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
     const user = { id: `user-${u}`, group };
     users.push(user);
     const taste = near(random, groupTastes[group], o.personalNoise * 2);
-    const utility = (item: WorldItem) => (1 - o.qualityWeight) * dot(taste, item.vector) + o.qualityWeight * dot(quality, item.vector);
+    const utility = (item: WorldItem) => {
+      const point = latent.get(item.id)!;
+      return (1 - o.qualityWeight) * dot(taste, point) + o.qualityWeight * dot(quality, point);
+    };
     const choose = (delta: number) => random.next() < 1 / (1 + Math.exp(-delta / o.labelNoise));
     let ts = 1_700_000_000 + u * 10_000;
     let pairs = 0;

@@ -22,9 +22,10 @@ import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/
 import { addVersion } from '../helpers/worker.js';
 import { subscribeFeed } from '../helpers/ws.js';
 
-const RUN_FIELDS = 'id status trigger stage epoch epochs loss validationAccuracy attempts error skipReason dataset { items interactions trainingUsers heldOutUsers } modelVersion { version status reason }';
-const VERSION_FIELDS = `version parentVersion status embeddingDim reason promotedBy artifactSha256 artifactBytes
-  evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } centroidBaseline { pairwise } versusGlobal { mean standardError users } versusServing { mean standardError } }`;
+const RUN_FIELDS =
+  'id status trigger stage epoch epochs loss validationAccuracy attempts error skipReason dataset { items interactions trainingUsers heldOutUsers } timings { exporting training evaluating promoting } modelVersion { version status reason }';
+const VERSION_FIELDS = `version parentVersion startedFrom status embeddingDim reason promotedBy artifactSha256 artifactBytes
+  evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } centroidBaseline { pairwise } versusGlobal { mean standardError users } versusServing { mean standardError users } }`;
 const SCORE = 'query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion items { score } } }';
 const FEED_WITH_VERSION = 'subscription($u: ID!) { feedUpdated(userId: $u, first: 5) { reason feed { modelVersion edges { node { item { externalId } } } } } }';
 
@@ -34,6 +35,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
   let jobs: TestJobs | undefined;
   let a: TestTenant; // dimension 16
   let b: TestTenant; // dimension 12
+  let c: TestTenant; // dimension 8: the base model's
   let baseStore: string;
   let tenantStore: string;
   let closeScorer: () => Promise<void>;
@@ -73,6 +75,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
     b = await createTestTenant(db.adminUrl, 12);
     await seedWorld(api.services, a.admin, 16, { seed: 5 });
     await seedWorld(api.services, b.admin, 12, { seed: 6 });
+    c = await createTestTenant(db.adminUrl, 8);
+    await seedWorld(api.services, c.admin, 8, { seed: 7 });
     await runJobs();
   }, 120_000);
 
@@ -88,6 +92,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(s).toMatchObject({ degraded: true, modelVersion: null });
     expect(s.degradedReason).toMatch(/^no model for this tenant yet: it trains when it has 50 users with at least 2 likes and 2 dislikes each/);
     expect((await serving(a)).scoringModel).toMatchObject({ kind: 'FALLBACK', modelVersion: null });
+    // One of the base model's dimension is served by the base model meanwhile.
+    expect(await score(c)).toMatchObject({ degraded: false, modelVersion: 'base-1' });
+    expect((await serving(c)).scoringModel).toEqual({ kind: 'BASE', modelVersion: 'base-1', reason: null });
   });
 
   it('closes the registry to app keys (FORBIDDEN)', async () => {
@@ -106,7 +113,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
       await jobs!.runner.triggerNightly();
       for (const t of [a, b]) {
         const promoted = await eventually('a promoted version', async () => (await serving(t)).servingModel ?? undefined, 180_000, 500);
-        expect(promoted).toMatchObject({ version: 1, parentVersion: null, status: 'PROMOTED', promotedBy: 'GATE', embeddingDim: t.dim });
+        expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: null, status: 'PROMOTED', promotedBy: 'GATE', embeddingDim: t.dim });
         expect(promoted.artifactSha256).toMatch(/^[0-9a-f]{64}$/);
         const e = promoted.evaluation;
         expect(e.historySize).toBe(8);
@@ -125,6 +132,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(runs[0].node).toMatchObject({ status: 'SUCCEEDED', trigger: 'SCHEDULE', stage: null, epoch: 8, epochs: 8, attempts: 1, modelVersion: { version: 1, status: 'PROMOTED' } });
         expect(runs[0].node.dataset).toMatchObject({ items: 300, interactions: 15_000 });
         expect(runs[0].node.dataset.heldOutUsers + runs[0].node.dataset.trainingUsers).toBe(300);
+        for (const stage of ['exporting', 'training', 'evaluating', 'promoting']) expect(runs[0].node.timings[stage], stage).toBeGreaterThan(0);
         // The store is a Triton repository: the artifact and a config that names the serving version.
         const dir = join(tenantStore, tenantModelName(t.id));
         expect(existsSync(join(dir, '1', 'model.onnx'))).toBe(true);
@@ -136,10 +144,22 @@ describe('per-tenant models and the nightly fine-tune', () => {
     }
   }, 240_000);
 
+  it('a tenant of the base model\'s dimension is served by it, then fine-tunes it into a model of its own, measured against it', async () => {
+    // Its nightly run was queued with the others above.
+    const id = (await api.gql(c.adminKey, '{ trainingRuns(first: 1) { edges { node { id } } } }')).data.trainingRuns.edges[0].node.id;
+    const done = await finished(c, id);
+    expect(done, JSON.stringify(done.modelVersion)).toMatchObject({ status: 'SUCCEEDED', error: null, modelVersion: { version: 1, status: 'PROMOTED' } });
+    const promoted = (await serving(c)).servingModel;
+    expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: 'base-1', status: 'PROMOTED' });
+    expect(promoted.evaluation.serving.pairwise).toBeLessThan(promoted.evaluation.candidate.pairwise);
+    expect(promoted.evaluation.versusServing.users).toBe(promoted.evaluation.heldOutUsers);
+    expect(await score(c)).toMatchObject({ degraded: false, modelVersion: '1' });
+  }, 200_000);
+
   it('a rerun of the same night starts nothing: no tenant has new interactions', async () => {
     await jobs!.runner.triggerNightly();
     await new Promise((r) => setTimeout(r, 5000)); // the nightly queue is polled every 2 s
-    for (const t of [a, b]) {
+    for (const t of [a, b, c]) {
       const runs = (await api.gql(t.adminKey, '{ trainingRuns { edges { node { id } } } }')).data.trainingRuns.edges;
       expect(runs).toHaveLength(1);
     }
@@ -171,7 +191,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const next = await finished(a, (await startTraining(a)).id);
     expect(next).toMatchObject({ status: 'SUCCEEDED', modelVersion: { version: 3, status: 'PROMOTED' } });
     const v3 = (await serving(a)).servingModel;
-    expect(v3).toMatchObject({ version: 3, parentVersion: 1, promotedBy: 'GATE' });
+    expect(v3).toMatchObject({ version: 3, parentVersion: 1, startedFrom: 'version 1', promotedBy: 'GATE' });
     expect(v3.evaluation.versusServing.standardError).toBeGreaterThan(0);
     expect(await score(a)).toMatchObject({ modelVersion: '3' });
   }, 300_000);

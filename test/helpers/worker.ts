@@ -50,10 +50,12 @@ export function fixtureRow(b: number, fx = readFixture()): ScoreBatch {
   return { B: 1, H, T, D, history: f.history.slice(b * H * D, (b + 1) * H * D), historyLabel: f.historyLabel.slice(b * H, (b + 1) * H), historyMask: f.historyMask.slice(b * H, (b + 1) * H), candidates: f.candidates.slice(b * T * D, (b + 1) * T * D) };
 }
 
+/** Puts a model into a base store as preference/<version> (with the fixture's checkpoint when it is the fixture). */
 export function addVersion(store: string, version: number, file = join(fixtureModel(), 'model.onnx')): void {
   const dir = join(store, 'preference', String(version));
   mkdirSync(dir, { recursive: true });
   copyFileSync(file, join(dir, 'model.onnx'));
+  if (file === join(fixtureModel(), 'model.onnx')) copyFileSync(join(fixtureModel(), 'ckpt.pt'), join(dir, 'ckpt.pt'));
 }
 
 export interface TestWorker {

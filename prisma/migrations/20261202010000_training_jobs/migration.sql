@@ -12,9 +12,15 @@ ALTER TABLE "training_runs" ADD COLUMN "stage" text CHECK ("stage" IN ('EXPORTIN
 ALTER TABLE "training_runs" ADD COLUMN "attempts" integer NOT NULL DEFAULT 0 CHECK ("attempts" >= 0);
 -- What the export found: users, items, interactions, training and held-out users.
 ALTER TABLE "training_runs" ADD COLUMN "dataset" jsonb;
+-- Seconds each stage took (EXPORTING, TRAINING, EVALUATING, PROMOTING), as each one ends.
+ALTER TABLE "training_runs" ADD COLUMN "timings" jsonb;
 
 -- Why a version was refused (FAILED: its artifact) or rejected (REJECTED: the gate's words).
 ALTER TABLE "model_versions" ADD COLUMN "reason" text;
+-- What its training started from: "version 3" (the tenant's, also in parent_version), "base-1"
+-- (the shipped base model, for a tenant of its dimension without a model of its own), or null
+-- (from scratch).
+ALTER TABLE "model_versions" ADD COLUMN "started_from" text;
 CREATE INDEX "model_versions_run_idx" ON "model_versions" ("training_run_id");
 -- Listing a tenant's versions newest first.
 CREATE INDEX "model_versions_tenant_created_idx" ON "model_versions" ("tenant_id", "created_at" DESC, "version" DESC);
