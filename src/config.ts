@@ -37,7 +37,7 @@ export interface TrainingConfig {
   cron: string;
   /** Run the jobs inside the API process: the embedded default; with a server, `npm run jobs` instead. */
   inProcess: boolean | undefined;
-  /** Epochs of a first model (or one whose dimension changed), and of a fine-tune from the serving checkpoint. */
+  /** Epochs of a tenant's first model, and of a fine-tune of its own serving version. */
   epochs: number;
   fineTuneEpochs: number;
   /** Episodes per epoch at most: bounds the time a large tenant takes. */

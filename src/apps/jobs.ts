@@ -12,18 +12,8 @@ import { createLogger } from '../logger.js';
 import { createPostgresBus } from '../events/event-bus.js';
 import { createPredictor } from '../inference/predictor.js';
 import { createWorkerClient } from '../inference/worker-client.js';
-import type { Scorer } from '../inference/scorer.js';
+import { NO_SCORER } from '../inference/scorer.js';
 import { describeSchedule } from '../jobs/queues.js';
-
-/** Without WORKER_URLS there is no worker to load a promoted version: API instances load it on the event. */
-const NO_WORKERS: Scorer = {
-  modelInfo: async () => undefined,
-  score: async () => {
-    throw new Error('the jobs process does not score');
-  },
-  load: async () => [],
-  close: async () => {},
-};
 
 async function main() {
   const config = loadConfig();
@@ -36,7 +26,9 @@ async function main() {
   const errors = new Counter({ name: 'tastegraph_background_errors_total', help: 'Background failures by component (logged with their context)', labelNames: ['component'], registers: [metrics] });
   const database = await openDatabase(config, { onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed') });
   const bus = await createPostgresBus(database.listenUrl, log);
-  const scorer = config.scoring.workerUrls.length ? createWorkerClient({ urls: config.scoring.workerUrls, retries: config.scoring.retries }) : NO_WORKERS;
+  // Without WORKER_URLS there is no worker to load a promoted version: API instances scoring in
+  // process load it themselves on the event.
+  const scorer = config.scoring.workerUrls.length ? createWorkerClient({ urls: config.scoring.workerUrls, retries: config.scoring.retries }) : NO_SCORER;
   const jobs = await openJobs(config, {
     db: database.db,
     connectionString: database.listenUrl,

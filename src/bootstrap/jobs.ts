@@ -31,19 +31,7 @@ export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner>
     predictor: d.predictor,
     bus: d.bus,
     log: d.log,
-    settings: {
-      python: config.trainerPython,
-      epochs: t.epochs,
-      fineTuneEpochs: t.fineTuneEpochs,
-      maxEpisodesPerEpoch: t.maxEpisodesPerEpoch,
-      minUsers: t.minUsers,
-      minHeldOutUsers: t.minHeldOutUsers,
-      heldOutPercent: t.heldOutPercent,
-      staleSeconds: t.staleSeconds,
-      workDir: t.workDir,
-      baseModelStore: config.worker.modelStore,
-      trainerArgs: t.trainerArgs,
-    },
+    settings: { ...t, python: config.trainerPython, baseModelStore: config.worker.modelStore },
   });
   return startJobRunner({
     connectionString: d.connectionString,

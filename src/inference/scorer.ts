@@ -45,6 +45,16 @@ export interface Scorer {
   close(): Promise<void>;
 }
 
+/** Where nothing scores (tests, the jobs process without workers): no base model, nothing to load. */
+export const NO_SCORER: Scorer = {
+  modelInfo: async () => undefined,
+  score: async () => {
+    throw new Error('no model is configured in this process');
+  },
+  load: async () => [],
+  close: async () => {},
+};
+
 export function createInProcessScorer(store: ModelStore): Scorer {
   return {
     async modelInfo() {

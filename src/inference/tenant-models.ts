@@ -45,6 +45,9 @@ export interface TenantModelsOptions {
 interface Entry extends ServedModel {
   name: string;
   version: string;
+  fileBytes: number;
+  /** The most candidates (users x candidates each) one run has scored: what its arena grew to hold. */
+  peakCandidates: number;
   bytes: number;
 }
 
@@ -56,11 +59,16 @@ export interface LoadReport {
 }
 
 /**
- * What one loaded version costs: onnxruntime keeps the weights (the file's size) and its
- * arena, and each session runs on a thread of its own. Measured in bench/model-memory.ts:
- * RSS grows by about 2x the file plus 10 MB per session loaded (dimension 32 to 512).
+ * What one loaded version holds, as WORKER_MODEL_CACHE_MB counts it: its weights (twice the
+ * file: onnxruntime's copy and the bytes handed to its thread), a thread of its own, and
+ * onnxruntime's CPU arena, which grows to the largest run the session has made and never
+ * shrinks, with the copies of that run's inputs on the way to the session's thread. Measured in
+ * bench/model-memory.ts (model width 64, runs of 64 users x 500 candidates): 7.3 kB per
+ * candidate at dimension 32 (228 MB), 11.1 kB at dimension 512 (348 MB); so a busy tenant's
+ * version costs far more than its file, and a quiet one little. Counted as 7 kB plus 12 bytes
+ * per dimension for each candidate of the largest run.
  */
-export const estimateBytes = (fileBytes: number) => 2 * fileBytes + 10 * 1024 * 1024;
+export const estimateBytes = (fileBytes: number, dim = 0, peakCandidates = 0) => 2 * fileBytes + 10 * 1024 * 1024 + peakCandidates * (7000 + 12 * dim);
 
 export function createTenantModels(o: TenantModelsOptions) {
   // Insertion order is recency: a use moves the entry to the end, eviction takes the front.
@@ -77,7 +85,7 @@ export function createTenantModels(o: TenantModelsOptions) {
     loaded.set(k, entry);
   }
 
-  /** Frees least recently used versions until `incoming` more bytes fit (never the one just loaded). */
+  /** Frees least recently used versions until the loaded ones fit the budget (never `keep`, the one just loaded). */
   async function makeRoom(keep: string) {
     const victims: Entry[] = [];
     for (const [k, entry] of loaded) {
@@ -86,11 +94,11 @@ export function createTenantModels(o: TenantModelsOptions) {
       // Out of service first, in this synchronous step: nothing can reach its batcher after.
       loaded.delete(k);
       bytes -= entry.bytes;
+      evictions++;
+      o.onEvict?.(entry.name, entry.version);
       victims.push(entry);
     }
     for (const entry of victims) {
-      evictions++;
-      o.onEvict?.(entry.name, entry.version);
       o.log.info({ model: entry.name, version: entry.version, bytes: entry.bytes }, 'tenant model unloaded to stay within the memory budget (least recently used)');
       await entry.batcher.drain();
       await entry.session.release();
@@ -119,12 +127,37 @@ export function createTenantModels(o: TenantModelsOptions) {
       throw new ModelRefusedError(`model ${name} version ${version} cannot be loaded: ${message}`);
     }
     refused.delete(k);
-    const entry: Entry = { name, version, session, batcher: createBatcher({ ...o.batching, run: (batch) => session.run(batch) }), bytes: estimateBytes(info.size) };
+    const entry: Entry = {
+      name,
+      version,
+      session,
+      fileBytes: info.size,
+      peakCandidates: 0,
+      bytes: estimateBytes(info.size),
+      batcher: createBatcher({
+        ...o.batching,
+        run: (batch) => {
+          grew(entry, batch.B * batch.T);
+          return session.run(batch);
+        },
+      }),
+    };
     loaded.set(k, entry);
     bytes += entry.bytes;
     o.log.info({ model: name, version, metadata: session.metadata }, 'tenant model version loaded');
-    await makeRoom(k);
+    // The caller does not wait for others to drain: they are out of service at once, freed after.
+    makeRoom(k).catch((error) => o.log.error({ err: error }, 'unloading a tenant model version failed'));
     return entry;
+  }
+
+  /** A run larger than any before: the arena will grow to it, and the budget counts it now. */
+  function grew(entry: Entry, candidates: number) {
+    if (candidates <= entry.peakCandidates) return;
+    entry.peakCandidates = candidates;
+    const next = estimateBytes(entry.fileBytes, entry.session.embeddingDim, candidates);
+    if (loaded.get(key(entry.name, entry.version)) === entry) bytes += next - entry.bytes;
+    entry.bytes = next;
+    makeRoom(key(entry.name, entry.version)).catch((error) => o.log.error({ err: error }, 'unloading a tenant model version failed'));
   }
 
   /** The highest version folder in the store (for a request that names none). */

@@ -1,6 +1,6 @@
 // Wires repositories into services. The one place that knows which service needs which repository.
 import { pino } from 'pino';
-import type { Scorer } from '../inference/scorer.js';
+import { NO_SCORER, type Scorer } from '../inference/scorer.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../repositories/database.js';
 import { createApiKeyRepository } from '../repositories/api-key.repository.js';
@@ -38,16 +38,6 @@ export interface ScoringDependencies {
 const DEFAULT_REQUIREMENTS: TrainingRequirements = { minUsers: 50, minHeldOutUsers: 20, schedule: '03:00 UTC' };
 
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
-
-/** Without a model, scoring answers from the history centroid, marked degraded. */
-const NO_MODEL: Scorer = {
-  modelInfo: async () => undefined,
-  score: async () => {
-    throw new Error('no model configured');
-  },
-  load: async () => [],
-  close: async () => {},
-};
 
 export interface ServiceOptions {
   /** Background work that failed, by component (for a metric); it is logged here too. */
@@ -89,7 +79,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     }));
   const bus = options.bus ?? createInProcessBus();
   const log = options.scoring?.log ?? pino({ level: 'silent' });
-  const predictor = createPredictor(options.scoring?.scorer ?? NO_MODEL);
+  // Without a scorer, the history centroid ranks, marked degraded.
+  const predictor = createPredictor(options.scoring?.scorer ?? NO_SCORER);
   const registry = createModelRegistryRepository(db);
   const servingModels = createServingModels({ registry, predictor, requirements: options.training ?? DEFAULT_REQUIREMENTS, log });
   const scoring = createScoringService({

@@ -11,6 +11,7 @@
 // the run back in the queue for the job's retry; anything else fails the run with its reason.
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TrainingConfig } from '../config.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { Predictor } from '../inference/predictor.js';
@@ -25,21 +26,15 @@ import { judge, type Evaluation } from '../training/promotion-gate.js';
 import { promoteVersion, PromotionError } from '../training/promotion.js';
 import { runTrainer } from '../training/trainer-process.js';
 
-export interface TrainingRunSettings {
+/** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
+export type TrainingRunSettings = Pick<
+  TrainingConfig,
+  'epochs' | 'fineTuneEpochs' | 'maxEpisodesPerEpoch' | 'minUsers' | 'minHeldOutUsers' | 'heldOutPercent' | 'staleSeconds' | 'workDir' | 'trainerArgs'
+> & {
   python: string;
-  epochs: number;
-  fineTuneEpochs: number;
-  maxEpisodesPerEpoch: number;
-  minUsers: number;
-  minHeldOutUsers: number;
-  heldOutPercent: number;
-  staleSeconds: number;
-  workDir: string;
   /** The shipped base model's store (MODEL_STORE): what serves a tenant without its own model. */
   baseModelStore: string;
-  /** Further flags for trainer/train.py (TRAINING_TRAINER_ARGS). */
-  trainerArgs?: readonly string[];
-}
+};
 
 export interface TrainingRunDeps {
   registry: ModelRegistryRepository;
@@ -58,6 +53,7 @@ export type AttemptOutcome = { done: true; run?: TrainingRunRow } | { done: fals
 const mayPass = (error: unknown) => isDatabaseUnavailable(error) || (error instanceof PromotionError && error.kind === 'unreachable');
 
 class RunFailure extends Error {}
+class RunSkipped extends Error {}
 
 /** The model that serves a tenant, as training reads it: its checkpoint, and what to call it. */
 interface Served {
@@ -66,7 +62,6 @@ interface Served {
   version: number | null;
   label: string;
 }
-class RunSkipped extends Error {}
 
 function skipReason(stats: ExportStats, s: TrainingRunSettings): string | undefined {
   const learners = stats.train.usersWithHistory[1];
@@ -84,7 +79,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
   const s = d.settings;
 
   /** Runs the run's steps; throws RunSkipped, RunFailure, or what a dependency threw. */
-  async function steps(run: TrainingRunRow, dir: string, signal: AbortSignal, beat: (p: RunProgress) => Promise<void>) {
+  async function steps(run: TrainingRunRow, dir: string, signal: AbortSignal, beat: (p: RunProgress) => Promise<void>, made: { version?: number }) {
     const { tenantId } = run;
     await beat({ stage: 'EXPORTING' });
     const exported = await exportDataset(d.data, tenantId, join(dir, 'data'), s.heldOutPercent);
@@ -96,6 +91,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     // Fine-tune what serves: the tenant's own version, or else the shipped base model when its
     // dimension is the tenant's. Only a tenant with nothing of its dimension trains from scratch.
     const served = await servingCheckpoint(tenantId, stats.dim);
+    if (!served) d.log.info({ tenantId, runId: run.id }, 'nothing of the tenant\'s dimension serves with a checkpoint in the store: training from scratch');
     const warm = served?.checkpoint;
     // A tenant's first model gets the full budget even from the base model, which never saw
     // its users; a nightly fine-tune of its own model, the shorter one.
@@ -109,7 +105,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       args: [
         '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch), '--progress', '--quiet',
         ...(warm ? ['--init', warm] : []),
-        ...(s.trainerArgs ?? []),
+        ...s.trainerArgs,
       ],
       onMessage: (m) => {
         const p = m.progress as { epoch?: number; epochs?: number; loss?: number; val_pairwise?: number | null } | undefined;
@@ -119,6 +115,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     if (!trained.ok) throw new RunFailure(trained.error);
 
     const version = await recordCandidate(run, stats.dim, candidateDir, served);
+    made.version = version.version;
     if (version.status === 'FAILED') throw new RunFailure(`the trained artifact was refused: ${version.reason}`);
 
     await beat({ stage: 'EVALUATING' });
@@ -242,9 +239,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       }
       const timer = setInterval(() => void beat(), Math.max(1000, Math.min(10_000, (s.staleSeconds * 1000) / 4)));
       const dir = join(s.workDir, `${tenantId}-${runId}`);
+      // A candidate this attempt recorded: if the attempt fails after it, the candidate fails too.
+      const made: { version?: number } = {};
+      const abandon = (why: string) =>
+        made.version === undefined ? Promise.resolve() : d.registry.judgeCandidate(tenantId, made.version, { status: 'FAILED', reason: why }).then(() => {}, () => {});
       try {
         await mkdir(dir, { recursive: true });
-        await steps(run, dir, abort.signal, beat);
+        await steps(run, dir, abort.signal, beat, made);
         await beat({ stage: null }); // the last stage's seconds
         if (!alive) throw new RunFailure('the run was marked failed while it ran');
         const finished = await d.registry.finishRun(tenantId, runId, { status: 'SUCCEEDED' });
@@ -254,6 +255,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         await beat({ stage: null }); // the seconds of the stage it ended in
         if (shutdown?.aborted && alive) {
           log.warn('the jobs process is stopping: the run goes back to the queue');
+          await abandon(`its run (attempt ${run.attempts}) was stopped: the jobs process shut down`);
           await d.registry.releaseRun(tenantId, runId, `attempt ${run.attempts} stopped: the jobs process shut down`).catch(() => {});
           return { done: true };
         }
@@ -263,11 +265,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         }
         if (canRetry && mayPass(error)) {
           log.warn({ err: error }, 'training run failed for now; the job is retried with backoff');
+          await abandon(`its run's attempt ${run.attempts} failed: ${(error as Error).message}`);
           await d.registry.requeueRun(tenantId, runId, `attempt ${run.attempts} failed: ${(error as Error).message}`).catch(() => {});
           return { done: false, retry: true, error: error as Error };
         }
         const message = error instanceof RunFailure ? error.message : `the run failed: ${(error as Error).message}`;
         log.error({ err: error }, 'training run failed; the serving model serves on');
+        await abandon(`its run failed: ${message}`);
         return { done: true, run: await d.registry.finishRun(tenantId, runId, { status: 'FAILED', error: message }).catch(() => undefined) };
       } finally {
         shutdown?.removeEventListener('abort', onShutdown);

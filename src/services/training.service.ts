@@ -19,7 +19,7 @@ export interface ScoringModel {
 
 export interface TrainingServiceOptions {
   registry: ModelRegistryRepository;
-  servingModels: Pick<ServingModels, 'resolve'>;
+  servingModels: Pick<ServingModels, 'resolve' | 'promoted'>;
   tenants: Pick<TenantService, 'embeddingDim'>;
   bus: EventBus;
   /** What a promotion by hand needs; absent where this process has no model store. */
@@ -105,7 +105,11 @@ export function createTrainingService(o: TrainingServiceOptions) {
         throw new AppError('UNAVAILABLE', 'promoteModelVersion: this API instance has no model store (TENANT_MODEL_STORE); send it to an instance that mounts the store');
       }
       try {
-        return await promoteVersion({ ...o.promotion, registry: o.registry, bus: o.bus }, viewer.tenantId, version, 'MANUAL');
+        const promoted = await promoteVersion({ ...o.promotion, registry: o.registry, bus: o.bus }, viewer.tenantId, version, 'MANUAL');
+        // Read your writes: this instance scores with it before the answer goes out (others
+        // take it up on the event, each once it has loaded the version).
+        await o.servingModels.promoted(viewer.tenantId);
+        return promoted;
       } catch (error) {
         if (!(error instanceof PromotionError)) throw error;
         if (error.kind === 'not-found') throw notFound(`model version ${version}`);

@@ -16,7 +16,7 @@ import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { tenantModelName } from '../../src/inference/model-names.js';
 import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
 import { addVersion } from '../helpers/worker.js';
@@ -157,8 +157,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
   }, 200_000);
 
   it('a rerun of the same night starts nothing: no tenant has new interactions', async () => {
+    const nightliesDone = async () =>
+      (await queryAsOwner<{ n: number }>(db.adminUrl, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'training-nightly' AND state = 'completed'"))[0].n;
+    const before = await nightliesDone();
     await jobs!.runner.triggerNightly();
-    await new Promise((r) => setTimeout(r, 5000)); // the nightly queue is polled every 2 s
+    await eventually('the nightly job ran again', async () => ((await nightliesDone()) > before ? true : undefined), 60_000);
     for (const t of [a, b, c]) {
       const runs = (await api.gql(t.adminKey, '{ trainingRuns { edges { node { id } } } }')).data.trainingRuns.edges;
       expect(runs).toHaveLength(1);
@@ -232,6 +235,19 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const missing = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 99) { version } }');
     expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('skips a tenant with too little to learn from, saying why, and trains nothing', async () => {
+    const d = await createTestTenant(db.adminUrl, 16);
+    await seedWorld(api.services, d.admin, 16, { users: 40, seed: 8 });
+    // One run at a time: asked twice at once, both answers are the same run.
+    const [first, again] = await Promise.all([startTraining(d), startTraining(d)]);
+    expect(again.id).toBe(first.id);
+    const done = await finished(d, first.id);
+    expect(done).toMatchObject({ status: 'SKIPPED', error: null, modelVersion: null });
+    expect(done.skipReason).toMatch(/^too little to learn from: \d+ training users have at least 2 likes and 2 dislikes; training needs 50 \(TRAINING_MIN_USERS\)$/);
+    expect(done.dataset).toMatchObject({ interactions: 2000 });
+    expect((await serving(d)).scoringModel.kind).toBe('FALLBACK');
   }, 60_000);
 
   it("answers NOT_FOUND for another tenant's runs, and lists only the tenant's own", async () => {

@@ -13,6 +13,7 @@ import { createWorkerServer } from '../../src/inference/protocol-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/inference/worker-metrics.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
 import type { ScoreBatch } from '../../src/inference/tensors.js';
+import { encodeInferRequest, parseInferResponse } from '../../src/inference/protocol.js';
 
 let fixtureDir: string | undefined;
 
@@ -128,4 +129,18 @@ export async function startTestWorker(
 export async function sessionRuns(worker: TestWorker): Promise<number> {
   const metric = await worker.metrics.batchRows.get();
   return metric.values.find((v) => v.metricName === 'tastegraph_worker_batch_rows_count')?.value ?? 0;
+}
+
+/** One binary infer request to a model (a version, or the one served): 200 with the output, or the status and error. */
+export async function inferOver(url: string, model: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) {
+  const request = encodeInferRequest(batch, { timeoutUs });
+  const response = await fetch(`${url}/v2/models/${model}${version ? `/versions/${version}` : ''}/infer`, {
+    method: 'POST',
+    headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
+    body: new Uint8Array(request.body),
+  });
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
+  const length = response.headers.get('inference-header-content-length');
+  return { status: 200, ...parseInferResponse(body, length ? Number(length) : undefined) };
 }

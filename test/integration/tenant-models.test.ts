@@ -12,11 +12,10 @@ import { createPredictor } from '../../src/inference/predictor.js';
 import { ModelUnavailableError } from '../../src/inference/scorer.js';
 import { tenantModelName } from '../../src/inference/model-names.js';
 import { estimateBytes } from '../../src/inference/tenant-models.js';
-import { encodeInferRequest, parseInferResponse } from '../../src/inference/protocol.js';
 import { tritonConfig } from '../../src/training/artifact-store.js';
 import { createScoringService } from '../../src/services/scoring.service.js';
 import type { ItemRow } from '../../src/repositories/item.repository.js';
-import { fixtureModel, fixtureRow, startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { fixtureModel, fixtureRow, inferOver, startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 let worker: TestWorker | undefined;
 afterEach(async () => {
@@ -32,18 +31,7 @@ function putVersion(store: string, tenantId: string, version: number, corrupt = 
   else copyFileSync(join(fixtureModel(), 'model.onnx'), join(dir, 'model.onnx'));
 }
 
-async function infer(url: string, model: string, version?: string) {
-  const request = encodeInferRequest(fixtureRow(0), {});
-  const response = await fetch(`${url}/v2/models/${model}${version ? `/versions/${version}` : ''}/infer`, {
-    method: 'POST',
-    headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
-    body: new Uint8Array(request.body),
-  });
-  const body = Buffer.from(await response.arrayBuffer());
-  if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
-  const length = response.headers.get('inference-header-content-length');
-  return { status: 200, ...parseInferResponse(body, length === null ? undefined : Number(length)) };
-}
+const infer = (url: string, model: string, version?: string) => inferOver(url, model, version, fixtureRow(0));
 
 const metrics = async (url: string) => (await fetch(`${url}/metrics`)).text();
 
@@ -89,7 +77,8 @@ describe("tenants' models in the worker", () => {
     const text = await metrics(worker.url);
     expect(text).toMatch(/tastegraph_worker_tenant_models_loaded 2/);
     expect(text).toMatch(/tastegraph_worker_tenant_model_evictions_total 1/);
-    expect(text).toMatch(new RegExp(`tastegraph_worker_tenant_model_bytes ${2 * estimateBytes(size)}`));
+    // Each has scored one user's 5 candidates of dimension 8: its arena is counted too.
+    expect(text).toMatch(new RegExp(`tastegraph_worker_tenant_model_bytes ${2 * estimateBytes(size, 8, 5)}`));
     // An unloaded version loads again when asked for.
     expect(await infer(worker.url, tenantModelName(t2), '1')).toMatchObject({ status: 200 });
   });

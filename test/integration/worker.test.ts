@@ -6,10 +6,10 @@ import { writeFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeInferRequest, parseInferResponse } from '../../src/inference/protocol.js';
+import { encodeInferRequest } from '../../src/inference/protocol.js';
 import { type ScoreBatch } from '../../src/inference/tensors.js';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
-import { addVersion, fixtureBatch as wholeFixture, fixtureModel, fixtureRow, readFixture, sessionRuns, startTestWorker, type Fixture, type TestWorker } from '../helpers/worker.js';
+import { addVersion, inferOver, fixtureBatch as wholeFixture, fixtureModel, fixtureRow, readFixture, sessionRuns, startTestWorker, type Fixture, type TestWorker } from '../helpers/worker.js';
 
 /** The shipped base model, as the worker names it. */
 const BASE = { name: 'preference' };
@@ -45,18 +45,7 @@ async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
   return inferVersion(url, undefined, batch, timeoutUs);
 }
 
-async function inferVersion(url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) {
-  const request = encodeInferRequest(batch, { timeoutUs });
-  const response = await fetch(`${url}/v2/models/preference${version ? `/versions/${version}` : ''}/infer`, {
-    method: 'POST',
-    headers: { 'inference-header-content-length': String(request.headerLength), 'content-type': 'application/octet-stream' },
-    body: new Uint8Array(request.body),
-  });
-  const body = Buffer.from(await response.arrayBuffer());
-  if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
-  const length = response.headers.get('inference-header-content-length');
-  return { status: 200, ...parseInferResponse(body, length ? Number(length) : undefined) };
-}
+const inferVersion = (url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) => inferOver(url, 'preference', version, batch, timeoutUs);
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).every((x, i) => Math.abs(x - b[i]) < 1e-4);
 

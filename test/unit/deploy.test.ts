@@ -10,8 +10,9 @@ import { INPUTS, OUTPUTS } from '../../src/inference/model-contract.js';
 describe('deploy/compose.yaml', () => {
   const compose = parse(readFileSync('deploy/compose.yaml', 'utf8'));
 
-  it('runs postgres, the migrations, the worker and the API, in that order', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'worker']);
+  it('runs postgres, the migrations, the worker, the API and the jobs, in that order', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['api', 'jobs', 'migrate', 'postgres', 'worker']);
+    expect(compose.services.jobs.depends_on).toEqual({ migrate: { condition: 'service_completed_successfully' }, worker: { condition: 'service_healthy' } });
     expect(compose.services.migrate.depends_on.postgres.condition).toBe('service_healthy');
     expect(compose.services.api.depends_on).toEqual({ migrate: { condition: 'service_completed_successfully' }, worker: { condition: 'service_healthy' } });
   });
@@ -23,10 +24,25 @@ describe('deploy/compose.yaml', () => {
     expect(compose.services.worker.deploy.resources.reservations.devices[0].capabilities).toEqual(['gpu']);
   });
 
+  it('shares the tenants\' model store: the jobs write it, the workers read it, the API writes its config on a rollback', () => {
+    const mounts = (service: string) => compose.services[service].volumes as string[];
+    expect(mounts('jobs')).toEqual(['models:/var/lib/tastegraph/models']);
+    expect(mounts('worker')).toEqual(['models:/var/lib/tastegraph/models:ro']);
+    expect(mounts('api')).toEqual(['models:/var/lib/tastegraph/models']);
+    for (const service of ['api', 'worker']) expect(compose.services[service].environment.TENANT_MODEL_STORE).toBe('/var/lib/tastegraph/models');
+    expect(compose.services.jobs.environment.DATABASE_URL).toMatch(/^postgres:\/\/tastegraph_app:/);
+    expect(compose.services.jobs.environment.DATABASE_ADMIN_URL).toBeUndefined();
+    expect(Object.keys(compose.volumes)).toContain('models');
+  });
+
   it('builds from Dockerfiles that exist and start the entry points', () => {
     const api = readFileSync(compose.services.api.build.dockerfile, 'utf8');
     expect(api).toMatch(/CMD \["node", "--import", "tsx", "src\/apps\/api.ts"\]/);
     expect(api).toMatch(/ENV NODE_ENV=production/);
+    const jobs = readFileSync(compose.services.jobs.build.dockerfile, 'utf8');
+    expect(jobs).toMatch(/python3-torch python3-onnx python3-numpy libopenblas0-pthread/);
+    expect(jobs).toMatch(/COPY trainer \.\/trainer/);
+    expect(jobs).toMatch(/CMD \["node", "--import", "tsx", "src\/apps\/jobs.ts"\]/);
     const worker = readFileSync(compose.services.worker.build.dockerfile, 'utf8');
     expect(worker).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
     expect(worker).toMatch(/CMD \["node", "--import", "tsx", "src\/apps\/worker.ts"\]/);
@@ -45,6 +61,19 @@ describe('deploy/kubernetes', () => {
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
     const env = Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
     expect(env.WORKER_URLS).toBe('http://tastegraph-worker:8000');
+  });
+
+  it('jobs: one Deployment on the shared model store, which every process that needs it mounts', () => {
+    const [claim, deployment] = docs('jobs.yaml');
+    expect([claim.kind, deployment.kind]).toEqual(['PersistentVolumeClaim', 'Deployment']);
+    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    const pod = deployment.spec.template.spec;
+    expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/health/ready');
+    for (const spec of [pod, docs('api.yaml')[0].spec.template.spec, docs('worker.yaml')[0].spec.template.spec]) {
+      expect(spec.volumes).toEqual([{ name: 'models', persistentVolumeClaim: { claimName: claim.metadata.name } }]);
+      const env = Object.fromEntries(spec.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+      expect(env.TENANT_MODEL_STORE).toBe(spec.containers[0].volumeMounts[0].mountPath);
+    }
   });
 
   it('worker: a Deployment requesting nvidia.com/gpu, and its Service', () => {

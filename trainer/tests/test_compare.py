@@ -1,0 +1,69 @@
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from trainer.compare import paired
+from trainer.data import choose_history_size, read_dataset
+from trainer.tests.helpers import taste_world, write_dataset
+
+
+class HistorySize(unittest.TestCase):
+    """EVAL-1(n) for a tenant: the largest n of 8, 4, 2 that evaluates 50 users, else the one that evaluates the most."""
+
+    def world(self, users, likes, dislikes):
+        d = tempfile.mkdtemp()
+        rows = [[f"u{u}", f"i{k}", 1 if k < likes else 0, k, ""] for u in range(users) for k in range(likes + dislikes)]
+        write_dataset(d, [[float(k)] for k in range(likes + dislikes)], [f"i{k}" for k in range(likes + dislikes)], rows)
+        return read_dataset(d)
+
+    def test_short_histories_get_a_smaller_n(self):
+        self.assertEqual(choose_history_size(self.world(60, 10, 10))[0], 8)
+        self.assertEqual(choose_history_size(self.world(60, 6, 6))[0], 4)   # 6 < 8 + 1 of each
+        n, users = choose_history_size(self.world(60, 3, 3))
+        self.assertEqual((n, len(users)), (2, 60))
+
+    def test_too_few_users_for_any_takes_the_n_that_evaluates_most(self):
+        n, users = choose_history_size(self.world(10, 5, 5))
+        self.assertEqual((n, len(users)), (4, 10))
+
+
+class PairedDifference(unittest.TestCase):
+    def test_mean_and_standard_error_over_users_in_points(self):
+        a = [{"won": 3, "pairs": 4}, {"won": 1, "pairs": 2}, {"won": 2, "pairs": 2}]
+        b = [{"won": 2, "pairs": 4}, {"won": 1, "pairs": 2}, {"won": 0, "pairs": 2}]
+        # per user: +25, 0, +100 points; mean 41.67; sd 52.04; se 30.05
+        result = paired(a, b)
+        self.assertAlmostEqual(result["mean"], 125 / 3, places=6)
+        self.assertAlmostEqual(result["standardError"], math.sqrt(((25 - 125 / 3) ** 2 + (125 / 3) ** 2 + (100 - 125 / 3) ** 2) / 2) / math.sqrt(3), places=6)
+        self.assertEqual(result["users"], 3)
+
+    def test_one_user_has_no_standard_error(self):
+        self.assertEqual(paired([{"won": 1, "pairs": 1}], [{"won": 0, "pairs": 1}]), {"mean": 100.0, "standardError": None, "users": 1})
+
+
+class CompareCommand(unittest.TestCase):
+    def test_measures_candidate_serving_and_baselines_on_the_same_held_out_users(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "train"), users=80, seed=3)
+        taste_world(os.path.join(root, "heldout"), users=60, seed=3, first_user=1000)
+        model = os.path.join(root, "model")
+        run = lambda *args: subprocess.run([sys.executable, "-m", *args], check=True, capture_output=True, text=True)
+        run("trainer.train", "--data", os.path.join(root, "train"), "--out", model, "--epochs", "1", "--max-episodes", "300", "--quiet")
+        out = os.path.join(root, "evaluation.json")
+        printed = run("trainer.compare", "--train", os.path.join(root, "train"), "--heldout", os.path.join(root, "heldout"),
+                      "--candidate", os.path.join(model, "ckpt.pt"), "--serving", os.path.join(model, "ckpt.pt"), "--out", out)
+        with open(out) as f:
+            e = json.load(f)
+        self.assertEqual(e["historySize"], 8)
+        self.assertEqual(e["heldOutUsers"], 60)
+        for scorer in ("candidate", "serving", "globalBaseline", "centroidBaseline"):
+            self.assertEqual(e[scorer]["users"], 60, scorer)
+            self.assertEqual(e[scorer]["pairs"], e["pairs"], scorer)
+        # The same model as candidate and as serving: no difference, on every user.
+        self.assertEqual(e["candidate"], e["serving"])
+        self.assertEqual((e["versusServing"]["mean"], e["versusServing"]["standardError"]), (0.0, 0.0))
+        self.assertIn('"evaluated"', printed.stdout)
