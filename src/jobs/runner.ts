@@ -48,14 +48,15 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
   // pg-boss reports its own background failures (a lost connection, say) here and carries on.
   boss.on('error', (error) => failed('job-queue', error, 'job queue error; pg-boss retries'));
   await boss.start();
-  await boss.createQueue(QUEUES.NIGHTLY, { name: QUEUES.NIGHTLY, retryLimit: 3, retryBackoff: true, retryDelay: 60 });
-  await boss.createQueue(QUEUES.TRAINING_RUN, {
-    name: QUEUES.TRAINING_RUN,
-    retryLimit: o.retries,
-    retryBackoff: true,
-    retryDelay: 30,
-    expireInSeconds: o.timeoutMinutes * 60,
-  });
+  // Created once per database; updated at every start, so changed settings take effect.
+  const queues = [
+    { name: QUEUES.NIGHTLY, retryLimit: 3, retryBackoff: true, retryDelay: 60 },
+    { name: QUEUES.TRAINING_RUN, retryLimit: o.retries, retryBackoff: true, retryDelay: 30, expireInSeconds: o.timeoutMinutes * 60 },
+  ];
+  for (const queue of queues) {
+    await boss.createQueue(queue.name, queue);
+    await boss.updateQueue(queue.name, queue);
+  }
   await boss.schedule(QUEUES.NIGHTLY, o.cron, {}, { tz: 'UTC' });
 
   async function dispatch(tenantId: string, runId: string) {

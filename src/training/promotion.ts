@@ -36,7 +36,12 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
     throw new PromotionError(`model version ${version} cannot serve: its artifact is not in the model store (${d.artifacts.dir})`, 'not-servable');
   }
   const current = await d.registry.promoted(tenantId);
-  const metadata = readOnnxMetadata(new Uint8Array(await readFile(d.artifacts.onnxPath(tenantId, version))));
+  let metadata: Record<string, string>;
+  try {
+    metadata = readOnnxMetadata(new Uint8Array(await readFile(d.artifacts.onnxPath(tenantId, version))));
+  } catch (error) {
+    throw new PromotionError(`model version ${version} cannot serve: its artifact cannot be read (${(error as Error).message})`, 'refused');
+  }
   const userDim = Number(metadata.user_embedding_dim) || Number(metadata.preference_tokens) || 1;
   const serving = current ? [current.version] : [];
   await d.artifacts.writeConfig(tenantId, target.embeddingDim, userDim, [version, ...serving]);
