@@ -3,7 +3,7 @@
 // policy), and each tenant's own "tenant-<id>" loaded on demand within a memory budget.
 import type { ModelRegistry, ServedModel } from './model-registry.js';
 import { BASE_MODEL, isTenantModelName } from './model-names.js';
-import { ModelNotFoundError, ModelRefusedError, type TenantModels } from './tenant-models.js';
+import { ModelNotFoundError, type TenantModels } from './tenant-models.js';
 
 export interface ModelLoadResult {
   /** Versions loaded by this call. */
@@ -62,5 +62,3 @@ export function createModelStore(base: ModelRegistry, tenants: TenantModels): Mo
     },
   };
 }
-
-export { ModelNotFoundError, ModelRefusedError };

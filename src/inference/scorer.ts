@@ -1,7 +1,6 @@
 // What the API needs from inference, whoever does it: workers over HTTP, or the same model
 // store and batchers in this process (the embedded default).
 import type { ModelStore } from './model-store.js';
-import { BASE_MODEL } from './model-names.js';
 import { ModelNotFoundError, ModelRefusedError } from './tenant-models.js';
 import type { ScoreBatch, ScoreOutput } from './tensors.js';
 
@@ -83,5 +82,3 @@ export function createInProcessScorer(store: ModelStore): Scorer {
     close: () => store.close(),
   };
 }
-
-export { BASE_MODEL };

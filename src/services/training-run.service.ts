@@ -241,8 +241,17 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       const dir = join(s.workDir, `${tenantId}-${runId}`);
       // A candidate this attempt recorded: if the attempt fails after it, the candidate fails too.
       const made: { version?: number } = {};
-      const abandon = (why: string) =>
-        made.version === undefined ? Promise.resolve() : d.registry.judgeCandidate(tenantId, made.version, { status: 'FAILED', reason: why }).then(() => {}, () => {});
+      const abandon = async (why: string) => {
+        if (made.version === undefined) return;
+        await d.registry.judgeCandidate(tenantId, made.version, { status: 'FAILED', reason: why }).catch((error) =>
+          log.error({ err: error, version: made.version }, 'could not mark the candidate of a failed attempt FAILED; it stays CANDIDATE and never serves'));
+      };
+      /** Records the run's end; if even that fails, the stale-heartbeat sweep fails the run later. */
+      const record = <T>(what: string, write: Promise<T>) =>
+        write.catch((error) => {
+          log.error({ err: error }, `could not record that the run ${what}; the sweep marks it FAILED once its heartbeat is stale`);
+          return undefined;
+        });
       try {
         await mkdir(dir, { recursive: true });
         await steps(run, dir, abort.signal, beat, made);
@@ -256,7 +265,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         if (shutdown?.aborted && alive) {
           log.warn('the jobs process is stopping: the run goes back to the queue');
           await abandon(`its run (attempt ${run.attempts}) was stopped: the jobs process shut down`);
-          await d.registry.releaseRun(tenantId, runId, `attempt ${run.attempts} stopped: the jobs process shut down`).catch(() => {});
+          await record('goes back to the queue', d.registry.releaseRun(tenantId, runId, `attempt ${run.attempts} stopped: the jobs process shut down`));
           return { done: true };
         }
         if (error instanceof RunSkipped) {
@@ -266,13 +275,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         if (canRetry && mayPass(error)) {
           log.warn({ err: error }, 'training run failed for now; the job is retried with backoff');
           await abandon(`its run's attempt ${run.attempts} failed: ${(error as Error).message}`);
-          await d.registry.requeueRun(tenantId, runId, `attempt ${run.attempts} failed: ${(error as Error).message}`).catch(() => {});
+          await record('goes back to the queue', d.registry.requeueRun(tenantId, runId, `attempt ${run.attempts} failed: ${(error as Error).message}`));
           return { done: false, retry: true, error: error as Error };
         }
         const message = error instanceof RunFailure ? error.message : `the run failed: ${(error as Error).message}`;
         log.error({ err: error }, 'training run failed; the serving model serves on');
         await abandon(`its run failed: ${message}`);
-        return { done: true, run: await d.registry.finishRun(tenantId, runId, { status: 'FAILED', error: message }).catch(() => undefined) };
+        return { done: true, run: await record('failed', d.registry.finishRun(tenantId, runId, { status: 'FAILED', error: message })) };
       } finally {
         shutdown?.removeEventListener('abort', onShutdown);
         clearInterval(timer);
