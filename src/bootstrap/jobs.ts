@@ -32,6 +32,7 @@ export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner>
     bus: d.bus,
     log: d.log,
     settings: { ...t, python: config.trainerPython, baseModelStore: config.worker.modelStore },
+    onError: d.onError,
   });
   return startJobRunner({
     connectionString: d.connectionString,

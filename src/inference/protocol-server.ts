@@ -179,7 +179,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
     if (action === '/ready') {
       // Triton: ready means loaded. Asking does not load a tenant's model.
-      const ready = name === BASE_MODEL ? store.base.get(version) !== undefined : version ? store.tenants.get(name, version) !== undefined : store.tenants.versions(name).length > 0;
+      const ready = name === BASE_MODEL ? store.base.get(version) !== undefined : version ? store.tenants.isLoaded(name, version) : store.tenants.versions(name).length > 0;
       return json(ready ? 200 : 404, { name, ready }), 'model_ready';
     }
     return json(200, await modelMetadata(name, version)), 'model_metadata';

@@ -192,12 +192,8 @@ export function createTenantModels(o: TenantModelsOptions) {
   }
 
   return {
-    /** A loaded version, without loading anything (undefined if it is not loaded). */
-    get(name: string, version: string): ServedModel | undefined {
-      const entry = loaded.get(key(name, version));
-      if (entry) touch(entry);
-      return entry;
-    },
+    /** Whether a version is loaded (a readiness probe: not a use, so the LRU order stays). */
+    isLoaded: (name: string, version: string) => loaded.has(key(name, version)),
 
     acquire,
 

@@ -268,16 +268,21 @@ export function createModelRegistryRepository(db: Database) {
       return db.withTenant(tenantId, (sql) => one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND status = 'PROMOTED'`, [tenantId]));
     },
 
-    /** The version that served before the current one (the most recently promoted RETIRED one). */
-    async previouslyPromoted(tenantId: string): Promise<ModelVersionRow | undefined> {
-      return db.withTenant(tenantId, (sql) =>
-        one<ModelVersionRow>(
+    /**
+     * The version that serves and the one that served before it (the most recently promoted
+     * RETIRED one), in one statement: what scoring reads on a cache miss.
+     */
+    async servingVersions(tenantId: string): Promise<{ promoted: number | null; previous: number | null }> {
+      return db.withTenant(tenantId, async (sql) => {
+        const row = await one<{ promoted: number | null; previous: number | null }>(
           sql,
-          `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND status = 'RETIRED' AND promoted_at IS NOT NULL
-            ORDER BY promoted_at DESC LIMIT 1`,
+          `SELECT (SELECT version FROM model_versions WHERE tenant_id = $1 AND status = 'PROMOTED') AS promoted,
+                  (SELECT version FROM model_versions WHERE tenant_id = $1 AND status = 'RETIRED' AND promoted_at IS NOT NULL
+                    ORDER BY promoted_at DESC LIMIT 1) AS previous`,
           [tenantId],
-        ),
-      );
+        );
+        return { promoted: row?.promoted ?? null, previous: row?.previous ?? null };
+      });
     },
 
     async findVersion(tenantId: string, version: number): Promise<ModelVersionRow | undefined> {

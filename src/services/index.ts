@@ -159,9 +159,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
       bus,
       promotion: options.artifacts && { artifacts: options.artifacts, predictor, log },
     }),
-    /** For the jobs: the same predictor and registry this process scores with. */
+    /** For the jobs: the predictor this process scores with, so a promotion loads where it scores. */
     predictor,
-    registry,
   };
 }
 

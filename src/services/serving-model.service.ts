@@ -21,7 +21,7 @@ export interface TrainingRequirements {
 }
 
 export interface ServingModelOptions {
-  registry: Pick<ModelRegistryRepository, 'promoted' | 'previouslyPromoted'>;
+  registry: Pick<ModelRegistryRepository, 'servingVersions'>;
   predictor: Pick<Predictor, 'baseModel' | 'unavailableReason' | 'loadTenantModel'>;
   requirements: TrainingRequirements;
   log: Logger;
@@ -47,9 +47,8 @@ export function createServingModels(o: ServingModelOptions) {
   const pending = new Map<string, Promise<Own>>();
 
   async function read(tenantId: string): Promise<Own> {
-    const promoted = await o.registry.promoted(tenantId);
-    const previous = promoted ? await o.registry.previouslyPromoted(tenantId) : undefined;
-    return { at: Date.now(), own: promoted ? { version: promoted.version, previous: previous?.version ?? null } : null };
+    const { promoted, previous } = await o.registry.servingVersions(tenantId);
+    return { at: Date.now(), own: promoted === null ? null : { version: promoted, previous } };
   }
 
   async function own(tenantId: string): Promise<Own['own']> {

@@ -9,7 +9,7 @@
 // A heartbeat keeps the run alive in the registry; a run whose heartbeat stops is marked FAILED
 // by the jobs process's sweep. Failures that may pass (the database or the workers away) put
 // the run back in the queue for the job's retry; anything else fails the run with its reason.
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrainingConfig } from '../config.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -19,7 +19,7 @@ import { loadPreferenceSession } from '../inference/preference-session.js';
 import type { ModelRegistryRepository, ModelVersionRow, RunProgress, TrainingRunRow, TrainingStage } from '../repositories/model-registry.repository.js';
 import type { TrainingDataRepository } from '../repositories/training-data.repository.js';
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
-import { sha256File, type ArtifactStore } from '../training/artifact-store.js';
+import { describeArtifact, type ArtifactStore } from '../training/artifact-store.js';
 import { baseCheckpoint } from '../training/base-model.js';
 import { exportDataset, type ExportStats } from '../training/dataset-export.js';
 import { judge, type Evaluation } from '../training/promotion-gate.js';
@@ -44,6 +44,8 @@ export interface TrainingRunDeps {
   bus: EventBus;
   log: Logger;
   settings: TrainingRunSettings;
+  /** A background step failed (logged here with the tenant and run); for a metric. */
+  onError?: (component: string, error: unknown) => void;
 }
 
 /** How a job's attempt ended, for the job queue. */
@@ -146,7 +148,6 @@ export function createTrainingRunService(d: TrainingRunDeps) {
   async function recordCandidate(run: TrainingRunRow, dim: number, candidateDir: string, served: Served | undefined): Promise<ModelVersionRow> {
     const onnx = join(candidateDir, 'model.onnx');
     const checkpoint = join(candidateDir, 'ckpt.pt');
-    const size = (await stat(onnx).catch(() => undefined))?.size ?? 0;
     let refusal: string | undefined;
     try {
       const session = await loadPreferenceSession(onnx, 'candidate', 'cpu', 1);
@@ -155,14 +156,15 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     } catch (error) {
       refusal = (error as Error).message;
     }
+    const artifact = await describeArtifact(onnx);
     const version = await d.registry.insertCandidate(run.tenantId, {
       parentVersion: served?.version ?? null,
       startedFrom: served?.label ?? null,
       embeddingDim: dim,
       trainingRunId: run.id,
       trainedAt: new Date(),
-      artifactSha256: size > 0 ? await sha256File(onnx) : '0'.repeat(64),
-      artifactBytes: Math.max(size, 1),
+      artifactSha256: artifact.sha256,
+      artifactBytes: artifact.bytes,
     });
     if (refusal) {
       d.log.error({ tenantId: run.tenantId, runId: run.id, version: version.version, reason: refusal }, 'trained artifact refused; the serving model serves on');
@@ -221,6 +223,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         try {
           alive = await d.registry.heartbeat(tenantId, runId, progress);
         } catch (error) {
+          d.onError?.('training-heartbeat', error);
           log.warn({ err: error }, 'heartbeat failed; trying again at the next one');
           return;
         }
@@ -243,12 +246,15 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       const made: { version?: number } = {};
       const abandon = async (why: string) => {
         if (made.version === undefined) return;
-        await d.registry.judgeCandidate(tenantId, made.version, { status: 'FAILED', reason: why }).catch((error) =>
-          log.error({ err: error, version: made.version }, 'could not mark the candidate of a failed attempt FAILED; it stays CANDIDATE and never serves'));
+        await d.registry.judgeCandidate(tenantId, made.version, { status: 'FAILED', reason: why }).catch((error) => {
+          d.onError?.('training-run', error);
+          log.error({ err: error, version: made.version }, 'could not mark the candidate of a failed attempt FAILED; it stays CANDIDATE and never serves');
+        });
       };
       /** Records the run's end; if even that fails, the stale-heartbeat sweep fails the run later. */
       const record = <T>(what: string, write: Promise<T>) =>
         write.catch((error) => {
+          d.onError?.('training-run', error);
           log.error({ err: error }, `could not record that the run ${what}; the sweep marks it FAILED once its heartbeat is stale`);
           return undefined;
         });
@@ -285,7 +291,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       } finally {
         shutdown?.removeEventListener('abort', onShutdown);
         clearInterval(timer);
-        await rm(dir, { recursive: true, force: true }).catch(() => {});
+        await rm(dir, { recursive: true, force: true }).catch((error) => {
+          d.onError?.('training-workdir', error);
+          log.warn({ err: error, dir }, "could not remove the run's work folder; it takes disk until removed by hand");
+        });
       }
     },
   };

@@ -15,10 +15,19 @@ export interface ArtifactFiles {
   checkpoint: string;
 }
 
-export async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * What the registry records of an artifact: its SHA-256 and size. A missing or empty file
+ * (a trainer that wrote nothing) still gets a row, refused: all-zero digest, 1 byte.
+ */
+export async function describeArtifact(path: string): Promise<{ sha256: string; bytes: number }> {
+  const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+  return size > 0 ? { sha256: await sha256File(path), bytes: size } : { sha256: '0'.repeat(64), bytes: 1 };
 }
 
 /** Triton's model configuration for one tenant's model (the same tensors as models/preference/config.pbtxt). */

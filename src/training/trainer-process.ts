@@ -70,5 +70,3 @@ export function runTrainer(run: TrainerRun): Promise<TrainerExit> {
     });
   });
 }
-
-export { REPOSITORY_ROOT };

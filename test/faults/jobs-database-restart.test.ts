@@ -11,7 +11,7 @@ import { createServices } from '../../src/services/index.js';
 import { createTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';
-import { FAST_TRAINING, eventually, seedWorld } from '../helpers/training.js';
+import { FAST_TRAINING, eventually, runFinished, seedWorld } from '../helpers/training.js';
 import { addVersion } from '../helpers/worker.js';
 
 describe('the jobs process and a PostgreSQL restart', () => {
@@ -46,10 +46,7 @@ describe('the jobs process and a PostgreSQL restart', () => {
     await cluster.restart();
     const registry = createModelRegistryRepository(db);
     const { run } = await eventually('the database is back', () => registry.queueRun(a.id, 'MANUAL'), 60_000);
-    const done = await eventually('the run finished', async () => {
-      const r = await registry.findRun(a.id, run.id);
-      return r && ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(r.status) ? r : undefined;
-    }, 180_000);
+    const done = await runFinished(registry, a.id, run.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
     expect(await registry.promoted(a.id)).toMatchObject({ version: 1, trainingRunId: run.id });
     expect(jobs.child.exitCode).toBeNull();

@@ -12,7 +12,7 @@ import { createServices } from '../../src/services/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';
-import { FAST_TRAINING, eventually, seedWorld } from '../helpers/training.js';
+import { FAST_TRAINING, eventually, runFinished, seedWorld } from '../helpers/training.js';
 import { addVersion } from '../helpers/worker.js';
 
 describe('the jobs process killed during a training run', () => {
@@ -72,10 +72,7 @@ describe('the jobs process killed during a training run', () => {
     expect(await registry.promoted(a.id)).toBeUndefined(); // nothing half-made serves
 
     const { run: retry } = await registry.queueRun(a.id, 'MANUAL');
-    const done = await eventually('the next run finished', async () => {
-      const r = await registry.findRun(a.id, retry.id);
-      return r && ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(r.status) ? r : undefined;
-    }, 180_000);
+    const done = await runFinished(registry, a.id, retry.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
     expect(await registry.promoted(a.id)).toMatchObject({ version: 1, trainingRunId: retry.id });
   }, 400_000);

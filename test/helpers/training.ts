@@ -12,6 +12,7 @@ import type { Services } from '../../src/services/index.js';
 import type { Viewer } from '../../src/services/viewer.js';
 import { generateTasteWorld, type TasteWorldOptions } from '../../src/synth/taste-world.js';
 import type { Database } from '../../src/repositories/database.js';
+import type { ModelRegistryRepository, TrainingRunRow } from '../../src/repositories/model-registry.repository.js';
 
 /** 300 users of 4 taste groups, 50 likes and dislikes each: 240 train, about 60 held out. */
 export const SMALL_WORLD: Partial<TasteWorldOptions> = { users: 300, items: 300, groups: 4, interactionsPerUser: 50, labelNoise: 0.04 };
@@ -56,6 +57,14 @@ export async function startTestJobs(
   const config = loadConfig({ ...FAST_TRAINING, TRAINING_WORK_DIR: workDir, ...env });
   const runner = await openJobs(config, { db, connectionString, bus: services.bus, predictor: services.predictor, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
   return { runner, tenantStore: env.TENANT_MODEL_STORE, workDir };
+}
+
+/** The run once it has finished (SUCCEEDED, FAILED or SKIPPED), read from the registry. */
+export function runFinished(registry: Pick<ModelRegistryRepository, 'findRun'>, tenantId: string, runId: string, timeoutMs = 180_000): Promise<TrainingRunRow> {
+  return eventually(`run ${runId} finished`, async () => {
+    const r = await registry.findRun(tenantId, runId);
+    return r && ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(r.status) ? r : undefined;
+  }, timeoutMs);
 }
 
 /** Polls until check returns a value (not undefined), or fails after timeoutMs. */
