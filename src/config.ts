@@ -29,6 +29,26 @@ export interface Config {
   readonly feed: FeedConfig;
   readonly rateLimits: RateLimitConfig;
   readonly training: TrainingConfig;
+  readonly tasteGroups: TasteGroupsConfig;
+}
+
+/** Users' representations, similar users and taste groups (src/services/taste-group.service.ts). */
+export interface TasteGroupsConfig {
+  /** When changed users' representations are refreshed and the users grouped again (cron, UTC). */
+  readonly cron: string;
+  /** Latest likes and latest dislikes a representation reads (scoring reads HISTORY_PER_KIND). */
+  readonly historyPerKind: number;
+  /** A user needs this many likes and dislikes to be represented and grouped. */
+  readonly minPerKind: number;
+  /** k by silhouette within [minK, maxK], unless the admin gives one. */
+  readonly minK: number;
+  readonly maxK: number;
+  /** Users the silhouette is measured on (it is quadratic in users). */
+  readonly silhouetteSample: number;
+  /** Snapshots kept per tenant. */
+  readonly keepSnapshots: number;
+  /** Users per model call when computing representations. */
+  readonly batchSize: number;
 }
 
 /** The nightly fine-tune and its gate (src/services/training-run.service.ts). */
@@ -203,6 +223,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  const minK = integer(env, 'TASTE_GROUPS_MIN_K', 2, 1, 50);
+  const maxK = integer(env, 'TASTE_GROUPS_MAX_K', 12, 1, 50);
+  if (minK > maxK) throw new ConfigError(`TASTE_GROUPS_MIN_K: expected at most TASTE_GROUPS_MAX_K (${maxK}), got ${minK}`);
   return Object.freeze({
     port: integer(env, 'PORT', 4000, 0, 65535),
     jobsPort: integer(env, 'JOBS_PORT', 4100, 0, 65535),
@@ -271,6 +294,16 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMinutes: integer(env, 'TRAINING_TIMEOUT_MINUTES', 120, 1, 24 * 60),
       workDir: env.TRAINING_WORK_DIR || '.data/training',
       trainerArgs: Object.freeze((env.TRAINING_TRAINER_ARGS ?? '').split(/\s+/).filter(Boolean)),
+    }),
+    tasteGroups: Object.freeze({
+      cron: cron(env, 'TASTE_GROUPS_CRON', '30 * * * *'),
+      historyPerKind: integer(env, 'EMBEDDING_HISTORY_PER_KIND', 32, 1, 256),
+      minPerKind: integer(env, 'TASTE_GROUPS_MIN_PER_KIND', 2, 1, 64),
+      minK,
+      maxK,
+      silhouetteSample: integer(env, 'TASTE_GROUPS_SILHOUETTE_SAMPLE', 3000, 100, 100_000),
+      keepSnapshots: integer(env, 'TASTE_GROUPS_KEEP_SNAPSHOTS', 5, 1, 1000),
+      batchSize: integer(env, 'EMBEDDING_BATCH_SIZE', 256, 1, 4096),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -42,6 +42,7 @@ async function main() {
     rateLimits: config.rateLimits,
     training: { minUsers: config.training.minUsers, minHeldOutUsers: config.training.minHeldOutUsers, schedule: describeSchedule(config.training.cron) },
     artifacts: createArtifactStore(config.worker.tenantModelStore),
+    tasteGroups: config.tasteGroups,
     onBackgroundError: backgroundError,
     feed: {
       ...config.feed,
@@ -69,7 +70,7 @@ async function main() {
   // other process can reach it; with a server, `npm run jobs` runs them (JOBS_IN_PROCESS overrides).
   let jobs: JobRunner | undefined;
   if (config.training.inProcess ?? database.embedded) {
-    jobs = await openJobs(config, { db: database.db, connectionString: database.listenUrl, bus, predictor: services.predictor, log, onError: backgroundError });
+    jobs = await openJobs(config, { db: database.db, connectionString: database.listenUrl, bus, predictor: services.predictor, tasteGroups: services.tasteGroups, log, onError: backgroundError });
   }
 
   let demo: DemoKeys | undefined;

@@ -1,5 +1,6 @@
 // Composition root of the jobs process (`npm run jobs`), for a PostgreSQL server: the nightly
-// training schedule, training runs, and the sweep that fails runs whose trainer died. With the
+// training schedule, training runs, the sweep that fails runs whose trainer died, and taste
+// groups (hourly, and after each promotion). With the
 // embedded database the same jobs run inside `npm start` instead. Serves /health/live,
 // /health/ready and /metrics on JOBS_PORT.
 import { createServer } from 'node:http';
@@ -10,9 +11,8 @@ import { openDatabase } from '../bootstrap/database.js';
 import { openJobs } from '../bootstrap/jobs.js';
 import { createLogger } from '../logger.js';
 import { createPostgresBus } from '../events/event-bus.js';
-import { createPredictor } from '../inference/predictor.js';
-import { createWorkerClient } from '../inference/worker-client.js';
-import { NO_SCORER } from '../inference/scorer.js';
+import { openScorer } from '../bootstrap/scorer.js';
+import { createServices } from '../services/index.js';
 import { describeSchedule } from '../jobs/queues.js';
 
 async function main() {
@@ -26,14 +26,23 @@ async function main() {
   const errors = new Counter({ name: 'tastegraph_background_errors_total', help: 'Background failures by component (logged with their context)', labelNames: ['component'], registers: [metrics] });
   const database = await openDatabase(config, { onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed') });
   const bus = await createPostgresBus(database.listenUrl, log);
-  // Without WORKER_URLS there is no worker to load a promoted version: API instances scoring in
-  // process load it themselves on the event.
-  const scorer = config.scoring.workerUrls.length ? createWorkerClient({ urls: config.scoring.workerUrls, retries: config.scoring.retries }) : NO_SCORER;
+  // Scoring as the API does it: the workers when WORKER_URLS names them, else the model store
+  // in this process. Promotions load on the workers (or here, and API instances load on the
+  // event); taste groups compute users' representations through it.
+  const scorer = await openScorer(config, log, { onRefused: () => errors.inc({ component: 'model-load' }) });
+  const services = createServices(database.db, {
+    bus,
+    training: { minUsers: config.training.minUsers, minHeldOutUsers: config.training.minHeldOutUsers, schedule: describeSchedule(config.training.cron) },
+    tasteGroups: config.tasteGroups,
+    onBackgroundError: (component) => errors.inc({ component }),
+    scoring: { scorer, historyPerKind: config.scoring.historyPerKind, timeoutMs: config.scoring.timeoutMs, log },
+  });
   const jobs = await openJobs(config, {
     db: database.db,
     connectionString: database.listenUrl,
     bus,
-    predictor: createPredictor(scorer),
+    predictor: services.predictor,
+    tasteGroups: services.tasteGroups,
     log,
     onError: (component) => errors.inc({ component }),
   });
@@ -71,7 +80,8 @@ async function main() {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.stdout.write(
     `tastegraph jobs ready: nightly training at ${describeSchedule(config.training.cron)}; tenants' models in ${config.worker.tenantModelStore}; ` +
-      `${config.scoring.workerUrls.length ? `promotions load on ${config.scoring.workerUrls.join(', ')}` : 'no WORKER_URLS: API instances load promoted versions themselves'}; ` +
+      `${config.scoring.workerUrls.length ? `promotions load on ${config.scoring.workerUrls.join(', ')}` : 'no WORKER_URLS: models load in this process, and API instances load promoted versions themselves'}; ` +
+      `taste groups at ${config.tasteGroups.cron} (cron, UTC) and after each promotion; ` +
       `metrics at http://${config.host}:${(http.address() as AddressInfo).port}/metrics\n`,
   );
 }

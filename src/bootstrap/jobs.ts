@@ -10,6 +10,8 @@ import { createTrainingDataRepository } from '../repositories/training-data.repo
 import { createTrainingRunService } from '../services/training-run.service.js';
 import { createArtifactStore } from '../training/artifact-store.js';
 import { startJobRunner, type JobRunner } from '../jobs/runner.js';
+import { createTasteGroupRepository } from '../repositories/taste-group.repository.js';
+import type { TasteGroups } from '../services/taste-group.service.js';
 
 export interface JobDependencies {
   db: Database;
@@ -17,6 +19,8 @@ export interface JobDependencies {
   connectionString: string;
   bus: EventBus;
   predictor: Pick<Predictor, 'loadTenantModel'>;
+  /** Taste groups are computed where this process scores (its services). */
+  tasteGroups: Pick<TasteGroups, 'refresh'>;
   log: Logger;
   onError?: (component: string, error: unknown) => void;
 }
@@ -45,5 +49,6 @@ export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner>
     timeoutMinutes: t.timeoutMinutes,
     staleSeconds: t.staleSeconds,
     onError: d.onError,
+    tasteGroups: { groups: d.tasteGroups, tenantsDue: createTasteGroupRepository(d.db).tenantsDue, cron: config.tasteGroups.cron },
   });
 }

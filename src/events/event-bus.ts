@@ -14,6 +14,8 @@ export type PlatformEvent =
   /** A training run was queued (startTraining): the jobs process sends its job. */
   | { type: 'training-requested'; tenantId: string; runId: string }
   | { type: 'api-key-revoked'; tenantId: string; keyId: string }
+  /** A tenant's users were grouped again (a new snapshot), with their embeddings refreshed first. */
+  | { type: 'taste-groups-refreshed'; tenantId: string; snapshotId: string }
   /**
    * Local only, never sent: this instance's listening connection came back after a gap in
    * which other instances' events may have been missed, so whatever they refresh (live

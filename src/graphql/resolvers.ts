@@ -14,6 +14,7 @@ import { checkFirst, decodeCursor, encodeCursor } from '../services/pagination.j
 import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
 import { badInput } from '../errors.js';
 import { modelResolvers } from './model-resolvers.js';
+import { tasteGroupResolvers } from './taste-group-resolvers.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -58,6 +59,7 @@ export const resolvers = {
     feed: async (_: unknown, args: Args<{ userId: string; first: number; after?: string }>, ctx: Context) =>
       feedPage(await ctx.services.feed.feed(ctx.viewer, args.userId), args.first, args.after),
     ...modelResolvers.Query,
+    ...tasteGroupResolvers.Query,
   },
   Subscription: {
     feedUpdated: {
@@ -87,15 +89,22 @@ export const resolvers = {
       ctx.services.apiKeys.create(ctx.viewer, args.name, args.role),
     revokeApiKey: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.apiKeys.revoke(ctx.viewer, args.id),
     ...modelResolvers.Mutation,
+    ...tasteGroupResolvers.Mutation,
   },
   Tenant: {
     counts: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.tenants.counts(ctx.viewer),
     apiKeys: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.apiKeys.list(ctx.viewer),
     ...modelResolvers.Tenant,
+    ...tasteGroupResolvers.Tenant,
   },
   ModelVersion: modelResolvers.ModelVersion,
   TrainingRun: modelResolvers.TrainingRun,
+  TasteProfile: tasteGroupResolvers.TasteProfile,
+  SimilarUser: tasteGroupResolvers.SimilarUser,
+  TasteGroupSnapshot: tasteGroupResolvers.TasteGroupSnapshot,
+  TasteGroup: tasteGroupResolvers.TasteGroup,
   User: {
+    ...tasteGroupResolvers.User,
     history: (user: UserRow, args: Args<{ first: number; after?: string; kind?: InteractionKind }>, ctx: Context) =>
       ctx.services.users.history(ctx.viewer, user, args),
   },

@@ -34,6 +34,17 @@ export function createPredictor(scorer: Scorer) {
       return { scores: users.map((u, row) => q.slice(row * output.T, row * output.T + u.candidates.length)), version };
     },
 
+    /**
+     * Each user's representation (the model's user_embedding) from their history alone, in
+     * one model call that scores no candidates.
+     */
+    async embed(model: ModelChoice, dim: number, histories: readonly UserToScore['history'][], deadline: number): Promise<{ embeddings: Float32Array[]; version: string }> {
+      const batch = stackBatches(histories.map((history) => userBatch(dim, [...history], [])));
+      const { output, version } = await scorer.embed(refOf(model), batch, deadline);
+      const E = output.E;
+      return { embeddings: histories.map((_, row) => output.userEmbedding.slice(row * E, (row + 1) * E)), version };
+    },
+
     /** The base model that would answer now (its dimension decides which tenants it can serve). */
     baseModel: (): Promise<ModelInfo | undefined> => scorer.modelInfo(),
 

@@ -115,9 +115,15 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     }
     tensors[input.name] = { shape: input.shape, data };
   }
-  const missing = Object.keys(INPUT_TYPES).filter((n) => !tensors[n]);
+  // A request for user representations alone (outputs: user_embedding only) may leave out the
+  // candidates: the user's embedding does not depend on them, and the graph needs at least
+  // one, so the worker scores one placeholder per user and answers no logits.
+  const requested = Array.isArray(header.outputs) ? header.outputs.map((o) => o?.name) : [];
+  const embeddingOnly = requested.length > 0 && requested.every((name) => name === 'user_embedding');
+  const missing = Object.keys(INPUT_TYPES).filter((n) => !tensors[n] && !(n === 'candidates' && embeddingOnly && tensors.history));
   if (missing.length) throw new ProtocolError(`inputs: missing ${missing.join(', ')}`);
   const [B, H, D] = tensors.history.shape;
+  tensors.candidates ??= { shape: [B, 1, D], data: new Float32Array(B * D) };
   const [, T, Dc] = tensors.candidates.shape;
   const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   if (!same(tensors.history_label.shape, [B, H]) || !same(tensors.history_mask.shape, [B, H])) {
@@ -189,20 +195,24 @@ export function encodeInferResponse(model: string, version: string, id: string |
   );
 }
 
-/** The client's side: a request with every tensor as binary data, asking for binary outputs. */
-export function encodeInferRequest(batch: ScoreBatch, options: { id?: string; timeoutUs?: number } = {}): EncodedMessage {
+/**
+ * The client's side: a request with every tensor as binary data, asking for binary outputs.
+ * `embeddingOnly` asks for user_embedding alone and sends no candidates (the batch's T is 0).
+ */
+export function encodeInferRequest(batch: ScoreBatch, options: { id?: string; timeoutUs?: number; embeddingOnly?: boolean } = {}): EncodedMessage {
   const { B, H, T, D } = batch;
   const inputs: [string, Datatype, number[], Float32Array | BigInt64Array | Uint8Array][] = [
     ['history', 'FP32', [B, H, D], batch.history],
     ['history_label', 'INT64', [B, H], batch.historyLabel],
     ['history_mask', 'BOOL', [B, H], batch.historyMask],
-    ['candidates', 'FP32', [B, T, D], batch.candidates],
   ];
+  if (!options.embeddingOnly) inputs.push(['candidates', 'FP32', [B, T, D], batch.candidates]);
+  const outputs = options.embeddingOnly ? ['user_embedding'] : ['logits', 'user_embedding'];
   return encode(
     {
       ...(options.id ? { id: options.id } : {}),
       inputs: inputs.map(([name, datatype, shape, data]) => ({ name, datatype, shape, parameters: { binary_data_size: data.byteLength } })),
-      outputs: [{ name: 'logits', parameters: { binary_data: true } }, { name: 'user_embedding', parameters: { binary_data: true } }],
+      outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })),
       parameters: { binary_data_output: true, ...(options.timeoutUs ? { timeout: options.timeoutUs } : {}) },
     },
     inputs.map(([, , , data]) => bytesOf(data)),
@@ -227,10 +237,12 @@ export function parseInferResponse(body: Buffer, headerLength: number | undefine
   // Binary outputs follow the header in the order the header lists them.
   const ordered = header.outputs.map((o) => o.name);
   const results = Object.fromEntries(ordered.map((n) => [n, read(n)]));
-  const logits = results.logits;
+  // No logits when only user representations were asked for.
   const user = results.user_embedding;
+  if (!user) throw new ProtocolError('response lacks output user_embedding');
+  const logits = results.logits ?? { shape: [user.shape[0], 0], data: new Float32Array(0) };
   return {
     version: header.model_version,
-    output: { B: logits.shape[0], T: logits.shape[1], E: user.shape[1], logits: logits.data, userEmbedding: user.data },
+    output: { B: user.shape[0], T: logits.shape[1], E: user.shape[1], logits: logits.data, userEmbedding: user.data },
   };
 }

@@ -2,7 +2,7 @@
 // store and batchers in this process (the embedded default).
 import type { ModelStore } from './model-store.js';
 import { ModelNotFoundError, ModelRefusedError } from './tenant-models.js';
-import type { ScoreBatch, ScoreOutput } from './tensors.js';
+import { withPlaceholderCandidates, type ScoreBatch, type ScoreOutput } from './tensors.js';
 
 export interface ModelInfo {
   version: string;
@@ -39,6 +39,8 @@ export interface Scorer {
   /** Why modelInfo() found none, when it knows (for degradedReason). */
   unavailableReason?(): string | undefined;
   score(model: ModelRef, batch: ScoreBatch, deadline: number): Promise<{ output: ScoreOutput; version: string }>;
+  /** User representations only (the batch may have no candidates, T = 0); output.logits is empty. */
+  embed(model: ModelRef, batch: ScoreBatch, deadline: number): Promise<{ output: ScoreOutput; version: string }>;
   /** Has every worker load a model's versions now (Triton's repository load), before traffic needs them. */
   load(name: string): Promise<LoadOutcome[]>;
   close(): Promise<void>;
@@ -50,25 +52,35 @@ export const NO_SCORER: Scorer = {
   score: async () => {
     throw new Error('no model is configured in this process');
   },
+  embed: async () => {
+    throw new Error('no model is configured in this process');
+  },
   load: async () => [],
   close: async () => {},
 };
 
 export function createInProcessScorer(store: ModelStore): Scorer {
+  async function acquire(model: ModelRef) {
+    try {
+      return await store.acquire(model.name, model.version);
+    } catch (error) {
+      if (error instanceof ModelNotFoundError || error instanceof ModelRefusedError) throw new ModelUnavailableError(model, error.message);
+      throw error;
+    }
+  }
   return {
     async modelInfo() {
       const model = store.base.get();
       return model && { version: model.session.version, embeddingDim: model.session.embeddingDim };
     },
     async score(model, batch, deadline) {
-      let served;
-      try {
-        served = await store.acquire(model.name, model.version);
-      } catch (error) {
-        if (error instanceof ModelNotFoundError || error instanceof ModelRefusedError) throw new ModelUnavailableError(model, error.message);
-        throw error;
-      }
+      const served = await acquire(model);
       return { output: await served.batcher.submit(batch, deadline), version: served.session.version };
+    },
+    async embed(model, batch, deadline) {
+      const served = await acquire(model);
+      const output = await served.batcher.submit(withPlaceholderCandidates(batch), deadline);
+      return { output: { ...output, T: 0, logits: new Float32Array(0) }, version: served.session.version };
     },
     async load(name) {
       try {

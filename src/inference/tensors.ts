@@ -19,6 +19,14 @@ export interface ScoreOutput {
   userEmbedding: Float32Array; // [B, E]
 }
 
+/**
+ * The batch with one zero candidate per user in place of none: what the graph needs to give
+ * user representations (which do not depend on candidates) when no one asked for scores.
+ */
+export function withPlaceholderCandidates(batch: ScoreBatch): ScoreBatch {
+  return batch.T > 0 ? batch : { ...batch, T: 1, candidates: new Float32Array(batch.B * batch.D) };
+}
+
 /** Builds a one-user batch from history rows and candidate vectors. */
 export function userBatch(D: number, history: { vector: ArrayLike<number>; like: boolean }[], candidates: ArrayLike<number>[]): ScoreBatch {
   const H = history.length;

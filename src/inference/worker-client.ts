@@ -8,7 +8,8 @@
 import { Pool } from 'undici';
 import { encodeInferRequest, parseInferResponse } from './protocol.js';
 import { BASE_MODEL } from './model-names.js';
-import { ModelUnavailableError, type LoadOutcome, type ModelInfo, type Scorer } from './scorer.js';
+import { ModelUnavailableError, type LoadOutcome, type ModelInfo, type ModelRef, type Scorer } from './scorer.js';
+import type { ScoreBatch } from './tensors.js';
 import { describeScoringFailure } from './scoring-failure.js';
 
 export interface WorkerClientOptions {
@@ -124,6 +125,23 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
     throw new WorkerUnavailableError(`no inference worker answered (${(lastError as Error)?.message ?? 'deadline passed'})`, { cause: lastError });
   }
 
+  async function infer(model: ModelRef, batch: ScoreBatch, deadline: number, embeddingOnly: boolean) {
+    const request = encodeInferRequest(batch, { timeoutUs: Math.max(1, deadline - Date.now()) * 1000, embeddingOnly });
+    const path = `/v2/models/${model.name}${model.version ? `/versions/${model.version}` : ''}/infer`;
+    let answer;
+    try {
+      answer = await call('POST', path, deadline, request);
+    } catch (error) {
+      // 404: not in the store; 409: in it, but its file cannot be loaded.
+      const status = (error as { status?: number }).status;
+      if (status === 404 || status === 409) throw new ModelUnavailableError(model, (error as { body?: string }).body ?? (error as Error).message);
+      throw error;
+    }
+    const { bytes, headers } = answer;
+    const length = headers['inference-header-content-length'];
+    return parseInferResponse(bytes, length === undefined ? undefined : Number(length));
+  }
+
   return {
     async modelInfo() {
       if (Date.now() < info.until) return info.value;
@@ -139,23 +157,8 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       return info.value;
     },
     unavailableReason: () => (info.value === undefined && info.error !== undefined ? describeScoringFailure(info.error) : undefined),
-    async score(model, batch, deadline) {
-      const request = encodeInferRequest(batch, { timeoutUs: Math.max(1, deadline - Date.now()) * 1000 });
-      const path = `/v2/models/${model.name}${model.version ? `/versions/${model.version}` : ''}/infer`;
-      let answer;
-      try {
-        answer = await call('POST', path, deadline, request);
-      } catch (error) {
-        // 404: not in the store; 409: in it, but its file cannot be loaded.
-        const status = (error as { status?: number }).status;
-        if (status === 404 || status === 409) throw new ModelUnavailableError(model, (error as { body?: string }).body ?? (error as Error).message);
-        throw error;
-      }
-      const { bytes, headers } = answer;
-      const length = headers['inference-header-content-length'];
-      const parsed = parseInferResponse(bytes, length === undefined ? undefined : Number(length));
-      return parsed;
-    },
+    score: (model, batch, deadline) => infer(model, batch, deadline, false),
+    embed: (model, batch, deadline) => infer(model, batch, deadline, true),
     /** Every worker, not one of them: each must hold the version before the registry sends traffic to it. */
     async load(name) {
       return Promise.all(

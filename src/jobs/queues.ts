@@ -5,7 +5,16 @@ export const QUEUES = Object.freeze({
   NIGHTLY: 'training-nightly',
   /** One training run of one tenant. */
   TRAINING_RUN: 'training-run',
+  /** The hourly fan-out: taste groups again for each tenant whose users changed. */
+  TASTE_GROUPS_HOURLY: 'taste-groups-hourly',
+  /** One tenant's representations refreshed and users grouped again. */
+  TASTE_GROUPS: 'taste-groups',
 });
+
+export interface TasteGroupsJob {
+  tenantId: string;
+  trigger: 'PROMOTION' | 'SCHEDULE';
+}
 
 export interface TrainingRunJob {
   tenantId: string;

@@ -10,9 +10,10 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import type { TrainingRunService } from '../services/training-run.service.js';
-import { handleNightly, handleTrainingRun } from './handlers/training.js';
+import { handleNightly, handleTasteGroups, handleTrainingRun } from './handlers/training.js';
+import type { TasteGroups } from '../services/taste-group.service.js';
 import { JOB_SCHEMA } from './queue-schema.js';
-import { QUEUES, type TrainingRunJob } from './queues.js';
+import { QUEUES, type TasteGroupsJob, type TrainingRunJob } from './queues.js';
 
 export interface JobRunnerOptions {
   /** The database the jobs live in, as tastegraph_app (owner of the pgboss schema). */
@@ -28,11 +29,19 @@ export interface JobRunnerOptions {
   /** How often the sweep runs (ms); default: a quarter of staleSeconds, at most 15 s. */
   sweepMs?: number;
   onError?: (component: string, error: unknown) => void;
+  /** Taste groups: after each promotion, and hourly for tenants whose users changed. */
+  tasteGroups: {
+    groups: Pick<TasteGroups, 'refresh'>;
+    tenantsDue: () => Promise<string[]>;
+    cron: string;
+  };
 }
 
 export interface JobRunner {
   /** Sends a nightly fan-out now, through the queue, as the schedule does. */
   triggerNightly(): Promise<void>;
+  /** Sends the hourly taste-group fan-out now, through the queue, as the schedule does. */
+  triggerTasteGroups(): Promise<void>;
   /** Queued runs without a job get one; stale runs are failed. */
   sweep(): Promise<void>;
   stop(): Promise<void>;
@@ -52,12 +61,30 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
   const queues = [
     { name: QUEUES.NIGHTLY, retryLimit: 3, retryBackoff: true, retryDelay: 60 },
     { name: QUEUES.TRAINING_RUN, retryLimit: o.retries, retryBackoff: true, retryDelay: 30, expireInSeconds: o.timeoutMinutes * 60 },
+    { name: QUEUES.TASTE_GROUPS_HOURLY, retryLimit: 2, retryBackoff: true, retryDelay: 60 },
+    // One waiting job per tenant is enough (stately: a second send while one waits is dropped).
+    { name: QUEUES.TASTE_GROUPS, policy: 'stately' as const, retryLimit: 3, retryBackoff: true, retryDelay: 30, expireInSeconds: 30 * 60 },
   ];
   for (const queue of queues) {
     await boss.createQueue(queue.name, queue);
     await boss.updateQueue(queue.name, queue);
   }
   await boss.schedule(QUEUES.NIGHTLY, o.cron, {}, { tz: 'UTC' });
+  await boss.schedule(QUEUES.TASTE_GROUPS_HOURLY, o.tasteGroups.cron, {}, { tz: 'UTC' });
+
+  async function groupTenant(tenantId: string, trigger: TasteGroupsJob['trigger']) {
+    try {
+      await boss.send(QUEUES.TASTE_GROUPS, { tenantId, trigger } satisfies TasteGroupsJob, { singletonKey: tenantId });
+    } catch (error) {
+      failed('taste-groups-schedule', error, 'could not queue taste groups of a tenant; the next hour tries again', { tenantId, trigger });
+    }
+  }
+
+  async function groupFanOut() {
+    const due = await o.tasteGroups.tenantsDue();
+    for (const tenantId of due) await groupTenant(tenantId, 'SCHEDULE');
+    log.info({ tenants: due.length }, 'hourly taste-group fan-out done');
+  }
 
   async function dispatch(tenantId: string, runId: string) {
     const jobId = await boss.send(QUEUES.TRAINING_RUN, { tenantId, runId } satisfies TrainingRunJob);
@@ -96,17 +123,24 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
   const shutdown = new AbortController();
   await boss.work(QUEUES.NIGHTLY, { pollingIntervalSeconds: 2 }, handleNightly(fanOut));
   await boss.work<TrainingRunJob>(QUEUES.TRAINING_RUN, { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: 1 }, handleTrainingRun(o.runs, shutdown.signal));
+  await boss.work(QUEUES.TASTE_GROUPS_HOURLY, { pollingIntervalSeconds: 2 }, handleNightly(groupFanOut));
+  await boss.work<TasteGroupsJob>(QUEUES.TASTE_GROUPS, { batchSize: 1, pollingIntervalSeconds: 1 }, handleTasteGroups(o.tasteGroups.groups, log));
   const unsubscribe = o.bus.subscribe((event) => {
     if (event.type === 'training-requested') void sweep();
+    // A tenant's own version now serves: its users' representations change, and their groups.
+    if (event.type === 'model-promoted' && event.tenantId) void groupTenant(event.tenantId, 'PROMOTION');
   });
   const timer = setInterval(() => void sweep(), o.sweepMs ?? Math.min(15_000, (o.staleSeconds * 1000) / 4));
   timer.unref();
   void sweep();
-  log.info({ cron: o.cron }, 'jobs started: nightly training scheduled');
+  log.info({ cron: o.cron, tasteGroupsCron: o.tasteGroups.cron }, 'jobs started: nightly training and hourly taste groups scheduled');
 
   return {
     async triggerNightly() {
       await boss.send(QUEUES.NIGHTLY, {});
+    },
+    async triggerTasteGroups() {
+      await boss.send(QUEUES.TASTE_GROUPS_HOURLY, {});
     },
     sweep,
     async stop() {

@@ -43,7 +43,36 @@ export function createTenantRepository(db: Database) {
         return rows[0];
       });
     },
+
+    /** Likes, dislikes and new users per UTC day over the last `days` days, oldest first, empty days included. */
+    async activity(tenantId: string, days: number): Promise<ActivityDay[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<ActivityDay>(
+          `WITH days AS (
+             SELECT d::date AS day FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($2::int - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') d),
+           since AS (SELECT ((now() AT TIME ZONE 'UTC')::date - ($2::int - 1)) AT TIME ZONE 'UTC' AS at)
+           SELECT to_char(days.day, 'YYYY-MM-DD') AS day, coalesce(i.likes, 0)::int AS likes, coalesce(i.dislikes, 0)::int AS dislikes,
+                  coalesce(u.n, 0)::int AS "newUsers"
+             FROM days
+             LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FILTER (WHERE kind = 'LIKE') AS likes,
+                               count(*) FILTER (WHERE kind = 'DISLIKE') AS dislikes
+                          FROM interactions WHERE tenant_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1) i ON i.day = days.day
+             LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+                          FROM users WHERE tenant_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1) u ON u.day = days.day
+            ORDER BY days.day`,
+          [tenantId, days],
+        );
+        return rows;
+      });
+    },
   };
+}
+
+export interface ActivityDay {
+  day: string;
+  likes: number;
+  dislikes: number;
+  newUsers: number;
 }
 
 export type TenantRepository = ReturnType<typeof createTenantRepository>;

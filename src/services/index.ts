@@ -26,6 +26,12 @@ import { createModelRegistryRepository } from '../repositories/model-registry.re
 import { createServingModels, type TrainingRequirements } from './serving-model.service.js';
 import { createTrainingService } from './training.service.js';
 import type { ArtifactStore } from '../training/artifact-store.js';
+import type { TasteGroupsConfig } from '../config.js';
+import { createUserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
+import { createTasteGroupRepository } from '../repositories/taste-group.repository.js';
+import { createUserEmbeddings } from './user-embedding.service.js';
+import { createTasteGroups } from './taste-group.service.js';
+import { createSimilarUsers } from './similar-users.service.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -36,6 +42,17 @@ export interface ScoringDependencies {
 }
 
 const DEFAULT_REQUIREMENTS: TrainingRequirements = { minUsers: 50, minHeldOutUsers: 20, schedule: '03:00 UTC' };
+
+const DEFAULT_TASTE_GROUPS: TasteGroupsConfig = {
+  cron: '30 * * * *',
+  historyPerKind: 32,
+  minPerKind: 2,
+  minK: 2,
+  maxK: 12,
+  silhouetteSample: 3000,
+  keepSnapshots: 5,
+  batchSize: 256,
+};
 
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
 
@@ -49,6 +66,8 @@ export interface ServiceOptions {
   bus?: EventBus;
   /** What training needs of a tenant (config.training), for the reason scoring gives before its first model. */
   training?: TrainingRequirements;
+  /** Representations, similar users and taste groups (config.tasteGroups). */
+  tasteGroups?: TasteGroupsConfig;
   /** The tenants' model store, where this process can write it (promoteModelVersion needs it). */
   artifacts?: ArtifactStore;
   feed?: {
@@ -106,6 +125,36 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     onIndexEvicted: options.feed?.onIndexEvicted,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
+  const embeddingRows = createUserEmbeddingRepository(db);
+  const groupRows = createTasteGroupRepository(db);
+  const groupSettings = options.tasteGroups ?? DEFAULT_TASTE_GROUPS;
+  const userEmbeddings = createUserEmbeddings({
+    embeddings: embeddingRows,
+    predictor,
+    servingModels,
+    tenants,
+    settings: { historyPerKind: groupSettings.historyPerKind, minPerKind: groupSettings.minPerKind, batchSize: groupSettings.batchSize, timeoutMs: 60_000 },
+    log,
+  });
+  const tasteGroups = createTasteGroups({
+    groups: groupRows,
+    embeddings: embeddingRows,
+    userEmbeddings,
+    bus,
+    settings: {
+      minK: groupSettings.minK,
+      maxK: groupSettings.maxK,
+      sampleSize: groupSettings.silhouetteSample,
+      representatives: 5,
+      topItems: 10,
+      liftPrior: 10,
+      minItemUsers: 2,
+      keepSnapshots: groupSettings.keepSnapshots,
+      seed: 0,
+    },
+    log,
+  });
+  const similarUsers = createSimilarUsers({ embeddings: embeddingRows, userEmbeddings, users, minPerKind: groupSettings.minPerKind });
   const admission = createAdmission(options.rateLimits ?? NO_LIMITS);
   const liveFeeds = createFeedUpdatesService({
     feed,
@@ -120,6 +169,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   // A promotion re-ranks live feeds only once this instance serves the new version.
   bus.subscribe((event) => {
     if (event.type === 'items-upserted') feed.itemsChanged(event.tenantId);
+    if (event.type === 'taste-groups-refreshed') similarUsers.forget(event.tenantId);
     if (event.type === 'bus-resynced') {
       feed.allItemsChanged();
       servingModels.forgetAll();
@@ -144,7 +194,10 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     tenants,
     items: createItemService(items, tenants, bus, ids),
     interactions: createInteractionService(interactions, bus),
-    users: createUserService(users, interactions, ids),
+    users: createUserService(users, interactions, ids, async (tenantId, groupId) => (await groupRows.group(tenantId, groupId)) !== undefined),
+    userEmbeddings,
+    tasteGroups,
+    similarUsers,
     /** Row ids as clients see them: opaque, and valid for their tenant only. */
     opaqueIds: {
       interaction: async (viewer: Viewer, id: number) => (await ids()).encode(viewer.tenantId, 'interaction', id),

@@ -8,8 +8,8 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput } from '../errors.js';
 
-export type OpaqueKind = 'interaction' | 'item-cursor' | 'history-cursor';
-const KIND_BYTE: Record<OpaqueKind, number> = { interaction: 1, 'item-cursor': 2, 'history-cursor': 3 };
+export type OpaqueKind = 'interaction' | 'item-cursor' | 'history-cursor' | 'user-cursor';
+const KIND_BYTE: Record<OpaqueKind, number> = { interaction: 1, 'item-cursor': 2, 'history-cursor': 3, 'user-cursor': 4 };
 const TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
 export function createIdCodec(secret: Buffer) {

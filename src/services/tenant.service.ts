@@ -1,5 +1,5 @@
-import { notFound } from '../errors.js';
-import type { TenantCounts, TenantRepository, TenantRow } from '../repositories/tenant.repository.js';
+import { badInput, notFound } from '../errors.js';
+import type { ActivityDay, TenantCounts, TenantRepository, TenantRow } from '../repositories/tenant.repository.js';
 import { requireAdmin, type Viewer } from './viewer.js';
 
 export function createTenantService(tenants: TenantRepository) {
@@ -18,6 +18,12 @@ export function createTenantService(tenants: TenantRepository) {
     async counts(viewer: Viewer): Promise<TenantCounts> {
       requireAdmin(viewer);
       return tenants.counts(viewer.tenantId);
+    },
+
+    async activity(viewer: Viewer, days: number): Promise<ActivityDay[]> {
+      requireAdmin(viewer);
+      if (!Number.isInteger(days) || days < 1 || days > 366) throw badInput(`days: expected an integer from 1 to 366, got ${days}`, [{ field: 'days', message: 'expected 1 to 366' }]);
+      return tenants.activity(viewer.tenantId, days);
     },
 
     async embeddingDim(viewer: Viewer): Promise<number> {

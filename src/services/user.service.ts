@@ -4,9 +4,12 @@ import type { UserRepository, UserRow } from '../repositories/user.repository.js
 import { checkFirst, toPage, type Page } from './pagination.js';
 import { cursorsFor, type IdCodec } from './opaque-ids.js';
 import { checkExternalId, show } from './validation.js';
-import type { Viewer } from './viewer.js';
+import { requireAdmin, type Viewer } from './viewer.js';
 
-export function createUserService(users: UserRepository, interactions: InteractionRepository, ids: () => Promise<IdCodec>) {
+/** Whether a taste group is the tenant's (users can be listed by group). */
+export type GroupExists = (tenantId: string, groupId: string) => Promise<boolean>;
+
+export function createUserService(users: UserRepository, interactions: InteractionRepository, ids: () => Promise<IdCodec>, groupExists: GroupExists = async () => false) {
   return {
     async get(viewer: Viewer, externalId: string): Promise<UserRow> {
       throwIfProblems('user', checkExternalId('externalId', externalId), 'BAD_USER_INPUT', { write: false });
@@ -31,6 +34,16 @@ export function createUserService(users: UserRepository, interactions: Interacti
         kind: args.kind ?? undefined,
       });
       return toPage(rows, args.first, cursors);
+    },
+
+    /** The tenant's users in creation order (admin); with a taste group's id, its members. */
+    async list(viewer: Viewer, first: number, after: string | null | undefined, groupId?: string): Promise<Page<UserRow>> {
+      requireAdmin(viewer);
+      checkFirst('first', first);
+      if (groupId !== undefined && !(await groupExists(viewer.tenantId, groupId))) throw notFound(`taste group ${show(groupId)}`);
+      const cursors = cursorsFor(await ids(), viewer.tenantId, 'user-cursor');
+      const rows = await users.list(viewer.tenantId, first + 1, cursors.decode('after', after), groupId);
+      return toPage(rows, first, cursors);
     },
 
     /** For DataLoader: users by internal id, one entry per id, in order. */

@@ -55,7 +55,7 @@ export async function startTestJobs(
 ): Promise<TestJobs> {
   const workDir = mkdtempSync(join(tmpdir(), 'tg-training-'));
   const config = loadConfig({ ...FAST_TRAINING, TRAINING_WORK_DIR: workDir, ...env });
-  const runner = await openJobs(config, { db, connectionString, bus: services.bus, predictor: services.predictor, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const runner = await openJobs(config, { db, connectionString, bus: services.bus, predictor: services.predictor, tasteGroups: services.tasteGroups, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
   return { runner, tenantStore: env.TENANT_MODEL_STORE, workDir };
 }
 

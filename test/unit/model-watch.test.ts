@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { watchModelVersions } from '../../src/bootstrap/scorer.js';
 import { createInProcessBus, type PlatformEvent } from '../../src/events/event-bus.js';
-import type { Scorer } from '../../src/inference/scorer.js';
+import { NO_SCORER, type Scorer } from '../../src/inference/scorer.js';
 
 describe('watchModelVersions', () => {
   it('reports a failed check and announces a version change', async () => {
@@ -15,7 +15,7 @@ describe('watchModelVersions', () => {
       },
       async () => ({ version: '2', embeddingDim: 8 }),
     ];
-    const scorer: Scorer = { modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(), score: async () => { throw new Error('unused'); }, load: async () => [], close: async () => {} };
+    const scorer: Scorer = { ...NO_SCORER, modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(), score: async () => { throw new Error('unused'); }, load: async () => [], close: async () => {} };
     const bus = createInProcessBus();
     const events: PlatformEvent[] = [];
     bus.subscribe((e) => events.push(e));
