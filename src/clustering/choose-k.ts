@@ -28,14 +28,15 @@ export function chooseK(points: Points, options: ChooseKOptions): KChoice {
   if (maxK < options.minK) throw new Error(`chooseK: ${points.n} points cannot be split into ${options.minK} to ${options.maxK} groups`);
   const sample = points.n <= options.sampleSize ? points : subset(points, sampleIndices(points.n, options.sampleSize, createRandom(options.seed)));
   const tried: KChoice['tried'] = [];
-  let best = { k: options.minK, silhouette: -Infinity };
+  let best: { k: number; silhouette: number; result: KMeansResult } | undefined;
   for (let k = options.minK; k <= maxK; k++) {
     const grouped = kmeans(sample, k, { seed: options.seed, restarts: options.restarts });
     const s = silhouette(sample, grouped.labels, k);
     tried.push({ k, silhouette: s });
     // Ties go to the smaller k: fewer groups are easier to read.
-    if (s > best.silhouette) best = { k, silhouette: s };
+    if (!best || s > best.silhouette) best = { k, silhouette: s, result: grouped };
   }
-  const result = kmeans(points, best.k, { seed: options.seed, restarts: options.restarts });
-  return { k: best.k, tried, result };
+  // The sample's grouping is every point's when the sample is all of them; else group them all.
+  const result = sample === points ? best!.result : kmeans(points, best!.k, { seed: options.seed, restarts: options.restarts });
+  return { k: best!.k, tried, result };
 }

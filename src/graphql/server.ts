@@ -8,6 +8,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { adminPages } from '../http/admin-pages.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
@@ -116,6 +117,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       res.end(await registry.metrics());
     });
   }
+  app.use('/admin', ...adminPages());
   app.get('/health/live', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/health/ready', async (_req, res) => {
     try {

@@ -1,0 +1,73 @@
+// Taste groups: the latest snapshot's figures, its users in a 2-D picture coloured by group,
+// and a card per group (what it likes more than everyone else, its tokens, its core users).
+import { gql } from '../api.js';
+import { scatter } from '../charts.js';
+import { colourOf, figure, fmt, h, thumbnail, when } from '../dom.js';
+
+const ITEM = 'externalId url prompt';
+const QUERY = `{
+  tasteGroups {
+    id k kChosenBy silhouette silhouetteSample daviesBouldin calinskiHarabasz stability users model trigger createdAt
+    embeddingSeconds clusteringSeconds
+    kTried { k silhouette }
+    groups {
+      id ordinal size
+      likedItems { item { ${ITEM} } lift users }
+      dislikedItems { item { ${ITEM} } lift users }
+      preferenceTokens { token activation }
+      representatives { externalId }
+    }
+    points(first: 5000) { externalId group x y }
+  }
+}`;
+
+export async function renderGroups(view) {
+  const { tasteGroups: snap } = await gql(QUERY);
+  const refresh = h('button', { type: 'button', 'data-action': 'refresh' }, 'Group users again now');
+  const status = h('span', { class: 'muted', role: 'status' });
+  refresh.addEventListener('click', async () => {
+    refresh.disabled = true;
+    status.textContent = ' computing…';
+    try {
+      await gql('mutation { refreshTasteGroups { id } }');
+      view.replaceChildren();
+      await renderGroups(view);
+    } catch (error) {
+      status.textContent = ` ${error.message}`;
+      refresh.disabled = false;
+    }
+  });
+  view.append(h('div', { class: 'card' }, h('h2', {}, 'Taste groups'), refresh, status));
+  if (!snap) {
+    view.append(h('p', { 'data-empty': 'groups' }, 'No taste groups yet. They are computed after each model promotion and hourly when users change; or group your users now.'));
+    return;
+  }
+  const ordinalOf = new Map(snap.groups.map((g) => [g.id, g.ordinal]));
+  view.append(
+    h('div', { class: 'figures', 'data-section': 'quality' },
+      figure('groups (k)', `${snap.k} (${snap.kChosenBy === 'ADMIN' ? 'given' : 'by silhouette'})`),
+      figure('users grouped', snap.users.toLocaleString()),
+      figure('silhouette ↑', fmt(snap.silhouette)),
+      figure('Davies–Bouldin ↓', fmt(snap.daviesBouldin)),
+      figure('Calinski–Harabasz ↑', fmt(snap.calinskiHarabasz, 1)),
+      figure('stability (ARI vs previous)', fmt(snap.stability)),
+    ),
+    h('p', { class: 'muted' }, `Snapshot of ${when(snap.createdAt)} by model ${snap.model} (${snap.trigger.toLowerCase()}); representations ${fmt(snap.embeddingSeconds, 1)} s, clustering ${fmt(snap.clusteringSeconds, 1)} s; silhouette on ${snap.silhouetteSample.toLocaleString()} users. ` +
+      (snap.kTried.length ? `k tried: ${snap.kTried.map((t) => `${t.k} → ${fmt(t.silhouette, 2)}`).join(', ')}.` : '')),
+  );
+  const picture = h('div', { class: 'card' }, h('h2', {}, `Users by taste (${snap.points.length.toLocaleString()} of ${snap.users.toLocaleString()} shown; first two principal components)`),
+    scatter(snap.points, (id) => ordinalOf.get(id), (externalId) => (location.hash = `#/user/${encodeURIComponent(externalId)}`)));
+  const cards = h('div', { class: 'grid' }, snap.groups.map((g) => groupCard(g)));
+  view.append(picture, cards);
+}
+
+function groupCard(g) {
+  const items = (list) => (list.length ? h('div', { class: 'thumbs' }, list.map((l) => h('figure', { style: 'margin:0', title: `lift ${fmt(l.lift, 2)}, ${l.users} users` }, thumbnail(l.item)))) : h('p', { class: 'muted' }, 'none stands out'));
+  return h('div', { class: 'card', 'data-group': g.ordinal },
+    h('h3', {}, h('span', { class: 'swatch', style: `background:${colourOf(g.ordinal)}` }), `Group ${g.ordinal} · ${g.size.toLocaleString()} users`),
+    h('p', { class: 'muted' }, 'Likes more than everyone else'), items(g.likedItems.slice(0, 8)),
+    h('p', { class: 'muted' }, 'Dislikes more than everyone else'), items(g.dislikedItems.slice(0, 8)),
+    g.preferenceTokens.length ? h('p', {}, 'Dominant tokens: ', g.preferenceTokens.map((t) => `#${t.token} (${fmt(t.activation, 2)})`).join(', ')) : null,
+    h('p', {}, 'Core users: ', g.representatives.map((u, i) => [i ? ', ' : '', h('a', { href: `#/user/${encodeURIComponent(u.externalId)}` }, u.externalId)])),
+  );
+}

@@ -1,0 +1,65 @@
+// Models: what scores the tenant, its versions with the promotion gate's numbers, and training
+// runs, refreshed every two seconds while one is queued or running (live progress).
+import { gql } from '../api.js';
+import { fmt, h, when } from '../dom.js';
+
+const QUERY = `{
+  tenant { scoringModel { kind modelVersion reason } }
+  modelVersions(first: 20) { edges { node {
+    version status startedFrom reason createdAt promotedAt promotedBy
+    evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } versusGlobal { mean standardError } }
+  } } }
+  trainingRuns(first: 10) { edges { node {
+    id trigger status stage epoch epochs loss validationAccuracy queuedAt startedAt finishedAt error skipReason
+  } } }
+}`;
+
+const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+
+export async function renderModels(view, _args, isShown) {
+  const data = await gql(QUERY);
+  const versions = data.modelVersions.edges.map((e) => e.node);
+  const runs = data.trainingRuns.edges.map((e) => e.node);
+  const m = data.tenant.scoringModel;
+  const train = h('button', { type: 'button', 'data-action': 'train' }, 'Train now');
+  const status = h('span', { class: 'muted', role: 'status' });
+  train.addEventListener('click', async () => {
+    train.disabled = true;
+    try {
+      await gql('mutation { startTraining { id status } }');
+      view.replaceChildren();
+      await renderModels(view, _args, isShown);
+    } catch (error) {
+      status.textContent = ` ${error.message}`;
+      train.disabled = false;
+    }
+  });
+  view.replaceChildren(
+    h('div', { class: 'card' }, h('h2', {}, 'Scoring now'),
+      h('p', {}, m.kind === 'FALLBACK' ? 'The fallback (history centroid). ' : `${m.kind === 'TENANT' ? 'Your own model' : 'The shipped base model'}, version ${m.modelVersion}. `, m.reason ?? ''),
+      train, status),
+    h('div', { class: 'card', 'data-section': 'runs' }, h('h2', {}, 'Training runs'),
+      runs.length ? h('table', {}, h('tr', {}, ['queued', 'trigger', 'status', 'progress', 'validation', 'finished', 'note'].map((t) => h('th', {}, t))),
+        runs.map((r) => h('tr', { 'data-run': r.id, 'data-status': r.status },
+          h('td', {}, when(r.queuedAt)), h('td', {}, r.trigger.toLowerCase()), h('td', {}, r.status.toLowerCase(), r.stage ? ` (${r.stage.toLowerCase()})` : ''),
+          h('td', {}, r.epochs ? [h('span', { class: 'progress' }, h('div', { class: 'bar', style: `width:${Math.round((100 * (r.epoch ?? 0)) / r.epochs)}%` })), ` ${r.epoch ?? 0}/${r.epochs}`] : '—'),
+          h('td', {}, r.validationAccuracy === null ? '—' : `${fmt(r.validationAccuracy, 1)}%`), h('td', {}, when(r.finishedAt)), h('td', { class: r.error ? 'error' : 'muted' }, r.error ?? r.skipReason ?? ''))))
+        : h('p', { class: 'muted' }, 'No training runs yet.')),
+    h('div', { class: 'card', 'data-section': 'versions' }, h('h2', {}, 'Model versions'),
+      versions.length ? h('table', {}, h('tr', {}, ['version', 'status', 'created', 'pairwise', 'serving before', 'global baseline', 'lead over global', 'held-out users', 'reason'].map((t) => h('th', {}, t))),
+        versions.map((v) => {
+          const e = v.evaluation;
+          return h('tr', { 'data-version': v.version },
+            h('td', {}, v.version), h('td', {}, v.status.toLowerCase(), v.promotedBy === 'MANUAL' ? ' (by hand)' : ''), h('td', {}, when(v.createdAt)),
+            h('td', {}, e ? fmt(e.candidate.pairwise, 1) : '—'), h('td', {}, e?.serving ? fmt(e.serving.pairwise, 1) : '—'), h('td', {}, e ? fmt(e.globalBaseline.pairwise, 1) : '—'),
+            h('td', {}, e ? `${fmt(e.versusGlobal.mean, 1)} ± ${fmt(e.versusGlobal.standardError, 1)}` : '—'), h('td', {}, e ? `${e.heldOutUsers} (EVAL-1(${e.historySize}))` : '—'),
+            h('td', { class: 'muted' }, v.reason ?? ''));
+        }))
+        : h('p', { class: 'muted' }, 'No versions of your own yet.')),
+  );
+  if (runs.some((r) => ACTIVE.has(r.status))) {
+    setTimeout(() => {
+      if (isShown()) renderModels(view, _args, isShown).catch((error) => view.append(h('p', { class: 'error' }, error.message)));
+    }, 2000);
+  }
+}
