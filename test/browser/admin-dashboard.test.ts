@@ -1,0 +1,143 @@
+// The admin dashboard in a real headless Chromium (Debian's chromium, driven by
+// playwright-core) against a real API on PostgreSQL with real ONNX sessions: an app key is
+// refused, and an admin sees the seeded tenant's figures, one point per grouped user, group
+// cards with the items' pictures (served by a local image host), a user's page and the
+// models page. Screenshots go to test-artifacts/admin/.
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL_STORE } from '../../src/config.js';
+import { createModelRegistry } from '../../src/inference/model-registry.js';
+import { createModelStore } from '../../src/inference/model-store.js';
+import { createInProcessScorer } from '../../src/inference/scorer.js';
+import { createTenantModels } from '../../src/inference/tenant-models.js';
+import { generateTasteWorld } from '../../src/synth/taste-world.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin');
+// As a root process on a machine without a network: no sandbox, nothing fetched in the background.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A 2x2 PNG per colour: the tenant's item pictures, on a host of its own (not the API's). */
+function imageHost(): Promise<Server> {
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+  const server = createServer((req, res) => {
+    if (!req.url?.startsWith('/img/')) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'image/png' }).end(png);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe('the admin dashboard in a real browser', () => {
+  let db: TestDatabase;
+  let api: TestApi;
+  let images: Server;
+  let browser: Browser;
+  let tenant: TestTenant;
+  let closeScorer: () => Promise<void>;
+  const USERS = 120;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    db = await createTestDatabase('admin-dashboard');
+    const log = pino({ level: 'silent' });
+    const batching = { maxBatchSize: 256, maxQueueDelayMs: 1, maxQueueSize: 100_000 };
+    const base = await createModelRegistry({ storeDir: DEFAULT_MODEL_STORE, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
+    const scorer = createInProcessScorer(createModelStore(base, createTenantModels({ storeDir: mkdtempSync(join(tmpdir(), 'tg-tenants-')), provider: 'cpu', budgetBytes: 1 << 30, log, batching })));
+    closeScorer = () => scorer.close();
+    api = await startTestApi(db.appUrl, { scorer });
+    images = await imageHost();
+    const imageUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/img`;
+
+    tenant = await createTestTenant(db.adminUrl, 32);
+    const world = generateTasteWorld({ seed: 1, users: USERS, items: 600, dim: 32, interactionsPerUser: 40 });
+    await api.services.items.upsert(tenant.admin, world.items.map((item) => ({ id: item.id, prompt: item.prompt, url: `${imageUrl}/${item.id}.png`, embedding: Array.from(item.vector) })));
+    for (let i = 0; i < world.interactions.length; i += 1000) {
+      await api.services.interactions.record(tenant.admin, world.interactions.slice(i, i + 1000).map((e) => ({ userId: e.user, itemId: e.item, kind: e.label ? ('LIKE' as const) : ('DISLIKE' as const), pairId: e.pair })));
+    }
+    const r = await api.gql(tenant.adminKey, 'mutation { refreshTasteGroups(k: 4) { users } }');
+    expect(r.errors).toBeUndefined();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => images?.close(resolve));
+    await api?.stop();
+    await closeScorer?.();
+    await db?.drop();
+  });
+
+  async function signIn(key: string): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await page.goto(new URL('/admin', api.url).href);
+    await page.fill('#key', key);
+    await page.click('#sign-in button[type=submit]');
+    return page;
+  }
+
+  it('refuses an app key, saying why, and keeps it out of the URL', async () => {
+    const page = await signIn(tenant.appKey);
+    await expect.poll(() => page.textContent('#sign-in-error')).toBe('This dashboard needs an admin key: the key given is an app key.');
+    expect(await page.isHidden('#nav')).toBe(true);
+    expect(page.url()).not.toContain(tenant.appKey);
+    await page.screenshot({ path: join(ARTIFACTS, 'app-key-refused.png') });
+    await page.close();
+  }, 60_000);
+
+  it('shows an admin the overview, the taste groups with one point per user, a user and the models', async () => {
+    const page = await signIn(tenant.adminKey);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+
+    await page.waitForSelector('[data-section=counts]');
+    const counts = await page.textContent('[data-section=counts]');
+    expect(counts).toContain(`${USERS}users`);
+    expect(counts).toContain('600items');
+    expect(await page.locator('[data-chart=activity] rect').count()).toBeGreaterThan(0);
+    expect(page.url()).not.toContain(tenant.adminKey);
+    expect(await page.evaluate(() => sessionStorage.getItem('tastegraph.adminKey'))).toBe(tenant.adminKey);
+    await page.screenshot({ path: join(ARTIFACTS, 'overview.png'), fullPage: true });
+
+    await page.click('nav a[href="#/groups"]');
+    await page.waitForSelector('[data-chart=scatter]');
+    expect(await page.locator('[data-chart=scatter] circle').count()).toBe(USERS);
+    expect(await page.locator('.grid [data-group]').count()).toBe(4);
+    const quality = await page.textContent('[data-section=quality]');
+    expect(quality).toMatch(/silhouette/);
+    // The group cards show the liked items' pictures, loaded from the tenant's image host.
+    const firstPicture = page.locator('[data-group="1"] img.thumb').first();
+    await expect.poll(() => firstPicture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(2);
+    await page.screenshot({ path: join(ARTIFACTS, 'taste-groups.png'), fullPage: true });
+
+    // Clicking a point opens that user's page: history, group, similar users, token activations.
+    const dot = page.locator('[data-chart=scatter] circle').first();
+    const userId = await dot.getAttribute('data-user');
+    await dot.click();
+    await page.waitForSelector('[data-section=similar] table');
+    expect(await page.textContent('[data-section=profile]')).toContain(`User ${userId}`);
+    expect(await page.textContent('[data-section=profile]')).toMatch(/Taste group \d/);
+    expect(await page.locator('[data-section=similar] tr').count()).toBe(11);
+    expect(await page.locator('[data-chart=tokens] rect').count()).toBe(10);
+    expect(await page.locator('[data-section=history] tr').count()).toBeGreaterThan(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'user.png'), fullPage: true });
+
+    await page.click('nav a[href="#/models"]');
+    await page.waitForSelector('[data-section=versions]');
+    expect(await page.textContent('main')).toContain('The shipped base model, version base-1.');
+    await page.screenshot({ path: join(ARTIFACTS, 'models.png'), fullPage: true });
+
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+});
