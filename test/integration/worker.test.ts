@@ -131,6 +131,38 @@ describe('Open Inference Protocol conformance', () => {
     expect(body.outputs[0]).toMatchObject({ name: 'user_embedding', datatype: 'FP32', shape: [B, expect.any(Number)] });
   });
 
+  it('gives user representations without candidates when only user_embedding is asked for, as with them', async () => {
+    worker = await startTestWorker();
+    const client = createWorkerClient({ urls: [worker.url], retries: 0 });
+    try {
+      const withCandidates = await client.score(BASE, fixtureBatch(), Date.now() + 5000);
+      const batch = { ...fixtureBatch(), T: 0, candidates: new Float32Array(0) };
+      const embedded = await client.embed(BASE, batch, Date.now() + 5000);
+      expect(embedded.output.T).toBe(0);
+      expect(embedded.output.logits).toHaveLength(0);
+      expect(embedded.output.E).toBe(withCandidates.output.E);
+      expect(close(embedded.output.userEmbedding, withCandidates.output.userEmbedding)).toBe(true);
+    } finally {
+      await client.close();
+    }
+    // Leaving out the candidates while asking for logits is still an error that names them.
+    const { B, H, D } = fx.shape;
+    const response = await fetch(`${worker.url}/v2/models/preference/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [
+          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
+          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
+          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+        ],
+        outputs: [{ name: 'logits' }],
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toBe('inputs: missing candidates');
+  });
+
   it('answers errors as {"error"} with 4xx', async () => {
     worker = await startTestWorker();
     const post = async (path: string, body: string) => {
