@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../src/repositories/migrator.js';
 import { startProcess } from '../test/helpers/processes.js';
+import type { TasteWorld } from '../src/synth/taste-world.js';
 
 export function databaseUrl(server: string, database: string, user?: string): string {
   const u = new URL(server);
@@ -49,4 +50,36 @@ export async function createScratchDatabase(server: string, label: string) {
     appUrl: databaseUrl(server, database, 'tastegraph_app'),
     drop: () => runOnServer(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
   };
+}
+
+/** Loads a world straight into the tables as the owner (loading speed is not what is measured). */
+export async function loadWorld(adminUrl: string, tenantId: string, world: TasteWorld, { interactionsOnly = false } = {}) {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    if (!interactionsOnly) {
+      for (let i = 0; i < world.items.length; i += 2000) {
+        const part = world.items.slice(i, i + 2000);
+        await client.query(
+          `INSERT INTO items (tenant_id, external_id, prompt, embedding) SELECT $1, unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[])`,
+          [tenantId, part.map((x) => x.id), part.map((x) => x.prompt), part.map((x) => Buffer.from(x.vector.buffer, x.vector.byteOffset, x.vector.byteLength))],
+        );
+      }
+      await client.query(`INSERT INTO users (tenant_id, external_id) SELECT $1, unnest($2::text[])`, [tenantId, world.users.map((u) => u.id)]);
+    }
+    const events = world.interactions;
+    for (let i = 0; i < events.length; i += 20_000) {
+      const part = events.slice(i, i + 20_000);
+      await client.query(
+        `INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, created_at)
+         SELECT $1, u.id, it.id, e.kind, e.pair, to_timestamp(e.ts)
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS e(usr, item, kind, pair, ts)
+           JOIN users u ON u.tenant_id = $1 AND u.external_id = e.usr JOIN items it ON it.tenant_id = $1 AND it.external_id = e.item`,
+        [tenantId, part.map((e) => e.user), part.map((e) => e.item), part.map((e) => (e.label ? 'LIKE' : 'DISLIKE')), part.map((e) => e.pair), part.map((e) => e.ts)],
+      );
+    }
+    await client.query('ANALYZE items; ANALYZE users; ANALYZE interactions');
+  } finally {
+    await client.end();
+  }
 }

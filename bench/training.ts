@@ -16,13 +16,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { createTenant } from '../src/services/tenant-admin.service.js';
-import { generateTasteWorld, type TasteWorld } from '../src/synth/taste-world.js';
+import { generateTasteWorld } from '../src/synth/taste-world.js';
 import { tenantModelName } from '../src/inference/model-names.js';
 import { startProcess, type StartedProcess } from '../test/helpers/processes.js';
-import { createScratchDatabase } from './processes.js';
+import { createScratchDatabase, loadWorld } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,37 +46,6 @@ const run = promisify(execFile);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (...a: unknown[]) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-/** Loads a world straight into the tables as the owner (loading speed is not what is measured). */
-async function load(adminUrl: string, tenantId: string, world: TasteWorld, { interactionsOnly = false } = {}) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    if (!interactionsOnly) {
-      for (let i = 0; i < world.items.length; i += 2000) {
-        const part = world.items.slice(i, i + 2000);
-        await client.query(
-          `INSERT INTO items (tenant_id, external_id, prompt, embedding) SELECT $1, unnest($2::text[]), unnest($3::text[]), unnest($4::bytea[])`,
-          [tenantId, part.map((x) => x.id), part.map((x) => x.prompt), part.map((x) => Buffer.from(x.vector.buffer, x.vector.byteOffset, x.vector.byteLength))],
-        );
-      }
-      await client.query(`INSERT INTO users (tenant_id, external_id) SELECT $1, unnest($2::text[])`, [tenantId, world.users.map((u) => u.id)]);
-    }
-    const events = world.interactions;
-    for (let i = 0; i < events.length; i += 20_000) {
-      const part = events.slice(i, i + 20_000);
-      await client.query(
-        `INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, created_at)
-         SELECT $1, u.id, it.id, e.kind, e.pair, to_timestamp(e.ts)
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS e(usr, item, kind, pair, ts)
-           JOIN users u ON u.tenant_id = $1 AND u.external_id = e.usr JOIN items it ON it.tenant_id = $1 AND it.external_id = e.item`,
-        [tenantId, part.map((e) => e.user), part.map((e) => e.item), part.map((e) => (e.label ? 'LIKE' : 'DISLIKE')), part.map((e) => e.pair), part.map((e) => e.ts)],
-      );
-    }
-    await client.query('ANALYZE items; ANALYZE users; ANALYZE interactions');
-  } finally {
-    await client.end();
-  }
-}
 
 async function exportOnce(appUrl: string, tenantId: string) {
   const dir = mkdtempSync(join(tmpdir(), 'tg-bench-export-'));
@@ -99,12 +67,12 @@ async function main() {
     log(`generating and loading: ${SMALL_USERS} and ${USERS} users, ${ITEMS} items of dimension ${DIM}, ${PER_USER} likes and dislikes per user`);
     const small = await createTenant(scratch.adminUrl, { name: 'bench small', slug: 'bench-small', embeddingDim: DIM, keyRoles: ['admin'] });
     const large = await createTenant(scratch.adminUrl, { name: 'bench large', slug: 'bench-large', embeddingDim: DIM, keyRoles: ['admin', 'app'] });
-    await load(scratch.adminUrl, small.tenant.id, generateTasteWorld({ users: SMALL_USERS, items: ITEMS, dim: DIM, interactionsPerUser: PER_USER, groups: 6, seed: 11 }));
+    await loadWorld(scratch.adminUrl, small.tenant.id, generateTasteWorld({ users: SMALL_USERS, items: ITEMS, dim: DIM, interactionsPerUser: PER_USER, groups: 6, seed: 11 }));
     // The large world has 5% more likes per user than it loads now: the rest arrive before the fine-tune.
     const world = generateTasteWorld({ users: USERS, items: ITEMS, dim: DIM, interactionsPerUser: Math.round(PER_USER * 1.05), groups: 6, seed: 12 });
     const firstPart = world.interactions.filter((_, i) => i % 21 !== 20);
     const laterPart = world.interactions.filter((_, i) => i % 21 === 20);
-    await load(scratch.adminUrl, large.tenant.id, { ...world, interactions: firstPart });
+    await loadWorld(scratch.adminUrl, large.tenant.id, { ...world, interactions: firstPart });
 
     // ------------------------------------------------------------------ 1. the export alone
     for (const [label, tenant] of [['small', small], ['large', large]] as const) {
@@ -187,7 +155,7 @@ async function main() {
     await report('first model', await runOnce('first model'));
     if (values['fine-tune']) {
       log(`adding ${laterPart.length} more likes and dislikes for the fine-tune`);
-      await load(scratch.adminUrl, large.tenant.id, { ...world, interactions: laterPart }, { interactionsOnly: true });
+      await loadWorld(scratch.adminUrl, large.tenant.id, { ...world, interactions: laterPart }, { interactionsOnly: true });
       await report('fine-tune', await runOnce('fine-tune'));
     }
     await ws.dispose();

@@ -2,7 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--progress]
+                         [--max-episodes N] [--min-episodes N] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -44,6 +44,9 @@ parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
 parser.add_argument("--max-episodes", type=int, default=0,
                     help="at most this many episodes per epoch (fewer per user for large tenants; 0 = no cap)")
+parser.add_argument("--min-episodes", type=int, default=0,
+                    help="at least this many episodes per epoch (more per user for small tenants, whose preference "
+                         "tokens otherwise stay half-formed; 0 = episodes-per-user alone)")
 parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
@@ -71,6 +74,8 @@ val_set = Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.promp
 # EVAL-1(n) with the contract's rule for a tenant: the largest of 8, 4, 2 that evaluates 50 users.
 val_n, val_users = choose_history_size(val_set) if val_ids else (8, [])
 episodes_per_user = args.episodes_per_user
+if args.min_episodes and train_ids:
+    episodes_per_user = max(episodes_per_user, -(-args.min_episodes // len(train_ids)))
 if args.max_episodes and train_ids:
     episodes_per_user = max(1, min(episodes_per_user, -(-args.max_episodes // len(train_ids))))
 log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)} training users, "
