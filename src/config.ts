@@ -62,6 +62,11 @@ export interface TrainingConfig {
   fineTuneEpochs: number;
   /** Episodes per epoch at most: bounds the time a large tenant takes. */
   maxEpisodesPerEpoch: number;
+  /**
+   * Episodes per epoch at least (more per user for a small tenant): with 8 per user, a tenant
+   * of 1,000 users stopped training before its preference tokens had formed (docs/taste-groups.md).
+   */
+  minEpisodesPerEpoch: number;
   /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */
   minUsers: number;
   minHeldOutUsers: number;
@@ -286,6 +291,7 @@ export function loadConfig(env: Env = process.env): Config {
       epochs: integer(env, 'TRAINING_EPOCHS', 8, 1, 1000),
       fineTuneEpochs: integer(env, 'TRAINING_FINE_TUNE_EPOCHS', 3, 1, 1000),
       maxEpisodesPerEpoch: integer(env, 'TRAINING_MAX_EPISODES', 30_000, 100, 100_000_000),
+      minEpisodesPerEpoch: integer(env, 'TRAINING_MIN_EPISODES', 24_000, 0, 100_000_000),
       minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
       minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
       heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),

@@ -29,7 +29,7 @@ import { runTrainer } from '../training/trainer-process.js';
 /** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
 export type TrainingRunSettings = Pick<
   TrainingConfig,
-  'epochs' | 'fineTuneEpochs' | 'maxEpisodesPerEpoch' | 'minUsers' | 'minHeldOutUsers' | 'heldOutPercent' | 'staleSeconds' | 'workDir' | 'trainerArgs'
+  'epochs' | 'fineTuneEpochs' | 'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'minUsers' | 'minHeldOutUsers' | 'heldOutPercent' | 'staleSeconds' | 'workDir' | 'trainerArgs'
 > & {
   python: string;
   /** The shipped base model's store (MODEL_STORE): what serves a tenant without its own model. */
@@ -105,7 +105,8 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       module: 'train',
       signal,
       args: [
-        '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch), '--progress', '--quiet',
+        '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch),
+        '--min-episodes', String(s.minEpisodesPerEpoch), '--progress', '--quiet',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],

@@ -67,3 +67,21 @@ class CompareCommand(unittest.TestCase):
         self.assertEqual(e["candidate"], e["serving"])
         self.assertEqual((e["versusServing"]["mean"], e["versusServing"]["standardError"]), (0.0, 0.0))
         self.assertIn('"evaluated"', printed.stdout)
+
+
+class EpisodeBudget(unittest.TestCase):
+    """--min-episodes draws more episodes per user for a small tenant; --max-episodes fewer for a large one."""
+
+    def episodes_per_user(self, *flags):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=60, seed=4)
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
+                               "--epochs", "1", "--width", "16", "--layers", "1", *flags], check=True, capture_output=True, text=True)
+        line = next(l for l in done.stdout.splitlines() if l.startswith("data:"))
+        return int(line.rsplit(";", 1)[1].split()[0])
+
+    def test_min_raises_and_max_caps_the_episodes_per_user(self):
+        # 54 training users (10% validation): 8 per user by default.
+        self.assertEqual(self.episodes_per_user(), 8)
+        self.assertEqual(self.episodes_per_user("--min-episodes", "1080"), 20)   # ceil(1080 / 54)
+        self.assertEqual(self.episodes_per_user("--min-episodes", "1080", "--max-episodes", "540"), 10)
