@@ -65,8 +65,12 @@ export function createServingModels(o: ServingModelOptions) {
   }
 
   return {
-    async resolve(tenantId: string, dim: number): Promise<ServingModel> {
-      const mine = await own(tenantId);
+    /**
+     * `fresh` reads the registry itself instead of this instance's cached answer, and leaves
+     * the cache alone (scoring keeps its rule: a new version only once this instance holds it).
+     */
+    async resolve(tenantId: string, dim: number, { fresh = false } = {}): Promise<ServingModel> {
+      const mine = fresh ? (await read(tenantId)).own : await own(tenantId);
       if (mine) return { kind: 'tenant', version: mine.version, previous: mine.previous };
       const base = await o.predictor.baseModel();
       if (!base) {

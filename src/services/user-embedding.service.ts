@@ -63,9 +63,9 @@ export function createUserEmbeddings(o: UserEmbeddingDeps) {
   const { settings } = o;
 
   /** Which model represents the tenant's users now; CONFLICT with the reason when none can. */
-  async function currentModel(tenantId: string) {
+  async function currentModel(tenantId: string, fresh = false) {
     const dim = await o.tenants.embeddingDim(systemViewer(tenantId));
-    const model = modelOf(tenantId, await o.servingModels.resolve(tenantId, dim));
+    const model = modelOf(tenantId, await o.servingModels.resolve(tenantId, dim, { fresh }));
     if ('reason' in model) throw new AppError('CONFLICT', `no model represents this tenant's users yet: ${model.reason}`);
     return { ...model, dim };
   }
@@ -88,7 +88,9 @@ export function createUserEmbeddings(o: UserEmbeddingDeps) {
      */
     async refresh(tenantId: string): Promise<EmbeddingRefresh> {
       const started = Date.now();
-      const { key, choice, dim } = await currentModel(tenantId);
+      // The registry itself, not this process's cached answer: the job after a promotion may
+      // start before this process has taken up the 'model-promoted' event.
+      const { key, choice, dim } = await currentModel(tenantId, true);
       const stale = await o.embeddings.stale(tenantId, key, settings.minPerKind);
       const vectors = new Map<number, Float32Array>();
       for (let start = 0; start < stale.length; start += settings.batchSize) {
