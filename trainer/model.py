@@ -112,13 +112,18 @@ class PreferenceModel(nn.Module):
         nn.init.zeros_(self.user_weights.weight)
         nn.init.zeros_(self.user_weights.bias)
 
-    def token_mixture(self, history, history_label, history_mask):
-        """Token activations [B, L_p] from how well each token's taste explains the history,
-        and the mixed taste [B, D + 1] that scores candidates."""
+    def token_fit(self, history, history_label, history_mask):
+        """How well each token's taste explains the history: its log-likelihood [B, L_p], and the tastes [L_p, D + 1]."""
         tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
         margins = history @ tastes[:, :-1].T + tastes[:, -1]                     # [B, H, L]
         sign = (2 * history_label - 1).unsqueeze(-1).to(margins.dtype)           # like +1, dislike -1
         fit = torch.where(history_mask.unsqueeze(-1), F.logsigmoid(sign * margins), torch.zeros_like(margins)).sum(1)  # [B, L]
+        return fit, tastes
+
+    def token_mixture(self, history, history_label, history_mask):
+        """Token activations [B, L_p] from how well each token's taste explains the history,
+        and the mixed taste [B, D + 1] that scores candidates."""
+        fit, tastes = self.token_fit(history, history_label, history_mask)
         activations = torch.softmax(fit * self.token_temperature, dim=-1)
         return activations, activations @ tastes
 
@@ -182,6 +187,18 @@ def contrastive_loss(logits_pos, logits_neg, pair_mask):
     l_plus = -F.logsigmoid(logits_pos[..., 0] - logits_neg[..., 0])[m].mean()
     l_minus = -F.logsigmoid(logits_neg[..., 1] - logits_pos[..., 1])[m].mean()
     return l_plus + l_minus
+
+
+def token_mixture_loss(model, history, history_label, history_mask):
+    """L_mix: the negative log-likelihood of each history under a mixture of the preference
+    tokens' tastes (equal weights), per interaction. It trains the tokens as the tastes of
+    groups of users, a latent-class model of the users, which L_base and L_CP reach only
+    slowly through the candidates' scores; 0 without tokens."""
+    if model.tokens is None:
+        return history.new_zeros(())
+    fit, _ = model.token_fit(history.masked_fill(~history_mask.unsqueeze(-1), 0.0), history_label, history_mask)
+    n = history_mask.sum(1).clamp(min=1).to(fit.dtype)
+    return -((torch.logsumexp(fit, dim=-1) - math.log(fit.shape[-1])) / n).mean()
 
 
 def preference_score(logits):

@@ -1,21 +1,14 @@
 // Similar users and taste groups end to end, on real PostgreSQL and real ONNX sessions: users
 // of a generated world with known groups, represented by the model that serves their tenant
 // (the shipped base model, then the tenant's own after a promotion), grouped, and compared.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_STORE } from '../../src/config.js';
 import { adjustedRandIndex } from '../../src/clustering/quality.js';
-import { createModelRegistry } from '../../src/inference/model-registry.js';
-import { createModelStore } from '../../src/inference/model-store.js';
-import { createInProcessScorer } from '../../src/inference/scorer.js';
-import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { inProcessScorer } from '../helpers/worker.js';
 import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
 
 const SNAPSHOT = `id k kChosenBy silhouette daviesBouldin calinskiHarabasz stability users model trigger createdAt kTried { k silhouette }
@@ -43,11 +36,7 @@ describe('similar users and taste groups', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('taste-groups');
-    const tenantStore = mkdtempSync(join(tmpdir(), 'tg-tenants-'));
-    const log = pino({ level: 'silent' });
-    const batching = { maxBatchSize: 256, maxQueueDelayMs: 1, maxQueueSize: 100_000 };
-    const base = await createModelRegistry({ storeDir: DEFAULT_MODEL_STORE, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
-    const scorer = createInProcessScorer(createModelStore(base, createTenantModels({ storeDir: tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log, batching })));
+    const { scorer, tenantStore } = await inProcessScorer(DEFAULT_MODEL_STORE);
     closeScorer = () => scorer.close();
     api = await startTestApi(db.appUrl, { scorer, artifacts: createArtifactStore(tenantStore) });
     a = await createTestTenant(db.adminUrl, 32);

@@ -3,23 +3,18 @@
 // refused, and an admin sees the seeded tenant's figures, one point per grouped user, group
 // cards with the items' pictures (served by a local image host), a user's page and the
 // models page. Screenshots go to test-artifacts/admin/.
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_STORE } from '../../src/config.js';
-import { createModelRegistry } from '../../src/inference/model-registry.js';
-import { createModelStore } from '../../src/inference/model-store.js';
-import { createInProcessScorer } from '../../src/inference/scorer.js';
-import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { generateTasteWorld } from '../../src/synth/taste-world.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { inProcessScorer } from '../helpers/worker.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin');
@@ -49,10 +44,7 @@ describe('the admin dashboard in a real browser', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
     mkdirSync(ARTIFACTS, { recursive: true });
     db = await createTestDatabase('admin-dashboard');
-    const log = pino({ level: 'silent' });
-    const batching = { maxBatchSize: 256, maxQueueDelayMs: 1, maxQueueSize: 100_000 };
-    const base = await createModelRegistry({ storeDir: DEFAULT_MODEL_STORE, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
-    const scorer = createInProcessScorer(createModelStore(base, createTenantModels({ storeDir: mkdtempSync(join(tmpdir(), 'tg-tenants-')), provider: 'cpu', budgetBytes: 1 << 30, log, batching })));
+    const { scorer } = await inProcessScorer(DEFAULT_MODEL_STORE);
     closeScorer = () => scorer.close();
     api = await startTestApi(db.appUrl, { scorer });
     images = await imageHost();
@@ -104,9 +96,13 @@ describe('the admin dashboard in a real browser', () => {
     const counts = await page.textContent('[data-section=counts]');
     expect(counts).toContain(`${USERS}users`);
     expect(counts).toContain('600items');
+    expect(counts).toContain('base model (base-1)scored by');
+    // Nothing unset reaches the page as text ("null", "undefined").
+    const leftovers = async () => (await page.textContent('main'))!.match(/\b(null|undefined|NaN)\b/g);
     expect(await page.locator('[data-chart=activity] rect').count()).toBeGreaterThan(0);
     expect(page.url()).not.toContain(tenant.adminKey);
     expect(await page.evaluate(() => sessionStorage.getItem('tastegraph.adminKey'))).toBe(tenant.adminKey);
+    expect(await leftovers()).toBeNull();
     await page.screenshot({ path: join(ARTIFACTS, 'overview.png'), fullPage: true });
 
     await page.click('nav a[href="#/groups"]');
@@ -118,6 +114,7 @@ describe('the admin dashboard in a real browser', () => {
     // The group cards show the liked items' pictures, loaded from the tenant's image host.
     const firstPicture = page.locator('[data-group="1"] img.thumb').first();
     await expect.poll(() => firstPicture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(2);
+    expect(await leftovers()).toBeNull();
     await page.screenshot({ path: join(ARTIFACTS, 'taste-groups.png'), fullPage: true });
 
     // Clicking a point opens that user's page: history, group, similar users, token activations.
@@ -130,11 +127,13 @@ describe('the admin dashboard in a real browser', () => {
     expect(await page.locator('[data-section=similar] tr').count()).toBe(11);
     expect(await page.locator('[data-chart=tokens] rect').count()).toBe(10);
     expect(await page.locator('[data-section=history] tr').count()).toBeGreaterThan(1);
+    expect(await leftovers()).toBeNull();
     await page.screenshot({ path: join(ARTIFACTS, 'user.png'), fullPage: true });
 
     await page.click('nav a[href="#/models"]');
     await page.waitForSelector('[data-section=versions]');
     expect(await page.textContent('main')).toContain('The shipped base model, version base-1.');
+    expect(await leftovers()).toBeNull();
     await page.screenshot({ path: join(ARTIFACTS, 'models.png'), fullPage: true });
 
     expect(errors).toEqual([]);

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import { createModelRegistry, type ModelRegistry } from '../../src/inference/model-registry.js';
 import { createModelStore, type ModelStore } from '../../src/inference/model-store.js';
 import { createTenantModels } from '../../src/inference/tenant-models.js';
+import { createInProcessScorer } from '../../src/inference/scorer.js';
 import { createWorkerServer } from '../../src/inference/protocol-server.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/inference/worker-metrics.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
@@ -143,4 +144,16 @@ export async function inferOver(url: string, model: string, version: string | un
   if (response.status !== 200) return { status: response.status, error: JSON.parse(body.toString()).error as string };
   const length = response.headers.get('inference-header-content-length');
   return { status: 200, ...parseInferResponse(body, length ? Number(length) : undefined) };
+}
+
+/**
+ * Scoring in the test process, as the embedded default does it: the base model store (read
+ * only) and a tenants' store; real ONNX sessions, batching across callers.
+ */
+export async function inProcessScorer(baseStore: string, tenantStore = mkdtempSync(join(tmpdir(), 'tg-tenants-'))) {
+  const log = pino({ level: 'silent' });
+  const batching = { maxBatchSize: 256, maxQueueDelayMs: 1, maxQueueSize: 100_000 };
+  const base = await createModelRegistry({ storeDir: baseStore, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
+  const scorer = createInProcessScorer(createModelStore(base, createTenantModels({ storeDir: tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log, batching })));
+  return { scorer, tenantStore };
 }

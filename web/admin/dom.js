@@ -12,6 +12,11 @@ export function s(tag, attrs = {}, ...children) {
   return fill(el, attrs, children);
 }
 
+/** Appends children as h() does: text as text nodes, and nothing for null, undefined or false. */
+export function append(parent, ...children) {
+  return fill(parent, {}, children);
+}
+
 function fill(el, attrs, children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;

@@ -2,7 +2,7 @@
 // and a card per group (what it likes more than everyone else, its tokens, its core users).
 import { gql } from '../api.js';
 import { scatter } from '../charts.js';
-import { colourOf, figure, fmt, h, thumbnail, when } from '../dom.js';
+import { append, colourOf, figure, fmt, h, thumbnail, when } from '../dom.js';
 
 const ITEM = 'externalId url prompt';
 const QUERY = `{
@@ -37,13 +37,13 @@ export async function renderGroups(view) {
       refresh.disabled = false;
     }
   });
-  view.append(h('div', { class: 'card' }, h('h2', {}, 'Taste groups'), refresh, status));
+  append(view, h('div', { class: 'card' }, h('h2', {}, 'Taste groups'), refresh, status));
   if (!snap) {
-    view.append(h('p', { 'data-empty': 'groups' }, 'No taste groups yet. They are computed after each model promotion and hourly when users change; or group your users now.'));
+    append(view, h('p', { 'data-empty': 'groups' }, 'No taste groups yet. They are computed after each model promotion and hourly when users change; or group your users now.'));
     return;
   }
   const ordinalOf = new Map(snap.groups.map((g) => [g.id, g.ordinal]));
-  view.append(
+  append(view, 
     h('div', { class: 'figures', 'data-section': 'quality' },
       figure('groups (k)', `${snap.k} (${snap.kChosenBy === 'ADMIN' ? 'given' : 'by silhouette'})`),
       figure('users grouped', snap.users.toLocaleString()),
@@ -58,7 +58,7 @@ export async function renderGroups(view) {
   const picture = h('div', { class: 'card' }, h('h2', {}, `Users by taste (${snap.points.length.toLocaleString()} of ${snap.users.toLocaleString()} shown; first two principal components)`),
     scatter(snap.points, (id) => ordinalOf.get(id), (externalId) => (location.hash = `#/user/${encodeURIComponent(externalId)}`)));
   const cards = h('div', { class: 'grid' }, snap.groups.map((g) => groupCard(g)));
-  view.append(picture, cards);
+  append(view, picture, cards);
 }
 
 function groupCard(g) {

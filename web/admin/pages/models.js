@@ -1,7 +1,7 @@
 // Models: what scores the tenant, its versions with the promotion gate's numbers, and training
 // runs, refreshed every two seconds while one is queued or running (live progress).
 import { gql } from '../api.js';
-import { fmt, h, when } from '../dom.js';
+import { append, fmt, h, when } from '../dom.js';
 
 const QUERY = `{
   tenant { scoringModel { kind modelVersion reason } }
@@ -59,7 +59,7 @@ export async function renderModels(view, _args, isShown) {
   );
   if (runs.some((r) => ACTIVE.has(r.status))) {
     setTimeout(() => {
-      if (isShown()) renderModels(view, _args, isShown).catch((error) => view.append(h('p', { class: 'error' }, error.message)));
+      if (isShown()) renderModels(view, _args, isShown).catch((error) => append(view, h('p', { class: 'error' }, error.message)));
     }, 2000);
   }
 }

@@ -1,7 +1,7 @@
 // Overview: how big the tenant is, how its users have been rating, and what scores them.
 import { gql } from '../api.js';
 import { activityChart } from '../charts.js';
-import { figure, h } from '../dom.js';
+import { append, figure, h } from '../dom.js';
 
 const QUERY = `{
   tenant {
@@ -17,14 +17,14 @@ export async function renderOverview(view) {
   const c = tenant.counts;
   const likeRate = c.interactions ? `${((100 * c.likes) / c.interactions).toFixed(1)}%` : '—';
   const model = tenant.scoringModel;
-  view.append(
+  append(view, 
     h('div', { class: 'figures', 'data-section': 'counts' },
       figure('users', c.users.toLocaleString()),
       figure('items', c.items.toLocaleString()),
       figure('likes', c.likes.toLocaleString()),
       figure('dislikes', c.dislikes.toLocaleString()),
       figure('like rate', likeRate),
-      figure('scored by', model.kind === 'FALLBACK' ? 'fallback' : `${model.kind.toLowerCase()} ${model.modelVersion}`),
+      figure('scored by', model.kind === 'FALLBACK' ? 'the fallback' : model.kind === 'TENANT' ? `own model v${model.modelVersion}` : `base model (${model.modelVersion})`),
     ),
     model.reason ? h('p', { class: 'muted' }, model.reason) : null,
     h('div', { class: 'card' }, h('h2', {}, 'Likes and dislikes per day, last 30 days (UTC)'), activityChart(tenant.activity),

@@ -1,7 +1,7 @@
 // One user: their history, their group, the users most like them, and their token activations.
 import { gql } from '../api.js';
 import { bars } from '../charts.js';
-import { colourOf, fmt, h, thumbnail, when } from '../dom.js';
+import { append, colourOf, fmt, h, thumbnail, when } from '../dom.js';
 
 const ITEM = 'externalId url prompt';
 const QUERY = `query User($id: ID!) {
@@ -27,7 +27,7 @@ export async function renderUser(view, [id]) {
     e.preventDefault();
     location.hash = `#/user/${encodeURIComponent(new FormData(search).get('id').trim())}`;
   });
-  view.append(search);
+  append(view, search);
   if (!id) return listUsers(view);
 
   const data = await gql(QUERY, { id });
@@ -35,7 +35,7 @@ export async function renderUser(view, [id]) {
   const profile = u.tasteProfile;
   const history = u.history.edges.map((e) => e.node);
   const similar = data.similarUsers;
-  view.append(
+  append(view, 
     h('div', { class: 'card', 'data-section': 'profile' },
       h('h2', {}, `User ${u.externalId}`),
       h('p', {}, `First seen ${when(u.createdAt)}. `,
@@ -74,7 +74,7 @@ async function listUsers(view, after = null) {
       card.remove();
       listUsers(view, users.pageInfo.endCursor);
     });
-    card.append(more);
+    append(card, more);
   }
-  view.append(card);
+  append(view, card);
 }
