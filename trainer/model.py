@@ -189,18 +189,6 @@ def contrastive_loss(logits_pos, logits_neg, pair_mask):
     return l_plus + l_minus
 
 
-def token_mixture_loss(model, history, history_label, history_mask):
-    """L_mix: the negative log-likelihood of each history under a mixture of the preference
-    tokens' tastes (equal weights), per interaction. It trains the tokens as the tastes of
-    groups of users, a latent-class model of the users, which L_base and L_CP reach only
-    slowly through the candidates' scores; 0 without tokens."""
-    if model.tokens is None:
-        return history.new_zeros(())
-    fit, _ = model.token_fit(history.masked_fill(~history_mask.unsqueeze(-1), 0.0), history_label, history_mask)
-    n = history_mask.sum(1).clamp(min=1).to(fit.dtype)
-    return -((torch.logsumexp(fit, dim=-1) - math.log(fit.shape[-1])) / n).mean()
-
-
 def preference_score(logits):
     """Q = softmax(logits)[..., 0], the probability of like; ranks candidates."""
     return torch.softmax(logits, dim=-1)[..., 0]

@@ -20,7 +20,7 @@ import torch
 from .data import Dataset, choose_history_size, collate, read_dataset, sample_episode, split_users
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
-from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss, token_mixture_loss
+from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -31,8 +31,6 @@ parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--loss", choices=["all", "base"], default="all", help="all = L_base + L_CP; base = L_base only")
 parser.add_argument("--tokens", type=int, default=10, help="preference tokens L_p (0 = no P_v)")
-parser.add_argument("--mix-weight", type=float, default=0.0,
-                    help="weight of L_mix, the histories' likelihood under a mixture of the tokens' tastes (0 = off)")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
@@ -132,8 +130,6 @@ for epoch in range(1, args.epochs + 1):
         loss = base_loss(logits_pos, logits_neg, pair_mask)
         if args.loss == "all":
             loss = loss + contrastive_loss(logits_pos, logits_neg, pair_mask)
-        if args.mix_weight:
-            loss = loss + args.mix_weight * token_mixture_loss(model, h, lab, mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
