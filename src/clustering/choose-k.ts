@@ -1,7 +1,10 @@
 // k chosen by silhouette: cluster a sample for every k in the range and keep the k whose
 // grouping of the sample has the highest mean silhouette (exact silhouette is quadratic in
 // the number of points; on a few thousand it is a fraction of a second, on 100,000 it would
-// be minutes). Then the chosen k groups every point.
+// be minutes), unless a smaller k comes within SILHOUETTE_TOLERANCE of it: fewer groups are
+// easier to read, and preference-token activations, near one-hot with a long history, make
+// every token in use look like a group of its own (on the six-group world: k 6 scored 0.741,
+// k 7 0.749, with ARI 0.92 against 0.88). Then the chosen k groups every point.
 import { kmeans, type KMeansResult } from './kmeans.js';
 import { createRandom, sampleIndices, subset, type Points } from './points.js';
 import { silhouette } from './quality.js';
@@ -13,6 +16,15 @@ export interface ChooseKOptions {
   sampleSize: number;
   seed: number;
   restarts?: number;
+}
+
+/** How much higher a larger k's silhouette must be to be chosen over a smaller one. */
+export const SILHOUETTE_TOLERANCE = 0.02;
+
+/** The smallest k whose silhouette is within `tolerance` of the best one tried. */
+export function pickK(tried: readonly { k: number; silhouette: number }[], tolerance = SILHOUETTE_TOLERANCE): number {
+  const best = Math.max(...tried.map((t) => t.silhouette));
+  return tried.filter((t) => t.silhouette >= best - tolerance).reduce((a, b) => (b.k < a.k ? b : a)).k;
 }
 
 export interface KChoice {
@@ -28,15 +40,14 @@ export function chooseK(points: Points, options: ChooseKOptions): KChoice {
   if (maxK < options.minK) throw new Error(`chooseK: ${points.n} points cannot be split into ${options.minK} to ${options.maxK} groups`);
   const sample = points.n <= options.sampleSize ? points : subset(points, sampleIndices(points.n, options.sampleSize, createRandom(options.seed)));
   const tried: KChoice['tried'] = [];
-  let best: { k: number; silhouette: number; result: KMeansResult } | undefined;
+  const groupings = new Map<number, KMeansResult>();
   for (let k = options.minK; k <= maxK; k++) {
     const grouped = kmeans(sample, k, { seed: options.seed, restarts: options.restarts });
-    const s = silhouette(sample, grouped.labels, k);
-    tried.push({ k, silhouette: s });
-    // Ties go to the smaller k: fewer groups are easier to read.
-    if (!best || s > best.silhouette) best = { k, silhouette: s, result: grouped };
+    groupings.set(k, grouped);
+    tried.push({ k, silhouette: silhouette(sample, grouped.labels, k) });
   }
+  const k = pickK(tried);
   // The sample's grouping is every point's when the sample is all of them; else group them all.
-  const result = sample === points ? best!.result : kmeans(points, best!.k, { seed: options.seed, restarts: options.restarts });
-  return { k: best!.k, tried, result };
+  const result = sample === points ? groupings.get(k)! : kmeans(points, k, { seed: options.seed, restarts: options.restarts });
+  return { k, tried, result };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { kmeans } from '../../src/clustering/kmeans.js';
 import { adjustedRandIndex, calinskiHarabasz, daviesBouldin, silhouette } from '../../src/clustering/quality.js';
-import { chooseK } from '../../src/clustering/choose-k.js';
+import { chooseK, pickK } from '../../src/clustering/choose-k.js';
 import { project2d } from '../../src/clustering/projection.js';
 import { liftOf, topByLift } from '../../src/clustering/lift.js';
 import { createRandom, pointsOf } from '../../src/clustering/points.js';
@@ -80,6 +80,15 @@ describe('choosing k by silhouette', () => {
       expect(choice.tried.map((t) => t.k)).toEqual([2, 3, 4, 5, 6]);
       expect(adjustedRandIndex(choice.result.labels, truth)).toBeGreaterThan(0.95);
     }
+  });
+});
+
+describe('picking k from the silhouettes tried', () => {
+  it('takes the best, unless a smaller k is within the tolerance of it', () => {
+    const tried = [{ k: 2, silhouette: 0.3 }, { k: 3, silhouette: 0.741 }, { k: 4, silhouette: 0.749 }, { k: 5, silhouette: 0.7 }];
+    expect(pickK(tried, 0.02)).toBe(3);
+    expect(pickK(tried, 0.005)).toBe(4);
+    expect(pickK([{ k: 2, silhouette: 0.5 }, { k: 3, silhouette: 0.5 }])).toBe(2);
   });
 });
 
