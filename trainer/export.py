@@ -26,6 +26,18 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
 
 def export_onnx(model: PreferenceModel, path: str, metadata: dict) -> None:
     model.eval()
+    if model.tokens is not None:
+        with torch.no_grad():
+            model.frozen_taste_coordinates = model.taste_coordinates()
+    try:
+        _export(model, path)
+    finally:
+        model.frozen_taste_coordinates = None
+    graph = onnx.load(path)
+    _write_metadata(graph, path, metadata)
+
+
+def _export(model, path):
     torch.onnx.export(
         model,
         example_inputs(model.config.embedding_dim),
@@ -43,7 +55,9 @@ def export_onnx(model: PreferenceModel, path: str, metadata: dict) -> None:
         opset_version=OPSET,
         do_constant_folding=True,
     )
-    graph = onnx.load(path)
+
+
+def _write_metadata(graph, path, metadata):
     required = {"embedding_dim", "preference_tokens", "model_version", "trained_at", "eval_pairwise"}
     missing = required - set(metadata)
     if missing:
@@ -70,7 +84,10 @@ def metadata_for(checkpoint) -> dict:
         "model_version": checkpoint["model_version"],
         "trained_at": checkpoint["trained_at"],
         "eval_pairwise": f"{checkpoint['metrics'].get('val_pairwise', float('nan')):.2f}",
-        "user_embedding_dim": config["preference_tokens"] or config["width"],
+        "user_embedding_dim": 2 * config["preference_tokens"] or config["width"],
+        # What the platform reads from user_embedding (src/clustering/tokens.ts).
+        "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"
+        if config["preference_tokens"] else f"encoded_history:{config['width']}",
         "eval_users": checkpoint["metrics"].get("val_users", 0),
     }
 

@@ -15,8 +15,10 @@ Models", for item embedding vectors instead of images.
   dislikes (a softmax over the tokens of the history's log-likelihood under each), and the
   mixture of the tokens' tastes scores candidates. This is how users borrow from users like
   them: a token's taste is learnt from every user who activates it, and a user with no
-  history gets the plain average, a global preference. The token activations are the user
-  embedding: users with similar histories activate similar tokens.
+  history gets the plain average, a global preference. The user embedding is the mixed
+  taste's coordinates in the span of the tokens' tastes followed by the token activations:
+  users with similar histories activate similar tokens, and users whose tokens have similar
+  tastes sit close (docs/taste-groups.md).
 - The head adds to the candidate's own logits a bilinear term (W u) . z: a per-user linear
   model generated from the encoded history, the amortised counterpart of a per-user
   logistic regression.
@@ -111,6 +113,9 @@ class PreferenceModel(nn.Module):
         self.user_weights = nn.Linear(W, 2 * config.embedding_dim)
         nn.init.zeros_(self.user_weights.weight)
         nn.init.zeros_(self.user_weights.bias)
+        # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
+        # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
+        self.frozen_taste_coordinates = None
 
     def token_fit(self, history, history_label, history_mask):
         """How well each token's taste explains the history: its log-likelihood [B, L_p], and the tastes [L_p, D + 1]."""
@@ -119,6 +124,21 @@ class PreferenceModel(nn.Module):
         sign = (2 * history_label - 1).unsqueeze(-1).to(margins.dtype)           # like +1, dislike -1
         fit = torch.where(history_mask.unsqueeze(-1), F.logsigmoid(sign * margins), torch.zeros_like(margins)).sum(1)  # [B, L]
         return fit, tastes
+
+    def taste_coordinates(self):
+        """[L_p, L_p]: each token's taste (weights and bias) in an orthonormal basis of the span of
+        all the tokens' tastes. Activations times it are the user's mixed taste in L_p numbers,
+        with distances kept: two tokens of one group's taste bring their users together, where
+        the activations alone keep them apart. Gram-Schmidt in plain ops, so that the ONNX
+        export folds it into a constant (it depends on parameters only)."""
+        tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
+        basis = []
+        for i in range(tastes.shape[0]):
+            v = tastes[i]
+            for b in basis:
+                v = v - (v @ b) * b
+            basis.append(v / v.norm().clamp(min=1e-12))
+        return tastes @ torch.stack(basis, 1)                                    # [L, L]
 
     def token_mixture(self, history, history_label, history_mask):
         """Token activations [B, L_p] from how well each token's taste explains the history,
@@ -147,7 +167,10 @@ class PreferenceModel(nn.Module):
         if self.tokens is None:
             return memory, mask, pooled, pooled, None
         activations, taste = self.token_mixture(history, history_label, history_mask)
-        return memory, mask, pooled, activations, taste
+        # The user embedding: the mixed taste's coordinates, then the activations themselves.
+        coordinates = self.frozen_taste_coordinates if self.frozen_taste_coordinates is not None else self.taste_coordinates()
+        user = torch.cat([activations @ coordinates, activations], dim=-1)
+        return memory, mask, pooled, user, taste
 
     def score(self, memory, memory_mask, pooled, taste, candidates):
         """Logits [B, T, 2] for candidates [B, T, D] given an encoded user."""
@@ -164,7 +187,8 @@ class PreferenceModel(nn.Module):
         return logits
 
     def forward(self, history, history_label, history_mask, candidates):
-        """(logits [B, T, 2], user embedding [B, E]): E = L_p token activations, or the width without tokens."""
+        """(logits [B, T, 2], user embedding [B, E]): E = 2 L_p (the mixed taste's coordinates in the tokens'
+        span, then the token activations), or the width without tokens."""
         memory, mask, pooled, user, taste = self.encode(history, history_label, history_mask)
         return self.score(memory, mask, pooled, taste, candidates), user
 

@@ -2,7 +2,9 @@
 // items both liked. Each API instance holds one tenant's representations in memory (a
 // matrix of unit rows, 4 bytes per number: 100,000 users of 10 dimensions are 4 MB) and
 // searches it exactly; a new snapshot anywhere (an event) or a minute's age reloads it.
+// (A row is the taste part of a representation: 10 numbers for the shipped model's 10 tokens.)
 import { nearestRows, normalizeRows } from '../clustering/nearest.js';
+import { columns, layoutOf } from '../clustering/tokens.js';
 import type { UserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
 import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { notFound } from '../errors.js';
@@ -53,7 +55,10 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
 
   async function load(tenantId: string, model: string): Promise<Index> {
     const m = await o.embeddings.matrix(tenantId, model);
-    return { model, at: Date.now(), userIds: m.userIds, rowOf: new Map(m.userIds.map((id, i) => [id, i])), dim: m.dim, unit: normalizeRows(m.data, m.dim) };
+    // Compared by their taste part, as taste groups are (clustering/tokens.ts).
+    const { tasteDim } = layoutOf(m.data, m.dim);
+    const unit = normalizeRows(columns(m.data, m.dim, 0, tasteDim), tasteDim);
+    return { model, at: Date.now(), userIds: m.userIds, rowOf: new Map(m.userIds.map((id, i) => [id, i])), dim: tasteDim, unit };
   }
 
   async function indexOf(tenantId: string, model: string): Promise<Index> {

@@ -10,9 +10,9 @@ import { groupPoints } from '../clustering/grouping.js';
 import { topByLift } from '../clustering/lift.js';
 import { normalizeRows } from '../clustering/nearest.js';
 import { adjustedRandIndex } from '../clustering/quality.js';
-import { isTokenDistribution } from '../clustering/tokens.js';
+import { columns, layoutOf } from '../clustering/tokens.js';
 import type { GroupRow, SnapshotRow, SnapshotTrigger, TasteGroupRepository } from '../repositories/taste-group.repository.js';
-import type { EmbeddingMatrix, UserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
+import type { UserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
 import type { UserEmbeddings } from './user-embedding.service.js';
 import { requireAdmin, type Viewer } from './viewer.js';
 
@@ -60,8 +60,11 @@ export function createTasteGroups(o: TasteGroupDeps) {
       throw new AppError('CONFLICT', `too few users to group: ${n} have enough history (2 likes and 2 dislikes), ${needed} are needed`);
     }
     const embedded = Date.now();
-    // Cosine geometry, as similarUsers: a user's direction of taste, not its strength.
-    const points = { n, dim: matrix.dim, data: normalizeRows(matrix.data, matrix.dim) };
+    // Users are grouped by their taste part (clustering/tokens.ts), in cosine geometry as
+    // similarUsers: a user's direction of taste, not its strength.
+    const layout = layoutOf(matrix.data, matrix.dim);
+    const taste = columns(matrix.data, matrix.dim, 0, layout.tasteDim);
+    const points = { n, dim: layout.tasteDim, data: normalizeRows(taste, layout.tasteDim) };
     const g = groupPoints(points, { k, minK: settings.minK, maxK: Math.min(settings.maxK, n - 1), sampleSize: settings.sampleSize, representatives: settings.representatives, seed: settings.seed });
     const clustered = Date.now();
 
@@ -80,7 +83,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
       tenantLikes.set(c.itemId, (tenantLikes.get(c.itemId) ?? 0) + c.likes);
       tenantDislikes.set(c.itemId, (tenantDislikes.get(c.itemId) ?? 0) + c.dislikes);
     }
-    const tokens = isTokenDistribution(matrix.data, matrix.dim);
+    const tokens = layout.tokensAt === null ? null : { n, dim: layout.tokensDim, data: columns(matrix.data, matrix.dim, layout.tokensAt, layout.tokensDim) };
     const groups: Omit<GroupRow, 'id' | 'snapshotId'>[] = g.centroids.map((centroid, c) => {
       const ordinal = c + 1;
       const mine = counts.filter((x) => x.ordinal === ordinal);
@@ -94,7 +97,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
         representatives: g.representatives[c].map((i) => matrix.userIds[i]),
         liked: liked.map((x) => ({ itemId: x.itemId, lift: x.lift, users: x.count })),
         disliked: disliked.map((x) => ({ itemId: x.itemId, lift: x.lift, users: x.count })),
-        tokens: tokens ? dominantTokens(matrix, g.ordinals, ordinal) : [],
+        tokens: tokens ? dominantTokens(tokens, g.ordinals, ordinal) : [],
       };
     });
     const id = await o.groups.insert(tenantId, {
@@ -186,10 +189,10 @@ export function createTasteGroups(o: TasteGroupDeps) {
 }
 
 /** The group's strongest preference tokens: its members' mean activation of each, strongest first. */
-function dominantTokens(m: EmbeddingMatrix, ordinals: Int32Array, ordinal: number) {
+function dominantTokens(m: { n: number; dim: number; data: Float32Array }, ordinals: Int32Array, ordinal: number) {
   const mean = new Float64Array(m.dim);
   let members = 0;
-  for (let i = 0; i < m.userIds.length; i++) {
+  for (let i = 0; i < m.n; i++) {
     if (ordinals[i] !== ordinal) continue;
     members++;
     for (let d = 0; d < m.dim; d++) mean[d] += m.data[i * m.dim + d];

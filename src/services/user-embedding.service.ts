@@ -10,12 +10,12 @@ import type { HistoryRow, UserEmbeddingRepository } from '../repositories/user-e
 import type { ServingModel, ServingModels } from './serving-model.service.js';
 import type { TenantService } from './tenant.service.js';
 import { requireAdmin, type Viewer } from './viewer.js';
-import { isTokenDistribution } from '../clustering/tokens.js';
+import { layoutOf } from '../clustering/tokens.js';
 
 export interface TasteProfile {
   model: string;
   embedding: Float32Array;
-  /** The same numbers read as preference-token activations, when they are (see clustering/tokens.ts). */
+  /** The preference tokens' activations, where the model has tokens (see clustering/tokens.ts). */
   tokenActivations: Float32Array | null;
   historySize: number;
   computedAt: Date;
@@ -79,7 +79,9 @@ export function createUserEmbeddings(o: UserEmbeddingDeps) {
       const { key } = await currentModel(viewer.tenantId);
       const row = await o.embeddings.forUser(viewer.tenantId, key, userId);
       if (!row) return null;
-      return { model: key, ...row, tokenActivations: isTokenDistribution(row.embedding, row.embedding.length) ? row.embedding : null };
+      const layout = layoutOf(row.embedding, row.embedding.length);
+      const tokenActivations = layout.tokensAt === null ? null : row.embedding.slice(layout.tokensAt, layout.tokensAt + layout.tokensDim);
+      return { model: key, ...row, tokenActivations };
     },
 
     /**

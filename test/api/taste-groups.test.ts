@@ -75,8 +75,9 @@ describe('similar users and taste groups', () => {
     expect(fixed.stability).toBeGreaterThan(0);
     const ariFixed = await ari(a);
     console.log(`ARI against the true groups: k by silhouette (${chosen.k}) ${ariChosen.toFixed(3)}, k = ${GROUPS} ${ariFixed.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`);
-    expect(ariFixed).toBeGreaterThan(0.7);
-    expect(ariChosen).toBeGreaterThan(0.5);
+    // Measured: 0.860 both (k by silhouette chose 4); before the taste coordinates 0.78 (k 5) and 0.83.
+    expect(ariFixed).toBeGreaterThan(0.75);
+    expect(ariChosen).toBeGreaterThan(0.75);
 
     // Each group is described: tokens (the base model has 10), items it likes more than the tenant, core users.
     for (const g of fixed.groups) {
@@ -196,6 +197,9 @@ describe('similar users and taste groups', () => {
     const profile = (await gql(a.adminKey, '{ user(externalId: "user-3") { tasteProfile { model } } }')).user.tasteProfile;
     expect(profile.model).toBe('1');
     expect((await gql(a.adminKey, SIMILAR, { u: 'user-0', first: 3 })).similarUsers.model).toBe('1');
-    console.log(`after promotion (tenant's version 1, k ${snapshot.k}): ARI against the true groups ${(await ari(a)).toFixed(3)}, stability ${snapshot.stability.toFixed(3)}`);
+    const promotedAri = await ari(a);
+    console.log(`after promotion (tenant's version 1, k ${snapshot.k}): ARI against the true groups ${promotedAri.toFixed(3)}, stability ${snapshot.stability.toFixed(3)}`);
+    // Measured 0.849 with the tests' small model (FAST_TRAINING).
+    expect(promotedAri).toBeGreaterThan(0.6);
   }, 300_000);
 });

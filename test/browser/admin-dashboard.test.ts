@@ -118,7 +118,8 @@ describe('the admin dashboard in a real browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'taste-groups.png'), fullPage: true });
 
     // Clicking a point opens that user's page: history, group, similar users, token activations.
-    const dot = page.locator('[data-chart=scatter] circle').first();
+    // The last circle is painted on top: no other can cover it (users of one taste overlap).
+    const dot = page.locator('[data-chart=scatter] circle').last();
     const userId = await dot.getAttribute('data-user');
     await dot.click();
     await page.waitForSelector('[data-section=similar] table');

@@ -7,6 +7,7 @@ import { chooseK, pickK } from '../../src/clustering/choose-k.js';
 import { project2d } from '../../src/clustering/projection.js';
 import { liftOf, topByLift } from '../../src/clustering/lift.js';
 import { createRandom, pointsOf } from '../../src/clustering/points.js';
+import { columns, layoutOf } from '../../src/clustering/tokens.js';
 
 // Two pairs on a line: {0, 1} and {10, 11}.
 const line = pointsOf([[0], [1], [10], [11]]);
@@ -102,6 +103,19 @@ describe('2-D projection', () => {
     for (const i of [1, 3, 5]) expect(coordinates[i]).toBeCloseTo(0, 6);
     expect(explained[0]).toBeCloseTo(1, 6);
     expect(explained[1]).toBeCloseTo(0, 6);
+  });
+});
+
+describe('what a representation holds', () => {
+  it('splits taste coordinates from token activations, and knows older and token-less models', () => {
+    const current = Float32Array.from([0.4, -1.2, 0.25, 0.75, 2.0, 0.1, 1, 0]);
+    expect(layoutOf(current, 4)).toEqual({ tasteDim: 2, tokensAt: 2, tokensDim: 2 });
+    expect([...columns(current, 4, 2, 2)]).toEqual([0.25, 0.75, 1, 0]);
+    expect([...columns(current, 4, 0, 2)].map((x) => Math.round(x * 10) / 10)).toEqual([0.4, -1.2, 2, 0.1]);
+    // Activations alone (models exported before the taste coordinates).
+    expect(layoutOf(Float32Array.from([0.2, 0.3, 0.5, 0.9, 0.05, 0.05]), 3)).toEqual({ tasteDim: 3, tokensAt: 0, tokensDim: 3 });
+    // No tokens: one row that is no distribution decides for all.
+    expect(layoutOf(Float32Array.from([0.5, 0.5, 1.5, -0.5]), 2)).toEqual({ tasteDim: 2, tokensAt: null, tokensDim: 0 });
   });
 });
 
