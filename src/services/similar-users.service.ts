@@ -9,6 +9,7 @@ import type { UserEmbeddingRepository } from '../repositories/user-embedding.rep
 import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { notFound } from '../errors.js';
 import { checkFirst, decodeCursor, encodeCursor } from './pagination.js';
+import { show } from './validation.js';
 import type { UserEmbeddings } from './user-embedding.service.js';
 import { requireAdmin, type Viewer } from './viewer.js';
 
@@ -85,14 +86,14 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
       checkFirst('first', first);
       const start = decodeCursor('after', after) ?? 0;
       const user: UserRow | undefined = await o.users.findByExternalId(viewer.tenantId, externalId);
-      if (!user) throw notFound(`user ${externalId.slice(0, 64)}`);
+      if (!user) throw notFound(`user ${show(externalId)}`);
       const { key } = await o.userEmbeddings.currentModel(viewer.tenantId);
       const index = await indexOf(viewer.tenantId, key);
       const row = index.rowOf.get(user.id);
       const empty = (reason: string): SimilarUsersPage => ({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, model: key, reason });
       if (row === undefined) {
         return empty(
-          `user ${externalId.slice(0, 64)} has no representation yet: users need ${o.minPerKind} likes and ${o.minPerKind} dislikes, ` +
+          `user ${show(externalId)} has no representation yet: users need ${o.minPerKind} likes and ${o.minPerKind} dislikes, ` +
             'and representations are computed after each promotion, hourly for changed users, and by refreshTasteGroups',
         );
       }
@@ -108,7 +109,8 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
         edges,
         pageInfo: { hasNextPage: neighbours.length > first && start + first < MAX_DEPTH, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
         model: key,
-        reason: edges.length ? null : 'no other user of this tenant has a representation yet',
+        // Past the last page there is simply nothing more; on the first, say why it is empty.
+        reason: edges.length || start > 0 ? null : 'no other user of this tenant has a representation yet',
       };
     },
   };

@@ -15,6 +15,7 @@ import type { GroupRow, SnapshotRow, SnapshotTrigger, TasteGroupRepository } fro
 import type { UserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
 import type { UserEmbeddings } from './user-embedding.service.js';
 import { requireAdmin, type Viewer } from './viewer.js';
+import { show } from './validation.js';
 
 export interface TasteGroupSettings {
   minK: number;
@@ -47,7 +48,7 @@ const TOKENS_SHOWN = 3;
 
 export function createTasteGroups(o: TasteGroupDeps) {
   const { settings } = o;
-  // One computation per tenant at a time in this process: a second caller shares it.
+  // One computation per tenant (and k) at a time in this process: a second caller shares it.
   const running = new Map<string, Promise<SnapshotRow>>();
 
   async function compute(tenantId: string, trigger: SnapshotTrigger, k: number | undefined): Promise<SnapshotRow> {
@@ -155,7 +156,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
       requireAdmin(viewer);
       if (id === null || id === undefined) return (await o.groups.latest(viewer.tenantId)) ?? null;
       const row = await o.groups.snapshot(viewer.tenantId, id);
-      if (!row) throw notFound(`taste group snapshot ${id.slice(0, 64)}`);
+      if (!row) throw notFound(`taste group snapshot ${show(id)}`);
       return row;
     },
 
@@ -167,7 +168,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
     async group(viewer: Viewer, id: string): Promise<GroupRow> {
       requireAdmin(viewer);
       const row = await o.groups.group(viewer.tenantId, id);
-      if (!row) throw notFound(`taste group ${id.slice(0, 64)}`);
+      if (!row) throw notFound(`taste group ${show(id)}`);
       return row;
     },
 
