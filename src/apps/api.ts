@@ -84,6 +84,9 @@ async function main() {
       saveDemoKeys(keysPath, demo);
     }
   }
+  // Tenants whose users changed since their last taste groups (the demo tenant on a first
+  // start) are grouped now, through the queue, rather than at the next hourly run.
+  await jobs?.triggerTasteGroups();
 
   const server = await createApiServer({
     services,
