@@ -309,7 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxK,
       silhouetteSample: integer(env, 'TASTE_GROUPS_SILHOUETTE_SAMPLE', 3000, 100, 100_000),
       keepSnapshots: integer(env, 'TASTE_GROUPS_KEEP_SNAPSHOTS', 5, 1, 1000),
-      batchSize: integer(env, 'EMBEDDING_BATCH_SIZE', 256, 1, 4096),
+      batchSize: integer(env, 'EMBEDDING_BATCH_SIZE', 64, 1, 4096),
     }),
     scoring: Object.freeze({
       workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),

@@ -2,6 +2,8 @@
 // run up to a maximum batch size or a maximum queue delay; one caller of run at a time; the
 // queue is bounded and refuses at once when full; a request past its deadline is dropped
 // before compute; a failed run rejects exactly the requests in it, so nothing hangs.
+// Background requests (users' representations for taste groups, hundreds of users at a time)
+// wait behind every interactive one: scoring waits at most for the run in progress.
 import { splitOutput, stackBatches, type ScoreBatch, type ScoreOutput } from './tensors.js';
 
 export class OverloadedError extends Error {
@@ -31,12 +33,18 @@ export interface BatcherOptions {
 interface Pending {
   batch: ScoreBatch;
   deadline: number;
+  background: boolean;
   resolve: (output: ScoreOutput) => void;
   reject: (error: Error) => void;
 }
 
+export interface SubmitOptions {
+  /** Runs only when no interactive request is waiting (FIFO among background requests). */
+  background?: boolean;
+}
+
 export interface Batcher {
-  submit(batch: ScoreBatch, deadline?: number): Promise<ScoreOutput>;
+  submit(batch: ScoreBatch, deadline?: number, options?: SubmitOptions): Promise<ScoreOutput>;
   /** Rows waiting (not counting the run in progress). */
   readonly queued: number;
   /** Resolves once everything submitted so far has been answered. */
@@ -128,10 +136,14 @@ export function createBatcher(options: BatcherOptions): Batcher {
   }
 
   return {
-    submit(batch, deadline = Number.POSITIVE_INFINITY) {
+    submit(batch, deadline = Number.POSITIVE_INFINITY, { background = false } = {}) {
       if (queuedRows + batch.B > options.maxQueueSize) return Promise.reject(new OverloadedError(queuedRows));
       return new Promise<ScoreOutput>((resolve, reject) => {
-        queue.push({ batch, deadline, resolve, reject });
+        const pending = { batch, deadline, background, resolve, reject };
+        // An interactive request goes ahead of the background ones already waiting.
+        const firstBackground = background ? -1 : queue.findIndex((p) => p.background);
+        if (firstBackground === -1) queue.push(pending);
+        else queue.splice(firstBackground, 0, pending);
         queuedRows += batch.B;
         schedule();
       });

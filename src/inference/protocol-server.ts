@@ -117,7 +117,9 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       throw new HttpError(400, `history: expected item vectors of dimension ${model.session.embeddingDim}, got ${request.batch.D}`);
     }
     const deadline = Date.now() + (request.timeoutUs ? request.timeoutUs / 1000 : options.defaultTimeoutMs);
-    const output = await model.batcher.submit(request.batch, deadline);
+    // A request for representations only (taste groups' background work) waits behind scoring.
+    const background = request.outputs.length === 1 && request.outputs[0] === 'user_embedding';
+    const output = await model.batcher.submit(request.batch, deadline, { background });
     const reply = encodeInferResponse(name, model.session.version, request.id, output, request.binaryOutputs, request.outputs);
     if (reply.headerLength !== undefined) {
       res.setHeader('inference-header-content-length', reply.headerLength);

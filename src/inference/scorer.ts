@@ -79,7 +79,7 @@ export function createInProcessScorer(store: ModelStore): Scorer {
     },
     async embed(model, batch, deadline) {
       const served = await acquire(model);
-      const output = await served.batcher.submit(withPlaceholderCandidates(batch), deadline);
+      const output = await served.batcher.submit(withPlaceholderCandidates(batch), deadline, { background: true });
       return { output: { ...output, T: 0, logits: new Float32Array(0) }, version: served.session.version };
     },
     async load(name) {

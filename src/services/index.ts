@@ -51,7 +51,7 @@ const DEFAULT_TASTE_GROUPS: TasteGroupsConfig = {
   maxK: 12,
   silhouetteSample: 3000,
   keepSnapshots: 5,
-  batchSize: 256,
+  batchSize: 64,
 };
 
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };

@@ -26,6 +26,34 @@ function request(i: number): ScoreBatch {
 }
 
 describe('dynamic batcher', () => {
+  it('runs waiting interactive requests before waiting background ones, FIFO within each', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const batcher = createBatcher({
+      // One request per run, the first run held until every other request has queued.
+      run: async (b) => {
+        order.push(String(b.history[1 * 1 + 0 * D]));
+        if (order.length === 1) await gate;
+        return fakeRun(b);
+      },
+      maxBatchSize: 1,
+      maxQueueDelayMs: 0,
+      maxQueueSize: 1000,
+    });
+    const done = [
+      batcher.submit(request(0)),
+      batcher.submit(request(1), undefined, { background: true }),
+      batcher.submit(request(2), undefined, { background: true }),
+      batcher.submit(request(3)),
+      batcher.submit(request(4)),
+    ];
+    release();
+    await Promise.all(done);
+    // Request i's second history number is i: 0 was running; 3 and 4 overtook the background 1 and 2.
+    expect(order).toEqual(['0', '3', '4', '1', '2']);
+  });
+
   it('merges concurrent requests into fewer runs with the same results as one by one', async () => {
     const runs: number[] = [];
     const batcher = createBatcher({
