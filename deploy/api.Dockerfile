@@ -12,6 +12,8 @@ RUN npm ci --omit=dev && npm install --no-save tsx@4.23
 COPY schema.graphql ./
 COPY prisma ./prisma
 COPY src ./src
+# The admin dashboard's static files, served at /admin.
+COPY web ./web
 COPY models ./models
 USER node
 EXPOSE 4000

@@ -39,6 +39,8 @@ describe('deploy/compose.yaml', () => {
     const api = readFileSync(compose.services.api.build.dockerfile, 'utf8');
     expect(api).toMatch(/CMD \["node", "--import", "tsx", "src\/apps\/api.ts"\]/);
     expect(api).toMatch(/ENV NODE_ENV=production/);
+    // The admin dashboard at /admin is files the API serves (src/http/admin-pages.ts).
+    expect(api).toMatch(/COPY web \.\/web/);
     const jobs = readFileSync(compose.services.jobs.build.dockerfile, 'utf8');
     expect(jobs).toMatch(/python3-torch python3-onnx python3-numpy libopenblas0-pthread/);
     expect(jobs).toMatch(/COPY trainer \.\/trainer/);
