@@ -117,20 +117,12 @@ class PreferenceModel(nn.Module):
         # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
         self.frozen_taste_coordinates = None
 
-    def token_fit(self, history, history_label, history_mask):
-        """How well each token's taste explains the history: its log-likelihood [B, L_p], and the tastes [L_p, D + 1]."""
-        tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
-        margins = history @ tastes[:, :-1].T + tastes[:, -1]                     # [B, H, L]
-        sign = (2 * history_label - 1).unsqueeze(-1).to(margins.dtype)           # like +1, dislike -1
-        fit = torch.where(history_mask.unsqueeze(-1), F.logsigmoid(sign * margins), torch.zeros_like(margins)).sum(1)  # [B, L]
-        return fit, tastes
-
     def taste_coordinates(self):
         """[L_p, L_p]: each token's taste (weights and bias) in an orthonormal basis of the span of
         all the tokens' tastes. Activations times it are the user's mixed taste in L_p numbers,
         with distances kept: two tokens of one group's taste bring their users together, where
-        the activations alone keep them apart. Gram-Schmidt in plain ops, so that the ONNX
-        export folds it into a constant (it depends on parameters only)."""
+        the activations alone keep them apart. It depends on parameters only: the ONNX export
+        computes it once and the graph carries it as a constant (frozen_taste_coordinates)."""
         tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
         basis = []
         for i in range(tastes.shape[0]):
@@ -143,7 +135,10 @@ class PreferenceModel(nn.Module):
     def token_mixture(self, history, history_label, history_mask):
         """Token activations [B, L_p] from how well each token's taste explains the history,
         and the mixed taste [B, D + 1] that scores candidates."""
-        fit, tastes = self.token_fit(history, history_label, history_mask)
+        tastes = self.token_taste(self.tokens)                                   # [L, D + 1]
+        margins = history @ tastes[:, :-1].T + tastes[:, -1]                     # [B, H, L]
+        sign = (2 * history_label - 1).unsqueeze(-1).to(margins.dtype)           # like +1, dislike -1
+        fit = torch.where(history_mask.unsqueeze(-1), F.logsigmoid(sign * margins), torch.zeros_like(margins)).sum(1)  # [B, L]
         activations = torch.softmax(fit * self.token_temperature, dim=-1)
         return activations, activations @ tastes
 

@@ -86,7 +86,11 @@ async function main() {
   }
   // Tenants whose users changed since their last taste groups (the demo tenant on a first
   // start) are grouped now, through the queue, rather than at the next hourly run.
-  await jobs?.triggerTasteGroups();
+  // A failure here is logged and counted; the hourly run groups them anyway.
+  await jobs?.triggerTasteGroups().catch((error) => {
+    backgroundError('taste-groups-schedule', error);
+    log.error({ err: error }, 'could not queue taste groups at start; the hourly run does');
+  });
 
   const server = await createApiServer({
     services,

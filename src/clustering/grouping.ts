@@ -42,7 +42,7 @@ export interface Grouping {
  * k-means finds a local optimum from each seeding; more seedings find better ones. Cheap for a
  * few thousand points, so they get more; 100,000 points get fewer to stay within a minute.
  */
-export const restartsFor = (n: number) => (n <= 5000 ? 10 : n <= 20_000 ? 5 : 3);
+const restartsFor = (n: number) => (n <= 5000 ? 10 : n <= 20_000 ? 5 : 3);
 
 export function groupPoints(points: Points, o: GroupingOptions): Grouping {
   const fixed = o.k !== undefined;

@@ -10,7 +10,8 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import type { TrainingRunService } from '../services/training-run.service.js';
-import { handleNightly, handleTasteGroups, handleTrainingRun } from './handlers/training.js';
+import { handleFanOut, handleTrainingRun } from './handlers/training.js';
+import { handleTasteGroups } from './handlers/taste-groups.js';
 import type { TasteGroups } from '../services/taste-group.service.js';
 import { JOB_SCHEMA } from './queue-schema.js';
 import { QUEUES, type TasteGroupsJob, type TrainingRunJob } from './queues.js';
@@ -121,9 +122,9 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
       .finally(() => (sweeping = undefined)));
 
   const shutdown = new AbortController();
-  await boss.work(QUEUES.NIGHTLY, { pollingIntervalSeconds: 2 }, handleNightly(fanOut));
+  await boss.work(QUEUES.NIGHTLY, { pollingIntervalSeconds: 2 }, handleFanOut(fanOut));
   await boss.work<TrainingRunJob>(QUEUES.TRAINING_RUN, { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: 1 }, handleTrainingRun(o.runs, shutdown.signal));
-  await boss.work(QUEUES.TASTE_GROUPS_HOURLY, { pollingIntervalSeconds: 2 }, handleNightly(groupFanOut));
+  await boss.work(QUEUES.TASTE_GROUPS_HOURLY, { pollingIntervalSeconds: 2 }, handleFanOut(groupFanOut));
   await boss.work<TasteGroupsJob>(QUEUES.TASTE_GROUPS, { batchSize: 1, pollingIntervalSeconds: 1 }, handleTasteGroups(o.tasteGroups.groups, log));
   const unsubscribe = o.bus.subscribe((event) => {
     if (event.type === 'training-requested') void sweep();

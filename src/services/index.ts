@@ -26,7 +26,7 @@ import { createModelRegistryRepository } from '../repositories/model-registry.re
 import { createServingModels, type TrainingRequirements } from './serving-model.service.js';
 import { createTrainingService } from './training.service.js';
 import type { ArtifactStore } from '../training/artifact-store.js';
-import type { TasteGroupsConfig } from '../config.js';
+import { loadConfig, type TasteGroupsConfig } from '../config.js';
 import { createUserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
 import { createTasteGroupRepository } from '../repositories/taste-group.repository.js';
 import { createUserEmbeddings } from './user-embedding.service.js';
@@ -43,16 +43,6 @@ export interface ScoringDependencies {
 
 const DEFAULT_REQUIREMENTS: TrainingRequirements = { minUsers: 50, minHeldOutUsers: 20, schedule: '03:00 UTC' };
 
-const DEFAULT_TASTE_GROUPS: TasteGroupsConfig = {
-  cron: '30 * * * *',
-  historyPerKind: 32,
-  minPerKind: 2,
-  minK: 2,
-  maxK: 12,
-  silhouetteSample: 3000,
-  keepSnapshots: 5,
-  batchSize: 64,
-};
 
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
 
@@ -127,7 +117,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   });
   const embeddingRows = createUserEmbeddingRepository(db);
   const groupRows = createTasteGroupRepository(db);
-  const groupSettings = options.tasteGroups ?? DEFAULT_TASTE_GROUPS;
+  // Defaults live in config.ts only (an empty environment gives them).
+  const groupSettings = options.tasteGroups ?? loadConfig({}).tasteGroups;
   const userEmbeddings = createUserEmbeddings({
     embeddings: embeddingRows,
     predictor,

@@ -80,14 +80,18 @@ export function createTasteGroups(o: TasteGroupDeps) {
     const counts = await o.groups.itemCounts(tenantId, matrix.userIds, [...g.ordinals]);
     const tenantLikes = new Map<number, number>();
     const tenantDislikes = new Map<number, number>();
+    const byGroup = new Map<number, typeof counts>();
     for (const c of counts) {
       tenantLikes.set(c.itemId, (tenantLikes.get(c.itemId) ?? 0) + c.likes);
       tenantDislikes.set(c.itemId, (tenantDislikes.get(c.itemId) ?? 0) + c.dislikes);
+      const list = byGroup.get(c.ordinal);
+      if (list) list.push(c);
+      else byGroup.set(c.ordinal, [c]);
     }
     const tokens = layout.tokensAt === null ? null : { n, dim: layout.tokensDim, data: columns(matrix.data, matrix.dim, layout.tokensAt, layout.tokensDim) };
     const groups: Omit<GroupRow, 'id' | 'snapshotId'>[] = g.centroids.map((centroid, c) => {
       const ordinal = c + 1;
-      const mine = counts.filter((x) => x.ordinal === ordinal);
+      const mine = byGroup.get(ordinal) ?? [];
       const lift = { groupUsers: g.sizes[c], tenantUsers: n, prior: settings.liftPrior, minCount: settings.minItemUsers, limit: settings.topItems };
       const liked = topByLift(mine.map((x) => ({ itemId: x.itemId, group: x.likes, tenant: tenantLikes.get(x.itemId)! })), lift);
       const disliked = topByLift(mine.map((x) => ({ itemId: x.itemId, group: x.dislikes, tenant: tenantDislikes.get(x.itemId)! })), lift);

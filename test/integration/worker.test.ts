@@ -47,6 +47,16 @@ async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
 
 const inferVersion = (url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) => inferOver(url, 'preference', version, batch, timeoutUs);
 
+/** The fixture's history as JSON tensors (the candidates vary by test). */
+function historyInputs() {
+  const { B, H, D } = fx.shape;
+  return [
+    { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
+    { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
+    { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+  ];
+}
+
 const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).every((x, i) => Math.abs(x - b[i]) < 1e-4);
 
 beforeAll(() => {
@@ -89,16 +99,14 @@ describe('Open Inference Protocol conformance', () => {
 
   it('infer with JSON tensors gives the same logits, and echoes the request id', async () => {
     worker = await startTestWorker();
-    const { B, H, T, D } = fx.shape;
+    const { B, T, D } = fx.shape;
     const response = await fetch(`${worker.url}/v2/models/preference/versions/1/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         id: 'req-7',
         inputs: [
-          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
-          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
-          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+          ...historyInputs(),
           { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
         ],
       }),
@@ -112,15 +120,13 @@ describe('Open Inference Protocol conformance', () => {
 
   it('answers only the outputs a request names, as Triton does', async () => {
     worker = await startTestWorker();
-    const { B, H, T, D } = fx.shape;
+    const { B, T, D } = fx.shape;
     const response = await fetch(`${worker.url}/v2/models/preference/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         inputs: [
-          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
-          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
-          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+          ...historyInputs(),
           { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
         ],
         outputs: [{ name: 'user_embedding' }],
@@ -146,15 +152,12 @@ describe('Open Inference Protocol conformance', () => {
       await client.close();
     }
     // Leaving out the candidates while asking for logits is still an error that names them.
-    const { B, H, D } = fx.shape;
     const response = await fetch(`${worker.url}/v2/models/preference/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         inputs: [
-          { name: 'history', datatype: 'FP32', shape: [B, H, D], data: fx.history },
-          { name: 'history_label', datatype: 'INT64', shape: [B, H], data: fx.history_label },
-          { name: 'history_mask', datatype: 'BOOL', shape: [B, H], data: fx.history_mask.map(Boolean) },
+          ...historyInputs(),
         ],
         outputs: [{ name: 'logits' }],
       }),
