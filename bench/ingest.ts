@@ -97,7 +97,8 @@ async function main() {
       if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 500));
     };
     // The ceiling: the same rows, straight through pg, as the owner (no RLS, no GraphQL, no
-    // validation): create the users, insert the interactions by joining external ids.
+    // validation): create the users, insert the interactions by joining external ids, and set
+    // each pair's state (the latest event), as recordInteractions does.
     const viaPg = async (events: Event[]) => {
       const client = await owner.connect();
       try {
@@ -107,10 +108,16 @@ async function main() {
           [tenant.id, [...new Set(events.map((e) => e.userId))]],
         );
         await client.query(
-          `INSERT INTO interactions (tenant_id, user_id, item_id, kind, event_id)
-           SELECT $1, u.id, i.id, t.k, t.e FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) t(ue, ie, k, e)
-             JOIN users u ON u.tenant_id = $1 AND u.external_id = t.ue
-             JOIN items i ON i.tenant_id = $1 AND i.external_id = t.ie`,
+          `WITH stored AS (
+             INSERT INTO interactions (tenant_id, user_id, item_id, kind, event_id)
+             SELECT $1, u.id, i.id, t.k, t.e FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) t(ue, ie, k, e)
+               JOIN users u ON u.tenant_id = $1 AND u.external_id = t.ue
+               JOIN items i ON i.tenant_id = $1 AND i.external_id = t.ie
+             RETURNING id, user_id, item_id, kind)
+           INSERT INTO interaction_states AS s (tenant_id, user_id, item_id, kind, interaction_id)
+           SELECT DISTINCT ON (user_id, item_id) $1::uuid, user_id, item_id, kind, id FROM stored ORDER BY user_id, item_id, id DESC
+           ON CONFLICT (tenant_id, user_id, item_id) DO UPDATE SET kind = EXCLUDED.kind, interaction_id = EXCLUDED.interaction_id
+            WHERE s.interaction_id < EXCLUDED.interaction_id`,
           [tenant.id, events.map((e) => e.userId), events.map((e) => e.itemId), events.map((e) => e.kind), events.map((e) => e.eventId)],
         );
         await client.query('COMMIT');

@@ -78,7 +78,16 @@ export async function loadWorld(adminUrl: string, tenantId: string, world: Taste
         [tenantId, part.map((e) => e.user), part.map((e) => e.item), part.map((e) => (e.label ? 'LIKE' : 'DISLIKE')), part.map((e) => e.pair), part.map((e) => e.ts)],
       );
     }
-    await client.query('ANALYZE items; ANALYZE users; ANALYZE interactions');
+    // Each pair's latest event is its state, as recordInteractions leaves it.
+    await client.query(
+      `INSERT INTO interaction_states (tenant_id, user_id, item_id, kind, interaction_id)
+       SELECT DISTINCT ON (user_id, item_id) tenant_id, user_id, item_id, kind, id FROM interactions WHERE tenant_id = $1
+        ORDER BY user_id, item_id, id DESC
+       ON CONFLICT (tenant_id, user_id, item_id) DO UPDATE SET kind = EXCLUDED.kind, interaction_id = EXCLUDED.interaction_id
+        WHERE interaction_states.interaction_id < EXCLUDED.interaction_id`,
+      [tenantId],
+    );
+    await client.query('ANALYZE items; ANALYZE users; ANALYZE interactions; ANALYZE interaction_states');
   } finally {
     await client.end();
   }

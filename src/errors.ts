@@ -43,12 +43,12 @@ export const isAppError = (error: unknown): error is AppError => error instanceo
 
 /**
  * Throws one BAD_USER_INPUT naming every problem found, or nothing if there are none. For a
- * write, the message says that none of the batch was stored; a read (`write: false`) stores
- * nothing anyway.
+ * write, the message says that nothing of the batch was changed; a read (`write: false`)
+ * changes nothing anyway.
  */
 export function throwIfProblems(what: string, problems: readonly FieldProblem[], code: ErrorCode = 'BAD_USER_INPUT', { write = true } = {}): void {
   if (problems.length === 0) return;
   const shown = problems.slice(0, 5).map((p) => `${p.field}: ${p.message}`).join('; ');
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
-  throw new AppError(code, `${what}: ${problems.length} invalid${write ? '; nothing was stored' : ''}. ${shown}${more}`, problems);
+  throw new AppError(code, `${what}: ${problems.length} invalid${write ? '; nothing was changed' : ''}. ${shown}${more}`, problems);
 }

@@ -14,6 +14,12 @@ export type PlatformEvent =
   /** A training run was queued (startTraining): the jobs process sends its job. */
   | { type: 'training-requested'; tenantId: string; runId: string }
   | { type: 'api-key-revoked'; tenantId: string; keyId: string }
+  /** A user was erased (deleteUser): their live feeds end, caches that held them forget. */
+  | { type: 'user-erased'; tenantId: string; userId: string }
+  /** Items were deleted (internal ids): vector indexes drop them, live feeds rank again. */
+  | { type: 'items-deleted'; tenantId: string; itemIds: number[] }
+  /** An operator deleted the tenant (npm run tenant:delete): everything of it ends. */
+  | { type: 'tenant-deleted'; tenantId: string }
   /** A tenant's users were grouped again (a new snapshot), with their embeddings refreshed first. */
   | { type: 'taste-groups-refreshed'; tenantId: string; snapshotId: string }
   /**
@@ -68,6 +74,7 @@ function sliceByBytes<T>(list: readonly T[]): T[][] {
 function slices(event: PlatformEvent): PlatformEvent[] {
   if (event.type === 'interactions-recorded') return sliceByBytes(event.userIds).map((userIds) => ({ ...event, userIds }));
   if (event.type === 'items-upserted') return sliceByBytes(event.itemIds).map((itemIds) => ({ ...event, itemIds }));
+  if (event.type === 'items-deleted') return sliceByBytes(event.itemIds).map((itemIds) => ({ ...event, itemIds }));
   return [event];
 }
 

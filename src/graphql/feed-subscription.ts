@@ -104,14 +104,24 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
   let wake: (() => void) | undefined;
   let closed = false;
   let first = true;
-  // Set when the subscription is ended from outside (its key was revoked): next() throws it,
+  // Set when the subscription is ended from outside (its key was revoked, its user erased): next() throws it,
   // and graphql-ws sends it to the client as this subscription's error.
   let failure: Error | undefined;
-  const subscription = a.live.subscribe(a.viewer, a.userId, a.first, (feed, why) => {
-    latest = feed; // a consumer that is behind skips to the newest ranking
-    for (const r of why) reasons.add(r);
-    wake?.();
-  });
+  const subscription = a.live.subscribe(
+    a.viewer,
+    a.userId,
+    a.first,
+    (feed, why) => {
+      latest = feed; // a consumer that is behind skips to the newest ranking
+      for (const r of why) reasons.add(r);
+      wake?.();
+    },
+    // Its user was erased or its tenant deleted (on any instance).
+    (error) => {
+      failure = error;
+      close();
+    },
+  );
   const close = () => {
     if (closed) return;
     closed = true;

@@ -1,6 +1,7 @@
 // Per-request DataLoaders: the items and users of a page of interactions load in one query.
 import DataLoader from 'dataloader';
 import type { ItemRow } from '../repositories/item.repository.js';
+import type { InteractionRow } from '../repositories/interaction.repository.js';
 import type { ScoreKey, ScoredItems } from '../services/scoring.service.js';
 import type { UserRow } from '../repositories/user.repository.js';
 import type { Services } from '../services/index.js';
@@ -9,6 +10,8 @@ import type { Viewer } from '../services/viewer.js';
 export interface Loaders {
   itemById: DataLoader<number, ItemRow>;
   userById: DataLoader<number, UserRow>;
+  /** Whether each interaction of a page is its pair's current state: one query for the page. */
+  isCurrent: DataLoader<InteractionRow, boolean>;
   /** Every score/rank field of one request goes to the model in one batch. */
   scores: DataLoader<ScoreKey, ScoredItems>;
 }
@@ -21,6 +24,7 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
   return {
     itemById: new DataLoader((ids) => services.items.byIds(viewer, ids).then(orMissing('item', ids))),
     userById: new DataLoader((ids) => services.users.byIds(viewer, ids).then(orMissing('user', ids))),
+    isCurrent: new DataLoader((rows) => services.users.current(viewer, rows), { cacheKeyFn: (row) => row.id }),
     scores: new DataLoader((keys) => services.scoring.scoreMany(viewer, keys), {
       cacheKeyFn: (key) => JSON.stringify([key.userId, key.itemIds]),
     }),

@@ -1,7 +1,7 @@
 // Resolvers are adapters: unpack arguments, call one service method. Rules live in services.
 import { GraphQLScalarType, Kind } from 'graphql';
 import type { ApiKeyRole } from '../repositories/api-key.repository.js';
-import type { InteractionKind, InteractionRow } from '../repositories/interaction.repository.js';
+import type { EventKind, InteractionRow } from '../repositories/interaction.repository.js';
 import type { ItemInput } from '../services/item.service.js';
 import type { InteractionInput } from '../services/interaction.service.js';
 import type { TenantRow } from '../repositories/tenant.repository.js';
@@ -15,6 +15,7 @@ import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
 import { badInput } from '../errors.js';
 import { modelResolvers } from './model-resolvers.js';
 import { tasteGroupResolvers } from './taste-group-resolvers.js';
+import { lifecycleResolvers } from './lifecycle-resolvers.js';
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -60,6 +61,7 @@ export const resolvers = {
       feedPage(await ctx.services.feed.feed(ctx.viewer, args.userId), args.first, args.after),
     ...modelResolvers.Query,
     ...tasteGroupResolvers.Query,
+    ...lifecycleResolvers.Query,
   },
   Subscription: {
     feedUpdated: {
@@ -90,6 +92,7 @@ export const resolvers = {
     revokeApiKey: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.apiKeys.revoke(ctx.viewer, args.id),
     ...modelResolvers.Mutation,
     ...tasteGroupResolvers.Mutation,
+    ...lifecycleResolvers.Mutation,
   },
   Tenant: {
     counts: (_: TenantRow, __: unknown, ctx: Context) => ctx.services.tenants.counts(ctx.viewer),
@@ -103,9 +106,10 @@ export const resolvers = {
   SimilarUser: tasteGroupResolvers.SimilarUser,
   TasteGroupSnapshot: tasteGroupResolvers.TasteGroupSnapshot,
   TasteGroup: tasteGroupResolvers.TasteGroup,
+  UserData: lifecycleResolvers.UserData,
   User: {
     ...tasteGroupResolvers.User,
-    history: (user: UserRow, args: Args<{ first: number; after?: string; kind?: InteractionKind }>, ctx: Context) =>
+    history: (user: UserRow, args: Args<{ first: number; after?: string; kind?: EventKind }>, ctx: Context) =>
       ctx.services.users.history(ctx.viewer, user, args),
   },
   Item: {
@@ -115,5 +119,6 @@ export const resolvers = {
     id: (row: InteractionRow, _: unknown, ctx: Context) => ctx.services.opaqueIds.interaction(ctx.viewer, row.id),
     user: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.userById.load(row.userId),
     item: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.itemById.load(row.itemId),
+    current: (row: InteractionRow, _: unknown, ctx: Context) => ctx.loaders.isCurrent.load(row),
   },
 };

@@ -23,6 +23,12 @@ interface TenantIndex {
   stale: boolean;
   /** The first full build has finished. */
   built: boolean;
+  /**
+   * Items deleted while this index lived: a refresh that read one before its deletion
+   * committed must not put it back. Ids are never reused, so the set only grows, by the
+   * items deleted (8 bytes each), until the index is dropped.
+   */
+  removed: Set<number>;
   refreshing?: Promise<void>;
 }
 
@@ -42,7 +48,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
     let overlap = OVERLAP_SECONDS;
     for (;;) {
       const rows = await o.items.changedSince(tenantId, since, afterId, overlap, REFRESH_PAGE);
-      for (const r of rows) entry.index.upsert(r.id, r.embedding);
+      for (const r of rows) if (!entry.removed.has(r.id)) entry.index.upsert(r.id, r.embedding);
       const last = rows.at(-1);
       if (!last) break;
       entry.watermark = last.updatedAt;
@@ -97,7 +103,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
     async indexFor(tenantId: string, dim: number): Promise<VectorIndex | undefined> {
       let entry = indexes.get(tenantId);
       indexes.delete(tenantId);
-      if (!entry) entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false };
+      if (!entry) entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false, removed: new Set() };
       indexes.set(tenantId, entry); // now the most recently used
       if (entry.stale) entry.refreshing ??= refreshInBackground(tenantId, entry);
       if (!entry.built) {
@@ -116,8 +122,27 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       if (entry) entry.stale = true;
     },
 
-    allItemsChanged(): void {
-      for (const entry of indexes.values()) entry.stale = true;
+    /** Deleted items leave the tenant's index now (a refresh reads only changes, never deletions). */
+    itemsRemoved(tenantId: string, itemIds: readonly number[]): void {
+      const entry = indexes.get(tenantId);
+      if (!entry) return;
+      for (const id of itemIds) {
+        entry.removed.add(id);
+        entry.index.remove(id);
+      }
+    },
+
+    /**
+     * Changes may have been missed (the event stream had a gap): every index is dropped and
+     * built again on its tenant's next feed, since a missed deletion is not in any refresh.
+     */
+    dropAll(): void {
+      indexes.clear();
+    },
+
+    /** The tenant was deleted: its index goes. */
+    drop(tenantId: string): void {
+      indexes.delete(tenantId);
     },
 
     /** Tenants with an index in memory, least recently used first, and the bytes they take. */

@@ -14,6 +14,11 @@ export interface VectorIndex {
   /** Memory its arrays take (capacity doubles as it grows). */
   readonly bytes: number;
   upsert(id: number, vector: ArrayLike<number>): void;
+  /**
+   * Drops an item (deleted): no later nearest() returns it. One already running may still
+   * (feeds read the items it names from the database, where the item is gone).
+   */
+  remove(id: number): void;
   /** The k items most similar (cosine) to the mean of the queries, best first, skipping `exclude`. */
   nearest(queries: readonly ArrayLike<number>[], k: number, exclude: ReadonlySet<number>): Promise<number[]>;
 }
@@ -27,7 +32,10 @@ function similaritySession(): Promise<ort.InferenceSession> {
   return similarity;
 }
 
-/** Ids of the k highest scores, best first (ties: lower slot first), skipping excluded ids. */
+/** Marks a slot whose item was removed; ids are positive (identity columns). */
+const REMOVED = -1;
+
+/** Ids of the k highest scores, best first (ties: lower slot first), skipping excluded and removed ids. */
 function topK(scores: Float32Array, ids: Float64Array, k: number, exclude: ReadonlySet<number>): number[] {
   // A bounded min-heap would be O(n log k); a sorted insert into k slots is as fast for k <= 500,
   // since after the first k items almost every score falls below the k-th and is skipped.
@@ -37,7 +45,7 @@ function topK(scores: Float32Array, ids: Float64Array, k: number, exclude: Reado
     const s = scores[i];
     if (bestScores.length === k && s <= bestScores[k - 1]) continue;
     const id = ids[i];
-    if (exclude.has(id)) continue;
+    if (id === REMOVED || exclude.has(id)) continue;
     let at = bestScores.length;
     while (at > 0 && bestScores[at - 1] < s) at--;
     bestScores.splice(at, 0, s);
@@ -54,16 +62,29 @@ export function createVectorIndex(dim: number): VectorIndex {
   let capacity = 1024;
   let vectors = new Float32Array(capacity * dim);
   let ids = new Float64Array(capacity);
+  /** Slots in use, removed ones included until the next compaction. */
+  let used = 0;
   const slot = new Map<number, number>();
 
-  function grow() {
-    capacity *= 2;
-    const v = new Float32Array(capacity * dim);
-    v.set(vectors);
+  /**
+   * New arrays of `size` slots holding the live slots in order. Always new arrays: a nearest()
+   * that is waiting holds the old ones, whose first slots must stay as they were.
+   */
+  function reallocate(size: number) {
+    const v = new Float32Array(size * dim);
+    const i = new Float64Array(size);
+    let next = 0;
+    for (let at = 0; at < used; at++) {
+      if (ids[at] === REMOVED) continue;
+      v.set(vectors.subarray(at * dim, (at + 1) * dim), next * dim);
+      i[next] = ids[at];
+      slot.set(ids[at], next);
+      next++;
+    }
     vectors = v;
-    const i = new Float64Array(capacity);
-    i.set(ids);
     ids = i;
+    capacity = size;
+    used = next;
   }
 
   return {
@@ -77,8 +98,8 @@ export function createVectorIndex(dim: number): VectorIndex {
     upsert(id, vector) {
       let at = slot.get(id);
       if (at === undefined) {
-        if (slot.size === capacity) grow();
-        at = slot.size;
+        if (used === capacity) reallocate(slot.size === used ? capacity * 2 : capacity); // compacts removed slots first
+        at = used++;
         slot.set(id, at);
         ids[at] = id;
       }
@@ -87,14 +108,24 @@ export function createVectorIndex(dim: number): VectorIndex {
       norm = Math.sqrt(norm) || 1;
       for (let d = 0; d < dim; d++) vectors[at * dim + d] = vector[d] / norm;
     },
+    remove(id) {
+      const at = slot.get(id);
+      if (at === undefined) return;
+      slot.delete(id);
+      // In place, so that a nearest() already waiting on these arrays skips it too (unless a
+      // compaction moved them meanwhile).
+      ids[at] = REMOVED;
+      // Removed slots still cost a product each: compact once they are a quarter of the index.
+      if (used - slot.size > used / 4) reallocate(capacity);
+    },
     async nearest(queries, k, exclude) {
-      const n = slot.size;
-      if (queries.length === 0 || k <= 0 || n === 0) return [];
+      const n = used;
+      if (queries.length === 0 || k <= 0 || slot.size === 0) return [];
       const q = new Float32Array(dim);
       for (const v of queries) for (let d = 0; d < dim; d++) q[d] += v[d];
       const session = await similaritySession();
-      // Slots are only ever appended, so the first n slots (and their ids) stay as they are
-      // while this call waits, even if upserts grow the arrays meanwhile.
+      // Slots are appended, and removal marks a slot or moves the live ones to new arrays, so
+      // the first n slots of these arrays hold the same items while this call waits.
       const snapshotIds = ids;
       const { scores } = await session.run({
         vectors: new ort.Tensor('float32', vectors.subarray(0, n * dim), [n, dim]),

@@ -2,6 +2,8 @@ import type { FieldProblem } from '../errors.js';
 import type { Database, Sql } from './database.js';
 
 export type InteractionKind = 'LIKE' | 'DISLIKE';
+/** An event of the log: a like, a dislike, or an undo (CLEAR) of the pair's state. */
+export type EventKind = InteractionKind | 'CLEAR';
 
 export interface InteractionWrite {
   userExternalId: string;
@@ -15,7 +17,7 @@ export interface InteractionRow {
   id: number;
   userId: number;
   itemId: number;
-  kind: InteractionKind;
+  kind: EventKind;
   pairId: string | null;
   eventId: string | null;
   createdAt: Date;
@@ -152,9 +154,11 @@ const toRow = (r: InteractionRow): InteractionRow => ({
 });
 
 /**
- * Inserts every event whose eventId is not stored yet, in one statement, and returns the
- * rows it stored by event. Optimistic on purpose: a retry is the rare case, so looking up
- * event ids first would cost every call a query to save a few calls one.
+ * Inserts every event whose eventId is not stored yet, and makes each new event its pair's
+ * state, in one statement; returns the rows it stored by event. Optimistic on purpose: a
+ * retry is the rare case, so looking up event ids first would cost every call a query to save
+ * a few calls one. A retried event found stored is not applied to the state again: a later
+ * event may have replaced it since.
  */
 async function insertNew(
   sql: Sql,
@@ -165,12 +169,16 @@ async function insertNew(
   const users = events.map((e) => ids.users.get(e.userExternalId)!);
   const items = events.map((e) => ids.items.get(e.itemExternalId)!);
   const { rows } = await sql.query<{ id: number; eventId: string | null; createdAt: Date }>(
-    `INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, event_id)
-     SELECT $1, u, i, k, p, e
-       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(u, i, k, p, e, n)
-      ORDER BY n
-     ON CONFLICT (tenant_id, event_id) DO NOTHING
-     RETURNING id, event_id AS "eventId", created_at AS "createdAt"`,
+    `WITH stored AS (
+       INSERT INTO interactions (tenant_id, user_id, item_id, kind, pair_id, event_id)
+       SELECT $1, u, i, k, p, e
+         FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(u, i, k, p, e, n)
+        ORDER BY n
+       ON CONFLICT (tenant_id, event_id) DO NOTHING
+       RETURNING id, user_id, item_id, kind, event_id, created_at),
+     state AS (
+       ${UPSERT_STATES_SQL})
+     SELECT id, event_id AS "eventId", created_at AS "createdAt" FROM stored`,
     [tenantId, users, items, events.map((e) => e.kind), events.map((e) => e.pairId), events.map((e) => e.eventId)],
   );
   // Identity ids are drawn in ORDER BY n order, so ascending ids follow the input order;
@@ -188,13 +196,109 @@ async function insertNew(
   return result;
 }
 
+/**
+ * The state upsert, reading the CTE "stored": the last event of each pair in the call (an
+ * upsert may not touch one row twice), in key order so that concurrent calls lock shared
+ * pairs in the same order (no deadlock); a state is replaced only by a later event, so two
+ * writers of one pair end on the later event whichever commits first.
+ */
+const UPSERT_STATES_SQL = `
+       INSERT INTO interaction_states AS s (tenant_id, user_id, item_id, kind, interaction_id)
+       SELECT DISTINCT ON (user_id, item_id) $1::uuid, user_id, item_id, kind, id FROM stored
+        ORDER BY user_id, item_id, id DESC
+       ON CONFLICT (tenant_id, user_id, item_id) DO UPDATE
+          SET kind = EXCLUDED.kind, interaction_id = EXCLUDED.interaction_id
+        WHERE s.interaction_id < EXCLUDED.interaction_id
+       RETURNING 1`;
+
+export interface ClearWrite {
+  userExternalId: string;
+  itemExternalId: string;
+}
+
+/** What an undo found: the state it removed, if the pair had one. */
+export interface ClearResult {
+  userId: number;
+  itemId: number;
+  /** The kind of the state removed; null when the pair had none (nothing to undo). */
+  previous: InteractionKind | null;
+  /** The CLEAR event logged; null when there was nothing to undo. */
+  event: InteractionRow | null;
+}
+
+export type ClearOutcome =
+  | { ok: true; results: ClearResult[] }
+  | { ok: false; code: 'NOT_FOUND'; problems: FieldProblem[] };
+
+async function clearInTransaction(sql: Sql, tenantId: string, pairs: readonly ClearWrite[]): Promise<ClearOutcome> {
+  const { rows: found } = await sql.query<{ kind: 'u' | 'i'; id: number; externalId: string }>(
+    `SELECT 'u' AS kind, id, external_id AS "externalId" FROM users WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+     UNION ALL
+     SELECT 'i', id, external_id FROM items WHERE tenant_id = $1 AND external_id = ANY($3::text[])`,
+    [tenantId, [...new Set(pairs.map((p) => p.userExternalId))], [...new Set(pairs.map((p) => p.itemExternalId))]],
+  );
+  const users = new Map(found.filter((r) => r.kind === 'u').map((r) => [r.externalId, r.id]));
+  const items = new Map(found.filter((r) => r.kind === 'i').map((r) => [r.externalId, r.id]));
+  const problems: FieldProblem[] = [];
+  pairs.forEach((p, index) => {
+    if (!users.has(p.userExternalId)) problems.push({ index, field: `events[${index}].userId`, message: `unknown user "${p.userExternalId}"` });
+    if (!items.has(p.itemExternalId)) problems.push({ index, field: `events[${index}].itemId`, message: `unknown item "${p.itemExternalId}"` });
+  });
+  if (problems.length > 0) return { ok: false, code: 'NOT_FOUND', problems };
+
+  const userIds = pairs.map((p) => users.get(p.userExternalId)!);
+  const itemIds = pairs.map((p) => items.get(p.itemExternalId)!);
+  // Locks the states in key order first (as ingest does), then removes them and logs one CLEAR
+  // per state removed, in one statement.
+  const { rows } = await sql.query<{ id: number; userId: number; itemId: number; previous: InteractionKind; createdAt: Date }>(
+    `WITH asked AS (SELECT DISTINCT u, i FROM unnest($2::bigint[], $3::bigint[]) AS a(u, i)),
+     locked AS (
+       SELECT s.user_id, s.item_id FROM interaction_states s JOIN asked ON s.user_id = asked.u AND s.item_id = asked.i
+        WHERE s.tenant_id = $1 ORDER BY s.user_id, s.item_id FOR UPDATE OF s),
+     removed AS (
+       DELETE FROM interaction_states s USING locked
+        WHERE s.tenant_id = $1 AND s.user_id = locked.user_id AND s.item_id = locked.item_id
+        RETURNING s.user_id, s.item_id, s.kind),
+     logged AS (
+       INSERT INTO interactions (tenant_id, user_id, item_id, kind)
+       SELECT $1, user_id, item_id, 'CLEAR' FROM removed ORDER BY user_id, item_id
+       RETURNING id, user_id, item_id, created_at)
+     SELECT l.id, l.user_id AS "userId", l.item_id AS "itemId", r.kind AS previous, l.created_at AS "createdAt"
+       FROM logged l JOIN removed r ON r.user_id = l.user_id AND r.item_id = l.item_id`,
+    [tenantId, userIds, itemIds],
+  );
+  const byPair = new Map(rows.map((r) => [`${r.userId}:${r.itemId}`, r]));
+  return {
+    ok: true,
+    results: pairs.map((_, i) => {
+      const r = byPair.get(`${userIds[i]}:${itemIds[i]}`);
+      // The same pair asked twice in one call is undone once: the first asking gets the event.
+      if (r) byPair.delete(`${userIds[i]}:${itemIds[i]}`);
+      return {
+        userId: userIds[i],
+        itemId: itemIds[i],
+        previous: r?.previous ?? null,
+        event: r ? { id: r.id, userId: r.userId, itemId: r.itemId, kind: 'CLEAR', pairId: null, eventId: null, createdAt: r.createdAt } : null,
+      };
+    }),
+  };
+}
+
 export interface HistoryPage {
   tenantId: string;
   userId: number;
   limit: number;
-  /** Only interactions older than this id (the cursor of the last row seen). */
+  /** Only rows older than this interaction id (the cursor of the last row seen). */
   beforeId?: number;
-  kind?: InteractionKind;
+  kind?: EventKind;
+}
+
+/** A state as the model reads it: the item, like or dislike, and the event that set it. */
+export interface StateRow {
+  /** The interaction (event) that set the state: its order is the recency order. */
+  id: number;
+  itemId: number;
+  kind: InteractionKind;
 }
 
 export function createInteractionRepository(db: Database) {
@@ -209,9 +313,14 @@ export function createInteractionRepository(db: Database) {
       }
     },
 
-    /** Newest first: one bounded backward scan of interactions_user_kind_recent_idx per kind, merged. */
+    /** Undoes each pair's state, all-or-nothing (an unknown user or item: nothing changes). */
+    async clear(tenantId: string, pairs: readonly ClearWrite[]): Promise<ClearOutcome> {
+      return db.withTenant(tenantId, (sql) => clearInTransaction(sql, tenantId, pairs));
+    },
+
+    /** The log, newest first: one bounded backward scan of interactions_user_kind_recent_idx per kind, merged. */
     async history(page: HistoryPage): Promise<InteractionRow[]> {
-      const kinds: InteractionKind[] = page.kind ? [page.kind] : ['LIKE', 'DISLIKE'];
+      const kinds: EventKind[] = page.kind ? [page.kind] : ['LIKE', 'DISLIKE', 'CLEAR'];
       const branches = kinds.map(
         (kind) => `(SELECT ${ROW_COLUMNS} FROM interactions
                      WHERE tenant_id = $1 AND user_id = $2 AND kind = '${kind}' AND id < $3 ORDER BY id DESC LIMIT $4)`,
@@ -225,11 +334,41 @@ export function createInteractionRepository(db: Database) {
       });
     },
 
-    /** Every item the user has liked or disliked (a feed shows none of them again). */
+    /** The user's current states, newest first, as the events that set them (a page of them). */
+    async states(page: Omit<HistoryPage, 'kind'>): Promise<InteractionRow[]> {
+      const branches = (['LIKE', 'DISLIKE'] as const).map(
+        (kind) => `(SELECT interaction_id FROM interaction_states
+                     WHERE tenant_id = $1 AND user_id = $2 AND kind = '${kind}' AND interaction_id < $3 ORDER BY interaction_id DESC LIMIT $4)`,
+      );
+      return db.withTenant(page.tenantId, async (sql) => {
+        const { rows } = await sql.query<InteractionRow>(
+          `SELECT ${ROW_COLUMNS} FROM interactions
+            WHERE tenant_id = $1 AND id IN (SELECT interaction_id FROM (${branches.join(' UNION ALL ')}) s ORDER BY interaction_id DESC LIMIT $4)
+            ORDER BY id DESC`,
+          [page.tenantId, page.userId, page.beforeId ?? Number.MAX_SAFE_INTEGER, page.limit],
+        );
+        return rows;
+      });
+    },
+
+    /** For each (user, item) pair asked, the id of the event that set its state, if it has one. */
+    async currentEvents(tenantId: string, pairs: readonly { userId: number; itemId: number }[]): Promise<Map<string, number>> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<{ userId: number; itemId: number; id: number }>(
+          `SELECT s.user_id AS "userId", s.item_id AS "itemId", s.interaction_id AS id
+             FROM unnest($2::bigint[], $3::bigint[]) AS p(u, i)
+             JOIN interaction_states s ON s.tenant_id = $1 AND s.user_id = p.u AND s.item_id = p.i`,
+          [tenantId, pairs.map((p) => p.userId), pairs.map((p) => p.itemId)],
+        );
+        return new Map(rows.map((r) => [pairKey(r.userId, r.itemId), Number(r.id)]));
+      });
+    },
+
+    /** Every item the user likes or dislikes now (a feed shows none of them again). */
     async ratedItemIds(tenantId: string, userId: number): Promise<Set<number>> {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ itemId: number }>(
-          `SELECT DISTINCT item_id AS "itemId" FROM interactions WHERE tenant_id = $1 AND user_id = $2`,
+          `SELECT item_id AS "itemId" FROM interaction_states WHERE tenant_id = $1 AND user_id = $2`,
           [tenantId, userId],
         );
         return new Set(rows.map((r) => r.itemId));
@@ -237,21 +376,24 @@ export function createInteractionRepository(db: Database) {
     },
 
     /**
-     * The user's latest `perKind` likes and latest `perKind` dislikes (the model's history),
-     * newest first within each kind: two bounded backward scans of one index, no sort.
+     * The user's latest `perKind` likes and latest `perKind` dislikes now (the model's
+     * history), newest first within each kind: two bounded backward scans of one index, no sort.
      */
-    async latestByKind(tenantId: string, userId: number, perKind: number): Promise<InteractionRow[]> {
+    async latestByKind(tenantId: string, userId: number, perKind: number): Promise<StateRow[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<InteractionRow>(LATEST_BY_KIND_SQL, [tenantId, userId, perKind]);
+        const { rows } = await sql.query<StateRow>(LATEST_BY_KIND_SQL, [tenantId, userId, perKind]);
         return rows;
       });
     },
   };
 }
 
+export const pairKey = (userId: number, itemId: number) => `${userId}:${itemId}`;
+
+const STATE_COLUMNS = `interaction_id AS id, item_id AS "itemId", kind`;
 export const LATEST_BY_KIND_SQL = `
-  (SELECT ${ROW_COLUMNS} FROM interactions WHERE tenant_id = $1 AND user_id = $2 AND kind = 'LIKE' ORDER BY id DESC LIMIT $3)
+  (SELECT ${STATE_COLUMNS} FROM interaction_states WHERE tenant_id = $1 AND user_id = $2 AND kind = 'LIKE' ORDER BY interaction_id DESC LIMIT $3)
   UNION ALL
-  (SELECT ${ROW_COLUMNS} FROM interactions WHERE tenant_id = $1 AND user_id = $2 AND kind = 'DISLIKE' ORDER BY id DESC LIMIT $3)`;
+  (SELECT ${STATE_COLUMNS} FROM interaction_states WHERE tenant_id = $1 AND user_id = $2 AND kind = 'DISLIKE' ORDER BY interaction_id DESC LIMIT $3)`;
 
 export type InteractionRepository = ReturnType<typeof createInteractionRepository>;

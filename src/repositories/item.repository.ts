@@ -22,6 +22,25 @@ interface RawItemRow extends Omit<ItemRow, 'embedding'> {
   embedding: Buffer;
 }
 
+export type ItemDeletion =
+  | {
+      ok: true;
+      /** Internal ids of the items deleted. */
+      itemIds: number[];
+      /** Events of the log removed with them. */
+      interactions: number;
+      /** Current likes and dislikes removed with them. */
+      likes: number;
+      dislikes: number;
+      /** Users whose history held any of them. */
+      users: number;
+      /** Representations dropped (recomputed at the next refresh). */
+      representations: number;
+      /** Taste groups that listed any of them among their liked or disliked items. */
+      tasteGroups: number;
+    }
+  | { ok: false; missing: string[] };
+
 const ITEM_COLUMNS = `id, external_id AS "externalId", url, prompt, embedding, created_at AS "createdAt", updated_at AS "updatedAt"`;
 const toItem = (row: RawItemRow): ItemRow => ({ ...row, embedding: decodeEmbedding(row.embedding) });
 
@@ -113,6 +132,53 @@ export function createItemRepository(db: Database) {
           [tenantId, since, overlapSeconds, afterId, limit],
         );
         return rows.map((r) => ({ id: r.id, embedding: decodeEmbedding(r.embedding), updatedAt: r.updatedAt }));
+      });
+    },
+
+    /**
+     * Deletes the items of these external ids with their likes, dislikes and undos, in one
+     * transaction: all of them, or none when any is not the tenant's (then `missing` lists
+     * them). The representations of users whose history held them are dropped (recomputed at
+     * the next refresh), and taste groups stop naming them.
+     */
+    async delete(tenantId: string, externalIds: readonly string[]): Promise<ItemDeletion> {
+      return db.withTenant(tenantId, async (sql) => {
+        // Locked in id order: concurrent deletions of overlapping lists queue, not deadlock; an
+        // ingest naming one of them waits (its foreign key check) and then finds it gone.
+        const { rows: found } = await sql.query<{ id: number; externalId: string }>(
+          `SELECT id, external_id AS "externalId" FROM items WHERE tenant_id = $1 AND external_id = ANY($2::text[])
+            ORDER BY id FOR UPDATE`,
+          [tenantId, externalIds],
+        );
+        const known = new Set(found.map((r) => r.externalId));
+        const missing = externalIds.filter((id) => !known.has(id));
+        if (missing.length > 0) return { ok: false, missing };
+        const ids = found.map((r) => r.id);
+        const { rows: [removed] } = await sql.query<Omit<ItemDeletion & { ok: true }, 'ok' | 'itemIds'>>(
+          `WITH states AS (DELETE FROM interaction_states WHERE tenant_id = $1 AND item_id = ANY($2::bigint[]) RETURNING user_id, kind),
+                events AS (DELETE FROM interactions WHERE tenant_id = $1 AND item_id = ANY($2::bigint[]) RETURNING user_id),
+                touched AS (SELECT user_id FROM states UNION SELECT user_id FROM events),
+                representations AS (
+                  DELETE FROM user_embeddings WHERE tenant_id = $1 AND user_id IN (SELECT user_id FROM touched) RETURNING 1),
+                groups AS (
+                  UPDATE taste_groups SET
+                    liked = (SELECT coalesce(jsonb_agg(e ORDER BY n), '[]') FROM jsonb_array_elements(liked) WITH ORDINALITY AS x(e, n)
+                              WHERE NOT (e->>'itemId')::bigint = ANY($2::bigint[])),
+                    disliked = (SELECT coalesce(jsonb_agg(e ORDER BY n), '[]') FROM jsonb_array_elements(disliked) WITH ORDINALITY AS x(e, n)
+                                 WHERE NOT (e->>'itemId')::bigint = ANY($2::bigint[]))
+                   WHERE tenant_id = $1 AND EXISTS (
+                     SELECT 1 FROM jsonb_array_elements(liked || disliked) e WHERE (e->>'itemId')::bigint = ANY($2::bigint[]))
+                  RETURNING 1)
+           SELECT (SELECT count(*) FROM events)::int AS interactions,
+                  (SELECT count(*) FROM states WHERE kind = 'LIKE')::int AS likes,
+                  (SELECT count(*) FROM states WHERE kind = 'DISLIKE')::int AS dislikes,
+                  (SELECT count(*) FROM touched)::int AS users,
+                  (SELECT count(*) FROM representations)::int AS representations,
+                  (SELECT count(*) FROM groups)::int AS "tasteGroups"`,
+          [tenantId, ids],
+        );
+        await sql.query('DELETE FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])', [tenantId, ids]);
+        return { ok: true, itemIds: ids, ...removed };
       });
     },
 

@@ -154,10 +154,10 @@ export function createTasteGroupRepository(db: Database) {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ ordinal: number; itemId: number; likes: number; dislikes: number }>(
           `SELECT g.ordinal, i.item_id AS "itemId",
-                  count(DISTINCT i.user_id) FILTER (WHERE i.kind = 'LIKE')::int AS likes,
-                  count(DISTINCT i.user_id) FILTER (WHERE i.kind = 'DISLIKE')::int AS dislikes
+                  count(*) FILTER (WHERE i.kind = 'LIKE')::int AS likes,
+                  count(*) FILTER (WHERE i.kind = 'DISLIKE')::int AS dislikes
              FROM unnest($2::bigint[], $3::int[]) AS g(user_id, ordinal)
-             JOIN interactions i ON i.tenant_id = $1 AND i.user_id = g.user_id
+             JOIN interaction_states i ON i.tenant_id = $1 AND i.user_id = g.user_id
             GROUP BY g.ordinal, i.item_id`,
           [tenantId, userIds, ordinals],
         );

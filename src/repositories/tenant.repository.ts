@@ -12,7 +12,10 @@ export interface TenantRow {
 export interface TenantCounts {
   users: number;
   items: number;
+  /** Likes and dislikes now: one per user and item (the latest state). */
   interactions: number;
+  /** The log: every like, dislike and undo recorded. */
+  events: number;
   likes: number;
   dislikes: number;
   apiKeys: number;
@@ -34,9 +37,10 @@ export function createTenantRepository(db: Database) {
         const { rows } = await sql.query<TenantCounts>(
           `SELECT (SELECT count(*) FROM users WHERE tenant_id = $1) AS users,
                   (SELECT count(*) FROM items WHERE tenant_id = $1) AS items,
-                  (SELECT count(*) FROM interactions WHERE tenant_id = $1) AS interactions,
-                  (SELECT count(*) FROM interactions WHERE tenant_id = $1 AND kind = 'LIKE') AS likes,
-                  (SELECT count(*) FROM interactions WHERE tenant_id = $1 AND kind = 'DISLIKE') AS dislikes,
+                  (SELECT count(*) FROM interaction_states WHERE tenant_id = $1) AS interactions,
+                  (SELECT count(*) FROM interactions WHERE tenant_id = $1) AS events,
+                  (SELECT count(*) FROM interaction_states WHERE tenant_id = $1 AND kind = 'LIKE') AS likes,
+                  (SELECT count(*) FROM interaction_states WHERE tenant_id = $1 AND kind = 'DISLIKE') AS dislikes,
                   (SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL) AS "apiKeys"`,
           [tenantId],
         );
@@ -92,4 +96,42 @@ export async function insertTenant(owner: pg.ClientBase, input: { name: string; 
 export async function findTenantBySlug(owner: pg.ClientBase, slug: string): Promise<TenantRow | undefined> {
   const { rows } = await owner.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1`, [slug]);
   return rows[0];
+}
+
+/** Rows a tenant has, per table: every table with a tenant_id column, found from the catalog. */
+export async function tenantFootprint(owner: pg.ClientBase, tenantId: string): Promise<Record<string, number>> {
+  const { rows: tables } = await owner.query<{ name: string }>(
+    `SELECT c.table_name AS name FROM information_schema.columns c
+       JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+      WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' ORDER BY c.table_name`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { name } of tables) {
+    const { rows } = await owner.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${name.replace(/"/g, '""')}" WHERE tenant_id = $1`, [tenantId]);
+    counts[name] = rows[0].n;
+  }
+  return counts;
+}
+
+/** Deletes the tenant's row; every tenant table's foreign key cascades from it. */
+export async function deleteTenantAsOwner(owner: pg.ClientBase, tenantId: string): Promise<void> {
+  await owner.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
+}
+
+/**
+ * The tenant's jobs, queued, active or archived, in pg-boss's tables (their payloads name the
+ * tenant): counted, and deleted with `remove`.
+ */
+export async function tenantJobs(owner: pg.ClientBase, schema: string, tenantId: string, { remove }: { remove: boolean }): Promise<number> {
+  let found = 0;
+  for (const table of ['job', 'archive']) {
+    const { rows } = await owner.query<{ exists: string | null }>('SELECT to_regclass($1) AS exists', [`${schema}.${table}`]);
+    if (!rows[0].exists) continue;
+    const where = `FROM "${schema}"."${table}" WHERE data->>'tenantId' = $1`;
+    const result = remove
+      ? await owner.query(`DELETE ${where}`, [tenantId])
+      : await owner.query<{ n: number }>(`SELECT count(*)::int AS n ${where}`, [tenantId]);
+    found += remove ? (result.rowCount ?? 0) : (result.rows[0] as { n: number }).n;
+  }
+  return found;
 }

@@ -53,14 +53,27 @@ export function createTrainingDataRepository(db: Database) {
           [tenantId],
         );
         await drain<ExportItemRow>(sql, 'export_items', batch, (rows) => sink.items(rows));
-        // By user, then insertion order: EVAL-1 reads a user's rows in (ts, line) order.
+        // The latest state per user and item (undone and replaced events are not taught), by
+        // user, then in the order the states were set: EVAL-1 reads a user's rows in (ts, line)
+        // order. A pair id is kept only while both of its pair are current (the contract's pair
+        // is two rows). Users erased after they were created are left out even if their rows
+        // are back (a restore from a backup taken before the erasure): user_erasures says so.
         await sql.query(
           `DECLARE export_interactions NO SCROLL CURSOR FOR
-             SELECT i.id, u.external_id AS "userExternalId", it.external_id AS "itemExternalId", i.kind,
-                    extract(epoch FROM i.created_at)::bigint AS ts, i.pair_id AS "pairId"
-               FROM interactions i JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id
-              WHERE i.tenant_id = $1
-              ORDER BY i.user_id, i.id`,
+             WITH erased AS MATERIALIZED (
+               SELECT u.id FROM users u
+                WHERE u.tenant_id = $1
+                  AND EXISTS (SELECT 1 FROM user_erasures WHERE tenant_id = $1)
+                  AND EXISTS (SELECT 1 FROM user_erasures e
+                               WHERE e.tenant_id = $1 AND e.user_hash = app_user_hash($1, u.external_id) AND e.erased_at >= u.created_at))
+             SELECT s.interaction_id AS id, u.external_id AS "userExternalId", it.external_id AS "itemExternalId", s.kind,
+                    extract(epoch FROM i.created_at)::bigint AS ts,
+                    CASE WHEN count(*) OVER (PARTITION BY s.user_id, i.pair_id) = 2 THEN i.pair_id END AS "pairId"
+               FROM interaction_states s
+               JOIN interactions i ON i.tenant_id = $1 AND i.id = s.interaction_id
+               JOIN users u ON u.id = s.user_id JOIN items it ON it.id = s.item_id
+              WHERE s.tenant_id = $1 AND s.user_id NOT IN (SELECT id FROM erased)
+              ORDER BY s.user_id, s.interaction_id`,
           [tenantId],
         );
         await drain<ExportInteractionRow>(sql, 'export_interactions', batch, (rows) => sink.interactions(rows));

@@ -40,10 +40,13 @@ export function createUserEmbeddingRepository(db: Database) {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<StaleUser>(
           `SELECT s.user_id AS "userId", s.last
-             FROM (SELECT user_id, max(id) AS last,
-                          count(*) FILTER (WHERE kind = 'LIKE') AS likes,
-                          count(*) FILTER (WHERE kind = 'DISLIKE') AS dislikes
-                     FROM interactions WHERE tenant_id = $1 GROUP BY user_id) s
+             FROM (SELECT c.user_id, c.likes, c.dislikes, l.last
+                     FROM (SELECT user_id, count(*) FILTER (WHERE kind = 'LIKE') AS likes,
+                                  count(*) FILTER (WHERE kind = 'DISLIKE') AS dislikes
+                             FROM interaction_states WHERE tenant_id = $1 GROUP BY user_id) c
+                     -- The newest event, an undo included: any change of the user's states.
+                     JOIN (SELECT user_id, max(id) AS last FROM interactions WHERE tenant_id = $1 GROUP BY user_id) l
+                       ON l.user_id = c.user_id) s
              LEFT JOIN user_embeddings e ON e.tenant_id = $1 AND e.model = $2 AND e.user_id = s.user_id
             WHERE s.likes >= $3 AND s.dislikes >= $3 AND (e.user_id IS NULL OR e.through_interaction < s.last)
             ORDER BY s.user_id`,
@@ -59,11 +62,11 @@ export function createUserEmbeddingRepository(db: Database) {
         const { rows } = await sql.query<HistoryRow>(
           `SELECT u.id AS "userId", h.item_id AS "itemId", h.kind
              FROM unnest($2::bigint[]) AS u(id),
-                  LATERAL ((SELECT item_id, kind FROM interactions
-                             WHERE tenant_id = $1 AND user_id = u.id AND kind = 'LIKE' ORDER BY id DESC LIMIT $3)
+                  LATERAL ((SELECT item_id, kind FROM interaction_states
+                             WHERE tenant_id = $1 AND user_id = u.id AND kind = 'LIKE' ORDER BY interaction_id DESC LIMIT $3)
                            UNION ALL
-                           (SELECT item_id, kind FROM interactions
-                             WHERE tenant_id = $1 AND user_id = u.id AND kind = 'DISLIKE' ORDER BY id DESC LIMIT $3)) h`,
+                           (SELECT item_id, kind FROM interaction_states
+                             WHERE tenant_id = $1 AND user_id = u.id AND kind = 'DISLIKE' ORDER BY interaction_id DESC LIMIT $3)) h`,
           [tenantId, userIds, perKind],
         );
         return rows;
@@ -134,8 +137,8 @@ export function createUserEmbeddingRepository(db: Database) {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ userId: number; itemIds: number[]; count: number }>(
           `SELECT b.user_id AS "userId", (array_agg(b.item_id ORDER BY b.item_id))[1:$4] AS "itemIds", count(*)::int AS count
-             FROM (SELECT DISTINCT item_id FROM interactions WHERE tenant_id = $1 AND user_id = $2 AND kind = 'LIKE') a
-             JOIN (SELECT DISTINCT user_id, item_id FROM interactions
+             FROM (SELECT item_id FROM interaction_states WHERE tenant_id = $1 AND user_id = $2 AND kind = 'LIKE') a
+             JOIN (SELECT user_id, item_id FROM interaction_states
                     WHERE tenant_id = $1 AND user_id = ANY($3::bigint[]) AND kind = 'LIKE') b ON b.item_id = a.item_id
             GROUP BY b.user_id`,
           [tenantId, userId, others, perUser],

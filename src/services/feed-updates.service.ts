@@ -5,16 +5,17 @@
 // into the ranking it has, so the cost of an upsertItems grows with its items and the
 // subscribed users, not with the candidate pool times the subscribers. Events within
 // coalesceMs are answered by one ranking, and rankings take their turn in the tenant's gate.
+import { AppError } from '../errors.js';
 import type { EventBus, PlatformEvent } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { Feed, FeedService, FeedState } from './feed.service.js';
 import type { AdmissionControl } from './rate-limits.js';
 import type { Viewer } from './viewer.js';
 
-export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'MODEL' | 'RESYNC';
+export type FeedUpdateReason = 'INITIAL' | 'INTERACTION' | 'NEW_ITEMS' | 'ITEMS_REMOVED' | 'MODEL' | 'RESYNC';
 
 /** The reasons a ranking answers, most specific first: the one a subscriber is told. */
-export const REASON_ORDER = ['INTERACTION', 'NEW_ITEMS', 'MODEL', 'RESYNC'] as const;
+export const REASON_ORDER = ['INTERACTION', 'ITEMS_REMOVED', 'NEW_ITEMS', 'MODEL', 'RESYNC'] as const;
 
 export interface FeedUpdatesOptions {
   feed: Pick<FeedService, 'rank' | 'mergeItems' | 'itemRows'>;
@@ -34,6 +35,8 @@ export interface LiveFeedSubscription {
 }
 
 type Deliver = (feed: Feed, reasons: ReadonlySet<FeedUpdateReason>) => void;
+/** Ends one subscription from outside, with the error its client is sent. */
+type End = (error: Error) => void;
 
 interface LiveFeed {
   tenantId: string;
@@ -42,6 +45,8 @@ interface LiveFeed {
   viewer: Viewer;
   /** Each subscriber with its page size: the state keeps the best max(first) entries. */
   subscribers: Map<Deliver, number>;
+  /** How to end each subscriber (its user was erased, its tenant deleted). */
+  enders: Map<Deliver, End>;
   state?: FeedState;
   /** Reasons seen since the last ranking; a full one means ranking again from scratch. */
   pending: Set<FeedUpdateReason>;
@@ -146,6 +151,18 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
       case 'items-upserted':
         for (const entry of byTenant.get(event.tenantId) ?? []) mark(entry, 'NEW_ITEMS', event.itemIds);
         return;
+      case 'items-deleted':
+        // Any of the tenant's users may have shown them or had them in their history.
+        for (const entry of byTenant.get(event.tenantId) ?? []) mark(entry, 'ITEMS_REMOVED');
+        return;
+      case 'user-erased': {
+        const entry = live.get(keyOf(event.tenantId, event.userId));
+        if (entry) endAll([entry], new AppError('NOT_FOUND', `user "${event.userId}" was erased (deleteUser); this feed has ended`));
+        return;
+      }
+      case 'tenant-deleted':
+        endAll([...(byTenant.get(event.tenantId) ?? [])], new AppError('UNAUTHENTICATED', 'this tenant was deleted; its feeds have ended'));
+        return;
       case 'bus-resynced':
         for (const entry of live.values()) mark(entry, 'RESYNC');
         return;
@@ -155,22 +172,28 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
   }
   o.bus.subscribe(onEvent);
 
+  /** Ends every subscriber of these live feeds (each end closes its subscription, and the last closes the feed). */
+  function endAll(entries: readonly LiveFeed[], error: Error) {
+    for (const entry of entries) for (const end of [...entry.enders.values()]) end(error);
+  }
+
   return {
     /**
      * Joins (or opens) the user's live feed; `deliver` receives each new ranking, of at least
      * `first` entries when the feed has them.
      */
-    subscribe(viewer: Viewer, userId: string, first: number, deliver: Deliver): LiveFeedSubscription {
+    subscribe(viewer: Viewer, userId: string, first: number, deliver: Deliver, end?: End): LiveFeedSubscription {
       const key = keyOf(viewer.tenantId, userId);
       let entry = live.get(key);
       if (!entry) {
-        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
+        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), enders: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
         live.set(key, entry);
         if (!byTenant.has(viewer.tenantId)) byTenant.set(viewer.tenantId, new Set());
         byTenant.get(viewer.tenantId)!.add(entry);
       }
       const joined = entry;
       joined.subscribers.set(deliver, first);
+      if (end) joined.enders.set(deliver, end);
       const current = joined.state && joined.pending.size === 0 && !joined.running && answers(joined.state, first) ? joined.state : undefined;
       if (!current && !(joined.first && joined.firstKeeps! >= first)) {
         const ranking = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
@@ -191,6 +214,7 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
         initial,
         close() {
           joined.subscribers.delete(deliver);
+          joined.enders.delete(deliver);
           if (joined.subscribers.size > 0 || live.get(key) !== joined) return;
           clearTimeout(joined.timer);
           joined.pending.clear();

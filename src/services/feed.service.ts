@@ -103,8 +103,12 @@ export function createFeedService(o: FeedOptions) {
   return {
     /** New or changed items: the tenant's index refreshes on its next use. */
     itemsChanged: indexes.itemsChanged,
-    /** Item changes may have been missed (the event stream had a gap): every index refreshes. */
-    allItemsChanged: indexes.allItemsChanged,
+    /** Deleted items leave this process's index of the tenant at once. */
+    itemsRemoved: indexes.itemsRemoved,
+    /** Item changes (deletions too) may have been missed (the event stream had a gap): every index is built again. */
+    dropAllIndexes: indexes.dropAll,
+    /** The tenant was deleted. */
+    dropIndex: indexes.drop,
 
     /** Tenants whose index this process holds, least recently used first, and its bytes. */
     heldIndexes: indexes.held,

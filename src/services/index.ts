@@ -32,6 +32,8 @@ import { createTasteGroupRepository } from '../repositories/taste-group.reposito
 import { createUserEmbeddings } from './user-embedding.service.js';
 import { createTasteGroups } from './taste-group.service.js';
 import { createSimilarUsers } from './similar-users.service.js';
+import { createUserErasureRepository } from '../repositories/user-erasure.repository.js';
+import { createUserErasureService } from './user-erasure.service.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -160,9 +162,16 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   // A promotion re-ranks live feeds only once this instance serves the new version.
   bus.subscribe((event) => {
     if (event.type === 'items-upserted') feed.itemsChanged(event.tenantId);
-    if (event.type === 'taste-groups-refreshed') similarUsers.forget(event.tenantId);
+    if (event.type === 'items-deleted') feed.itemsRemoved(event.tenantId, event.itemIds);
+    // The similar-users index holds every user's representation: an erased user leaves it now.
+    if (event.type === 'taste-groups-refreshed' || event.type === 'user-erased') similarUsers.forget(event.tenantId);
+    if (event.type === 'tenant-deleted') {
+      feed.dropIndex(event.tenantId);
+      similarUsers.forget(event.tenantId);
+      servingModels.forget(event.tenantId);
+    }
     if (event.type === 'bus-resynced') {
-      feed.allItemsChanged();
+      feed.dropAllIndexes();
       servingModels.forgetAll();
     }
     if (event.type === 'model-promoted') {
@@ -185,6 +194,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     tenants,
     items: createItemService(items, tenants, bus, ids),
     interactions: createInteractionService(interactions, bus),
+    userErasure: createUserErasureService(createUserErasureRepository(db), bus),
     users: createUserService(users, interactions, ids, async (tenantId, groupId) => (await groupRows.group(tenantId, groupId)) !== undefined),
     userEmbeddings,
     tasteGroups,

@@ -1,5 +1,5 @@
 import { throwIfProblems, type FieldProblem } from '../errors.js';
-import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import type { ClearResult, InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
 import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
 import type { Viewer } from './viewer.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -18,7 +18,9 @@ function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
   return [
     ...checkExternalId(`events[${i}].userId`, event.userId, i),
     ...checkExternalId(`events[${i}].itemId`, event.itemId, i),
-    ...(KINDS.includes(event.kind) ? [] : [{ index: i, field: `events[${i}].kind`, message: `expected LIKE or DISLIKE, got "${event.kind}"` }]),
+    ...(KINDS.includes(event.kind)
+      ? []
+      : [{ index: i, field: `events[${i}].kind`, message: `expected LIKE or DISLIKE, got "${event.kind}"${event.kind === ('CLEAR' as string) ? ' (an undo is clearInteractions)' : ''}` }]),
     ...checkOptionalId(`events[${i}].pairId`, event.pairId, i),
     ...checkOptionalId(`events[${i}].eventId`, event.eventId, i),
   ];
@@ -48,7 +50,37 @@ export function createInteractionService(interactions: InteractionRepository, bu
       await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: [...new Set(events.map((e) => e.userId))] });
       return outcome.interactions;
     },
+
+    /**
+     * Undoes up to 1,000 pairs' current like or dislike, all-or-nothing: a pair with no state
+     * is not an error (nothing to undo; a retry finds nothing left), an unknown user or item
+     * is NOT_FOUND and nothing is undone. Each undo is logged as a CLEAR event.
+     */
+    async clear(viewer: Viewer, pairs: readonly ClearInput[]): Promise<Cleared[]> {
+      const problems = checkBatchSize('events', pairs.length);
+      if (problems.length === 0) {
+        pairs.forEach((p, i) => problems.push(...checkExternalId(`events[${i}].userId`, p.userId, i), ...checkExternalId(`events[${i}].itemId`, p.itemId, i)));
+      }
+      throwIfProblems('clearInteractions', problems);
+      const outcome = await interactions.clear(viewer.tenantId, pairs.map((p) => ({ userExternalId: p.userId, itemExternalId: p.itemId })));
+      if (!outcome.ok) throwIfProblems('clearInteractions', outcome.problems, outcome.code);
+      if (!outcome.ok) return [];
+      const changed = [...new Set(pairs.filter((_, i) => outcome.results[i].previous !== null).map((p) => p.userId))];
+      if (changed.length > 0) await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: changed });
+      return outcome.results.map((r, i) => ({ ...r, userExternalId: pairs[i].userId, itemExternalId: pairs[i].itemId }));
+    },
   };
+}
+
+export interface ClearInput {
+  userId: string;
+  itemId: string;
+}
+
+/** What one undo did, by the tenant's ids. */
+export interface Cleared extends ClearResult {
+  userExternalId: string;
+  itemExternalId: string;
 }
 
 export type InteractionService = ReturnType<typeof createInteractionService>;

@@ -1,5 +1,5 @@
 import { notFound, throwIfProblems, type FieldProblem } from '../errors.js';
-import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
+import type { ItemDeletion, ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import { checkFirst, toPage, type Page } from './pagination.js';
 import { cursorsFor, type IdCodec } from './opaque-ids.js';
 import type { TenantService } from './tenant.service.js';
@@ -13,6 +13,8 @@ export interface ItemInput {
   prompt?: string | null;
   embedding: readonly number[];
 }
+
+export type DeletedItems = Omit<ItemDeletion & { ok: true }, 'ok'> & { externalIds: string[] };
 
 export function createItemService(items: ItemRepository, tenants: TenantService, bus: EventBus, ids: () => Promise<IdCodec>) {
   return {
@@ -38,6 +40,30 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
       );
       await bus.publish({ type: 'items-upserted', tenantId: viewer.tenantId, itemIds: stored.map((item) => item.id) });
       return stored;
+    },
+
+    /**
+     * Deletes up to 1,000 items with every like, dislike and undo of them, all-or-nothing:
+     * an id the tenant does not have is NOT_FOUND and nothing is deleted. Every API instance
+     * drops them from its vector index and ranks the tenant's live feeds again.
+     */
+    async delete(viewer: Viewer, externalIds: readonly string[]): Promise<DeletedItems> {
+      const problems: FieldProblem[] = [...checkBatchSize('ids', externalIds.length)];
+      if (problems.length === 0) {
+        externalIds.forEach((id, i) => problems.push(...checkExternalId(`ids[${i}]`, id, i)));
+        problems.push(...checkUnique(externalIds, (id) => id, (i) => `ids[${i}]`));
+      }
+      throwIfProblems('deleteItems', problems);
+      const outcome = await items.delete(viewer.tenantId, externalIds);
+      if (!outcome.ok) {
+        const missing = new Set(outcome.missing);
+        const unknown = externalIds.flatMap((id, index) => (missing.has(id) ? [{ index, field: `ids[${index}]`, message: `unknown item "${id}"` }] : []));
+        throwIfProblems('deleteItems', unknown, 'NOT_FOUND');
+      }
+      if (!outcome.ok) throw new Error('unreachable: deleteItems reported no missing id');
+      const { ok: _, ...deleted } = outcome;
+      await bus.publish({ type: 'items-deleted', tenantId: viewer.tenantId, itemIds: deleted.itemIds });
+      return { ...deleted, externalIds: [...externalIds] };
     },
 
     async get(viewer: Viewer, externalId: string): Promise<ItemRow> {

@@ -101,6 +101,11 @@ export function createServingModels(o: ServingModelOptions) {
     forgetAll(): void {
       cache.clear();
     },
+
+    /** The tenant was deleted. */
+    forget(tenantId: string): void {
+      cache.delete(tenantId);
+    },
   };
 }
 

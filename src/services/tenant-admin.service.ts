@@ -1,9 +1,15 @@
-// Operator actions that happen outside any tenant: creating a tenant with its first key.
-// They run on the owner's connection; the GraphQL API has no path to them.
+// Operator actions that happen outside any tenant: creating a tenant with its first key, and
+// deleting a tenant with everything it has. They run on the owner's connection; the GraphQL
+// API has no path to them.
 import { badInput } from '../errors.js';
 import { insertApiKeyAsOwner, type ApiKeyRole } from '../repositories/api-key.repository.js';
 import { withOwnerTransaction } from '../repositories/database.js';
-import { findTenantBySlug, insertTenant, type TenantRow } from '../repositories/tenant.repository.js';
+import { deleteTenantAsOwner, findTenantBySlug, tenantJobs, insertTenant, tenantFootprint, type TenantRow } from '../repositories/tenant.repository.js';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CHANNEL, type PlatformEvent } from '../events/event-bus.js';
+import { tenantModelName } from '../inference/model-names.js';
+import { JOB_SCHEMA } from '../jobs/queue-schema.js';
 import { generateApiKey } from './api-key.service.js';
 
 export interface NewTenant {
@@ -47,4 +53,47 @@ export async function createTenant(ownerUrl: string, input: NewTenant): Promise<
     }
     return { tenant, keys };
   });
+}
+
+export interface TenantDeletion {
+  tenant: TenantRow;
+  /** Rows per table (every table with a tenant column): removed, or that would be. */
+  rows: Record<string, number>;
+  /** Its jobs in the queue (queued, running or archived). */
+  jobs: number;
+  /** Its folder in the tenants' model store, if it has one. */
+  artifacts: string | null;
+  /** false: a dry run (nothing was changed). */
+  deleted: boolean;
+}
+
+/**
+ * Deletes a tenant: its rows in every table (one transaction, from the tenants row down the
+ * foreign keys), its jobs, then its model artifacts on disk. Without `confirm`, only says what
+ * it would remove. API instances listening on PostgreSQL are told (tenant-deleted, sent with
+ * the commit) and end the tenant's live feeds and drop what they cached of it; its keys stop
+ * authenticating with the commit.
+ */
+export async function deleteTenant(ownerUrl: string, slug: string, o: { tenantModelStore: string; confirm: boolean }): Promise<TenantDeletion> {
+  const deletion = await withOwnerTransaction(ownerUrl, async (owner) => {
+    const tenant = await findTenantBySlug(owner, slug);
+    if (!tenant) throw badInput(`slug: no tenant "${slug}"`);
+    const rows = await tenantFootprint(owner, tenant.id);
+    const dir = join(o.tenantModelStore, tenantModelName(tenant.id));
+    const artifacts = (await stat(dir).catch(() => undefined))?.isDirectory() ? dir : null;
+    const jobs = await tenantJobs(owner, JOB_SCHEMA, tenant.id, { remove: o.confirm });
+    if (!o.confirm) return { tenant, rows, jobs, artifacts, deleted: false };
+    await deleteTenantAsOwner(owner, tenant.id);
+    const event: PlatformEvent = { type: 'tenant-deleted', tenantId: tenant.id };
+    await owner.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]);
+    return { tenant, rows, jobs, artifacts, deleted: true };
+  });
+  // After the commit: a model store folder without its registry rows serves nobody. A failed
+  // removal leaves only files, and says which, since the tenant it belonged to is gone.
+  if (deletion.deleted && deletion.artifacts) {
+    await rm(deletion.artifacts, { recursive: true, force: true }).catch((error: Error) => {
+      throw new Error(`the tenant's rows and jobs were deleted, but its model artifacts could not be removed (${error.message}): remove ${deletion.artifacts} by hand`);
+    });
+  }
+  return deletion;
 }

@@ -1,5 +1,5 @@
 import { notFound, throwIfProblems } from '../errors.js';
-import type { InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import { pairKey, type EventKind, type InteractionRepository, type InteractionRow } from '../repositories/interaction.repository.js';
 import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { checkFirst, toPage, type Page } from './pagination.js';
 import { cursorsFor, type IdCodec } from './opaque-ids.js';
@@ -22,7 +22,7 @@ export function createUserService(users: UserRepository, interactions: Interacti
     async history(
       viewer: Viewer,
       user: UserRow,
-      args: { first: number; after?: string | null; kind?: InteractionKind | null },
+      args: { first: number; after?: string | null; kind?: EventKind | null },
     ): Promise<Page<InteractionRow>> {
       checkFirst('first', args.first);
       const cursors = cursorsFor(await ids(), viewer.tenantId, 'history-cursor');
@@ -34,6 +34,32 @@ export function createUserService(users: UserRepository, interactions: Interacti
         kind: args.kind ?? undefined,
       });
       return toPage(rows, args.first, cursors);
+    },
+
+    /** What the user likes and dislikes now (one per item), newest first, as the events that set it. */
+    async states(viewer: Viewer, user: UserRow, args: { first: number; after?: string | null }): Promise<Page<InteractionRow>> {
+      checkFirst('first', args.first);
+      const cursors = cursorsFor(await ids(), viewer.tenantId, 'history-cursor');
+      const rows = await interactions.states({ tenantId: viewer.tenantId, userId: user.id, limit: args.first + 1, beforeId: cursors.decode('after', args.after) });
+      return toPage(rows, args.first, cursors);
+    },
+
+    /** userData: everything stored of one user, for a data-portability request (admin). */
+    async dataOf(viewer: Viewer, externalId: string): Promise<UserRow> {
+      requireAdmin(viewer);
+      throwIfProblems('userData', checkExternalId('userId', externalId), 'BAD_USER_INPUT', { write: false });
+      const user = await users.findByExternalId(viewer.tenantId, externalId);
+      if (!user) throw notFound(`user ${show(externalId)}`);
+      return user;
+    },
+
+    /**
+     * Whether each interaction is its pair's current state (not replaced by a later event or
+     * undone since), for DataLoader: one query for a page.
+     */
+    async current(viewer: Viewer, rows: readonly InteractionRow[]): Promise<boolean[]> {
+      const events = await interactions.currentEvents(viewer.tenantId, rows);
+      return rows.map((r) => r.kind !== 'CLEAR' && events.get(pairKey(r.userId, r.itemId)) === r.id);
     },
 
     /** The tenant's users in creation order (admin); with a taste group's id, its members. */

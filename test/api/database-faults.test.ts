@@ -97,10 +97,14 @@ describe('database faults', () => {
       // A change made while this instance could not hear events: the user (not seen before)
       // dislikes an item of the feed.
       await owner.query(`INSERT INTO users (tenant_id, external_id) VALUES ($1, 'outage')`, [a.id]);
+      // The event and the state it sets, as recordInteractions writes them.
       await owner.query(
-        `INSERT INTO interactions (tenant_id, user_id, item_id, kind)
-         SELECT $1, u.id, i.id, 'DISLIKE' FROM users u, items i
-          WHERE u.tenant_id = $1 AND u.external_id = 'outage' AND i.tenant_id = $1 AND i.external_id = 'out-2'`,
+        `WITH e AS (
+           INSERT INTO interactions (tenant_id, user_id, item_id, kind)
+           SELECT $1, u.id, i.id, 'DISLIKE' FROM users u, items i
+            WHERE u.tenant_id = $1 AND u.external_id = 'outage' AND i.tenant_id = $1 AND i.external_id = 'out-2'
+           RETURNING id, user_id, item_id, kind)
+         INSERT INTO interaction_states (tenant_id, user_id, item_id, kind, interaction_id) SELECT $1, user_id, item_id, kind, id FROM e`,
         [a.id],
       );
 

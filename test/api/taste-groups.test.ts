@@ -182,6 +182,19 @@ describe('similar users and taste groups', () => {
   it('after a promotion, computes representations by the new version and groups users again', async () => {
     const before = (await gql(a.adminKey, '{ tasteGroups { id } }')).tasteGroups.id;
     const run = (await gql(a.adminKey, 'mutation { startTraining { id } }')).startTraining;
+    // What is tested here is the regrouping after a promotion, not the gate: the tests' small
+    // model trained on 240 users is within noise of the global baseline on 40 held-out users
+    // (seen: 58.9 against 59.6 pairwise, paired -3.2 +- 4.4), so a rejected candidate is
+    // promoted by hand, which announces the promotion the same way.
+    const trained = await eventually('the training run to finish', async () => {
+      const r = (await gql(a.adminKey, `{ trainingRun(id: "${run.id}") { status error skipReason modelVersion { version status reason } } }`)).trainingRun;
+      if (['FAILED', 'SKIPPED'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error ?? r.skipReason}`);
+      return r.status === 'SUCCEEDED' ? r : undefined;
+    }, 240_000, 500);
+    if (trained.modelVersion.status === 'REJECTED') {
+      console.log(`the gate rejected version ${trained.modelVersion.version} (${trained.modelVersion.reason}); promoting it by hand`);
+      await gql(a.adminKey, `mutation { promoteModelVersion(version: ${trained.modelVersion.version}) { status } }`);
+    }
     const snapshot = await eventually(
       'a snapshot by the promoted version',
       async () => {
@@ -199,7 +212,7 @@ describe('similar users and taste groups', () => {
     expect((await gql(a.adminKey, SIMILAR, { u: 'user-0', first: 3 })).similarUsers.model).toBe('1');
     const promotedAri = await ari(a);
     console.log(`after promotion (tenant's version 1, k ${snapshot.k}): ARI against the true groups ${promotedAri.toFixed(3)}, stability ${snapshot.stability.toFixed(3)}`);
-    // Measured 0.849 with the tests' small model (FAST_TRAINING).
+    // Measured 0.849 with the tests' small model (FAST_TRAINING); 0.799 since exports hold the latest state per user and item.
     expect(promotedAri).toBeGreaterThan(0.6);
   }, 300_000);
 });

@@ -58,6 +58,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
   const serving = async (t: TestTenant) => (await api.gql(t.adminKey, `{ tenant { servingModel { ${VERSION_FIELDS} } scoringModel { kind modelVersion reason } } }`)).data.tenant;
   const score = async (t: TestTenant) => (await api.gql(t.appKey, SCORE, { u: 'user-7', ids: ['item-1', 'item-2', 'item-3', 'item-40'] })).data.score;
 
+  /** Each tenant's (user, item) pairs: what its export holds, one latest state each. */
+  const currentStates = new Map<string, number>();
+  const distinctPairs = (world: { interactions: { user: string; item: string }[] }) => new Set(world.interactions.map((e) => `${e.user}\u0000${e.item}`)).size;
+
   beforeAll(async () => {
     db = await createTestDatabase('training');
     // The base model (the test fixture, dimension 8) serves neither tenant: each waits for its own.
@@ -73,8 +77,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
     api = await startTestApi(db.appUrl, { scorer, artifacts: createArtifactStore(tenantStore) });
     a = await createTestTenant(db.adminUrl, 16);
     b = await createTestTenant(db.adminUrl, 12);
-    await seedWorld(api.services, a.admin, 16, { seed: 5 });
-    await seedWorld(api.services, b.admin, 12, { seed: 6 });
+    currentStates.set(a.id, distinctPairs(await seedWorld(api.services, a.admin, 16, { seed: 5 })));
+    currentStates.set(b.id, distinctPairs(await seedWorld(api.services, b.admin, 12, { seed: 6 })));
     c = await createTestTenant(db.adminUrl, 8);
     await seedWorld(api.services, c.admin, 8, { seed: 7 });
     await runJobs();
@@ -130,7 +134,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
         const runs = (await api.gql(t.adminKey, `{ trainingRuns(first: 5) { edges { node { ${RUN_FIELDS} } } } }`)).data.trainingRuns.edges;
         expect(runs).toHaveLength(1);
         expect(runs[0].node).toMatchObject({ status: 'SUCCEEDED', trigger: 'SCHEDULE', stage: null, epoch: 8, epochs: 8, attempts: 1, modelVersion: { version: 1, status: 'PROMOTED' } });
-        expect(runs[0].node.dataset).toMatchObject({ items: 300, interactions: 15_000 });
+        // The export holds each user's latest like or dislike per item (the generator repeats some pairs).
+        expect(runs[0].node.dataset).toMatchObject({ items: 300, interactions: currentStates.get(t.id) });
         expect(runs[0].node.dataset.heldOutUsers + runs[0].node.dataset.trainingUsers).toBe(300);
         for (const stage of ['exporting', 'training', 'evaluating', 'promoting']) expect(runs[0].node.timings[stage], stage).toBeGreaterThan(0);
         // The store is a Triton repository: the artifact and a config that names the serving version.
@@ -239,14 +244,14 @@ describe('per-tenant models and the nightly fine-tune', () => {
 
   it('skips a tenant with too little to learn from, saying why, and trains nothing', async () => {
     const d = await createTestTenant(db.adminUrl, 16);
-    await seedWorld(api.services, d.admin, 16, { users: 40, seed: 8 });
+    const world = await seedWorld(api.services, d.admin, 16, { users: 40, seed: 8 });
     // One run at a time: asked twice at once, both answers are the same run.
     const [first, again] = await Promise.all([startTraining(d), startTraining(d)]);
     expect(again.id).toBe(first.id);
     const done = await finished(d, first.id);
     expect(done).toMatchObject({ status: 'SKIPPED', error: null, modelVersion: null });
     expect(done.skipReason).toMatch(/^too little to learn from: \d+ training users have at least 2 likes and 2 dislikes; training needs 50 \(TRAINING_MIN_USERS\)$/);
-    expect(done.dataset).toMatchObject({ interactions: 2000 });
+    expect(done.dataset).toMatchObject({ interactions: distinctPairs(world) });
     expect((await serving(d)).scoringModel.kind).toBe('FALLBACK');
   }, 60_000);
 

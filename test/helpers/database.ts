@@ -66,7 +66,11 @@ export async function tableCounts(url: string): Promise<Record<string, number>> 
     `SELECT (SELECT count(*) FROM tenants) AS tenants, (SELECT count(*) FROM api_keys) AS api_keys,
             (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM items) AS items,
             (SELECT count(*) FROM interactions) AS interactions,
-            (SELECT md5(coalesce(string_agg(id::text || embedding::text || coalesce(url, ''), ',' ORDER BY id), '')) FROM items) AS items_digest`,
+            (SELECT count(*) FROM user_erasures) AS user_erasures,
+            (SELECT count(*) FROM user_embeddings) AS user_embeddings,
+            (SELECT count(*) FROM taste_group_members) AS taste_group_members,
+            (SELECT md5(coalesce(string_agg(id::text || embedding::text || coalesce(url, ''), ',' ORDER BY id), '')) FROM items) AS items_digest,
+            (SELECT md5(coalesce(string_agg(user_id || ':' || item_id || ':' || kind || ':' || interaction_id, ',' ORDER BY user_id, item_id), '')) FROM interaction_states) AS states_digest`,
   );
   return row;
 }

@@ -57,9 +57,9 @@ describe('embedded PostgreSQL (PGlite)', () => {
       const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-        body: JSON.stringify({ query: '{ tenant { slug counts { users items interactions } } }' }),
+        body: JSON.stringify({ query: '{ tenant { slug counts { users items interactions events } } }' }),
       });
-      expect((await response.json()).data.tenant).toEqual({ slug: 'demo', counts: { users: 12, items: 60, interactions: 240 } });
+      expect((await response.json()).data.tenant).toEqual({ slug: 'demo', counts: { users: 12, items: 60, interactions: 209, events: 240 } });
     } finally {
       await server.stop();
     }

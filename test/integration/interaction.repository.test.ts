@@ -70,17 +70,23 @@ describe('recording interactions (real PostgreSQL)', () => {
     expect(await tableCounts(testDb.adminUrl)).toEqual(before);
   });
 
-  it("a user's latest likes and dislikes come from bounded index scans, without a sort", async () => {
-    // Enough rows that the planner prefers the index on its own (no enable_seqscan tricks).
-    const events = Array.from({ length: 1000 }, (_, i) => ({ userId: `heavy-${i % 40}`, itemId: `item-${i % 20}`, kind: (Math.floor(i / 40) % 2 ? 'LIKE' : 'DISLIKE') as 'LIKE' | 'DISLIKE' }));
-    for (let k = 0; k < 20; k++) await services.interactions.record(t.app, events);
-    await queryAsOwner(testDb.adminUrl, 'ANALYZE interactions');
+  it("a user's latest likes and dislikes come from bounded index scans of the states, without a sort", async () => {
+    // Enough states per user that the planner prefers the index on its own (no enable_seqscan
+    // tricks): 40 users with 200 distinct items each.
+    await services.items.upsert(t.app, makeItems(400, t.dim, 'heavy-item'));
+    const events = Array.from({ length: 8000 }, (_, i) => {
+      const user = i % 40;
+      const j = Math.floor(i / 40);
+      return { userId: `heavy-${user}`, itemId: `heavy-item-${(user * 7 + j) % 400}`, kind: (j % 2 ? 'LIKE' : 'DISLIKE') as 'LIKE' | 'DISLIKE' };
+    });
+    for (let k = 0; k < events.length; k += 1000) await services.interactions.record(t.app, events.slice(k, k + 1000));
+    await queryAsOwner(testDb.adminUrl, 'ANALYZE interaction_states');
     const [user] = await queryAsOwner<{ id: number }>(testDb.adminUrl, `SELECT id FROM users WHERE external_id = 'heavy-7'`);
     const plan = await db.withTenant(t.id, async (sql) => {
       const { rows } = await sql.query(`EXPLAIN (FORMAT JSON) ${LATEST_BY_KIND_SQL}`, [t.id, user.id, 8]);
       return JSON.stringify(rows[0]['QUERY PLAN']);
     });
-    expect(plan).toContain('interactions_user_kind_recent_idx');
+    expect(plan).toContain('interaction_states_user_kind_recent_idx');
     expect(plan).not.toContain('"Seq Scan"');
     expect(plan).not.toContain('"Sort"');
 

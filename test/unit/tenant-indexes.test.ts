@@ -100,3 +100,35 @@ describe('a failed build', () => {
     expect((await use(indexes, 't1')).size).toBe(ITEMS);
   });
 });
+
+describe('tenant vector indexes: deleted items', () => {
+  it('drop deleted items at once, and a refresh that read them before the deletion does not put them back', async () => {
+    let release: () => void = () => {};
+    let stale = false;
+    const items = {
+      async changedSince(_tenantId: string, since: string) {
+        const rows = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, embedding: Float32Array.from([1, i / 10, 0, 0]), updatedAt: '2026-01-01 00:00:00+00' }));
+        if (since === '-infinity') return rows;
+        if (!stale) return [];
+        // A refresh that read the rows before the deletion committed, and hands them over after.
+        await new Promise<void>((r) => (release = r));
+        return rows;
+      },
+    };
+    const indexes = createTenantIndexes({ items, budgetBytes: 1 << 30 });
+    const index = await use(indexes, 't');
+    expect(await index.nearest([[1, 0, 0, 0]], 10, new Set())).toHaveLength(10);
+
+    stale = true;
+    indexes.itemsChanged('t');
+    const refreshing = indexes.indexFor('t', DIM); // waits for the refresh
+    await new Promise((r) => setTimeout(r, 10));
+    indexes.itemsRemoved('t', [3, 4]);
+    release();
+    const after = await refreshing;
+    const found = await after!.nearest([[1, 0, 0, 0]], 10, new Set());
+    expect(found).toHaveLength(8);
+    expect(found).not.toContain(3);
+    expect(found).not.toContain(4);
+  });
+});

@@ -52,3 +52,24 @@ describe('history-centroid fallback', () => {
     expect(centroidScores([], [[1, 0]])).toEqual([0.5]);
   });
 });
+
+describe('vector index: removing items', () => {
+  it('never returns a removed item, also from a search already waiting, and compacts without losing the others', async () => {
+    const index = createVectorIndex(2);
+    for (let id = 1; id <= 100; id++) index.upsert(id, [Math.cos(id / 20), Math.sin(id / 20)]);
+    const query = [[Math.cos(50 / 20), Math.sin(50 / 20)]];
+    const waiting = index.nearest(query, 5, new Set());
+    index.remove(50);
+    expect(await waiting).not.toContain(50);
+    expect(await index.nearest(query, 5, new Set())).toEqual([49, 51, 48, 52, 47]);
+    // Past a quarter of the slots removed, the live ones move to new arrays: all still found.
+    for (let id = 1; id <= 40; id++) index.remove(id);
+    expect(index.size).toBe(59);
+    const all = await index.nearest(query, 100, new Set());
+    expect(all).toHaveLength(59);
+    expect(all.every((id) => id > 40 && id !== 50)).toBe(true);
+    // Slots freed by the compaction are reused before the arrays grow.
+    for (let id = 101; id <= 140; id++) index.upsert(id, [1, 0]);
+    expect((await index.nearest([[1, 0]], 200, new Set())).length).toBe(99);
+  });
+});
