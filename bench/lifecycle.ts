@@ -48,19 +48,19 @@ interface Request { start: number; end: number; ok: boolean }
 async function load(owner: pg.Client, tenantId: string) {
   await owner.query(
     `INSERT INTO items (tenant_id, external_id, embedding)
-     SELECT $1, 'item-' || g, decode(repeat('3f', ${DIM * 4}), 'hex') FROM generate_series(0, ${ITEMS - 1}) g`,
+     SELECT $1::uuid, 'item-' || g, decode(repeat('3f', ${DIM * 4}), 'hex') FROM generate_series(0, ${ITEMS - 1}) g`,
     [tenantId],
   );
   await owner.query(
     `INSERT INTO users (tenant_id, external_id)
-     SELECT $1, 'user-' || g FROM generate_series(0, ${USERS - 1}) g
-     UNION ALL SELECT $1, 'heavy-' || r FROM generate_series(0, ${RUNS - 1}) r`,
+     SELECT $1::uuid, 'user-' || g FROM generate_series(0, ${USERS - 1}) g
+     UNION ALL SELECT $1::uuid, 'heavy-' || r FROM generate_series(0, ${RUNS - 1}) r`,
     [tenantId],
   );
   // Ordinary users: PER_USER items each, spread over the catalogue; heavy users: HEAVY distinct items each.
   await owner.query(
     `INSERT INTO interactions (tenant_id, user_id, item_id, kind)
-     SELECT $1, u.id, it.id, CASE WHEN k % 3 = 0 THEN 'DISLIKE' ELSE 'LIKE' END
+     SELECT $1::uuid, u.id, it.id, CASE WHEN k % 3 = 0 THEN 'DISLIKE' ELSE 'LIKE' END
        FROM generate_series(0, ${USERS - 1}) g CROSS JOIN generate_series(0, ${PER_USER - 1}) k
        JOIN users u ON u.tenant_id = $1 AND u.external_id = 'user-' || g
        JOIN items it ON it.tenant_id = $1 AND it.external_id = 'item-' || ((g::bigint * 7919 + k::bigint * 104729) % ${ITEMS})`,
@@ -68,7 +68,7 @@ async function load(owner: pg.Client, tenantId: string) {
   );
   await owner.query(
     `INSERT INTO interactions (tenant_id, user_id, item_id, kind)
-     SELECT $1, u.id, it.id, CASE WHEN k % 2 = 0 THEN 'DISLIKE' ELSE 'LIKE' END
+     SELECT $1::uuid, u.id, it.id, CASE WHEN k % 2 = 0 THEN 'DISLIKE' ELSE 'LIKE' END
        FROM generate_series(0, ${RUNS - 1}) r CROSS JOIN generate_series(0, ${HEAVY - 1}) k
        JOIN users u ON u.tenant_id = $1 AND u.external_id = 'heavy-' || r
        JOIN items it ON it.tenant_id = $1 AND it.external_id = 'item-' || ((r::bigint * ${HEAVY} + k) % ${ITEMS})`,

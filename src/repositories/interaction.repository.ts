@@ -27,6 +27,8 @@ export type RecordOutcome =
   | { ok: true; interactions: InteractionRow[] }
   | { ok: false; code: 'NOT_FOUND' | 'CONFLICT'; problems: FieldProblem[] };
 
+const FOREIGN_KEY_VIOLATION = '23503';
+
 const ROW_COLUMNS = `id, user_id AS "userId", item_id AS "itemId", kind, pair_id AS "pairId", event_id AS "eventId", created_at AS "createdAt"`;
 
 /** Thrown inside the transaction to roll back writes already made, then turned into an outcome. */
@@ -309,6 +311,11 @@ export function createInteractionRepository(db: Database) {
         return await db.withTenant(tenantId, (sql) => recordInTransaction(sql, tenantId, events));
       } catch (error) {
         if (error instanceof RollBack) return error.outcome;
+        // A user or item of the call was deleted (deleteUser, deleteItems) after this call
+        // found it and before it committed: the foreign key refuses the rows, all roll back.
+        if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+          return { ok: false, code: 'CONFLICT', problems: [{ field: 'events', message: 'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again' }] };
+        }
         throw error;
       }
     },

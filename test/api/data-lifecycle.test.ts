@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_STORE } from '../../src/config.js';
 import { createTrainingDataRepository } from '../../src/repositories/training-data.repository.js';
@@ -28,6 +29,11 @@ const STATES = `query($u: ID!) { userData(userId: $u) {
 const ERASE = `mutation($u: ID!) { deleteUser(userId: $u) { userId erased erasedAt removed { interactions likes dislikes representations tasteGroupMemberships tasteGroupRepresentatives } } }`;
 const DELETE_ITEMS = `mutation($ids: [ID!]!) { deleteItems(ids: $ids) { count ids interactions likes dislikes users } }`;
 const FEED = `query($u: ID!) { feed(userId: $u, first: 100) { edges { node { item { externalId } } } } }`;
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000) {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (await check()) return;
+  throw new Error('the condition did not hold in time');
+}
 
 describe('data lifecycle', () => {
   let db: TestDatabase;
@@ -181,6 +187,30 @@ describe('data lifecycle', () => {
     expect(again).toMatchObject({ erased: false, erasedAt: erased.erasedAt, removed: { interactions: 0, likes: 0 } });
     expect((await api.gql(a.adminKey, STATES, { u: victim })).errors?.[0].extensions?.code).toBe('NOT_FOUND');
     expect((await api.gql(a.adminKey, ERASE, { u: 'never-was' })).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('an ingest racing the erasure of its user stores nothing and answers CONFLICT, saying why', async () => {
+    await ok(a.appKey, RECORD, { events: [{ userId: 'racer', itemId: itemIds[0], kind: 'LIKE' }] });
+    // The erasure's first step (the user row locked) is held open by the owner; the ingest that
+    // names the user then waits on its foreign key check until the erasure commits.
+    const eraser = new pg.Client({ connectionString: db.adminUrl });
+    await eraser.connect();
+    try {
+      await eraser.query('BEGIN');
+      const [{ id }] = (await eraser.query<{ id: number }>(`SELECT id FROM users WHERE tenant_id = $1 AND external_id = 'racer' FOR UPDATE`, [a.id])).rows;
+      const ingest = api.gql(a.appKey, RECORD, { events: [{ userId: 'racer', itemId: itemIds[1], kind: 'DISLIKE' }] });
+      await waitUntil(async () => (await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple')`))[0].n > 0);
+      await eraser.query('DELETE FROM interaction_states WHERE user_id = $1', [id]);
+      await eraser.query('DELETE FROM interactions WHERE user_id = $1', [id]);
+      await eraser.query('DELETE FROM users WHERE id = $1', [id]);
+      await eraser.query('COMMIT');
+      const answer = await ingest;
+      expect(answer.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', problems: [{ field: 'events' }] });
+      expect(answer.errors?.[0].message).toContain('was deleted (deleteUser or deleteItems) while the call was being stored');
+      expect(await queryAsOwner(db.adminUrl, `SELECT 1 FROM users WHERE tenant_id = $1 AND external_id = 'racer'`, [a.id])).toEqual([]);
+    } finally {
+      await eraser.end();
+    }
   });
 
   it("a training export after an erasure leaves the user out, even when a restored backup brings their rows back", async () => {
