@@ -269,13 +269,13 @@ async function clearInTransaction(sql: Sql, tenantId: string, pairs: readonly Cl
        FROM logged l JOIN removed r ON r.user_id = l.user_id AND r.item_id = l.item_id`,
     [tenantId, userIds, itemIds],
   );
-  const byPair = new Map(rows.map((r) => [`${r.userId}:${r.itemId}`, r]));
+  const byPair = new Map(rows.map((r) => [pairKey(r.userId, r.itemId), r]));
   return {
     ok: true,
     results: pairs.map((_, i) => {
-      const r = byPair.get(`${userIds[i]}:${itemIds[i]}`);
+      const r = byPair.get(pairKey(userIds[i], itemIds[i]));
       // The same pair asked twice in one call is undone once: the first asking gets the event.
-      if (r) byPair.delete(`${userIds[i]}:${itemIds[i]}`);
+      if (r) byPair.delete(pairKey(userIds[i], itemIds[i]));
       return {
         userId: userIds[i],
         itemId: itemIds[i],

@@ -129,6 +129,14 @@ describe('the admin dashboard in a real browser', () => {
     expect(await page.locator('[data-chart=tokens] rect').count()).toBe(10);
     expect(await page.locator('[data-section=history] tr').count()).toBeGreaterThan(1);
     expect(await leftovers()).toBeNull();
+    // An undo shows as one, and the like it undid as replaced.
+    await api.services.interactions.record(tenant.admin, [{ userId: userId!, itemId: 'item-599', kind: 'LIKE' }]);
+    await api.services.interactions.clear(tenant.admin, [{ userId: userId!, itemId: 'item-599' }]);
+    await page.reload();
+    await page.waitForSelector('[data-section=similar] table');
+    const rows = await page.locator('[data-section=history] tr').allTextContents();
+    expect(rows[1]).toMatch(/^item-599\s*undo/);
+    expect(rows[2]).toMatch(/^item-599\s*like \(replaced\)/);
     await page.screenshot({ path: join(ARTIFACTS, 'user.png'), fullPage: true });
 
     await page.click('nav a[href="#/models"]');

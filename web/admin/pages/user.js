@@ -9,13 +9,20 @@ const QUERY = `query User($id: ID!) {
     externalId createdAt
     tasteGroup { id ordinal size }
     tasteProfile { model tokenActivations historySize computedAt }
-    history(first: 24) { edges { node { kind createdAt item { ${ITEM} } } } }
+    history(first: 24) { edges { node { kind current createdAt item { ${ITEM} } } } }
   }
   similarUsers(userId: $id, first: 10) {
     reason model
     edges { node { similarity user { externalId } sharedLikes { count items { ${ITEM} } } } }
   }
 }`;
+
+/** A history event: like, dislike or undo; one replaced since (or undone) is marked so. */
+function eventLabel(event) {
+  if (event.kind === 'CLEAR') return h('span', { class: 'muted' }, 'undo');
+  const label = h('span', { style: `color:${event.kind === 'LIKE' ? '#2f9e44' : '#e8590c'}` }, event.kind === 'LIKE' ? 'like' : 'dislike');
+  return event.current ? label : [label, h('span', { class: 'muted' }, ' (replaced)')];
+}
 
 const LIST = `query Users($after: String) { users(first: 50, after: $after) { edges { node { externalId createdAt } } pageInfo { hasNextPage endCursor } } }`;
 
@@ -42,9 +49,9 @@ export async function renderUser(view, [id]) {
         u.tasteGroup ? [h('span', { class: 'swatch', style: `background:${colourOf(u.tasteGroup.ordinal)}` }), `Taste group ${u.tasteGroup.ordinal} (${u.tasteGroup.size} users)`] : 'Not in a taste group yet.'),
     ),
     h('div', { class: 'row' },
-      h('div', { class: 'card', 'data-section': 'history' }, h('h2', {}, 'Latest likes and dislikes'),
+      h('div', { class: 'card', 'data-section': 'history' }, h('h2', {}, 'Latest likes, dislikes and undos'),
         history.length ? h('table', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'item'), h('th', {}, ''), h('th', {}, 'when')),
-          history.map((i) => h('tr', {}, h('td', {}, thumbnail(i.item)), h('td', {}, i.item.externalId), h('td', {}, i.kind === 'LIKE' ? h('span', { style: 'color:#2f9e44' }, 'like') : h('span', { style: 'color:#e8590c' }, 'dislike')), h('td', {}, when(i.createdAt)))))
+          history.map((i) => h('tr', {}, h('td', {}, thumbnail(i.item)), h('td', {}, i.item.externalId), h('td', {}, eventLabel(i)), h('td', {}, when(i.createdAt)))))
           : h('p', { class: 'muted' }, 'No likes or dislikes yet.')),
       h('div', {},
         h('div', { class: 'card', 'data-section': 'similar' }, h('h2', {}, 'Most similar users'),
