@@ -142,6 +142,12 @@ describe('data lifecycle', () => {
       const r = await api.gql(a.adminKey, query, variables);
       expect(r.errors?.[0].extensions?.code, `${query} ${JSON.stringify(variables)}`).toBe('NOT_FOUND');
     }
+    // Bad ids are BAD_USER_INPUT naming the field, and change nothing either.
+    for (const [query, variables, field] of [[ERASE, { u: '' }, 'userId'], [STATES, { u: 'x'.repeat(300) }, 'userId'], [DELETE_ITEMS, { ids: [] }, 'ids']] as const) {
+      const r = await api.gql(a.adminKey, query, variables);
+      expect(r.errors?.[0].extensions?.code, query).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0].message).toContain(field);
+    }
     expect(await tableCounts(db.adminUrl)).toEqual(before);
     // userData is for admins.
     expect((await api.gql(a.appKey, STATES, { u: 'undoer' })).errors?.[0].extensions?.code).toBe('FORBIDDEN');
@@ -157,6 +163,9 @@ describe('data lifecycle', () => {
     expect(naming.user_embeddings).toBeGreaterThan(0);
     expect(naming.taste_group_members).toBeGreaterThan(0);
     expect(naming.interaction_states).toBeGreaterThan(0);
+
+    const similar = async () => (await ok(a.adminKey, `{ similarUsers(userId: "user-6", first: 100) { edges { node { user { externalId } } } } }`)).similarUsers.edges.map((e: any) => e.node.user.externalId);
+    expect(await similar()).toContain(victim);
 
     const feed = subscribeFeed(api.wsUrl, a.appKey, victim);
     expect((await feed.next()).reason).toBe('INITIAL');
@@ -181,6 +190,9 @@ describe('data lifecycle', () => {
     // The live feed ended with the reason.
     await feed.done;
     expect((feed.failure() as object[])[0]).toMatchObject({ message: `user "${victim}" was erased (deleteUser); this feed has ended`, extensions: { code: 'NOT_FOUND' } });
+
+    // This instance's similar-users index forgot the user at once (it holds every representation).
+    expect(await similar()).not.toContain(victim);
 
     // Again: not an error, nothing left; the user is gone from reads.
     const again = (await ok(a.adminKey, ERASE, { u: victim })).deleteUser;
