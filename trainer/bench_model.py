@@ -116,5 +116,5 @@ print("\n### Training throughput\n")
 print("| variant | device | episodes/s | seconds | best epoch | validation pairwise |\n|---|---|---|---|---|---|")
 for name, m in metrics.items():
     print(f"| {name} | {m['device']} (torch threads: {m.get('torch_threads', '?')}) | {m['episodes_per_second']:.0f} | "
-          f"{m['train_seconds']:.0f} | {m['epoch']} | {m['val_pairwise']:.1f} |")
+          f"{m['train_seconds']:.0f} | {m['epoch']} | {'-' if m['val_pairwise'] is None else format(m['val_pairwise'], '.1f')} |")
 print(f"\ncommand: npm run bench:model -- --train {args.train} --test {args.test} --epochs {args.epochs} --seed {args.seed}")

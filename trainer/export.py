@@ -83,7 +83,8 @@ def metadata_for(checkpoint) -> dict:
         "preference_tokens": config["preference_tokens"],
         "model_version": checkpoint["model_version"],
         "trained_at": checkpoint["trained_at"],
-        "eval_pairwise": f"{checkpoint['metrics'].get('val_pairwise', float('nan')):.2f}",
+        # Empty when training had no validation users to measure with (never "nan").
+        "eval_pairwise": "" if checkpoint["metrics"].get("val_pairwise") is None else f"{checkpoint['metrics']['val_pairwise']:.2f}",
         "user_embedding_dim": 2 * config["preference_tokens"] or config["width"],
         # What the platform reads from user_embedding (src/clustering/tokens.ts).
         "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"

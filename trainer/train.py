@@ -140,15 +140,20 @@ for epoch in range(1, args.epochs + 1):
     if args.device == "cuda":
         torch.cuda.synchronize()
     train_seconds += time.perf_counter() - started
-    val = evaluate(model_scorer(model, vectors, args.device), val_users) if val_users else {"pairwise": float("nan")}
-    history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val["pairwise"]})
-    progress(epoch=epoch, epochs=args.epochs, loss=float(np.mean(losses)),
-             val_pairwise=None if not val_users else float(val["pairwise"]))
-    log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {val['pairwise']:.2f}  "
+    # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
+    # each) there is nothing to select by: the last epoch is kept, and the figures say None
+    # (null in metrics.json), never NaN, which is not JSON.
+    val = evaluate(model_scorer(model, vectors, args.device), val_users) if val_users else None
+    val_pairwise = None if val is None else float(val["pairwise"])
+    history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
+    progress(epoch=epoch, epochs=args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise)
+    shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
+    log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {shown}  "
         f"({episodes_seen / train_seconds:.0f} episodes/s)")
-    if not val_users or val["pairwise"] > best["val_pairwise"]:
-        best = {"epoch": epoch, "val_pairwise": val["pairwise"], "val_top1": val.get("top1"), "val_users": val.get("users", 0),
-                "val_history_size": val_n}
+    if val is None or val_pairwise > best["val_pairwise"]:
+        best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
+                "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
+                "selected_by": "validation pairwise accuracy" if val is not None else "last epoch: no validation users"}
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 # ----------------------------------------------------------------------- save and export
@@ -179,5 +184,10 @@ checkpoint = {
 torch.save(checkpoint, os.path.join(args.out, "ckpt.pt"))
 export_onnx(model, os.path.join(args.out, "model.onnx"), metadata_for(checkpoint))
 with open(os.path.join(args.out, "metrics.json"), "w") as f:
-    json.dump(metrics, f, indent=2)
-log(f"best epoch {best.get('epoch')}: validation pairwise {best['val_pairwise']:.2f}; wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
+    json.dump(metrics, f, indent=2, allow_nan=False)
+if best["val_pairwise"] is None:
+    log(f"no validation users ({len(val_ids)} held back, none with 2 likes, 2 dislikes and a target of each): "
+        f"kept the last epoch, {best.get('epoch')}; wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
+else:
+    log(f"best epoch {best.get('epoch')}: validation pairwise {best['val_pairwise']:.2f} (EVAL-1({val_n}), {best['val_users']} users); "
+        f"wrote model.onnx, ckpt.pt, metrics.json to {args.out}")

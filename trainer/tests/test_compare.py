@@ -6,6 +6,9 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
+import onnx
+
 from trainer.compare import paired
 from trainer.data import choose_history_size, read_dataset
 from trainer.tests.helpers import taste_world, write_dataset
@@ -85,3 +88,32 @@ class EpisodeBudget(unittest.TestCase):
         self.assertEqual(self.episodes_per_user(), 8)
         self.assertEqual(self.episodes_per_user("--min-episodes", "1080"), 20)   # ceil(1080 / 54)
         self.assertEqual(self.episodes_per_user("--min-episodes", "1080", "--max-episodes", "540"), 10)
+
+
+class NoValidationUsers(unittest.TestCase):
+    """Users with 2 likes and 2 dislikes each can be trained on (a history of one of each and a
+    target of each) but never evaluated (EVAL-1(2) needs a target beyond the 2 + 2 history): the
+    trainer keeps the last epoch and says so, and writes no NaN (not JSON) anywhere."""
+
+    def test_keeps_the_last_epoch_and_writes_null_not_nan(self):
+        root = tempfile.mkdtemp()
+        rng = np.random.default_rng(0)
+        vectors = rng.normal(size=(40, 8)).astype(np.float32)
+        items = [f"i{k}" for k in range(40)]
+        rows = [[f"u{u}", f"i{(u * 4 + j) % 40}", int(j < 2), j, ""] for u in range(60) for j in range(4)]
+        write_dataset(os.path.join(root, "data"), vectors, items, rows)
+        out = os.path.join(root, "m")
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
+                               "--epochs", "2", "--width", "16", "--layers", "1"], check=True, capture_output=True, text=True)
+        self.assertIn("no validation users", done.stdout)
+        self.assertNotIn("nan", done.stdout.lower())
+        with open(os.path.join(out, "metrics.json")) as f:
+            text = f.read()
+        self.assertNotIn("NaN", text)
+        metrics = json.loads(text)
+        self.assertEqual((metrics["epoch"], metrics["val_pairwise"], metrics["val_users"]), (2, None, 0))
+        self.assertEqual(metrics["selected_by"], "last epoch: no validation users")
+        self.assertTrue(all(e["val_pairwise"] is None for e in metrics["epochs"]))
+        meta = {p.key: p.value for p in onnx.load(os.path.join(out, "model.onnx")).metadata_props}
+        self.assertEqual(meta["eval_pairwise"], "")
+        self.assertEqual(meta["eval_users"], "0")
