@@ -1,10 +1,11 @@
-// npm run synth -- --out DIR [--test-share 0.2] [--users 1000 --groups 8 --items 3000 --dim 32 --styles 24
-//                   --per-user 80 --pair-share 0.25 --noise 0.08 --personal 0.25 --quality 0.3 --seed 1]
+// npm run synth -- --out DIR [--test-share 0.2] [--preset pairwise|short-history] [--users 1000 --groups 8
+//                   --items 3000 --dim 32 --styles 24 --per-user 80 --per-user-min 4 --pair-share 0.25
+//                   --noise 0.08 --personal 0.25 --quality 0.3 --seed 1]
 // Writes a synthetic preference dataset (CONTRACTS.md section 1) whose users fall into taste groups.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { splitWorldByUser, writeDataset } from '../synth/dataset-writer.js';
-import { DEFAULT_WORLD, generateTasteWorld, type TasteWorldOptions } from '../synth/taste-world.js';
+import { DEFAULT_WORLD, generateTasteWorld, WORLD_PRESETS, type TasteWorldOptions } from '../synth/taste-world.js';
 
 const FLAGS: Record<string, keyof TasteWorldOptions> = {
   users: 'users',
@@ -13,6 +14,7 @@ const FLAGS: Record<string, keyof TasteWorldOptions> = {
   dim: 'dim',
   styles: 'styles',
   'per-user': 'interactionsPerUser',
+  'per-user-min': 'interactionsPerUserMin',
   'pair-share': 'pairShare',
   noise: 'labelNoise',
   personal: 'personalNoise',
@@ -22,17 +24,24 @@ const FLAGS: Record<string, keyof TasteWorldOptions> = {
 
 async function main() {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, 'test-share': { type: 'string' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
+    options: { out: { type: 'string' }, 'test-share': { type: 'string' }, preset: { type: 'string' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
     strict: true,
   });
   if (!values.out) throw new Error('usage: npm run synth -- --out DIR [--users N --groups K --items N --dim D --seed S ...]');
-  const options: Partial<TasteWorldOptions> = {};
+  const preset = values.preset === undefined ? {} : WORLD_PRESETS[values.preset];
+  if (!preset) throw new Error(`--preset: expected one of ${Object.keys(WORLD_PRESETS).join(', ')}, got "${values.preset}"`);
+  // A preset first; flags given change it.
+  const options: Partial<TasteWorldOptions> = { ...preset };
   for (const [flag, key] of Object.entries(FLAGS)) {
     const raw = (values as Record<string, string | undefined>)[flag];
     if (raw === undefined) continue;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < 0) throw new Error(`--${flag}: expected a non-negative number, got "${raw}"`);
     options[key] = value;
+  }
+  const o = { ...DEFAULT_WORLD, ...options };
+  if (o.interactionsPerUserMin !== undefined && o.interactionsPerUserMin > o.interactionsPerUser) {
+    throw new Error(`--per-user-min: expected at most --per-user (${o.interactionsPerUser}), got ${o.interactionsPerUserMin}`);
   }
   const world = generateTasteWorld(options);
   const testShare = values['test-share'] === undefined ? 0 : Number(values['test-share']);
@@ -45,7 +54,6 @@ async function main() {
   } else {
     await writeDataset(values.out, world);
   }
-  const o = { ...DEFAULT_WORLD, ...options };
   process.stdout.write(
     `wrote ${values.out}${testShare > 0 ? ` (train/ and test/, ${Math.round(testShare * 100)}% of users in test/)` : ''}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
       `${world.users.length} users in ${o.groups} groups, ${world.interactions.length} interactions\n`,

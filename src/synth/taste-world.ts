@@ -11,6 +11,12 @@ export interface TasteWorldOptions {
   dim: number;
   styles: number;
   interactionsPerUser: number;
+  /**
+   * With a value below interactionsPerUser, each user's count is drawn uniformly from
+   * [interactionsPerUserMin, interactionsPerUser]: a tenant whose users mostly have short
+   * histories. Unset (or equal): every user has interactionsPerUser.
+   */
+  interactionsPerUserMin?: number;
   /** Share of each user's interactions that come as pairs: one choice between two images of one style. */
   pairShare: number;
   /** How far a user strays from their group's taste (0 = clones). */
@@ -29,6 +35,18 @@ export interface TasteWorldOptions {
   latentDim: number;
   seed: number;
 }
+
+/**
+ * Kinds of tenant the model must lead on (issue 14), as options over the default world:
+ * - pairwise: every interaction is a choice between two images for one prompt, and most of a
+ *   choice is overall quality shared by everyone (as in public human-preference data, where a
+ *   global aesthetic score predicts most choices), a smaller part the user's own taste;
+ * - short-history: most users have 2 to 4 likes and as many dislikes.
+ */
+export const WORLD_PRESETS: Record<string, Partial<TasteWorldOptions>> = {
+  pairwise: { pairShare: 1, qualityWeight: 0.7 },
+  'short-history': { interactionsPerUserMin: 4, interactionsPerUser: 8 },
+};
 
 export const DEFAULT_WORLD: TasteWorldOptions = {
   users: 60,
@@ -167,9 +185,12 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
     const choose = (delta: number) => random.next() < 1 / (1 + Math.exp(-delta / o.labelNoise));
     let ts = 1_700_000_000 + u * 10_000;
     let pairs = 0;
-    for (let n = 0; n < o.interactionsPerUser; ) {
+    // Drawn only when asked for, so that worlds of a fixed count stay what they were.
+    const min = o.interactionsPerUserMin ?? o.interactionsPerUser;
+    const count = min < o.interactionsPerUser ? min + random.int(o.interactionsPerUser - min + 1) : o.interactionsPerUser;
+    for (let n = 0; n < count; ) {
       ts += 1 + random.int(60);
-      if (random.next() < o.pairShare && n + 1 < o.interactionsPerUser) {
+      if (random.next() < o.pairShare && n + 1 < count) {
         // A choice between two images made for one prompt (same style): one liked, one not.
         const pool = byStyle[random.int(byStyle.length)];
         const a = pool[random.int(pool.length)];

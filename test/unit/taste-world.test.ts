@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateTasteWorld } from '../../src/synth/taste-world.js';
+import { generateTasteWorld, WORLD_PRESETS } from '../../src/synth/taste-world.js';
 
 function agreement(world: ReturnType<typeof generateTasteWorld>, a: string, b: string): number | undefined {
   const labels = (u: string) => new Map(world.interactions.filter((e) => e.user === u && e.pair === null).map((e) => [e.item, e.label]));
@@ -50,5 +50,37 @@ describe('generateTasteWorld', () => {
     }
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     expect(mean(within)).toBeGreaterThan(mean(across) + 0.08);
+  });
+});
+
+describe('world presets (issue 14)', () => {
+  it('short-history: every user has 4 to 8 interactions, and the counts vary', () => {
+    const world = generateTasteWorld({ ...WORLD_PRESETS['short-history'], users: 200, items: 300 });
+    const counts = new Map<string, number>();
+    for (const e of world.interactions) counts.set(e.user, (counts.get(e.user) ?? 0) + 1);
+    expect(counts.size).toBe(200);
+    expect(Math.min(...counts.values())).toBe(4);
+    expect(Math.max(...counts.values())).toBe(8);
+  });
+
+  it('pairwise: every interaction is one of a pair of two images of one style, one liked', () => {
+    const world = generateTasteWorld({ ...WORLD_PRESETS.pairwise, users: 20, items: 120 });
+    expect(world.interactions.every((e) => e.pair !== null)).toBe(true);
+    const style = new Map(world.items.map((i) => [i.id, i.style]));
+    const pairs = new Map<string, { styles: number[]; labels: number[] }>();
+    for (const e of world.interactions) {
+      const p = pairs.get(e.pair!) ?? { styles: [], labels: [] };
+      p.styles.push(style.get(e.item)!);
+      p.labels.push(e.label);
+      pairs.set(e.pair!, p);
+    }
+    for (const p of pairs.values()) {
+      expect(p.labels.sort()).toEqual([0, 1]);
+      expect(p.styles[0]).toBe(p.styles[1]);
+    }
+  });
+
+  it('leaves a world without a minimum as it was', () => {
+    expect(generateTasteWorld({ users: 5, items: 50, seed: 7 })).toEqual(generateTasteWorld({ users: 5, items: 50, seed: 7, interactionsPerUserMin: 40 }));
   });
 });
