@@ -1,0 +1,134 @@
+"""The model's lead with intervals (issue 14): every variant trained with several seeds on
+--train and evaluated under EVAL-1 on --test (users no variant saw; the same users and pairs for
+every seed). Each row is the mean over seeds and its standard error; the full model is then
+compared with the best baseline, and each ablation with the variant above it, user by user on
+the same pairs: the mean per-user difference (the model's figures averaged over seeds first)
+with its standard error over users and a 95% interval, for pairwise and top-1 accuracy.
+
+python3 -m trainer.bench_seeds --train DIR --test DIR [--seeds 0,1,2] [--epochs 10] [--n-ref 8] [--work DIR]
+"""
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import baselines
+from .data import eval_users, read_dataset
+from .evaluate import evaluate_per_user, model_scorer, summarize
+from .export import load_checkpoint
+
+VARIANTS = {
+    "L_base": ["--loss", "base", "--tokens", "0"],
+    "L_base + L_CP": ["--loss", "all", "--tokens", "0"],
+    "full (L_base + L_CP + P_v)": ["--loss", "all", "--tokens", "10"],
+}
+FULL = "full (L_base + L_CP + P_v)"
+
+
+def per_user_rates(rows):
+    """Each user's pairwise and top-1 accuracy (percent), in user order."""
+    pairwise = np.array([100.0 * r["won"] / r["pairs"] if r["pairs"] else np.nan for r in rows])
+    top1 = np.array([100.0 * np.mean([k < 1 for k in r["ranks"]]) if r["ranks"] else np.nan for r in rows])
+    return pairwise, top1
+
+
+def paired(a, b):
+    """Mean over users of a - b, its standard error and 95% interval (normal), users with both."""
+    d = a - b
+    d = d[~np.isnan(d)]
+    if len(d) < 2:
+        return {"mean": float(d.mean()) if len(d) else 0.0, "se": None, "users": len(d)}
+    se = float(d.std(ddof=1) / math.sqrt(len(d)))
+    return {"mean": float(d.mean()), "se": se, "low": float(d.mean() - 1.96 * se), "high": float(d.mean() + 1.96 * se), "users": len(d)}
+
+
+def show_paired(p):
+    if p["se"] is None:
+        return f"{p['mean']:+.2f} (n/a) | - | {p['users']}"
+    verdict = "beyond 2 SE" if abs(p["mean"]) >= 2 * p["se"] else "within 2 SE"
+    return f"{p['mean']:+.2f} ± {p['se']:.2f} [{p['low']:+.2f}, {p['high']:+.2f}] | {verdict} | {p['users']}"
+
+
+def mean_se(values):
+    values = np.array(values, dtype=float)
+    se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return f"{values.mean():.1f} ± {se:.1f}" if len(values) > 1 else f"{values.mean():.1f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--test", required=True)
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated (at least 3 for an interval over seeds)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
+    parser.add_argument("--work", help="where the models go (default: a temporary folder)")
+    parser.add_argument("--train-args", default="", help="more flags for trainer.train, as one string")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = args.work or tempfile.mkdtemp(prefix="tastegraph-seeds-")
+
+    train = read_dataset(args.train)
+    test = read_dataset(args.test)
+    users = eval_users(test, args.n_ref)
+    if not users:
+        raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
+    print(f"train {args.train}: {len(train.users)} users; test {args.test}: {len(users)} users under EVAL-1({args.n_ref}); seeds {seeds}", flush=True)
+
+    # Baselines: fitted on --train, deterministic, the same users and pairs as the models.
+    w_global = baselines.global_weights(train)
+    shrink, _ = baselines.tune_shrink(train, w_global)
+    baseline_rows = {
+        "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
+        "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
+        f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
+    }
+
+    model_rows = {name: [] for name in VARIANTS}
+    seconds = {name: [] for name in VARIANTS}
+    for seed in seeds:
+        for v, (name, flags) in enumerate(VARIANTS.items()):
+            out = os.path.join(work, f"seed{seed}-variant{v}")
+            started = time.time()
+            subprocess.run([sys.executable, "-m", "trainer.train", "--data", args.train, "--out", out, "--epochs", str(args.epochs),
+                            "--seed", str(seed), "--quiet", *flags, *args.train_args.split()], check=True)
+            seconds[name].append(time.time() - started)
+            model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
+            model_rows[name].append(evaluate_per_user(model_scorer(model, test.vectors), users))
+            print(f"seed {seed}: trained {name} in {seconds[name][-1]:.0f} s", flush=True)
+
+    first = summarize(next(iter(baseline_rows.values())))
+    print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")
+    print("| method | pairwise | top-1 | top-2 | top-3 | training s (median) |\n|---|---|---|---|---|---|")
+    for name, rows in baseline_rows.items():
+        s = summarize(rows)
+        print(f"| {name} | {s['pairwise']:.1f} | {s['top1']:.1f} | {s['top2']:.1f} | {s['top3']:.1f} | - |")
+    for name, runs in model_rows.items():
+        s = [summarize(r) for r in runs]
+        print(f"| ours: {name} | {mean_se([x['pairwise'] for x in s])} | {mean_se([x['top1'] for x in s])} | "
+              f"{mean_se([x['top2'] for x in s])} | {mean_se([x['top3'] for x in s])} | {np.median(seconds[name]):.0f} |")
+
+    # Per-user rates, a model's averaged over its seeds.
+    rates = {name: per_user_rates(rows) for name, rows in baseline_rows.items()}
+    for name, runs in model_rows.items():
+        per_seed = [per_user_rates(r) for r in runs]
+        rates[name] = (np.mean([p for p, _ in per_seed], axis=0), np.mean([t for _, t in per_seed], axis=0))
+    best = max(baseline_rows, key=lambda n: summarize(baseline_rows[n])["pairwise"])
+    print(f"\n### Paired differences, user by user on the same pairs (points; mean ± SE over users [95% interval])\n")
+    print("| comparison | metric | difference | 2 SE | users |\n|---|---|---|---|---|")
+    comparisons = [(FULL, best, f"full model − best baseline ({best})")]
+    comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"), (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
+    for a, b, label in comparisons:
+        for metric, index in (("pairwise", 0), ("top-1", 1)):
+            print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[b][index]))} |")
+    print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
+          + (f" --train-args \"{args.train_args}\"" if args.train_args else ""))
+
+
+if __name__ == "__main__":
+    main()
