@@ -8,12 +8,12 @@ with its standard error over users and a 95% interval, for pairwise and top-1 ac
 python3 -m trainer.bench_seeds --train DIR --test DIR [--seeds 0,1,2] [--epochs 10] [--n-ref 8] [--work DIR]
 """
 import argparse
+import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -28,6 +28,12 @@ VARIANTS = {
     "full (L_base + L_CP + P_v)": ["--loss", "all", "--tokens", "10"],
 }
 FULL = "full (L_base + L_CP + P_v)"
+FLOOR = "full + global floor"
+FLOOR_FLAGS = ["--loss", "all", "--tokens", "10", "--global-floor"]
+
+
+def slug(name):
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
 
 def per_user_rates(rows):
@@ -69,7 +75,9 @@ def main():
     parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
     parser.add_argument("--work", help="where the models go (default: a temporary folder)")
     parser.add_argument("--train-args", default="", help="more flags for trainer.train, as one string")
+    parser.add_argument("--floor", action="store_true", help="also the full model with --global-floor, compared with the full model and the best baseline")
     args = parser.parse_args()
+    variants = {**VARIANTS, **({FLOOR: FLOOR_FLAGS} if args.floor else {})}
     seeds = [int(s) for s in args.seeds.split(",")]
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-seeds-")
 
@@ -89,22 +97,29 @@ def main():
         f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
     }
 
-    model_rows = {name: [] for name in VARIANTS}
-    seconds = {name: [] for name in VARIANTS}
+    model_rows = {name: [] for name in variants}
+    seconds = {name: [] for name in variants}
     for seed in seeds:
-        for v, (name, flags) in enumerate(VARIANTS.items()):
-            out = os.path.join(work, f"seed{seed}-variant{v}")
-            started = time.time()
-            subprocess.run([sys.executable, "-m", "trainer.train", "--data", args.train, "--out", out, "--epochs", str(args.epochs),
-                            "--seed", str(seed), "--quiet", *flags, *args.train_args.split()], check=True)
-            seconds[name].append(time.time() - started)
+        for name, flags in variants.items():
+            out = os.path.join(work, f"seed{seed}-{slug(name)}")
+            command = [sys.executable, "-m", "trainer.train", "--data", args.train, "--out", out, "--epochs", str(args.epochs),
+                       "--seed", str(seed), "--quiet", *flags, *args.train_args.split()]
+            # A model trained before by the same command (a --work folder kept between runs) is reused.
+            done = os.path.join(out, "command.json")
+            if os.path.exists(done) and json.load(open(done)) == command[1:]:
+                seconds[name].append(json.load(open(os.path.join(out, "metrics.json")))["train_seconds"])
+            else:
+                subprocess.run(command, check=True)
+                with open(done, "w") as f:
+                    json.dump(command[1:], f)
+                seconds[name].append(json.load(open(os.path.join(out, "metrics.json")))["train_seconds"])
             model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
             model_rows[name].append(evaluate_per_user(model_scorer(model, test.vectors), users))
-            print(f"seed {seed}: trained {name} in {seconds[name][-1]:.0f} s", flush=True)
+            print(f"seed {seed}: {name}: trained in {seconds[name][-1]:.0f} s", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
     print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")
-    print("| method | pairwise | top-1 | top-2 | top-3 | training s (median) |\n|---|---|---|---|---|---|")
+    print("| method | pairwise | top-1 | top-2 | top-3 | training s, median |\n|---|---|---|---|---|---|")
     for name, rows in baseline_rows.items():
         s = summarize(rows)
         print(f"| {name} | {s['pairwise']:.1f} | {s['top1']:.1f} | {s['top2']:.1f} | {s['top3']:.1f} | - |")
@@ -123,11 +138,13 @@ def main():
     print("| comparison | metric | difference | 2 SE | users |\n|---|---|---|---|---|")
     comparisons = [(FULL, best, f"full model − best baseline ({best})")]
     comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"), (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
+    if args.floor:
+        comparisons += [(FLOOR, best, f"full + global floor − best baseline ({best})"), (FLOOR, FULL, "what the global floor adds (floor − full)")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[b][index]))} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
-          + (f" --train-args \"{args.train_args}\"" if args.train_args else ""))
+          + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else ""))
 
 
 if __name__ == "__main__":

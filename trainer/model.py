@@ -22,6 +22,11 @@ Models", for item embedding vectors instead of images.
 - The head adds to the candidate's own logits a bilinear term (W u) . z: a per-user linear
   model generated from the encoded history, the amortised counterpart of a per-user
   logistic regression.
+- With `global_floor` (issue 14), a global preference g(z) = w . z + b, started from the
+  logistic regression on every training label, is the floor: Q = sigmoid(g(z) + a(n) r(S, z)),
+  where r is everything above and a(n) = n / (n + k) grows with the history size n (k learnt,
+  positive). With no history the model is the global scorer; a short history moves it only as
+  far as training found n items to be worth.
 """
 import math
 from dataclasses import dataclass, asdict
@@ -43,6 +48,7 @@ class ModelConfig:
     decoder_layers: int = 1
     preference_tokens: int = 10  # L_p; 0 disables P_v (ablation)
     dropout: float = 0.1
+    global_floor: bool = False   # a global scorer as the floor, personal terms gated by history size
 
     def to_dict(self):
         return asdict(self)
@@ -113,6 +119,10 @@ class PreferenceModel(nn.Module):
         self.user_weights = nn.Linear(W, 2 * config.embedding_dim)
         nn.init.zeros_(self.user_weights.weight)
         nn.init.zeros_(self.user_weights.bias)
+        # The global floor: g(z), set from the global logistic regression before training; and
+        # k of a(n) = n / (n + k), as softplus(raw) so it stays positive (starts at about 4).
+        self.global_score = nn.Linear(config.embedding_dim, 1) if config.global_floor else None
+        self.history_scale = nn.Parameter(torch.tensor(4.0)) if config.global_floor else None
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
         # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
         self.frozen_taste_coordinates = None
@@ -185,7 +195,13 @@ class PreferenceModel(nn.Module):
         """(logits [B, T, 2], user embedding [B, E]): E = 2 L_p (the mixed taste's coordinates in the tokens'
         span, then the token activations), or the width without tokens."""
         memory, mask, pooled, user, taste = self.encode(history, history_label, history_mask)
-        return self.score(memory, mask, pooled, taste, candidates), user
+        logits = self.score(memory, mask, pooled, taste, candidates)
+        if self.global_score is not None:
+            n = history_mask.sum(1, dtype=logits.dtype).view(-1, 1, 1)                  # [B, 1, 1]
+            gate = n / (n + F.softplus(self.history_scale))
+            g = self.global_score(candidates)                                            # [B, T, 1]
+            logits = g * torch.tensor([0.5, -0.5], dtype=g.dtype, device=g.device) + gate * logits
+        return logits, user
 
 
 # ------------------------------------------------------------------------------- losses

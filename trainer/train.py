@@ -21,6 +21,7 @@ from .data import Dataset, choose_history_size, collate, read_dataset, sample_ep
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
+from .compare import global_weights_sampled
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -31,6 +32,9 @@ parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--loss", choices=["all", "base"], default="all", help="all = L_base + L_CP; base = L_base only")
 parser.add_argument("--tokens", type=int, default=10, help="preference tokens L_p (0 = no P_v)")
+parser.add_argument("--global-floor", action="store_true",
+                    help="a global scorer (started from the logistic regression on the training labels) as the floor, "
+                         "the personal terms gated by history size")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
@@ -91,8 +95,17 @@ if args.init:
     model.load_state_dict(checkpoint["state_dict"])
     log(f"warm start from {args.init}")
 else:
-    config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens)
+    config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
+                         global_floor=args.global_floor)
     model = PreferenceModel(config)
+    if config.global_floor:
+        # Fitted on the training users' labels only (never the validation users'), at most
+        # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
+        w = global_weights_sampled(Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts,
+                                           {u: dataset.users[u] for u in train_ids}), args.seed)
+        with torch.no_grad():
+            model.global_score.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
+            model.global_score.bias.fill_(float(w[-1]))
 model.to(args.device)
 optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
 vectors = dataset.vectors

@@ -134,3 +134,49 @@ class ShortTraining(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GlobalFloor(unittest.TestCase):
+    """--global-floor: with no history the model is the global scorer; the personal terms come
+    in as n / (n + k) of themselves, and the contract's invariances still hold."""
+
+    def model(self):
+        torch.manual_seed(0)
+        m = PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, decoder_layers=1,
+                                        preference_tokens=3, dropout=0.0, global_floor=True))
+        torch.nn.init.normal_(m.user_weights.weight, std=0.1)
+        return m.eval()
+
+    def test_no_history_scores_as_the_global_scorer(self):
+        m = self.model()
+        candidates = torch.randn(2, 5, 6)
+        history = torch.randn(2, 4, 6)
+        labels = torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0]])
+        mask = torch.zeros(2, 4, dtype=torch.bool)
+        with torch.no_grad():
+            logits, _ = m(history, labels, mask, candidates)
+            q = torch.softmax(logits, -1)[..., 0]
+            expected = torch.sigmoid(m.global_score(candidates)[..., 0])
+        self.assertLess((q - expected).abs().max().item(), 1e-6)
+
+    def test_history_moves_it_by_the_gate(self):
+        m = self.model()
+        candidates = torch.randn(1, 5, 6)
+        history = torch.randn(1, 4, 6)
+        labels = torch.tensor([[1, 0, 1, 0]])
+        mask = torch.ones(1, 4, dtype=torch.bool)
+        with torch.no_grad():
+            logits, _ = m(history, labels, mask, candidates)
+            memory, mmask, pooled, _, taste = m.encode(history, labels, mask)
+            personal = m.score(memory, mmask, pooled, taste, candidates)
+            gate = 4 / (4 + torch.nn.functional.softplus(m.history_scale))
+            g = m.global_score(candidates)
+            expected = g * torch.tensor([0.5, -0.5]) + gate * personal
+        self.assertLess((logits - expected).abs().max().item(), 1e-6)
+        # Padding and order change nothing.
+        padded = torch.cat([history, torch.full((1, 2, 6), float("nan"))], 1)
+        with torch.no_grad():
+            again, _ = m(padded, torch.cat([labels, torch.zeros(1, 2, dtype=torch.long)], 1), torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1), candidates)
+            shuffled, _ = m(history[:, [2, 0, 3, 1]], labels[:, [2, 0, 3, 1]], mask, candidates)
+        self.assertLess((again - logits).abs().max().item(), 1e-5)
+        self.assertLess((shuffled - logits).abs().max().item(), 1e-5)
