@@ -78,6 +78,15 @@ function slices(event: PlatformEvent): PlatformEvent[] {
   return [event];
 }
 
+/**
+ * Sends an event through the caller's connection or pool. On a connection inside a transaction
+ * PostgreSQL delivers it with the commit and drops it with a rollback: operator commands, which
+ * run outside any API process, tell the instances so.
+ */
+export async function notify(client: Pick<pg.ClientBase, 'query'>, event: PlatformEvent): Promise<void> {
+  for (const part of slices(event)) await client.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(part)]);
+}
+
 export function createInProcessBus(): EventBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
@@ -192,7 +201,7 @@ export async function createPostgresBus(connectionString: string, log: Logger, r
     // never thrown back into the request that made the write.
     async publish(event) {
       try {
-        for (const part of slices(event)) await notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(part)]);
+        await notify(notifier, event);
       } catch (error) {
         log.error({ err: error, event: event.type }, 'event bus: NOTIFY failed; subscribers on other instances miss this event');
         await local.publish(event);

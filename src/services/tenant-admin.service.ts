@@ -7,7 +7,7 @@ import { withOwnerTransaction } from '../repositories/database.js';
 import { deleteTenantAsOwner, findTenantBySlug, tenantJobs, insertTenant, tenantFootprint, type TenantRow } from '../repositories/tenant.repository.js';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHANNEL, type PlatformEvent } from '../events/event-bus.js';
+import { notify } from '../events/event-bus.js';
 import { tenantModelName } from '../inference/model-names.js';
 import { JOB_SCHEMA } from '../jobs/queue-schema.js';
 import { generateApiKey } from './api-key.service.js';
@@ -84,8 +84,7 @@ export async function deleteTenant(ownerUrl: string, slug: string, o: { tenantMo
     const jobs = await tenantJobs(owner, JOB_SCHEMA, tenant.id, { remove: o.confirm });
     if (!o.confirm) return { tenant, rows, jobs, artifacts, deleted: false };
     await deleteTenantAsOwner(owner, tenant.id);
-    const event: PlatformEvent = { type: 'tenant-deleted', tenantId: tenant.id };
-    await owner.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]);
+    await notify(owner, { type: 'tenant-deleted', tenantId: tenant.id });
     return { tenant, rows, jobs, artifacts, deleted: true };
   });
   // After the commit: a model store folder without its registry rows serves nobody. A failed
