@@ -43,10 +43,11 @@ interface LiveFeed {
   userId: string;
   /** Any subscriber's viewer: a ranking depends only on the tenant. */
   viewer: Viewer;
-  /** Each subscriber with its page size: the state keeps the best max(first) entries. */
-  subscribers: Map<Deliver, number>;
-  /** How to end each subscriber (its user was erased, its tenant deleted). */
-  enders: Map<Deliver, End>;
+  /**
+   * Each subscriber with its page size (the state keeps the best max(first) entries) and how
+   * to end it from outside (its user was erased, its tenant deleted).
+   */
+  subscribers: Map<Deliver, { first: number; end?: End }>;
   state?: FeedState;
   /** Reasons seen since the last ranking; a full one means ranking again from scratch. */
   pending: Set<FeedUpdateReason>;
@@ -62,7 +63,7 @@ interface LiveFeed {
 
 const RETRY_MAX_MS = 10_000;
 
-const keep = (entry: LiveFeed) => Math.max(1, ...entry.subscribers.values());
+const keep = (entry: LiveFeed) => Math.max(1, ...[...entry.subscribers.values()].map((s) => s.first));
 
 /**
  * Keeps the best n entries. A live feed shows its subscribers' first pages only, and merging
@@ -174,7 +175,7 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
 
   /** Ends every subscriber of these live feeds (each end closes its subscription, and the last closes the feed). */
   function endAll(entries: readonly LiveFeed[], error: Error) {
-    for (const entry of entries) for (const end of [...entry.enders.values()]) end(error);
+    for (const entry of entries) for (const { end } of [...entry.subscribers.values()]) end?.(error);
   }
 
   return {
@@ -186,14 +187,13 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
       const key = keyOf(viewer.tenantId, userId);
       let entry = live.get(key);
       if (!entry) {
-        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), enders: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
+        entry = { tenantId: viewer.tenantId, userId, viewer, subscribers: new Map(), pending: new Set(), newItems: new Set(), failures: 0 };
         live.set(key, entry);
         if (!byTenant.has(viewer.tenantId)) byTenant.set(viewer.tenantId, new Set());
         byTenant.get(viewer.tenantId)!.add(entry);
       }
       const joined = entry;
-      joined.subscribers.set(deliver, first);
-      if (end) joined.enders.set(deliver, end);
+      joined.subscribers.set(deliver, { first, end });
       const current = joined.state && joined.pending.size === 0 && !joined.running && answers(joined.state, first) ? joined.state : undefined;
       if (!current && !(joined.first && joined.firstKeeps! >= first)) {
         const ranking = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
@@ -214,7 +214,6 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
         initial,
         close() {
           joined.subscribers.delete(deliver);
-          joined.enders.delete(deliver);
           if (joined.subscribers.size > 0 || live.get(key) !== joined) return;
           clearTimeout(joined.timer);
           joined.pending.clear();

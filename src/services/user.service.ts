@@ -10,13 +10,16 @@ import { requireAdmin, type Viewer } from './viewer.js';
 export type GroupExists = (tenantId: string, groupId: string) => Promise<boolean>;
 
 export function createUserService(users: UserRepository, interactions: InteractionRepository, ids: () => Promise<IdCodec>, groupExists: GroupExists = async () => false) {
+  /** The tenant's user of this id; the problems name the operation and its argument. */
+  async function find(viewer: Viewer, operation: string, field: string, externalId: string): Promise<UserRow> {
+    throwIfProblems(operation, checkExternalId(field, externalId), 'BAD_USER_INPUT', { write: false });
+    const user = await users.findByExternalId(viewer.tenantId, externalId);
+    if (!user) throw notFound(`user ${show(externalId)}`);
+    return user;
+  }
+
   return {
-    async get(viewer: Viewer, externalId: string): Promise<UserRow> {
-      throwIfProblems('user', checkExternalId('externalId', externalId), 'BAD_USER_INPUT', { write: false });
-      const user = await users.findByExternalId(viewer.tenantId, externalId);
-      if (!user) throw notFound(`user ${show(externalId)}`);
-      return user;
-    },
+    get: (viewer: Viewer, externalId: string): Promise<UserRow> => find(viewer, 'user', 'externalId', externalId),
 
     /** The user's interactions, newest first. `user` was loaded for this viewer's tenant. */
     async history(
@@ -47,10 +50,7 @@ export function createUserService(users: UserRepository, interactions: Interacti
     /** userData: everything stored of one user, for a data-portability request (admin). */
     async dataOf(viewer: Viewer, externalId: string): Promise<UserRow> {
       requireAdmin(viewer);
-      throwIfProblems('userData', checkExternalId('userId', externalId), 'BAD_USER_INPUT', { write: false });
-      const user = await users.findByExternalId(viewer.tenantId, externalId);
-      if (!user) throw notFound(`user ${show(externalId)}`);
-      return user;
+      return find(viewer, 'userData', 'userId', externalId);
     },
 
     /**
