@@ -15,6 +15,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The fault suite restarts databases and kills processes: npm run test:faults, on its own.
     exclude: ['test/faults/**', 'node_modules/**'],
+    // Apps started as processes run dist/ (npm run build): built once before any file runs.
+    globalSetup: ['test/helpers/build.ts'],
     // Integration and API files each create their own database; a couple at a time suits
     // a 2-core machine and the shared PostgreSQL.
     pool: 'forks',

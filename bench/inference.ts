@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DEFAULT_MODEL_STORE } from '../src/config.js';
 import { createWorkerClient } from '../src/inference/worker-client.js';
+import { appArgs } from '../test/helpers/build.js';
 import { msPerRun, oneUser, tiledFeeds } from './session-run.js';
 
 /** The shipped base model, as the worker names it. */
@@ -35,7 +36,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/worker.ts'], {
+  const child = spawn(process.execPath, appArgs('worker'), {
     env: {
       ...process.env,
       NODE_ENV: 'production',

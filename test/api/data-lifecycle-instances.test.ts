@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantModelName } from '../../src/inference/model-names.js';
 import { JOB_SCHEMA } from '../../src/jobs/queue-schema.js';
 import { QUEUES } from '../../src/jobs/queues.js';
+import { appArgs } from '../helpers/build.js';
 import { createTestDatabase, queryAsOwner, tableCounts, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';
@@ -107,7 +108,7 @@ describe('deletions across two API processes', () => {
     writeFileSync(join(artifacts, 'model.onnx'), 'not really a model');
 
     const cli = (args: string[]) =>
-      run(process.execPath, ['--import', 'tsx', 'src/apps/tenant-delete.ts', ...args], { env: { ...process.env, DATABASE_ADMIN_URL: db.adminUrl, TENANT_MODEL_STORE: store } }).then(
+      run(process.execPath, [...appArgs('tenant-delete'), ...args], { env: { ...process.env, DATABASE_ADMIN_URL: db.adminUrl, TENANT_MODEL_STORE: store } }).then(
         (r) => ({ code: 0, out: r.stdout }),
         (e) => ({ code: e.code as number, out: `${e.stdout}${e.stderr}` }),
       );

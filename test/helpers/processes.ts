@@ -1,6 +1,7 @@
-// API and worker processes started as an operator would (node --import tsx src/apps/...),
+// API and worker processes started as an operator would (node dist/apps/..., compiled by npm run build),
 // for tests and benchmarks that need real processes: to kill them, or to run two instances.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appArgs } from './build.js';
 
 export interface StartedProcess {
   url: string;
@@ -15,13 +16,13 @@ const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 /**
- * Starts src/apps/<app>.ts; resolves once it prints the line that `ready` matches (its URL in
- * the first group). Start-up has a timeout of its own: two processes compiling TypeScript at
- * once on a loaded 2-core machine take far longer than on an idle one.
+ * Starts the compiled src/apps/<app>.ts; resolves once it prints the line that `ready` matches (its URL in
+ * the first group). Start-up has a timeout of its own: two processes starting at once on a
+ * loaded 2-core machine take far longer than on an idle one.
  */
 export function startProcess(app: 'api' | 'worker' | 'jobs', env: Record<string, string>, options: { nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<StartedProcess> {
   const ready = app === 'api' ? /ready at (http:\/\/\S+)/ : app === 'worker' ? /inference worker at (http:\/\/\S+?)\/v2 / : /tastegraph jobs ready: .* metrics at (http:\/\/\S+?)\/metrics/;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', `src/apps/${app}.ts`], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...appArgs(app)], {
     env: { ...process.env, PORT: '0', WORKER_PORT: '0', JOBS_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,13 +7,13 @@ import { encodeInferRequest } from '../../src/inference/protocol.js';
 import { userBatch } from '../../src/inference/tensors.js';
 import { SERVER_URL } from '../helpers/database.js';
 import { readMigrations } from '../../src/repositories/migrator.js';
+import { appArgs } from '../helpers/build.js';
 
 const run = promisify(execFile);
-const TSX = ['--import', 'tsx'];
 
 async function cli(script: string, args: string[], env: Record<string, string>, timeoutMs = 0) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...TSX, `src/apps/${script}.ts`, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
+    const { stdout, stderr } = await run(process.execPath, [...appArgs(script), ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -67,7 +67,7 @@ describe('operator commands', () => {
   it('the API serves its metrics, and stops within seconds on SIGTERM', async () => {
     const appUrl = new URL(adminUrl);
     appUrl.username = 'tastegraph_app';
-    const child = spawn(process.execPath, [...TSX, 'src/apps/api.ts'], {
+    const child = spawn(process.execPath, appArgs('api'), {
       // As deployed: under vitest's NODE_ENV=test, Apollo would skip the signal handling at fault.
       env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -93,7 +93,7 @@ describe('operator commands', () => {
   });
 
   it('the worker answers the request it has queued on SIGTERM, then exits', async () => {
-    const child = spawn(process.execPath, [...TSX, 'src/apps/worker.ts'], {
+    const child = spawn(process.execPath, appArgs('worker'), {
       env: { ...process.env, NODE_ENV: 'production', WORKER_PORT: '0', MAX_QUEUE_DELAY_MS: '300', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -11,6 +11,7 @@ import { openDatabase, type OpenedDatabase } from '../../src/bootstrap/database.
 import { seedDemoTenant } from '../../src/bootstrap/demo.js';
 import { createApiServer } from '../../src/graphql/server.js';
 import { createServices } from '../../src/services/index.js';
+import { appArgs } from '../helpers/build.js';
 import { queryAsOwner } from '../helpers/database.js';
 
 const run = promisify(execFile);
@@ -81,7 +82,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
       new RegExp(`in use by process ${process.pid} \\(another npm start\\?\\)`),
     );
     // As a newcomer meets it: a second npm start exits at once with the reason.
-    const second = await run(process.execPath, ['--import', 'tsx', 'src/apps/api.ts'], { env: { ...process.env, EMBEDDED_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '' } }).then(
+    const second = await run(process.execPath, appArgs('api'), { env: { ...process.env, EMBEDDED_DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '' } }).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => error,
     );
