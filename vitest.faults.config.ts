@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: base.resolve,
   test: {
     include: ['test/faults/**/*.test.ts'],
+    globalSetup: base.test?.globalSetup,
     pool: 'forks',
     maxWorkers: 1,
     testTimeout: 120_000,

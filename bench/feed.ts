@@ -31,7 +31,7 @@ const USERS = 1_000;
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 async function main() {
-  const scratch = await createScratchDatabase(values.server!, 'feed');
+  const scratch = await createScratchDatabase(values.server, 'feed');
   const { adminUrl, appUrl } = scratch;
   const apis: ChildProcess[] = [];
   const clients: Client[] = [];
@@ -168,7 +168,7 @@ async function main() {
     console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${UPSERTS} | ${fanOutLatencies.length} | ${fanOutMissed} | ${percentile(fanOutLatencies, 50)?.toFixed(0)} | ${percentile(fanOutLatencies, 99)?.toFixed(0)} | ${percentile(fanOutRounds, 50)?.toFixed(0)} |`);
     console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS} --upserts ${UPSERTS}`);
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
     for (const p of apis) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
     await scratch.drop();

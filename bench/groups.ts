@@ -76,7 +76,7 @@ async function ariOf(adminUrl: string, tenantId: string, world: TasteWorld) {
 }
 
 async function main() {
-  const scratch = await createScratchDatabase(values.server!, 'groups');
+  const scratch = await createScratchDatabase(values.server, 'groups');
   const children: StartedProcess[] = [];
   const rows: string[][] = [];
   const SNAPSHOT = 'k kChosenBy users silhouette silhouetteSample daviesBouldin calinskiHarabasz stability embeddingSeconds clusteringSeconds model';

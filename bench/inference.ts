@@ -52,7 +52,7 @@ function startWorker(port: number, maxBatch: number): Promise<ChildProcess> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => String(chunk).includes('inference worker at') && resolve(child));
+    child.stdout.on('data', (chunk) => String(chunk).includes('inference worker at') && resolve(child));
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
   });
 }
@@ -92,7 +92,7 @@ async function raw(session: ort.InferenceSession, D: number, users: number) {
 async function main() {
   const maxBatch = Number(values['max-batch']);
   const threads = Number(values['ort-threads']);
-  const session = await ort.InferenceSession.create(join(values.store!, 'preference', '1', 'model.onnx'), threads > 0 ? { intraOpNumThreads: threads } : {});
+  const session = await ort.InferenceSession.create(join(values.store, 'preference', '1', 'model.onnx'), threads > 0 ? { intraOpNumThreads: threads } : {});
   const D = Number((session.inputMetadata[0] as ort.InferenceSession.TensorValueMetadata).shape[2]);
   const cells: Record<number, { on: Cell[]; off: Cell[]; raw: number[] }> = Object.fromEntries(CALLERS.map((c) => [c, { on: [], off: [], raw: [] }]));
   for (let run = 0; run < RUNS; run++) {

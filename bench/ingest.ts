@@ -71,9 +71,9 @@ const MUTATION = 'mutation($events: [InteractionInput!]!) { recordInteractions(e
 
 async function main() {
   const database = `tg_bench_${randomBytes(4).toString('hex')}`;
-  await runOnServer(values.server!, `CREATE DATABASE ${database}`);
-  const adminUrl = databaseUrl(values.server!, database);
-  const appUrl = databaseUrl(values.server!, database, 'tastegraph_app');
+  await runOnServer(values.server, `CREATE DATABASE ${database}`);
+  const adminUrl = databaseUrl(values.server, database);
+  const appUrl = databaseUrl(values.server, database, 'tastegraph_app');
   let api: ChildProcess | undefined;
   const owner = new pg.Pool({ connectionString: adminUrl, max: CLIENTS });
   try {
@@ -159,7 +159,7 @@ async function main() {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
     console.log(`\nIngest benchmark: ${TOTAL.toLocaleString('en-US')} interactions per scenario and run, ${CLIENTS} concurrent clients, median of ${RUNS} runs`);
-    console.log(`machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server!).host}; API in a separate Node process (NODE_ENV=production)\n`);
+    console.log(`machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`);
     console.log(line(header));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));
@@ -168,7 +168,7 @@ async function main() {
     api?.kill('SIGTERM');
     await owner.end();
     await new Promise((r) => setTimeout(r, 300));
-    await runOnServer(values.server!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await runOnServer(values.server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 }
 

@@ -86,7 +86,7 @@ async function load(owner: pg.Client, tenantId: string) {
 }
 
 async function main() {
-  const scratch = await createScratchDatabase(values.server!, 'lifecycle');
+  const scratch = await createScratchDatabase(values.server, 'lifecycle');
   const owner = new pg.Client({ connectionString: scratch.adminUrl });
   await owner.connect();
   const sampler = new pg.Client({ connectionString: scratch.adminUrl, application_name: 'bench-lock-sampler' });
@@ -182,7 +182,7 @@ async function main() {
     const eraseWindow = erase.flatMap((e) => e.window);
     const deleteWindow = deletion.flatMap((d) => d.window);
     console.log(`\nData lifecycle under ingest load: ${CLIENTS} clients each sending recordInteractions of ${BATCH} likes back to back; ${RUNS} runs`);
-    console.log(`tenant: ${ITEMS.toLocaleString('en-US')} items, ${(USERS + RUNS).toLocaleString('en-US')} users, ${interactions.toLocaleString('en-US')} interactions; machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server!).host}; API in a separate Node process (NODE_ENV=production)\n`);
+    console.log(`tenant: ${ITEMS.toLocaleString('en-US')} items, ${(USERS + RUNS).toLocaleString('en-US')} users, ${interactions.toLocaleString('en-US')} interactions; machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`);
     console.log('| operation | time, median (runs) | rows removed per run | concurrent writes | write p50 ms | write p99 ms | write max ms | failed | longest lock wait seen, ms |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     const b = latencies(baseline);

@@ -90,7 +90,7 @@ async function main() {
   if (!gc) console.error('(run with node --expose-gc for steadier figures: npm run bench:model-memory does)');
   // One dimension per process: memory freed by one measurement would be reused by the next.
   if (values.json) return void console.log(JSON.stringify(await measure(Number(values.dims))));
-  const rows: Row[] = values.dims!.split(',').map((dim) => {
+  const rows: Row[] = values.dims.split(',').map((dim) => {
     const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/model-memory.ts', '--json', '--dims', dim, '--models', String(MODELS)], { cwd: REPOSITORY_ROOT, encoding: 'utf8' });
     return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
   });

@@ -21,7 +21,7 @@ const { values } = parseArgs({
 const HISTORY = 16;
 const CANDIDATES = 50;
 const SIZES = [1, 2, 4, 8, 16, 32, 64, 128];
-const modelPath = resolve(values.model!);
+const modelPath = resolve(values.model);
 const threads = Number(values.threads);
 const options = threads > 0 ? { intraOpNumThreads: threads } : {};
 

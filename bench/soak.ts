@@ -42,7 +42,7 @@ interface Stats {
 }
 
 async function main() {
-  const scratch = await createScratchDatabase(values.server!, 'soak');
+  const scratch = await createScratchDatabase(values.server, 'soak');
   const { adminUrl, appUrl } = scratch;
   const apis: ChildProcess[] = [];
   const clients: Client[] = [];
@@ -112,36 +112,38 @@ async function main() {
     // the key's rate (each subscribe is an operation).
     let ready = 0;
     const pushedAt = new Map<string, number>();
-    await new Promise<void>(async (resolve, reject) => {
-      for (let s = 0; s < SUBSCRIPTIONS; s++) {
-        if (s % 10 === 9) await sleep((10 / (TENANT_RATE * 0.8)) * 1000);
-        const userId = `user-${s % 1000}`;
-        const client = createClient({ url: urls[s % 2].replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${flood}` } });
-        clients.push(client);
-        client.subscribe<{ feedUpdated: { reason: string } }>(
-          { query: 'subscription($u: ID!) { feedUpdated(userId: $u, first: 10) { reason feed { edges { node { score } } } } }', variables: { u: userId } },
-          {
-            next: (m) => {
-              if (m.errors) {
-                ops['live-feed pushes'].errors++;
-                ops['live-feed pushes'].firstError ??= JSON.stringify(m.errors).slice(0, 200);
-              } else if (m.data?.feedUpdated.reason === 'INITIAL') {
-                if (++ready === SUBSCRIPTIONS) resolve();
-              } else if (pushedAt.has(userId)) {
-                ops['live-feed pushes'].latencies.push(performance.now() - pushedAt.get(userId)!);
-                pushedAt.delete(userId);
-              }
-            },
-            error: (e) => {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const allReady = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    for (let s = 0; s < SUBSCRIPTIONS; s++) {
+      if (s % 10 === 9) await sleep((10 / (TENANT_RATE * 0.8)) * 1000);
+      const userId = `user-${s % 1000}`;
+      const client = createClient({ url: urls[s % 2].replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${flood}` } });
+      clients.push(client);
+      client.subscribe<{ feedUpdated: { reason: string } }>(
+        { query: 'subscription($u: ID!) { feedUpdated(userId: $u, first: 10) { reason feed { edges { node { score } } } } }', variables: { u: userId } },
+        {
+          next: (m) => {
+            if (m.errors) {
               ops['live-feed pushes'].errors++;
-              ops['live-feed pushes'].firstError ??= String(e);
-              reject(e);
-            },
-            complete: () => {},
+              ops['live-feed pushes'].firstError ??= JSON.stringify(m.errors).slice(0, 200);
+            } else if (m.data?.feedUpdated.reason === 'INITIAL') {
+              if (++ready === SUBSCRIPTIONS) resolve();
+            } else if (pushedAt.has(userId)) {
+              ops['live-feed pushes'].latencies.push(performance.now() - pushedAt.get(userId)!);
+              pushedAt.delete(userId);
+            }
           },
-        );
-      }
-    });
+          error: (e) => {
+            ops['live-feed pushes'].errors++;
+            ops['live-feed pushes'].firstError ??= String(e);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+          complete: () => {},
+        },
+      );
+    }
+    await allReady;
     process.stderr.write(`${SUBSCRIPTIONS} live feeds open; soaking for ${MINUTES} min\n`);
 
     const end = performance.now() + MINUTES * 60_000;
@@ -218,7 +220,7 @@ async function main() {
     for (const [name, s] of Object.entries(ops)) if (s.firstError) console.log(`first error of ${name}: ${s.firstError}`);
     console.log(`\ncommand: npm run bench:soak -- --minutes ${MINUTES} --subscriptions ${SUBSCRIPTIONS} --tenant-rate ${TENANT_RATE}`);
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
     for (const p of apis) p.kill('SIGTERM');
     await sleep(500);
     await scratch.drop();

@@ -21,7 +21,7 @@ function startedInMs(app: App, args: string[], env: Record<string, string>): Pro
   return new Promise((resolve, reject) => {
     const early = (code: number | null) => reject(new Error(`${app} exited (${code}) before it was ready:\n${out}`));
     const onData = (chunk: Buffer) => {
-      out += chunk;
+      out += chunk.toString();
       if (!READY[app].test(out)) return;
       const ms = performance.now() - began;
       child.stdout.off('data', onData);
@@ -41,7 +41,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main() {
   buildOnce();
-  const db = await createScratchDatabase(values.server!, 'startup');
+  const db = await createScratchDatabase(values.server, 'startup');
   try {
     const env = { api: { DATABASE_URL: db.appUrl }, worker: {} };
     const variants = {

@@ -58,7 +58,7 @@ async function exportOnce(appUrl: string, tenantId: string) {
 }
 
 async function main() {
-  const scratch = await createScratchDatabase(values.server!, 'training');
+  const scratch = await createScratchDatabase(values.server, 'training');
   const children: StartedProcess[] = [];
   const store = mkdtempSync(join(tmpdir(), 'tg-bench-store-'));
   const work = mkdtempSync(join(tmpdir(), 'tg-bench-work-'));

@@ -52,3 +52,6 @@ export function throwIfProblems(what: string, problems: readonly FieldProblem[],
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
   throw new AppError(code, `${what}: ${problems.length} invalid${write ? '; nothing was changed' : ''}. ${shown}${more}`, problems);
 }
+
+/** The message of anything thrown: an Error's message, or the thrown value as text. */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -15,12 +15,14 @@ import { openJobs } from '../bootstrap/jobs.js';
 import { createArtifactStore } from '../training/artifact-store.js';
 import { describeSchedule } from '../jobs/queues.js';
 import type { JobRunner } from '../jobs/runner.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   // The database reports into the metrics, which are made once the bus exists; the services
   // are built after them. Read through these.
+  // eslint-disable-next-line prefer-const -- assigned below, after the database it reports on exists
   let databaseMetrics: ApiMetrics | undefined;
   let feedIndexBytes = () => 0;
   const database = await openDatabase(config, {
@@ -148,6 +150,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'failed to start: '}${error.message}\n`);
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'failed to start: '}${messageOf(error)}\n`);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import { createPostgresBus } from '../events/event-bus.js';
 import { openScorer } from '../bootstrap/scorer.js';
 import { createServices } from '../services/index.js';
 import { describeSchedule } from '../jobs/queues.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const config = loadConfig();
@@ -47,10 +48,18 @@ async function main() {
     onError: (component) => errors.inc({ component }),
   });
 
-  const http = createServer(async (req, res) => {
+  const http = createServer((req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', metrics.contentType);
-      return void res.end(await metrics.metrics());
+      // A failure to collect answers 500 and is logged (an unhandled rejection would end the process).
+      return void metrics.metrics().then(
+        (text) => res.end(text),
+        (error: unknown) => {
+          log.error({ err: error }, 'could not collect metrics');
+          res.statusCode = 500;
+          res.end();
+        },
+      );
     }
     if (req.url === '/health/live') return void res.end('{"status":"ok"}');
     if (req.url === '/health/ready') {
@@ -87,6 +96,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'jobs failed to start: '}${error.message}\n`);
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'jobs failed to start: '}${messageOf(error)}\n`);
   process.exit(1);
 });

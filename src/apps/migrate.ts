@@ -3,6 +3,7 @@
 import { loadConfig, redact } from '../config.js';
 import { APP_ROLE } from '../bootstrap/database.js';
 import { migrate, setAppRolePassword } from '../repositories/migrator.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const config = loadConfig();
@@ -17,6 +18,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`db:migrate failed: ${error.message}\n`);
+  process.stderr.write(`db:migrate failed: ${messageOf(error)}\n`);
   process.exit(1);
 });

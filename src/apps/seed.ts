@@ -5,6 +5,7 @@ import { loadConfig } from '../config.js';
 import { openDatabase } from '../bootstrap/database.js';
 import { seedDemoTenant } from '../bootstrap/demo.js';
 import { createServices } from '../services/index.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const { values } = parseArgs({
@@ -20,7 +21,7 @@ async function main() {
   });
   const number = (name: keyof typeof values) => (values[name] === undefined ? undefined : Number(values[name]));
   const world = Object.fromEntries(
-    (['users', 'groups', 'items', 'dim', 'seed'] as const).map((k) => [k, number(k)]).filter(([, v]) => v !== undefined),
+    (['users', 'groups', 'items', 'dim', 'seed'] as const).map((k): [string, number | undefined] => [k, number(k)]).filter(([, v]) => v !== undefined),
   );
   const config = loadConfig();
   const database = await openDatabase(config);
@@ -36,6 +37,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`seed failed: ${error.message}\n`);
+  process.stderr.write(`seed failed: ${messageOf(error)}\n`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { splitWorldByUser, writeDataset } from '../synth/dataset-writer.js';
 import { DEFAULT_WORLD, generateTasteWorld, WORLD_PRESETS, type TasteWorldOptions } from '../synth/taste-world.js';
+import { messageOf } from '../errors.js';
 
 const FLAGS: Record<string, keyof TasteWorldOptions> = {
   users: 'users',
@@ -61,6 +62,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`synth failed: ${error.message}\n`);
+  process.stderr.write(`synth failed: ${messageOf(error)}\n`);
   process.exit(1);
 });

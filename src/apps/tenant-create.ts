@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createTenant } from '../services/tenant-admin.service.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const { values } = parseArgs({
@@ -24,6 +25,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`tenant:create failed: ${error.message}\n`);
+  process.stderr.write(`tenant:create failed: ${messageOf(error)}\n`);
   process.exit(1);
 });

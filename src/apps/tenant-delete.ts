@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { deleteTenant } from '../services/tenant-admin.service.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const { values } = parseArgs({ options: { slug: { type: 'string' }, yes: { type: 'boolean', default: false } }, strict: true });
@@ -24,6 +25,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`tenant:delete failed: ${error.message}\n`);
+  process.stderr.write(`tenant:delete failed: ${messageOf(error)}\n`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import { createLogger } from '../logger.js';
 import { openModelStore } from '../bootstrap/model-registry.js';
 import { createWorkerServer } from '../inference/protocol-server.js';
 import { createWorkerMetrics } from '../inference/worker-metrics.js';
+import { messageOf } from '../errors.js';
 
 async function main() {
   const config = loadConfig();
@@ -42,6 +43,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'worker failed to start: '}${error.message}\n`);
+  process.stderr.write(`${error instanceof ConfigError ? 'configuration error: ' : 'worker failed to start: '}${messageOf(error)}\n`);
   process.exit(1);
 });

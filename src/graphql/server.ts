@@ -130,8 +130,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   });
   app.use('/graphql', (req, res, next) => {
     const given = req.header('x-request-id');
-    res.locals.requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader('x-request-id', res.locals.requestId);
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('x-request-id', requestId);
     next();
   });
   // Authentication runs before Apollo so that a bad key is a plain 401 with a clear message,
@@ -189,7 +190,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     }),
   );
   // Body parser failures: too large, or not JSON. Everything else is unexpected.
-  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+  const onError: ErrorRequestHandler = (error: Error & { type?: string }, _req, res, _next) => {
     const reply =
       error.type === 'entity.too.large'
         ? jsonError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${options.maxBodyBytes} bytes`)
@@ -197,9 +198,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           ? jsonError(400, 'BAD_REQUEST', `request body is not valid JSON: ${error.message}`)
           : undefined;
     if (reply) return void res.status(reply.status).json(reply.body);
-    log.error({ err: error, requestId: res.locals.requestId }, 'unexpected HTTP error');
+    const requestId = res.locals.requestId as string | undefined;
+    log.error({ err: error, requestId }, 'unexpected HTTP error');
     const body = jsonError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error').body;
-    Object.assign(body.errors[0].extensions, { requestId: res.locals.requestId });
+    Object.assign(body.errors[0].extensions, { requestId });
     res.status(500).json(body);
   };
   app.use(onError);

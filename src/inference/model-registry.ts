@@ -60,7 +60,7 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
   const modelDir = join(options.storeDir, options.modelName);
 
   async function scan(): Promise<RescanResult> {
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isDirectory() && /^\d+$/.test(e.name)).map((e) => e.name);
     } catch (error) {

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
+import { messageOf } from '../errors.js';
 import { checkModelContract, type ModelShape } from './model-contract.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
 import type { ScoreBatch, ScoreOutput } from './tensors.js';
@@ -28,7 +29,11 @@ async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.Ses
   let released = false;
   const ready = new Promise<{ inputs: ort.InferenceSession.ValueMetadata[]; outputs: ort.InferenceSession.ValueMetadata[] }>((resolve, reject) => {
     thread.once('error', reject);
-    thread.on('message', (message) => {
+    // The thread's messages (session-thread.mjs): ready with the metadata, then one per run.
+    type ThreadMessage =
+      | { type: 'ready'; inputs: ort.InferenceSession.ValueMetadata[]; outputs: ort.InferenceSession.ValueMetadata[] }
+      | { type?: undefined; id: number; error?: string; logits: Float32Array; userEmbedding: Float32Array };
+    thread.on('message', (message: ThreadMessage) => {
       if (message.type === 'ready') return resolve(message);
       const waiter = pending.get(message.id);
       pending.delete(message.id);
@@ -76,14 +81,14 @@ export async function loadPreferenceSession(path: string, version: string, provi
       ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
     });
   } catch (error) {
-    throw new Error(`${path}: cannot load as ONNX (${(error as Error).message})`);
+    throw new Error(`${path}: cannot load as ONNX (${messageOf(error)})`, { cause: error });
   }
   let shape: ModelShape;
   try {
     shape = checkModelContract(session.inputMetadata, session.outputMetadata, metadata);
   } catch (error) {
     await session.release();
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw new Error(`${path}: ${messageOf(error)}`, { cause: error });
   }
   return {
     ...shape,

@@ -53,14 +53,14 @@ function typedFromJson(name: string, datatype: Datatype, data: unknown[]) {
   const flat = flatten(data);
   if (datatype === 'FP32') {
     if (!flat.every((v) => typeof v === 'number')) throw new ProtocolError(`${name}: FP32 data must be numbers`);
-    return Float32Array.from(flat as number[]);
+    return Float32Array.from(flat);
   }
   if (datatype === 'INT64') {
     if (!flat.every((v) => Number.isInteger(v))) throw new ProtocolError(`${name}: INT64 data must be integers`);
     return BigInt64Array.from((flat as number[]).map(BigInt));
   }
   if (!flat.every((v) => typeof v === 'boolean')) throw new ProtocolError(`${name}: BOOL data must be true or false`);
-  return Uint8Array.from((flat as boolean[]).map(Number));
+  return Uint8Array.from(flat.map(Number));
 }
 
 /**
@@ -85,7 +85,8 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
   }
   let header: { id?: string; inputs?: TensorHeader[]; outputs?: TensorHeader[]; parameters?: Record<string, unknown> };
   try {
-    header = JSON.parse(body.subarray(0, jsonEnd).toString('utf8'));
+    // Its fields are checked one by one below.
+    header = JSON.parse(body.subarray(0, jsonEnd).toString('utf8')) as typeof header;
   } catch (error) {
     throw new ProtocolError(`request header is not valid JSON: ${(error as Error).message}`);
   }

@@ -18,7 +18,10 @@ function causes(error: unknown): unknown[] {
 export function describeScoringFailure(error: unknown): string {
   const chain = causes(error);
   const codes = chain.map((e) => (e as { code?: unknown }).code).filter((c): c is string => typeof c === 'string');
-  const messages = chain.map((e) => String((e as { message?: unknown }).message ?? ''));
+  const messages = chain.map((e) => {
+    const message = (e as { message?: unknown }).message;
+    return typeof message === 'string' ? message : '';
+  });
   if (codes.includes('ECONNREFUSED')) return 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?';
   if (codes.some((c) => c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'ETIMEDOUT') || messages.some((m) => /did not answer within|deadline passed|deadline exceeded/.test(m))) {
     return 'the inference worker did not answer in time';

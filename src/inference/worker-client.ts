@@ -147,8 +147,9 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       if (Date.now() < info.until) return info.value;
       try {
         const { bytes } = await call('GET', `/v2/models/${BASE_MODEL}`, Date.now() + 1000);
-        const meta = JSON.parse(bytes.toString('utf8'));
-        const dim = Number(meta.inputs.find((i: { name: string }) => i.name === 'history').shape[2]);
+        // The worker's (or Triton's) model metadata; a field missing throws and is kept below.
+        const meta = JSON.parse(bytes.toString('utf8')) as { inputs: { name: string; shape: number[] }[]; versions: string[]; parameters?: { served_version?: string } };
+        const dim = Number(meta.inputs.find((i) => i.name === 'history')!.shape[2]);
         info = { value: { version: String(meta.parameters?.served_version ?? meta.versions.at(-1)), embeddingDim: dim }, until: Date.now() + (options.infoTtlMs ?? 5000) };
       } catch (error) {
         // Kept, not thrown: scoring falls back and says why (unavailableReason).
@@ -169,7 +170,7 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
             if (response.statusCode < 300) return { target: target.url, ok: true, refused: false };
             const error = (() => {
               try {
-                return String(JSON.parse(text).error);
+                return String((JSON.parse(text) as { error?: unknown }).error);
               } catch {
                 return text.slice(0, 300);
               }

@@ -81,7 +81,7 @@ export function createScoringService(o: ScoringOptions) {
   async function historyOfUser(viewer: Viewer, user: UserRow | undefined): Promise<History> {
     const rows = user ? await o.interactions.latestByKind(viewer.tenantId, user.id, o.historyPerKind) : [];
     const vectors = rows.length ? await o.items.findByIds(viewer.tenantId, rows.map((r) => r.itemId)) : [];
-    return rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i]!.embedding, like: r.kind === 'LIKE' }] : []));
+    return rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i].embedding, like: r.kind === 'LIKE' }] : []));
   }
 
   function fallback(prepared: Prepared[], reason: string): ScoredItems[] {

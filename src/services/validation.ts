@@ -7,8 +7,10 @@ export const MAX_ID_LENGTH = 256;
 export const MAX_PROMPT_LENGTH = 10_000;
 export const MAX_URL_LENGTH = 2048;
 
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 // Free text (prompts) may hold newlines and tabs, never NUL, which PostgreSQL text cannot store.
+// eslint-disable-next-line no-control-regex -- NUL is what it finds
 const NUL = /\u0000/;
 // A UTF-16 surrogate without its partner is not a character: encoded as UTF-8 it turns into
 // U+FFFD, so two ids differing only there would silently become one row.

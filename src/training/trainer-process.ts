@@ -42,7 +42,7 @@ export function runTrainer(run: TrainerRun): Promise<TrainerExit> {
       for (const line of lines) {
         if (line.startsWith('{')) {
           try {
-            run.onMessage?.(JSON.parse(line));
+            run.onMessage?.(JSON.parse(line) as Record<string, unknown>);
             continue;
           } catch {
             // not one of ours: keep it as output

@@ -113,7 +113,7 @@ describe('fair sharing', () => {
         expect((await runOn(admin, ITEMS)).errors).toBeUndefined();
         await admin.dispose();
       } finally {
-        await Promise.all(open.map((c) => c.dispose()));
+        await Promise.all(open.map((c) => Promise.resolve(c.dispose())));
       }
     }, { socketsPerKey: 2 });
   });

@@ -27,8 +27,8 @@ export function startProcess(app: 'api' | 'worker' | 'jobs', env: Record<string,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (chunk) => (out += chunk));
-  child.stderr!.on('data', (chunk) => (out += chunk));
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (out += chunk));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -38,8 +38,8 @@ export function startProcess(app: 'api' | 'worker' | 'jobs', env: Record<string,
       const match = ready.exec(out);
       if (!match) return;
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
+      child.stdout.off('data', onData);
+      child.stderr.off('data', onData);
       resolve({
         url: match[1],
         child,
@@ -50,8 +50,8 @@ export function startProcess(app: 'api' | 'worker' | 'jobs', env: Record<string,
         },
       });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${app} exited (${code ?? signal}) before it was ready:\n${out}`));

@@ -73,7 +73,7 @@ describe('operator commands', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (chunk) => {
+      child.stdout.on('data', (chunk) => {
         const m = /ready at (\S+)\/graphql/.exec(String(chunk));
         if (m) resolve(m[1]);
       });
@@ -98,7 +98,7 @@ describe('operator commands', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (chunk) => {
+      child.stdout.on('data', (chunk) => {
         const m = /inference worker at (\S+)\/v2/.exec(String(chunk));
         if (m) resolve(m[1]);
       });

@@ -77,7 +77,8 @@ describe('recording interactions (real PostgreSQL)', () => {
     const events = Array.from({ length: 8000 }, (_, i) => {
       const user = i % 40;
       const j = Math.floor(i / 40);
-      return { userId: `heavy-${user}`, itemId: `heavy-item-${(user * 7 + j) % 400}`, kind: (j % 2 ? 'LIKE' : 'DISLIKE') as 'LIKE' | 'DISLIKE' };
+      const kind: 'LIKE' | 'DISLIKE' = j % 2 ? 'LIKE' : 'DISLIKE';
+      return { userId: `heavy-${user}`, itemId: `heavy-item-${(user * 7 + j) % 400}`, kind };
     });
     for (let k = 0; k < events.length; k += 1000) await services.interactions.record(t.app, events.slice(k, k + 1000));
     await queryAsOwner(testDb.adminUrl, 'ANALYZE interaction_states');

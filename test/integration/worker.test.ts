@@ -93,7 +93,7 @@ describe('Open Inference Protocol conformance', () => {
     expect(result.status).toBe(200);
     if (result.status === 200 && 'output' in result) {
       expect(result.version).toBe('1');
-      expect(close(result.output!.logits, fx.logits)).toBe(true);
+      expect(close(result.output.logits, fx.logits)).toBe(true);
     }
   });
 

@@ -68,7 +68,7 @@ describe('deploy/*.Dockerfile', () => {
   const files = ['api', 'worker', 'jobs'].map((name) => `deploy/${name}.Dockerfile`);
 
   it.each(files)('%s lints clean', (file) => {
-    const problems = lintDockerfile(readFileSync(file, 'utf8')).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+    const problems = lintDockerfile(readFileSync(file, 'utf8')).map((d) => `line ${d.range.start.line + 1}: ${JSON.stringify(d.message)}`);
     expect(problems).toEqual([]);
   });
 

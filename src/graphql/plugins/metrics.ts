@@ -10,7 +10,8 @@ export function useMetrics(metrics: ApiMetrics): ApolloServerPlugin {
         async willSendResponse({ operation, response }) {
           const type = operation?.operation ?? 'unknown';
           const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
-          const outcome = errors?.length ? String(errors[0].extensions?.code ?? 'error') : 'ok';
+          const code = errors?.[0]?.extensions?.code;
+          const outcome = errors?.length ? (typeof code === 'string' ? code : 'error') : 'ok';
           metrics.operations.inc({ type, outcome });
           metrics.latency.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);
         },
