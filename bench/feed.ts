@@ -41,11 +41,22 @@ async function main() {
     const { keys } = await createTenant(adminUrl, { name: 'bench', slug: 'bench', embeddingDim: 32, keyRoles: ['app'] });
     const key = keys[0].key;
     // One key holds every subscription, one socket each: an app backend relaying its users' feeds.
-    const env = { DATABASE_URL: appUrl, DATABASE_ADMIN_URL: adminUrl, WORKER_URLS: '', SUBSCRIPTIONS_PER_TENANT: '100000', SUBSCRIPTIONS_PER_KEY: '100000', SOCKETS_PER_KEY: '100000' };
+    const env = {
+      DATABASE_URL: appUrl,
+      DATABASE_ADMIN_URL: adminUrl,
+      WORKER_URLS: '',
+      SUBSCRIPTIONS_PER_TENANT: '100000',
+      SUBSCRIPTIONS_PER_KEY: '100000',
+      SOCKETS_PER_KEY: '100000',
+    };
     const [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
     apis.push(a.child, b.child);
     const gql = async (url: string, query: string, variables: object) => {
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = await r.json();
       if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 300));
       return body.data;
@@ -89,7 +100,9 @@ async function main() {
           }
         }),
       );
-      queryRows.push(`| ${concurrency} | ${latencies.length} | ${(latencies.length / SECONDS).toFixed(1)} | ${percentile(latencies, 50).toFixed(0)} | ${percentile(latencies, 99).toFixed(0)} |`);
+      queryRows.push(
+        `| ${concurrency} | ${latencies.length} | ${(latencies.length / SECONDS).toFixed(1)} | ${percentile(latencies, 50).toFixed(0)} | ${percentile(latencies, 99).toFixed(0)} |`,
+      );
     }
 
     // 1,000 subscriptions, half on each instance, one connection each (as apps would hold them).
@@ -104,7 +117,12 @@ async function main() {
     await new Promise<void>((resolve, reject) => {
       for (let s = 0; s < SUBSCRIPTIONS; s++) {
         const userId = `user-${s % USERS}`;
-        const client = createClient({ url: (s % 2 ? b.url : a.url).replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
+        const client = createClient({
+          url: (s % 2 ? b.url : a.url).replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          connectionParams: { authorization: `Bearer ${key}` },
+        });
         clients.push(client);
         client.subscribe<{ feedUpdated: { reason: string } }>(
           { query: 'subscription($u: ID!) { feedUpdated(userId: $u, first: 20) { reason feed { edges { node { score } } } } }', variables: { u: userId } },
@@ -157,16 +175,26 @@ async function main() {
       await new Promise((res) => setTimeout(res, 3000));
     }
 
-    console.log(`\nFeed benchmark: ${ITEMS.toLocaleString('en-US')} items (dimension 32), ${USERS.toLocaleString('en-US')} users, 500-candidate pool, the default model in process (${first.feed.degraded ? 'DEGRADED: ' : ''}version ${first.feed.modelVersion}); 2 API processes on one PostgreSQL`);
+    console.log(
+      `\nFeed benchmark: ${ITEMS.toLocaleString('en-US')} items (dimension 32), ${USERS.toLocaleString('en-US')} users, 500-candidate pool, the default model in process (${first.feed.degraded ? 'DEGRADED: ' : ''}version ${first.feed.modelVersion}); 2 API processes on one PostgreSQL`,
+    );
     console.log(`machine: ${cpus().length} x ${cpus()[0].model}\n`);
     console.log(`first feed on a fresh instance (index not built yet): ${cold.toFixed(0)} ms\n`);
     console.log('| concurrent users | feed queries | queries/s | p50 ms | p99 ms |\n|---|---|---|---|---|');
     for (const r of queryRows) console.log(r);
     console.log(`\n| open subscriptions | likes | pushes measured | missed | like-to-push p50 ms | p99 ms |\n|---|---|---|---|---|---|`);
-    console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${LIKES} | ${pushLatencies.length} | ${missed} | ${percentile(pushLatencies, 50).toFixed(0)} | ${percentile(pushLatencies, 99).toFixed(0)} |`);
-    console.log(`\n| open subscriptions | upsertItems (10 new items) | pushes | missed | push p50 ms | p99 ms | last push, median of rounds ms |\n|---|---|---|---|---|---|---|`);
-    console.log(`| ${SUBSCRIPTIONS} (2 instances) | ${UPSERTS} | ${fanOutLatencies.length} | ${fanOutMissed} | ${percentile(fanOutLatencies, 50)?.toFixed(0)} | ${percentile(fanOutLatencies, 99)?.toFixed(0)} | ${percentile(fanOutRounds, 50)?.toFixed(0)} |`);
-    console.log(`\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS} --upserts ${UPSERTS}`);
+    console.log(
+      `| ${SUBSCRIPTIONS} (2 instances) | ${LIKES} | ${pushLatencies.length} | ${missed} | ${percentile(pushLatencies, 50).toFixed(0)} | ${percentile(pushLatencies, 99).toFixed(0)} |`,
+    );
+    console.log(
+      `\n| open subscriptions | upsertItems (10 new items) | pushes | missed | push p50 ms | p99 ms | last push, median of rounds ms |\n|---|---|---|---|---|---|---|`,
+    );
+    console.log(
+      `| ${SUBSCRIPTIONS} (2 instances) | ${UPSERTS} | ${fanOutLatencies.length} | ${fanOutMissed} | ${percentile(fanOutLatencies, 50)?.toFixed(0)} | ${percentile(fanOutLatencies, 99)?.toFixed(0)} | ${percentile(fanOutRounds, 50)?.toFixed(0)} |`,
+    );
+    console.log(
+      `\ncommand: npm run bench:feed -- --seconds ${SECONDS} --subscriptions ${SUBSCRIPTIONS} --likes ${LIKES} --items ${ITEMS} --upserts ${UPSERTS}`,
+    );
   } finally {
     await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
     for (const p of apis) p.kill('SIGTERM');

@@ -45,7 +45,11 @@ const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${fi
 
 function client(url: string, key: string) {
   return async (query: string, variables: object = {}) => {
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
     const body = await r.json();
     if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 400));
     return body.data;
@@ -65,8 +69,14 @@ async function ariOf(adminUrl: string, tenantId: string, world: TasteWorld) {
     const truth = new Map(world.users.map((u) => [u.id, u.group]));
     const held = rows.filter((r) => isHeldOut(r.externalId, 20));
     return {
-      all: adjustedRandIndex(rows.map((r) => r.groupId), rows.map((r) => truth.get(r.externalId)!)),
-      heldOut: adjustedRandIndex(held.map((r) => r.groupId), held.map((r) => truth.get(r.externalId)!)),
+      all: adjustedRandIndex(
+        rows.map((r) => r.groupId),
+        rows.map((r) => truth.get(r.externalId)!),
+      ),
+      heldOut: adjustedRandIndex(
+        held.map((r) => r.groupId),
+        held.map((r) => truth.get(r.externalId)!),
+      ),
       users: rows.length,
       heldOutUsers: held.length,
     };
@@ -86,44 +96,94 @@ async function main() {
     if (!values['skip-scale']) {
       log(`generating and loading ${USERS} users in ${GROUPS} groups, ${values.items} items of dimension 32, ${values['per-user']} likes and dislikes each`);
       const large = await createTenant(scratch.adminUrl, { name: 'bench groups', slug: 'bench-groups', embeddingDim: 32, keyRoles: ['admin'] });
-      const world = generateTasteWorld({ users: USERS, items: Number(values.items), dim: 32, interactionsPerUser: Number(values['per-user']), groups: GROUPS, seed: 21 });
+      const world = generateTasteWorld({
+        users: USERS,
+        items: Number(values.items),
+        dim: 32,
+        interactionsPerUser: Number(values['per-user']),
+        groups: GROUPS,
+        seed: 21,
+      });
       await loadWorld(scratch.adminUrl, large.tenant.id, world);
       const api = await startProcess('api', { ...common, NODE_ENV: 'production', JOBS_IN_PROCESS: 'false' });
       children.push(api);
       const gql = client(api.url, large.keys[0].key);
       const owner = new pg.Client({ connectionString: scratch.adminUrl });
       await owner.connect();
-      const runs: { embeddingSeconds: number; clusteringSeconds: number; wall: number; hwm: number; rss: number; k: number; silhouette: number; silhouetteSample: number; daviesBouldin: number; calinskiHarabasz: number; stability: number | null }[] = [];
+      const runs: {
+        embeddingSeconds: number;
+        clusteringSeconds: number;
+        wall: number;
+        hwm: number;
+        rss: number;
+        k: number;
+        silhouette: number;
+        silhouetteSample: number;
+        daviesBouldin: number;
+        calinskiHarabasz: number;
+        stability: number | null;
+      }[] = [];
       for (let r = 0; r < REPEATS; r++) {
         await owner.query('DELETE FROM user_embeddings WHERE tenant_id = $1', [large.tenant.id]);
         const started = Date.now();
         const { refreshTasteGroups: s } = await gql(`mutation { refreshTasteGroups { ${SNAPSHOT} } }`);
         runs.push({ ...s, wall: (Date.now() - started) / 1000, hwm: rssMb(api.child.pid!, 'VmHWM'), rss: rssMb(api.child.pid!, 'VmRSS') });
-        log(`refresh ${r + 1}: representations ${s.embeddingSeconds.toFixed(1)} s, clustering ${s.clusteringSeconds.toFixed(1)} s, wall ${runs[r].wall.toFixed(1)} s, k ${s.k}, peak RSS ${runs[r].hwm.toFixed(0)} MB`);
+        log(
+          `refresh ${r + 1}: representations ${s.embeddingSeconds.toFixed(1)} s, clustering ${s.clusteringSeconds.toFixed(1)} s, wall ${runs[r].wall.toFixed(1)} s, k ${s.k}, peak RSS ${runs[r].hwm.toFixed(0)} MB`,
+        );
       }
       await owner.end();
       const last = runs[runs.length - 1];
       const ari = await ariOf(scratch.adminUrl, large.tenant.id, world);
       const each = (f: (x: (typeof runs)[number]) => number, digits = 1) => runs.map((x) => f(x).toFixed(digits)).join(', ');
-      rows.push([`representations of ${USERS.toLocaleString('en-US')} users (base model, ${values['per-user']} likes and dislikes each)`, `${median(runs.map((x) => x.embeddingSeconds)).toFixed(1)} s`, `runs: ${each((x) => x.embeddingSeconds)} s`]);
-      rows.push([`clustering (k by silhouette over 2-12 on a ${last.silhouetteSample.toLocaleString('en-US')}-user sample, then k-means++ of all)`, `${median(runs.map((x) => x.clusteringSeconds)).toFixed(1)} s`, `runs: ${each((x) => x.clusteringSeconds)} s; k ${last.k}`]);
-      rows.push(['refreshTasteGroups end to end (HTTP; includes storing the snapshot)', `${median(runs.map((x) => x.wall)).toFixed(1)} s`, `runs: ${each((x) => x.wall)} s`]);
-      rows.push(['API process peak RSS (VmHWM) after the refreshes', `${Math.max(...runs.map((x) => x.hwm)).toFixed(0)} MB`, `RSS after: ${each((x) => x.rss, 0)} MB`]);
-      rows.push(['snapshot figures', `silhouette ${last.silhouette.toFixed(3)}`, `Davies-Bouldin ${last.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${last.calinskiHarabasz.toFixed(0)}, stability ${last.stability?.toFixed(3) ?? '-'}`]);
-      rows.push([`ARI against the generator's ${GROUPS} groups (the base model was trained on a world of 4)`, ari.all.toFixed(3), `${ari.users.toLocaleString('en-US')} users`]);
+      rows.push([
+        `representations of ${USERS.toLocaleString('en-US')} users (base model, ${values['per-user']} likes and dislikes each)`,
+        `${median(runs.map((x) => x.embeddingSeconds)).toFixed(1)} s`,
+        `runs: ${each((x) => x.embeddingSeconds)} s`,
+      ]);
+      rows.push([
+        `clustering (k by silhouette over 2-12 on a ${last.silhouetteSample.toLocaleString('en-US')}-user sample, then k-means++ of all)`,
+        `${median(runs.map((x) => x.clusteringSeconds)).toFixed(1)} s`,
+        `runs: ${each((x) => x.clusteringSeconds)} s; k ${last.k}`,
+      ]);
+      rows.push([
+        'refreshTasteGroups end to end (HTTP; includes storing the snapshot)',
+        `${median(runs.map((x) => x.wall)).toFixed(1)} s`,
+        `runs: ${each((x) => x.wall)} s`,
+      ]);
+      rows.push([
+        'API process peak RSS (VmHWM) after the refreshes',
+        `${Math.max(...runs.map((x) => x.hwm)).toFixed(0)} MB`,
+        `RSS after: ${each((x) => x.rss, 0)} MB`,
+      ]);
+      rows.push([
+        'snapshot figures',
+        `silhouette ${last.silhouette.toFixed(3)}`,
+        `Davies-Bouldin ${last.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${last.calinskiHarabasz.toFixed(0)}, stability ${last.stability?.toFixed(3) ?? '-'}`,
+      ]);
+      rows.push([
+        `ARI against the generator's ${GROUPS} groups (the base model was trained on a world of 4)`,
+        ari.all.toFixed(3),
+        `${ari.users.toLocaleString('en-US')} users`,
+      ]);
 
       // similarUsers for random users, one at a time, after a warm-up that loads the index.
       const ids = world.users.map((u) => u.id);
       const pick = (i: number) => ids[(i * 7919) % ids.length];
       for (let i = 0; i < 20; i++) await gql('query($u: ID!) { similarUsers(userId: $u, first: 20) { model } }', { u: pick(i) });
       const latencies: number[] = [];
-      const SIMILAR = 'query($u: ID!) { similarUsers(userId: $u, first: 20) { edges { node { similarity user { externalId } sharedLikes { count items { externalId } } } } } }';
+      const SIMILAR =
+        'query($u: ID!) { similarUsers(userId: $u, first: 20) { edges { node { similarity user { externalId } sharedLikes { count items { externalId } } } } } }';
       for (let i = 0; i < QUERIES; i++) {
         const started = performance.now();
         await gql(SIMILAR, { u: pick(i + 100) });
         latencies.push(performance.now() - started);
       }
-      rows.push([`similarUsers(first: 20) with shared likes, over HTTP, ${QUERIES} random users one at a time`, `p50 ${quantile(latencies, 0.5).toFixed(1)} ms`, `p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`]);
+      rows.push([
+        `similarUsers(first: 20) with shared likes, over HTTP, ${QUERIES} random users one at a time`,
+        `p50 ${quantile(latencies, 0.5).toFixed(1)} ms`,
+        `p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+      ]);
       api.child.kill('SIGTERM');
     }
 
@@ -143,9 +203,14 @@ async function main() {
       const trainedAt = Date.now();
       let snapshot;
       for (;;) {
-        const r = await q(`query($id: ID!) { trainingRun(id: $id) { status error skipReason epochs validationAccuracy modelVersion { version status evaluation { candidate { pairwise } globalBaseline { pairwise } } } } tasteGroups { trigger kTried { k silhouette } ${SNAPSHOT} } }`, { id: startTraining.id });
-        if (['FAILED', 'SKIPPED'].includes(r.trainingRun.status)) throw new Error(`training ${r.trainingRun.status}: ${r.trainingRun.error ?? r.trainingRun.skipReason}`);
-        if (r.trainingRun.status === 'SUCCEEDED' && r.trainingRun.modelVersion?.status !== 'PROMOTED') throw new Error(`not promoted: ${JSON.stringify(r.trainingRun.modelVersion)}`);
+        const r = await q(
+          `query($id: ID!) { trainingRun(id: $id) { status error skipReason epochs validationAccuracy modelVersion { version status evaluation { candidate { pairwise } globalBaseline { pairwise } } } } tasteGroups { trigger kTried { k silhouette } ${SNAPSHOT} } }`,
+          { id: startTraining.id },
+        );
+        if (['FAILED', 'SKIPPED'].includes(r.trainingRun.status))
+          throw new Error(`training ${r.trainingRun.status}: ${r.trainingRun.error ?? r.trainingRun.skipReason}`);
+        if (r.trainingRun.status === 'SUCCEEDED' && r.trainingRun.modelVersion?.status !== 'PROMOTED')
+          throw new Error(`not promoted: ${JSON.stringify(r.trainingRun.modelVersion)}`);
         if (r.tasteGroups?.trigger === 'PROMOTION') {
           snapshot = { ...r.tasteGroups, run: r.trainingRun };
           break;
@@ -153,12 +218,24 @@ async function main() {
         await new Promise((res) => setTimeout(res, 2000));
       }
       const e = snapshot.run.modelVersion.evaluation;
-      rows.push(['six groups: training and promotion (the nightly job, its defaults)', `${((Date.now() - trainedAt) / 60_000).toFixed(1)} min`, `${snapshot.run.epochs} epochs; held-out pairwise ${e.candidate.pairwise.toFixed(1)} against the global baseline's ${e.globalBaseline.pairwise.toFixed(1)}`]);
+      rows.push([
+        'six groups: training and promotion (the nightly job, its defaults)',
+        `${((Date.now() - trainedAt) / 60_000).toFixed(1)} min`,
+        `${snapshot.run.epochs} epochs; held-out pairwise ${e.candidate.pairwise.toFixed(1)} against the global baseline's ${e.globalBaseline.pairwise.toFixed(1)}`,
+      ]);
       const chosen = await ariOf(scratch.adminUrl, small.tenant.id, six);
-      rows.push([`six groups: after the promotion, k by silhouette (${snapshot.k}; tried ${snapshot.kTried.map((t: { k: number; silhouette: number }) => `${t.k}: ${t.silhouette.toFixed(3)}`).join(', ')})`, `ARI ${chosen.all.toFixed(3)}`, `held-out users only: ${chosen.heldOut.toFixed(3)} (${chosen.heldOutUsers}); silhouette ${snapshot.silhouette.toFixed(3)}, Davies-Bouldin ${snapshot.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${snapshot.calinskiHarabasz.toFixed(0)}`]);
+      rows.push([
+        `six groups: after the promotion, k by silhouette (${snapshot.k}; tried ${snapshot.kTried.map((t: { k: number; silhouette: number }) => `${t.k}: ${t.silhouette.toFixed(3)}`).join(', ')})`,
+        `ARI ${chosen.all.toFixed(3)}`,
+        `held-out users only: ${chosen.heldOut.toFixed(3)} (${chosen.heldOutUsers}); silhouette ${snapshot.silhouette.toFixed(3)}, Davies-Bouldin ${snapshot.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${snapshot.calinskiHarabasz.toFixed(0)}`,
+      ]);
       const { refreshTasteGroups: fixed } = await q(`mutation { refreshTasteGroups(k: ${GROUPS}) { ${SNAPSHOT} } }`);
       const atSix = await ariOf(scratch.adminUrl, small.tenant.id, six);
-      rows.push([`six groups: k = ${GROUPS} (refreshTasteGroups(k: ${GROUPS}))`, `ARI ${atSix.all.toFixed(3)}`, `held-out users only: ${atSix.heldOut.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`]);
+      rows.push([
+        `six groups: k = ${GROUPS} (refreshTasteGroups(k: ${GROUPS}))`,
+        `ARI ${atSix.all.toFixed(3)}`,
+        `held-out users only: ${atSix.heldOut.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`,
+      ]);
     }
   } finally {
     for (const c of children) c.child.kill('SIGTERM');
@@ -166,7 +243,9 @@ async function main() {
   }
   console.log('\n| measure | value | detail |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log(`\ncommand: npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`);
+  console.log(
+    `\ncommand: npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`,
+  );
 }
 
 main().catch((error) => {

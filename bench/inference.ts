@@ -114,12 +114,19 @@ async function main() {
     process.stderr.write(`run ${run + 1} of ${RUNS} done\n`);
   }
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`\nInference benchmark: ${CANDIDATES} candidates and ${HISTORY} history items per caller, model dimension ${D}, ${SECONDS} s per cell, median of ${RUNS} runs`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms (0: the next event-loop turn), onnxruntime intra-op threads ${values['ort-threads'] === '0' ? 'default' : values['ort-threads']} in worker and ceiling alike`);
+  console.log(
+    `\nInference benchmark: ${CANDIDATES} candidates and ${HISTORY} history items per caller, model dimension ${D}, ${SECONDS} s per cell, median of ${RUNS} runs`,
+  );
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0].model}; worker in a separate Node process (CPU execution provider), max batch ${maxBatch}, max queue delay ${values['queue-delay-ms']} ms (0: the next event-loop turn), onnxruntime intra-op threads ${values['ort-threads'] === '0' ? 'default' : values['ort-threads']} in worker and ceiling alike`,
+  );
   console.log('Rates and latencies are medians over runs; ratios are medians of the ratios within each run.\n');
-  console.log('| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw | raw / off |');
+  console.log(
+    '| callers | batching on cand/s | p50 ms | p99 ms | batching off cand/s | p50 ms | p99 ms | on / off | raw session.run cand/s (batch) | on / raw | raw / off |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  const perRun = <T,>(callers: number, f: (on: number, off: number, raw: number) => T): T[] => cells[callers].on.map((on, i) => f(on.rate, cells[callers].off[i].rate, cells[callers].raw[i]));
+  const perRun = <T>(callers: number, f: (on: number, off: number, raw: number) => T): T[] =>
+    cells[callers].on.map((on, i) => f(on.rate, cells[callers].off[i].rate, cells[callers].raw[i]));
   for (const callers of CALLERS) {
     const { on, off, raw: ceilings } = cells[callers];
     const m = (xs: Cell[], k: keyof Cell) => median(xs.map((x) => x[k]));
@@ -138,11 +145,15 @@ async function main() {
   const fixed = await msPerRun(session, tiledFeeds(D, 1, 1, 1), SECONDS);
   const alone = await msPerRun(session, tiledFeeds(D, 1, HISTORY, CANDIDATES), SECONDS);
   const inBatch = (await msPerRun(session, tiledFeeds(D, maxBatch, HISTORY, CANDIDATES), SECONDS)) / maxBatch;
-  console.log(`\nsession.run cost: ${fixed.toFixed(3)} ms for 1 user with 1 history item and 1 candidate (the fixed cost of a run); ` +
-    `${alone.toFixed(3)} ms for one request alone (${HISTORY} history, ${CANDIDATES} candidates); ${inBatch.toFixed(3)} ms per request inside a batch of ${maxBatch}. ` +
-    `Batching saves at most the fixed part: ${(alone / inBatch).toFixed(1)}x on model time.`);
+  console.log(
+    `\nsession.run cost: ${fixed.toFixed(3)} ms for 1 user with 1 history item and 1 candidate (the fixed cost of a run); ` +
+      `${alone.toFixed(3)} ms for one request alone (${HISTORY} history, ${CANDIDATES} candidates); ${inBatch.toFixed(3)} ms per request inside a batch of ${maxBatch}. ` +
+      `Batching saves at most the fixed part: ${(alone / inBatch).toFixed(1)}x on model time.`,
+  );
   console.log('\nraw / off: the highest on / off any batcher could reach here, since batched serving cannot pass the raw session.run ceiling.');
-  console.log(`\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']} --ort-threads ${values['ort-threads']}`);
+  console.log(
+    `\ncommand: npm run bench:inference -- --seconds ${SECONDS} --runs ${RUNS} --max-batch ${maxBatch} --queue-delay-ms ${values['queue-delay-ms']} --ort-threads ${values['ort-threads']}`,
+  );
   await session.release();
 }
 

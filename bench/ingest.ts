@@ -27,7 +27,12 @@ const ITEMS = 5000;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-interface Event { userId: string; itemId: string; kind: 'LIKE' | 'DISLIKE'; eventId: string }
+interface Event {
+  userId: string;
+  itemId: string;
+  kind: 'LIKE' | 'DISLIKE';
+  eventId: string;
+}
 
 /** The batches of one scenario: new users appear once each; repeated users come back in every batch. */
 function makeBatches(tag: string, batch: number, newUsers: boolean): Event[][] {
@@ -103,10 +108,10 @@ async function main() {
       const client = await owner.connect();
       try {
         await client.query('BEGIN');
-        await client.query(
-          `INSERT INTO users (tenant_id, external_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
-          [tenant.id, [...new Set(events.map((e) => e.userId))]],
-        );
+        await client.query(`INSERT INTO users (tenant_id, external_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [
+          tenant.id,
+          [...new Set(events.map((e) => e.userId))],
+        ]);
         await client.query(
           `WITH stored AS (
              INSERT INTO interactions (tenant_id, user_id, item_id, kind, event_id)
@@ -158,8 +163,12 @@ async function main() {
     const header = ['batch', 'users', 'GraphQL int/s', 'pg ceiling int/s', 'GraphQL / ceiling', 'GraphQL p50 ms/batch', 'pg p50 ms/batch'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
-    console.log(`\nIngest benchmark: ${TOTAL.toLocaleString('en-US')} interactions per scenario and run, ${CLIENTS} concurrent clients, median of ${RUNS} runs`);
-    console.log(`machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`);
+    console.log(
+      `\nIngest benchmark: ${TOTAL.toLocaleString('en-US')} interactions per scenario and run, ${CLIENTS} concurrent clients, median of ${RUNS} runs`,
+    );
+    console.log(
+      `machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`,
+    );
     console.log(line(header));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));

@@ -43,7 +43,11 @@ const percentile = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b)
 const median = (xs: number[]) => percentile(xs, 50);
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
 
-interface Request { start: number; end: number; ok: boolean }
+interface Request {
+  start: number;
+  end: number;
+  ok: boolean;
+}
 
 async function load(owner: pg.Client, tenantId: string) {
   await owner.query(
@@ -81,7 +85,9 @@ async function load(owner: pg.Client, tenantId: string) {
     [tenantId],
   );
   await owner.query('ANALYZE');
-  const { rows: [counts] } = await owner.query<{ interactions: number }>('SELECT count(*)::int AS interactions FROM interactions WHERE tenant_id = $1', [tenantId]);
+  const {
+    rows: [counts],
+  } = await owner.query<{ interactions: number }>('SELECT count(*)::int AS interactions FROM interactions WHERE tenant_id = $1', [tenantId]);
   return counts.interactions;
 }
 
@@ -96,11 +102,17 @@ async function main() {
     const { tenant, keys } = await createTenant(scratch.adminUrl, { name: 'bench', slug: 'bench', embeddingDim: DIM, keyRoles: ['app'] });
     const loadStarted = performance.now();
     const interactions = await load(owner, tenant.id);
-    process.stderr.write(`loaded ${ITEMS} items, ${USERS + RUNS} users, ${interactions} interactions in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `loaded ${ITEMS} items, ${USERS + RUNS} users, ${interactions} interactions in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`,
+    );
     api = await startApiProcess({ DATABASE_URL: scratch.appUrl, DATABASE_ADMIN_URL: scratch.adminUrl, DATABASE_POOL_SIZE: '10' });
     const url = api.url;
     const call = async (query: string, variables: object) => {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[0].key}` }, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${keys[0].key}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = await response.json();
       if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 300));
       return body.data;
@@ -115,14 +127,17 @@ async function main() {
         const n = sent++;
         const events = Array.from({ length: BATCH }, (_, i) => ({
           userId: `load-${c}-${(n * BATCH + i) % 500}`,
-          itemId: `item-${DELETABLE + ((n * BATCH + i) * 7919) % (ITEMS - DELETABLE)}`,
+          itemId: `item-${DELETABLE + (((n * BATCH + i) * 7919) % (ITEMS - DELETABLE))}`,
           kind: i % 4 ? 'LIKE' : 'DISLIKE',
         }));
         const start = performance.now();
-        const ok = await call('mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { count } }', { e: events }).then(() => true, (error) => {
-          process.stderr.write(`concurrent write failed: ${(error as Error).message}\n`);
-          return false;
-        });
+        const ok = await call('mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { count } }', { e: events }).then(
+          () => true,
+          (error) => {
+            process.stderr.write(`concurrent write failed: ${(error as Error).message}\n`);
+            return false;
+          },
+        );
         requests.push({ start, end: performance.now(), ok });
       }
     });
@@ -182,17 +197,31 @@ async function main() {
     const eraseWindow = erase.flatMap((e) => e.window);
     const deleteWindow = deletion.flatMap((d) => d.window);
     console.log(`\nData lifecycle under ingest load: ${CLIENTS} clients each sending recordInteractions of ${BATCH} likes back to back; ${RUNS} runs`);
-    console.log(`tenant: ${ITEMS.toLocaleString('en-US')} items, ${(USERS + RUNS).toLocaleString('en-US')} users, ${interactions.toLocaleString('en-US')} interactions; machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`);
-    console.log('| operation | time, median (runs) | rows removed per run | concurrent writes | write p50 ms | write p99 ms | write max ms | failed | longest lock wait seen, ms |');
+    console.log(
+      `tenant: ${ITEMS.toLocaleString('en-US')} items, ${(USERS + RUNS).toLocaleString('en-US')} users, ${interactions.toLocaleString('en-US')} interactions; machine: ${cpus().length} x ${cpus()[0].model}; PostgreSQL at ${new URL(values.server).host}; API in a separate Node process (NODE_ENV=production)\n`,
+    );
+    console.log(
+      '| operation | time, median (runs) | rows removed per run | concurrent writes | write p50 ms | write p99 ms | write max ms | failed | longest lock wait seen, ms |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     const b = latencies(baseline);
-    console.log(`| none (baseline, ${BASELINE_MS / 1000} s) | - | - | ${b.length} | ${ms(median(b))} | ${ms(percentile(b, 99))} | ${ms(Math.max(...b))} | ${failed(baseline)} | ${ms(lockWait(baselineFrom, baselineFrom + BASELINE_MS))} |`);
+    console.log(
+      `| none (baseline, ${BASELINE_MS / 1000} s) | - | - | ${b.length} | ${ms(median(b))} | ${ms(percentile(b, 99))} | ${ms(Math.max(...b))} | ${failed(baseline)} | ${ms(lockWait(baselineFrom, baselineFrom + BASELINE_MS))} |`,
+    );
     const e = latencies(eraseWindow);
-    console.log(`| deleteUser, ${HEAVY.toLocaleString('en-US')} interactions | ${ms(median(erase.map((x) => x.ms)))} ms (${erase.map((x) => ms(x.ms)).join(', ')}) | ${erase.map((x) => x.removed).join(', ')} interactions | ${e.length} | ${ms(median(e))} | ${ms(percentile(e, 99))} | ${ms(Math.max(...e))} | ${failed(eraseWindow)} | ${ms(Math.max(...erase.map((x) => x.lock)))} |`);
+    console.log(
+      `| deleteUser, ${HEAVY.toLocaleString('en-US')} interactions | ${ms(median(erase.map((x) => x.ms)))} ms (${erase.map((x) => ms(x.ms)).join(', ')}) | ${erase.map((x) => x.removed).join(', ')} interactions | ${e.length} | ${ms(median(e))} | ${ms(percentile(e, 99))} | ${ms(Math.max(...e))} | ${failed(eraseWindow)} | ${ms(Math.max(...erase.map((x) => x.lock)))} |`,
+    );
     const d = latencies(deleteWindow);
-    console.log(`| deleteItems, ${DELETE.toLocaleString('en-US')} items in calls of 1,000 | ${ms(median(deletion.map((x) => x.ms)))} ms (${deletion.map((x) => ms(x.ms)).join(', ')}); per call median ${ms(median(deletion.flatMap((x) => x.calls)))}, max ${ms(Math.max(...deletion.flatMap((x) => x.calls)))} ms | ${deletion.map((x) => x.removed).join(', ')} interactions | ${d.length} | ${ms(median(d))} | ${ms(percentile(d, 99))} | ${ms(Math.max(...d))} | ${failed(deleteWindow)} | ${ms(Math.max(...deletion.map((x) => x.lock)))} |`);
-    console.log(`\nconcurrent writes: the recordInteractions calls that overlapped the operation; lock wait: max(now() - pg_locks.waitstart) over ungranted locks, sampled every 5 ms (0: none seen)`);
-    console.log(`command: npm run bench:lifecycle -- --runs ${RUNS} --items ${ITEMS} --users ${USERS} --per-user ${PER_USER} --heavy ${HEAVY} --delete ${DELETE} --clients ${CLIENTS} --batch ${BATCH} --baseline-seconds ${BASELINE_MS / 1000}`);
+    console.log(
+      `| deleteItems, ${DELETE.toLocaleString('en-US')} items in calls of 1,000 | ${ms(median(deletion.map((x) => x.ms)))} ms (${deletion.map((x) => ms(x.ms)).join(', ')}); per call median ${ms(median(deletion.flatMap((x) => x.calls)))}, max ${ms(Math.max(...deletion.flatMap((x) => x.calls)))} ms | ${deletion.map((x) => x.removed).join(', ')} interactions | ${d.length} | ${ms(median(d))} | ${ms(percentile(d, 99))} | ${ms(Math.max(...d))} | ${failed(deleteWindow)} | ${ms(Math.max(...deletion.map((x) => x.lock)))} |`,
+    );
+    console.log(
+      `\nconcurrent writes: the recordInteractions calls that overlapped the operation; lock wait: max(now() - pg_locks.waitstart) over ungranted locks, sampled every 5 ms (0: none seen)`,
+    );
+    console.log(
+      `command: npm run bench:lifecycle -- --runs ${RUNS} --items ${ITEMS} --users ${USERS} --per-user ${PER_USER} --heavy ${HEAVY} --delete ${DELETE} --clients ${CLIENTS} --batch ${BATCH} --baseline-seconds ${BASELINE_MS / 1000}`,
+    );
   } finally {
     api?.child.kill('SIGTERM');
     await sampler.end();

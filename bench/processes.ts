@@ -33,7 +33,11 @@ export async function startApiProcess(env: Record<string, string>): Promise<{ ur
   const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   // The per-key and per-tenant rates are off: a benchmark measures what an instance can do
   // (the per-tenant gate stays on, as deployed; TENANT_MAX_IN_FLIGHT=0 in env turns it off).
-  const started = await startProcess('api', { NODE_ENV: 'production', RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0', ...env }, { nodeArgs });
+  const started = await startProcess(
+    'api',
+    { NODE_ENV: 'production', RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0', ...env },
+    { nodeArgs },
+  );
   started.child.stderr!.pipe(process.stderr);
   return { url: started.url, child: started.child };
 }
@@ -75,7 +79,14 @@ export async function loadWorld(adminUrl: string, tenantId: string, world: Taste
          SELECT $1, u.id, it.id, e.kind, e.pair, to_timestamp(e.ts)
            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS e(usr, item, kind, pair, ts)
            JOIN users u ON u.tenant_id = $1 AND u.external_id = e.usr JOIN items it ON it.tenant_id = $1 AND it.external_id = e.item`,
-        [tenantId, part.map((e) => e.user), part.map((e) => e.item), part.map((e) => (e.label ? 'LIKE' : 'DISLIKE')), part.map((e) => e.pair), part.map((e) => e.ts)],
+        [
+          tenantId,
+          part.map((e) => e.user),
+          part.map((e) => e.item),
+          part.map((e) => (e.label ? 'LIKE' : 'DISLIKE')),
+          part.map((e) => e.pair),
+          part.map((e) => e.ts),
+        ],
       );
     }
     // Each pair's latest event is its state, as recordInteractions leaves it.

@@ -8,7 +8,11 @@ export type Feeds = Record<'history' | 'history_label' | 'history_mask' | 'candi
 /** One user's request with fixed values (alternating likes and dislikes); `seed` varies them. */
 export function oneUser(D: number, history: number, candidates: number, seed = 0): ScoreBatch {
   const v = (k: number) => Array.from({ length: D }, (_, d) => Math.sin(seed * 31 + k * 7 + d));
-  return userBatch(D, Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })), Array.from({ length: candidates }, (_, k) => v(100 + k)));
+  return userBatch(
+    D,
+    Array.from({ length: history }, (_, k) => ({ vector: v(k), like: k % 2 === 0 })),
+    Array.from({ length: candidates }, (_, k) => v(100 + k)),
+  );
 }
 
 /** `users` copies of oneUser(D, history, candidates). */

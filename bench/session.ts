@@ -34,7 +34,12 @@ async function profile(D: number, users: number, runs: number) {
     for (let i = 0; i < runs; i++) await session.run(input);
     session.endProfiling();
     await session.release();
-    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8')) as {
+      cat: string;
+      name: string;
+      dur: number;
+      args?: { op_name?: string };
+    }[];
     const byOp = new Map<string, number>();
     let nodes = 0;
     for (const e of events) {
@@ -60,20 +65,28 @@ async function main() {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const best = Math.min(...SIZES.map((n) => median(perUser.get(n)!)));
-  console.log(`\nsession.run of ${modelPath} (dimension ${D}), ${HISTORY} history items and ${CANDIDATES} candidates per user, onnxruntime intra-op threads ${threads || 'default'}, ${cpus().length} x ${cpus()[0].model}; medians of ${values.rounds} rounds of ${seconds} s\n`);
+  console.log(
+    `\nsession.run of ${modelPath} (dimension ${D}), ${HISTORY} history items and ${CANDIDATES} candidates per user, onnxruntime intra-op threads ${threads || 'default'}, ${cpus().length} x ${cpus()[0].model}; medians of ${values.rounds} rounds of ${seconds} s\n`,
+  );
   console.log('| users per run | ms per run | ms per user | candidates/s | batch-1 time per user / this |');
   console.log('|---|---|---|---|---|');
   for (const n of SIZES) {
     const m = median(perUser.get(n)!);
-    console.log(`| ${n} | ${(m * n).toFixed(3)} | ${m.toFixed(3)} | ${Math.round((CANDIDATES * 1000) / m).toLocaleString('en-US')} | ${(median(perUser.get(1)!) / m).toFixed(2)}x |`);
+    console.log(
+      `| ${n} | ${(m * n).toFixed(3)} | ${m.toFixed(3)} | ${Math.round((CANDIDATES * 1000) / m).toLocaleString('en-US')} | ${(median(perUser.get(1)!) / m).toFixed(2)}x |`,
+    );
   }
-  console.log(`\nA run with 1 user, 1 history item and 1 candidate (the fixed cost of a run): ${median(fixed).toFixed(3)} ms. ` +
-    `The most batching can save on model time here: ${(median(perUser.get(1)!) / best).toFixed(2)}x.`);
+  console.log(
+    `\nA run with 1 user, 1 history item and 1 candidate (the fixed cost of a run): ${median(fixed).toFixed(3)} ms. ` +
+      `The most batching can save on model time here: ${(median(perUser.get(1)!) / best).toFixed(2)}x.`,
+  );
   await session.release();
   for (const users of [1, 64]) {
     const { nodes, byOp } = await profile(D, users, 100);
     const total = byOp.reduce((a, [, ms]) => a + ms, 0);
-    console.log(`\nProfile at ${users} user(s) per run: ${nodes} nodes, ${total.toFixed(3)} ms of kernel time per run (the profiler adds its own cost per node)`);
+    console.log(
+      `\nProfile at ${users} user(s) per run: ${nodes} nodes, ${total.toFixed(3)} ms of kernel time per run (the profiler adds its own cost per node)`,
+    );
     console.log('| operator | ms per run | share |');
     console.log('|---|---|---|');
     for (const [op, ms] of byOp.slice(0, 10)) console.log(`| ${op} | ${ms.toFixed(3)} | ${((100 * ms) / total).toFixed(0)}% |`);

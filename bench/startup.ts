@@ -16,7 +16,10 @@ type App = keyof typeof READY;
 
 function startedInMs(app: App, args: string[], env: Record<string, string>): Promise<number> {
   const began = performance.now();
-  const child = spawn(process.execPath, args, { env: { ...process.env, PORT: '0', WORKER_PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, PORT: '0', WORKER_PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const early = (code: number | null) => reject(new Error(`${app} exited (${code}) before it was ready:\n${out}`));
@@ -62,7 +65,9 @@ async function main() {
     for (const app of ['api', 'worker']) {
       const c = times[`${app} compiled`];
       const t = times[`${app} tsx`];
-      console.log(`| ${app} | ${median(c).toFixed(0)} | ${median(t).toFixed(0)} | ${(median(t) / median(c)).toFixed(2)} | ${c.map((x) => x.toFixed(0)).join(', ')}; ${t.map((x) => x.toFixed(0)).join(', ')} |`);
+      console.log(
+        `| ${app} | ${median(c).toFixed(0)} | ${median(t).toFixed(0)} | ${(median(t) / median(c)).toFixed(2)} | ${c.map((x) => x.toFixed(0)).join(', ')}; ${t.map((x) => x.toFixed(0)).join(', ')} |`,
+      );
     }
   } finally {
     await db.drop();

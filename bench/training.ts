@@ -46,7 +46,6 @@ const run = promisify(execFile);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (...a: unknown[]) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-
 async function exportOnce(appUrl: string, tenantId: string) {
   const dir = mkdtempSync(join(tmpdir(), 'tg-bench-export-'));
   try {
@@ -67,7 +66,11 @@ async function main() {
     log(`generating and loading: ${SMALL_USERS} and ${USERS} users, ${ITEMS} items of dimension ${DIM}, ${PER_USER} likes and dislikes per user`);
     const small = await createTenant(scratch.adminUrl, { name: 'bench small', slug: 'bench-small', embeddingDim: DIM, keyRoles: ['admin'] });
     const large = await createTenant(scratch.adminUrl, { name: 'bench large', slug: 'bench-large', embeddingDim: DIM, keyRoles: ['admin', 'app'] });
-    await loadWorld(scratch.adminUrl, small.tenant.id, generateTasteWorld({ users: SMALL_USERS, items: ITEMS, dim: DIM, interactionsPerUser: PER_USER, groups: 6, seed: 11 }));
+    await loadWorld(
+      scratch.adminUrl,
+      small.tenant.id,
+      generateTasteWorld({ users: SMALL_USERS, items: ITEMS, dim: DIM, interactionsPerUser: PER_USER, groups: 6, seed: 11 }),
+    );
     // The large world has 5% more likes per user than it loads now: the rest arrive before the fine-tune.
     const world = generateTasteWorld({ users: USERS, items: ITEMS, dim: DIM, interactionsPerUser: Math.round(PER_USER * 1.05), groups: 6, seed: 12 });
     const firstPart = world.interactions.filter((_, i) => i % 21 !== 20);
@@ -75,12 +78,19 @@ async function main() {
     await loadWorld(scratch.adminUrl, large.tenant.id, { ...world, interactions: firstPart });
 
     // ------------------------------------------------------------------ 1. the export alone
-    for (const [label, tenant] of [['small', small], ['large', large]] as const) {
+    for (const [label, tenant] of [
+      ['small', small],
+      ['large', large],
+    ] as const) {
       const results = [];
       for (let r = 0; r < REPEATS; r++) results.push(await exportOnce(scratch.appUrl, tenant.tenant.id));
       const n = results[0].stats.interactions;
       log(`export ${label}: ${results.map((x) => `${x.seconds.toFixed(1)} s / ${x.peakRssMb.toFixed(0)} MB`).join(', ')}`);
-      rows.push([`export, ${n.toLocaleString('en-US')} interactions`, `${median(results.map((x) => x.seconds)).toFixed(1)} s`, `peak RSS ${median(results.map((x) => x.peakRssMb)).toFixed(0)} MB (${results.map((x) => x.peakRssMb.toFixed(0)).join(', ')}; ${median(results.map((x) => x.startRssMb)).toFixed(0)} MB before it began)`]);
+      rows.push([
+        `export, ${n.toLocaleString('en-US')} interactions`,
+        `${median(results.map((x) => x.seconds)).toFixed(1)} s`,
+        `peak RSS ${median(results.map((x) => x.peakRssMb)).toFixed(0)} MB (${results.map((x) => x.peakRssMb.toFixed(0)).join(', ')}; ${median(results.map((x) => x.startRssMb)).toFixed(0)} MB before it began)`,
+      ]);
     }
     if (values['skip-run']) return;
 
@@ -96,17 +106,30 @@ async function main() {
     const admin = large.keys.find((k) => k.role === 'admin')!.key;
     const app = large.keys.find((k) => k.role === 'app')!.key;
     const gql = async (query: string, variables: object = {}) => {
-      const r = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
+      const r = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = await r.json();
       if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 400));
       return body.data;
     };
     // A live feed of one of the tenant's users: when does MODEL arrive?
-    const ws = createClient({ url: api.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${app}` } });
+    const ws = createClient({
+      url: api.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${app}` },
+    });
     const pushes: { reason: string; at: number; modelVersion: string | null }[] = [];
     ws.subscribe<{ feedUpdated: { reason: string; feed: { modelVersion: string | null } } }>(
       { query: 'subscription { feedUpdated(userId: "user-1", first: 10) { reason feed { modelVersion } } }' },
-      { next: (m) => m.data && pushes.push({ reason: m.data.feedUpdated.reason, at: Date.now(), modelVersion: m.data.feedUpdated.feed.modelVersion }), error: (e) => log('subscription error', e), complete: () => {} },
+      {
+        next: (m) => m.data && pushes.push({ reason: m.data.feedUpdated.reason, at: Date.now(), modelVersion: m.data.feedUpdated.feed.modelVersion }),
+        error: (e) => log('subscription error', e),
+        complete: () => {},
+      },
     );
 
     const runOnce = async (label: string) => {
@@ -141,15 +164,37 @@ async function main() {
         }
         return undefined;
       })();
-      const ready = await Promise.all(workers.map(async (w) => (await fetch(`${w.url}/v2/models/${tenantModelName(large.tenant.id)}/versions/${version}/ready`)).status === 200));
+      const ready = await Promise.all(
+        workers.map(async (w) => (await fetch(`${w.url}/v2/models/${tenantModelName(large.tenant.id)}/versions/${version}/ready`)).status === 200),
+      );
       const t = r.timings;
       const e = r.modelVersion.evaluation;
       rows.push([`${label}: export (in the run)`, `${t.exporting.toFixed(1)} s`, '']);
-      rows.push([`${label}: ${label.startsWith('fine') ? 'fine-tune' : 'training'} (${r.epochs} epochs)`, `${t.training.toFixed(1)} s`, `validation pairwise ${r.validationAccuracy?.toFixed(1)}`]);
-      rows.push([`${label}: evaluation`, `${t.evaluating.toFixed(1)} s`, `held-out pairwise: candidate ${e.candidate.pairwise.toFixed(1)}, serving ${e.serving?.pairwise?.toFixed(1) ?? '-'}, global ${e.globalBaseline.pairwise.toFixed(1)}, centroid ${e.centroidBaseline.pairwise.toFixed(1)}`]);
-      rows.push([`${label}: promotion (every worker loads, then the registry)`, `${t.promoting.toFixed(1)} s`, `version ${version} loaded on ${ready.filter(Boolean).length} of ${workers.length} workers`]);
-      rows.push([`${label}: job start → promotion`, `${((promotedAt - Date.parse(r.startedAt)) / 1000).toFixed(1)} s`, `(${((promotedAt - Date.parse(r.startedAt)) / 60_000).toFixed(1)} min)`]);
-      rows.push([`${label}: promotion → MODEL pushed to a live feed`, pushed ? `${((pushed - promotedAt) / 1000).toFixed(2)} s` : 'none within 10 s', `promotion stage + push: ${pushed ? (t.promoting + (pushed - promotedAt) / 1000).toFixed(1) : '-'} s`]);
+      rows.push([
+        `${label}: ${label.startsWith('fine') ? 'fine-tune' : 'training'} (${r.epochs} epochs)`,
+        `${t.training.toFixed(1)} s`,
+        `validation pairwise ${r.validationAccuracy?.toFixed(1)}`,
+      ]);
+      rows.push([
+        `${label}: evaluation`,
+        `${t.evaluating.toFixed(1)} s`,
+        `held-out pairwise: candidate ${e.candidate.pairwise.toFixed(1)}, serving ${e.serving?.pairwise?.toFixed(1) ?? '-'}, global ${e.globalBaseline.pairwise.toFixed(1)}, centroid ${e.centroidBaseline.pairwise.toFixed(1)}`,
+      ]);
+      rows.push([
+        `${label}: promotion (every worker loads, then the registry)`,
+        `${t.promoting.toFixed(1)} s`,
+        `version ${version} loaded on ${ready.filter(Boolean).length} of ${workers.length} workers`,
+      ]);
+      rows.push([
+        `${label}: job start → promotion`,
+        `${((promotedAt - Date.parse(r.startedAt)) / 1000).toFixed(1)} s`,
+        `(${((promotedAt - Date.parse(r.startedAt)) / 60_000).toFixed(1)} min)`,
+      ]);
+      rows.push([
+        `${label}: promotion → MODEL pushed to a live feed`,
+        pushed ? `${((pushed - promotedAt) / 1000).toFixed(2)} s` : 'none within 10 s',
+        `promotion stage + push: ${pushed ? (t.promoting + (pushed - promotedAt) / 1000).toFixed(1) : '-'} s`,
+      ]);
     };
 
     await report('first model', await runOnce('first model'));
@@ -165,7 +210,9 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
     await scratch.drop();
     const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(`\nTraining benchmark: ${USERS.toLocaleString('en-US')} users, ${ITEMS.toLocaleString('en-US')} items of dimension ${DIM}, ${(USERS * PER_USER).toLocaleString('en-US')} interactions; 2 workers, 1 API, npm run jobs, on this machine\n`);
+    console.log(
+      `\nTraining benchmark: ${USERS.toLocaleString('en-US')} users, ${ITEMS.toLocaleString('en-US')} items of dimension ${DIM}, ${(USERS * PER_USER).toLocaleString('en-US')} interactions; 2 workers, 1 API, npm run jobs, on this machine\n`,
+    );
     for (const r of rows) console.log(`${r[0].padEnd(width)}  ${r[1].padStart(9)}  ${r[2]}`);
     console.log(`\ncommand: npm run bench:training -- ${process.argv.slice(2).join(' ')}`.trimEnd());
   }

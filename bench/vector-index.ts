@@ -9,7 +9,12 @@ import { createVectorIndex } from '../src/ranking/vector-index.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21' } } });
 const ROUNDS = Number(values.rounds);
-const SIZES: [number, number][] = [[10_000, 32], [100_000, 32], [10_000, 512], [100_000, 512]];
+const SIZES: [number, number][] = [
+  [10_000, 32],
+  [100_000, 32],
+  [10_000, 512],
+  [100_000, 512],
+];
 
 /** A fixed pseudo-random sequence in [-1, 1), so every run scans the same vectors. */
 function sequence(seed: number) {
@@ -17,7 +22,9 @@ function sequence(seed: number) {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
 }
 
-console.log(`\nVector index nearest(): median of ${ROUNDS} calls after 3 warm-up calls; 8 queries, k = 250, 20 ids excluded; ${cpus().length} x ${cpus()[0].model}\n`);
+console.log(
+  `\nVector index nearest(): median of ${ROUNDS} calls after 3 warm-up calls; 8 queries, k = 250, 20 ids excluded; ${cpus().length} x ${cpus()[0].model}\n`,
+);
 console.log('| items | dimension | index MB | median ms | p90 ms | items scanned per ms |');
 console.log('|---|---|---|---|---|---|');
 for (const [n, dim] of SIZES) {
@@ -39,6 +46,8 @@ for (const [n, dim] of SIZES) {
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(ROUNDS / 2)];
-  console.log(`| ${n.toLocaleString('en-US')} | ${dim} | ${Math.round((n * dim * 4) / 2 ** 20)} | ${median.toFixed(2)} | ${times[Math.floor(ROUNDS * 0.9)].toFixed(2)} | ${Math.round(n / median).toLocaleString('en-US')} |`);
+  console.log(
+    `| ${n.toLocaleString('en-US')} | ${dim} | ${Math.round((n * dim * 4) / 2 ** 20)} | ${median.toFixed(2)} | ${times[Math.floor(ROUNDS * 0.9)].toFixed(2)} | ${Math.round(n / median).toLocaleString('en-US')} |`,
+  );
 }
 console.log(`\ncommand: npm run bench:vector-index -- --rounds ${ROUNDS}`);

@@ -281,8 +281,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxBufferedBytes: integer(env, 'SUBSCRIPTION_MAX_BUFFERED_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     }),
     rateLimits: Object.freeze({
-      perKey: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_KEY_PER_SECOND', 200, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_KEY_BURST', 400, 1, 10_000_000) }),
-      perTenant: Object.freeze({ perSecond: integer(env, 'RATE_LIMIT_TENANT_PER_SECOND', 500, 0, 1_000_000), burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000) }),
+      perKey: Object.freeze({
+        perSecond: integer(env, 'RATE_LIMIT_KEY_PER_SECOND', 200, 0, 1_000_000),
+        burst: integer(env, 'RATE_LIMIT_KEY_BURST', 400, 1, 10_000_000),
+      }),
+      perTenant: Object.freeze({
+        perSecond: integer(env, 'RATE_LIMIT_TENANT_PER_SECOND', 500, 0, 1_000_000),
+        burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000),
+      }),
       gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 4, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
     }),
     training: Object.freeze({
@@ -312,7 +318,13 @@ export function loadConfig(env: Env = process.env): Config {
       batchSize: integer(env, 'EMBEDDING_BATCH_SIZE', 64, 1, 4096),
     }),
     scoring: Object.freeze({
-      workerUrls: Object.freeze((env.WORKER_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean).map((u) => httpUrl('WORKER_URLS', u))),
+      workerUrls: Object.freeze(
+        (env.WORKER_URLS ?? '')
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean)
+          .map((u) => httpUrl('WORKER_URLS', u)),
+      ),
       historyPerKind: integer(env, 'HISTORY_PER_KIND', 8, 1, 64),
       timeoutMs: integer(env, 'SCORING_TIMEOUT_MS', 1000, 1, 60_000),
       retries: integer(env, 'SCORING_RETRIES', 2, 0, 10),

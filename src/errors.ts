@@ -33,8 +33,7 @@ export class AppError extends Error {
   }
 }
 
-export const badInput = (message: string, problems: readonly FieldProblem[] = []) =>
-  new AppError('BAD_USER_INPUT', message, problems);
+export const badInput = (message: string, problems: readonly FieldProblem[] = []) => new AppError('BAD_USER_INPUT', message, problems);
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
@@ -48,7 +47,10 @@ export const isAppError = (error: unknown): error is AppError => error instanceo
  */
 export function throwIfProblems(what: string, problems: readonly FieldProblem[], code: ErrorCode = 'BAD_USER_INPUT', { write = true } = {}): void {
   if (problems.length === 0) return;
-  const shown = problems.slice(0, 5).map((p) => `${p.field}: ${p.message}`).join('; ');
+  const shown = problems
+    .slice(0, 5)
+    .map((p) => `${p.field}: ${p.message}`)
+    .join('; ');
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
   throw new AppError(code, `${what}: ${problems.length} invalid${write ? '; nothing was changed' : ''}. ${shown}${more}`, problems);
 }

@@ -72,7 +72,15 @@ async function main() {
   // other process can reach it; with a server, `npm run jobs` runs them (JOBS_IN_PROCESS overrides).
   let jobs: JobRunner | undefined;
   if (config.training.inProcess ?? database.embedded) {
-    jobs = await openJobs(config, { db: database.db, connectionString: database.listenUrl, bus, predictor: services.predictor, tasteGroups: services.tasteGroups, log, onError: backgroundError });
+    jobs = await openJobs(config, {
+      db: database.db,
+      connectionString: database.listenUrl,
+      bus,
+      predictor: services.predictor,
+      tasteGroups: services.tasteGroups,
+      log,
+      onError: backgroundError,
+    });
   }
 
   let demo: DemoKeys | undefined;

@@ -24,8 +24,15 @@ async function main() {
   const log = createLogger(config.logLevel, 'tastegraph-jobs');
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const errors = new Counter({ name: 'tastegraph_background_errors_total', help: 'Background failures by component (logged with their context)', labelNames: ['component'], registers: [metrics] });
-  const database = await openDatabase(config, { onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed') });
+  const errors = new Counter({
+    name: 'tastegraph_background_errors_total',
+    help: 'Background failures by component (logged with their context)',
+    labelNames: ['component'],
+    registers: [metrics],
+  });
+  const database = await openDatabase(config, {
+    onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed'),
+  });
   const bus = await createPostgresBus(database.listenUrl, log);
   // Scoring as the API does it: the workers when WORKER_URLS names them, else the model store
   // in this process. Promotions load on the workers (or here, and API instances load on the

@@ -8,13 +8,11 @@ import { messageOf } from '../errors.js';
 async function main() {
   const config = loadConfig();
   if (!config.databaseAdminUrl) {
-    throw new Error('DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner\'s postgres:// URL; the embedded database migrates itself on start');
+    throw new Error("DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner's postgres:// URL; the embedded database migrates itself on start");
   }
   const applied = await migrate(config.databaseAdminUrl);
   if (config.appDbPassword) await setAppRolePassword(config.databaseAdminUrl, APP_ROLE, config.appDbPassword);
-  process.stdout.write(
-    `${redact(config.databaseAdminUrl)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}\n`,
-  );
+  process.stdout.write(`${redact(config.databaseAdminUrl)}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'}\n`);
 }
 
 main().catch((error) => {

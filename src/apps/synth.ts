@@ -25,7 +25,12 @@ const FLAGS: Record<string, keyof TasteWorldOptions> = {
 
 async function main() {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, 'test-share': { type: 'string' }, preset: { type: 'string' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
+    options: {
+      out: { type: 'string' },
+      'test-share': { type: 'string' },
+      preset: { type: 'string' },
+      ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+    },
     strict: true,
   });
   if (!values.out) throw new Error('usage: npm run synth -- --out DIR [--users N --groups K --items N --dim D --seed S ...]');

@@ -12,15 +12,14 @@ async function main() {
   });
   if (!values.name || !values.dim) throw new Error('usage: npm run tenant:create -- --name "Acme Images" --dim 512 [--slug acme]');
   const config = loadConfig();
-  if (!config.databaseAdminUrl) throw new Error('DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner\'s postgres:// URL');
+  if (!config.databaseAdminUrl) throw new Error("DATABASE_ADMIN_URL (or DATABASE_URL): set it to the owner's postgres:// URL");
   const { tenant, keys } = await createTenant(config.databaseAdminUrl, {
     name: values.name,
     slug: values.slug,
     embeddingDim: Number(values.dim),
   });
   process.stdout.write(
-    `created tenant "${tenant.slug}" (${tenant.id}), embedding dimension ${tenant.embeddingDim}\n` +
-      `admin key (shown once; store it now): ${keys[0].key}\n`,
+    `created tenant "${tenant.slug}" (${tenant.id}), embedding dimension ${tenant.embeddingDim}\n` + `admin key (shown once; store it now): ${keys[0].key}\n`,
   );
 }
 

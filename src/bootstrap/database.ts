@@ -49,7 +49,7 @@ export async function openDatabase(config: Config, hooks: DatabaseHooks = {}): P
     throw new Error(
       `DATABASE_URL connects as "${role.user}", which ${role.reason} and so bypasses row-level security. ` +
         `Connect the API as ${APP_ROLE} (created by npm run db:migrate), e.g. ${redact(config.databaseUrl).replace(/\/\/[^@/]*@?/, `//${APP_ROLE}@`)}, ` +
-        'and give the owner\'s URL to DATABASE_ADMIN_URL for migrations and operator commands.',
+        "and give the owner's URL to DATABASE_ADMIN_URL for migrations and operator commands.",
     );
   }
   const pending = await pendingMigrations(config.databaseUrl);

@@ -76,8 +76,19 @@ export function groupPoints(points: Points, o: GroupingOptions): Grouping {
     ordinals,
     sizes: [...sizes],
     centroids: Array.from({ length: k }, (_, c) => Float32Array.from(centroids.subarray(c * dim, (c + 1) * dim))),
-    representatives: nearest.map((members) => members.sort((a, b) => a.d2 - b.d2 || a.index - b.index).slice(0, o.representatives).map((m) => m.index)),
-    silhouette: sample ? silhouette(subset(points, sample), Int32Array.from(sample, (i) => zeroBased[i]), k) : silhouette(points, zeroBased, k),
+    representatives: nearest.map((members) =>
+      members
+        .sort((a, b) => a.d2 - b.d2 || a.index - b.index)
+        .slice(0, o.representatives)
+        .map((m) => m.index),
+    ),
+    silhouette: sample
+      ? silhouette(
+          subset(points, sample),
+          Int32Array.from(sample, (i) => zeroBased[i]),
+          k,
+        )
+      : silhouette(points, zeroBased, k),
     daviesBouldin: daviesBouldin(points, zeroBased, k),
     calinskiHarabasz: calinskiHarabasz(points, zeroBased, k),
     coordinates: projection.coordinates,

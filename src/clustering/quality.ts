@@ -78,7 +78,7 @@ export function calinskiHarabasz(points: Points, labels: ArrayLike<number>, k: n
   let within = 0;
   for (let i = 0; i < n; i++) within += squaredDistance(data, i, centroids, labels[i], dim);
   if (within === 0) return Infinity;
-  return (between / (present - 1)) / (within / (n - present));
+  return between / (present - 1) / (within / (n - present));
 }
 
 const pairs = (x: number) => (x * (x - 1)) / 2;

@@ -166,7 +166,7 @@ export async function createPostgresBus(connectionString: string, log: Logger, r
   function lost(error: Error): void {
     if (closed) return;
     downSince = new Date();
-    log.error({ err: error }, 'event bus: listening connection lost; live feeds on this instance miss other instances\' events until it is back');
+    log.error({ err: error }, "event bus: listening connection lost; live feeds on this instance miss other instances' events until it is back");
     retry(1);
   }
 

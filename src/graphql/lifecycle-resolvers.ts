@@ -32,7 +32,8 @@ export const lifecycleResolvers = {
     },
   },
   UserData: {
-    currentStates: ({ user }: { user: UserRow }, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.users.states(ctx.viewer, user, args),
+    currentStates: ({ user }: { user: UserRow }, args: Args<{ first: number; after?: string }>, ctx: Context) =>
+      ctx.services.users.states(ctx.viewer, user, args),
     history: ({ user }: { user: UserRow }, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.users.history(ctx.viewer, user, args),
   },
 };

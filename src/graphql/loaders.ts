@@ -17,8 +17,10 @@ export interface Loaders {
 }
 
 // A batch function returns one value or Error per key, in key order.
-const orMissing = <T>(what: string, ids: readonly number[]) => (rows: (T | undefined)[]) =>
-  rows.map((row, i) => row ?? new Error(`${what} ${ids[i]} not found`));
+const orMissing =
+  <T>(what: string, ids: readonly number[]) =>
+  (rows: (T | undefined)[]) =>
+    rows.map((row, i) => row ?? new Error(`${what} ${ids[i]} not found`));
 
 export function createLoaders(services: Services, viewer: Viewer): Loaders {
   return {

@@ -7,7 +7,8 @@ type Args<T> = Record<string, unknown> & T;
 
 export const modelResolvers = {
   Query: {
-    modelVersions: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.training.versions(ctx.viewer, args.first, args.after),
+    modelVersions: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) =>
+      ctx.services.training.versions(ctx.viewer, args.first, args.after),
     trainingRuns: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.training.runs(ctx.viewer, args.first, args.after),
     trainingRun: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.training.run(ctx.viewer, args.id),
   },

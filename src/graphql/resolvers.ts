@@ -35,7 +35,10 @@ function feedPage(feed: Feed, first: number, after: string | undefined | null) {
     ...feed,
     edges: shown.map((entry) => ({ cursor: encodeCursor(entry.rank), node: entry })),
     // A live feed's entries may be the best of a longer ranking: past them there is more.
-    pageInfo: { hasNextPage: start + first < feed.entries.length || feed.truncated === true, endCursor: shown.length ? encodeCursor(shown[shown.length - 1].rank) : null },
+    pageInfo: {
+      hasNextPage: start + first < feed.entries.length || feed.truncated === true,
+      endCursor: shown.length ? encodeCursor(shown[shown.length - 1].rank) : null,
+    },
   };
 }
 
@@ -53,8 +56,7 @@ export const resolvers = {
     tenant: (_: unknown, __: unknown, ctx: Context) => ctx.services.tenants.current(ctx.viewer),
     user: (_: unknown, args: Args<{ externalId: string }>, ctx: Context) => ctx.services.users.get(ctx.viewer, args.externalId),
     item: (_: unknown, args: Args<{ externalId: string }>, ctx: Context) => ctx.services.items.get(ctx.viewer, args.externalId),
-    items: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) =>
-      ctx.services.items.list(ctx.viewer, args.first, args.after),
+    items: (_: unknown, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.items.list(ctx.viewer, args.first, args.after),
     score: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), false),
     rank: async (_: unknown, args: Args<ScoreKey>, ctx: Context) => withRanks(await ctx.loaders.scores.load(args), true),
     feed: async (_: unknown, args: Args<{ userId: string; first: number; after?: string }>, ctx: Context) =>
@@ -87,8 +89,7 @@ export const resolvers = {
     },
     recordInteraction: async (_: unknown, args: Args<{ event: InteractionInput }>, ctx: Context) =>
       (await ctx.services.interactions.record(ctx.viewer, [args.event]))[0],
-    createApiKey: (_: unknown, args: Args<{ name: string; role: ApiKeyRole }>, ctx: Context) =>
-      ctx.services.apiKeys.create(ctx.viewer, args.name, args.role),
+    createApiKey: (_: unknown, args: Args<{ name: string; role: ApiKeyRole }>, ctx: Context) => ctx.services.apiKeys.create(ctx.viewer, args.name, args.role),
     revokeApiKey: (_: unknown, args: Args<{ id: string }>, ctx: Context) => ctx.services.apiKeys.revoke(ctx.viewer, args.id),
     ...modelResolvers.Mutation,
     ...tasteGroupResolvers.Mutation,

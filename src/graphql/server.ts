@@ -39,7 +39,12 @@ export interface ApiServerOptions {
   /** Limits on the query text (config.documentLimits). */
   documentLimits: DocumentLimits;
   /** Limits of feedUpdated subscriptions (defaults when not given). */
-  subscriptions?: Partial<SubscriptionLimits> & { subscriptionsPerConnection?: number; subscriptionsPerTenant?: number; subscriptionsPerKey?: number; socketsPerKey?: number };
+  subscriptions?: Partial<SubscriptionLimits> & {
+    subscriptionsPerConnection?: number;
+    subscriptionsPerTenant?: number;
+    subscriptionsPerKey?: number;
+    socketsPerKey?: number;
+  };
 }
 
 export interface ApiServer {
@@ -97,7 +102,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The hosted Sandbox page cannot load on machines without internet; use any GraphQL client.
       ApolloServerPluginLandingPageDisabled(),
-      { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await ws.dispose();
+            },
+          };
+        },
+      },
       // HTTP checks depth and cost in a plugin (Apollo would recode a validation rule's error
       // as GRAPHQL_VALIDATION_FAILED), once the variables are known.
       useQueryLimits(operationLimits),
@@ -118,7 +131,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     });
   }
   app.use('/admin', ...adminPages());
-  app.get('/health/live', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   app.get('/health/ready', async (_req, res) => {
     try {
       await options.checkReady();

@@ -8,7 +8,7 @@ import type { Context } from './context.js';
 
 type Args<T> = Record<string, unknown> & T;
 
-const seconds = (row: SnapshotRow, key: string) => ((row.details.seconds as Record<string, number> | undefined)?.[key] ?? 0);
+const seconds = (row: SnapshotRow, key: string) => (row.details.seconds as Record<string, number> | undefined)?.[key] ?? 0;
 
 export const tasteGroupResolvers = {
   Query: {
@@ -53,7 +53,8 @@ export const tasteGroupResolvers = {
     likedItems: (row: GroupRow, _: unknown, ctx: Context) => liftsOf(row.liked, ctx),
     dislikedItems: (row: GroupRow, _: unknown, ctx: Context) => liftsOf(row.disliked, ctx),
     preferenceTokens: (row: GroupRow) => row.tokens,
-    members: (row: GroupRow, args: Args<{ first: number; after?: string }>, ctx: Context) => ctx.services.users.list(ctx.viewer, args.first, args.after, row.id),
+    members: (row: GroupRow, args: Args<{ first: number; after?: string }>, ctx: Context) =>
+      ctx.services.users.list(ctx.viewer, args.first, args.after, row.id),
     snapshot: (row: GroupRow, _: unknown, ctx: Context) => ctx.services.tasteGroups.snapshot(ctx.viewer, row.snapshotId),
   },
 };

@@ -24,10 +24,17 @@ export async function specificVersions(modelDir: string): Promise<string[]> {
     config = undefined;
   }
   const listed = config && /specific\s*:?\s*\{\s*versions\s*:\s*\[([\d\s,]*)\]/.exec(config);
-  if (listed) return listed[1].split(',').map((v) => v.trim()).filter((v) => /^[1-9]\d*$/.test(v));
+  if (listed)
+    return listed[1]
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => /^[1-9]\d*$/.test(v));
   try {
     const entries = await readdir(modelDir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && /^[1-9]\d*$/.test(e.name)).map((e) => e.name).sort((a, b) => Number(b) - Number(a));
+    return entries
+      .filter((e) => e.isDirectory() && /^[1-9]\d*$/.test(e.name))
+      .map((e) => e.name)
+      .sort((a, b) => Number(b) - Number(a));
   } catch {
     return [];
   }

@@ -100,7 +100,8 @@ export async function createModelRegistry(options: ModelRegistryOptions): Promis
         loaded.set(version, { session, batcher, mtime });
         if (current) {
           retire(version, current, 'model version replaced by a changed file').catch((error) =>
-            options.log.error({ err: error, model: options.modelName, version }, 'replaced model version could not be freed'));
+            options.log.error({ err: error, model: options.modelName, version }, 'replaced model version could not be freed'),
+          );
         }
         added.push(version);
         serving++;

@@ -52,7 +52,13 @@ export function createModelStore(base: ModelRegistry, tenants: TenantModels): Mo
       if (!isTenantModelName(name)) throw new ModelNotFoundError(`unknown model ${name}`);
       const before = new Set(tenants.versions(name));
       const report = await tenants.loadModel(name);
-      return { loaded: report.loaded.filter((v) => !before.has(v)), unloaded: [], refused: report.refused, versions: tenants.versions(name), serving: report.serving };
+      return {
+        loaded: report.loaded.filter((v) => !before.has(v)),
+        unloaded: [],
+        refused: report.refused,
+        versions: tenants.versions(name),
+        serving: report.serving,
+      };
     },
     versions: (name) => (name === BASE_MODEL ? base.versions() : tenants.versions(name)),
     baseReady: () => base.get() !== undefined,

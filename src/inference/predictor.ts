@@ -38,7 +38,12 @@ export function createPredictor(scorer: Scorer) {
      * Each user's representation (the model's user_embedding) from their history alone, in
      * one model call that scores no candidates.
      */
-    async embed(model: ModelChoice, dim: number, histories: readonly UserToScore['history'][], deadline: number): Promise<{ embeddings: Float32Array[]; version: string }> {
+    async embed(
+      model: ModelChoice,
+      dim: number,
+      histories: readonly UserToScore['history'][],
+      deadline: number,
+    ): Promise<{ embeddings: Float32Array[]; version: string }> {
       const batch = stackBatches(histories.map((history) => userBatch(dim, [...history], [])));
       const { output, version } = await scorer.embed(refOf(model), batch, deadline);
       const E = output.E;

@@ -69,7 +69,12 @@ async function loadOnThread(bytes: Uint8Array, options: ort.InferenceSession.Ses
 }
 
 /** Loads and checks a model file; throws (naming the file and the problem) if it is not a usable preference model. */
-export async function loadPreferenceSession(path: string, version: string, provider: ExecutionProvider = 'cpu', intraOpThreads = 0): Promise<PreferenceSession> {
+export async function loadPreferenceSession(
+  path: string,
+  version: string,
+  provider: ExecutionProvider = 'cpu',
+  intraOpThreads = 0,
+): Promise<PreferenceSession> {
   const bytes = new Uint8Array(await readFile(path));
   let metadata: Record<string, string>;
   let session: Awaited<ReturnType<typeof loadOnThread>>;

@@ -29,7 +29,10 @@ export interface WorkerServerOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -138,13 +141,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       closeIfDraining(res);
       res.end(JSON.stringify(body));
     };
-    if (req.method === 'GET' && path === '/v2/health/live') return json(200, { live: true }), 'live';
+    if (req.method === 'GET' && path === '/v2/health/live') return (json(200, { live: true }), 'live');
     if (req.method === 'GET' && path === '/v2/health/ready') {
       const ready = !shuttingDown && store.baseReady();
-      return json(ready ? 200 : 503, { ready }), 'ready';
+      return (json(ready ? 200 : 503, { ready }), 'ready');
     }
     if (req.method === 'GET' && path === '/v2') {
-      return json(200, { name: 'tastegraph-worker', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }), 'server';
+      return (json(200, { name: 'tastegraph-worker', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }), 'server');
     }
     if (req.method === 'GET' && path === '/metrics') {
       const latest = store.base.get();
@@ -166,8 +169,8 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       // Like Triton, a load that could not load the version to serve is an error (400); the
       // versions loaded before keep serving.
       const refused = result.refused.find((r) => r.version === result.serving);
-      if (refused) return json(400, { error: refused.error, ...result }), 'load';
-      return json(200, result), 'load';
+      if (refused) return (json(400, { error: refused.error, ...result }), 'load');
+      return (json(200, result), 'load');
     }
     const match = MODEL_ROUTE.exec(path);
     if (!match) throw new HttpError(404, `no route for ${req.method} ${path}`);
@@ -181,10 +184,11 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET`);
     if (action === '/ready') {
       // Triton: ready means loaded. Asking does not load a tenant's model.
-      const ready = name === BASE_MODEL ? store.base.get(version) !== undefined : version ? store.tenants.isLoaded(name, version) : store.tenants.versions(name).length > 0;
-      return json(ready ? 200 : 404, { name, ready }), 'model_ready';
+      const ready =
+        name === BASE_MODEL ? store.base.get(version) !== undefined : version ? store.tenants.isLoaded(name, version) : store.tenants.versions(name).length > 0;
+      return (json(ready ? 200 : 404, { name, ready }), 'model_ready');
     }
-    return json(200, await modelMetadata(name, version)), 'model_metadata';
+    return (json(200, await modelMetadata(name, version)), 'model_metadata');
   }
 
   const server = createServer((req, res) => {
@@ -196,11 +200,15 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       })
       .catch((error: Error) => {
         const status =
-          error instanceof HttpError || error instanceof ModelNotFoundError || error instanceof ModelRefusedError ? error.status
-          : error instanceof ProtocolError ? 400
-          : error instanceof OverloadedError || error instanceof ShuttingDownError ? 503
-          : error instanceof DeadlineExceededError ? 504
-          : 500;
+          error instanceof HttpError || error instanceof ModelNotFoundError || error instanceof ModelRefusedError
+            ? error.status
+            : error instanceof ProtocolError
+              ? 400
+              : error instanceof OverloadedError || error instanceof ShuttingDownError
+                ? 503
+                : error instanceof DeadlineExceededError
+                  ? 504
+                  : 500;
         if (status === 500) {
           log.error({ err: error, url: req.url }, 'inference request failed');
         }

@@ -73,7 +73,9 @@ function checkLabels(labels: BigInt64Array, mask: Uint8Array, H: number) {
   for (let i = 0; i < labels.length; i++) {
     if (mask[i] === 0) labels[i] = 0n;
     else if (labels[i] !== 0n && labels[i] !== 1n) {
-      throw new ProtocolError(`history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got ${labels[i]} at [${Math.floor(i / H)}, ${i % H}]`);
+      throw new ProtocolError(
+        `history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got ${labels[i]} at [${Math.floor(i / H)}, ${i % H}]`,
+      );
     }
   }
 }
@@ -104,7 +106,8 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     const size = input.parameters?.binary_data_size;
     let data;
     if (size !== undefined) {
-      if (size !== count * BYTES[expected]) throw new ProtocolError(`${input.name}: binary_data_size ${size} does not match shape ${JSON.stringify(input.shape)} of ${expected}`);
+      if (size !== count * BYTES[expected])
+        throw new ProtocolError(`${input.name}: binary_data_size ${size} does not match shape ${JSON.stringify(input.shape)} of ${expected}`);
       if (offset + size > body.length) throw new ProtocolError(`${input.name}: binary data runs past the end of the body`);
       data = typedFrom(expected, body.subarray(offset, offset + size));
       offset += size;
@@ -130,7 +133,8 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
   if (!same(tensors.history_label.shape, [B, H]) || !same(tensors.history_mask.shape, [B, H])) {
     throw new ProtocolError(`history_label and history_mask: expected shape [${B}, ${H}] like history`);
   }
-  if (tensors.candidates.shape[0] !== B || Dc !== D) throw new ProtocolError(`candidates: expected shape [${B}, T, ${D}], got ${JSON.stringify(tensors.candidates.shape)}`);
+  if (tensors.candidates.shape[0] !== B || Dc !== D)
+    throw new ProtocolError(`candidates: expected shape [${B}, T, ${D}], got ${JSON.stringify(tensors.candidates.shape)}`);
   // An empty batch or candidate list cannot be computed (the model reshapes along B and T).
   if (B === 0) throw new ProtocolError('history: expected at least one user (B >= 1), got shape ' + JSON.stringify(tensors.history.shape));
   if (T === 0) throw new ProtocolError('candidates: expected at least one candidate per user (T >= 1), got shape ' + JSON.stringify(tensors.candidates.shape));
@@ -154,7 +158,10 @@ export function parseInferRequest(body: Buffer, headerLength: number | undefined
     outputs,
     timeoutUs: typeof timeout === 'number' && timeout > 0 ? timeout : undefined,
     batch: {
-      B, H, T, D,
+      B,
+      H,
+      T,
+      D,
       history: tensors.history.data as Float32Array,
       historyLabel: tensors.history_label.data as BigInt64Array,
       historyMask: tensors.history_mask.data as Uint8Array,
@@ -176,7 +183,14 @@ function encode(json: object, binaries: Buffer[]): EncodedMessage {
 
 const bytesOf = (a: Float32Array | BigInt64Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-export function encodeInferResponse(model: string, version: string, id: string | undefined, output: ScoreOutput, binary: Set<string>, outputs: readonly string[] = OUTPUT_NAMES): EncodedMessage {
+export function encodeInferResponse(
+  model: string,
+  version: string,
+  id: string | undefined,
+  output: ScoreOutput,
+  binary: Set<string>,
+  outputs: readonly string[] = OUTPUT_NAMES,
+): EncodedMessage {
   const binaries: Buffer[] = [];
   const tensor = (name: string, shape: number[], data: Float32Array) => {
     if (binary.has(name)) {
@@ -190,7 +204,9 @@ export function encodeInferResponse(model: string, version: string, id: string |
       model_name: model,
       model_version: version,
       ...(id !== undefined ? { id } : {}),
-      outputs: outputs.map((name) => (name === 'logits' ? tensor('logits', [output.B, output.T, 2], output.logits) : tensor('user_embedding', [output.B, output.E], output.userEmbedding))),
+      outputs: outputs.map((name) =>
+        name === 'logits' ? tensor('logits', [output.B, output.T, 2], output.logits) : tensor('user_embedding', [output.B, output.E], output.userEmbedding),
+      ),
     },
     binaries,
   );

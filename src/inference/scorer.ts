@@ -17,7 +17,10 @@ export interface ModelRef {
 
 /** The model version asked for is not in the store, or its file cannot be loaded. */
 export class ModelUnavailableError extends Error {
-  constructor(readonly model: ModelRef, message: string) {
+  constructor(
+    readonly model: ModelRef,
+    message: string,
+  ) {
     super(message);
     this.name = 'ModelUnavailableError';
   }

@@ -23,7 +23,10 @@ export function describeScoringFailure(error: unknown): string {
     return typeof message === 'string' ? message : '';
   });
   if (codes.includes('ECONNREFUSED')) return 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?';
-  if (codes.some((c) => c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'ETIMEDOUT') || messages.some((m) => /did not answer within|deadline passed|deadline exceeded/.test(m))) {
+  if (
+    codes.some((c) => c === 'UND_ERR_HEADERS_TIMEOUT' || c === 'UND_ERR_BODY_TIMEOUT' || c === 'ETIMEDOUT') ||
+    messages.some((m) => /did not answer within|deadline passed|deadline exceeded/.test(m))
+  ) {
     return 'the inference worker did not answer in time';
   }
   if (messages.some((m) => /answered 503/.test(m))) return 'the inference worker was overloaded (503) and shed the request';

@@ -99,7 +99,10 @@ export function createTenantModels(o: TenantModelsOptions) {
       victims.push(entry);
     }
     for (const entry of victims) {
-      o.log.info({ model: entry.name, version: entry.version, bytes: entry.bytes }, 'tenant model unloaded to stay within the memory budget (least recently used)');
+      o.log.info(
+        { model: entry.name, version: entry.version, bytes: entry.bytes },
+        'tenant model unloaded to stay within the memory budget (least recently used)',
+      );
       await entry.batcher.drain();
       await entry.session.release();
     }
@@ -219,7 +222,10 @@ export function createTenantModels(o: TenantModelsOptions) {
     },
 
     versions(name: string): string[] {
-      return [...loaded.values()].filter((e) => e.name === name).map((e) => e.version).sort((a, b) => Number(a) - Number(b));
+      return [...loaded.values()]
+        .filter((e) => e.name === name)
+        .map((e) => e.version)
+        .sort((a, b) => Number(a) - Number(b));
     },
 
     stats() {

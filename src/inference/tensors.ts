@@ -60,7 +60,10 @@ export function stackBatches(parts: readonly ScoreBatch[]): ScoreBatch {
   const H = Math.max(...parts.map((p) => p.H));
   const T = Math.max(...parts.map((p) => p.T));
   const out: ScoreBatch = {
-    B, H, T, D,
+    B,
+    H,
+    T,
+    D,
     history: new Float32Array(B * H * D),
     historyLabel: new BigInt64Array(B * H),
     historyMask: new Uint8Array(B * H),

@@ -44,7 +44,12 @@ export class WorkerUnavailableError extends Error {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createWorkerClient(options: WorkerClientOptions): Scorer {
-  const targets: Target[] = options.urls.map((url) => ({ url, pool: new Pool(url, { connections: options.connections ?? 16, pipelining: 1 }), failures: 0, ejectedUntil: 0 }));
+  const targets: Target[] = options.urls.map((url) => ({
+    url,
+    pool: new Pool(url, { connections: options.connections ?? 16, pipelining: 1 }),
+    failures: 0,
+    ejectedUntil: 0,
+  }));
   const ejectMs = options.ejectMs ?? 1000;
   let next = 0;
 
@@ -93,7 +98,10 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       const request = pool.request({
         method,
         path,
-        headers: body?.headerLength !== undefined ? { 'inference-header-content-length': String(body.headerLength), 'content-type': 'application/octet-stream' } : { 'content-type': 'application/json' },
+        headers:
+          body?.headerLength !== undefined
+            ? { 'inference-header-content-length': String(body.headerLength), 'content-type': 'application/octet-stream' }
+            : { 'content-type': 'application/json' },
         body: body?.body,
         headersTimeout: budget,
         bodyTimeout: budget,
@@ -107,7 +115,12 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
         }
         if (response.statusCode < 300) return { bytes, headers: response.headers };
         const message = bytes.toString('utf8').slice(0, 300);
-        if (response.statusCode < 500) throw Object.assign(new Error(`worker ${url} answered ${response.statusCode}: ${message}`), { final: true, status: response.statusCode, body: message });
+        if (response.statusCode < 500)
+          throw Object.assign(new Error(`worker ${url} answered ${response.statusCode}: ${message}`), {
+            final: true,
+            status: response.statusCode,
+            body: message,
+          });
         lastError = new Error(`worker ${url} answered ${response.statusCode}: ${message}`);
         failed(target);
       } catch (error) {
@@ -115,7 +128,12 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
         lastError = error;
         failed(target);
         // An answer that comes after we gave up is read and dropped, so its connection is freed.
-        request.then((r) => r.body.dump(), () => {}).catch(() => {});
+        request
+          .then(
+            (r) => r.body.dump(),
+            () => {},
+          )
+          .catch(() => {});
       } finally {
         clearTimeout(timer);
       }
@@ -148,9 +166,16 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       try {
         const { bytes } = await call('GET', `/v2/models/${BASE_MODEL}`, Date.now() + 1000);
         // The worker's (or Triton's) model metadata; a field missing throws and is kept below.
-        const meta = JSON.parse(bytes.toString('utf8')) as { inputs: { name: string; shape: number[] }[]; versions: string[]; parameters?: { served_version?: string } };
+        const meta = JSON.parse(bytes.toString('utf8')) as {
+          inputs: { name: string; shape: number[] }[];
+          versions: string[];
+          parameters?: { served_version?: string };
+        };
         const dim = Number(meta.inputs.find((i) => i.name === 'history')!.shape[2]);
-        info = { value: { version: String(meta.parameters?.served_version ?? meta.versions.at(-1)), embeddingDim: dim }, until: Date.now() + (options.infoTtlMs ?? 5000) };
+        info = {
+          value: { version: String(meta.parameters?.served_version ?? meta.versions.at(-1)), embeddingDim: dim },
+          until: Date.now() + (options.infoTtlMs ?? 5000),
+        };
       } catch (error) {
         // Kept, not thrown: scoring falls back and says why (unavailableReason).
         info = { value: undefined, until: Date.now() + 1000, error };
@@ -165,7 +190,12 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
       return Promise.all(
         targets.map(async (target): Promise<LoadOutcome> => {
           try {
-            const response = await target.pool.request({ method: 'POST', path: `/v2/repository/models/${name}/load`, headersTimeout: 60_000, bodyTimeout: 60_000 });
+            const response = await target.pool.request({
+              method: 'POST',
+              path: `/v2/repository/models/${name}/load`,
+              headersTimeout: 60_000,
+              bodyTimeout: 60_000,
+            });
             const text = await response.body.text();
             if (response.statusCode < 300) return { target: target.url, ok: true, refused: false };
             const error = (() => {
@@ -175,7 +205,12 @@ export function createWorkerClient(options: WorkerClientOptions): Scorer {
                 return text.slice(0, 300);
               }
             })();
-            return { target: target.url, ok: false, refused: response.statusCode >= 400 && response.statusCode < 500, error: `worker ${target.url} answered ${response.statusCode}: ${error}` };
+            return {
+              target: target.url,
+              ok: false,
+              refused: response.statusCode >= 400 && response.statusCode < 500,
+              error: `worker ${target.url} answered ${response.statusCode}: ${error}`,
+            };
           } catch (error) {
             return { target: target.url, ok: false, refused: false, error: `worker ${target.url} did not answer: ${(error as Error).message}` };
           }

@@ -5,7 +5,12 @@ export function createWorkerMetrics() {
   const registry = new Registry();
   return {
     registry,
-    requests: new Counter({ name: 'tastegraph_worker_requests_total', help: 'Requests by endpoint and HTTP status', labelNames: ['endpoint', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'tastegraph_worker_requests_total',
+      help: 'Requests by endpoint and HTTP status',
+      labelNames: ['endpoint', 'status'],
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: 'tastegraph_worker_request_seconds',
       help: 'Request latency by endpoint',
@@ -13,13 +18,36 @@ export function createWorkerMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    batchRows: new Histogram({ name: 'tastegraph_worker_batch_rows', help: 'Users per session.run', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    batchRows: new Histogram({
+      name: 'tastegraph_worker_batch_rows',
+      help: 'Users per session.run',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
     queueRows: new Gauge({ name: 'tastegraph_worker_queue_rows', help: 'Users waiting for a session.run', registers: [registry] }),
-    modelVersion: new Gauge({ name: 'tastegraph_worker_model_version', help: 'The version served as latest (value 1)', labelNames: ['model', 'version'], registers: [registry] }),
+    modelVersion: new Gauge({
+      name: 'tastegraph_worker_model_version',
+      help: 'The version served as latest (value 1)',
+      labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
     tenantModels: new Gauge({ name: 'tastegraph_worker_tenant_models_loaded', help: "Tenants' model versions loaded now", registers: [registry] }),
-    tenantModelBytes: new Gauge({ name: 'tastegraph_worker_tenant_model_bytes', help: "Estimated memory of the tenants' model versions loaded (WORKER_MODEL_CACHE_MB bounds it)", registers: [registry] }),
-    tenantModelEvictions: new Counter({ name: 'tastegraph_worker_tenant_model_evictions_total', help: "Tenants' model versions unloaded to stay within the memory budget", registers: [registry] }),
-    modelLoadFailures: new Counter({ name: 'tastegraph_worker_model_load_failures_total', help: 'Model versions refused on load (corrupt or not a preference model); what was loaded keeps serving', labelNames: ['model', 'version'], registers: [registry] }),
+    tenantModelBytes: new Gauge({
+      name: 'tastegraph_worker_tenant_model_bytes',
+      help: "Estimated memory of the tenants' model versions loaded (WORKER_MODEL_CACHE_MB bounds it)",
+      registers: [registry],
+    }),
+    tenantModelEvictions: new Counter({
+      name: 'tastegraph_worker_tenant_model_evictions_total',
+      help: "Tenants' model versions unloaded to stay within the memory budget",
+      registers: [registry],
+    }),
+    modelLoadFailures: new Counter({
+      name: 'tastegraph_worker_model_load_failures_total',
+      help: 'Model versions refused on load (corrupt or not a preference model); what was loaded keeps serving',
+      labelNames: ['model', 'version'],
+      registers: [registry],
+    }),
   };
 }
 

@@ -112,7 +112,10 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
   let sweeping: Promise<void> | undefined;
   async function sweepOnce() {
     for (const { tenantId, runId } of await o.registry.failStaleRuns(o.staleSeconds)) {
-      failed('training-run', new Error('heartbeat stopped'), 'training run marked failed: its heartbeat stopped (trainer or process killed)', { tenantId, runId });
+      failed('training-run', new Error('heartbeat stopped'), 'training run marked failed: its heartbeat stopped (trainer or process killed)', {
+        tenantId,
+        runId,
+      });
     }
     for (const { tenantId, runId } of await o.registry.runsToDispatch()) await dispatch(tenantId, runId);
   }
@@ -123,7 +126,11 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
 
   const shutdown = new AbortController();
   await boss.work(QUEUES.NIGHTLY, { pollingIntervalSeconds: 2 }, handleFanOut(fanOut));
-  await boss.work<TrainingRunJob>(QUEUES.TRAINING_RUN, { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: 1 }, handleTrainingRun(o.runs, shutdown.signal));
+  await boss.work<TrainingRunJob>(
+    QUEUES.TRAINING_RUN,
+    { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: 1 },
+    handleTrainingRun(o.runs, shutdown.signal),
+  );
   await boss.work(QUEUES.TASTE_GROUPS_HOURLY, { pollingIntervalSeconds: 2 }, handleFanOut(groupFanOut));
   await boss.work<TasteGroupsJob>(QUEUES.TASTE_GROUPS, { batchSize: 1, pollingIntervalSeconds: 1 }, handleTasteGroups(o.tasteGroups.groups, log));
   const unsubscribe = o.bus.subscribe((event) => {

@@ -21,12 +21,15 @@ function cosine(a: ArrayLike<number>, unit: Float64Array | undefined): number {
   return norm === 0 ? 0 : dot / Math.sqrt(norm);
 }
 
-export function centroidScores(
-  history: readonly { vector: ArrayLike<number>; like: boolean }[],
-  candidates: readonly ArrayLike<number>[],
-): number[] {
+export function centroidScores(history: readonly { vector: ArrayLike<number>; like: boolean }[], candidates: readonly ArrayLike<number>[]): number[] {
   const dim = candidates[0]?.length ?? 0;
-  const liked = meanUnit(history.filter((h) => h.like).map((h) => h.vector), dim);
-  const disliked = meanUnit(history.filter((h) => !h.like).map((h) => h.vector), dim);
+  const liked = meanUnit(
+    history.filter((h) => h.like).map((h) => h.vector),
+    dim,
+  );
+  const disliked = meanUnit(
+    history.filter((h) => !h.like).map((h) => h.vector),
+    dim,
+  );
   return candidates.map((c) => (cosine(c, liked) - cosine(c, disliked) + 2) / 4);
 }

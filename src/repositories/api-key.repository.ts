@@ -42,10 +42,7 @@ export function createApiKeyRepository(db: Database) {
     /** The only query that runs before the tenant is known (see app_authenticate in the migration). */
     async findOwner(keyHash: Buffer): Promise<KeyOwner | undefined> {
       return db.withoutTenant(async (sql) => {
-        const { rows } = await sql.query<KeyOwner>(
-          `SELECT key_id AS "keyId", tenant_id AS "tenantId", role, revoked FROM app_authenticate($1)`,
-          [keyHash],
-        );
+        const { rows } = await sql.query<KeyOwner>(`SELECT key_id AS "keyId", tenant_id AS "tenantId", role, revoked FROM app_authenticate($1)`, [keyHash]);
         return rows[0];
       });
     },
@@ -54,10 +51,7 @@ export function createApiKeyRepository(db: Database) {
 
     async list(tenantId: string): Promise<ApiKeyRow[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<ApiKeyRow>(
-          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id`,
-          [tenantId],
-        );
+        const { rows } = await sql.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId]);
         return rows;
       });
     },

@@ -23,9 +23,7 @@ export interface InteractionRow {
   createdAt: Date;
 }
 
-export type RecordOutcome =
-  | { ok: true; interactions: InteractionRow[] }
-  | { ok: false; code: 'NOT_FOUND' | 'CONFLICT'; problems: FieldProblem[] };
+export type RecordOutcome = { ok: true; interactions: InteractionRow[] } | { ok: false; code: 'NOT_FOUND' | 'CONFLICT'; problems: FieldProblem[] };
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -122,12 +120,7 @@ async function resolveIds(sql: Sql, tenantId: string, userExternalIds: string[],
 }
 
 async function recordInTransaction(sql: Sql, tenantId: string, events: readonly InteractionWrite[]): Promise<RecordOutcome> {
-  const ids = await resolveIds(
-    sql,
-    tenantId,
-    [...new Set(events.map((e) => e.userExternalId))],
-    [...new Set(events.map((e) => e.itemExternalId))],
-  );
+  const ids = await resolveIds(sql, tenantId, [...new Set(events.map((e) => e.userExternalId))], [...new Set(events.map((e) => e.itemExternalId))]);
   const unknown: FieldProblem[] = [];
   events.forEach((e, index) => {
     if (!ids.items.has(e.itemExternalId)) {
@@ -152,7 +145,13 @@ async function recordInTransaction(sql: Sql, tenantId: string, events: readonly 
 }
 
 const toRow = (r: InteractionRow): InteractionRow => ({
-  id: r.id, userId: r.userId, itemId: r.itemId, kind: r.kind, pairId: r.pairId, eventId: r.eventId, createdAt: r.createdAt,
+  id: r.id,
+  userId: r.userId,
+  itemId: r.itemId,
+  kind: r.kind,
+  pairId: r.pairId,
+  eventId: r.eventId,
+  createdAt: r.createdAt,
 });
 
 /**
@@ -162,12 +161,7 @@ const toRow = (r: InteractionRow): InteractionRow => ({
  * a few calls one. A retried event found stored is not applied to the state again: a later
  * event may have replaced it since.
  */
-async function insertNew(
-  sql: Sql,
-  tenantId: string,
-  events: readonly InteractionWrite[],
-  ids: ResolvedIds,
-): Promise<Map<InteractionWrite, InteractionRow>> {
+async function insertNew(sql: Sql, tenantId: string, events: readonly InteractionWrite[], ids: ResolvedIds): Promise<Map<InteractionWrite, InteractionRow>> {
   const users = events.map((e) => ids.users.get(e.userExternalId)!);
   const items = events.map((e) => ids.items.get(e.itemExternalId)!);
   const { rows } = await sql.query<{ id: number; eventId: string | null; createdAt: Date }>(
@@ -228,9 +222,7 @@ export interface ClearResult {
   event: InteractionRow | null;
 }
 
-export type ClearOutcome =
-  | { ok: true; results: ClearResult[] }
-  | { ok: false; code: 'NOT_FOUND'; problems: FieldProblem[] };
+export type ClearOutcome = { ok: true; results: ClearResult[] } | { ok: false; code: 'NOT_FOUND'; problems: FieldProblem[] };
 
 async function clearInTransaction(sql: Sql, tenantId: string, pairs: readonly ClearWrite[]): Promise<ClearOutcome> {
   const { rows: found } = await sql.query<{ kind: 'u' | 'i'; id: number; externalId: string }>(
@@ -314,7 +306,17 @@ export function createInteractionRepository(db: Database) {
         // A user or item of the call was deleted (deleteUser, deleteItems) after this call
         // found it and before it committed: the foreign key refuses the rows, all roll back.
         if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
-          return { ok: false, code: 'CONFLICT', problems: [{ field: 'events', message: 'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again' }] };
+          return {
+            ok: false,
+            code: 'CONFLICT',
+            problems: [
+              {
+                field: 'events',
+                message:
+                  'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again',
+              },
+            ],
+          };
         }
         throw error;
       }
@@ -333,10 +335,12 @@ export function createInteractionRepository(db: Database) {
                      WHERE tenant_id = $1 AND user_id = $2 AND kind = '${kind}' AND id < $3 ORDER BY id DESC LIMIT $4)`,
       );
       return db.withTenant(page.tenantId, async (sql) => {
-        const { rows } = await sql.query<InteractionRow>(
-          `SELECT * FROM (${branches.join(' UNION ALL ')}) h ORDER BY id DESC LIMIT $4`,
-          [page.tenantId, page.userId, page.beforeId ?? Number.MAX_SAFE_INTEGER, page.limit],
-        );
+        const { rows } = await sql.query<InteractionRow>(`SELECT * FROM (${branches.join(' UNION ALL ')}) h ORDER BY id DESC LIMIT $4`, [
+          page.tenantId,
+          page.userId,
+          page.beforeId ?? Number.MAX_SAFE_INTEGER,
+          page.limit,
+        ]);
         return rows;
       });
     },
@@ -374,10 +378,10 @@ export function createInteractionRepository(db: Database) {
     /** Every item the user likes or dislikes now (a feed shows none of them again). */
     async ratedItemIds(tenantId: string, userId: number): Promise<Set<number>> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<{ itemId: number }>(
-          `SELECT item_id AS "itemId" FROM interaction_states WHERE tenant_id = $1 AND user_id = $2`,
-          [tenantId, userId],
-        );
+        const { rows } = await sql.query<{ itemId: number }>(`SELECT item_id AS "itemId" FROM interaction_states WHERE tenant_id = $1 AND user_id = $2`, [
+          tenantId,
+          userId,
+        ]);
         return new Set(rows.map((r) => r.itemId));
       });
     },

@@ -55,13 +55,7 @@ export function createItemRepository(db: Database) {
            ON CONFLICT (tenant_id, external_id) DO UPDATE
              SET url = excluded.url, prompt = excluded.prompt, embedding = excluded.embedding, updated_at = now()
            RETURNING ${ITEM_COLUMNS}`,
-          [
-            tenantId,
-            items.map((i) => i.externalId),
-            items.map((i) => i.url),
-            items.map((i) => i.prompt),
-            items.map((i) => encodeEmbedding(i.embedding)),
-          ],
+          [tenantId, items.map((i) => i.externalId), items.map((i) => i.url), items.map((i) => i.prompt), items.map((i) => encodeEmbedding(i.embedding))],
         );
         const byExternalId = new Map(rows.map((r) => [r.externalId, toItem(r)]));
         // Every item must come back as it was sent. If the database stored an id differently
@@ -77,10 +71,7 @@ export function createItemRepository(db: Database) {
 
     async findByExternalId(tenantId: string, externalId: string): Promise<ItemRow | undefined> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<RawItemRow>(
-          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = $2`,
-          [tenantId, externalId],
-        );
+        const { rows } = await sql.query<RawItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = $2`, [tenantId, externalId]);
         return rows[0] && toItem(rows[0]);
       });
     },
@@ -88,10 +79,7 @@ export function createItemRepository(db: Database) {
     /** Items by internal id, in the order of ids; undefined where an id is not this tenant's. */
     async findByIds(tenantId: string, ids: readonly number[]): Promise<(ItemRow | undefined)[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<RawItemRow>(
-          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])`,
-          [tenantId, ids],
-        );
+        const { rows } = await sql.query<RawItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])`, [tenantId, ids]);
         const byId = new Map(rows.map((r) => [r.id, toItem(r)]));
         return ids.map((id) => byId.get(id));
       });
@@ -100,10 +88,10 @@ export function createItemRepository(db: Database) {
     /** Items by external id, in the order asked; undefined where the tenant has no such item. */
     async findByExternalIds(tenantId: string, externalIds: readonly string[]): Promise<(ItemRow | undefined)[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<RawItemRow>(
-          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = ANY($2::text[])`,
-          [tenantId, externalIds],
-        );
+        const { rows } = await sql.query<RawItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND external_id = ANY($2::text[])`, [
+          tenantId,
+          externalIds,
+        ]);
         const byExternalId = new Map(rows.map((r) => [r.externalId, toItem(r)]));
         return externalIds.map((id) => byExternalId.get(id));
       });
@@ -123,7 +111,13 @@ export function createItemRepository(db: Database) {
      * `since` and the returned updatedAt are timestamptz text: a JS Date would cut the
      * microseconds, and the next page would start before rows it already returned.
      */
-    async changedSince(tenantId: string, since: string, afterId: number, overlapSeconds: number, limit: number): Promise<{ id: number; embedding: Float32Array; updatedAt: string }[]> {
+    async changedSince(
+      tenantId: string,
+      since: string,
+      afterId: number,
+      overlapSeconds: number,
+      limit: number,
+    ): Promise<{ id: number; embedding: Float32Array; updatedAt: string }[]> {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ id: number; embedding: Buffer; updatedAt: string }>(
           `SELECT id, embedding, updated_at::text AS "updatedAt" FROM items
@@ -154,7 +148,9 @@ export function createItemRepository(db: Database) {
         const missing = externalIds.filter((id) => !known.has(id));
         if (missing.length > 0) return { ok: false, missing };
         const ids = found.map((r) => r.id);
-        const { rows: [removed] } = await sql.query<Omit<ItemDeletion & { ok: true }, 'ok' | 'itemIds'>>(
+        const {
+          rows: [removed],
+        } = await sql.query<Omit<ItemDeletion & { ok: true }, 'ok' | 'itemIds'>>(
           `WITH states AS (DELETE FROM interaction_states WHERE tenant_id = $1 AND item_id = ANY($2::bigint[]) RETURNING user_id, kind),
                 events AS (DELETE FROM interactions WHERE tenant_id = $1 AND item_id = ANY($2::bigint[]) RETURNING user_id),
                 touched AS (SELECT user_id FROM states UNION SELECT user_id FROM events),
@@ -185,10 +181,11 @@ export function createItemRepository(db: Database) {
     /** A page in creation order: `limit` items with id greater than afterId. */
     async list(tenantId: string, limit: number, afterId: number | undefined): Promise<ItemRow[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<RawItemRow>(
-          `SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-          [tenantId, afterId ?? 0, limit],
-        );
+        const { rows } = await sql.query<RawItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [
+          tenantId,
+          afterId ?? 0,
+          limit,
+        ]);
         return rows.map(toItem);
       });
     },

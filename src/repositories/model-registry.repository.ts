@@ -99,7 +99,9 @@ export function createModelRegistryRepository(db: Database) {
           [tenantId, trigger],
         );
         if (created) return { run: created, created: true };
-        const active = await one<TrainingRunRow>(sql, `SELECT ${RUN_COLUMNS} FROM training_runs WHERE tenant_id = $1 AND status IN ('QUEUED', 'RUNNING')`, [tenantId]);
+        const active = await one<TrainingRunRow>(sql, `SELECT ${RUN_COLUMNS} FROM training_runs WHERE tenant_id = $1 AND status IN ('QUEUED', 'RUNNING')`, [
+          tenantId,
+        ]);
         // Finished between the two statements: try once more.
         if (!active) throw new Error('training run: the active run finished while queueing; try again');
         return { run: active, created: false };
@@ -108,7 +110,9 @@ export function createModelRegistryRepository(db: Database) {
 
     async findRun(tenantId: string, runId: string): Promise<TrainingRunRow | undefined> {
       if (!UUID.test(runId)) return undefined;
-      return db.withTenant(tenantId, (sql) => one<TrainingRunRow>(sql, `SELECT ${RUN_COLUMNS} FROM training_runs WHERE tenant_id = $1 AND id = $2`, [tenantId, runId]));
+      return db.withTenant(tenantId, (sql) =>
+        one<TrainingRunRow>(sql, `SELECT ${RUN_COLUMNS} FROM training_runs WHERE tenant_id = $1 AND id = $2`, [tenantId, runId]),
+      );
     },
 
     /** Newest first; `afterId` is the last run of the previous page. */
@@ -157,11 +161,16 @@ export function createModelRegistryRepository(db: Database) {
                   timings = CASE WHEN $11::jsonb IS NULL THEN timings ELSE coalesce(timings, '{}'::jsonb) || $11::jsonb END
             WHERE tenant_id = $1 AND id = $2 AND status = 'RUNNING'`,
           [
-            tenantId, runId,
-            progress.stage !== undefined, progress.stage ?? null,
-            progress.epoch ?? null, progress.epochs ?? null,
-            progress.loss !== undefined, progress.loss ?? null,
-            progress.validationAccuracy !== undefined, progress.validationAccuracy ?? null,
+            tenantId,
+            runId,
+            progress.stage !== undefined,
+            progress.stage ?? null,
+            progress.epoch ?? null,
+            progress.epochs ?? null,
+            progress.loss !== undefined,
+            progress.loss ?? null,
+            progress.validationAccuracy !== undefined,
+            progress.validationAccuracy ?? null,
             progress.timings ? JSON.stringify(progress.timings) : null,
           ],
         );
@@ -172,7 +181,12 @@ export function createModelRegistryRepository(db: Database) {
     /** What the export found, and the newest interaction it included. */
     async recordDataset(tenantId: string, runId: string, dataset: Record<string, unknown>, watermark: number): Promise<void> {
       await db.withTenant(tenantId, (sql) =>
-        sql.query(`UPDATE training_runs SET dataset = $3, data_watermark = $4 WHERE tenant_id = $1 AND id = $2`, [tenantId, runId, JSON.stringify(dataset), watermark]),
+        sql.query(`UPDATE training_runs SET dataset = $3, data_watermark = $4 WHERE tenant_id = $1 AND id = $2`, [
+          tenantId,
+          runId,
+          JSON.stringify(dataset),
+          watermark,
+        ]),
       );
     },
 
@@ -215,21 +229,35 @@ export function createModelRegistryRepository(db: Database) {
     /** A new CANDIDATE with the next version number of the tenant. */
     async insertCandidate(
       tenantId: string,
-      v: { parentVersion: number | null; startedFrom: string | null; embeddingDim: number; trainingRunId: string; trainedAt: Date; artifactSha256: string; artifactBytes: number },
+      v: {
+        parentVersion: number | null;
+        startedFrom: string | null;
+        embeddingDim: number;
+        trainingRunId: string;
+        trainedAt: Date;
+        artifactSha256: string;
+        artifactBytes: number;
+      },
     ): Promise<ModelVersionRow> {
-      return db.withTenant(tenantId, async (sql) =>
-        (await one<ModelVersionRow>(
-          sql,
-          `INSERT INTO model_versions (tenant_id, version, parent_version, started_from, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes)
+      return db.withTenant(
+        tenantId,
+        async (sql) =>
+          (await one<ModelVersionRow>(
+            sql,
+            `INSERT INTO model_versions (tenant_id, version, parent_version, started_from, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes)
            SELECT $1, coalesce(max(version), 0) + 1, $2, $3, 'CANDIDATE', $4, $5, $6, $7, $8 FROM model_versions WHERE tenant_id = $1
            RETURNING ${VERSION_COLUMNS}`,
-          [tenantId, v.parentVersion, v.startedFrom, v.embeddingDim, v.trainingRunId, v.trainedAt, v.artifactSha256, v.artifactBytes],
-        ))!,
+            [tenantId, v.parentVersion, v.startedFrom, v.embeddingDim, v.trainingRunId, v.trainedAt, v.artifactSha256, v.artifactBytes],
+          ))!,
       );
     },
 
     /** The gate's numbers and word on a CANDIDATE (REJECTED, or FAILED when its artifact was refused). */
-    async judgeCandidate(tenantId: string, version: number, v: { status: 'CANDIDATE' | 'REJECTED' | 'FAILED'; evaluation?: unknown; reason?: string | null }): Promise<ModelVersionRow | undefined> {
+    async judgeCandidate(
+      tenantId: string,
+      version: number,
+      v: { status: 'CANDIDATE' | 'REJECTED' | 'FAILED'; evaluation?: unknown; reason?: string | null },
+    ): Promise<ModelVersionRow | undefined> {
       return db.withTenant(tenantId, (sql) =>
         one<ModelVersionRow>(
           sql,
@@ -246,7 +274,10 @@ export function createModelRegistryRepository(db: Database) {
      */
     async promote(tenantId: string, version: number, by: PromotedBy): Promise<{ promoted: ModelVersionRow; retired: number | null } | undefined> {
       return db.withTenant(tenantId, async (sql) => {
-        const target = await one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND version = $2 FOR UPDATE`, [tenantId, version]);
+        const target = await one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND version = $2 FOR UPDATE`, [
+          tenantId,
+          version,
+        ]);
         if (!target || target.status === 'FAILED') return undefined;
         if (target.status === 'PROMOTED') return { promoted: target, retired: null };
         // Retired first: the unique index allows one PROMOTED row per tenant at every statement.
@@ -265,7 +296,9 @@ export function createModelRegistryRepository(db: Database) {
     },
 
     async promoted(tenantId: string): Promise<ModelVersionRow | undefined> {
-      return db.withTenant(tenantId, (sql) => one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND status = 'PROMOTED'`, [tenantId]));
+      return db.withTenant(tenantId, (sql) =>
+        one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND status = 'PROMOTED'`, [tenantId]),
+      );
     },
 
     /**
@@ -286,12 +319,16 @@ export function createModelRegistryRepository(db: Database) {
     },
 
     async findVersion(tenantId: string, version: number): Promise<ModelVersionRow | undefined> {
-      return db.withTenant(tenantId, (sql) => one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND version = $2`, [tenantId, version]));
+      return db.withTenant(tenantId, (sql) =>
+        one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND version = $2`, [tenantId, version]),
+      );
     },
 
     async versionOfRun(tenantId: string, runId: string): Promise<ModelVersionRow | undefined> {
       if (!UUID.test(runId)) return undefined;
-      return db.withTenant(tenantId, (sql) => one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND training_run_id = $2`, [tenantId, runId]));
+      return db.withTenant(tenantId, (sql) =>
+        one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND training_run_id = $2`, [tenantId, runId]),
+      );
     },
 
     /** Highest version first; `beforeVersion` is the last version of the previous page. */
@@ -308,19 +345,27 @@ export function createModelRegistryRepository(db: Database) {
     // ------------------------------------------- across tenants (narrow SECURITY DEFINER doors)
 
     async tenantsDueForTraining(): Promise<string[]> {
-      return db.withoutTenant(async (sql) => (await sql.query<{ tenant_id: string }>('SELECT tenant_id FROM app_tenants_due_for_training()')).rows.map((r) => r.tenant_id));
+      return db.withoutTenant(async (sql) =>
+        (await sql.query<{ tenant_id: string }>('SELECT tenant_id FROM app_tenants_due_for_training()')).rows.map((r) => r.tenant_id),
+      );
     },
 
     async runsToDispatch(): Promise<{ tenantId: string; runId: string }[]> {
-      return db.withoutTenant(async (sql) =>
-        (await sql.query<{ tenantId: string; runId: string }>('SELECT tenant_id AS "tenantId", run_id AS "runId" FROM app_training_runs_to_dispatch()')).rows,
+      return db.withoutTenant(
+        async (sql) =>
+          (await sql.query<{ tenantId: string; runId: string }>('SELECT tenant_id AS "tenantId", run_id AS "runId" FROM app_training_runs_to_dispatch()')).rows,
       );
     },
 
     /** Marks RUNNING runs without a heartbeat for staleSeconds as FAILED; returns them. */
     async failStaleRuns(staleSeconds: number): Promise<{ tenantId: string; runId: string }[]> {
-      return db.withoutTenant(async (sql) =>
-        (await sql.query<{ tenantId: string; runId: string }>('SELECT tenant_id AS "tenantId", run_id AS "runId" FROM app_fail_stale_training_runs($1)', [staleSeconds])).rows,
+      return db.withoutTenant(
+        async (sql) =>
+          (
+            await sql.query<{ tenantId: string; runId: string }>('SELECT tenant_id AS "tenantId", run_id AS "runId" FROM app_fail_stale_training_runs($1)', [
+              staleSeconds,
+            ])
+          ).rows,
       );
     },
   };

@@ -86,7 +86,10 @@ export function createTasteGroupRepository(db: Database) {
 
     async groups(tenantId: string, snapshotId: string): Promise<GroupRow[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<RawGroup>(`SELECT ${GROUP_COLUMNS} FROM taste_groups WHERE tenant_id = $1 AND snapshot_id = $2 ORDER BY ordinal`, [tenantId, snapshotId]);
+        const { rows } = await sql.query<RawGroup>(`SELECT ${GROUP_COLUMNS} FROM taste_groups WHERE tenant_id = $1 AND snapshot_id = $2 ORDER BY ordinal`, [
+          tenantId,
+          snapshotId,
+        ]);
         return rows.map(toGroup);
       });
     },
@@ -150,7 +153,11 @@ export function createTasteGroupRepository(db: Database) {
      * Likes and dislikes per (group, item) among grouped users, and per item among all of
      * them: what lift is computed from. `ordinals[i]` is the group of `userIds[i]`.
      */
-    async itemCounts(tenantId: string, userIds: readonly number[], ordinals: readonly number[]): Promise<{ ordinal: number; itemId: number; likes: number; dislikes: number }[]> {
+    async itemCounts(
+      tenantId: string,
+      userIds: readonly number[],
+      ordinals: readonly number[],
+    ): Promise<{ ordinal: number; itemId: number; likes: number; dislikes: number }[]> {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ ordinal: number; itemId: number; likes: number; dislikes: number }>(
           `SELECT g.ordinal, i.item_id AS "itemId",
@@ -172,7 +179,20 @@ export function createTasteGroupRepository(db: Database) {
         const { rows } = await sql.query<{ id: string }>(
           `INSERT INTO taste_group_snapshots (tenant_id, model, trigger, k, k_source, users, silhouette, davies_bouldin, calinski_harabasz, stability, previous_id, details)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-          [tenantId, s.model, s.trigger, s.k, s.kSource, s.users, s.silhouette, s.daviesBouldin, s.calinskiHarabasz, s.stability, s.previousId, JSON.stringify(s.details)],
+          [
+            tenantId,
+            s.model,
+            s.trigger,
+            s.k,
+            s.kSource,
+            s.users,
+            s.silhouette,
+            s.daviesBouldin,
+            s.calinskiHarabasz,
+            s.stability,
+            s.previousId,
+            JSON.stringify(s.details),
+          ],
         );
         const snapshotId = rows[0].id;
         const groups = await sql.query<{ id: string; ordinal: number }>(
@@ -205,7 +225,9 @@ export function createTasteGroupRepository(db: Database) {
 
     /** Tenants with interactions since their latest snapshot (ids only; SECURITY DEFINER). */
     async tenantsDue(): Promise<string[]> {
-      return db.withoutTenant(async (sql) => (await sql.query<{ tenant_id: string }>('SELECT tenant_id FROM app_tenants_due_for_taste_groups()')).rows.map((r) => r.tenant_id));
+      return db.withoutTenant(async (sql) =>
+        (await sql.query<{ tenant_id: string }>('SELECT tenant_id FROM app_tenants_due_for_taste_groups()')).rows.map((r) => r.tenant_id),
+      );
     },
 
     /** Keeps the `keep` newest snapshots of the tenant (members make up most of the space). */

@@ -86,10 +86,11 @@ export type TenantRepository = ReturnType<typeof createTenantRepository>;
  * insert tenants), inside the caller's transaction so the first key commits with it.
  */
 export async function insertTenant(owner: pg.ClientBase, input: { name: string; slug: string; embeddingDim: number }): Promise<TenantRow> {
-  const { rows } = await owner.query<TenantRow>(
-    `INSERT INTO tenants (name, slug, embedding_dim) VALUES ($1, $2, $3) RETURNING ${TENANT_COLUMNS}`,
-    [input.name, input.slug, input.embeddingDim],
-  );
+  const { rows } = await owner.query<TenantRow>(`INSERT INTO tenants (name, slug, embedding_dim) VALUES ($1, $2, $3) RETURNING ${TENANT_COLUMNS}`, [
+    input.name,
+    input.slug,
+    input.embeddingDim,
+  ]);
   return rows[0];
 }
 

@@ -42,7 +42,9 @@ export function createTrainingDataRepository(db: Database) {
     /** Streams the tenant's items, then its interactions, to the sink, from one consistent snapshot. */
     async exportSnapshot(tenantId: string, sink: ExportSink, batch = 5000): Promise<void> {
       await db.withTenantSnapshot(tenantId, async (sql) => {
-        const { rows: [counts] } = await sql.query<{ items: number; dim: number }>(
+        const {
+          rows: [counts],
+        } = await sql.query<{ items: number; dim: number }>(
           `SELECT (SELECT count(*) FROM items WHERE tenant_id = $1) AS items, embedding_dim AS dim FROM tenants WHERE id = $1`,
           [tenantId],
         );

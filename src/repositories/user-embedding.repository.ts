@@ -76,10 +76,10 @@ export function createUserEmbeddingRepository(db: Database) {
     /** Item vectors by id (those of the tenant). */
     async itemVectors(tenantId: string, itemIds: readonly number[]): Promise<Map<number, Float32Array>> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<{ id: number; embedding: Buffer }>(
-          'SELECT id, embedding FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])',
-          [tenantId, itemIds],
-        );
+        const { rows } = await sql.query<{ id: number; embedding: Buffer }>('SELECT id, embedding FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])', [
+          tenantId,
+          itemIds,
+        ]);
         return new Map(rows.map((r) => [r.id, decodeEmbedding(r.embedding)]));
       });
     },
@@ -94,7 +94,14 @@ export function createUserEmbeddingRepository(db: Database) {
            ON CONFLICT (tenant_id, model, user_id) DO UPDATE
              SET embedding = EXCLUDED.embedding, history_size = EXCLUDED.history_size,
                  through_interaction = EXCLUDED.through_interaction, computed_at = now()`,
-          [tenantId, model, rows.map((r) => r.userId), rows.map((r) => encodeEmbedding(r.embedding)), rows.map((r) => r.historySize), rows.map((r) => r.through)],
+          [
+            tenantId,
+            model,
+            rows.map((r) => r.userId),
+            rows.map((r) => encodeEmbedding(r.embedding)),
+            rows.map((r) => r.historySize),
+            rows.map((r) => r.through),
+          ],
         );
       });
     },
@@ -133,7 +140,12 @@ export function createUserEmbeddingRepository(db: Database) {
     },
 
     /** Items both users liked, per other user: at most perUser items each, and how many in all. */
-    async sharedLikes(tenantId: string, userId: number, others: readonly number[], perUser: number): Promise<Map<number, { itemIds: number[]; count: number }>> {
+    async sharedLikes(
+      tenantId: string,
+      userId: number,
+      others: readonly number[],
+      perUser: number,
+    ): Promise<Map<number, { itemIds: number[]; count: number }>> {
       return db.withTenant(tenantId, async (sql) => {
         const { rows } = await sql.query<{ userId: number; itemIds: number[]; count: number }>(
           `SELECT b.user_id AS "userId", (array_agg(b.item_id ORDER BY b.item_id))[1:$4] AS "itemIds", count(*)::int AS count

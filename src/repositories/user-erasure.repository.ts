@@ -29,12 +29,13 @@ export function createUserErasureRepository(db: Database) {
       return db.withTenant(tenantId, async (sql) => {
         // Locked first: a concurrent ingest that references the user (its foreign key check
         // holds a share lock on this row) commits before the erasure reads what to remove.
-        const { rows: [user] } = await sql.query<{ id: number }>(
-          'SELECT id FROM users WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE',
-          [tenantId, externalId],
-        );
+        const {
+          rows: [user],
+        } = await sql.query<{ id: number }>('SELECT id FROM users WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE', [tenantId, externalId]);
         if (!user) {
-          const { rows: [before] } = await sql.query<{ erasedAt: Date }>(
+          const {
+            rows: [before],
+          } = await sql.query<{ erasedAt: Date }>(
             `SELECT erased_at AS "erasedAt" FROM user_erasures
               WHERE tenant_id = $1 AND user_hash = app_user_hash($1, $2) ORDER BY erased_at DESC LIMIT 1`,
             [tenantId, externalId],
@@ -44,7 +45,9 @@ export function createUserErasureRepository(db: Database) {
         // Everything that names the user, counted as it goes; the user row last (its foreign
         // keys would cascade to the same rows, uncounted). A table added later that references
         // users with ON DELETE CASCADE is covered by that last delete.
-        const { rows: [removed] } = await sql.query<ErasedRows>(
+        const {
+          rows: [removed],
+        } = await sql.query<ErasedRows>(
           `WITH states AS (DELETE FROM interaction_states WHERE tenant_id = $1 AND user_id = $2 RETURNING kind),
                 events AS (DELETE FROM interactions WHERE tenant_id = $1 AND user_id = $2 RETURNING 1),
                 representations AS (DELETE FROM user_embeddings WHERE tenant_id = $1 AND user_id = $2 RETURNING 1),
@@ -61,7 +64,9 @@ export function createUserErasureRepository(db: Database) {
           [tenantId, user.id],
         );
         await sql.query('DELETE FROM users WHERE tenant_id = $1 AND id = $2', [tenantId, user.id]);
-        const { rows: [record] } = await sql.query<{ erasedAt: Date }>(
+        const {
+          rows: [record],
+        } = await sql.query<{ erasedAt: Date }>(
           `INSERT INTO user_erasures (tenant_id, user_hash, removed, requested_by)
            VALUES ($1, app_user_hash($1, $2), $3, $4) RETURNING erased_at AS "erasedAt"`,
           [tenantId, externalId, JSON.stringify(removed), requestedBy],

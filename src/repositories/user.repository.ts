@@ -12,10 +12,7 @@ export function createUserRepository(db: Database) {
   return {
     async findByExternalId(tenantId: string, externalId: string): Promise<UserRow | undefined> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<UserRow>(
-          `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND external_id = $2`,
-          [tenantId, externalId],
-        );
+        const { rows } = await sql.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND external_id = $2`, [tenantId, externalId]);
         return rows[0];
       });
     },
@@ -33,7 +30,11 @@ export function createUserRepository(db: Database) {
                 WHERE m.tenant_id = $1 AND m.group_id = $4 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`,
               [tenantId, afterId ?? 0, limit, groupId],
             )
-          : await sql.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [tenantId, afterId ?? 0, limit]);
+          : await sql.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [
+              tenantId,
+              afterId ?? 0,
+              limit,
+            ]);
         return rows;
       });
     },
@@ -41,10 +42,7 @@ export function createUserRepository(db: Database) {
     /** Users by internal id, in the order of ids; undefined where an id is not this tenant's. */
     async findByIds(tenantId: string, ids: readonly number[]): Promise<(UserRow | undefined)[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<UserRow>(
-          `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = ANY($2::bigint[])`,
-          [tenantId, ids],
-        );
+        const { rows } = await sql.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = ANY($2::bigint[])`, [tenantId, ids]);
         const byId = new Map(rows.map((r) => [r.id, r]));
         return ids.map((id) => byId.get(id));
       });

@@ -199,15 +199,17 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
         const ranking = o.admission.rerank(viewer.tenantId, () => o.feed.rank(viewer, userId));
         joined.first = ranking;
         joined.firstKeeps = first;
-        ranking.then(
-          (state) => {
-            // Unless a later ranking already landed that answers everyone.
-            if (!joined.state || !answers(joined.state, keep(joined))) joined.state = trim(state, keep(joined));
-          },
-          () => {},
-        ).finally(() => {
-          if (joined.first === ranking) joined.first = undefined;
-        });
+        ranking
+          .then(
+            (state) => {
+              // Unless a later ranking already landed that answers everyone.
+              if (!joined.state || !answers(joined.state, keep(joined))) joined.state = trim(state, keep(joined));
+            },
+            () => {},
+          )
+          .finally(() => {
+            if (joined.first === ranking) joined.first = undefined;
+          });
       }
       const initial = current ? Promise.resolve(current.feed) : joined.first!.then((state) => state.feed);
       return {
@@ -240,7 +242,6 @@ export function createFeedUpdatesService(o: FeedUpdatesOptions) {
       for (const entry of live.values()) subscribers += entry.subscribers.size;
       return { feeds: live.size, subscribers };
     },
-
   };
 }
 

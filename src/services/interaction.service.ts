@@ -20,7 +20,13 @@ function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
     ...checkExternalId(`events[${i}].itemId`, event.itemId, i),
     ...(KINDS.includes(event.kind)
       ? []
-      : [{ index: i, field: `events[${i}].kind`, message: `expected LIKE or DISLIKE, got "${event.kind}"${event.kind === ('CLEAR' as string) ? ' (an undo is clearInteractions)' : ''}` }]),
+      : [
+          {
+            index: i,
+            field: `events[${i}].kind`,
+            message: `expected LIKE or DISLIKE, got "${event.kind}"${event.kind === ('CLEAR' as string) ? ' (an undo is clearInteractions)' : ''}`,
+          },
+        ]),
     ...checkOptionalId(`events[${i}].pairId`, event.pairId, i),
     ...checkOptionalId(`events[${i}].eventId`, event.eventId, i),
   ];
@@ -37,7 +43,13 @@ export function createInteractionService(interactions: InteractionRepository, bu
       const problems = checkBatchSize('events', events.length);
       if (problems.length === 0) {
         events.forEach((event, i) => problems.push(...checkEvent(event, i)));
-        problems.push(...checkUnique(events, (e) => e.eventId, (i) => `events[${i}].eventId`));
+        problems.push(
+          ...checkUnique(
+            events,
+            (e) => e.eventId,
+            (i) => `events[${i}].eventId`,
+          ),
+        );
       }
       throwIfProblems('recordInteractions', problems);
       const outcome = await interactions.record(
@@ -62,7 +74,10 @@ export function createInteractionService(interactions: InteractionRepository, bu
         pairs.forEach((p, i) => problems.push(...checkExternalId(`events[${i}].userId`, p.userId, i), ...checkExternalId(`events[${i}].itemId`, p.itemId, i)));
       }
       throwIfProblems('clearInteractions', problems);
-      const outcome = await interactions.clear(viewer.tenantId, pairs.map((p) => ({ userExternalId: p.userId, itemExternalId: p.itemId })));
+      const outcome = await interactions.clear(
+        viewer.tenantId,
+        pairs.map((p) => ({ userExternalId: p.userId, itemExternalId: p.itemId })),
+      );
       if (!outcome.ok) throwIfProblems('clearInteractions', outcome.problems, outcome.code);
       if (!outcome.ok) return [];
       const changed = [...new Set(pairs.filter((_, i) => outcome.results[i].previous !== null).map((p) => p.userId))];

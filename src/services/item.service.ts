@@ -31,7 +31,13 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
             ...checkEmbedding(`items[${i}].embedding`, item.embedding, dim, i),
           );
         });
-        problems.push(...checkUnique(input, (item) => item.id, (i) => `items[${i}].id`));
+        problems.push(
+          ...checkUnique(
+            input,
+            (item) => item.id,
+            (i) => `items[${i}].id`,
+          ),
+        );
       }
       throwIfProblems('upsertItems', problems);
       const stored = await items.upsert(
@@ -51,7 +57,13 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
       const problems: FieldProblem[] = [...checkBatchSize('ids', externalIds.length)];
       if (problems.length === 0) {
         externalIds.forEach((id, i) => problems.push(...checkExternalId(`ids[${i}]`, id, i)));
-        problems.push(...checkUnique(externalIds, (id) => id, (i) => `ids[${i}]`));
+        problems.push(
+          ...checkUnique(
+            externalIds,
+            (id) => id,
+            (i) => `ids[${i}]`,
+          ),
+        );
       }
       throwIfProblems('deleteItems', problems);
       const outcome = await items.delete(viewer.tenantId, externalIds);

@@ -16,7 +16,8 @@ export function createIdCodec(secret: Buffer) {
   const derive = (purpose: string) => createHash('sha256').update(secret).update(purpose).digest();
   const aesKey = derive('aes-256 opaque ids');
   const macKey = derive('hmac opaque ids');
-  const tag = (tenantId: string, kind: OpaqueKind, id: number) => createHmac('sha256', macKey).update(`${tenantId}\u0000${kind}\u0000${id}`).digest().subarray(0, 8);
+  const tag = (tenantId: string, kind: OpaqueKind, id: number) =>
+    createHmac('sha256', macKey).update(`${tenantId}\u0000${kind}\u0000${id}`).digest().subarray(0, 8);
 
   return {
     encode(tenantId: string, kind: OpaqueKind, id: number): string {

@@ -18,7 +18,8 @@ export function encodeCursor(id: number): string {
 export function decodeCursor(field: string, cursor: string | null | undefined): number | undefined {
   if (cursor === null || cursor === undefined) return undefined;
   const match = /^c:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw badInput(`${field}: malformed cursor "${cursor.slice(0, 40)}"; pass an endCursor from an earlier page`, [{ field, message: 'malformed cursor' }]);
+  if (!match)
+    throw badInput(`${field}: malformed cursor "${cursor.slice(0, 40)}"; pass an endCursor from an earlier page`, [{ field, message: 'malformed cursor' }]);
   return Number(match[1]);
 }
 

@@ -98,7 +98,10 @@ export function createTenantGate(policy: GatePolicy) {
         return done;
       }
       if (t.queue.length >= policy.maxQueued) {
-        throw new RateLimitedError(`this tenant already has ${policy.maxInFlight} operations running and ${policy.maxQueued} waiting on this instance; retry shortly`, 100);
+        throw new RateLimitedError(
+          `this tenant already has ${policy.maxInFlight} operations running and ${policy.maxQueued} waiting on this instance; retry shortly`,
+          100,
+        );
       }
       await new Promise<void>((resolve) => t.queue.push(resolve));
       return done;
@@ -129,7 +132,10 @@ export function createAdmission(policy: RateLimitPolicy) {
   const rerankGate = createTenantGate({ maxInFlight: Math.ceil(policy.gate.maxInFlight / 2), maxQueued: Number.POSITIVE_INFINITY });
 
   const limited = (scope: string, bucket: BucketPolicy, retryAfterMs: number) => {
-    const error = new RateLimitedError(`rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached`, retryAfterMs);
+    const error = new RateLimitedError(
+      `rate limit of this ${scope} (${bucket.perSecond} operations per second, bursts of ${bucket.burst}) reached`,
+      retryAfterMs,
+    );
     error.message += `; retry in ${error.retryAfterSeconds} s`;
     return error;
   };

@@ -80,15 +80,29 @@ export function createScoringService(o: ScoringOptions) {
 
   async function historyOfUser(viewer: Viewer, user: UserRow | undefined): Promise<History> {
     const rows = user ? await o.interactions.latestByKind(viewer.tenantId, user.id, o.historyPerKind) : [];
-    const vectors = rows.length ? await o.items.findByIds(viewer.tenantId, rows.map((r) => r.itemId)) : [];
+    const vectors = rows.length
+      ? await o.items.findByIds(
+          viewer.tenantId,
+          rows.map((r) => r.itemId),
+        )
+      : [];
     return rows.flatMap((r, i) => (vectors[i] ? [{ vector: vectors[i].embedding, like: r.kind === 'LIKE' }] : []));
   }
 
   function fallback(prepared: Prepared[], reason: string): ScoredItems[] {
     o.onScored?.('fallback', prepared.length);
     return prepared.map((p) => {
-      const scores = centroidScores(p.history, p.candidates.map((c) => c.embedding));
-      return { userId: p.key.userId, items: p.candidates.map((item, i) => ({ item, score: scores[i] })), degraded: true, degradedReason: reason, modelVersion: null };
+      const scores = centroidScores(
+        p.history,
+        p.candidates.map((c) => c.embedding),
+      );
+      return {
+        userId: p.key.userId,
+        items: p.candidates.map((item, i) => ({ item, score: scores[i] })),
+        degraded: true,
+        degradedReason: reason,
+        modelVersion: null,
+      };
     });
   }
 
@@ -100,7 +114,10 @@ export function createScoringService(o: ScoringOptions) {
       return await o.predictor.predict(choice, dim, users, deadline);
     } catch (error) {
       if (!(error instanceof ModelUnavailableError) || choice.kind !== 'tenant' || previous === null) throw error;
-      o.log.error({ err: error, tenantId: viewer.tenantId, version: choice.version, previous }, 'the promoted model version cannot be loaded; the version before it answers');
+      o.log.error(
+        { err: error, tenantId: viewer.tenantId, version: choice.version, previous },
+        'the promoted model version cannot be loaded; the version before it answers',
+      );
       return o.predictor.predict({ ...choice, version: previous }, dim, users, deadline);
     }
   }
@@ -129,7 +146,10 @@ export function createScoringService(o: ScoringOptions) {
         modelVersion,
       }));
     } catch (error) {
-      const reason = error instanceof ModelUnavailableError ? `model version ${choice.kind === 'tenant' ? choice.version : 'base'} cannot be loaded` : describeScoringFailure(error);
+      const reason =
+        error instanceof ModelUnavailableError
+          ? `model version ${choice.kind === 'tenant' ? choice.version : 'base'} cannot be loaded`
+          : describeScoringFailure(error);
       o.log.warn({ err: error, tenantId: viewer.tenantId, reason }, 'scoring fell back to the history centroid');
       return fallback(prepared, reason);
     }

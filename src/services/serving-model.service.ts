@@ -79,7 +79,13 @@ export function createServingModels(o: ServingModelOptions) {
         return { kind: 'none', reason: away ?? untrainedReason(o.requirements, 'meanwhile no base model is loaded') };
       }
       if (base.embeddingDim !== dim) {
-        return { kind: 'none', reason: untrainedReason(o.requirements, `meanwhile the shipped base model takes item vectors of dimension ${base.embeddingDim}, and this tenant's are ${dim}`) };
+        return {
+          kind: 'none',
+          reason: untrainedReason(
+            o.requirements,
+            `meanwhile the shipped base model takes item vectors of dimension ${base.embeddingDim}, and this tenant's are ${dim}`,
+          ),
+        };
       }
       return { kind: 'base', version: base.version };
     },

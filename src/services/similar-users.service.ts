@@ -100,10 +100,18 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
       const depth = Math.min(start + first + 1, MAX_DEPTH);
       const neighbours = nearestRows(index.unit, index.dim, row, depth).slice(start);
       const shown = neighbours.slice(0, first);
-      const shared = await o.embeddings.sharedLikes(viewer.tenantId, user.id, shown.map((n) => index.userIds[n.row]), o.sharedLikesShown ?? 10);
+      const shared = await o.embeddings.sharedLikes(
+        viewer.tenantId,
+        user.id,
+        shown.map((n) => index.userIds[n.row]),
+        o.sharedLikesShown ?? 10,
+      );
       const edges = shown.map((n, i) => {
         const userId = index.userIds[n.row];
-        return { cursor: encodeCursor(start + i + 1), node: { userId, similarity: n.similarity, sharedLikes: shared.get(userId) ?? { count: 0, itemIds: [] } } };
+        return {
+          cursor: encodeCursor(start + i + 1),
+          node: { userId, similarity: n.similarity, sharedLikes: shared.get(userId) ?? { count: 0, itemIds: [] } },
+        };
       });
       return {
         edges,

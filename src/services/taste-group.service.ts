@@ -66,7 +66,14 @@ export function createTasteGroups(o: TasteGroupDeps) {
     const layout = layoutOf(matrix.data, matrix.dim);
     const taste = columns(matrix.data, matrix.dim, 0, layout.tasteDim);
     const points = { n, dim: layout.tasteDim, data: normalizeRows(taste, layout.tasteDim) };
-    const g = groupPoints(points, { k, minK: settings.minK, maxK: Math.min(settings.maxK, n - 1), sampleSize: settings.sampleSize, representatives: settings.representatives, seed: settings.seed });
+    const g = groupPoints(points, {
+      k,
+      minK: settings.minK,
+      maxK: Math.min(settings.maxK, n - 1),
+      sampleSize: settings.sampleSize,
+      representatives: settings.representatives,
+      seed: settings.seed,
+    });
     const clustered = Date.now();
 
     const previous = await o.groups.latest(tenantId);
@@ -74,7 +81,13 @@ export function createTasteGroups(o: TasteGroupDeps) {
     if (previous) {
       const before = await o.groups.labels(tenantId, previous.id);
       const both = matrix.userIds.flatMap((id, i) => (before.has(id) ? [[before.get(id)!, g.ordinals[i]]] : []));
-      stability = both.length >= 2 ? adjustedRandIndex(both.map((p) => p[0]), both.map((p) => p[1])) : null;
+      stability =
+        both.length >= 2
+          ? adjustedRandIndex(
+              both.map((p) => p[0]),
+              both.map((p) => p[1]),
+            )
+          : null;
     }
 
     const counts = await o.groups.itemCounts(tenantId, matrix.userIds, [...g.ordinals]);
@@ -93,8 +106,14 @@ export function createTasteGroups(o: TasteGroupDeps) {
       const ordinal = c + 1;
       const mine = byGroup.get(ordinal) ?? [];
       const lift = { groupUsers: g.sizes[c], tenantUsers: n, prior: settings.liftPrior, minCount: settings.minItemUsers, limit: settings.topItems };
-      const liked = topByLift(mine.map((x) => ({ itemId: x.itemId, group: x.likes, tenant: tenantLikes.get(x.itemId)! })), lift);
-      const disliked = topByLift(mine.map((x) => ({ itemId: x.itemId, group: x.dislikes, tenant: tenantDislikes.get(x.itemId)! })), lift);
+      const liked = topByLift(
+        mine.map((x) => ({ itemId: x.itemId, group: x.likes, tenant: tenantLikes.get(x.itemId)! })),
+        lift,
+      );
+      const disliked = topByLift(
+        mine.map((x) => ({ itemId: x.itemId, group: x.dislikes, tenant: tenantDislikes.get(x.itemId)! })),
+        lift,
+      );
       return {
         ordinal,
         size: g.sizes[c],
@@ -126,10 +145,18 @@ export function createTasteGroups(o: TasteGroupDeps) {
         },
       },
       groups,
-      members: { userIds: matrix.userIds, ordinals: [...g.ordinals], x: [...g.coordinates.filter((_, i) => i % 2 === 0)], y: [...g.coordinates.filter((_, i) => i % 2 === 1)] },
+      members: {
+        userIds: matrix.userIds,
+        ordinals: [...g.ordinals],
+        x: [...g.coordinates.filter((_, i) => i % 2 === 0)],
+        y: [...g.coordinates.filter((_, i) => i % 2 === 1)],
+      },
     });
     await o.groups.prune(tenantId, settings.keepSnapshots);
-    o.log.info({ tenantId, snapshotId: id, k: g.k, users: n, silhouette: g.silhouette, stability, seconds: (Date.now() - started) / 1000 }, 'taste groups refreshed');
+    o.log.info(
+      { tenantId, snapshotId: id, k: g.k, users: n, silhouette: g.silhouette, stability, seconds: (Date.now() - started) / 1000 },
+      'taste groups refreshed',
+    );
     await o.bus.publish({ type: 'taste-groups-refreshed', tenantId, snapshotId: id });
     return (await o.groups.snapshot(tenantId, id))!;
   }
@@ -187,7 +214,8 @@ export function createTasteGroups(o: TasteGroupDeps) {
 
     async points(viewer: Viewer, snapshotId: string, first: number) {
       requireAdmin(viewer);
-      if (!Number.isInteger(first) || first < 1 || first > 100_000) throw badInput(`first: expected an integer from 1 to 100000, got ${first}`, [{ field: 'first', message: 'expected 1 to 100000' }]);
+      if (!Number.isInteger(first) || first < 1 || first > 100_000)
+        throw badInput(`first: expected an integer from 1 to 100000, got ${first}`, [{ field: 'first', message: 'expected 1 to 100000' }]);
       return o.groups.points(viewer.tenantId, snapshotId, first);
     },
   };

@@ -26,7 +26,14 @@ export interface CreatedTenant {
 }
 
 export function slugify(name: string): string {
-  return name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'tenant';
+  return (
+    name
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63) || 'tenant'
+  );
 }
 
 export function checkNewTenant(input: NewTenant): Required<Omit<NewTenant, 'keyRoles'>> {
@@ -91,7 +98,9 @@ export async function deleteTenant(ownerUrl: string, slug: string, o: { tenantMo
   // removal leaves only files, and says which, since the tenant it belonged to is gone.
   if (deletion.deleted && deletion.artifacts) {
     await rm(deletion.artifacts, { recursive: true, force: true }).catch((error: Error) => {
-      throw new Error(`the tenant's rows and jobs were deleted, but its model artifacts could not be removed (${error.message}): remove ${deletion.artifacts} by hand`);
+      throw new Error(
+        `the tenant's rows and jobs were deleted, but its model artifacts could not be removed (${error.message}): remove ${deletion.artifacts} by hand`,
+      );
     });
   }
   return deletion;

@@ -22,7 +22,8 @@ export function createTenantService(tenants: TenantRepository) {
 
     async activity(viewer: Viewer, days: number): Promise<ActivityDay[]> {
       requireAdmin(viewer);
-      if (!Number.isInteger(days) || days < 1 || days > 366) throw badInput(`days: expected an integer from 1 to 366, got ${days}`, [{ field: 'days', message: 'expected 1 to 366' }]);
+      if (!Number.isInteger(days) || days < 1 || days > 366)
+        throw badInput(`days: expected an integer from 1 to 366, got ${days}`, [{ field: 'days', message: 'expected 1 to 366' }]);
       return tenants.activity(viewer.tenantId, days);
     },
 

@@ -29,7 +29,16 @@ import { runTrainer } from '../training/trainer-process.js';
 /** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
 export type TrainingRunSettings = Pick<
   TrainingConfig,
-  'epochs' | 'fineTuneEpochs' | 'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'minUsers' | 'minHeldOutUsers' | 'heldOutPercent' | 'staleSeconds' | 'workDir' | 'trainerArgs'
+  | 'epochs'
+  | 'fineTuneEpochs'
+  | 'maxEpisodesPerEpoch'
+  | 'minEpisodesPerEpoch'
+  | 'minUsers'
+  | 'minHeldOutUsers'
+  | 'heldOutPercent'
+  | 'staleSeconds'
+  | 'workDir'
+  | 'trainerArgs'
 > & {
   python: string;
   /** The shipped base model's store (MODEL_STORE): what serves a tenant without its own model. */
@@ -93,7 +102,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     // Fine-tune what serves: the tenant's own version, or else the shipped base model when its
     // dimension is the tenant's. Only a tenant with nothing of its dimension trains from scratch.
     const served = await servingCheckpoint(tenantId, stats.dim);
-    if (!served) d.log.info({ tenantId, runId: run.id }, 'nothing of the tenant\'s dimension serves with a checkpoint in the store: training from scratch');
+    if (!served) d.log.info({ tenantId, runId: run.id }, "nothing of the tenant's dimension serves with a checkpoint in the store: training from scratch");
     const warm = served?.checkpoint;
     // A tenant's first model gets the full budget even from the base model, which never saw
     // its users; a nightly fine-tune of its own model, the shorter one.
@@ -105,8 +114,18 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       module: 'train',
       signal,
       args: [
-        '--data', exported.trainDir, '--out', candidateDir, '--epochs', String(epochs), '--max-episodes', String(s.maxEpisodesPerEpoch),
-        '--min-episodes', String(s.minEpisodesPerEpoch), '--progress', '--quiet',
+        '--data',
+        exported.trainDir,
+        '--out',
+        candidateDir,
+        '--epochs',
+        String(epochs),
+        '--max-episodes',
+        String(s.maxEpisodesPerEpoch),
+        '--min-episodes',
+        String(s.minEpisodesPerEpoch),
+        '--progress',
+        '--quiet',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],
@@ -168,7 +187,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       artifactBytes: artifact.bytes,
     });
     if (refusal) {
-      d.log.error({ tenantId: run.tenantId, runId: run.id, version: version.version, reason: refusal }, 'trained artifact refused; the serving model serves on');
+      d.log.error(
+        { tenantId: run.tenantId, runId: run.id, version: version.version, reason: refusal },
+        'trained artifact refused; the serving model serves on',
+      );
       return (await d.registry.judgeCandidate(run.tenantId, version.version, { status: 'FAILED', reason: refusal }))!;
     }
     await d.artifacts.put(run.tenantId, version.version, { onnx, checkpoint });
@@ -186,13 +208,30 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     return base && { checkpoint: base.path, version: null, label: `base-${base.version}` };
   }
 
-  async function evaluate(trainDir: string, heldOutDir: string, candidateDir: string, dir: string, servingPath: string | undefined, signal: AbortSignal): Promise<Evaluation> {
+  async function evaluate(
+    trainDir: string,
+    heldOutDir: string,
+    candidateDir: string,
+    dir: string,
+    servingPath: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Evaluation> {
     const out = join(dir, 'evaluation.json');
     const evaluated = await runTrainer({
       python: s.python,
       module: 'compare',
       signal,
-      args: ['--train', trainDir, '--heldout', heldOutDir, '--candidate', join(candidateDir, 'ckpt.pt'), '--out', out, ...(servingPath ? ['--serving', servingPath] : [])],
+      args: [
+        '--train',
+        trainDir,
+        '--heldout',
+        heldOutDir,
+        '--candidate',
+        join(candidateDir, 'ckpt.pt'),
+        '--out',
+        out,
+        ...(servingPath ? ['--serving', servingPath] : []),
+      ],
     });
     if (!evaluated.ok) throw new RunFailure(evaluated.error);
     return JSON.parse(await readFile(out, 'utf8')) as Evaluation;

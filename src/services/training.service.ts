@@ -100,9 +100,13 @@ export function createTrainingService(o: TrainingServiceOptions) {
 
     async promote(viewer: Viewer, version: number): Promise<ModelVersionRow> {
       requireAdmin(viewer);
-      if (!Number.isInteger(version) || version < 1) throw badInput(`version: expected a positive integer, got ${version}`, [{ field: 'version', message: 'expected a positive integer' }]);
+      if (!Number.isInteger(version) || version < 1)
+        throw badInput(`version: expected a positive integer, got ${version}`, [{ field: 'version', message: 'expected a positive integer' }]);
       if (!o.promotion) {
-        throw new AppError('UNAVAILABLE', 'promoteModelVersion: this API instance has no model store (TENANT_MODEL_STORE); send it to an instance that mounts the store');
+        throw new AppError(
+          'UNAVAILABLE',
+          'promoteModelVersion: this API instance has no model store (TENANT_MODEL_STORE); send it to an instance that mounts the store',
+        );
       }
       try {
         const promoted = await promoteVersion({ ...o.promotion, registry: o.registry, bus: o.bus }, viewer.tenantId, version, 'MANUAL');

@@ -97,10 +97,18 @@ export function createUserEmbeddings(o: UserEmbeddingDeps) {
       const vectors = new Map<number, Float32Array>();
       for (let start = 0; start < stale.length; start += settings.batchSize) {
         const batch = stale.slice(start, start + settings.batchSize);
-        const rows = await o.embeddings.latestHistories(tenantId, batch.map((u) => u.userId), settings.historyPerKind);
+        const rows = await o.embeddings.latestHistories(
+          tenantId,
+          batch.map((u) => u.userId),
+          settings.historyPerKind,
+        );
         const missing = [...new Set(rows.map((r) => r.itemId).filter((id) => !vectors.has(id)))];
         if (missing.length) for (const [id, v] of await o.embeddings.itemVectors(tenantId, missing)) vectors.set(id, v);
-        const histories = historiesOf(batch.map((u) => u.userId), rows, vectors);
+        const histories = historiesOf(
+          batch.map((u) => u.userId),
+          rows,
+          vectors,
+        );
         const { embeddings } = await o.predictor.embed(choice, dim, histories, Date.now() + settings.timeoutMs);
         await o.embeddings.upsert(
           tenantId,

@@ -9,7 +9,12 @@ import { requireAdmin, type Viewer } from './viewer.js';
 /** Whether a taste group is the tenant's (users can be listed by group). */
 export type GroupExists = (tenantId: string, groupId: string) => Promise<boolean>;
 
-export function createUserService(users: UserRepository, interactions: InteractionRepository, ids: () => Promise<IdCodec>, groupExists: GroupExists = async () => false) {
+export function createUserService(
+  users: UserRepository,
+  interactions: InteractionRepository,
+  ids: () => Promise<IdCodec>,
+  groupExists: GroupExists = async () => false,
+) {
   /** The tenant's user of this id; the problems name the operation and its argument. */
   async function find(viewer: Viewer, operation: string, field: string, externalId: string): Promise<UserRow> {
     throwIfProblems(operation, checkExternalId(field, externalId), 'BAD_USER_INPUT', { write: false });
@@ -22,11 +27,7 @@ export function createUserService(users: UserRepository, interactions: Interacti
     get: (viewer: Viewer, externalId: string): Promise<UserRow> => find(viewer, 'user', 'externalId', externalId),
 
     /** The user's interactions, newest first. `user` was loaded for this viewer's tenant. */
-    async history(
-      viewer: Viewer,
-      user: UserRow,
-      args: { first: number; after?: string | null; kind?: EventKind | null },
-    ): Promise<Page<InteractionRow>> {
+    async history(viewer: Viewer, user: UserRow, args: { first: number; after?: string | null; kind?: EventKind | null }): Promise<Page<InteractionRow>> {
       checkFirst('first', args.first);
       const cursors = cursorsFor(await ids(), viewer.tenantId, 'history-cursor');
       const rows = await interactions.history({
@@ -43,7 +44,12 @@ export function createUserService(users: UserRepository, interactions: Interacti
     async states(viewer: Viewer, user: UserRow, args: { first: number; after?: string | null }): Promise<Page<InteractionRow>> {
       checkFirst('first', args.first);
       const cursors = cursorsFor(await ids(), viewer.tenantId, 'history-cursor');
-      const rows = await interactions.states({ tenantId: viewer.tenantId, userId: user.id, limit: args.first + 1, beforeId: cursors.decode('after', args.after) });
+      const rows = await interactions.states({
+        tenantId: viewer.tenantId,
+        userId: user.id,
+        limit: args.first + 1,
+        beforeId: cursors.decode('after', args.after),
+      });
       return toPage(rows, args.first, cursors);
     },
 

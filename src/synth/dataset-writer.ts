@@ -18,18 +18,32 @@ const csvField = (value: string | number) => {
   const text = String(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
-const csv = (header: string[], rows: (string | number)[][]) =>
-  [header.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n') + '\n';
+const csv = (header: string[], rows: (string | number)[][]) => [header.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n') + '\n';
 
 export async function writeDataset(dir: string, world: TasteWorld): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'items.npy'), encodeNpy(world.items.map((i) => i.vector)));
-  await writeFile(join(dir, 'items.csv'), csv(['item', 'prompt'], world.items.map((i) => [i.id, i.prompt])));
+  await writeFile(
+    join(dir, 'items.csv'),
+    csv(
+      ['item', 'prompt'],
+      world.items.map((i) => [i.id, i.prompt]),
+    ),
+  );
   await writeFile(
     join(dir, 'interactions.csv'),
-    csv(['user', 'item', 'label', 'ts', 'pair'], world.interactions.map((e) => [e.user, e.item, e.label, e.ts, e.pair ?? ''])),
+    csv(
+      ['user', 'item', 'label', 'ts', 'pair'],
+      world.interactions.map((e) => [e.user, e.item, e.label, e.ts, e.pair ?? '']),
+    ),
   );
-  await writeFile(join(dir, 'users.csv'), csv(['user', 'group'], world.users.map((u) => [u.id, u.group])));
+  await writeFile(
+    join(dir, 'users.csv'),
+    csv(
+      ['user', 'group'],
+      world.users.map((u) => [u.id, u.group]),
+    ),
+  );
 }
 
 /** Splits a world into two with the same items and disjoint users: every user whose index falls in the share goes to the second. */

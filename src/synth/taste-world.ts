@@ -117,7 +117,20 @@ function near(random: Random, center: Float64Array, spread: number): Float64Arra
   return normalize(center.map((x, i) => x + spread * noise[i]));
 }
 
-const STYLE_WORDS = ['watercolor', 'neon', 'oil painting', 'pixel art', 'photoreal', 'ink sketch', 'low poly', 'pastel', 'noir', 'vaporwave', 'ukiyo-e', 'claymation'];
+const STYLE_WORDS = [
+  'watercolor',
+  'neon',
+  'oil painting',
+  'pixel art',
+  'photoreal',
+  'ink sketch',
+  'low poly',
+  'pastel',
+  'noir',
+  'vaporwave',
+  'ukiyo-e',
+  'claymation',
+];
 const SUBJECTS = ['a fox', 'a lighthouse', 'a city at night', 'a cat', 'mountains', 'a robot', 'a forest', 'a portrait', 'the sea', 'a dragon'];
 
 /**
@@ -188,7 +201,7 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
     // Drawn only when asked for, so that worlds of a fixed count stay what they were.
     const min = o.interactionsPerUserMin ?? o.interactionsPerUser;
     const count = min < o.interactionsPerUser ? min + random.int(o.interactionsPerUser - min + 1) : o.interactionsPerUser;
-    for (let n = 0; n < count; ) {
+    for (let n = 0; n < count;) {
       ts += 1 + random.int(60);
       if (random.next() < o.pairShare && n + 1 < count) {
         // A choice between two images made for one prompt (same style): one liked, one not.

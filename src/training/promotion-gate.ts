@@ -47,12 +47,16 @@ export interface Verdict {
 }
 
 const pts = (x: number) => x.toFixed(2);
-const diff = (d: PairedDifference) => `${d.mean >= 0 ? '+' : ''}${pts(d.mean)} ± ${d.standardError === null ? '?' : pts(d.standardError)} points over ${d.users} users`;
+const diff = (d: PairedDifference) =>
+  `${d.mean >= 0 ? '+' : ''}${pts(d.mean)} ± ${d.standardError === null ? '?' : pts(d.standardError)} points over ${d.users} users`;
 
 export function judge(e: Evaluation, policy: GatePolicy): Verdict {
   const at = `EVAL-1(${e.historySize}) on ${e.heldOutUsers} held-out users`;
   if (e.heldOutUsers < policy.minHeldOutUsers) {
-    return { promote: false, reason: `only ${e.heldOutUsers} held-out users could be evaluated under EVAL-1(${e.historySize}); the gate needs ${policy.minHeldOutUsers}` };
+    return {
+      promote: false,
+      reason: `only ${e.heldOutUsers} held-out users could be evaluated under EVAL-1(${e.historySize}); the gate needs ${policy.minHeldOutUsers}`,
+    };
   }
   if (!(e.candidate.pairwise > e.globalBaseline.pairwise)) {
     return {
@@ -74,5 +78,8 @@ export function judge(e: Evaluation, policy: GatePolicy): Verdict {
       reason: `pairwise ${pts(e.candidate.pairwise)} against the serving model's ${pts(e.serving.pairwise)} (paired ${diff(d)}) and the global baseline's ${pts(e.globalBaseline.pairwise)} (${at})`,
     };
   }
-  return { promote: true, reason: `pairwise ${pts(e.candidate.pairwise)} against the global baseline's ${pts(e.globalBaseline.pairwise)} (paired ${diff(e.versusGlobal)}; ${at}); nothing of the tenant's own served before` };
+  return {
+    promote: true,
+    reason: `pairwise ${pts(e.candidate.pairwise)} against the global baseline's ${pts(e.globalBaseline.pairwise)} (paired ${diff(e.versusGlobal)}; ${at}); nothing of the tenant's own served before`,
+  };
 }

@@ -13,7 +13,10 @@ import type { ModelRegistryRepository, ModelVersionRow, PromotedBy } from '../re
 import type { ArtifactStore } from './artifact-store.js';
 
 export class PromotionError extends Error {
-  constructor(message: string, readonly kind: 'not-found' | 'not-servable' | 'refused' | 'unreachable') {
+  constructor(
+    message: string,
+    readonly kind: 'not-found' | 'not-servable' | 'refused' | 'unreachable',
+  ) {
     super(message);
     this.name = 'PromotionError';
   }
@@ -31,7 +34,8 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   const target = await d.registry.findVersion(tenantId, version);
   if (!target) throw new PromotionError(`model version ${version} not found`, 'not-found');
   if (target.status === 'PROMOTED') return target;
-  if (target.status === 'FAILED') throw new PromotionError(`model version ${version} cannot serve: ${target.reason ?? 'its artifact was refused'}`, 'not-servable');
+  if (target.status === 'FAILED')
+    throw new PromotionError(`model version ${version} cannot serve: ${target.reason ?? 'its artifact was refused'}`, 'not-servable');
   if (!(await d.artifacts.has(tenantId, version))) {
     throw new PromotionError(`model version ${version} cannot serve: its artifact is not in the model store (${d.artifacts.dir})`, 'not-servable');
   }

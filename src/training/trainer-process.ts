@@ -63,7 +63,10 @@ export function runTrainer(run: TrainerRun): Promise<TrainerExit> {
     child.once('close', (code, signal) => {
       clearTimeout(killTimer);
       run.signal?.removeEventListener('abort', abort);
-      const last = tail.filter((l) => !/Warning|warnings\.warn|^\s+(_C\.|logits = )/.test(l)).slice(-5).join(' | ');
+      const last = tail
+        .filter((l) => !/Warning|warnings\.warn|^\s+(_C\.|logits = )/.test(l))
+        .slice(-5)
+        .join(' | ');
       if (signal) resolve({ ok: false, signal, error: `the trainer (${run.module}) was killed by ${signal}${last ? `; its last output: ${last}` : ''}` });
       else if (code !== 0) resolve({ ok: false, error: `the trainer (${run.module}) exited with code ${code}: ${last || 'no output'}` });
       else resolve({ ok: true });

@@ -36,7 +36,11 @@ describe('deletions across two API processes', () => {
   let urlB: string;
 
   const gql = async (url: string, key: string, query: string, variables: object) => {
-    const body = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) }).then((r) => r.json());
+    const body = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    }).then((r) => r.json());
     expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
     return body.data;
   };
@@ -53,7 +57,12 @@ describe('deletions across two API processes', () => {
     [urlA, urlB] = started.map((p) => p.url);
     await gql(urlA, a.appKey, UPSERT, { items: ITEMS });
     await gql(urlA, b.appKey, UPSERT, { items: ITEMS });
-    await gql(urlA, a.appKey, RECORD, { events: [{ userId: 'viewer', itemId: 'i-1', kind: 'LIKE' }, { userId: 'viewer', itemId: 'i-2', kind: 'DISLIKE' }] });
+    await gql(urlA, a.appKey, RECORD, {
+      events: [
+        { userId: 'viewer', itemId: 'i-1', kind: 'LIKE' },
+        { userId: 'viewer', itemId: 'i-2', kind: 'DISLIKE' },
+      ],
+    });
     await gql(urlA, b.appKey, RECORD, { events: [{ userId: 'viewer', itemId: 'i-1', kind: 'LIKE' }] });
   }, 180_000);
   afterAll(async () => {
@@ -92,7 +101,10 @@ describe('deletions across two API processes', () => {
     expect((await live.next()).reason).toBe('INITIAL');
     await gql(urlA, a.appKey, `mutation { deleteUser(userId: "leaver") { erased } }`, {});
     await Promise.race([live.done, new Promise((_, reject) => setTimeout(() => reject(new Error('the live feed did not end')), 10_000))]);
-    expect((live.failure() as object[])[0]).toMatchObject({ message: 'user "leaver" was erased (deleteUser); this feed has ended', extensions: { code: 'NOT_FOUND' } });
+    expect((live.failure() as object[])[0]).toMatchObject({
+      message: 'user "leaver" was erased (deleteUser); this feed has ended',
+      extensions: { code: 'NOT_FOUND' },
+    });
   });
 
   it('tenant:delete without --yes changes nothing; with it, removes every row, job and artifact of the tenant and ends its live feeds', async () => {
@@ -108,12 +120,15 @@ describe('deletions across two API processes', () => {
     writeFileSync(join(artifacts, 'model.onnx'), 'not really a model');
 
     const cli = (args: string[]) =>
-      run(process.execPath, [...appArgs('tenant-delete'), ...args], { env: { ...process.env, DATABASE_ADMIN_URL: db.adminUrl, TENANT_MODEL_STORE: store } }).then(
+      run(process.execPath, [...appArgs('tenant-delete'), ...args], {
+        env: { ...process.env, DATABASE_ADMIN_URL: db.adminUrl, TENANT_MODEL_STORE: store },
+      }).then(
         (r) => ({ code: 0, out: r.stdout }),
         (e) => ({ code: e.code as number, out: `${e.stdout}${e.stderr}` }),
       );
     const slug = (await queryAsOwner<{ slug: string }>(db.adminUrl, 'SELECT slug FROM tenants WHERE id = $1', [a.id]))[0].slug;
-    const jobs = async (tenantId: string) => (await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM ${JOB_SCHEMA}.job WHERE data->>'tenantId' = $1`, [tenantId]))[0].n;
+    const jobs = async (tenantId: string) =>
+      (await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM ${JOB_SCHEMA}.job WHERE data->>'tenantId' = $1`, [tenantId]))[0].n;
 
     const before = await tableCounts(db.adminUrl);
     const dry = await cli(['--slug', slug]);
@@ -132,7 +147,10 @@ describe('deletions across two API processes', () => {
     expect(done.out).toContain(`model artifacts: ${join(store, tenantModelName(a.id))}`);
 
     // Nothing of the tenant anywhere: every table with a tenant column, from the catalog.
-    const tables = await queryAsOwner<{ table_name: string }>(db.adminUrl, `SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'`);
+    const tables = await queryAsOwner<{ table_name: string }>(
+      db.adminUrl,
+      `SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id'`,
+    );
     for (const { table_name } of tables) {
       const [{ n }] = await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM "${table_name}" WHERE tenant_id = $1`, [a.id]);
       expect(n, table_name).toBe(0);
@@ -147,8 +165,15 @@ describe('deletions across two API processes', () => {
 
     // Its live feed ended, and its keys no longer open anything.
     await Promise.race([live.done, new Promise((_, reject) => setTimeout(() => reject(new Error('the live feed did not end')), 10_000))]);
-    expect((live.failure() as object[])[0]).toMatchObject({ message: 'this tenant was deleted; its feeds have ended', extensions: { code: 'UNAUTHENTICATED' } });
-    const refused = await fetch(urlB, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: JSON.stringify({ query: '{ items { edges { cursor } } }' }) });
+    expect((live.failure() as object[])[0]).toMatchObject({
+      message: 'this tenant was deleted; its feeds have ended',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+    const refused = await fetch(urlB, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` },
+      body: JSON.stringify({ query: '{ items { edges { cursor } } }' }),
+    });
     expect(refused.status).toBe(401);
     expect((await cli(['--slug', slug, '--yes'])).code).toBe(1);
   }, 120_000);

@@ -78,20 +78,36 @@ describe('data lifecycle', () => {
   it('undo then redo: the latest event per user and item is the state the model, feeds and counts read', async () => {
     const [x, y] = itemIds;
     const before = (await ok(a.adminKey, '{ tenant { counts { likes dislikes interactions events } } }')).tenant.counts;
-    await ok(a.appKey, RECORD, { events: [{ userId: 'undoer', itemId: x, kind: 'LIKE' }, { userId: 'undoer', itemId: y, kind: 'LIKE' }] });
+    await ok(a.appKey, RECORD, {
+      events: [
+        { userId: 'undoer', itemId: x, kind: 'LIKE' },
+        { userId: 'undoer', itemId: y, kind: 'LIKE' },
+      ],
+    });
     // A dislike after a like replaces it: one state, not both.
     await ok(a.appKey, RECORD, { events: [{ userId: 'undoer', itemId: y, kind: 'DISLIKE' }] });
     expect(await states('undoer')).toEqual({ current: [`DISLIKE:${y}*`, `LIKE:${x}*`], history: [`DISLIKE:${y}*`, `LIKE:${y}`, `LIKE:${x}*`] });
 
     const undone = (await ok(a.appKey, CLEAR, { u: 'undoer', i: x })).clearInteraction;
-    expect(undone).toEqual({ userId: 'undoer', itemId: x, cleared: true, previousKind: 'LIKE', event: { kind: 'CLEAR', current: false, item: { externalId: x } } });
+    expect(undone).toEqual({
+      userId: 'undoer',
+      itemId: x,
+      cleared: true,
+      previousKind: 'LIKE',
+      event: { kind: 'CLEAR', current: false, item: { externalId: x } },
+    });
     expect((await states('undoer')).current).toEqual([`DISLIKE:${y}*`]);
     // The feed offers the item again (it is no longer rated), and a second undo finds nothing.
     expect((await ok(a.appKey, FEED, { u: 'undoer' })).feed.edges.map((e: any) => e.node.item.externalId)).toContain(x);
     expect((await ok(a.appKey, CLEAR, { u: 'undoer', i: x })).clearInteraction).toMatchObject({ cleared: false, previousKind: null, event: null });
 
     // Redo: a like again is the state; a dislike, then a like: the like.
-    await ok(a.appKey, RECORD, { events: [{ userId: 'undoer', itemId: x, kind: 'DISLIKE' }, { userId: 'undoer', itemId: x, kind: 'LIKE' }] });
+    await ok(a.appKey, RECORD, {
+      events: [
+        { userId: 'undoer', itemId: x, kind: 'DISLIKE' },
+        { userId: 'undoer', itemId: x, kind: 'LIKE' },
+      ],
+    });
     const after = await states('undoer');
     expect(after.current).toEqual([`LIKE:${x}*`, `DISLIKE:${y}*`]);
     expect(after.history).toEqual([`LIKE:${x}*`, `DISLIKE:${x}`, `CLEAR:${x}`, `DISLIKE:${y}*`, `LIKE:${y}`, `LIKE:${x}`]);
@@ -102,20 +118,39 @@ describe('data lifecycle', () => {
       events: before.events + 6,
     });
     // The model's history: what scoring reads is the state (one like of x, one dislike of y).
-    const history = await api.services.scoring.history(a.app, (await api.services.users.get(a.app, 'undoer')));
+    const history = await api.services.scoring.history(a.app, await api.services.users.get(a.app, 'undoer'));
     expect(history.map((h) => h.like)).toEqual([true, false]);
   });
 
   it('clearInteractions is all-or-nothing: an unknown user or item, or bad input, changes nothing', async () => {
     const [x, y] = itemIds.slice(10);
-    await ok(a.appKey, RECORD, { events: [{ userId: 'batcher', itemId: x, kind: 'LIKE' }, { userId: 'batcher', itemId: y, kind: 'DISLIKE' }] });
+    await ok(a.appKey, RECORD, {
+      events: [
+        { userId: 'batcher', itemId: x, kind: 'LIKE' },
+        { userId: 'batcher', itemId: y, kind: 'DISLIKE' },
+      ],
+    });
     const before = await tableCounts(db.adminUrl);
-    const unknown = await api.gql(a.appKey, CLEAR_MANY, { events: [{ userId: 'batcher', itemId: x }, { userId: 'batcher', itemId: 'no-such-item' }, { userId: 'nobody', itemId: y }] });
+    const unknown = await api.gql(a.appKey, CLEAR_MANY, {
+      events: [
+        { userId: 'batcher', itemId: x },
+        { userId: 'batcher', itemId: 'no-such-item' },
+        { userId: 'nobody', itemId: y },
+      ],
+    });
     expect(unknown.errors?.[0].extensions).toMatchObject({
       code: 'NOT_FOUND',
-      problems: [{ index: 1, field: 'events[1].itemId' }, { index: 2, field: 'events[2].userId' }],
+      problems: [
+        { index: 1, field: 'events[1].itemId' },
+        { index: 2, field: 'events[2].userId' },
+      ],
     });
-    const bad = await api.gql(a.appKey, CLEAR_MANY, { events: [{ userId: 'batcher', itemId: x }, { userId: '', itemId: y }] });
+    const bad = await api.gql(a.appKey, CLEAR_MANY, {
+      events: [
+        { userId: 'batcher', itemId: x },
+        { userId: '', itemId: y },
+      ],
+    });
     expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 1, field: 'events[1].userId' }] });
     expect(bad.errors?.[0].message).toContain('nothing was changed');
     // recordInteractions refuses CLEAR and says where undo lives.
@@ -123,9 +158,21 @@ describe('data lifecycle', () => {
     expect(asKind.errors?.[0].extensions?.problems?.[0].message).toContain('clearInteractions');
     expect(await tableCounts(db.adminUrl)).toEqual(before);
 
-    const both = (await ok(a.appKey, CLEAR_MANY, { events: [{ userId: 'batcher', itemId: x }, { userId: 'batcher', itemId: y }, { userId: 'batcher', itemId: x }] })).clearInteractions;
+    const both = (
+      await ok(a.appKey, CLEAR_MANY, {
+        events: [
+          { userId: 'batcher', itemId: x },
+          { userId: 'batcher', itemId: y },
+          { userId: 'batcher', itemId: x },
+        ],
+      })
+    ).clearInteractions;
     expect(both.count).toBe(2);
-    expect(both.results.map((r: any) => [r.itemId, r.cleared, r.previousKind])).toEqual([[x, true, 'LIKE'], [y, true, 'DISLIKE'], [x, false, null]]);
+    expect(both.results.map((r: any) => [r.itemId, r.cleared, r.previousKind])).toEqual([
+      [x, true, 'LIKE'],
+      [y, true, 'DISLIKE'],
+      [x, false, null],
+    ]);
     expect((await states('batcher')).current).toEqual([]);
   });
 
@@ -143,7 +190,11 @@ describe('data lifecycle', () => {
       expect(r.errors?.[0].extensions?.code, `${query} ${JSON.stringify(variables)}`).toBe('NOT_FOUND');
     }
     // Bad ids are BAD_USER_INPUT naming the field, and change nothing either.
-    for (const [query, variables, field] of [[ERASE, { u: '' }, 'userId'], [STATES, { u: 'x'.repeat(300) }, 'userId'], [DELETE_ITEMS, { ids: [] }, 'ids']] as const) {
+    for (const [query, variables, field] of [
+      [ERASE, { u: '' }, 'userId'],
+      [STATES, { u: 'x'.repeat(300) }, 'userId'],
+      [DELETE_ITEMS, { ids: [] }, 'ids'],
+    ] as const) {
       const r = await api.gql(a.adminKey, query, variables);
       expect(r.errors?.[0].extensions?.code, query).toBe('BAD_USER_INPUT');
       expect(r.errors?.[0].message).toContain(field);
@@ -164,7 +215,10 @@ describe('data lifecycle', () => {
     expect(naming.taste_group_members).toBeGreaterThan(0);
     expect(naming.interaction_states).toBeGreaterThan(0);
 
-    const similar = async () => (await ok(a.adminKey, `{ similarUsers(userId: "user-6", first: 100) { edges { node { user { externalId } } } } }`)).similarUsers.edges.map((e: any) => e.node.user.externalId);
+    const similar = async () =>
+      (await ok(a.adminKey, `{ similarUsers(userId: "user-6", first: 100) { edges { node { user { externalId } } } } }`)).similarUsers.edges.map(
+        (e: any) => e.node.user.externalId,
+      );
     expect(await similar()).toContain(victim);
 
     const feed = subscribeFeed(api.wsUrl, a.appKey, victim);
@@ -172,24 +226,38 @@ describe('data lifecycle', () => {
     const others = await tableCounts(db.adminUrl);
 
     const erased = (await ok(a.appKey, ERASE, { u: victim })).deleteUser;
-    expect(erased).toMatchObject({ userId: victim, erased: true, removed: { interactions: naming.interactions, representations: naming.user_embeddings, tasteGroupMemberships: naming.taste_group_members } });
+    expect(erased).toMatchObject({
+      userId: victim,
+      erased: true,
+      removed: { interactions: naming.interactions, representations: naming.user_embeddings, tasteGroupMemberships: naming.taste_group_members },
+    });
     expect(erased.removed.likes + erased.removed.dislikes).toBe(naming.interaction_states);
 
     // No table with a tenant column holds a row that names the user (by id, in an id array, or by their external id).
-    expect(Object.values(await rowsNaming(db.adminUrl, a.id, userId, victim)).every((n) => n === 0), JSON.stringify(await rowsNaming(db.adminUrl, a.id, userId, victim))).toBe(true);
+    expect(
+      Object.values(await rowsNaming(db.adminUrl, a.id, userId, victim)).every((n) => n === 0),
+      JSON.stringify(await rowsNaming(db.adminUrl, a.id, userId, victim)),
+    ).toBe(true);
     // Only the user's rows went (and one erasure record came).
     const after = await tableCounts(db.adminUrl);
     expect(after.users).toBe(others.users - 1);
     expect(after.interactions).toBe(others.interactions - naming.interactions);
     expect(after.user_erasures).toBe((others.user_erasures ?? 0) + 1);
-    const [record] = await queryAsOwner<{ user_hash: Buffer; removed: object; requested_by: string }>(db.adminUrl, 'SELECT user_hash, removed, requested_by FROM user_erasures WHERE tenant_id = $1', [a.id]);
+    const [record] = await queryAsOwner<{ user_hash: Buffer; removed: object; requested_by: string }>(
+      db.adminUrl,
+      'SELECT user_hash, removed, requested_by FROM user_erasures WHERE tenant_id = $1',
+      [a.id],
+    );
     expect(record.user_hash).toHaveLength(32);
     expect(JSON.stringify(record)).not.toContain(victim);
     expect(record.requested_by).toBe('app');
 
     // The live feed ended with the reason.
     await feed.done;
-    expect((feed.failure() as object[])[0]).toMatchObject({ message: `user "${victim}" was erased (deleteUser); this feed has ended`, extensions: { code: 'NOT_FOUND' } });
+    expect((feed.failure() as object[])[0]).toMatchObject({
+      message: `user "${victim}" was erased (deleteUser); this feed has ended`,
+      extensions: { code: 'NOT_FOUND' },
+    });
 
     // This instance's similar-users index forgot the user at once (it holds every representation).
     expect(await similar()).not.toContain(victim);
@@ -211,7 +279,15 @@ describe('data lifecycle', () => {
       await eraser.query('BEGIN');
       const [{ id }] = (await eraser.query<{ id: number }>(`SELECT id FROM users WHERE tenant_id = $1 AND external_id = 'racer' FOR UPDATE`, [a.id])).rows;
       const ingest = api.gql(a.appKey, RECORD, { events: [{ userId: 'racer', itemId: itemIds[1], kind: 'DISLIKE' }] });
-      await waitUntil(async () => (await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple')`))[0].n > 0);
+      await waitUntil(
+        async () =>
+          (
+            await queryAsOwner<{ n: number }>(
+              db.adminUrl,
+              `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple')`,
+            )
+          )[0].n > 0,
+      );
       await eraser.query('DELETE FROM interaction_states WHERE user_id = $1', [id]);
       await eraser.query('DELETE FROM interactions WHERE user_id = $1', [id]);
       await eraser.query('DELETE FROM users WHERE id = $1', [id]);
@@ -225,21 +301,35 @@ describe('data lifecycle', () => {
     }
   });
 
-  it("a training export after an erasure leaves the user out, even when a restored backup brings their rows back", async () => {
+  it('a training export after an erasure leaves the user out, even when a restored backup brings their rows back', async () => {
     const victim = 'user-5';
     const exported = async () => {
       const dir = mkdtempSync(join(tmpdir(), 'tg-export-'));
       await exportDataset(createTrainingDataRepository(api.db), a.id, dir, 20);
       return (await readFile(join(dir, 'train', 'interactions.csv'), 'utf8')) + (await readFile(join(dir, 'heldout', 'interactions.csv'), 'utf8'));
     };
-    const users = (csv: string) => new Set(csv.split('\n').slice(1).filter(Boolean).map((line) => line.split(',')[0]));
+    const users = (csv: string) =>
+      new Set(
+        csv
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((line) => line.split(',')[0]),
+      );
     expect(users(await exported())).not.toContain(victim);
 
     // A restore from a backup taken before the erasure: the user's rows are back, created before it.
-    const [{ id }] = await queryAsOwner<{ id: number }>(db.adminUrl, `INSERT INTO users (tenant_id, external_id, created_at) VALUES ($1, $2, now() - interval '1 day') RETURNING id`, [a.id, victim]);
-    await queryAsOwner(db.adminUrl,
+    const [{ id }] = await queryAsOwner<{ id: number }>(
+      db.adminUrl,
+      `INSERT INTO users (tenant_id, external_id, created_at) VALUES ($1, $2, now() - interval '1 day') RETURNING id`,
+      [a.id, victim],
+    );
+    await queryAsOwner(
+      db.adminUrl,
       `WITH e AS (INSERT INTO interactions (tenant_id, user_id, item_id, kind) SELECT $1, $2, id, 'LIKE' FROM items WHERE tenant_id = $1 ORDER BY id LIMIT 3 RETURNING id, item_id)
-       INSERT INTO interaction_states (tenant_id, user_id, item_id, kind, interaction_id) SELECT $1, $2, item_id, 'LIKE', id FROM e`, [a.id, id]);
+       INSERT INTO interaction_states (tenant_id, user_id, item_id, kind, interaction_id) SELECT $1, $2, item_id, 'LIKE', id FROM e`,
+      [a.id, id],
+    );
     expect(users(await exported())).not.toContain(victim);
 
     // A user of the same id created after the erasure (a new sign-up) is a new user and is exported.
@@ -259,11 +349,13 @@ describe('data lifecycle', () => {
     expect(tooMany.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(await tableCounts(db.adminUrl)).toEqual(before);
 
-    const [{ events, states: stateRows, users }] = await queryAsOwner<{ events: number; states: number; users: number }>(db.adminUrl,
+    const [{ events, states: stateRows, users }] = await queryAsOwner<{ events: number; states: number; users: number }>(
+      db.adminUrl,
       `SELECT (SELECT count(*)::int FROM interactions i JOIN items it ON it.id = i.item_id WHERE it.tenant_id = $1 AND it.external_id = ANY($2)) AS events,
               (SELECT count(*)::int FROM interaction_states s JOIN items it ON it.id = s.item_id WHERE it.tenant_id = $1 AND it.external_id = ANY($2)) AS states,
               (SELECT count(DISTINCT i.user_id)::int FROM interactions i JOIN items it ON it.id = i.item_id WHERE it.tenant_id = $1 AND it.external_id = ANY($2)) AS users`,
-      [a.id, doomed]);
+      [a.id, doomed],
+    );
     expect(events).toBeGreaterThan(0);
     const deleted = (await ok(a.appKey, DELETE_ITEMS, { ids: doomed })).deleteItems;
     expect(deleted).toMatchObject({ count: 10, ids: doomed, interactions: events, users });

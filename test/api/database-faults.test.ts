@@ -64,7 +64,10 @@ describe('database faults', () => {
       expect(retried.data.recordInteractions.count).toBe(4);
       const again = await api.gql(a.appKey, RECORD, { events });
       expect(again.data.recordInteractions.count).toBe(4);
-      const stored = await queryAsOwner<{ event_id: string }>(db.adminUrl, `SELECT event_id FROM interactions WHERE event_id LIKE 'killed-%' ORDER BY event_id`);
+      const stored = await queryAsOwner<{ event_id: string }>(
+        db.adminUrl,
+        `SELECT event_id FROM interactions WHERE event_id LIKE 'killed-%' ORDER BY event_id`,
+      );
       expect(stored.map((r) => r.event_id)).toEqual(['killed-0', 'killed-1', 'killed-2', 'killed-3']);
     } finally {
       await owner.end();
@@ -86,9 +89,13 @@ describe('database faults', () => {
       expect(initial.ids).toContain('out-2');
 
       await queryAsOwner(SERVER_URL, `ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS false`);
-      await owner.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [db.name, LISTENER_APPLICATION_NAME]);
+      await owner.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [
+        db.name,
+        LISTENER_APPLICATION_NAME,
+      ]);
       const health = () => fetch(api.url.replace('/graphql', '/health/ready')).then((r) => r.status);
-      const metric = async () => (await fetch(api.url.replace('/graphql', '/metrics')).then((r) => r.text())).match(/^tastegraph_event_bus_listening (\d)/m)?.[1];
+      const metric = async () =>
+        (await fetch(api.url.replace('/graphql', '/metrics')).then((r) => r.text())).match(/^tastegraph_event_bus_listening (\d)/m)?.[1];
       await waitFor(async () => (await health()) === 503, 'readiness to fail');
       expect(await metric()).toBe('0');
       // Several reconnects fail while the database refuses connections; the bus keeps trying.

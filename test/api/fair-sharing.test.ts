@@ -25,12 +25,17 @@ describe('fair sharing', () => {
     a = await createTestTenant(db.adminUrl, 4);
     b = await createTestTenant(db.adminUrl, 4);
     const api = await startTestApi(db.appUrl);
-    for (const t of [a, b]) await api.gql(t.appKey, `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`, { items: makeItems(3, 4) });
+    for (const t of [a, b])
+      await api.gql(t.appKey, `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`, { items: makeItems(3, 4) });
     await api.stop();
   });
   afterAll(() => db?.drop());
 
-  async function withApi(rateLimits: RateLimitPolicy, fn: (api: Awaited<ReturnType<typeof startTestApi>>) => Promise<void>, extra: Parameters<typeof startTestApi>[1] = {}) {
+  async function withApi(
+    rateLimits: RateLimitPolicy,
+    fn: (api: Awaited<ReturnType<typeof startTestApi>>) => Promise<void>,
+    extra: Parameters<typeof startTestApi>[1] = {},
+  ) {
     const api = await startTestApi(db.appUrl, { rateLimits, ...extra });
     try {
       await fn(api);
@@ -57,7 +62,7 @@ describe('fair sharing', () => {
     });
   });
 
-  it("a tenant past its rate is limited on every key, and another tenant is not", async () => {
+  it('a tenant past its rate is limited on every key, and another tenant is not', async () => {
     await withApi({ perKey: OFF, perTenant: { perSecond: 1, burst: 2 }, gate: NO_GATE }, async (api) => {
       await api.gql(a.appKey, ITEMS);
       await api.gql(a.adminKey, ITEMS);
@@ -74,10 +79,15 @@ describe('fair sharing', () => {
       try {
         // A's first mutation holds A's one place, waiting on a lock inside its transaction.
         await owner.query('BEGIN; LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE');
-        const record = (id: string) => api.gql(a.appKey, `mutation { recordInteraction(event: { userId: "q", itemId: "item-0", kind: LIKE, eventId: "${id}" }) { id } }`);
+        const record = (id: string) =>
+          api.gql(a.appKey, `mutation { recordInteraction(event: { userId: "q", itemId: "item-0", kind: LIKE, eventId: "${id}" }) { id } }`);
         const first = record('gate-1');
         for (let i = 0; i < 200; i++) {
-          const waiting = await queryAsOwner<{ n: number }>(db.adminUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.name]);
+          const waiting = await queryAsOwner<{ n: number }>(
+            db.adminUrl,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+            [db.name],
+          );
           if (waiting[0].n > 0) break;
           await new Promise((r) => setTimeout(r, 10));
         }
@@ -98,38 +108,54 @@ describe('fair sharing', () => {
   });
 
   it('bounds the sockets and the subscriptions of one key', async () => {
-    await withApi({ perKey: OFF, perTenant: OFF, gate: NO_GATE }, async (api) => {
-      const open = [connectWs(api.wsUrl, a.appKey), connectWs(api.wsUrl, a.appKey)];
-      try {
-        await Promise.all(open.map((c) => runOn(c, ITEMS)));
-        const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
-          const extra = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {}, connectionParams: { authorization: `Bearer ${a.appKey}` }, on: { closed: (e) => resolve(e as { code: number; reason: string }) } });
-          void extra;
-        });
-        expect(closed.code).toBe(4429);
-        expect(closed.reason).toMatch(/SOCKETS_PER_KEY=2/);
-        // Another key of the same tenant still connects.
-        const admin = connectWs(api.wsUrl, a.adminKey);
-        expect((await runOn(admin, ITEMS)).errors).toBeUndefined();
-        await admin.dispose();
-      } finally {
-        await Promise.all(open.map((c) => Promise.resolve(c.dispose())));
-      }
-    }, { socketsPerKey: 2 });
+    await withApi(
+      { perKey: OFF, perTenant: OFF, gate: NO_GATE },
+      async (api) => {
+        const open = [connectWs(api.wsUrl, a.appKey), connectWs(api.wsUrl, a.appKey)];
+        try {
+          await Promise.all(open.map((c) => runOn(c, ITEMS)));
+          const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+            const extra = createClient({
+              url: api.wsUrl,
+              webSocketImpl: WebSocket,
+              retryAttempts: 0,
+              lazy: false,
+              onNonLazyError: () => {},
+              connectionParams: { authorization: `Bearer ${a.appKey}` },
+              on: { closed: (e) => resolve(e as { code: number; reason: string }) },
+            });
+            void extra;
+          });
+          expect(closed.code).toBe(4429);
+          expect(closed.reason).toMatch(/SOCKETS_PER_KEY=2/);
+          // Another key of the same tenant still connects.
+          const admin = connectWs(api.wsUrl, a.adminKey);
+          expect((await runOn(admin, ITEMS)).errors).toBeUndefined();
+          await admin.dispose();
+        } finally {
+          await Promise.all(open.map((c) => Promise.resolve(c.dispose())));
+        }
+      },
+      { socketsPerKey: 2 },
+    );
   });
 
   it('bounds the subscriptions of one key across its sockets', async () => {
-    await withApi({ perKey: OFF, perTenant: OFF, gate: NO_GATE }, async (api) => {
-      const s1 = subscribeFeed(api.wsUrl, b.appKey, 'u1');
-      const s2 = subscribeFeed(api.wsUrl, b.appKey, 'u2');
-      expect((await s1.next()).reason).toBe('INITIAL');
-      expect((await s2.next()).reason).toBe('INITIAL');
-      const s3 = subscribeFeed(api.wsUrl, b.appKey, 'u3');
-      await s3.done;
-      const errors = s3.failure() as { message: string; extensions: { code: string } }[];
-      expect(errors[0].extensions.code).toBe('RATE_LIMITED');
-      expect(errors[0].message).toMatch(/SUBSCRIPTIONS_PER_KEY/);
-      await Promise.all([s1.client.dispose(), s2.client.dispose(), s3.client.dispose()]);
-    }, { subscriptionsPerKey: 2 });
+    await withApi(
+      { perKey: OFF, perTenant: OFF, gate: NO_GATE },
+      async (api) => {
+        const s1 = subscribeFeed(api.wsUrl, b.appKey, 'u1');
+        const s2 = subscribeFeed(api.wsUrl, b.appKey, 'u2');
+        expect((await s1.next()).reason).toBe('INITIAL');
+        expect((await s2.next()).reason).toBe('INITIAL');
+        const s3 = subscribeFeed(api.wsUrl, b.appKey, 'u3');
+        await s3.done;
+        const errors = s3.failure() as { message: string; extensions: { code: string } }[];
+        expect(errors[0].extensions.code).toBe('RATE_LIMITED');
+        expect(errors[0].message).toMatch(/SUBSCRIPTIONS_PER_KEY/);
+        await Promise.all([s1.client.dispose(), s2.client.dispose(), s3.client.dispose()]);
+      },
+      { subscriptionsPerKey: 2 },
+    );
   });
 });

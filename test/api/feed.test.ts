@@ -46,7 +46,12 @@ describe('feeds', () => {
   });
 
   it('feed: every unrated item once, best first, stable, paged', async () => {
-    await api.gql(a.appKey, RECORD, { events: [{ userId: 'reader', itemId: 'c0-0', kind: 'LIKE' }, { userId: 'reader', itemId: 'c2-0', kind: 'DISLIKE' }] });
+    await api.gql(a.appKey, RECORD, {
+      events: [
+        { userId: 'reader', itemId: 'c0-0', kind: 'LIKE' },
+        { userId: 'reader', itemId: 'c2-0', kind: 'DISLIKE' },
+      ],
+    });
     const page1 = (await api.gql(a.appKey, FEED, { u: 'reader', first: 10 })).data.feed;
     const page2 = (await api.gql(a.appKey, FEED, { u: 'reader', first: 10, after: page1.pageInfo.endCursor })).data.feed;
     const ids = [...page1.edges, ...page2.edges].map((e: any) => e.node.item.externalId);
@@ -88,10 +93,20 @@ describe('feeds', () => {
   it('merges new items into a live feed: scored for its user, placed by their score', async () => {
     const s = subscribeFeed(api.wsUrl, a.appKey, 'collector');
     try {
-      await api.gql(a.appKey, RECORD, { events: [{ userId: 'collector', itemId: 'c3-0', kind: 'LIKE' }, { userId: 'collector', itemId: 'c1-0', kind: 'DISLIKE' }] });
+      await api.gql(a.appKey, RECORD, {
+        events: [
+          { userId: 'collector', itemId: 'c3-0', kind: 'LIKE' },
+          { userId: 'collector', itemId: 'c1-0', kind: 'DISLIKE' },
+        ],
+      });
       await s.next(); // INITIAL (or the likes, if they landed first)
       const settled = await api.gql(a.appKey, FEED, { u: 'collector', first: 50 });
-      await api.gql(a.appKey, UPSERT, { items: [{ id: 'new-near-like', embedding: [0, 0, 0, 1] }, { id: 'new-near-dislike', embedding: [0, 1, 0, 0] }] });
+      await api.gql(a.appKey, UPSERT, {
+        items: [
+          { id: 'new-near-like', embedding: [0, 0, 0, 1] },
+          { id: 'new-near-dislike', embedding: [0, 1, 0, 0] },
+        ],
+      });
       let update = await s.next();
       while (update.reason !== 'NEW_ITEMS') update = await s.next();
       // Among the liked item's cluster at the top, and the disliked one's at the bottom.
@@ -143,7 +158,14 @@ describe('feeds', () => {
 
   it('refuses an unauthenticated subscription', async () => {
     const closed = await new Promise<number>((resolve) => {
-      const client = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {}, on: { closed: (e) => resolve((e as { code: number }).code) } });
+      const client = createClient({
+        url: api.wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => {},
+        on: { closed: (e) => resolve((e as { code: number }).code) },
+      });
       void client;
     });
     expect(closed).toBe(4403);
@@ -156,11 +178,14 @@ describe('feeds', () => {
     for (let i = 0; i < 4; i++) {
       outcomes.push(
         new Promise((resolve) => {
-          client.subscribe({ query: SUBSCRIBE, variables: { u: `limit-${i}` } }, {
-            next: (m) => resolve(m.errors ? String(m.errors[0].extensions?.code) : 'ok'),
-            error: (e) => resolve(String((e as { extensions?: { code?: string } }[])[0]?.extensions?.code ?? 'error')),
-            complete: () => {},
-          });
+          client.subscribe(
+            { query: SUBSCRIBE, variables: { u: `limit-${i}` } },
+            {
+              next: (m) => resolve(m.errors ? String(m.errors[0].extensions?.code) : 'ok'),
+              error: (e) => resolve(String((e as { extensions?: { code?: string } }[])[0]?.extensions?.code ?? 'error')),
+              complete: () => {},
+            },
+          );
         }),
       );
     }
@@ -202,7 +227,11 @@ describe('feeds across two API processes (PostgreSQL LISTEN/NOTIFY)', () => {
 
   it('a like recorded through instance A re-ranks a subscriber on instance B', async () => {
     const gql = (query: string, variables: object) =>
-      fetch(urlA, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: JSON.stringify({ query, variables }) }).then((r) => r.json());
+      fetch(urlA, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` },
+        body: JSON.stringify({ query, variables }),
+      }).then((r) => r.json());
     expect((await gql(UPSERT, { items: ITEMS })).errors).toBeUndefined();
     const s = subscribeFeed(urlB.replace(/^http/, 'ws'), a.appKey, 'roamer');
     try {

@@ -106,7 +106,10 @@ describe('GraphQL over HTTP', () => {
       const items = makeItems(2, 4, 'bad');
       items[1].embedding = [1, 2, 3];
       const r = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items });
-      expect(r.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 1, field: 'items[1].embedding', message: 'expected 4 finite numbers, got 3' }] });
+      expect(r.errors![0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        problems: [{ index: 1, field: 'items[1].embedding', message: 'expected 4 finite numbers, got 3' }],
+      });
     });
 
     it('an overwrite with a bad item leaves the existing items as they were', async () => {
@@ -126,7 +129,11 @@ describe('GraphQL over HTTP', () => {
       const json = await response.json();
       expect(json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
       expect(json.errors[0].message).toMatch(/embedding.*Infinity|Infinity.*embedding/s);
-      const nan = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: body.replace('1e999', 'NaN') });
+      const nan = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` },
+        body: body.replace('1e999', 'NaN'),
+      });
       expect(nan.status).toBe(400);
       expect((await nan.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
       expect(await tableCounts(db.adminUrl)).toEqual(before);
@@ -136,7 +143,10 @@ describe('GraphQL over HTTP', () => {
       const events = makeEvents(5, { items: 30 });
       events[3] = { ...events[3], itemId: 'no-such-item' };
       const r = await rejectsWithoutChange('NOT_FOUND', a.appKey, RECORD, { events });
-      expect(r.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 3, field: 'events[3].itemId', message: 'unknown item "no-such-item"' }] });
+      expect(r.errors![0].extensions).toMatchObject({
+        code: 'NOT_FOUND',
+        problems: [{ index: 3, field: 'events[3].itemId', message: 'unknown item "no-such-item"' }],
+      });
     });
 
     it('1,001 events in one call', async () => {
@@ -163,20 +173,37 @@ describe('GraphQL over HTTP', () => {
     });
 
     it('a query nested too deep, and one too costly', async () => {
-      const deep = await rejectsWithoutChange('QUERY_TOO_DEEP', a.appKey, `{ user(externalId: "hist") { history { edges { node { user { history { edges { node { user { history { edges { node { kind } } } } } } } } } } } } }`);
+      const deep = await rejectsWithoutChange(
+        'QUERY_TOO_DEEP',
+        a.appKey,
+        `{ user(externalId: "hist") { history { edges { node { user { history { edges { node { user { history { edges { node { kind } } } } } } } } } } } } }`,
+      );
       expect(deep.status).toBe(400);
       expect(deep.errors![0]).toMatchObject({ message: 'query depth 13 exceeds the limit of 10', extensions: { code: 'QUERY_TOO_DEEP' } });
-      const costly = await rejectsWithoutChange('QUERY_TOO_COSTLY', a.appKey, `{ items(first: 500) { edges { node { externalId } } } user(externalId: "hist") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`);
+      const costly = await rejectsWithoutChange(
+        'QUERY_TOO_COSTLY',
+        a.appKey,
+        `{ items(first: 500) { edges { node { externalId } } } user(externalId: "hist") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`,
+      );
       expect(costly.status).toBe(400);
       expect(costly.errors![0].extensions!.code).toBe('QUERY_TOO_COSTLY');
     });
 
     it('NUL characters in a prompt, a URL or an API key name', async () => {
-      const prompt = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items: [{ id: 'nul-1', prompt: 'a fox\u0000', embedding: [1, 2, 3, 4] }] });
-      expect(prompt.errors![0].extensions!.problems![0]).toMatchObject({ field: 'items[0].prompt', message: expect.stringMatching(/^expected no NUL characters/) });
-      const url = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, { items: [{ id: 'nul-2', url: 'https://x.example/\u0000.png', embedding: [1, 2, 3, 4] }] });
+      const prompt = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, {
+        items: [{ id: 'nul-1', prompt: 'a fox\u0000', embedding: [1, 2, 3, 4] }],
+      });
+      expect(prompt.errors![0].extensions!.problems![0]).toMatchObject({
+        field: 'items[0].prompt',
+        message: expect.stringMatching(/^expected no NUL characters/),
+      });
+      const url = await rejectsWithoutChange('BAD_USER_INPUT', a.appKey, UPSERT, {
+        items: [{ id: 'nul-2', url: 'https://x.example/\u0000.png', embedding: [1, 2, 3, 4] }],
+      });
       expect(url.errors![0].extensions!.problems![0].field).toBe('items[0].url');
-      const name = await rejectsWithoutChange('BAD_USER_INPUT', a.adminKey, `mutation($n: String!) { createApiKey(name: $n, role: app) { key } }`, { n: 'ci\u0000' });
+      const name = await rejectsWithoutChange('BAD_USER_INPUT', a.adminKey, `mutation($n: String!) { createApiKey(name: $n, role: app) { key } }`, {
+        n: 'ci\u0000',
+      });
       expect(name.errors![0].extensions!.problems![0]).toMatchObject({ field: 'name', message: expect.stringMatching(/^expected no control characters/) });
     });
 
@@ -291,9 +318,17 @@ describe('GraphQL over HTTP', () => {
 
   describe('HTTP edges', () => {
     it('echoes a request id, or makes one', async () => {
-      const mine = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-123', authorization: `Bearer ${a.appKey}` }, body: '{"query":"{ items(first: 1) { edges { cursor } } }"}' });
+      const mine = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-123', authorization: `Bearer ${a.appKey}` },
+        body: '{"query":"{ items(first: 1) { edges { cursor } } }"}',
+      });
       expect(mine.headers.get('x-request-id')).toBe('req-123');
-      const made = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: '{"query":"{ items(first: 1) { edges { cursor } } }"}' });
+      const made = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` },
+        body: '{"query":"{ items(first: 1) { edges { cursor } } }"}',
+      });
       expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
 

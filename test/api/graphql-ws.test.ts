@@ -77,7 +77,9 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
     const { client } = connect(api, `Bearer ${a.appKey}`);
     try {
       const costly = `{ items(first: 500) { edges { node { externalId } } } user(externalId: "u") { history(first: 500) { edges { node { user { history(first: 500) { edges { node { kind } } } } } } } } }`;
-      await expect(run(client, costly)).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/^query cost \d+ exceeds the limit of 50000/) })]);
+      await expect(run(client, costly)).rejects.toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/^query cost \d+ exceeds the limit of 50000/) }),
+      ]);
     } finally {
       await client.dispose();
     }

@@ -60,7 +60,9 @@ describe('query limits on HTTP and WebSocket alike', () => {
     const invalid = await both(`{ nope }`);
     expect(invalid.http.errors![0].extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(invalid.ws.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    const deep = await both(`{ user(externalId: "u") { history { edges { node { user { history { edges { node { user { history { pageInfo { hasNextPage } } } } } } } } } } } }`);
+    const deep = await both(
+      `{ user(externalId: "u") { history { edges { node { user { history { edges { node { user { history { pageInfo { hasNextPage } } } } } } } } } } } }`,
+    );
     expect(deep.http.errors![0].extensions!.code).toBe('QUERY_TOO_DEEP');
     expect(deep.ws.errors![0].extensions.code).toBe('QUERY_TOO_DEEP');
   });
@@ -81,8 +83,14 @@ describe('query limits on HTTP and WebSocket alike', () => {
     expect(tokens.ws.errors![0].message).toMatch(/more than 50000 tokens/);
     const calls = Array.from({ length: 101 }, (_, i) => `s${i}: __typename`).join(' ');
     const aliases = await both(`{ ${calls} }`);
-    expect(aliases.http.errors![0]).toMatchObject({ extensions: { code: 'QUERY_TOO_LARGE' }, message: 'query has more than 100 aliased fields (MAX_QUERY_ALIASES)' });
-    expect(aliases.ws.errors![0]).toMatchObject({ extensions: { code: 'QUERY_TOO_LARGE' }, message: 'query has more than 100 aliased fields (MAX_QUERY_ALIASES)' });
+    expect(aliases.http.errors![0]).toMatchObject({
+      extensions: { code: 'QUERY_TOO_LARGE' },
+      message: 'query has more than 100 aliased fields (MAX_QUERY_ALIASES)',
+    });
+    expect(aliases.ws.errors![0]).toMatchObject({
+      extensions: { code: 'QUERY_TOO_LARGE' },
+      message: 'query has more than 100 aliased fields (MAX_QUERY_ALIASES)',
+    });
     // Fragments count as what they expand to: 4 spreads of 4 spreads of 200 fields.
     const fields = Array.from({ length: 200 }, () => 'externalId').join(' ');
     const fanned = `{ items(first: 1) { edges { node { ...B ...B ...B ...B } } } } fragment B on Item { ...C ...C ...C ...C } fragment C on Item { ${fields} }`;

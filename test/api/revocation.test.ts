@@ -60,7 +60,7 @@ describe('revoking a key with open WebSockets', () => {
     }
   });
 
-  it('ends the key\'s live subscriptions on every instance with an UNAUTHENTICATED error', async () => {
+  it("ends the key's live subscriptions on every instance with an UNAUTHENTICATED error", async () => {
     const doomed = await newAdminKey();
     const onTwo = subscribeFeed(two.wsUrl, doomed.key, 'watcher');
     const onOne = subscribeFeed(one.wsUrl, doomed.key, 'watcher');

@@ -73,8 +73,11 @@ describe('score and rank', () => {
 
   it('batches every score field of one request into one model run', async () => {
     const before = await sessionRuns(worker);
-    const r = await api.gql(a.appKey, `{ x: score(userId: "fan", itemIds: ["warm-1", "cold-1"]) { modelVersion }
-      y: score(userId: "someone-new", itemIds: ["warm-2"]) { modelVersion } z: rank(userId: "fan", itemIds: ["cold-3"]) { modelVersion } }`);
+    const r = await api.gql(
+      a.appKey,
+      `{ x: score(userId: "fan", itemIds: ["warm-1", "cold-1"]) { modelVersion }
+      y: score(userId: "someone-new", itemIds: ["warm-2"]) { modelVersion } z: rank(userId: "fan", itemIds: ["cold-3"]) { modelVersion } }`,
+    );
     expect(r.errors).toBeUndefined();
     expect((await sessionRuns(worker)) - before).toBe(1);
   });
@@ -87,7 +90,10 @@ describe('score and rank', () => {
     const foreign = await api.gql(a.appKey, SCORE, { u: 'fan', ids: ['warm-1', 'only-b'] });
     expect(foreign.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 1, field: 'itemIds[1]' }] });
     const twice = await api.gql(a.appKey, SCORE, { u: 'fan', ids: ['warm-1', 'warm-2', 'warm-1'] });
-    expect(twice.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ index: 2, field: 'itemIds[2]', message: '"warm-1" is already itemIds[0]' }] });
+    expect(twice.errors![0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [{ index: 2, field: 'itemIds[2]', message: '"warm-1" is already itemIds[0]' }],
+    });
   });
 
   it("another tenant's user is a new user here: scored cold, never with that tenant's history", async () => {
@@ -100,9 +106,18 @@ describe('score and rank', () => {
     const down = await startTestApi(db.appUrl, { scorer: createWorkerClient({ urls: ['http://127.0.0.1:1'], retries: 1 }) });
     try {
       const r = await down.gql(a.appKey, RANK, { u: 'fan', ids: ['cold-6', 'warm-6', 'cold-7', 'warm-7'] });
-      expect(r.data.rank).toMatchObject({ degraded: true, modelVersion: null, degradedReason: 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?' });
+      expect(r.data.rank).toMatchObject({
+        degraded: true,
+        modelVersion: null,
+        degradedReason: 'no inference worker accepted a connection (refused): is one running at WORKER_URLS?',
+      });
       // The fallback still personalises: fan's liked direction comes first.
-      expect(r.data.rank.items.slice(0, 2).map((i: any) => i.item.externalId).sort()).toEqual(['warm-6', 'warm-7']);
+      expect(
+        r.data.rank.items
+          .slice(0, 2)
+          .map((i: any) => i.item.externalId)
+          .sort(),
+      ).toEqual(['warm-6', 'warm-7']);
     } finally {
       await down.stop();
     }
@@ -127,7 +142,10 @@ describe('score and rank', () => {
   it('falls back, saying what to do, when a tenant without a model of its own has another dimension than the base model', async () => {
     const other = await createTestTenant(db.adminUrl, 4);
     await api.gql(other.appKey, UPSERT, { items: [{ id: 'p', embedding: [1, 0, 0, 0] }] });
-    const r = await api.gql(other.appKey, `query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion } }`, { u: 'u', ids: ['p'] });
+    const r = await api.gql(other.appKey, `query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion } }`, {
+      u: 'u',
+      ids: ['p'],
+    });
     expect(r.data.score).toMatchObject({ degraded: true, modelVersion: null });
     expect(r.data.score.degradedReason).toBe(
       'no model for this tenant yet: it trains when it has 50 users with at least 2 likes and 2 dislikes each, and 20 more held out to evaluate it ' +
@@ -151,10 +169,28 @@ describe('score and rank', () => {
 
   it('scores in process through the same interface (the embedded default)', async () => {
     const registry = await createModelRegistry({
-      storeDir: worker.store, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log: pino({ level: 'silent' }),
+      storeDir: worker.store,
+      modelName: 'preference',
+      provider: 'cpu',
+      pollMs: 0,
+      versionsKept: 2,
+      log: pino({ level: 'silent' }),
       batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 },
     });
-    const local = await startTestApi(db.appUrl, { scorer: createInProcessScorer(createModelStore(registry, createTenantModels({ storeDir: worker.tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log: pino({ level: 'silent' }), batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 } }))) });
+    const local = await startTestApi(db.appUrl, {
+      scorer: createInProcessScorer(
+        createModelStore(
+          registry,
+          createTenantModels({
+            storeDir: worker.tenantStore,
+            provider: 'cpu',
+            budgetBytes: 1 << 30,
+            log: pino({ level: 'silent' }),
+            batching: { maxBatchSize: 64, maxQueueDelayMs: 1, maxQueueSize: 100 },
+          }),
+        ),
+      ),
+    });
     try {
       const [remote, inProcess] = await Promise.all([api.gql(a.appKey, RANK, { u: 'fan', ids: IDS }), local.gql(a.appKey, RANK, { u: 'fan', ids: IDS })]);
       expect(inProcess.data.rank.degraded).toBe(false);

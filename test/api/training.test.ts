@@ -44,7 +44,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
     await jobs?.runner.stop();
     jobs = await startTestJobs(api.services, api.db, db.appUrl, { TENANT_MODEL_STORE: tenantStore, MODEL_STORE: baseStore, ...env });
   };
-  const run = async (t: TestTenant, id: string) => (await api.gql(t.adminKey, `query($id: ID!) { trainingRun(id: $id) { ${RUN_FIELDS} } }`, { id })).data?.trainingRun;
+  const run = async (t: TestTenant, id: string) =>
+    (await api.gql(t.adminKey, `query($id: ID!) { trainingRun(id: $id) { ${RUN_FIELDS} } }`, { id })).data?.trainingRun;
   const finished = (t: TestTenant, id: string) =>
     eventually(`run ${id} finished`, async () => {
       const r = await run(t, id);
@@ -55,7 +56,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(r.errors).toBeUndefined();
     return r.data.startTraining;
   };
-  const serving = async (t: TestTenant) => (await api.gql(t.adminKey, `{ tenant { servingModel { ${VERSION_FIELDS} } scoringModel { kind modelVersion reason } } }`)).data.tenant;
+  const serving = async (t: TestTenant) =>
+    (await api.gql(t.adminKey, `{ tenant { servingModel { ${VERSION_FIELDS} } scoringModel { kind modelVersion reason } } }`)).data.tenant;
   const score = async (t: TestTenant) => (await api.gql(t.appKey, SCORE, { u: 'user-7', ids: ['item-1', 'item-2', 'item-3', 'item-40'] })).data.score;
 
   /** Each tenant's (user, item) pairs: what its export holds, one latest state each. */
@@ -102,7 +104,13 @@ describe('per-tenant models and the nightly fine-tune', () => {
   });
 
   it('closes the registry to app keys (FORBIDDEN)', async () => {
-    for (const query of ['{ modelVersions { edges { cursor } } }', '{ trainingRuns { edges { cursor } } }', 'mutation { startTraining { id } }', 'mutation { promoteModelVersion(version: 1) { version } }', '{ tenant { scoringModel { kind } } }']) {
+    for (const query of [
+      '{ modelVersions { edges { cursor } } }',
+      '{ trainingRuns { edges { cursor } } }',
+      'mutation { startTraining { id } }',
+      'mutation { promoteModelVersion(version: 1) { version } }',
+      '{ tenant { scoringModel { kind } } }',
+    ]) {
       const r = await api.gql(a.appKey, query);
       expect(r.errors?.[0]?.extensions?.code, query).toBe('FORBIDDEN');
     }
@@ -133,7 +141,15 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect((await serving(t)).scoringModel).toEqual({ kind: 'TENANT', modelVersion: '1', reason: null });
         const runs = (await api.gql(t.adminKey, `{ trainingRuns(first: 5) { edges { node { ${RUN_FIELDS} } } } }`)).data.trainingRuns.edges;
         expect(runs).toHaveLength(1);
-        expect(runs[0].node).toMatchObject({ status: 'SUCCEEDED', trigger: 'SCHEDULE', stage: null, epoch: 8, epochs: 8, attempts: 1, modelVersion: { version: 1, status: 'PROMOTED' } });
+        expect(runs[0].node).toMatchObject({
+          status: 'SUCCEEDED',
+          trigger: 'SCHEDULE',
+          stage: null,
+          epoch: 8,
+          epochs: 8,
+          attempts: 1,
+          modelVersion: { version: 1, status: 'PROMOTED' },
+        });
         // The export holds each user's latest like or dislike per item (the generator repeats some pairs).
         expect(runs[0].node.dataset).toMatchObject({ items: 300, interactions: currentStates.get(t.id) });
         expect(runs[0].node.dataset.heldOutUsers + runs[0].node.dataset.trainingUsers).toBe(300);
@@ -149,7 +165,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
     }
   }, 240_000);
 
-  it('a tenant of the base model\'s dimension is served by it, then fine-tunes it into a model of its own, measured against it', async () => {
+  it("a tenant of the base model's dimension is served by it, then fine-tunes it into a model of its own, measured against it", async () => {
     // Its nightly run was queued with the others above.
     const id = (await api.gql(c.adminKey, '{ trainingRuns(first: 1) { edges { node { id } } } }')).data.trainingRuns.edges[0].node.id;
     const done = await finished(c, id);
@@ -163,7 +179,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
 
   it('a rerun of the same night starts nothing: no tenant has new interactions', async () => {
     const nightliesDone = async () =>
-      (await queryAsOwner<{ n: number }>(db.adminUrl, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'training-nightly' AND state = 'completed'"))[0].n;
+      (await queryAsOwner<{ n: number }>(db.adminUrl, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'training-nightly' AND state = 'completed'"))[0]
+        .n;
     const before = await nightliesDone();
     await jobs!.runner.triggerNightly();
     await eventually('the nightly job ran again', async () => ((await nightliesDone()) > before ? true : undefined), 60_000);
@@ -250,7 +267,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(again.id).toBe(first.id);
     const done = await finished(d, first.id);
     expect(done).toMatchObject({ status: 'SKIPPED', error: null, modelVersion: null });
-    expect(done.skipReason).toMatch(/^too little to learn from: \d+ training users have at least 2 likes and 2 dislikes; training needs 50 \(TRAINING_MIN_USERS\)$/);
+    expect(done.skipReason).toMatch(
+      /^too little to learn from: \d+ training users have at least 2 likes and 2 dislikes; training needs 50 \(TRAINING_MIN_USERS\)$/,
+    );
     expect(done.dataset).toMatchObject({ interactions: distinctPairs(world) });
     expect((await serving(d)).scoringModel.kind).toBe('FALLBACK');
   }, 60_000);

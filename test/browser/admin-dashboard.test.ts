@@ -19,7 +19,15 @@ import { inProcessScorer } from '../helpers/worker.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin');
 // As a root process on a machine without a network: no sandbox, nothing fetched in the background.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** A 2x2 PNG per colour: the tenant's item pictures, on a host of its own (not the API's). */
 function imageHost(): Promise<Server> {
@@ -52,9 +60,17 @@ describe('the admin dashboard in a real browser', () => {
 
     tenant = await createTestTenant(db.adminUrl, 32);
     const world = generateTasteWorld({ seed: 1, users: USERS, items: 600, dim: 32, interactionsPerUser: 40 });
-    await api.services.items.upsert(tenant.admin, world.items.map((item) => ({ id: item.id, prompt: item.prompt, url: `${imageUrl}/${item.id}.png`, embedding: Array.from(item.vector) })));
+    await api.services.items.upsert(
+      tenant.admin,
+      world.items.map((item) => ({ id: item.id, prompt: item.prompt, url: `${imageUrl}/${item.id}.png`, embedding: Array.from(item.vector) })),
+    );
     for (let i = 0; i < world.interactions.length; i += 1000) {
-      await api.services.interactions.record(tenant.admin, world.interactions.slice(i, i + 1000).map((e) => ({ userId: e.user, itemId: e.item, kind: e.label ? ('LIKE' as const) : ('DISLIKE' as const), pairId: e.pair })));
+      await api.services.interactions.record(
+        tenant.admin,
+        world.interactions
+          .slice(i, i + 1000)
+          .map((e) => ({ userId: e.user, itemId: e.item, kind: e.label ? ('LIKE' as const) : ('DISLIKE' as const), pairId: e.pair })),
+      );
     }
     const r = await api.gql(tenant.adminKey, 'mutation { refreshTasteGroups(k: 4) { users } }');
     expect(r.errors).toBeUndefined();

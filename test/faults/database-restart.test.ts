@@ -16,7 +16,11 @@ describe('PostgreSQL restarted under load', () => {
   let a: TestTenant;
 
   async function gql(query: string, variables: Record<string, unknown>) {
-    const response = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` }, body: JSON.stringify({ query, variables }) });
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.appKey}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return { status: response.status, body: await response.json() };
   }
 
@@ -39,7 +43,13 @@ describe('PostgreSQL restarted under load', () => {
   beforeAll(async () => {
     cluster = await createTestCluster('restart');
     a = await createTestTenant(cluster.adminUrl, 4);
-    api = await startProcess('api', { DATABASE_URL: cluster.appUrl, DATABASE_ADMIN_URL: cluster.adminUrl, WORKER_URLS: '', RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0' });
+    api = await startProcess('api', {
+      DATABASE_URL: cluster.appUrl,
+      DATABASE_ADMIN_URL: cluster.adminUrl,
+      WORKER_URLS: '',
+      RATE_LIMIT_KEY_PER_SECOND: '0',
+      RATE_LIMIT_TENANT_PER_SECOND: '0',
+    });
     const items = await gql(`mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`, { items: makeItems(20, 4) });
     expect(items.body.errors).toBeUndefined();
   });
@@ -50,7 +60,12 @@ describe('PostgreSQL restarted under load', () => {
 
   it('every write acknowledged around a restart is stored once, and the API process lives', async () => {
     const batches = Array.from({ length: 40 }, (_, b) =>
-      Array.from({ length: 25 }, (_, i) => ({ userId: `w-${b % 7}`, itemId: `item-${(b * 25 + i) % 20}`, kind: i % 3 ? 'LIKE' : 'DISLIKE', eventId: `restart-${b}-${i}` })),
+      Array.from({ length: 25 }, (_, i) => ({
+        userId: `w-${b % 7}`,
+        itemId: `item-${(b * 25 + i) % 20}`,
+        kind: i % 3 ? 'LIKE' : 'DISLIKE',
+        eventId: `restart-${b}-${i}`,
+      })),
     );
     const refused = { n: 0, codes: new Set<string>() };
     let next = 0;
@@ -68,7 +83,10 @@ describe('PostgreSQL restarted under load', () => {
 
     expect(api.child.exitCode).toBeNull();
     expect(refused.n).toBeGreaterThan(0); // the restart was felt
-    expect([...refused.codes].every((c) => c === 'UNAVAILABLE' || c === 'network'), [...refused.codes].join()).toBe(true);
+    expect(
+      [...refused.codes].every((c) => c === 'UNAVAILABLE' || c === 'network'),
+      [...refused.codes].join(),
+    ).toBe(true);
     expect(await storedEvents(cluster.adminUrl, 'restart-')).toEqual(expectedEvents(batches.flat()));
     expect((await fetch(api.url.replace('/graphql', '/health/ready'))).status).toBe(200);
   });

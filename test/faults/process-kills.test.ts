@@ -13,7 +13,11 @@ import { addVersion } from '../helpers/worker.js';
 const NO_RATES = { RATE_LIMIT_KEY_PER_SECOND: '0', RATE_LIMIT_TENANT_PER_SECOND: '0' };
 
 async function post(url: string, key: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
   return response.json();
 }
 
@@ -36,7 +40,13 @@ describe('processes killed under load', () => {
     addVersion(store, 1);
     const worker = await startProcess('worker', { MODEL_STORE: store, MODEL_POLL_MS: '0' });
     started.push(worker);
-    const api = await startProcess('api', { DATABASE_URL: db.appUrl, DATABASE_ADMIN_URL: db.adminUrl, WORKER_URLS: worker.url, SCORING_TIMEOUT_MS: '500', ...NO_RATES });
+    const api = await startProcess('api', {
+      DATABASE_URL: db.appUrl,
+      DATABASE_ADMIN_URL: db.adminUrl,
+      WORKER_URLS: worker.url,
+      SCORING_TIMEOUT_MS: '500',
+      ...NO_RATES,
+    });
     started.push(api);
     const items = makeItems(20, 8);
     await post(api.url, a.appKey, `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`, { items });
@@ -48,7 +58,9 @@ describe('processes killed under load', () => {
     let stop = false;
     const load = async () => {
       while (!stop) {
-        const r = await post(api.url, a.appKey, `query($ids: [ID!]!) { rank(userId: "scored", itemIds: $ids) { degraded degradedReason items { rank } } }`, { ids: items.slice(3).map((i) => i.id) });
+        const r = await post(api.url, a.appKey, `query($ids: [ID!]!) { rank(userId: "scored", itemIds: $ids) { degraded degradedReason items { rank } } }`, {
+          ids: items.slice(3).map((i) => i.id),
+        });
         answers.push({ degraded: r.data?.rank?.degraded, reason: r.data?.rank?.degradedReason, errors: r.errors });
       }
     };
@@ -74,7 +86,12 @@ describe('processes killed under load', () => {
     started.push(api);
     await post(api.url, a.appKey, `mutation($items: [ItemInput!]!) { upsertItems(items: $items) { externalId } }`, { items: makeItems(20, 8, 'k') });
     const batches = Array.from({ length: 60 }, (_, b) =>
-      Array.from({ length: 50 }, (_, i) => ({ userId: `killed-${b % 9}`, itemId: `k-${(b + i) % 20}`, kind: (b + i) % 4 ? 'LIKE' : 'DISLIKE', eventId: `kill-${b}-${i}` })),
+      Array.from({ length: 50 }, (_, i) => ({
+        userId: `killed-${b % 9}`,
+        itemId: `k-${(b + i) % 20}`,
+        kind: (b + i) % 4 ? 'LIKE' : 'DISLIKE',
+        eventId: `kill-${b}-${i}`,
+      })),
     );
     const acked = new Set<number>();
     const send = async (b: number) => {

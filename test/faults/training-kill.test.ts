@@ -49,25 +49,33 @@ describe('the jobs process killed during a training run', () => {
     // Slow enough to be caught training.
     const doomed = await startProcess('jobs', { ...env, TRAINING_EPOCHS: '400' });
     const { run } = await registry.queueRun(a.id, 'MANUAL');
-    await eventually('training under way', async () => ((await registry.findRun(a.id, run.id))?.epoch ?? 0) >= 1 ? true : undefined, 120_000);
+    await eventually('training under way', async () => (((await registry.findRun(a.id, run.id))?.epoch ?? 0) >= 1 ? true : undefined), 120_000);
     doomed.child.kill('SIGKILL');
     await new Promise((r) => doomed.child.once('exit', r));
     // Its trainer notices it has lost its parent and stops within a training step.
-    await eventually('the orphaned trainer stopped', async () => {
-      try {
-        execFileSync('pgrep', ['-f', `trainer\\.train --data .*${run.id}`]);
-        return undefined;
-      } catch {
-        return true; // pgrep exits 1: no such process
-      }
-    }, 30_000);
+    await eventually(
+      'the orphaned trainer stopped',
+      async () => {
+        try {
+          execFileSync('pgrep', ['-f', `trainer\\.train --data .*${run.id}`]);
+          return undefined;
+        } catch {
+          return true; // pgrep exits 1: no such process
+        }
+      },
+      30_000,
+    );
 
     const next = await startProcess('jobs', env);
     started.push(next);
-    const failed = await eventually('the stale run failed', async () => {
-      const r = await registry.findRun(a.id, run.id);
-      return r?.status === 'FAILED' ? r : undefined;
-    }, 60_000);
+    const failed = await eventually(
+      'the stale run failed',
+      async () => {
+        const r = await registry.findRun(a.id, run.id);
+        return r?.status === 'FAILED' ? r : undefined;
+      },
+      60_000,
+    );
     expect(failed.error).toMatch(/^the trainer stopped reporting: no heartbeat since .* \(more than 8 s\)/);
     expect(await registry.promoted(a.id)).toBeUndefined(); // nothing half-made serves
 

@@ -27,7 +27,11 @@ export interface TestApi {
 export interface GqlResponse<T> {
   status: number;
   data?: T;
-  errors?: { message: string; path?: string[]; extensions?: { code?: string; problems?: { field: string; index?: number; message: string }[]; requestId?: string } }[];
+  errors?: {
+    message: string;
+    path?: string[];
+    extensions?: { code?: string; problems?: { field: string; index?: number; message: string }[]; requestId?: string };
+  }[];
 }
 
 export async function startTestApi(
@@ -72,7 +76,11 @@ export async function startTestApi(
     maxQueryDepth: limits.maxQueryDepth ?? 10,
     maxQueryCost: limits.maxQueryCost ?? 50_000,
     documentLimits: { ...loadConfig({}).documentLimits, ...limits.documentLimits },
-    subscriptions: { subscriptionsPerConnection: limits.subscriptionsPerConnection, subscriptionsPerKey: limits.subscriptionsPerKey, socketsPerKey: limits.socketsPerKey },
+    subscriptions: {
+      subscriptionsPerConnection: limits.subscriptionsPerConnection,
+      subscriptionsPerKey: limits.subscriptionsPerKey,
+      socketsPerKey: limits.socketsPerKey,
+    },
     checkReady: createReadinessCheck(db, bus),
   });
   const url = await server.listen(0, '127.0.0.1');

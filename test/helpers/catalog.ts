@@ -32,7 +32,11 @@ export async function rowsNaming(adminUrl: string, tenantId: string, userId: num
       ...(table === 'users' ? ['t.id = $3'] : []),
     ];
     const where = `t.tenant_id = $1 AND (${['t::text ~ $2', ...byId].join(' OR ')})`;
-    const [{ n }] = await queryAsOwner<{ n: number }>(adminUrl, `SELECT count(*)::int AS n FROM "${table}" t WHERE ${where}`, byId.length ? [tenantId, word, userId] : [tenantId, word]);
+    const [{ n }] = await queryAsOwner<{ n: number }>(
+      adminUrl,
+      `SELECT count(*)::int AS n FROM "${table}" t WHERE ${where}`,
+      byId.length ? [tenantId, word, userId] : [tenantId, word],
+    );
     counts[table] = n;
   }
   return counts;

@@ -41,7 +41,19 @@ export async function createTestCluster(label: string): Promise<TestCluster> {
   const name = `tg_${label}_${process.pid}`;
   const port = 56000 + (process.pid % 4000);
   // fsync off: the tests restart it, they do not test durability across a power cut.
-  await run('pg_createcluster', [version(), name, '-p', String(port), '--start-conf=manual', '-o', 'fsync=off', '-o', 'shared_buffers=16MB', '--', '--auth=trust']);
+  await run('pg_createcluster', [
+    version(),
+    name,
+    '-p',
+    String(port),
+    '--start-conf=manual',
+    '-o',
+    'fsync=off',
+    '-o',
+    'shared_buffers=16MB',
+    '--',
+    '--auth=trust',
+  ]);
   await ctl(name, 'start');
   const url = (user: string) => `postgres://${user}@127.0.0.1:${port}/tastegraph`;
   const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });

@@ -20,8 +20,17 @@ const exited = (child: ChildProcess) =>
  * the first group). Start-up has a timeout of its own: two processes starting at once on a
  * loaded 2-core machine take far longer than on an idle one.
  */
-export function startProcess(app: 'api' | 'worker' | 'jobs', env: Record<string, string>, options: { nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<StartedProcess> {
-  const ready = app === 'api' ? /ready at (http:\/\/\S+)/ : app === 'worker' ? /inference worker at (http:\/\/\S+?)\/v2 / : /tastegraph jobs ready: .* metrics at (http:\/\/\S+?)\/metrics/;
+export function startProcess(
+  app: 'api' | 'worker' | 'jobs',
+  env: Record<string, string>,
+  options: { nodeArgs?: string[]; timeoutMs?: number } = {},
+): Promise<StartedProcess> {
+  const ready =
+    app === 'api'
+      ? /ready at (http:\/\/\S+)/
+      : app === 'worker'
+        ? /inference worker at (http:\/\/\S+?)\/v2 /
+        : /tastegraph jobs ready: .* metrics at (http:\/\/\S+?)\/metrics/;
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...appArgs(app)], {
     env: { ...process.env, PORT: '0', WORKER_PORT: '0', JOBS_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

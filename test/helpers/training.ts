@@ -21,12 +21,21 @@ export const SMALL_WORLD: Partial<TasteWorldOptions> = { users: 300, items: 300,
 export async function seedWorld(services: Services, viewer: Viewer, dim: number, options: Partial<TasteWorldOptions> = {}, prefix = 'seed') {
   const world = generateTasteWorld({ ...SMALL_WORLD, ...options, dim });
   for (let i = 0; i < world.items.length; i += 1000) {
-    await services.items.upsert(viewer, world.items.slice(i, i + 1000).map((item) => ({ id: item.id, prompt: item.prompt, embedding: Array.from(item.vector) })));
+    await services.items.upsert(
+      viewer,
+      world.items.slice(i, i + 1000).map((item) => ({ id: item.id, prompt: item.prompt, embedding: Array.from(item.vector) })),
+    );
   }
   for (let i = 0; i < world.interactions.length; i += 1000) {
     await services.interactions.record(
       viewer,
-      world.interactions.slice(i, i + 1000).map((e, j) => ({ userId: e.user, itemId: e.item, kind: e.label === 1 ? ('LIKE' as const) : ('DISLIKE' as const), pairId: e.pair, eventId: `${prefix}-${i + j}` })),
+      world.interactions.slice(i, i + 1000).map((e, j) => ({
+        userId: e.user,
+        itemId: e.item,
+        kind: e.label === 1 ? ('LIKE' as const) : ('DISLIKE' as const),
+        pairId: e.pair,
+        eventId: `${prefix}-${i + j}`,
+      })),
     );
   }
   return world;
@@ -57,16 +66,27 @@ export async function startTestJobs(
 ): Promise<TestJobs> {
   const workDir = mkdtempSync(join(tmpdir(), 'tg-training-'));
   const config = loadConfig({ ...FAST_TRAINING, TRAINING_WORK_DIR: workDir, ...env });
-  const runner = await openJobs(config, { db, connectionString, bus: services.bus, predictor: services.predictor, tasteGroups: services.tasteGroups, log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const runner = await openJobs(config, {
+    db,
+    connectionString,
+    bus: services.bus,
+    predictor: services.predictor,
+    tasteGroups: services.tasteGroups,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+  });
   return { runner, tenantStore: env.TENANT_MODEL_STORE, workDir };
 }
 
 /** The run once it has finished (SUCCEEDED, FAILED or SKIPPED), read from the registry. */
 export function runFinished(registry: Pick<ModelRegistryRepository, 'findRun'>, tenantId: string, runId: string, timeoutMs = 180_000): Promise<TrainingRunRow> {
-  return eventually(`run ${runId} finished`, async () => {
-    const r = await registry.findRun(tenantId, runId);
-    return r && ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(r.status) ? r : undefined;
-  }, timeoutMs);
+  return eventually(
+    `run ${runId} finished`,
+    async () => {
+      const r = await registry.findRun(tenantId, runId);
+      return r && ['SUCCEEDED', 'FAILED', 'SKIPPED'].includes(r.status) ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Polls until check returns a value (not undefined), or fails after timeoutMs. */

@@ -28,7 +28,14 @@ export function fixtureModel(): string {
 }
 
 /** The fixture's inputs and expected logits (trainer/fixture.py writes them beside the model). */
-export interface Fixture { shape: { B: number; H: number; T: number; D: number }; history: number[]; history_label: number[]; history_mask: number[]; candidates: number[]; logits: number[] }
+export interface Fixture {
+  shape: { B: number; H: number; T: number; D: number };
+  history: number[];
+  history_label: number[];
+  history_mask: number[];
+  candidates: number[];
+  logits: number[];
+}
 
 export function readFixture(): Fixture {
   return JSON.parse(readFileSync(join(fixtureModel(), 'fixture.json'), 'utf8'));
@@ -49,7 +56,16 @@ export function fixtureBatch(fx = readFixture()): ScoreBatch {
 export function fixtureRow(b: number, fx = readFixture()): ScoreBatch {
   const { H, T, D } = fx.shape;
   const f = fixtureBatch(fx);
-  return { B: 1, H, T, D, history: f.history.slice(b * H * D, (b + 1) * H * D), historyLabel: f.historyLabel.slice(b * H, (b + 1) * H), historyMask: f.historyMask.slice(b * H, (b + 1) * H), candidates: f.candidates.slice(b * T * D, (b + 1) * T * D) };
+  return {
+    B: 1,
+    H,
+    T,
+    D,
+    history: f.history.slice(b * H * D, (b + 1) * H * D),
+    historyLabel: f.historyLabel.slice(b * H, (b + 1) * H),
+    historyMask: f.historyMask.slice(b * H, (b + 1) * H),
+    candidates: f.candidates.slice(b * T * D, (b + 1) * T * D),
+  };
 }
 
 /** Puts a model into a base store as preference/<version> (with the fixture's checkpoint when it is the fixture). */
@@ -74,7 +90,15 @@ export interface TestWorker {
 }
 
 export async function startTestWorker(
-  options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueRows?: number; versions?: number[]; versionsKept?: number; tenantStore?: string; cacheBytes?: number } = {},
+  options: {
+    maxBatchSize?: number;
+    maxQueueDelayMs?: number;
+    maxQueueRows?: number;
+    versions?: number[];
+    versionsKept?: number;
+    tenantStore?: string;
+    cacheBytes?: number;
+  } = {},
 ): Promise<TestWorker> {
   const store = mkdtempSync(join(tmpdir(), 'tg-store-'));
   const tenantStore = options.tenantStore ?? mkdtempSync(join(tmpdir(), 'tg-tenant-store-'));
@@ -154,6 +178,8 @@ export async function inProcessScorer(baseStore: string, tenantStore = mkdtempSy
   const log = pino({ level: 'silent' });
   const batching = { maxBatchSize: 256, maxQueueDelayMs: 1, maxQueueSize: 100_000 };
   const base = await createModelRegistry({ storeDir: baseStore, modelName: 'preference', provider: 'cpu', pollMs: 0, versionsKept: 2, log, batching });
-  const scorer = createInProcessScorer(createModelStore(base, createTenantModels({ storeDir: tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log, batching })));
+  const scorer = createInProcessScorer(
+    createModelStore(base, createTenantModels({ storeDir: tenantStore, provider: 'cpu', budgetBytes: 1 << 30, log, batching })),
+  );
   return { scorer, tenantStore };
 }

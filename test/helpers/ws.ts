@@ -6,8 +6,11 @@ import WebSocket from 'ws';
 export const SUBSCRIBE = `subscription($u: ID!) { feedUpdated(userId: $u, first: 50) { reason feed { edges { node { rank item { externalId } } } } } }`;
 
 /** A pushed feed: its reason, its items in order, and the model version that ranked it (when the query selects it). */
-export interface Update { reason: string; ids: string[]; modelVersion?: string | null }
-
+export interface Update {
+  reason: string;
+  ids: string[];
+  modelVersion?: string | null;
+}
 
 /** A graphql-ws subscription that collects updates; `next()` waits for the next one. */
 export function subscribeFeed(wsUrl: string, key: string, userId: string, query = SUBSCRIBE) {
@@ -23,7 +26,11 @@ export function subscribeFeed(wsUrl: string, key: string, userId: string, query 
           if (message.errors) failure = message.errors;
           if (!message.data) return;
           const f = message.data.feedUpdated;
-          const update: Update = { reason: f.reason, ids: f.feed.edges.map((e) => e.node.item.externalId), ...('modelVersion' in f.feed ? { modelVersion: f.feed.modelVersion } : {}) };
+          const update: Update = {
+            reason: f.reason,
+            ids: f.feed.edges.map((e) => e.node.item.externalId),
+            ...('modelVersion' in f.feed ? { modelVersion: f.feed.modelVersion } : {}),
+          };
           const waiter = waiters.shift();
           if (waiter) waiter(update);
           else updates.push(update);
@@ -58,7 +65,6 @@ export function subscribeFeed(wsUrl: string, key: string, userId: string, query 
     },
   };
 }
-
 
 /** Runs one operation on an open client: its data, or its errors as GraphQL sent them. */
 export function runOn(client: Client, query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: any[] }> {

@@ -20,7 +20,11 @@ describe('feed candidates', () => {
     services = createServices(db, { feed: { poolSize: 4, nearShare: 0.5 } });
     t = await createTestTenant(testDb.adminUrl, 4);
     // Inserted cluster by cluster: the newest items are all of cluster 3.
-    for (const a of [0, 1, 2, 3]) await services.items.upsert(t.app, [0, 1, 2, 3, 4].map((k) => ({ id: `c${a}-${k}`, embedding: axis(a, k) })));
+    for (const a of [0, 1, 2, 3])
+      await services.items.upsert(
+        t.app,
+        [0, 1, 2, 3, 4].map((k) => ({ id: `c${a}-${k}`, embedding: axis(a, k) })),
+      );
     await services.interactions.record(t.app, [{ userId: 'u', itemId: 'c0-0', kind: 'LIKE' }]);
   });
   afterAll(async () => {

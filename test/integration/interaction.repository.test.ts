@@ -30,10 +30,17 @@ describe('recording interactions (real PostgreSQL)', () => {
       { userId: 'ann', itemId: 'item-2', kind: 'DISLIKE' as const },
     ];
     const rows = await services.interactions.record(t.app, events);
-    expect(rows.map((r) => [r.kind, r.pairId])).toEqual([['LIKE', null], ['DISLIKE', 'p1'], ['DISLIKE', null]]);
+    expect(rows.map((r) => [r.kind, r.pairId])).toEqual([
+      ['LIKE', null],
+      ['DISLIKE', 'p1'],
+      ['DISLIKE', null],
+    ]);
     expect(rows[0].userId).toBe(rows[2].userId);
     expect(rows[0].id).toBeLessThan(rows[1].id);
-    const items = await services.items.byIds(t.app, rows.map((r) => r.itemId));
+    const items = await services.items.byIds(
+      t.app,
+      rows.map((r) => r.itemId),
+    );
     expect(items.map((i) => i?.externalId)).toEqual(['item-3', 'item-1', 'item-2']);
   });
 

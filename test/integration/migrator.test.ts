@@ -13,7 +13,7 @@ describe('migrator (real PostgreSQL)', () => {
   });
   afterAll(() => db?.drop());
 
-  it("records each migration the way Prisma does: name, SHA-256 checksum, finished", async () => {
+  it('records each migration the way Prisma does: name, SHA-256 checksum, finished', async () => {
     const migrations = await readMigrations();
     const rows = await queryAsOwner<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number }>(
       db.adminUrl,

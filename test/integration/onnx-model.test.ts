@@ -89,7 +89,14 @@ describe('exported preference model in onnxruntime-node', () => {
     const { D, T } = fx.shape;
     const one = fixtureInput();
     const H = one.H;
-    const row0 = { ...one, B: 1, history: one.history.slice(0, H * D), labels: one.labels.slice(0, H), mask: one.mask.slice(0, H), candidates: one.candidates.slice(0, T * D) };
+    const row0 = {
+      ...one,
+      B: 1,
+      history: one.history.slice(0, H * D),
+      labels: one.labels.slice(0, H),
+      mask: one.mask.slice(0, H),
+      candidates: one.candidates.slice(0, T * D),
+    };
     const base = await score(row0);
     const order = [3, 0, 5, 1, 4, 2];
     const shuffled = await score({
@@ -117,7 +124,9 @@ describe('exported preference model in onnxruntime-node', () => {
     const H = 16;
     const T = 50;
     const out = await score({
-      B, H, T,
+      B,
+      H,
+      T,
       history: Array.from({ length: B * H * D }, (_, i) => Math.cos(i)),
       labels: Array.from({ length: B * H }, (_, i) => i % 2),
       mask: Array.from({ length: B * H }, () => true),

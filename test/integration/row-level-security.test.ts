@@ -66,10 +66,10 @@ describe('row-level security (real PostgreSQL, as tastegraph_app)', () => {
     }
   });
 
-  it("cannot write a row into another tenant, even by naming its id", async () => {
-    await expect(
-      db.withTenant(a.id, (sql) => sql.query(`INSERT INTO users (tenant_id, external_id) VALUES ($1, 'intruder')`, [b.id])),
-    ).rejects.toThrow(/row-level security/);
+  it('cannot write a row into another tenant, even by naming its id', async () => {
+    await expect(db.withTenant(a.id, (sql) => sql.query(`INSERT INTO users (tenant_id, external_id) VALUES ($1, 'intruder')`, [b.id]))).rejects.toThrow(
+      /row-level security/,
+    );
     const updated = await db.withTenant(a.id, (sql) => sql.query(`UPDATE items SET prompt = 'x' WHERE tenant_id = $1`, [b.id]));
     expect(updated.rowCount).toBe(0);
   });
@@ -86,20 +86,26 @@ describe('row-level security (real PostgreSQL, as tastegraph_app)', () => {
     for (const t of tables) expect(t, t.name).toMatchObject({ secured: true, policy: true });
   });
 
-  it("the model registry: a tenant sees and writes only its own versions and runs; one serves, one runs at a time", async () => {
+  it('the model registry: a tenant sees and writes only its own versions and runs; one serves, one runs at a time', async () => {
     const version = (t: TestTenant, n: number, status: string) =>
-      db.withTenant(t.id, (sql) => sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, $2, $3, 4)`, [t.id, n, status]));
+      db.withTenant(t.id, (sql) =>
+        sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, $2, $3, 4)`, [t.id, n, status]),
+      );
     await version(a, 1, 'PROMOTED');
     await version(b, 1, 'CANDIDATE');
     await expect(version(a, 2, 'PROMOTED')).rejects.toThrow(/model_versions_one_promoted/);
-    await expect(db.withTenant(a.id, (sql) => sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, 9, 'CANDIDATE', 4)`, [b.id]))).rejects.toThrow(/row-level security/);
+    await expect(
+      db.withTenant(a.id, (sql) => sql.query(`INSERT INTO model_versions (tenant_id, version, status, embedding_dim) VALUES ($1, 9, 'CANDIDATE', 4)`, [b.id])),
+    ).rejects.toThrow(/row-level security/);
     const seen = await db.withTenant(b.id, async (sql) => (await sql.query(`SELECT tenant_id, status FROM model_versions`)).rows);
     expect(seen).toEqual([{ tenant_id: b.id, status: 'CANDIDATE' }]);
     const run = () => db.withTenant(a.id, (sql) => sql.query(`INSERT INTO training_runs (tenant_id, trigger) VALUES ($1, 'MANUAL')`, [a.id]));
     await run();
     await expect(run()).rejects.toThrow(/training_runs_one_active/);
     expect(await db.withTenant(b.id, async (sql) => (await sql.query(`SELECT count(*)::int AS n FROM training_runs`)).rows[0].n)).toBe(0);
-    await expect(db.withTenant(a.id, (sql) => sql.query(`UPDATE training_runs SET status = 'FAILED' WHERE tenant_id = $1`, [a.id]))).rejects.toThrow(/training_runs_check/);
+    await expect(db.withTenant(a.id, (sql) => sql.query(`UPDATE training_runs SET status = 'FAILED' WHERE tenant_id = $1`, [a.id]))).rejects.toThrow(
+      /training_runs_check/,
+    );
   });
 
   it('the API refuses to start on a connection that bypasses row-level security', async () => {

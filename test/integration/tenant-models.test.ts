@@ -106,7 +106,9 @@ describe("tenants' models in the worker", () => {
     const client = createWorkerClient({ urls: [worker.url], retries: 1 });
     try {
       await expect(client.score({ name, version: '2' }, fixtureRow(0), Date.now() + 2000)).rejects.toBeInstanceOf(ModelUnavailableError);
-      expect(await client.load(name)).toEqual([{ target: worker.url, ok: false, refused: true, error: expect.stringMatching(/answered 400: model .* version 2 cannot be loaded/) }]);
+      expect(await client.load(name)).toEqual([
+        { target: worker.url, ok: false, refused: true, error: expect.stringMatching(/answered 400: model .* version 2 cannot be loaded/) },
+      ]);
     } finally {
       await client.close();
     }
@@ -119,7 +121,15 @@ describe("tenants' models in the worker", () => {
     putVersion(worker.tenantStore, t, 2, true);
     const client = createWorkerClient({ urls: [worker.url], retries: 0 });
     const D = 8;
-    const item = (id: number): ItemRow => ({ id, externalId: `i${id}`, url: null, prompt: null, embedding: new Float32Array(D).fill(id / 10), createdAt: new Date(), updatedAt: new Date() });
+    const item = (id: number): ItemRow => ({
+      id,
+      externalId: `i${id}`,
+      url: null,
+      prompt: null,
+      embedding: new Float32Array(D).fill(id / 10),
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
     const scoring = createScoringService({
       users: { findByExternalId: async () => undefined } as never,
       interactions: {} as never,

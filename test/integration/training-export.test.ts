@@ -46,7 +46,12 @@ describe('training export', () => {
     await services.items.upsert(other.app, makeItems(5, 4, 'foreign'));
     await services.interactions.record(other.app, makeEvents(20, { items: 5, itemPrefix: 'foreign' }));
     const events = USERS.flatMap((user, u) =>
-      Array.from({ length: 10 }, (_, k) => ({ userId: user, itemId: `item-${(u + k) % 12}`, kind: k % 2 === 0 ? ('LIKE' as const) : ('DISLIKE' as const), pairId: k < 2 ? `${u}-pair` : undefined })),
+      Array.from({ length: 10 }, (_, k) => ({
+        userId: user,
+        itemId: `item-${(u + k) % 12}`,
+        kind: k % 2 === 0 ? ('LIKE' as const) : ('DISLIKE' as const),
+        pairId: k < 2 ? `${u}-pair` : undefined,
+      })),
     );
     await services.interactions.record(a.app, events);
   });
@@ -70,9 +75,10 @@ describe('training export', () => {
     const all = { ...train.users, ...heldOut.users };
     // Each user's rows in the order stored, with the pair kept on the two rows that share it.
     USERS.forEach((user, u) => {
-      expect(all[user].map((r: unknown[]) => [r[0], r[1], r[3]]), user).toEqual(
-        Array.from({ length: 10 }, (_, k) => [`item-${(u + k) % 12}`, k % 2 === 0 ? 1 : 0, k < 2 ? `${u}-pair` : '']),
-      );
+      expect(
+        all[user].map((r: unknown[]) => [r[0], r[1], r[3]]),
+        user,
+      ).toEqual(Array.from({ length: 10 }, (_, k) => [`item-${(u + k) % 12}`, k % 2 === 0 ? 1 : 0, k < 2 ? `${u}-pair` : '']));
     });
     expect(stats).toMatchObject({ items: 12, dim: 4, interactions: 300, likes: 150, dislikes: 150 });
     expect(stats.train.users + stats.heldOut.users).toBe(USERS.length);

@@ -9,7 +9,18 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeInferRequest } from '../../src/inference/protocol.js';
 import { type ScoreBatch } from '../../src/inference/tensors.js';
 import { createWorkerClient } from '../../src/inference/worker-client.js';
-import { addVersion, inferOver, fixtureBatch as wholeFixture, fixtureModel, fixtureRow, readFixture, sessionRuns, startTestWorker, type Fixture, type TestWorker } from '../helpers/worker.js';
+import {
+  addVersion,
+  inferOver,
+  fixtureBatch as wholeFixture,
+  fixtureModel,
+  fixtureRow,
+  readFixture,
+  sessionRuns,
+  startTestWorker,
+  type Fixture,
+  type TestWorker,
+} from '../helpers/worker.js';
 
 /** The shipped base model, as the worker names it. */
 const BASE = { name: 'preference' };
@@ -30,7 +41,11 @@ async function underLoad(url: string, change: () => Promise<void>): Promise<{ fa
   let failures = 0;
   const versions = new Set<string>();
   const load = Array.from({ length: 4 }, async () => {
-    while (!stop) await client.score(BASE, row(1), Date.now() + 5000).then((r) => versions.add(r.version), () => failures++);
+    while (!stop)
+      await client.score(BASE, row(1), Date.now() + 5000).then(
+        (r) => versions.add(r.version),
+        () => failures++,
+      );
   });
   await new Promise((r) => setTimeout(r, 100));
   await change();
@@ -45,7 +60,8 @@ async function inferBinary(url: string, batch: ScoreBatch, timeoutUs?: number) {
   return inferVersion(url, undefined, batch, timeoutUs);
 }
 
-const inferVersion = (url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) => inferOver(url, 'preference', version, batch, timeoutUs);
+const inferVersion = (url: string, version: string | undefined, batch: ScoreBatch, timeoutUs?: number) =>
+  inferOver(url, 'preference', version, batch, timeoutUs);
 
 /** The fixture's history as JSON tensors (the candidates vary by test). */
 function historyInputs() {
@@ -79,7 +95,12 @@ describe('Open Inference Protocol conformance', () => {
     expect((await get('/v2')).body).toMatchObject({ name: 'tastegraph-worker', extensions: ['binary_tensor_data', 'model_repository'] });
     const meta = await get('/v2/models/preference');
     expect(meta.body).toMatchObject({ name: 'preference', versions: ['1'], platform: 'onnxruntime_onnx' });
-    expect(meta.body.inputs.map((i: { name: string; datatype: string }) => `${i.name}:${i.datatype}`)).toEqual(['history:FP32', 'history_label:INT64', 'history_mask:BOOL', 'candidates:FP32']);
+    expect(meta.body.inputs.map((i: { name: string; datatype: string }) => `${i.name}:${i.datatype}`)).toEqual([
+      'history:FP32',
+      'history_label:INT64',
+      'history_mask:BOOL',
+      'candidates:FP32',
+    ]);
     expect(meta.body.inputs[0].shape).toEqual([-1, -1, 8]);
     expect((await get('/v2/models/preference/versions/1')).status).toBe(200);
     expect((await get('/v2/models/preference/versions/1/ready')).body).toEqual({ name: 'preference', ready: true });
@@ -105,10 +126,7 @@ describe('Open Inference Protocol conformance', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         id: 'req-7',
-        inputs: [
-          ...historyInputs(),
-          { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
-        ],
+        inputs: [...historyInputs(), { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates }],
       }),
     });
     const body = await response.json();
@@ -125,10 +143,7 @@ describe('Open Inference Protocol conformance', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        inputs: [
-          ...historyInputs(),
-          { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates },
-        ],
+        inputs: [...historyInputs(), { name: 'candidates', datatype: 'FP32', shape: [B, T, D], data: fx.candidates }],
         outputs: [{ name: 'user_embedding' }],
       }),
     });
@@ -156,9 +171,7 @@ describe('Open Inference Protocol conformance', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        inputs: [
-          ...historyInputs(),
-        ],
+        inputs: [...historyInputs()],
         outputs: [{ name: 'logits' }],
       }),
     });
@@ -173,9 +186,16 @@ describe('Open Inference Protocol conformance', () => {
       return { status: r.status, body: await r.json() };
     };
     expect(await post('/v2/models/preference/infer', '{nope')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not valid JSON/) } });
-    expect(await post('/v2/models/preference/infer', '{"inputs": []}')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/missing history/) } });
+    expect(await post('/v2/models/preference/infer', '{"inputs": []}')).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/missing history/) },
+    });
     const wrongDim = encodeInferRequest({ ...row(0), D: 3, history: new Float32Array(fx.shape.H * 3), candidates: new Float32Array(fx.shape.T * 3) });
-    const r = await fetch(`${worker.url}/v2/models/preference/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(wrongDim.headerLength) }, body: new Uint8Array(wrongDim.body) });
+    const r = await fetch(`${worker.url}/v2/models/preference/infer`, {
+      method: 'POST',
+      headers: { 'inference-header-content-length': String(wrongDim.headerLength) },
+      body: new Uint8Array(wrongDim.body),
+    });
     expect(r.status).toBe(400);
     expect((await r.json()).error).toBe('history: expected item vectors of dimension 8, got 3');
     expect((await post('/v2/models/preference/versions/5/infer', '{}')).status).toBe(404);
@@ -234,7 +254,10 @@ describe('shutdown', () => {
       const failures: string[] = [];
       const load = Array.from({ length: 8 }, async () => {
         while (!stop) {
-          await client.score(BASE, row(1), Date.now() + 5000).then(() => answered++, (e: Error) => failures.push(e.message));
+          await client.score(BASE, row(1), Date.now() + 5000).then(
+            () => answered++,
+            (e: Error) => failures.push(e.message),
+          );
         }
       });
       await new Promise((r) => setTimeout(r, 150));
@@ -259,13 +282,17 @@ describe('shutdown', () => {
     const queued = inferBinary(worker.url, row(0)); // waits up to 300 ms for a batch
     const encoded = encodeInferRequest(row(1));
     const arriving = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${worker!.url}/v2/models/preference/infer`, {
-        method: 'POST',
-        headers: { 'inference-header-content-length': String(encoded.headerLength), 'content-length': String(encoded.body.length) },
-      }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
-      });
+      const req = httpRequest(
+        `${worker!.url}/v2/models/preference/infer`,
+        {
+          method: 'POST',
+          headers: { 'inference-header-content-length': String(encoded.headerLength), 'content-length': String(encoded.body.length) },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
       req.on('error', reject);
       req.write(encoded.body.subarray(0, 10)); // the rest comes once the drain has begun
       setTimeout(() => req.end(encoded.body.subarray(10)), 100);
@@ -301,12 +328,15 @@ describe('model versions', () => {
     writeFileSync(join(worker.store, 'preference', '3', 'model.onnx'), 'not an onnx file');
     // A valid ONNX file without the contract's metadata.
     const stripped = join(worker.store, 'stripped.onnx');
-    execFileSync(loadConfig().trainerPython, ['-c', [
-      'import onnx, sys',
-      `m = onnx.load(${JSON.stringify(join(fixtureModel(), 'model.onnx'))})`,
-      'del m.metadata_props[:]',
-      `onnx.save(m, ${JSON.stringify(stripped)})`,
-    ].join('\n')]);
+    execFileSync(loadConfig().trainerPython, [
+      '-c',
+      [
+        'import onnx, sys',
+        `m = onnx.load(${JSON.stringify(join(fixtureModel(), 'model.onnx'))})`,
+        'del m.metadata_props[:]',
+        `onnx.save(m, ${JSON.stringify(stripped)})`,
+      ].join('\n'),
+    ]);
     addVersion(worker.store, 4, stripped);
     expect(await worker.registry.rescan()).toEqual({ loaded: [], unloaded: [] });
     expect(worker.registry.versions()).toEqual(['1']);

@@ -91,7 +91,7 @@ describe('dynamic batcher', () => {
 
   it('drops a request whose deadline passed before compute, without running it', async () => {
     let ran = 0;
-    const batcher = createBatcher({ run: async (b) => (ran += b.B, fakeRun(b)), maxBatchSize: 8, maxQueueDelayMs: 30, maxQueueSize: 100 });
+    const batcher = createBatcher({ run: async (b) => ((ran += b.B), fakeRun(b)), maxBatchSize: 8, maxQueueDelayMs: 30, maxQueueSize: 100 });
     const late = batcher.submit(request(0), Date.now() + 5);
     const fine = batcher.submit(request(1), Date.now() + 10_000);
     await expect(late).rejects.toBeInstanceOf(DeadlineExceededError);

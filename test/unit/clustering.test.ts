@@ -15,7 +15,12 @@ const lineLabels = [0, 0, 1, 1];
 
 describe('k-means++', () => {
   it('finds two obvious groups, their centroids and inertia', () => {
-    const squares = pointsOf([[0, 0], [0, 1], [10, 10], [10, 11]]);
+    const squares = pointsOf([
+      [0, 0],
+      [0, 1],
+      [10, 10],
+      [10, 11],
+    ]);
     const result = kmeans(squares, 2, { seed: 3 });
     expect(result.labels[0]).toBe(result.labels[1]);
     expect(result.labels[2]).toBe(result.labels[3]);
@@ -66,7 +71,11 @@ describe('quality figures', () => {
 describe('choosing k by silhouette', () => {
   it('finds three separated blobs, sampled or not', () => {
     const random = createRandom(4);
-    const centres = [[0, 0], [8, 0], [0, 8]];
+    const centres = [
+      [0, 0],
+      [8, 0],
+      [0, 8],
+    ];
     const truth: number[] = [];
     const points = pointsOf(
       Array.from({ length: 600 }, (_, i) => {
@@ -86,17 +95,33 @@ describe('choosing k by silhouette', () => {
 
 describe('picking k from the silhouettes tried', () => {
   it('takes the best, unless a smaller k is within the tolerance of it', () => {
-    const tried = [{ k: 2, silhouette: 0.3 }, { k: 3, silhouette: 0.741 }, { k: 4, silhouette: 0.749 }, { k: 5, silhouette: 0.7 }];
+    const tried = [
+      { k: 2, silhouette: 0.3 },
+      { k: 3, silhouette: 0.741 },
+      { k: 4, silhouette: 0.749 },
+      { k: 5, silhouette: 0.7 },
+    ];
     expect(pickK(tried, 0.02)).toBe(3);
     expect(pickK(tried, 0.005)).toBe(4);
-    expect(pickK([{ k: 2, silhouette: 0.5 }, { k: 3, silhouette: 0.5 }])).toBe(2);
+    expect(
+      pickK([
+        { k: 2, silhouette: 0.5 },
+        { k: 3, silhouette: 0.5 },
+      ]),
+    ).toBe(2);
   });
 });
 
 describe('2-D projection', () => {
   it('puts points on a line along the first axis', () => {
     // Centred: (-1, -2), (0, 0), (1, 2); the first axis is (1, 2) / sqrt(5).
-    const { coordinates, explained } = project2d(pointsOf([[0, 0], [1, 2], [2, 4]]));
+    const { coordinates, explained } = project2d(
+      pointsOf([
+        [0, 0],
+        [1, 2],
+        [2, 4],
+      ]),
+    );
     expect(coordinates[0]).toBeCloseTo(-Math.sqrt(5), 6);
     expect(coordinates[2]).toBeCloseTo(0, 6);
     expect(coordinates[4]).toBeCloseTo(Math.sqrt(5), 6);

@@ -28,7 +28,7 @@ describe('deploy/compose.yaml', () => {
     expect(compose.services.worker.deploy.resources.reservations.devices[0].capabilities).toEqual(['gpu']);
   });
 
-  it('shares the tenants\' model store: the jobs write it, the workers read it, the API writes its config on a rollback', () => {
+  it("shares the tenants' model store: the jobs write it, the workers read it, the API writes its config on a rollback", () => {
     const mounts = (service: string) => compose.services[service].volumes as string[];
     expect(mounts('jobs')).toEqual(['models:/var/lib/tastegraph/models']);
     expect(mounts('worker')).toEqual(['models:/var/lib/tastegraph/models:ro']);
@@ -55,7 +55,7 @@ describe('deploy/compose.yaml', () => {
     expect(compose.services.migrate.command).toEqual(['node', '--enable-source-maps', 'dist/apps/migrate.js']);
   });
 
-  it('gives the owner\'s URL to the migrations only, and publishes ports on 127.0.0.1 unless told otherwise', () => {
+  it("gives the owner's URL to the migrations only, and publishes ports on 127.0.0.1 unless told otherwise", () => {
     expect(compose.services.api.environment.DATABASE_ADMIN_URL).toBeUndefined();
     for (const service of ['api', 'worker']) {
       for (const port of compose.services[service].ports as string[]) expect(port).toMatch(/^\$\{BIND_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/);
@@ -96,7 +96,10 @@ describe('deploy/kubernetes', () => {
   const docs = (file: string) => parseAllDocuments(readFileSync(`deploy/kubernetes/${file}`, 'utf8')).map((d) => d.toJS());
   const FILES = ['api.yaml', 'worker.yaml', 'jobs.yaml', 'migrate.yaml'];
   const all = () => FILES.flatMap((file) => docs(file).map((doc) => ({ file, doc })));
-  const pods = () => all().filter(({ doc }) => doc.spec?.template?.spec).map(({ file, doc }) => ({ file, name: doc.metadata.name as string, pod: doc.spec.template.spec }));
+  const pods = () =>
+    all()
+      .filter(({ doc }) => doc.spec?.template?.spec)
+      .map(({ file, doc }) => ({ file, name: doc.metadata.name as string, pod: doc.spec.template.spec }));
   const version = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
 
   it('every manifest validates against the Kubernetes OpenAPI schema of its kind', async () => {
@@ -147,7 +150,7 @@ describe('deploy/kubernetes', () => {
     }
   });
 
-  it('only the migration Job holds the owner\'s URL; it runs the compiled migrator from the API image', () => {
+  it("only the migration Job holds the owner's URL; it runs the compiled migrator from the API image", () => {
     for (const { file, pod } of pods()) {
       const names = pod.containers.flatMap((c: { env?: { name: string }[] }) => (c.env ?? []).map((e) => e.name));
       expect(names.includes('DATABASE_ADMIN_URL'), file).toBe(file === 'migrate.yaml');

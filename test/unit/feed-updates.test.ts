@@ -8,12 +8,26 @@ import { createFeedUpdatesService } from '../../src/services/feed-updates.servic
 import type { ItemRow } from '../../src/repositories/item.repository.js';
 
 const viewer = { tenantId: 't1', role: 'app' as const, keyId: 'k1' };
-const row = (id: number): ItemRow => ({ id, externalId: `i${id}`, url: null, prompt: null, embedding: new Float32Array(4), createdAt: new Date(0), updatedAt: new Date(0) });
+const row = (id: number): ItemRow => ({
+  id,
+  externalId: `i${id}`,
+  url: null,
+  prompt: null,
+  embedding: new Float32Array(4),
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+});
 
 function fakeFeeds() {
   const calls = { rank: 0, merge: [] as number[][], fail: 0 };
   const state = (n: number): FeedState => ({
-    feed: { userId: 'u', entries: Array.from({ length: n }, (_, i) => ({ item: row(i + 1), score: 1 - i / 100, rank: i + 1 })), degraded: false, degradedReason: null, modelVersion: '1' },
+    feed: {
+      userId: 'u',
+      entries: Array.from({ length: n }, (_, i) => ({ item: row(i + 1), score: 1 - i / 100, rank: i + 1 })),
+      degraded: false,
+      degradedReason: null,
+      modelVersion: '1',
+    },
     history: [],
     rated: new Set(),
   });
@@ -48,7 +62,14 @@ function setup() {
   const bus = createInProcessBus();
   const fake = fakeFeeds();
   const errors: unknown[] = [];
-  const live = createFeedUpdatesService({ feed: fake.feed, bus, admission: { rerank: (_t, work) => work() }, coalesceMs: 5, log: pino({ level: 'silent' }), onError: (e) => errors.push(e) });
+  const live = createFeedUpdatesService({
+    feed: fake.feed,
+    bus,
+    admission: { rerank: (_t, work) => work() },
+    coalesceMs: 5,
+    log: pino({ level: 'silent' }),
+    onError: (e) => errors.push(e),
+  });
   return { bus, fake, live, errors };
 }
 

@@ -15,7 +15,15 @@ describe('watchModelVersions', () => {
       },
       async () => ({ version: '2', embeddingDim: 8 }),
     ];
-    const scorer: Scorer = { ...NO_SCORER, modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(), score: async () => { throw new Error('unused'); }, load: async () => [], close: async () => {} };
+    const scorer: Scorer = {
+      ...NO_SCORER,
+      modelInfo: () => (answers.shift() ?? (async () => ({ version: '2', embeddingDim: 8 })))(),
+      score: async () => {
+        throw new Error('unused');
+      },
+      load: async () => [],
+      close: async () => {},
+    };
     const bus = createInProcessBus();
     const events: PlatformEvent[] = [];
     bus.subscribe((e) => events.push(e));

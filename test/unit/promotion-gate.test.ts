@@ -12,7 +12,8 @@ function evaluation(o: { candidate: number; serving?: number; global: number; di
     serving: o.serving === undefined ? null : scores(o.serving),
     globalBaseline: scores(o.global),
     centroidBaseline: scores(50),
-    versusServing: o.serving === undefined ? null : { mean: o.diff ?? o.candidate - o.serving, standardError: o.se === undefined ? 1 : o.se, users: o.users ?? 60 },
+    versusServing:
+      o.serving === undefined ? null : { mean: o.diff ?? o.candidate - o.serving, standardError: o.se === undefined ? 1 : o.se, users: o.users ?? 60 },
     versusGlobal: { mean: o.candidate - o.global, standardError: 1, users: o.users ?? 60 },
     versusCentroid: { mean: 0, standardError: 1, users: 60 },
     seconds: 1,
@@ -25,18 +26,25 @@ describe('the promotion gate', () => {
   it('promotes a first model that beats the global baseline', () => {
     const v = judge(evaluation({ candidate: 65, global: 59 }), policy);
     expect(v.promote).toBe(true);
-    expect(v.reason).toBe("pairwise 65.00 against the global baseline's 59.00 (paired +6.00 ± 1.00 points over 60 users; EVAL-1(8) on 60 held-out users); nothing of the tenant's own served before");
+    expect(v.reason).toBe(
+      "pairwise 65.00 against the global baseline's 59.00 (paired +6.00 ± 1.00 points over 60 users; EVAL-1(8) on 60 held-out users); nothing of the tenant's own served before",
+    );
   });
 
   it('rejects a candidate that does not beat the global baseline, even with nothing serving', () => {
-    expect(judge(evaluation({ candidate: 59, global: 59 }), policy)).toMatchObject({ promote: false, reason: expect.stringMatching(/^the candidate does not beat the global baseline: pairwise 59.00 against 59.00/) });
+    expect(judge(evaluation({ candidate: 59, global: 59 }), policy)).toMatchObject({
+      promote: false,
+      reason: expect.stringMatching(/^the candidate does not beat the global baseline: pairwise 59.00 against 59.00/),
+    });
   });
 
   it('rejects a candidate worse than the serving model by more than two standard errors', () => {
     // -2.1 < -2 x 1.0: beyond noise.
     const v = judge(evaluation({ candidate: 62, serving: 64.1, global: 59, diff: -2.1, se: 1 }), policy);
     expect(v.promote).toBe(false);
-    expect(v.reason).toMatch(/^the candidate is worse than the serving model beyond noise: pairwise 62.00 against 64.10 \(EVAL-1\(8\) on 60 held-out users; paired -2.10 ± 1.00 points over 60 users, more than 2 standard errors below 0\)$/);
+    expect(v.reason).toMatch(
+      /^the candidate is worse than the serving model beyond noise: pairwise 62.00 against 64.10 \(EVAL-1\(8\) on 60 held-out users; paired -2.10 ± 1.00 points over 60 users, more than 2 standard errors below 0\)$/,
+    );
   });
 
   it('promotes a candidate a little worse than the serving model, within noise', () => {

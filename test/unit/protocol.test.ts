@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { encodeInferRequest, encodeInferResponse, parseInferRequest, parseInferResponse, ProtocolError } from '../../src/inference/protocol.js';
 import { userBatch } from '../../src/inference/tensors.js';
 
-const batch = userBatch(2, [{ vector: [0.5, -1], like: true }, { vector: [2, 3], like: false }], [[1, 2], [3, 4], [5, 6]]);
+const batch = userBatch(
+  2,
+  [
+    { vector: [0.5, -1], like: true },
+    { vector: [2, 3], like: false },
+  ],
+  [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ],
+);
 
 describe('Open Inference Protocol messages', () => {
   it('round-trips a binary request, tensors byte for byte', () => {
@@ -19,14 +30,16 @@ describe('Open Inference Protocol messages', () => {
   });
 
   it('reads JSON tensors, nested or flat', () => {
-    const body = Buffer.from(JSON.stringify({
-      inputs: [
-        { name: 'history', datatype: 'FP32', shape: [1, 1, 2], data: [[[1, 2]]] },
-        { name: 'history_label', datatype: 'INT64', shape: [1, 1], data: [1] },
-        { name: 'history_mask', datatype: 'BOOL', shape: [1, 1], data: [true] },
-        { name: 'candidates', datatype: 'FP32', shape: [1, 2, 2], data: [3, 4, 5, 6] },
-      ],
-    }));
+    const body = Buffer.from(
+      JSON.stringify({
+        inputs: [
+          { name: 'history', datatype: 'FP32', shape: [1, 1, 2], data: [[[1, 2]]] },
+          { name: 'history_label', datatype: 'INT64', shape: [1, 1], data: [1] },
+          { name: 'history_mask', datatype: 'BOOL', shape: [1, 1], data: [true] },
+          { name: 'candidates', datatype: 'FP32', shape: [1, 2, 2], data: [3, 4, 5, 6] },
+        ],
+      }),
+    );
     const parsed = parseInferRequest(body, undefined);
     expect([parsed.batch.B, parsed.batch.H, parsed.batch.T, parsed.batch.D]).toEqual([1, 1, 2, 2]);
     expect(parsed.binaryOutputs.size).toBe(0);
@@ -44,18 +57,36 @@ describe('Open Inference Protocol messages', () => {
     expect(bad([h, l, m, { ...c, data: [1] }])).toThrow('candidates: 1 values do not fill shape [1,1,2]');
     expect(bad([h, l, m, ok('candidates', 'FP32', [1, 1, 3], [1, 2, 3])])).toThrow(/candidates: expected shape \[1, T, 2\]/);
     expect(bad([h, l, m, c, ok('extra', 'FP32', [1], [1])])).toThrow(/unknown tensor "extra"/);
-    expect(bad([h, ok('history_label', 'INT64', [1, 1], [7]), m, c])).toThrow('history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got 7 at [0, 0]');
+    expect(bad([h, ok('history_label', 'INT64', [1, 1], [7]), m, c])).toThrow(
+      'history_label: expected 1 (like) or 0 (dislike) where history_mask is true, got 7 at [0, 0]',
+    );
     expect(bad([h, ok('history_label', 'INT64', [1, 1], [-1]), m, c])).toThrow(/history_label: .* got -1/);
     expect(bad([h, l, m, ok('candidates', 'FP32', [1, 0, 2], [])])).toThrow('candidates: expected at least one candidate per user (T >= 1), got shape [1,0,2]');
     const none = (name: string, datatype: string, shape: number[]) => ok(name, datatype, shape, []);
-    expect(bad([none('history', 'FP32', [0, 1, 2]), none('history_label', 'INT64', [0, 1]), none('history_mask', 'BOOL', [0, 1]), none('candidates', 'FP32', [0, 1, 2])])).toThrow(/history: expected at least one user \(B >= 1\)/);
-    expect(() => parseInferRequest(Buffer.from(JSON.stringify({ inputs: [h, l, m, c], outputs: [{ name: 'scores' }] })), undefined)).toThrow('outputs: unknown tensor "scores"; expected logits, user_embedding');
+    expect(
+      bad([
+        none('history', 'FP32', [0, 1, 2]),
+        none('history_label', 'INT64', [0, 1]),
+        none('history_mask', 'BOOL', [0, 1]),
+        none('candidates', 'FP32', [0, 1, 2]),
+      ]),
+    ).toThrow(/history: expected at least one user \(B >= 1\)/);
+    expect(() => parseInferRequest(Buffer.from(JSON.stringify({ inputs: [h, l, m, c], outputs: [{ name: 'scores' }] })), undefined)).toThrow(
+      'outputs: unknown tensor "scores"; expected logits, user_embedding',
+    );
     expect(() => parseInferRequest(Buffer.from('{oops'), undefined)).toThrow(ProtocolError);
     expect(() => parseInferRequest(Buffer.from('{}'), 99)).toThrow(/outside the body/);
   });
 
   it('accepts any label in a padded slot and passes it on as 0', () => {
-    const padded = userBatch(2, [{ vector: [1, 2], like: true }, { vector: [0, 0], like: false }], [[1, 2]]);
+    const padded = userBatch(
+      2,
+      [
+        { vector: [1, 2], like: true },
+        { vector: [0, 0], like: false },
+      ],
+      [[1, 2]],
+    );
     padded.historyMask[1] = 0;
     padded.historyLabel[1] = 9n; // padding may hold anything
     const encoded = encodeInferRequest(padded);

@@ -17,7 +17,11 @@ function itemSource() {
       async changedSince(tenantId: string, since: string) {
         reads.push(tenantId);
         if (since !== '-infinity') return [];
-        return Array.from({ length: ITEMS }, (_, i) => ({ id: i + 1, embedding: Float32Array.from({ length: DIM }, (_, d) => (d === i % DIM ? 1 : 0)), updatedAt: '2026-01-01 00:00:00+00' }));
+        return Array.from({ length: ITEMS }, (_, i) => ({
+          id: i + 1,
+          embedding: Float32Array.from({ length: DIM }, (_, d) => (d === i % DIM ? 1 : 0)),
+          updatedAt: '2026-01-01 00:00:00+00',
+        }));
       },
     },
   };
@@ -61,7 +65,12 @@ describe('tenant vector indexes within a memory budget', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const source = itemSource();
-    const slow = { async changedSince(tenantId: string, since: string) { await gate; return source.items.changedSince(tenantId, since); } };
+    const slow = {
+      async changedSince(tenantId: string, since: string) {
+        await gate;
+        return source.items.changedSince(tenantId, since);
+      },
+    };
     const indexes = createTenantIndexes({ items: slow, budgetBytes: 1 << 30 });
     expect(await indexes.indexFor('a', DIM)).toBeUndefined();
     expect(await indexes.indexFor('a', DIM)).toBeUndefined(); // still building: not a half-built index
@@ -107,7 +116,11 @@ describe('tenant vector indexes: deleted items', () => {
     let stale = false;
     const items = {
       async changedSince(_tenantId: string, since: string) {
-        const rows = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, embedding: Float32Array.from([1, i / 10, 0, 0]), updatedAt: '2026-01-01 00:00:00+00' }));
+        const rows = Array.from({ length: 10 }, (_, i) => ({
+          id: i + 1,
+          embedding: Float32Array.from([1, i / 10, 0, 0]),
+          updatedAt: '2026-01-01 00:00:00+00',
+        }));
         if (since === '-infinity') return rows;
         if (!stale) return [];
         // A refresh that read the rows before the deletion committed, and hands them over after.

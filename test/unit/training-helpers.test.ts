@@ -52,8 +52,18 @@ describe('training settings', () => {
   });
 
   it('refuse a cron that is not five fields, naming the variable', () => {
-    expect(() => loadConfig({ TRAINING_CRON: '0 3 * *' })).toThrow('TRAINING_CRON: expected five cron fields such as "0 3 * * *" (minute hour day month weekday, UTC), got "0 3 * *"');
-    expect(loadConfig({}).training).toMatchObject({ cron: '0 3 * * *', epochs: 8, fineTuneEpochs: 3, minUsers: 50, minHeldOutUsers: 20, heldOutPercent: 20, trainerArgs: [] });
+    expect(() => loadConfig({ TRAINING_CRON: '0 3 * *' })).toThrow(
+      'TRAINING_CRON: expected five cron fields such as "0 3 * * *" (minute hour day month weekday, UTC), got "0 3 * *"',
+    );
+    expect(loadConfig({}).training).toMatchObject({
+      cron: '0 3 * * *',
+      epochs: 8,
+      fineTuneEpochs: 3,
+      minUsers: 50,
+      minHeldOutUsers: 20,
+      heldOutPercent: 20,
+      trainerArgs: [],
+    });
     expect(loadConfig({ TRAINING_TRAINER_ARGS: ' --width 128  --tokens 16 ' }).training.trainerArgs).toEqual(['--width', '128', '--tokens', '16']);
   });
 });

@@ -21,7 +21,10 @@ function setup(o: { queued?: boolean; exportFails?: Error; exportWaits?: Promise
   const registry = {
     startRun: async () => (calls.push('start'), o.queued === false ? undefined : RUN),
     heartbeat: async () => true,
-    finishRun: async (_t: string, _r: string, outcome: { status: string; error?: string }) => (calls.push(`finish ${outcome.status}: ${outcome.error ?? ''}`), RUN),
+    finishRun: async (_t: string, _r: string, outcome: { status: string; error?: string }) => (
+      calls.push(`finish ${outcome.status}: ${outcome.error ?? ''}`),
+      RUN
+    ),
     requeueRun: async (_t: string, _r: string, error: string) => (calls.push(`requeue: ${error}`), true),
     releaseRun: async (_t: string, _r: string, note: string) => (calls.push(`release: ${note}`), true),
   } as unknown as ModelRegistryRepository;

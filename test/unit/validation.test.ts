@@ -37,7 +37,11 @@ describe('field checks', () => {
   });
 
   it('points each repeated key at its first occurrence', () => {
-    const problems = checkUnique(['a', 'b', 'a', null, 'a'], (x) => x, (i) => `events[${i}].eventId`);
+    const problems = checkUnique(
+      ['a', 'b', 'a', null, 'a'],
+      (x) => x,
+      (i) => `events[${i}].eventId`,
+    );
     expect(problems.map((p) => [p.index, p.message])).toEqual([
       [2, '"a" repeats events[0].eventId'],
       [4, '"a" repeats events[0].eventId'],
@@ -71,7 +75,13 @@ describe('opaque ids', () => {
     const token = codec.encode(a, 'interaction', 42);
     expect(codec.decode(b, 'interaction', token)).toBeUndefined();
     expect(codec.decode(a, 'history-cursor', token)).toBeUndefined();
-    expect(codec.decode(a, 'interaction', token.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).toBeUndefined();
+    expect(
+      codec.decode(
+        a,
+        'interaction',
+        token.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+      ),
+    ).toBeUndefined();
     expect(codec.decode(a, 'interaction', 'c:42')).toBeUndefined();
     expect(() => cursorsFor(codec, b, 'item-cursor').decode('after', cursorsFor(codec, a, 'item-cursor').encode(5))).toThrow(/after: malformed cursor/);
   });

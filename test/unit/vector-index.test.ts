@@ -12,7 +12,16 @@ describe('vector index', () => {
     expect(await index.nearest([[1, 0.001]], 3, new Set())).toEqual([0, 1, 2999]);
     expect(await index.nearest([[1, 0.001]], 3, new Set([0]))).toEqual([1, 2999, 2]);
     // The mean of two queries: halfway between them.
-    expect(await index.nearest([[1, 0], [0, 1]], 1, new Set())).toEqual([375]);
+    expect(
+      await index.nearest(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        1,
+        new Set(),
+      ),
+    ).toEqual([375]);
   });
 
   it('agrees with a plain cosine sort, at several dimensions', async () => {
@@ -26,7 +35,12 @@ describe('vector index', () => {
       const exclude = new Set([3, 10, 200]);
       const q = queries[0].map((x, d) => x + queries[1][d]);
       const cosine = (v: number[]) => v.reduce((s, x, d) => s + x * q[d], 0) / Math.hypot(...v);
-      const expected = vectors.map((v, id) => ({ id, s: cosine(v) })).filter((e) => !exclude.has(e.id)).sort((a, b) => b.s - a.s).slice(0, 20).map((e) => e.id);
+      const expected = vectors
+        .map((v, id) => ({ id, s: cosine(v) }))
+        .filter((e) => !exclude.has(e.id))
+        .sort((a, b) => b.s - a.s)
+        .slice(0, 20)
+        .map((e) => e.id);
       expect(await index.nearest(queries, 20, exclude)).toEqual(expected);
     }
   });
@@ -43,7 +57,19 @@ describe('vector index', () => {
 
 describe('history-centroid fallback', () => {
   it('is (cos to the liked mean - cos to the disliked mean + 2) / 4', () => {
-    const scores = centroidScores([{ vector: [1, 0], like: true }, { vector: [0, 1], like: false }], [[1, 0], [0, 1], [1, 1], [-1, 0], [1, -1]]);
+    const scores = centroidScores(
+      [
+        { vector: [1, 0], like: true },
+        { vector: [0, 1], like: false },
+      ],
+      [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [-1, 0],
+        [1, -1],
+      ],
+    );
     expect(scores[0]).toBeCloseTo((1 - 0 + 2) / 4);
     expect(scores[1]).toBeCloseTo((0 - 1 + 2) / 4);
     expect(scores[2]).toBeCloseTo(0.5);

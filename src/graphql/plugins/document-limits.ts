@@ -26,7 +26,13 @@ interface Counts {
 }
 
 /** Counts fields and aliases with fragments expanded; stops as soon as a limit is passed. */
-function countSelections(set: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, limits: DocumentLimits, counts: Counts, path: Set<string>): boolean {
+function countSelections(
+  set: SelectionSetNode | undefined,
+  fragments: Map<string, FragmentDefinitionNode>,
+  limits: DocumentLimits,
+  counts: Counts,
+  path: Set<string>,
+): boolean {
   if (!set) return true;
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
@@ -66,7 +72,14 @@ export function parseWithinLimits(query: string, limits: DocumentLimits): { docu
       return { error: tooLarge(`query has more than ${limits.maxTokens} tokens (MAX_QUERY_TOKENS): send data in variables`) };
     }
     const located = error instanceof GraphQLError ? error : undefined;
-    return { error: new GraphQLError(message, { nodes: located?.nodes, source: located?.source, positions: located?.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } } }) };
+    return {
+      error: new GraphQLError(message, {
+        nodes: located?.nodes,
+        source: located?.source,
+        positions: located?.positions,
+        extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } },
+      }),
+    };
   }
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);

@@ -45,7 +45,12 @@ export function unavailableMessage(error: DatabaseUnavailableError): string {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (isDatabaseUnavailable(original)) {
-    return { message: unavailableMessage(original), locations: formatted.locations, path: formatted.path, extensions: { code: 'UNAVAILABLE', retryable: true } };
+    return {
+      message: unavailableMessage(original),
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'UNAVAILABLE', retryable: true },
+    };
   }
   if (isAppError(original)) {
     const problems = original.problems.length ? { problems: original.problems } : {};

@@ -123,13 +123,19 @@ export interface OperationLimits {
  * `items(first: $n)` depends on $n). HTTP and WebSocket both call this, so the same query
  * with the same variables is refused the same way on either transport.
  */
-export function operationLimitError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, limits: OperationLimits): GraphQLError | undefined {
+export function operationLimitError(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  limits: OperationLimits,
+): GraphQLError | undefined {
   const reject = (message: string, code: string) => new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
   const fragments = fragmentsOf(document);
   const depth = selectionDepth(operation.selectionSet, fragments);
   if (depth > limits.maxDepth) return reject(`query depth ${depth} exceeds the limit of ${limits.maxDepth}`, 'QUERY_TOO_DEEP');
   const cost = selectionCost(operation.selectionSet, fragments, variables);
-  if (cost > limits.maxCost) return reject(`query cost ${cost} exceeds the limit of ${limits.maxCost}; ask for smaller pages or fewer calls`, 'QUERY_TOO_COSTLY');
+  if (cost > limits.maxCost)
+    return reject(`query cost ${cost} exceeds the limit of ${limits.maxCost}; ask for smaller pages or fewer calls`, 'QUERY_TOO_COSTLY');
   return undefined;
 }
 
