@@ -10,7 +10,7 @@ async function main() {
   const config = loadConfig();
   const w = config.worker;
   const log = createLogger(config.logLevel, 'tastegraph-worker');
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ defaultMetrics: true });
   const store = await openModelStore(w, log, {
     onRun: (rows) => metrics.batchRows.observe(rows),
     onEvict: () => metrics.tenantModelEvictions.inc(),

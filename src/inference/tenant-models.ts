@@ -5,7 +5,7 @@
 // (the registry's PROMOTED one), so a promotion for one tenant never changes another's answers.
 // A file that fails to load or to match the contract is refused, logged and counted, and not
 // tried again until it changes; the versions already loaded keep serving.
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { createBatcher, type BatcherOptions } from './batcher.js';
@@ -49,6 +49,14 @@ interface Entry extends ServedModel {
   /** The most candidates (users x candidates each) one run has scored: what its arena grew to hold. */
   peakCandidates: number;
   bytes: number;
+}
+
+/** One row of Triton's repository index (POST /v2/repository/index). */
+export interface RepositoryEntry {
+  name: string;
+  version: string;
+  state: 'READY' | 'UNAVAILABLE';
+  reason: string;
 }
 
 export interface LoadReport {
@@ -219,6 +227,43 @@ export function createTenantModels(o: TenantModelsOptions) {
         }
       }
       return report;
+    },
+
+    /**
+     * The repository API's unload: every loaded version of the model leaves service now (in
+     * this synchronous step) and is freed once it has answered what it had queued. Like any
+     * tenant model, it loads again on its next use. Returns the versions unloaded.
+     */
+    async unloadModel(name: string): Promise<string[]> {
+      checkName(name);
+      const entries = [...loaded.entries()].filter(([, e]) => e.name === name);
+      for (const [k, entry] of entries) {
+        loaded.delete(k);
+        bytes -= entry.bytes;
+      }
+      for (const [, entry] of entries) {
+        await entry.batcher.drain();
+        await entry.session.release();
+      }
+      if (entries.length) o.log.info({ model: name, versions: entries.map(([, e]) => e.version) }, 'tenant model unloaded (repository API)');
+      return entries.map(([, e]) => e.version).sort((a, b) => Number(a) - Number(b));
+    },
+
+    /** The repository API's index of the tenants' models: every version in the store, READY if loaded. */
+    async repositoryIndex(): Promise<RepositoryEntry[]> {
+      const names = (await readdir(o.storeDir, { withFileTypes: true }).catch(() => []))
+        .filter((e) => e.isDirectory() && isTenantModelName(e.name))
+        .map((e) => e.name)
+        .sort();
+      const index: RepositoryEntry[] = [];
+      for (const name of names) {
+        for (const version of (await specificVersions(join(o.storeDir, name))).sort((a, b) => Number(a) - Number(b))) {
+          const k = key(name, version);
+          if (loaded.has(k)) index.push({ name, version, state: 'READY', reason: '' });
+          else index.push({ name, version, state: 'UNAVAILABLE', reason: refused.get(k)?.error ?? 'unloaded' });
+        }
+      }
+      return index;
     },
 
     versions(name: string): string[] {

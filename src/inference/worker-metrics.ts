@@ -1,8 +1,11 @@
 // Prometheus metrics of the inference worker (one registry per worker, so tests can run several).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createWorkerMetrics() {
+export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
+  // The process's own: CPU, resident memory, heap, event-loop lag, open handles (the worker
+  // process, not only its requests).
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
     requests: new Counter({
@@ -25,9 +28,9 @@ export function createWorkerMetrics() {
       registers: [registry],
     }),
     queueRows: new Gauge({ name: 'tastegraph_worker_queue_rows', help: 'Users waiting for a session.run', registers: [registry] }),
-    modelVersion: new Gauge({
-      name: 'tastegraph_worker_model_version',
-      help: 'The version served as latest (value 1)',
+    modelInfo: new Gauge({
+      name: 'tastegraph_worker_model_info',
+      help: 'The base model version served as latest, in its labels (value 1)',
       labelNames: ['model', 'version'],
       registers: [registry],
     }),

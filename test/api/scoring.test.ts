@@ -163,7 +163,7 @@ describe('score and rank', () => {
     expect(workerMetrics).toMatch(/tastegraph_worker_requests_total\{endpoint="infer",status="200"\} [1-9]/);
     expect(workerMetrics).toMatch(/tastegraph_worker_batch_rows_count [1-9]/);
     expect(workerMetrics).toMatch(/tastegraph_worker_queue_rows 0/);
-    expect(workerMetrics).toMatch(/tastegraph_worker_model_version\{model="preference",version="1"\} 1/);
+    expect(workerMetrics).toMatch(/tastegraph_worker_model_info\{model="preference",version="1"\} 1/);
     expect(workerMetrics).toMatch(/tastegraph_worker_request_seconds_bucket/);
   });
 

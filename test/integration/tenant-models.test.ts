@@ -83,6 +83,42 @@ describe("tenants' models in the worker", () => {
     expect(await infer(worker.url, tenantModelName(t2), '1')).toMatchObject({ status: 200 });
   });
 
+  it("answers Triton's repository index and unload: versions in the store, READY while loaded; an unloaded tenant model loads again on use", async () => {
+    worker = await startTestWorker();
+    const t = randomUUID();
+    const name = tenantModelName(t);
+    putVersion(worker.tenantStore, t, 1);
+    putVersion(worker.tenantStore, t, 2);
+    const index = async (body?: string) => {
+      const r = await fetch(`${worker!.url}/v2/repository/index`, { method: 'POST', ...(body === undefined ? {} : { body }) });
+      return { status: r.status, body: await r.json() };
+    };
+    expect(await index()).toEqual({
+      status: 200,
+      body: [
+        { name: 'preference', version: '1', state: 'READY', reason: '' },
+        { name, version: '1', state: 'UNAVAILABLE', reason: 'unloaded' },
+        { name, version: '2', state: 'UNAVAILABLE', reason: 'unloaded' },
+      ],
+    });
+    expect(await infer(worker.url, name, '2')).toMatchObject({ status: 200 });
+    expect((await index('{"ready": true}')).body).toEqual([
+      { name: 'preference', version: '1', state: 'READY', reason: '' },
+      { name, version: '2', state: 'READY', reason: '' },
+    ]);
+    expect(await index('{nope')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/must be JSON/) } });
+
+    const unload = await fetch(`${worker.url}/v2/repository/models/${name}/unload`, { method: 'POST' });
+    expect([unload.status, await unload.json()]).toEqual([200, { unloaded: ['2'] }]);
+    expect(worker.models.tenants.versions(name)).toEqual([]);
+    expect((await index('{"ready": true}')).body).toEqual([{ name: 'preference', version: '1', state: 'READY', reason: '' }]);
+    expect(await infer(worker.url, name, '2')).toMatchObject({ status: 200 });
+    // The base model stays: every tenant without its own is scored by it.
+    const base = await fetch(`${worker.url}/v2/repository/models/preference/unload`, { method: 'POST' });
+    expect([base.status, (await base.json()).error]).toEqual([400, expect.stringMatching(/base model .* is not unloaded/)]);
+    expect((await fetch(`${worker.url}/v2/repository/models/tenant-nope/unload`, { method: 'POST' })).status).toBe(404);
+  });
+
   it('refuses a version that cannot load, keeps the one before serving, and says so in metrics and in the load answer', async () => {
     worker = await startTestWorker();
     const t = randomUUID();

@@ -199,7 +199,18 @@ describe('Open Inference Protocol conformance', () => {
     expect(r.status).toBe(400);
     expect((await r.json()).error).toBe('history: expected item vectors of dimension 8, got 3');
     expect((await post('/v2/models/preference/versions/5/infer', '{}')).status).toBe(404);
-    expect((await fetch(`${worker.url}/v2/models/preference/infer`)).status).toBe(405);
+    // 405 names the method the route takes (RFC 9110: Allow is required on a 405).
+    const wrongMethod = await fetch(`${worker.url}/v2/models/preference/infer`);
+    expect([wrongMethod.status, wrongMethod.headers.get('allow')]).toEqual([405, 'POST']);
+    const getOnly = await fetch(`${worker.url}/v2/health/ready`, { method: 'POST' });
+    expect([getOnly.status, getOnly.headers.get('allow')]).toEqual([405, 'GET']);
+    // Failed requests are counted under their endpoint, with their status.
+    const text = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(text).toMatch(/tastegraph_worker_requests_total\{endpoint="infer",status="400"\} 3/);
+    expect(text).toMatch(/tastegraph_worker_requests_total\{endpoint="infer",status="404"\} 1/);
+    expect(text).toMatch(/tastegraph_worker_requests_total\{endpoint="infer",status="405"\} 1/);
+    expect(text).toMatch(/tastegraph_worker_requests_total\{endpoint="ready",status="405"\} 1/);
+    expect(text).not.toMatch(/endpoint="error"/);
   });
 });
 
