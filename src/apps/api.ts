@@ -25,6 +25,7 @@ async function main() {
   // eslint-disable-next-line prefer-const -- assigned below, after the database it reports on exists
   let databaseMetrics: ApiMetrics | undefined;
   let feedIndexBytes = () => 0;
+  let liveConnections = () => ({ sockets: 0, subscriptions: 0 });
   const database = await openDatabase(config, {
     onConnectionError: (error) => {
       databaseMetrics?.databaseConnectionErrors.inc();
@@ -32,7 +33,13 @@ async function main() {
     },
   });
   const bus = await openEventBus(database, log);
-  const metrics = createApiMetrics({ defaultMetrics: true, feedIndexBytes: () => feedIndexBytes(), busStatus: () => bus.status() });
+  const metrics = createApiMetrics({
+    defaultMetrics: true,
+    feedIndexBytes: () => feedIndexBytes(),
+    busStatus: () => bus.status(),
+    poolStats: () => database.db.poolStats(),
+    liveConnections: () => liveConnections(),
+  });
   databaseMetrics = metrics;
   const backgroundError = (component: string, error: unknown) => {
     metrics.backgroundErrors.inc({ component });
@@ -113,6 +120,7 @@ async function main() {
     metrics,
     subscriptions: config.feed,
   });
+  liveConnections = () => ({ sockets: server.openSockets(), subscriptions: server.openSubscriptions() });
   const url = await server.listen(config.port, config.host);
 
   // Shutdown is wired before readiness is announced: a signal sent on "ready" must find it.

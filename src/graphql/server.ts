@@ -53,6 +53,8 @@ export interface ApiServer {
   stop(): Promise<void>;
   /** Open feedUpdated subscriptions on this instance. */
   openSubscriptions(): number;
+  /** Open (authenticated) graphql-ws connections on this instance. */
+  openSockets(): number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -84,6 +86,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     subscriptionLimits: limits,
     socketsPerKey: options.subscriptions?.socketsPerKey ?? 200,
     counter,
+    ...(options.metrics ? { onOperation: (type: string, outcome: string) => options.metrics!.websocketOperations.inc({ type, outcome }) } : {}),
   });
 
   const apollo = new ApolloServer<Context>({
@@ -157,7 +160,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       res.locals.viewer = await services.apiKeys.authenticate(req.headers.authorization);
       next();
     } catch (error) {
-      if (isAppError(error)) return void res.status(401).json(jsonError(401, error.code, error.message).body);
+      if (isAppError(error)) {
+        // RFC 9110 and 6750: a 401 names its scheme; invalid_token when a key was sent and refused.
+        const sent = req.headers.authorization !== undefined;
+        res.setHeader('www-authenticate', `Bearer realm="tastegraph"${sent ? ', error="invalid_token"' : ''}`);
+        return void res.status(401).json(jsonError(401, error.code, error.message).body);
+      }
       if (isDatabaseUnavailable(error)) {
         log.warn({ err: error, requestId: res.locals.requestId }, 'authentication failed: database unavailable');
         res.setHeader('retry-after', '1');
@@ -235,5 +243,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       }),
     stop: () => apollo.stop(),
     openSubscriptions: () => counter.total(),
+    openSockets: () => ws.openSockets(),
   };
 }

@@ -5,7 +5,16 @@
 // operation's variables; and errors leave with the same extensions.code as over HTTP.
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { execute, GraphQLError, getOperationAST, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  execute,
+  GraphQLError,
+  getOperationAST,
+  OperationTypeNode,
+  specifiedRules,
+  validate,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
@@ -30,6 +39,15 @@ export interface WebSocketEndpointOptions {
   /** Open sockets one API key may hold on this instance. */
   socketsPerKey: number;
   counter: SubscriptionCounter;
+  /** Told of every operation: its type, and ok or the code of the error that refused or failed it (metrics). */
+  onOperation?: (type: string, outcome: string) => void;
+}
+
+/** ok, or the code the client is shown for the first error (as the HTTP metrics count it). */
+function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
+  if (!errors?.length) return 'ok';
+  const code = formatError(errors[0].toJSON(), errors[0].originalError ?? errors[0]).extensions?.code;
+  return typeof code === 'string' ? code : INTERNAL_ERROR;
 }
 
 /** What one socket carries between its operations. */
@@ -44,8 +62,12 @@ type Extra = { connection?: Connection; socket: { bufferedAmount: number; close(
 /** An error thrown before execution, as graphql-ws sends it; format() gives it its code. */
 const asGraphQLError = (error: unknown) => new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error as Error });
 
-export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEndpointOptions): { dispose(): Promise<void> } {
+export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEndpointOptions): { dispose(): Promise<void>; openSockets(): number } {
   const { schema, services, log } = options;
+  const counted = (type: string, errors?: readonly GraphQLError[]) => {
+    options.onOperation?.(type, outcomeOf(errors));
+    return errors;
+  };
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxPayloadBytes });
   // Open connections by API key, so that a revocation (from any instance, through the bus)
   // ends that key's live subscriptions at once instead of at their next event.
@@ -121,18 +143,23 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
         } catch (error) {
           // UNAUTHENTICATED and RATE_LIMITED keep their codes, an outage is UNAVAILABLE, and
           // anything else is masked and logged, as over HTTP.
-          return [asGraphQLError(error)];
+          return counted('unknown', [asGraphQLError(error)]);
         }
         const parsed = parseWithinLimits(payload.query, options.documentLimits);
-        if ('error' in parsed) return [parsed.error];
+        if ('error' in parsed) return counted('unknown', [parsed.error]);
         const invalid = validate(schema, parsed.document, specifiedRules);
         if (invalid.length > 0) {
-          return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } }));
+          return counted(
+            'unknown',
+            invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } })),
+          );
         }
         const operation = getOperationAST(parsed.document, payload.operationName);
-        if (!operation) return [new GraphQLError('Unable to identify operation', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        if (!operation) return counted('unknown', [new GraphQLError('Unable to identify operation', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })]);
         const tooMuch = operationLimitError(parsed.document, operation, payload.variables ?? {}, options.operationLimits);
-        if (tooMuch) return [tooMuch];
+        if (tooMuch) return counted(operation.operation, [tooMuch]);
+        // A subscription is counted as it starts; a query or mutation once it has run (execute below).
+        if (operation.operation === OperationTypeNode.SUBSCRIPTION) counted(operation.operation);
         const contextValue = createContext(services, viewer, randomUUID(), log, {
           limits: options.subscriptionLimits,
           counter: options.counter,
@@ -144,14 +171,17 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
       // operations, as HTTP requests do; a subscription's rankings take theirs one at a time.
       execute: async (args) => {
         const tenantId = (args.contextValue as Context).viewer.tenantId;
+        const type = getOperationAST(args.document, args.operationName)?.operation ?? 'unknown';
         let release: () => void;
         try {
           release = await services.admission.enter(tenantId);
         } catch (error) {
-          return { errors: [asGraphQLError(error)] };
+          return { errors: counted(type, [asGraphQLError(error)]) };
         }
         try {
-          return await execute(args);
+          const result = await execute(args);
+          counted(type, 'errors' in result ? result.errors : undefined);
+          return result;
         } finally {
           release();
         }
@@ -170,5 +200,6 @@ export function createWebSocketEndpoint(httpServer: Server, options: WebSocketEn
       unsubscribe();
       await cleanup.dispose();
     },
+    openSockets: () => [...byKey.values()].reduce((n, set) => n + set.size, 0),
   };
 }

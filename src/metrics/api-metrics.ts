@@ -2,12 +2,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { BusStatus } from '../events/event-bus.js';
+import type { PoolStats } from '../repositories/database.js';
 
 export interface ApiMetricsOptions {
   defaultMetrics?: boolean;
   feedIndexBytes?: () => number;
   /** The event bus's state, read at each scrape. */
   busStatus?: () => BusStatus;
+  /** The database pool's connections, read at each scrape. */
+  poolStats?: () => PoolStats;
+  /** Open WebSockets and feedUpdated subscriptions on this instance, read at each scrape. */
+  liveConnections?: () => { sockets: number; subscriptions: number };
 }
 
 export function createApiMetrics(options: ApiMetricsOptions = {}) {
@@ -43,8 +48,48 @@ export function createApiMetrics(options: ApiMetricsOptions = {}) {
       },
     });
   }
+  const poolStats = options.poolStats;
+  if (poolStats) {
+    new Gauge({
+      name: 'tastegraph_database_pool_connections',
+      help: 'Database pool connections by state: open, in_use (checked out by a request), waiting (requests queued for one)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const stats = poolStats();
+        this.set({ state: 'open' }, stats.open);
+        this.set({ state: 'in_use' }, stats.inUse);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
+  const liveConnections = options.liveConnections;
+  if (liveConnections) {
+    new Gauge({
+      name: 'tastegraph_websocket_connections',
+      help: 'Open graphql-ws connections (authenticated) on this instance',
+      registers: [registry],
+      collect() {
+        this.set(liveConnections().sockets);
+      },
+    });
+    new Gauge({
+      name: 'tastegraph_subscriptions_open',
+      help: 'Open feedUpdated subscriptions on this instance',
+      registers: [registry],
+      collect() {
+        this.set(liveConnections().subscriptions);
+      },
+    });
+  }
   return {
     registry,
+    websocketOperations: new Counter({
+      name: 'tastegraph_websocket_operations_total',
+      help: 'GraphQL operations over graphql-ws, by type and outcome (ok, or the code of the error that refused it)',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
     backgroundErrors: new Counter({
       name: 'tastegraph_background_errors_total',
       help: 'Failures of background work (logged with context), by component',

@@ -23,7 +23,15 @@ export interface Database {
   withTenantSnapshot<T>(tenantId: string, fn: (sql: Sql) => Promise<T>): Promise<T>;
   /** Runs fn in one transaction with no tenant set: every tenant table looks empty. */
   withoutTenant<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /** The pool now: connections open, those in use, and requests waiting for one (metrics). */
+  poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  open: number;
+  inUse: number;
+  waiting: number;
 }
 
 export interface DatabaseOptions {
@@ -157,6 +165,7 @@ export function createDatabase(options: DatabaseOptions): Database {
     withoutTenant(fn) {
       return transaction('', fn);
     },
+    poolStats: () => ({ open: pool.totalCount, inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }

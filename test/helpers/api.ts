@@ -59,7 +59,8 @@ export async function startTestApi(
   const db = createDatabase({ connectionString, poolSize: 8, assumeRole: limits.assumeRole });
   const log = limits.log ?? pino({ level: 'silent' });
   const bus = limits.bus ?? createInProcessBus();
-  const metrics = createApiMetrics({ busStatus: () => bus.status() });
+  let live = () => ({ sockets: 0, subscriptions: 0 });
+  const metrics = createApiMetrics({ busStatus: () => bus.status(), poolStats: () => db.poolStats(), liveConnections: () => live() });
   const onScored = (outcome: 'model' | 'fallback', users: number) => metrics.scoredUsers.inc({ outcome }, users);
   const services = createServices(db, {
     bus,
@@ -83,6 +84,7 @@ export async function startTestApi(
     },
     checkReady: createReadinessCheck(db, bus),
   });
+  live = () => ({ sockets: server.openSockets(), subscriptions: server.openSubscriptions() });
   const url = await server.listen(0, '127.0.0.1');
   return {
     url,
