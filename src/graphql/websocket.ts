@@ -5,16 +5,7 @@
 // operation's variables; and errors leave with the same extensions.code as over HTTP.
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import {
-  execute,
-  GraphQLError,
-  getOperationAST,
-  OperationTypeNode,
-  specifiedRules,
-  validate,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-} from 'graphql';
+import { execute, GraphQLError, getOperationAST, OperationTypeNode, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
