@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-artifacts/', '.data/', 'web/', 'trainer/', 'models/'] },
+  { ignores: ['dist/', 'src/graphql/generated/', 'node_modules/', 'coverage/', 'test-artifacts/', '.data/', 'web/', 'trainer/', 'models/'] },
   {
     files: ['**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],

@@ -1,5 +1,5 @@
 # The API image. Build from the repository root:
-#   docker build -f deploy/api.Dockerfile -t tastegraph-api:0.1.0 .
+#   docker build -f deploy/api.Dockerfile -t tastegraph-api:0.2.0 .
 # The same image runs the migrations (node dist/apps/migrate.js) and the operator commands.
 
 # Stage 1: compile TypeScript (npm run build) with the dev dependencies.
@@ -9,7 +9,7 @@ WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json schema.graphql ./
 COPY scripts ./scripts
 COPY src ./src
 RUN npm run build

@@ -1,6 +1,6 @@
 # The jobs image: the nightly training schedule and training runs (npm run jobs). It runs the
 # PyTorch trainer, so it carries Debian's python3-torch beside Node. Build from the repository root:
-#   docker build -f deploy/jobs.Dockerfile -t tastegraph-jobs:0.1.0 .
+#   docker build -f deploy/jobs.Dockerfile -t tastegraph-jobs:0.2.0 .
 
 # Stage 1: compile TypeScript (npm run build) with the dev dependencies.
 FROM node:20.20-bookworm-slim AS build
@@ -8,7 +8,7 @@ WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json schema.graphql ./
 COPY scripts ./scripts
 COPY src ./src
 RUN npm run build

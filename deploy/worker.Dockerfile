@@ -1,5 +1,5 @@
 # The inference worker image, for NVIDIA GPUs (CUDA 12). Build from the repository root:
-#   docker build -f deploy/worker.Dockerfile -t tastegraph-worker:0.1.0 .
+#   docker build -f deploy/worker.Dockerfile -t tastegraph-worker:0.2.0 .
 
 # Stage 1: compile TypeScript (npm run build); the output is plain JavaScript for any Node 20.
 FROM node:20.20-bookworm-slim AS build
@@ -7,7 +7,7 @@ WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json schema.graphql ./
 COPY scripts ./scripts
 COPY src ./src
 RUN npm run build

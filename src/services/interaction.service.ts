@@ -1,5 +1,5 @@
 import { throwIfProblems, type FieldProblem } from '../errors.js';
-import type { ClearResult, InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import type { ClearResult, EventKind, InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
 import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
 import type { Viewer } from './viewer.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -7,12 +7,13 @@ import type { EventBus } from '../events/event-bus.js';
 export interface InteractionInput {
   userId: string;
   itemId: string;
-  kind: InteractionKind;
+  /** Any kind the schema has (CLEAR too); record() refuses all but LIKE and DISLIKE, naming the field. */
+  kind: EventKind;
   pairId?: string | null;
   eventId?: string | null;
 }
 
-const KINDS: readonly InteractionKind[] = ['LIKE', 'DISLIKE'];
+const KINDS: readonly EventKind[] = ['LIKE', 'DISLIKE'] satisfies InteractionKind[];
 
 function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
   return [
@@ -24,7 +25,7 @@ function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
           {
             index: i,
             field: `events[${i}].kind`,
-            message: `expected LIKE or DISLIKE, got "${event.kind}"${event.kind === ('CLEAR' as string) ? ' (an undo is clearInteractions)' : ''}`,
+            message: `expected LIKE or DISLIKE, got "${event.kind}"${event.kind === 'CLEAR' ? ' (an undo is clearInteractions)' : ''}`,
           },
         ]),
     ...checkOptionalId(`events[${i}].pairId`, event.pairId, i),
@@ -54,7 +55,14 @@ export function createInteractionService(interactions: InteractionRepository, bu
       throwIfProblems('recordInteractions', problems);
       const outcome = await interactions.record(
         viewer.tenantId,
-        events.map((e) => ({ userExternalId: e.userId, itemExternalId: e.itemId, kind: e.kind, pairId: e.pairId ?? null, eventId: e.eventId ?? null })),
+        // Every kind was checked above to be LIKE or DISLIKE.
+        events.map((e) => ({
+          userExternalId: e.userId,
+          itemExternalId: e.itemId,
+          kind: e.kind as InteractionKind,
+          pairId: e.pairId ?? null,
+          eventId: e.eventId ?? null,
+        })),
       );
       if (!outcome.ok) throwIfProblems('recordInteractions', outcome.problems, outcome.code);
       if (!outcome.ok) return [];

@@ -89,7 +89,7 @@ export function createItemService(items: ItemRepository, tenants: TenantService,
       checkFirst('first', first);
       const cursors = cursorsFor(await ids(), viewer.tenantId, 'item-cursor');
       const rows = await items.list(viewer.tenantId, first + 1, cursors.decode('after', after));
-      return toPage(rows, first, cursors);
+      return toPage(rows, first, cursors, after);
     },
 
     /** For DataLoader: items by internal id, one entry per id, in order. */

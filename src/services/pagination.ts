@@ -3,9 +3,24 @@
 import { badInput } from '../errors.js';
 import type { Cursors } from './opaque-ids.js';
 
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
 export interface Page<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfo;
+}
+
+/**
+ * Relay's PageInfo of a forward page (first, after): its edges' cursors, whether more follow,
+ * and whether it was asked for after a cursor (then edges came before it).
+ */
+export function pageInfo(cursors: readonly string[], hasNextPage: boolean, after: string | null | undefined): PageInfo {
+  return { hasNextPage, hasPreviousPage: after !== null && after !== undefined, startCursor: cursors[0] ?? null, endCursor: cursors.at(-1) ?? null };
 }
 
 export const MAX_PAGE = 500;
@@ -31,12 +46,8 @@ export function checkFirst(field: string, first: number): number {
 }
 
 /** Builds a page from up to first + 1 rows: the extra row only tells that there is a next page. */
-export function toPage<T extends { id: number }>(rows: T[], first: number, cursors: Cursors): Page<T> {
-  const shown = rows.slice(0, first);
-  return {
-    edges: shown.map((node) => ({ cursor: cursors.encode(node.id), node })),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? cursors.encode(shown[shown.length - 1].id) : null },
-  };
+export function toPage<T extends { id: number }>(rows: T[], first: number, cursors: Cursors, after: string | null | undefined): Page<T> {
+  return pageOf(rows, first, (row) => cursors.encode(row.id), after);
 }
 
 /**
@@ -58,10 +69,14 @@ export function decodeKeyCursor(field: string, kind: string, pattern: RegExp, cu
 }
 
 /** Builds a page from up to first + 1 rows, each row's cursor made by cursorOf. */
-export function pageOf<T>(rows: T[], first: number, cursorOf: (row: T) => string): Page<T> {
-  const shown = rows.slice(0, first);
+export function pageOf<T>(rows: T[], first: number, cursorOf: (row: T) => string, after: string | null | undefined): Page<T> {
+  const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
   return {
-    edges: shown.map((node) => ({ cursor: cursorOf(node), node })),
-    pageInfo: { hasNextPage: rows.length > first, endCursor: shown.length ? cursorOf(shown[shown.length - 1]) : null },
+    edges,
+    pageInfo: pageInfo(
+      edges.map((e) => e.cursor),
+      rows.length > first,
+      after,
+    ),
   };
 }

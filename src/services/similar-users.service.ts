@@ -8,7 +8,7 @@ import { columns, layoutOf } from '../clustering/tokens.js';
 import type { UserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
 import type { UserRepository, UserRow } from '../repositories/user.repository.js';
 import { notFound } from '../errors.js';
-import { checkFirst, decodeCursor, encodeCursor } from './pagination.js';
+import { checkFirst, decodeCursor, encodeCursor, pageInfo, type PageInfo } from './pagination.js';
 import { show } from './validation.js';
 import type { UserEmbeddings } from './user-embedding.service.js';
 import { requireAdmin, type Viewer } from './viewer.js';
@@ -21,7 +21,7 @@ export interface SimilarUser {
 
 export interface SimilarUsersPage {
   edges: { cursor: string; node: SimilarUser }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfo;
   /** The model whose representations were compared ("3", "base-1"). */
   model: string;
   /** Why the list is empty, when it is. */
@@ -90,7 +90,7 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
       const { key } = await o.userEmbeddings.currentModel(viewer.tenantId);
       const index = await indexOf(viewer.tenantId, key);
       const row = index.rowOf.get(user.id);
-      const empty = (reason: string): SimilarUsersPage => ({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, model: key, reason });
+      const empty = (reason: string): SimilarUsersPage => ({ edges: [], pageInfo: pageInfo([], false, after), model: key, reason });
       if (row === undefined) {
         return empty(
           `user ${show(externalId)} has no representation yet: users need ${o.minPerKind} likes and ${o.minPerKind} dislikes, ` +
@@ -115,7 +115,11 @@ export function createSimilarUsers(o: SimilarUsersDeps) {
       });
       return {
         edges,
-        pageInfo: { hasNextPage: neighbours.length > first && start + first < MAX_DEPTH, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+        pageInfo: pageInfo(
+          edges.map((e) => e.cursor),
+          neighbours.length > first && start + first < MAX_DEPTH,
+          after,
+        ),
         model: key,
         // Past the last page there is simply nothing more; on the first, say why it is empty.
         reason: edges.length || start > 0 ? null : 'no other user of this tenant has a representation yet',

@@ -49,7 +49,7 @@ export function createTrainingService(o: TrainingServiceOptions) {
       checkFirst('first', first);
       const before = decodeKeyCursor('after', 'version', /^[1-9]\d{0,8}$/, after);
       const rows = await o.registry.listVersions(viewer.tenantId, first + 1, before === undefined ? undefined : Number(before));
-      return pageOf(rows, first, (row) => encodeKeyCursor('version', row.version));
+      return pageOf(rows, first, (row) => encodeKeyCursor('version', row.version), after);
     },
 
     async version(viewer: Viewer, version: number): Promise<ModelVersionRow> {
@@ -64,7 +64,7 @@ export function createTrainingService(o: TrainingServiceOptions) {
       checkFirst('first', first);
       const afterId = decodeKeyCursor('after', 'run', UUID, after);
       const rows = await o.registry.listRuns(viewer.tenantId, first + 1, afterId);
-      return pageOf(rows, first, (row) => encodeKeyCursor('run', row.id));
+      return pageOf(rows, first, (row) => encodeKeyCursor('run', row.id), after);
     },
 
     async run(viewer: Viewer, id: string): Promise<TrainingRunRow> {

@@ -37,7 +37,7 @@ export function createUserService(
         beforeId: cursors.decode('after', args.after),
         kind: args.kind ?? undefined,
       });
-      return toPage(rows, args.first, cursors);
+      return toPage(rows, args.first, cursors, args.after);
     },
 
     /** What the user likes and dislikes now (one per item), newest first, as the events that set it. */
@@ -50,7 +50,7 @@ export function createUserService(
         limit: args.first + 1,
         beforeId: cursors.decode('after', args.after),
       });
-      return toPage(rows, args.first, cursors);
+      return toPage(rows, args.first, cursors, args.after);
     },
 
     /** userData: everything stored of one user, for a data-portability request (admin). */
@@ -75,7 +75,7 @@ export function createUserService(
       if (groupId !== undefined && !(await groupExists(viewer.tenantId, groupId))) throw notFound(`taste group ${show(groupId)}`);
       const cursors = cursorsFor(await ids(), viewer.tenantId, 'user-cursor');
       const rows = await users.list(viewer.tenantId, first + 1, cursors.decode('after', after), groupId);
-      return toPage(rows, first, cursors);
+      return toPage(rows, first, cursors, after);
     },
 
     /** For DataLoader: users by internal id, one entry per id, in order. */

@@ -78,19 +78,24 @@ describe('GraphQL over HTTP', () => {
     });
 
     it('pages through items in creation order', async () => {
-      const q = `query($after: String) { items(first: 20, after: $after) { edges { node { externalId } } pageInfo { hasNextPage endCursor } } }`;
+      const q = `query($after: String) { items(first: 20, after: $after) { edges { cursor node { externalId } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`;
       const p1 = await api.gql(a.appKey, q);
       const p2 = await api.gql(a.appKey, q, { after: p1.data.items.pageInfo.endCursor });
       const ids = [...p1.data.items.edges, ...p2.data.items.edges].map((e: any) => e.node.externalId);
       expect(ids).toEqual(makeItems(30, 4).map((i) => i.id));
-      expect(p2.data.items.pageInfo.hasNextPage).toBe(false);
+      // Relay's PageInfo: the first and last edges' cursors, and whether pages come before and after.
+      const edges1 = p1.data.items.edges;
+      expect(p1.data.items.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: edges1[0].cursor, endCursor: edges1[19].cursor });
+      expect(p2.data.items.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true, startCursor: p2.data.items.edges[0].cursor });
     });
 
     it('admin keys read the tenant with counts, and manage API keys', async () => {
       const t = await api.gql(a.adminKey, `{ tenant { slug embeddingDim counts { items apiKeys } apiKeys { prefix role } } }`);
       expect(t.data.tenant).toMatchObject({ slug: a.slug, embeddingDim: 4, counts: { items: 30, apiKeys: 2 } });
-      const created = await api.gql(a.adminKey, `mutation { createApiKey(name: "ci", role: app) { key apiKey { id prefix role } } }`);
+      expect(t.data.tenant.apiKeys.map((k: any) => k.role).sort()).toEqual(['ADMIN', 'APP']);
+      const created = await api.gql(a.adminKey, `mutation { createApiKey(name: "ci", role: APP) { key apiKey { id prefix role } } }`);
       const { key, apiKey } = created.data.createApiKey;
+      expect(apiKey.role).toBe('APP');
       expect(key.startsWith(`${apiKey.prefix}_`)).toBe(true);
       expect((await api.gql(key, `{ item(externalId: "item-0") { externalId } }`)).data.item.externalId).toBe('item-0');
       const revoked = await api.gql(a.adminKey, `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: apiKey.id });
@@ -102,6 +107,26 @@ describe('GraphQL over HTTP', () => {
   });
 
   describe('bad input: a clear error, nothing stored', () => {
+    it('roles are APP and ADMIN; app and admin, their names before 0.2.0, are still accepted (deprecated) and answered in the new names', async () => {
+      for (const [given, answered] of [
+        ['app', 'APP'],
+        ['admin', 'ADMIN'],
+      ]) {
+        const created = await api.gql(a.adminKey, `mutation { createApiKey(name: "old-${given}", role: ${given}) { apiKey { role } } }`);
+        expect(created.errors).toBeUndefined();
+        expect(created.data.createApiKey.apiKey.role).toBe(answered);
+      }
+      const byDefault = await api.gql(a.adminKey, `mutation { createApiKey(name: "default") { apiKey { role } } }`);
+      expect(byDefault.data.createApiKey.apiKey.role).toBe('APP');
+      const schema = await api.gql(a.adminKey, `{ __type(name: "ApiKeyRole") { enumValues(includeDeprecated: true) { name isDeprecated } } }`);
+      expect(schema.data.__type.enumValues).toEqual([
+        { name: 'app', isDeprecated: true },
+        { name: 'admin', isDeprecated: true },
+        { name: 'APP', isDeprecated: false },
+        { name: 'ADMIN', isDeprecated: false },
+      ]);
+    });
+
     it('an embedding of the wrong length', async () => {
       const items = makeItems(2, 4, 'bad');
       items[1].embedding = [1, 2, 3];
@@ -201,7 +226,7 @@ describe('GraphQL over HTTP', () => {
         items: [{ id: 'nul-2', url: 'https://x.example/\u0000.png', embedding: [1, 2, 3, 4] }],
       });
       expect(url.errors![0].extensions!.problems![0].field).toBe('items[0].url');
-      const name = await rejectsWithoutChange('BAD_USER_INPUT', a.adminKey, `mutation($n: String!) { createApiKey(name: $n, role: app) { key } }`, {
+      const name = await rejectsWithoutChange('BAD_USER_INPUT', a.adminKey, `mutation($n: String!) { createApiKey(name: $n, role: APP) { key } }`, {
         n: 'ci\u0000',
       });
       expect(name.errors![0].extensions!.problems![0]).toMatchObject({ field: 'name', message: expect.stringMatching(/^expected no control characters/) });

@@ -8,7 +8,7 @@ import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/
 import { createTestTenant, makeItems, type TestTenant } from '../helpers/factories.js';
 import { connectWs, runOn, subscribeFeed } from '../helpers/ws.js';
 
-const CREATE_KEY = `mutation { createApiKey(name: "minted", role: admin) { key apiKey { id } } }`;
+const CREATE_KEY = `mutation { createApiKey(name: "minted", role: ADMIN) { key apiKey { id } } }`;
 
 describe('revoking a key with open WebSockets', () => {
   let db: TestDatabase;
@@ -32,7 +32,7 @@ describe('revoking a key with open WebSockets', () => {
   });
 
   async function newAdminKey(): Promise<{ key: string; id: string }> {
-    const r = await one.gql(a.adminKey, `mutation { createApiKey(name: "doomed", role: admin) { key apiKey { id } } }`);
+    const r = await one.gql(a.adminKey, `mutation { createApiKey(name: "doomed", role: ADMIN) { key apiKey { id } } }`);
     return { key: r.data.createApiKey.key, id: r.data.createApiKey.apiKey.id };
   }
 

@@ -56,12 +56,14 @@ describe('cursors and pages', () => {
     expect(() => decodeCursor('after', 'garbage')).toThrow(/after: malformed cursor/);
   });
 
-  it('uses the extra row only to say there is a next page', () => {
+  it("uses the extra row only to say there is a next page, and fills Relay's PageInfo", () => {
     const cursors = cursorsFor(createIdCodec(Buffer.alloc(32, 7)), '00000000-0000-4000-8000-000000000001', 'item-cursor');
-    const page = toPage([{ id: 9 }, { id: 8 }, { id: 7 }], 2, cursors);
+    const page = toPage([{ id: 9 }, { id: 8 }, { id: 7 }], 2, cursors, undefined);
     expect(page.edges.map((e) => e.node.id)).toEqual([9, 8]);
-    expect(page.pageInfo).toEqual({ hasNextPage: true, endCursor: cursors.encode(8) });
-    expect(toPage([], 2, cursors).pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    expect(page.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: cursors.encode(9), endCursor: cursors.encode(8) });
+    const next = toPage([{ id: 7 }], 2, cursors, page.pageInfo.endCursor);
+    expect(next.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: cursors.encode(7), endCursor: cursors.encode(7) });
+    expect(toPage([], 2, cursors, null).pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null });
   });
 });
 
