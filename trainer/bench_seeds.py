@@ -76,8 +76,17 @@ def main():
     parser.add_argument("--work", help="where the models go (default: a temporary folder)")
     parser.add_argument("--train-args", default="", help="more flags for trainer.train, as one string")
     parser.add_argument("--floor", action="store_true", help="also the full model with --global-floor, compared with the full model and the best baseline")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="also the full model with these trainer flags (repeatable), e.g. 'temporal episodes=--temporal-share 0.5'; "
+                             "compared with the full model and the best baseline")
     args = parser.parse_args()
-    variants = {**VARIANTS, **({FLOOR: FLOOR_FLAGS} if args.floor else {})}
+    extra = {}
+    for spec in args.variant:
+        name, sep, flags = spec.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--variant: expected NAME=FLAGS, got {spec!r}")
+        extra[f"full + {name.strip()}"] = [*VARIANTS[FULL], *flags.split()]
+    variants = {**VARIANTS, **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
     seeds = [int(s) for s in args.seeds.split(",")]
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-seeds-")
 
@@ -140,11 +149,14 @@ def main():
     comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"), (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
     if args.floor:
         comparisons += [(FLOOR, best, f"full + global floor − best baseline ({best})"), (FLOOR, FULL, "what the global floor adds (floor − full)")]
+    for name in extra:
+        comparisons += [(name, best, f"{name} − best baseline ({best})"), (name, FULL, f"what it adds ({name} − full)")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[b][index]))} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
-          + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else ""))
+          + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
+          + "".join(f" --variant '{spec}'" for spec in args.variant))
 
 
 if __name__ == "__main__":

@@ -183,12 +183,16 @@ class Episode:
     neg: np.ndarray             # int [P] disliked targets, pos[i] paired with neg[i]
 
 
-def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):
+def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False):
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
-    The history size varies (1 to n_ref of each kind) so one model serves every N_ref.
+    The history size varies (1 to n_ref of each kind) so one model serves every N_ref. With
+    `temporal`, the episode is cut in time instead (temporal_episode): a history read before a
+    moment and targets after it, as serving and EVAL-1 see a user.
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
+    if temporal:
+        return temporal_episode(rows, rng, n_ref, max_pairs)
     likes = [r for r in rows if r.label == 1]
     dislikes = [r for r in rows if r.label == 0]
     if len(likes) < 2 or len(dislikes) < 2:
@@ -211,6 +215,45 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
         np.array([r.label for r in history]),
         pos,
         neg,
+    )
+
+
+def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):
+    """An episode cut at a random moment of the user's time line (ts, then line order): the history
+    is the latest 1 to n_ref likes and 1 to n_ref dislikes before the cut, the targets are what
+    came after it (minus the history's pair partners). Tastes drift: the API reads a user's latest
+    likes to rank what comes next, and EVAL-1 reads the first ones to predict the later ones;
+    random episodes mix the future into the history. None when no cut leaves a like and a
+    dislike on both sides."""
+    ordered = sorted(rows, key=lambda r: (r.ts, r.line))
+    labels = np.array([r.label for r in ordered])
+    likes_before = np.cumsum(labels)[:-1]            # before a cut at position c = 1 .. len - 1
+    dislikes_before = np.cumsum(1 - labels)[:-1]
+    cuts = np.nonzero((likes_before >= 1) & (dislikes_before >= 1) & (labels.sum() - likes_before >= 1)
+                      & ((1 - labels).sum() - dislikes_before >= 1))[0] + 1
+    if len(cuts) == 0:
+        return None
+    c = int(cuts[rng.integers(len(cuts))])
+    before, after = ordered[:c], ordered[c:]
+    b_likes = [r for r in before if r.label == 1]
+    b_dislikes = [r for r in before if r.label == 0]
+    k_like = int(rng.integers(1, min(n_ref, len(b_likes)) + 1))
+    k_dislike = int(rng.integers(1, min(n_ref, len(b_dislikes)) + 1))
+    history = b_likes[-k_like:] + b_dislikes[-k_dislike:]
+    history_pairs = {r.pair for r in history if r.pair}
+    kept = [r for r in after if not (r.pair and r.pair in history_pairs)]
+    t_likes = [r for r in kept if r.label == 1]
+    t_dislikes = [r for r in kept if r.label == 0]
+    if not t_likes or not t_dislikes:
+        return None
+    t_likes = [t_likes[i] for i in rng.permutation(len(t_likes))]
+    t_dislikes = [t_dislikes[i] for i in rng.permutation(len(t_dislikes))]
+    n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
+    return Episode(
+        np.array([r.item for r in history]),
+        np.array([r.label for r in history]),
+        np.array([t_likes[i % len(t_likes)].item for i in range(n)]),
+        np.array([t_dislikes[i % len(t_dislikes)].item for i in range(n)]),
     )
 
 

@@ -39,6 +39,8 @@ parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
 parser.add_argument("--episodes-per-user", type=int, default=8)
+parser.add_argument("--temporal-share", type=float, default=0.0,
+                    help="share of episodes cut in time (history before, targets after) instead of drawn at random")
 parser.add_argument("--pairs", type=int, default=8, help="target pairs per episode")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
@@ -124,7 +126,7 @@ for epoch in range(1, args.epochs + 1):
     episodes = []
     for user in train_ids:
         for _ in range(episodes_per_user):
-            e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs)
+            e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share)
             if e is not None:
                 episodes.append(e)
     order = rng.permutation(len(episodes))

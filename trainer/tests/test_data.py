@@ -98,6 +98,29 @@ class Episodes(unittest.TestCase):
             self.assertTrue(set(e.history_items).isdisjoint(set(e.pos) | set(e.neg)))
             self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
 
+    def test_a_temporal_episode_reads_the_latest_before_a_cut_and_targets_what_came_after(self):
+        d = tempfile.mkdtemp()
+        # Timestamps run backwards through the file: time order, not file order, must decide.
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], [["u", f"i{k}", k % 2, 100 - k, ""] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        ts = {r.item: r.ts for r in rows}
+        rng = np.random.default_rng(0)
+        for _ in range(50):
+            e = sample_episode(rows, rng, n_ref=4, max_pairs=8, temporal=True)
+            latest_history = max(ts[i] for i in e.history_items)
+            self.assertTrue(all(ts[i] > latest_history for i in [*e.pos, *e.neg]))
+            self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
+            # The history is the latest of each kind before the cut: no like or dislike of the same kind sits between it and the cut.
+            for label in (0, 1):
+                kept = [ts[i] for i, lab in zip(e.history_items, e.history_labels) if lab == label]
+                skipped = [r.ts for r in rows if r.label == label and min(kept) < r.ts <= latest_history and r.item not in e.history_items]
+                self.assertEqual(skipped, [])
+
+    def test_a_temporal_episode_needs_a_like_and_a_dislike_on_both_sides_of_some_cut(self):
+        d = tempfile.mkdtemp()
+        write_dataset(d, np.eye(4, dtype=np.float32), [f"i{k}" for k in range(4)], [["u", "i0", 1, 1, ""], ["u", "i1", 1, 2, ""], ["u", "i2", 0, 3, ""], ["u", "i3", 0, 4, ""]])
+        self.assertIsNone(sample_episode(read_dataset(d).users["u"], np.random.default_rng(0), n_ref=4, max_pairs=8, temporal=True))
+
 
 if __name__ == "__main__":
     unittest.main()
