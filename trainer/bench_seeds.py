@@ -32,6 +32,17 @@ FLOOR = "full + global floor"
 FLOOR_FLAGS = ["--loss", "all", "--tokens", "10", "--global-floor"]
 
 
+def extra_variants(specs):
+    """--variant NAME=FLAGS, each the full model's flags and then these: {"full + NAME": flags}."""
+    extra = {}
+    for spec in specs:
+        name, sep, flags = spec.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--variant: expected NAME=FLAGS, got {spec!r}")
+        extra[f"full + {name.strip()}"] = [*VARIANTS[FULL], *flags.split()]
+    return extra
+
+
 def slug(name):
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
@@ -80,12 +91,7 @@ def main():
                         help="also the full model with these trainer flags (repeatable), e.g. 'temporal episodes=--temporal-share 0.5'; "
                              "compared with the full model and the best baseline")
     args = parser.parse_args()
-    extra = {}
-    for spec in args.variant:
-        name, sep, flags = spec.partition("=")
-        if not sep or not name.strip():
-            raise SystemExit(f"--variant: expected NAME=FLAGS, got {spec!r}")
-        extra[f"full + {name.strip()}"] = [*VARIANTS[FULL], *flags.split()]
+    extra = extra_variants(args.variant)
     variants = {**VARIANTS, **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
     seeds = [int(s) for s in args.seeds.split(",")]
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-seeds-")

@@ -3,7 +3,7 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_seeds import paired, per_user_rates
+from trainer.bench_seeds import FULL, VARIANTS, extra_variants, paired, per_user_rates
 
 
 class PairedDifference(unittest.TestCase):
@@ -25,3 +25,14 @@ class PairedDifference(unittest.TestCase):
         self.assertEqual(pairwise[0], 75.0)
         self.assertEqual(top1[0], 50.0)
         self.assertTrue(np.isnan(pairwise[1]) and np.isnan(top1[1]))
+
+
+class ExtraVariants(unittest.TestCase):
+    def test_a_variant_is_the_full_model_with_more_flags(self):
+        self.assertEqual(extra_variants(["temporal episodes=--temporal-share 0.5"]),
+                         {"full + temporal episodes": [*VARIANTS[FULL], "--temporal-share", "0.5"]})
+
+    def test_a_variant_without_a_name_or_flags_separator_is_refused(self):
+        for spec in ["--temporal-share 0.5", "=--tokens 4"]:
+            with self.assertRaises(SystemExit):
+                extra_variants([spec])
