@@ -32,6 +32,7 @@ parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--loss", choices=["all", "base"], default="all", help="all = L_base + L_CP; base = L_base only")
 parser.add_argument("--tokens", type=int, default=10, help="preference tokens L_p (0 = no P_v)")
+parser.add_argument("--cp-weight", type=float, default=1.0, help="weight of L_CP in the loss (L_base + w (L+ + L-)); the paper's is 1")
 parser.add_argument("--global-floor", action="store_true",
                     help="a global scorer (started from the logistic regression on the training labels) as the floor, "
                          "the personal terms gated by history size")
@@ -144,7 +145,7 @@ for epoch in range(1, args.epochs + 1):
         logits_pos, logits_neg = logits[:, :P], logits[:, P:]
         loss = base_loss(logits_pos, logits_neg, pair_mask)
         if args.loss == "all":
-            loss = loss + contrastive_loss(logits_pos, logits_neg, pair_mask)
+            loss = loss + args.cp_weight * contrastive_loss(logits_pos, logits_neg, pair_mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
