@@ -16,6 +16,7 @@ import { createArtifactStore } from '../training/artifact-store.js';
 import { describeSchedule } from '../jobs/queues.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { messageOf } from '../errors.js';
+import { surviveUnhandledRejections } from '../bootstrap/unhandled-rejections.js';
 
 async function main() {
   const config = loadConfig();
@@ -45,6 +46,7 @@ async function main() {
     metrics.backgroundErrors.inc({ component });
     void error; // logged where it happened, with its context
   };
+  surviveUnhandledRejections(log, (error) => backgroundError('unhandled-rejection', error));
   const scorer = await openScorer(config, log, { onRefused: (_model, _version, error) => backgroundError('model-load', error) });
   const services = createServices(database.db, {
     bus,

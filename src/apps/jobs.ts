@@ -15,6 +15,7 @@ import { openScorer } from '../bootstrap/scorer.js';
 import { createServices } from '../services/index.js';
 import { describeSchedule } from '../jobs/queues.js';
 import { messageOf } from '../errors.js';
+import { surviveUnhandledRejections } from '../bootstrap/unhandled-rejections.js';
 
 async function main() {
   const config = loadConfig();
@@ -30,6 +31,7 @@ async function main() {
     labelNames: ['component'],
     registers: [metrics],
   });
+  surviveUnhandledRejections(log, () => errors.inc({ component: 'unhandled-rejection' }));
   const database = await openDatabase(config, {
     onConnectionError: (error) => log.warn({ err: error }, 'database connection lost; the pool opens a new one when needed'),
   });

@@ -126,7 +126,7 @@ describe('README snippets', () => {
           .replace('"<id>"', () => JSON.stringify(last((a) => a.data?.startTraining?.id)))
           .replace('"<group id>"', () => JSON.stringify(last((a) => a.data?.refreshTasteGroups?.groups?.[0]?.id)));
         const result = await bash(`${setup}\n${filled}`, { TG_URL: url });
-        expect(result, `README line ${snippet.line}: ${command}`).toMatchObject({ code: 0, stderr: '' });
+        expect(result, `README line ${snippet.line}: ${command}\n(npm start's output:\n${out.slice(-3000)})`).toMatchObject({ code: 0, stderr: '' });
         for (const line of result.stdout.split('\n').filter(Boolean)) {
           const answer = JSON.parse(line) as { errors?: unknown };
           expect(answer.errors, `README line ${snippet.line}: ${command}\n${line}`).toBeUndefined();
@@ -137,11 +137,13 @@ describe('README snippets', () => {
         // snippets that read the version it made.
         if (command.includes('startTraining')) {
           const id = last((a) => a.data?.startTraining?.id)!;
-          const status = async () =>
-            JSON.parse(
-              (await bash(`${setup}\ngql $ADMIN '{"query":"query($id: ID!) { trainingRun(id: $id) { status } }","variables":{"id":"${id}"}}'`, { TG_URL: url }))
-                .stdout,
-            ).data.trainingRun.status as string;
+          const status = async () => {
+            const r = await bash(`${setup}\ngql $ADMIN '{"query":"query($id: ID!) { trainingRun(id: $id) { status } }","variables":{"id":"${id}"}}'`, {
+              TG_URL: url,
+            });
+            if (r.code !== 0) throw new Error(`trainingRun answered nothing (curl ${r.code}); npm start's output:\n${out.slice(-3000)}`);
+            return (JSON.parse(r.stdout) as { data: { trainingRun: { status: string } } }).data.trainingRun.status;
+          };
           for (let waited = 0; ['QUEUED', 'RUNNING'].includes(await status()); waited += 500) {
             if (waited > 150_000) throw new Error('the training run did not finish within 150 s');
             await new Promise((r) => setTimeout(r, 500));
