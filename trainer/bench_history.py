@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from .bench_seeds import paired, per_user_rates, show_paired
+from .bench_seeds import paired, per_user_rates, show_difference
 from .data import read_dataset, eval_users
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
@@ -69,8 +69,8 @@ def main(argv=None):
     base = rates[(args.against, True)]
     for n, latest in variants:
         r = rates[(n, latest)]
-        d_pair = "-" if (n, latest) == (args.against, True) else show_paired(paired(r[0], base[0])).split(" | ")[0]
-        d_top = "-" if (n, latest) == (args.against, True) else show_paired(paired(r[1], base[1])).split(" | ")[0]
+        d_pair = "-" if (n, latest) == (args.against, True) else show_difference(paired(r[0], base[0]))
+        d_top = "-" if (n, latest) == (args.against, True) else show_difference(paired(r[1], base[1]))
         print(f"| {n} + {n} | {'latest' if latest else 'earliest'} | {mean((n, latest), 'pairwise'):.1f} | {mean((n, latest), 'top1'):.1f} | {d_pair} | {d_top} |")
     print(f"\ncommand: /usr/bin/python3 -m trainer.bench_history {' '.join(argv if argv is not None else sys.argv[1:])}")
 

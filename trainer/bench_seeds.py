@@ -64,11 +64,18 @@ def paired(a, b):
     return {"mean": float(d.mean()), "se": se, "low": float(d.mean() - 1.96 * se), "high": float(d.mean() + 1.96 * se), "users": len(d)}
 
 
+def show_difference(p):
+    """mean ± SE [95% interval], the cell a paired difference is shown in."""
+    if p["se"] is None:
+        return f"{p['mean']:+.2f} (n/a)"
+    return f"{p['mean']:+.2f} ± {p['se']:.2f} [{p['low']:+.2f}, {p['high']:+.2f}]"
+
+
 def show_paired(p):
     if p["se"] is None:
-        return f"{p['mean']:+.2f} (n/a) | - | {p['users']}"
+        return f"{show_difference(p)} | - | {p['users']}"
     verdict = "beyond 2 SE" if abs(p["mean"]) >= 2 * p["se"] else "within 2 SE"
-    return f"{p['mean']:+.2f} ± {p['se']:.2f} [{p['low']:+.2f}, {p['high']:+.2f}] | {verdict} | {p['users']}"
+    return f"{show_difference(p)} | {verdict} | {p['users']}"
 
 
 def mean_se(values):

@@ -93,27 +93,40 @@ export function createTenantModels(o: TenantModelsOptions) {
     loaded.set(k, entry);
   }
 
+  /**
+   * Takes versions out of service in this synchronous step (nothing can reach their batchers
+   * after), then frees each once it has answered what it had queued.
+   */
+  async function retire(keys: string[]): Promise<Entry[]> {
+    const entries = keys.map((k) => loaded.get(k)!);
+    for (const [i, k] of keys.entries()) {
+      loaded.delete(k);
+      bytes -= entries[i].bytes;
+    }
+    for (const entry of entries) {
+      await entry.batcher.drain();
+      await entry.session.release();
+    }
+    return entries;
+  }
+
   /** Frees least recently used versions until the loaded ones fit the budget (never `keep`, the one just loaded). */
   async function makeRoom(keep: string) {
-    const victims: Entry[] = [];
+    const victims: string[] = [];
+    let over = bytes - o.budgetBytes;
     for (const [k, entry] of loaded) {
-      if (bytes <= o.budgetBytes) break;
+      if (over <= 0) break;
       if (k === keep) continue;
-      // Out of service first, in this synchronous step: nothing can reach its batcher after.
-      loaded.delete(k);
-      bytes -= entry.bytes;
+      over -= entry.bytes;
+      victims.push(k);
       evictions++;
       o.onEvict?.(entry.name, entry.version);
-      victims.push(entry);
-    }
-    for (const entry of victims) {
       o.log.info(
         { model: entry.name, version: entry.version, bytes: entry.bytes },
         'tenant model unloaded to stay within the memory budget (least recently used)',
       );
-      await entry.batcher.drain();
-      await entry.session.release();
     }
+    await retire(victims);
   }
 
   async function load(name: string, version: string): Promise<Entry> {
@@ -236,17 +249,9 @@ export function createTenantModels(o: TenantModelsOptions) {
      */
     async unloadModel(name: string): Promise<string[]> {
       checkName(name);
-      const entries = [...loaded.entries()].filter(([, e]) => e.name === name);
-      for (const [k, entry] of entries) {
-        loaded.delete(k);
-        bytes -= entry.bytes;
-      }
-      for (const [, entry] of entries) {
-        await entry.batcher.drain();
-        await entry.session.release();
-      }
-      if (entries.length) o.log.info({ model: name, versions: entries.map(([, e]) => e.version) }, 'tenant model unloaded (repository API)');
-      return entries.map(([, e]) => e.version).sort((a, b) => Number(a) - Number(b));
+      const versions = (await retire([...loaded.keys()].filter((k) => loaded.get(k)!.name === name))).map((e) => e.version);
+      if (versions.length) o.log.info({ model: name, versions }, 'tenant model unloaded (repository API)');
+      return versions.sort((a, b) => Number(a) - Number(b));
     },
 
     /** The repository API's index of the tenants' models: every version in the store, READY if loaded. */

@@ -2,11 +2,11 @@
 // logged and counted, and the process carries on; without the handler Node ends the process.
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { appArgs } from '../helpers/build.js';
+import { buildOnce } from '../helpers/build.js';
 
 const run = (script: string) =>
   new Promise<{ code: number | null; out: string }>((resolve) => {
-    appArgs('api'); // builds dist/ once, like every test that runs compiled code
+    buildOnce(); // the test imports the compiled module
     execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
     );
