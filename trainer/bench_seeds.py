@@ -64,6 +64,31 @@ def paired(a, b):
     return {"mean": float(d.mean()), "se": se, "low": float(d.mean() - 1.96 * se), "high": float(d.mean() + 1.96 * se), "users": len(d)}
 
 
+def bootstrap_paired(a_runs, b_runs, replicates=4000, seed=0):
+    """The paired difference with an interval over seeds and users together: each replicate draws
+    the users with replacement and, for each side, its seeds with replacement (a baseline is one
+    "seed"), averages each user's rate over the drawn seeds, then takes the mean difference over
+    the drawn users. `a_runs`, `b_runs`: [seeds, users] per-user rates (NaN where a user has
+    none). Returns the bootstrap SE (the replicates' standard deviation) and the 2.5% and 97.5%
+    percentiles. The per-user SE of paired() leaves out how much training seeds disagree; this
+    one does not (with K seeds the draw understates seed variance by a factor (K - 1) / K)."""
+    a_runs, b_runs = np.atleast_2d(np.asarray(a_runs, float)), np.atleast_2d(np.asarray(b_runs, float))
+    rng = np.random.default_rng(seed)
+    both = ~np.isnan(a_runs).any(0) & ~np.isnan(b_runs).any(0)
+    a_runs, b_runs = a_runs[:, both], b_runs[:, both]
+    n = int(both.sum())
+    if n < 2:
+        return {"se": None, "low": None, "high": None}
+    means = np.empty(replicates)
+    for r in range(replicates):
+        pick = rng.integers(0, n, n)
+        a = a_runs[rng.integers(0, len(a_runs), len(a_runs))][:, pick].mean(0)
+        b = b_runs[rng.integers(0, len(b_runs), len(b_runs))][:, pick].mean(0)
+        means[r] = (a - b).mean()
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"se": float(means.std(ddof=1)), "low": float(low), "high": float(high)}
+
+
 def show_difference(p):
     """mean ± SE [95% interval], the cell a paired difference is shown in."""
     if p["se"] is None:
@@ -71,11 +96,14 @@ def show_difference(p):
     return f"{p['mean']:+.2f} ± {p['se']:.2f} [{p['low']:+.2f}, {p['high']:+.2f}]"
 
 
-def show_paired(p):
-    if p["se"] is None:
-        return f"{show_difference(p)} | - | {p['users']}"
-    verdict = "beyond 2 SE" if abs(p["mean"]) >= 2 * p["se"] else "within 2 SE"
-    return f"{show_difference(p)} | {verdict} | {p['users']}"
+def show_paired(p, boot):
+    """Cells: over users | over seeds and users | verdict | users. The verdict uses the larger
+    (seeds and users) standard error: a lead must hold against both kinds of chance."""
+    if p["se"] is None or boot["se"] is None:
+        return f"{show_difference(p)} | - | - | {p['users']}"
+    verdict = "beyond 2 SE" if abs(p["mean"]) >= 2 * boot["se"] else "within 2 SE"
+    return (f"{show_difference(p)} | {p['mean']:+.2f} ± {boot['se']:.2f} [{boot['low']:+.2f}, {boot['high']:+.2f}] | "
+            f"{verdict} | {p['users']}")
 
 
 def mean_se(values):
@@ -150,14 +178,15 @@ def main():
         print(f"| ours: {name} | {mean_se([x['pairwise'] for x in s])} | {mean_se([x['top1'] for x in s])} | "
               f"{mean_se([x['top2'] for x in s])} | {mean_se([x['top3'] for x in s])} | {np.median(seconds[name]):.0f} |")
 
-    # Per-user rates, a model's averaged over its seeds.
-    rates = {name: per_user_rates(rows) for name, rows in baseline_rows.items()}
-    for name, runs in model_rows.items():
-        per_seed = [per_user_rates(r) for r in runs]
-        rates[name] = (np.mean([p for p, _ in per_seed], axis=0), np.mean([t for _, t in per_seed], axis=0))
+    # Per-user rates [seeds, users] (a baseline is one row); paired() averages a model's seeds first.
+    runs = {name: [per_user_rates(rows)] for name, rows in baseline_rows.items()}
+    runs.update({name: [per_user_rates(r) for r in rows] for name, rows in model_rows.items()})
+    seed_rates = {name: tuple(np.array([r[i] for r in rs]) for i in (0, 1)) for name, rs in runs.items()}
+    rates = {name: tuple(m.mean(0) for m in pair) for name, pair in seed_rates.items()}
     best = max(baseline_rows, key=lambda n: summarize(baseline_rows[n])["pairwise"])
-    print(f"\n### Paired differences, user by user on the same pairs (points; mean ± SE over users [95% interval])\n")
-    print("| comparison | metric | difference | 2 SE | users |\n|---|---|---|---|---|")
+    print(f"\n### Paired differences, user by user on the same pairs (points; mean ± SE [95% interval]: over users, with each "
+          f"user's rate averaged over seeds; then bootstrapped over seeds and users together; the verdict uses the latter)\n")
+    print("| comparison | metric | difference, over users | over seeds and users | 2 SE | users |\n|---|---|---|---|---|---|")
     comparisons = [(FULL, best, f"full model − best baseline ({best})")]
     comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"), (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
     if args.floor:
@@ -166,7 +195,8 @@ def main():
         comparisons += [(name, best, f"{name} − best baseline ({best})"), (name, FULL, f"what it adds ({name} − full)")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
-            print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[b][index]))} |")
+            boot = bootstrap_paired(seed_rates[a][index], seed_rates[b][index])
+            print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[b][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
           + "".join(f" --variant '{spec}'" for spec in args.variant))

@@ -38,6 +38,8 @@ parser.add_argument("--global-floor", action="store_true",
                          "the personal terms gated by history size")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
+parser.add_argument("--dropout", type=float, default=0.1)
+parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decoupled weight decay")
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
 parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
@@ -99,7 +101,7 @@ if args.init:
     log(f"warm start from {args.init}")
 else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
-                         global_floor=args.global_floor)
+                         dropout=args.dropout, global_floor=args.global_floor)
     model = PreferenceModel(config)
     if config.global_floor:
         # Fitted on the training users' labels only (never the validation users'), at most
@@ -110,7 +112,7 @@ else:
             model.global_score.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
             model.global_score.bias.fill_(float(w[-1]))
 model.to(args.device)
-optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 vectors = dataset.vectors
 steps_per_epoch = max(1, len(train_ids) * episodes_per_user // args.batch)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
