@@ -27,6 +27,12 @@ Models", for item embedding vectors instead of images.
   where r is everything above and a(n) = n / (n + k) grows with the history size n (k learnt,
   positive). With no history the model is the global scorer; a short history moves it only as
   far as training found n items to be worth.
+- With `user_fit` (issue 14), the model also fits the user's own logistic regression on the
+  history, pulled towards a global one (the per-user baseline, inside the model): a fixed
+  number of Nesterov gradient steps from the global weights, each of size 1 / L with L the
+  loss's curvature bound, so it is plain matrix products (ONNX-exportable) and the pull λ and
+  the global weights are learnt through the steps. Its score joins the other terms. The
+  amortised per-user term above guesses such weights in one pass; the fit finds them.
 """
 import math
 from dataclasses import dataclass, asdict
@@ -49,6 +55,7 @@ class ModelConfig:
     preference_tokens: int = 10  # L_p; 0 disables P_v (ablation)
     dropout: float = 0.1
     global_floor: bool = False   # a global scorer as the floor, personal terms gated by history size
+    user_fit_steps: int = 0      # > 0: the user's own regularised logistic regression, fitted in this many steps
 
     def to_dict(self):
         return asdict(self)
@@ -123,6 +130,10 @@ class PreferenceModel(nn.Module):
         # k of a(n) = n / (n + k), as softplus(raw) so it stays positive (starts at about 4).
         self.global_score = nn.Linear(config.embedding_dim, 1) if config.global_floor else None
         self.history_scale = nn.Parameter(torch.tensor(4.0)) if config.global_floor else None
+        # The fitted per-user regression: its prior (global weights, set from the global logistic
+        # regression before training) and the pull towards it, λ = softplus(raw) (about 1).
+        self.fit_prior = nn.Linear(config.embedding_dim, 1) if config.user_fit_steps else None
+        self.fit_pull = nn.Parameter(torch.tensor(0.55)) if config.user_fit_steps else None
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
         # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
         self.frozen_taste_coordinates = None
@@ -177,6 +188,30 @@ class PreferenceModel(nn.Module):
         user = torch.cat([activations @ coordinates, activations], dim=-1)
         return memory, mask, pooled, user, taste
 
+    def fit_user(self, history, history_label, history_mask):
+        """[B, D + 1]: weights and bias minimising sum over the history of log(1 + exp(-y w.x))
+        + λ/2 |w - w0|^2, by `user_fit_steps` Nesterov steps from w0 (the global weights). The
+        step is 1 / L, L = |X|_F^2 / 4 + λ, a bound on the Hessian's largest eigenvalue, so
+        every step decreases the loss; the momentum uses the condition bound L / λ."""
+        B = history.shape[0]
+        x = torch.cat([history.masked_fill(~history_mask.unsqueeze(-1), 0.0),
+                       history_mask.unsqueeze(-1).to(history.dtype)], dim=-1)                 # [B, H, D + 1], padding 0
+        y = history_label.to(history.dtype)
+        m = history_mask.to(history.dtype)
+        prior = torch.cat([self.fit_prior.weight[0], self.fit_prior.bias]).unsqueeze(0).expand(B, -1)
+        pull = F.softplus(self.fit_pull)
+        lipschitz = 0.25 * (x * x).sum((1, 2)).unsqueeze(-1) + pull                          # [B, 1]
+        kappa = lipschitz / pull
+        momentum = (kappa.sqrt() - 1) / (kappa.sqrt() + 1)
+        w, previous = prior, prior
+        for _ in range(self.config.user_fit_steps):
+            look = w + momentum * (w - previous)
+            p = torch.sigmoid((x @ look.unsqueeze(-1)).squeeze(-1))                           # [B, H]
+            grad = ((p - y) * m).unsqueeze(1) @ x                                             # [B, 1, D + 1]
+            grad = grad.squeeze(1) + pull * (look - prior)
+            previous, w = w, look - grad / lipschitz
+        return w
+
     def score(self, memory, memory_mask, pooled, taste, candidates):
         """Logits [B, T, 2] for candidates [B, T, D] given an encoded user."""
         B, T, _ = candidates.shape
@@ -196,6 +231,10 @@ class PreferenceModel(nn.Module):
         span, then the token activations), or the width without tokens."""
         memory, mask, pooled, user, taste = self.encode(history, history_label, history_mask)
         logits = self.score(memory, mask, pooled, taste, candidates)
+        if self.fit_prior is not None:
+            w = self.fit_user(history, history_label, history_mask)                          # [B, D + 1]
+            s = candidates @ w[:, :-1].unsqueeze(-1) + w[:, -1:].unsqueeze(1)                 # [B, T, 1]
+            logits = logits + s * torch.tensor([0.5, -0.5], dtype=s.dtype, device=s.device)
         if self.global_score is not None:
             n = history_mask.sum(1, dtype=logits.dtype).view(-1, 1, 1)                  # [B, 1, 1]
             gate = n / (n + F.softplus(self.history_scale))

@@ -36,6 +36,9 @@ parser.add_argument("--cp-weight", type=float, default=1.0, help="weight of L_CP
 parser.add_argument("--global-floor", action="store_true",
                     help="a global scorer (started from the logistic regression on the training labels) as the floor, "
                          "the personal terms gated by history size")
+parser.add_argument("--user-fit", type=int, default=0, metavar="STEPS",
+                    help="also fit each user's own regression on the history in the model, in STEPS gradient steps "
+                         "(0 = no), started from the training labels' logistic regression")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -101,16 +104,18 @@ if args.init:
     log(f"warm start from {args.init}")
 else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
-                         dropout=args.dropout, global_floor=args.global_floor)
+                         dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit)
     model = PreferenceModel(config)
-    if config.global_floor:
+    if config.global_floor or config.user_fit_steps:
         # Fitted on the training users' labels only (never the validation users'), at most
         # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
         w = global_weights_sampled(Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts,
                                            {u: dataset.users[u] for u in train_ids}), args.seed)
         with torch.no_grad():
-            model.global_score.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
-            model.global_score.bias.fill_(float(w[-1]))
+            for scorer in (model.global_score, model.fit_prior):
+                if scorer is not None:
+                    scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
+                    scorer.bias.fill_(float(w[-1]))
 model.to(args.device)
 optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 vectors = dataset.vectors
