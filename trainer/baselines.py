@@ -75,7 +75,10 @@ def per_user_scorer(vectors, w_global, shrink):
     return score
 
 
-def tune_shrink(train_dataset, w_global, grid=(0.3, 1.0, 3.0, 10.0, 30.0), max_users=150):
+SHRINK_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def tune_shrink(train_dataset, w_global, grid=SHRINK_GRID, max_users=150):
     """Chooses the shrinkage on training users (never the test users) by EVAL-1 pairwise accuracy."""
     users = eval_users(train_dataset)[:max_users]
     results = {s: evaluate(per_user_scorer(train_dataset.vectors, w_global, s), users)["pairwise"] for s in grid}
