@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -16,11 +16,14 @@ from .model import ModelConfig, PreferenceModel
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", required=True)
+parser.add_argument("--user-fit", type=int, default=0, help="the model fits each user's regression in this many steps")
+parser.add_argument("--global-floor", action="store_true")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
 torch.manual_seed(7)
-config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decoder_layers=1, preference_tokens=4, dropout=0.0)
+config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decoder_layers=1, preference_tokens=4, dropout=0.0,
+                     user_fit_steps=args.user_fit, global_floor=args.global_floor)
 model = PreferenceModel(config)
 torch.nn.init.normal_(model.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
 model.eval()

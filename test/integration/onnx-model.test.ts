@@ -50,12 +50,19 @@ function expectClose(actual: number[], expected: number[], tolerance = 1e-4) {
   expect(worst).toBeLessThan(tolerance);
 }
 
+/** Exports a fixture model with these trainer.fixture flags; returns its session and PyTorch's outputs. */
+async function exportFixture(flags: string[] = []): Promise<{ session: ort.InferenceSession; fx: Fixture }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tg-onnx-'));
+  execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', dir, ...flags], { cwd: REPOSITORY_ROOT, stdio: 'pipe' });
+  return {
+    fx: JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as Fixture,
+    session: await ort.InferenceSession.create(join(dir, 'model.onnx'), { executionProviders: ['cpu'] }),
+  };
+}
+
 describe('exported preference model in onnxruntime-node', () => {
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tg-onnx-'));
-    execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', dir], { cwd: REPOSITORY_ROOT, stdio: 'pipe' });
-    fx = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8'));
-    session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { executionProviders: ['cpu'] });
+    ({ session, fx } = await exportFixture());
   });
 
   it('has the contract inputs and outputs', () => {
@@ -134,5 +141,22 @@ describe('exported preference model in onnxruntime-node', () => {
     });
     expect(out.dims).toEqual([B, T, 2]);
     expect(out.logits.every(Number.isFinite)).toBe(true);
+  });
+});
+
+// The designs measured for issue 14 export as well: the user's regression fitted in the graph
+// (unrolled gradient steps) and the global floor.
+describe.each([
+  ['the user fit', ['--user-fit', '20']],
+  ['the global floor', ['--global-floor']],
+])('exported model with %s', (_name, flags) => {
+  beforeAll(async () => {
+    ({ session, fx } = await exportFixture(flags));
+  });
+
+  it('matches PyTorch within 1e-4, padded rows included', async () => {
+    const out = await score(fixtureInput());
+    expectClose(out.logits, fx.logits);
+    expectClose(out.user, fx.user_embedding);
   });
 });

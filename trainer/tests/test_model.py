@@ -180,3 +180,63 @@ class GlobalFloor(unittest.TestCase):
             shuffled, _ = m(history[:, [2, 0, 3, 1]], labels[:, [2, 0, 3, 1]], mask, candidates)
         self.assertLess((again - logits).abs().max().item(), 1e-5)
         self.assertLess((shuffled - logits).abs().max().item(), 1e-5)
+
+
+class UserFit(unittest.TestCase):
+    """--user-fit: the user's own logistic regression, pulled towards the global weights, fitted
+    inside the model by unrolled gradient steps."""
+
+    def model(self, steps=60):
+        torch.manual_seed(0)
+        m = PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, decoder_layers=1,
+                                        preference_tokens=3, dropout=0.0, user_fit_steps=steps))
+        return m.double().eval()
+
+    def test_the_steps_reach_the_per_user_baselines_solution(self):
+        from trainer.baselines import fit_logistic
+        m = self.model()
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=(10, 6))
+        y = (rng.random(10) < 0.5).astype(np.int64)
+        prior = np.concatenate([m.fit_prior.weight[0].detach().numpy(), m.fit_prior.bias.detach().numpy()])
+        pull = torch.nn.functional.softplus(m.fit_pull).item()
+        exact = fit_logistic(x, y, l2=pull, prior=prior, steps=50)
+        # Two padded slots, holding anything, change nothing.
+        h = torch.cat([torch.from_numpy(x), torch.full((2, 6), 1e6, dtype=torch.float64)])[None]
+        labels = torch.from_numpy(np.concatenate([y, [1, 1]]))[None]
+        mask = torch.tensor([[True] * 10 + [False] * 2])
+        with torch.no_grad():
+            fitted = m.fit_user(h, labels, mask)[0].numpy()
+        np.testing.assert_allclose(fitted, exact, atol=1e-6)
+
+    def test_with_no_history_the_fit_is_the_global_weights(self):
+        m = self.model()
+        with torch.no_grad():
+            w = m.fit_user(torch.randn(2, 4, 6, dtype=torch.float64), torch.ones(2, 4, dtype=torch.long), torch.zeros(2, 4, dtype=torch.bool))
+        expected = torch.cat([m.fit_prior.weight[0], m.fit_prior.bias])
+        torch.testing.assert_close(w, expected.expand(2, -1))
+
+    def test_the_pull_and_the_global_weights_learn_through_the_steps(self):
+        m = self.model(steps=10).train()
+        h = torch.randn(2, 5, 6, dtype=torch.float64)
+        labels = torch.tensor([[1, 0, 1, 1, 0], [0, 0, 1, 1, 1]])
+        mask = torch.ones(2, 5, dtype=torch.bool)
+        logits, _ = m(h, labels, mask, torch.randn(2, 3, 6, dtype=torch.float64))
+        logits[..., 0].sum().backward()
+        self.assertGreater(m.fit_pull.grad.abs().item(), 0)
+        self.assertGreater(m.fit_prior.weight.grad.abs().sum().item(), 0)
+
+    def test_order_and_padding_change_nothing(self):
+        m = self.model(steps=20)
+        h = torch.randn(1, 5, 6, dtype=torch.float64)
+        labels = torch.tensor([[1, 0, 1, 1, 0]])
+        mask = torch.ones(1, 5, dtype=torch.bool)
+        c = torch.randn(1, 4, 6, dtype=torch.float64)
+        with torch.no_grad():
+            logits, _ = m(h, labels, mask, c)
+            order = [3, 0, 4, 1, 2]
+            shuffled, _ = m(h[:, order], labels[:, order], mask, c)
+            padded, _ = m(torch.cat([h, torch.full((1, 2, 6), float("nan"), dtype=torch.float64)], 1),
+                          torch.cat([labels, torch.tensor([[1, 0]])], 1), torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1), c)
+        torch.testing.assert_close(shuffled, logits)
+        torch.testing.assert_close(padded, logits)
