@@ -18,12 +18,14 @@ parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", required=True)
 parser.add_argument("--user-fit", type=int, default=0, help="the model fits each user's regression in this many steps")
 parser.add_argument("--global-floor", action="store_true")
+parser.add_argument("--token-attention", choices=["joint", "cross"], default="joint")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
 torch.manual_seed(7)
 config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decoder_layers=1, preference_tokens=4, dropout=0.0,
-                     user_fit_steps=args.user_fit, global_floor=args.global_floor)
+                     user_fit_steps=args.user_fit, global_floor=args.global_floor,
+                     token_attention=args.token_attention)
 model = PreferenceModel(config)
 torch.nn.init.normal_(model.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
 model.eval()

@@ -56,6 +56,8 @@ class ModelConfig:
     dropout: float = 0.1
     global_floor: bool = False   # a global scorer as the floor, personal terms gated by history size
     user_fit_steps: int = 0      # > 0: the user's own regularised logistic regression, fitted in this many steps
+    token_attention: str = "joint"   # "joint": tokens and history attend to each other; "cross": the paper's
+                                     # way, the history queries and the tokens are only keys and values
 
     def to_dict(self):
         return asdict(self)
@@ -114,6 +116,11 @@ class PreferenceModel(nn.Module):
         self.types = nn.Embedding(3, W)
         self.tokens = nn.Parameter(torch.randn(config.preference_tokens, W) * 0.02) if config.preference_tokens else None
         self.encoder = nn.ModuleList([Block(W, config.heads, config.dropout) for _ in range(config.encoder_layers)])
+        if config.token_attention not in ("joint", "cross"):
+            raise ValueError(f"token_attention: expected joint or cross, got {config.token_attention!r}")
+        # "cross": after each self-attention layer over the history, the history reads the tokens.
+        cross = config.token_attention == "cross" and config.preference_tokens
+        self.token_readers = nn.ModuleList([Block(W, config.heads, config.dropout) for _ in range(config.encoder_layers)]) if cross else None
         self.decoder = nn.ModuleList([Block(W, config.heads, config.dropout) for _ in range(config.decoder_layers)])
         self.norm_memory = nn.LayerNorm(W)
         self.norm_user = nn.LayerNorm(W)
@@ -171,12 +178,22 @@ class PreferenceModel(nn.Module):
         history = history.masked_fill(~history_mask.unsqueeze(-1), 0.0)
         x = self.project(history) + self.types(history_label)
         mask = history_mask
-        if self.tokens is not None:
+        if self.token_readers is not None:
+            # The paper's way: the user's sequence is the query, the tokens the keys and values;
+            # the tokens stay shared (no user writes to them) and join the candidates' memory.
             tokens = self.tokens.unsqueeze(0).expand(B, -1, -1)
+            all_tokens = torch.ones(B, tokens.shape[1], dtype=torch.bool, device=x.device)
+            for block, reader in zip(self.encoder, self.token_readers):
+                x = reader(block(x, None, mask), tokens, all_tokens)
             x = torch.cat([tokens, x], dim=1)
-            mask = torch.cat([torch.ones(B, tokens.shape[1], dtype=torch.bool, device=x.device), history_mask], dim=1)
-        for block in self.encoder:
-            x = block(x, None, mask)
+            mask = torch.cat([all_tokens, history_mask], dim=1)
+        else:
+            if self.tokens is not None:
+                tokens = self.tokens.unsqueeze(0).expand(B, -1, -1)
+                x = torch.cat([tokens, x], dim=1)
+                mask = torch.cat([torch.ones(B, tokens.shape[1], dtype=torch.bool, device=x.device), history_mask], dim=1)
+            for block in self.encoder:
+                x = block(x, None, mask)
         memory = self.norm_memory(x)
         weights = mask.float().unsqueeze(-1)
         pooled = self.norm_user((memory * weights).sum(1) / weights.sum(1).clamp(min=1.0))

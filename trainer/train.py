@@ -39,6 +39,8 @@ parser.add_argument("--global-floor", action="store_true",
 parser.add_argument("--user-fit", type=int, default=0, metavar="STEPS",
                     help="also fit each user's own regression on the history in the model, in STEPS gradient steps "
                          "(0 = no), started from the training labels' logistic regression")
+parser.add_argument("--token-attention", choices=["joint", "cross"], default="joint",
+                    help="joint: tokens and history attend to each other; cross: the paper's, history queries, tokens keys and values")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -104,7 +106,8 @@ if args.init:
     log(f"warm start from {args.init}")
 else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
-                         dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit)
+                         dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit,
+                         token_attention=args.token_attention)
     model = PreferenceModel(config)
     if config.global_floor or config.user_fit_steps:
         # Fitted on the training users' labels only (never the validation users'), at most

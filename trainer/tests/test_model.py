@@ -240,3 +240,41 @@ class UserFit(unittest.TestCase):
                           torch.cat([labels, torch.tensor([[1, 0]])], 1), torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1), c)
         torch.testing.assert_close(shuffled, logits)
         torch.testing.assert_close(padded, logits)
+
+
+class CrossTokenAttention(unittest.TestCase):
+    """--token-attention cross (the paper's): the history queries the tokens, which no user
+    writes to; the contract's invariances hold."""
+
+    def model(self):
+        torch.manual_seed(0)
+        return PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=2, decoder_layers=1,
+                                           preference_tokens=3, dropout=0.0, token_attention="cross")).eval()
+
+    def test_the_tokens_are_read_not_written_by_the_history(self):
+        m = self.model()
+        with torch.no_grad():
+            a = m.encode(torch.randn(1, 4, 6), torch.tensor([[1, 0, 1, 0]]), torch.ones(1, 4, dtype=torch.bool))
+            b = m.encode(torch.randn(1, 4, 6), torch.tensor([[0, 0, 1, 1]]), torch.ones(1, 4, dtype=torch.bool))
+        torch.testing.assert_close(a[0][:, :3], b[0][:, :3])          # the tokens' part of the memory
+        self.assertGreater((a[0][:, 3:] - b[0][:, 3:]).abs().max().item(), 1e-3)
+
+    def test_order_padding_and_other_candidates_change_nothing(self):
+        m = self.model()
+        h, labels, mask, c = torch.randn(1, 5, 6), torch.tensor([[1, 0, 1, 1, 0]]), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 4, 6)
+        with torch.no_grad():
+            logits, user = m(h, labels, mask, c)
+            order = [3, 0, 4, 1, 2]
+            shuffled, user2 = m(h[:, order], labels[:, order], mask, c)
+            padded, user3 = m(torch.cat([h, torch.full((1, 2, 6), float("nan"))], 1), torch.cat([labels, torch.tensor([[1, 0]])], 1),
+                              torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1), c)
+            alone, _ = m(h, labels, mask, c[:, 2:3])
+        torch.testing.assert_close(shuffled, logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(user2, user, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(padded, logits)
+        torch.testing.assert_close(user3, user)
+        torch.testing.assert_close(alone[0, 0], logits[0, 2])
+
+    def test_an_unknown_mode_is_refused_by_name(self):
+        with self.assertRaisesRegex(ValueError, "token_attention"):
+            PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, token_attention="both"))
