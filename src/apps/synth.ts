@@ -52,16 +52,19 @@ async function main() {
   const world = generateTasteWorld(options);
   const testShare = values['test-share'] === undefined ? 0 : Number(values['test-share']);
   if (!(testShare >= 0 && testShare < 1)) throw new Error(`--test-share: expected a number from 0 to below 1, got "${values['test-share']}"`);
+  let split = '';
   if (testShare > 0) {
     // Two datasets over the same items, with disjoint users: OUT/train and OUT/test (EVAL-1).
     const [train, test] = splitWorldByUser(world, testShare);
     await writeDataset(join(values.out, 'train'), train);
     await writeDataset(join(values.out, 'test'), test);
+    // The split is a stride (1 in round(1 / share)): say what it gave, not what was asked.
+    split = ` (train/ and test/, ${test.users.length} of ${world.users.length} users in test/)`;
   } else {
     await writeDataset(values.out, world);
   }
   process.stdout.write(
-    `wrote ${values.out}${testShare > 0 ? ` (train/ and test/, ${Math.round(testShare * 100)}% of users in test/)` : ''}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
+    `wrote ${values.out}${split}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
       `${world.users.length} users in ${o.groups} groups, ${world.interactions.length} interactions\n`,
   );
 }

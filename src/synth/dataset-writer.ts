@@ -46,14 +46,33 @@ export async function writeDataset(dir: string, world: TasteWorld): Promise<void
   );
 }
 
-/** Splits a world into two with the same items and disjoint users: every user whose index falls in the share goes to the second. */
+/**
+ * Splits a world into two with the same items and disjoint users, about `share` of each taste
+ * group in the second. Users are assigned to groups in turn (user i is in group i mod G), so a
+ * stride over all users sends whole groups to one side when it shares a factor with G (share 0.5
+ * with 4 groups put groups 1 and 3 in test, 0 and 2 in train): the stride then runs within each
+ * group. A stride coprime with G is taken over all users, as before, so worlds split that way
+ * (share 0.2 with 4 groups) stay what they were.
+ */
 export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld, TasteWorld] {
   const every = Math.round(1 / share);
-  const second = new Set(world.users.filter((_, i) => i % every === every - 1).map((u) => u.id));
+  const groups = new Set(world.users.map((u) => u.group)).size;
+  const seenInGroup = new Map<number, number>();
+  const positionInGroup = world.users.map((u) => {
+    const n = seenInGroup.get(u.group) ?? 0;
+    seenInGroup.set(u.group, n + 1);
+    return n;
+  });
+  const position = gcd(every, groups) === 1 ? (i: number) => i : (i: number) => positionInGroup[i];
+  const second = new Set(world.users.filter((_, i) => position(i) % every === every - 1).map((u) => u.id));
   const part = (inSecond: boolean): TasteWorld => ({
     items: world.items,
     users: world.users.filter((u) => second.has(u.id) === inSecond),
     interactions: world.interactions.filter((e) => second.has(e.user) === inSecond),
   });
   return [part(false), part(true)];
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

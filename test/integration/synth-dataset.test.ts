@@ -49,4 +49,19 @@ describe('synthetic dataset files', () => {
     expect(train.interactions.some((e) => testUsers.has(e.user))).toBe(false);
     expect(test.interactions.every((e) => testUsers.has(e.user))).toBe(true);
   });
+
+  it('puts every taste group on both sides at any share', () => {
+    const world = generateTasteWorld({ users: 40, groups: 4, items: 30, interactionsPerUser: 5 });
+    const groupsOf = (part: typeof world) => [...new Set(part.users.map((u) => u.group))].sort();
+    for (const share of [0.5, 0.25, 0.2]) {
+      const [train, test] = splitWorldByUser(world, share);
+      expect(groupsOf(test), `share ${share}`).toEqual([0, 1, 2, 3]);
+      expect(groupsOf(train), `share ${share}`).toEqual([0, 1, 2, 3]);
+      expect(test.users.length / world.users.length, `share ${share}`).toBeCloseTo(share, 1);
+    }
+    // A stride coprime with the groups is taken over all users, as before: every fifth user.
+    const [, fifth] = splitWorldByUser(world, 0.2);
+    expect(fifth.users.map((u) => u.id)).toEqual(world.users.filter((_, i) => i % 5 === 4).map((u) => u.id));
+  });
 });
+
