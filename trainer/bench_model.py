@@ -60,12 +60,15 @@ def row(name, r):
 
 w_global = baselines.global_weights(train)
 shrink, _ = baselines.tune_shrink(train, w_global)
+top = baselines.upper_bound_shrink(users, test.vectors, w_global)   # an upper bound: see baselines.py
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
     "history centroid (cos to liked mean - cos to disliked mean)": evaluate(baselines.centroid_scorer(test.vectors), users),
     f"per-user logistic regression, shrunk to global (shrink {shrink} tuned on training users)":
         evaluate(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
+    f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
+        evaluate(baselines.per_user_scorer(test.vectors, w_global, top), users),
 }
 for name in ["L_base", "L_base + L_CP", "L_base + L_CP + P_v (full)"]:
     results[f"ours: {name}"] = evaluate(model_scorer(models[name], test.vectors), users)
