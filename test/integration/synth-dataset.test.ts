@@ -64,4 +64,3 @@ describe('synthetic dataset files', () => {
     expect(fifth.users.map((u) => u.id)).toEqual(world.users.filter((_, i) => i % 5 === 4).map((u) => u.id));
   });
 });
-
