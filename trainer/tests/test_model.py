@@ -132,10 +132,6 @@ class ShortTraining(unittest.TestCase):
         self.assertIn("--init: checkpoint expects item vectors of dim 8, data has 5", refused.stderr)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class GlobalFloor(unittest.TestCase):
     """--global-floor: with no history the model is the global scorer; the personal terms come
     in as n / (n + k) of themselves, and the contract's invariances still hold."""
@@ -278,3 +274,7 @@ class CrossTokenAttention(unittest.TestCase):
     def test_an_unknown_mode_is_refused_by_name(self):
         with self.assertRaisesRegex(ValueError, "token_attention"):
             PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, token_attention="both"))
+
+
+if __name__ == "__main__":
+    unittest.main()
