@@ -43,6 +43,8 @@ export async function startTestApi(
     documentLimits?: Partial<DocumentLimits>;
     assumeRole?: string;
     scorer?: Scorer;
+    /** The scoring deadline (1,000 ms when not given, the API's default). */
+    scoringTimeoutMs?: number;
     subscriptionsPerConnection?: number;
     /** Where the server logs (silent when not given); see captureLog. */
     log?: Logger;
@@ -67,7 +69,7 @@ export async function startTestApi(
     rateLimits: limits.rateLimits,
     feed: { coalesceMs: 10 },
     artifacts: limits.artifacts,
-    scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: 1000, log, onScored },
+    scoring: limits.scorer && { scorer: limits.scorer, historyPerKind: 8, timeoutMs: limits.scoringTimeoutMs ?? 1000, log, onScored },
   });
   const server = await createApiServer({
     metrics,
