@@ -33,6 +33,9 @@ Models", for item embedding vectors instead of images.
   loss's curvature bound, so it is plain matrix products (ONNX-exportable) and the pull λ and
   the global weights are learnt through the steps. Its score joins the other terms. The
   amortised per-user term above guesses such weights in one pass; the fit finds them.
+- With `token_attention="cross"` (the paper's way), the tokens do not join the history's
+  self-attention: after each self-attention layer the history reads them as keys and values,
+  and no user writes to them; they still join the candidates' memory.
 """
 import math
 from dataclasses import dataclass, asdict
