@@ -18,7 +18,8 @@ import tempfile
 import numpy as np
 
 from . import baselines
-from .data import eval_users, read_dataset
+from .data import eval_users, read_dataset, subset, validation_split
+from .ensemble import attach_regression, choose_weight, fit_regression
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
 
@@ -30,6 +31,8 @@ VARIANTS = {
 FULL = "full (L_base + L_CP + P_v)"
 FLOOR = "full + global floor"
 FLOOR_FLAGS = ["--loss", "all", "--tokens", "10", "--global-floor"]
+ENSEMBLE = "full + regression ensemble (weight chosen on validation users)"
+ENSEMBLE_EVEN = "full + regression ensemble (even weight 0.5)"
 
 
 def extra_variants(specs):
@@ -125,9 +128,15 @@ def main():
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="also the full model with these trainer flags (repeatable), e.g. 'temporal episodes=--temporal-share 0.5'; "
                              "compared with the full model and the best baseline")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="also each seed's full model averaged with the per-user regression as `trainer.train --ensemble` does "
+                             "(auto, and the even weight), from the same checkpoints: no more training")
+    parser.add_argument("--no-ablations", action="store_true",
+                        help="train only the full model (and any --floor, --variant): no L_base and L_base + L_CP rows")
     args = parser.parse_args()
     extra = extra_variants(args.variant)
-    variants = {**VARIANTS, **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
+    ablations = {} if args.no_ablations else {k: v for k, v in VARIANTS.items() if k != FULL}
+    variants = {**ablations, FULL: VARIANTS[FULL], **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
     seeds = [int(s) for s in args.seeds.split(",")]
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-seeds-")
 
@@ -153,8 +162,11 @@ def main():
     baseline_rows[f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)"] = \
         evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users)
 
-    model_rows = {name: [] for name in variants}
-    seconds = {name: [] for name in variants}
+    ensembles = [ENSEMBLE, ENSEMBLE_EVEN] if args.ensemble else []
+    model_rows = {name: [] for name in [*variants, *ensembles]}
+    seconds = {name: [] for name in [*variants, *ensembles]}
+    train_args = args.train_args.split()
+    val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
         for name, flags in variants.items():
             out = os.path.join(work, f"seed{seed}-{slug(name)}")
@@ -172,6 +184,17 @@ def main():
             model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
             model_rows[name].append(evaluate_per_user(model_scorer(model, test.vectors), users))
             print(f"seed {seed}: {name}: trained in {seconds[name][-1]:.0f} s", flush=True)
+            if ensembles and name == FULL:
+                # What `trainer.train --ensemble` would export from this model: the same split,
+                # the same training users for the regression, the same validation users for the weight.
+                train_ids, _, _, val_users = validation_split(train, val_share, seed)
+                w_regression, shrink = fit_regression(subset(train, train_ids), seed)
+                weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
+                for label, a in ((ENSEMBLE, weight), (ENSEMBLE_EVEN, 0.5)):
+                    ensemble = attach_regression(model, w_regression, shrink, a)
+                    model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
+                    seconds[label].append(seconds[FULL][-1])
+                print(f"seed {seed}: ensemble: regression shrink {shrink}, weight {weight} chosen on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
     print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")
@@ -198,10 +221,12 @@ def main():
     print(f"Best baseline: pairwise {best['pairwise']}; top-1 {best['top-1']}.\n")
     print("| comparison | metric | difference, over users | over seeds and users | 2 SE | users |\n|---|---|---|---|---|---|")
     comparisons = [(FULL, BEST, "full model − best baseline")]
-    comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"), (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
+    if ablations:
+        comparisons += [("L_base + L_CP", "L_base", "what L_CP adds (L_base + L_CP − L_base)"),
+                        (FULL, "L_base + L_CP", "what P_v adds (full − L_base + L_CP)")]
     if args.floor:
         comparisons += [(FLOOR, BEST, "full + global floor − best baseline"), (FLOOR, FULL, "what the global floor adds (floor − full)")]
-    for name in extra:
+    for name in [*extra, *ensembles]:
         comparisons += [(name, BEST, f"{name} − best baseline"), (name, FULL, f"what it adds ({name} − full)")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
@@ -210,7 +235,7 @@ def main():
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
-          + "".join(f" --variant '{spec}'" for spec in args.variant))
+          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --no-ablations" if args.no_ablations else ""))
 
 
 if __name__ == "__main__":

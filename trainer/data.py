@@ -288,3 +288,17 @@ def split_users(users: list, share: float, seed: int):
     val = sorted(users[i] for i in order[:n_val])
     train = sorted(users[i] for i in order[n_val:])
     return train, val
+
+
+def subset(dataset: Dataset, users) -> Dataset:
+    """The same items and vectors with only these users' interactions."""
+    return Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts, {u: dataset.users[u] for u in users})
+
+
+def validation_split(dataset: Dataset, share: float, seed: int):
+    """The trainer's split: (training user ids, validation user ids, n, the users EVAL-1(n)
+    evaluates among the validation users, n by the tenant rule). The ensemble's weight is chosen
+    on the same users by the trainer and by bench:seeds, so both call this."""
+    train_ids, val_ids = split_users(sorted(dataset.users), share, seed)
+    val_n, val_users = choose_history_size(subset(dataset, val_ids)) if val_ids else (8, [])
+    return train_ids, val_ids, val_n, val_users

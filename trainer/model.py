@@ -33,6 +33,11 @@ Models", for item embedding vectors instead of images.
   loss's curvature bound, so it is plain matrix products (ONNX-exportable) and the pull λ and
   the global weights are learnt through the steps. Its score joins the other terms. The
   amortised per-user term above guesses such weights in one pass; the fit finds them.
+- With `regression_weight` α > 0 (issue 14, session 15), the fit above does not join the
+  network's terms: it is the per-user regression of the baselines, attached after training
+  with its pull and prior fixed (trainer/ensemble.py), and the model's log-odds are the
+  weighted average (1 - α) network + α regression, an ensemble of two scorers that err
+  differently: the network borrows from other users, the regression reads only this one.
 - With `token_attention="cross"` (the paper's way), the tokens do not join the history's
   self-attention: after each self-attention layer the history reads them as keys and values,
   and no user writes to them; they still join the candidates' memory.
@@ -61,6 +66,7 @@ class ModelConfig:
     user_fit_steps: int = 0      # > 0: the user's own regularised logistic regression, fitted in this many steps
     token_attention: str = "joint"   # "joint": tokens and history attend to each other; "cross": the paper's
                                      # way, the history queries and the tokens are only keys and values
+    regression_weight: float = 0.0   # > 0 (with user_fit_steps): the fit is averaged with the network, this its weight
 
     def to_dict(self):
         return asdict(self)
@@ -144,6 +150,10 @@ class PreferenceModel(nn.Module):
         # regression before training) and the pull towards it, λ = softplus(raw) (about 1).
         self.fit_prior = nn.Linear(config.embedding_dim, 1) if config.user_fit_steps else None
         self.fit_pull = nn.Parameter(torch.tensor(0.55)) if config.user_fit_steps else None
+        if config.regression_weight and not config.user_fit_steps:
+            raise ValueError("regression_weight: the ensemble needs the fitted regression (user_fit_steps > 0)")
+        if not 0.0 <= config.regression_weight <= 1.0:
+            raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
         # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
         self.frozen_taste_coordinates = None
@@ -251,15 +261,21 @@ class PreferenceModel(nn.Module):
         span, then the token activations), or the width without tokens."""
         memory, mask, pooled, user, taste = self.encode(history, history_label, history_mask)
         logits = self.score(memory, mask, pooled, taste, candidates)
+        regression = None
         if self.fit_prior is not None:
             w = self.fit_user(history, history_label, history_mask)                          # [B, D + 1]
             s = candidates @ w[:, :-1].unsqueeze(-1) + w[:, -1:].unsqueeze(1)                 # [B, T, 1]
-            logits = logits + s * torch.tensor([0.5, -0.5], dtype=s.dtype, device=s.device)
+            regression = s * torch.tensor([0.5, -0.5], dtype=s.dtype, device=s.device)       # log-odds s
+            if not self.config.regression_weight:
+                logits = logits + regression
         if self.global_score is not None:
             n = history_mask.sum(1, dtype=logits.dtype).view(-1, 1, 1)                  # [B, 1, 1]
             gate = n / (n + F.softplus(self.history_scale))
             g = self.global_score(candidates)                                            # [B, T, 1]
             logits = g * torch.tensor([0.5, -0.5], dtype=g.dtype, device=g.device) + gate * logits
+        if self.config.regression_weight:
+            a = self.config.regression_weight
+            logits = (1.0 - a) * logits + a * regression
         return logits, user
 
 

@@ -2,11 +2,12 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--progress]
+                         [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
-score best on the held-out validation users under EVAL-1, then export.
+score best on the held-out validation users under EVAL-1, then (with --ensemble) the per-user
+regression averaged in at the weight the validation users choose, then export.
 """
 import argparse
 import datetime
@@ -17,11 +18,12 @@ import time
 import numpy as np
 import torch
 
-from .data import Dataset, choose_history_size, collate, read_dataset, sample_episode, split_users
+from .data import collate, read_dataset, sample_episode, subset, validation_split
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
+from .ensemble import WEIGHTS, attach_regression, choose_weight, fit_regression
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -41,6 +43,9 @@ parser.add_argument("--user-fit", type=int, default=0, metavar="STEPS",
                          "(0 = no), started from the training labels' logistic regression")
 parser.add_argument("--token-attention", choices=["joint", "cross"], default="joint",
                     help="joint: tokens and history attend to each other; cross: the paper's, history queries, tokens keys and values")
+parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
+                    help="after training, average the model's log-odds with the per-user regression's (trainer/ensemble.py): "
+                         "auto = the weight the validation users choose, W = this weight in [0, 1], off = the network alone")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -65,6 +70,15 @@ parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
+if args.ensemble not in ("off", "auto"):
+    try:
+        args.ensemble = float(args.ensemble)
+    except ValueError:
+        parser.error(f"--ensemble: expected off, auto or a weight in [0, 1], got {args.ensemble!r}")
+    if not 0.0 <= args.ensemble <= 1.0:
+        parser.error(f"--ensemble: expected a weight in [0, 1], got {args.ensemble}")
+if args.ensemble != "off" and args.user_fit:
+    parser.error("--ensemble and --user-fit: the model can fit the user's regression inside or average with it, not both")
 
 # A trainer whose parent (the job that runs it) died would train on for nobody: it stops instead.
 parent_pid = os.getppid()
@@ -83,10 +97,8 @@ def progress(**fields):
 
 # ------------------------------------------------------------ data and validation users
 dataset = read_dataset(args.data)
-train_ids, val_ids = split_users(sorted(dataset.users), args.val_share, args.seed)
-val_set = Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts, {u: dataset.users[u] for u in val_ids})
 # EVAL-1(n) with the contract's rule for a tenant: the largest of 8, 4, 2 that evaluates 50 users.
-val_n, val_users = choose_history_size(val_set) if val_ids else (8, [])
+train_ids, val_ids, val_n, val_users = validation_split(dataset, args.val_share, args.seed)
 episodes_per_user = args.episodes_per_user
 if args.min_episodes and train_ids:
     episodes_per_user = max(episodes_per_user, -(-args.min_episodes // len(train_ids)))
@@ -101,8 +113,15 @@ if args.init:
     config = ModelConfig(**checkpoint["config"])
     if config.embedding_dim != dataset.dim:
         raise SystemExit(f"--init: checkpoint expects item vectors of dim {config.embedding_dim}, data has {dataset.dim}")
+    state = checkpoint["state_dict"]
+    if config.regression_weight:
+        # An ensemble: the network alone is fine-tuned; the regression is attached again after.
+        config = ModelConfig(**{**config.to_dict(), "user_fit_steps": 0, "regression_weight": 0.0})
+        state = {k: v for k, v in state.items() if not k.startswith("fit_")}
     model = PreferenceModel(config)
-    model.load_state_dict(checkpoint["state_dict"])
+    model.load_state_dict(state)
+    if args.ensemble != "off" and config.user_fit_steps:
+        raise SystemExit("--ensemble: the --init checkpoint fits the user's regression inside (--user-fit); it cannot also average with it")
     log(f"warm start from {args.init}")
 else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
@@ -112,8 +131,7 @@ else:
     if config.global_floor or config.user_fit_steps:
         # Fitted on the training users' labels only (never the validation users'), at most
         # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
-        w = global_weights_sampled(Dataset(dataset.path, dataset.vectors, dataset.item_ids, dataset.prompts,
-                                           {u: dataset.users[u] for u in train_ids}), args.seed)
+        w = global_weights_sampled(subset(dataset, train_ids), args.seed)
         with torch.no_grad():
             for scorer in (model.global_score, model.fit_prior):
                 if scorer is not None:
@@ -185,6 +203,27 @@ for epoch in range(1, args.epochs + 1):
 # ----------------------------------------------------------------------- save and export
 model.load_state_dict(best_state)
 model.cpu()
+ensemble = None
+if args.ensemble != "off":
+    # The regression's prior and pull come from the training users, its weight from the
+    # validation users (without them, the even average): no part sees a validation user's labels.
+    w_regression, shrink = fit_regression(subset(dataset, train_ids), args.seed)
+    if val_users:
+        weight, by_weight = choose_weight(model, w_regression, shrink, val_users, vectors,
+                                          WEIGHTS if args.ensemble == "auto" else (args.ensemble,))
+        chosen = by_weight[weight]
+        best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(chosen["pairwise"]), val_top1=chosen["top1"])
+        ensemble = {"weight": weight, "shrink": shrink,
+                    "selected_by": f"validation pairwise accuracy, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
+                    "val_pairwise_by_weight": {str(w): round(r["pairwise"], 2) for w, r in by_weight.items()}}
+    else:
+        weight = 0.5 if args.ensemble == "auto" else args.ensemble
+        ensemble = {"weight": weight, "shrink": shrink,
+                    "selected_by": "the even average: no validation users" if args.ensemble == "auto" else "--ensemble"}
+    model = attach_regression(model, w_regression, shrink, weight)
+    config = model.config
+    log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight}, chosen by {ensemble['selected_by']}"
+        + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
     **best,
@@ -198,6 +237,7 @@ metrics = {
     "loss": args.loss,
     "seed": args.seed,
     "data": os.path.abspath(args.data),
+    "ensemble": ensemble,
 }
 checkpoint = {
     "config": config.to_dict(),
