@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -11,6 +11,7 @@ import os
 
 import torch
 
+from .ensemble import attach_regression
 from .export import export_onnx
 from .model import ModelConfig, PreferenceModel
 
@@ -19,6 +20,8 @@ parser.add_argument("--out", required=True)
 parser.add_argument("--user-fit", type=int, default=0, help="the model fits each user's regression in this many steps")
 parser.add_argument("--global-floor", action="store_true")
 parser.add_argument("--token-attention", choices=["joint", "cross"], default="joint")
+parser.add_argument("--ensemble", type=float, default=0.0, metavar="W",
+                    help="the model averaged with the per-user regression at this weight (trainer/ensemble.py)")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
@@ -28,6 +31,11 @@ config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decod
                      token_attention=args.token_attention)
 model = PreferenceModel(config)
 torch.nn.init.normal_(model.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
+if args.ensemble:
+    # A fixed regression prior with a bias, as a trained one has (weights last element = bias).
+    prior = torch.linspace(-1.0, 1.0, config.embedding_dim + 1).numpy()
+    model = attach_regression(model, prior, 3.0, args.ensemble)
+    config = model.config
 model.eval()
 
 B, H, T, D = 3, 6, 5, config.embedding_dim

@@ -145,9 +145,11 @@ describe('exported preference model in onnxruntime-node', () => {
 });
 
 // The designs measured for issue 14 export as well: the user's regression fitted in the graph
-// (unrolled gradient steps), the global floor, and the paper's token attention.
+// (unrolled gradient steps), the global floor, the paper's token attention, and the network
+// averaged with the per-user regression (trainer --ensemble).
 describe.each([
   ['the user fit', ['--user-fit', '20']],
+  ['the regression ensemble', ['--ensemble', '0.5']],
   ['the global floor', ['--global-floor']],
   ['the tokens as keys and values only', ['--token-attention', 'cross']],
 ])('exported model with %s', (_name, flags) => {
