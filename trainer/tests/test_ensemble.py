@@ -103,6 +103,18 @@ class ChooseWeight(unittest.TestCase):
         self.assertGreater(results[0.75]["pairwise"], results[0.0]["pairwise"])
         self.assertEqual(weight, 0.75)
 
+    def test_another_weight_must_beat_the_first_beyond_noise(self):
+        root = tempfile.mkdtemp()
+        taste_world(root, users=60, groups=60, per_user=40, seed=2)
+        data = read_dataset(root)
+        users = eval_users(data)[:12]
+        args = (network(dim=8), np.zeros(9), 1.0, users, data.vectors, (0.0, 1.0))
+        plain, results = choose_weight(*args, noise_se=0.0)
+        self.assertGreater(results[1.0]["pairwise"], results[0.0]["pairwise"])
+        self.assertEqual(plain, 1.0)
+        # The same lead, judged against a noise band wider than it, leaves the first weight serving.
+        self.assertEqual(choose_weight(*args, noise_se=1e6)[0], 0.0)
+
 
 class TrainWithEnsemble(unittest.TestCase):
     def test_the_trainer_exports_the_ensemble_and_says_what_it_chose(self):
