@@ -31,7 +31,7 @@ VARIANTS = {
 FULL = "full (L_base + L_CP + P_v)"
 FLOOR = "full + global floor"
 FLOOR_FLAGS = ["--loss", "all", "--tokens", "10", "--global-floor"]
-ENSEMBLE = "full + regression ensemble (weight chosen on validation users)"
+ENSEMBLE = "full + regression ensemble (weight fitted on validation users)"
 ENSEMBLE_EVEN = "full + regression ensemble (even weight 0.5)"
 
 
@@ -194,7 +194,7 @@ def main():
                     ensemble = attach_regression(model, w_regression, shrink, a)
                     model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
                     seconds[label].append(seconds[FULL][-1])
-                print(f"seed {seed}: ensemble: regression shrink {shrink}, weight {weight} chosen on {len(val_users)} validation users", flush=True)
+                print(f"seed {seed}: ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
     print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")

@@ -23,7 +23,7 @@ from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
-from .ensemble import WEIGHTS, attach_regression, choose_weight, fit_regression
+from .ensemble import attach_regression, choose_weight, fit_regression
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -45,7 +45,7 @@ parser.add_argument("--token-attention", choices=["joint", "cross"], default="jo
                     help="joint: tokens and history attend to each other; cross: the paper's, history queries, tokens keys and values")
 parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
                     help="after training, average the model's log-odds with the per-user regression's (trainer/ensemble.py): "
-                         "auto = the weight the validation users choose, W = this weight in [0, 1], off = the network alone")
+                         "auto = the weight fitted on the validation users' pairs, W = this weight in [0, 1], off = the network alone")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -210,11 +210,11 @@ if args.ensemble != "off":
     w_regression, shrink = fit_regression(subset(dataset, train_ids), args.seed)
     if val_users:
         weight, by_weight = choose_weight(model, w_regression, shrink, val_users, vectors,
-                                          WEIGHTS if args.ensemble == "auto" else (args.ensemble,))
+                                          None if args.ensemble == "auto" else (args.ensemble,))
         chosen = by_weight[weight]
         best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(chosen["pairwise"]), val_top1=chosen["top1"])
         ensemble = {"weight": weight, "shrink": shrink,
-                    "selected_by": f"validation pairwise accuracy, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
+                    "selected_by": f"fitted on the validation users' pairs, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
                     "val_pairwise_by_weight": {str(w): round(r["pairwise"], 2) for w, r in by_weight.items()}}
     else:
         weight = 0.5 if args.ensemble == "auto" else args.ensemble
