@@ -105,7 +105,7 @@ class ChooseWeight(unittest.TestCase):
 
 
 class WeightFromMargins(unittest.TestCase):
-    """Stacking: the weight from a logistic regression of "the like wins" on both parts' margins."""
+    """The weight's posterior mean from pairs, each user counted once."""
 
     def setUp(self):
         rng = np.random.default_rng(0)
@@ -113,10 +113,10 @@ class WeightFromMargins(unittest.TestCase):
         self.wins = rng.random(4000) < 1 / (1 + np.exp(-self.truth))
         self.noise = rng.normal(size=(2, 4000))
 
-    def pairs(self, network, regression):
+    def pairs(self, network, regression, n=4000):
         # Only won pairs are observed as (like, dislike); a lost one is the same pair reversed.
-        sign = np.where(self.wins, 1.0, -1.0)
-        return sign * network, sign * regression
+        sign = np.where(self.wins, 1.0, -1.0)[:n]
+        return sign * network[:n], sign * regression[:n]
 
     def test_the_part_that_carries_the_signal_gets_the_weight(self):
         self.assertGreater(weight_from_margins(*self.pairs(self.noise[0], self.truth)), 0.9)
@@ -128,6 +128,15 @@ class WeightFromMargins(unittest.TestCase):
         net, reg = self.truth + self.noise[0], 3 * (self.truth + self.noise[1])
         w = weight_from_margins(*self.pairs(net, reg))
         self.assertAlmostEqual(w / (1 - w), 1 / 3, delta=0.08)
+
+    def test_few_users_keep_it_near_the_even_average(self):
+        # The same 4,000 pairs as 4,000 users, then as 20 users of 200 pairs: the regression
+        # carries more of the signal, and only the many users move the weight far towards it.
+        net, reg = self.truth + 2 * self.noise[0], self.truth + self.noise[1]
+        many = weight_from_margins(*self.pairs(net, reg))
+        few = weight_from_margins(*self.pairs(net, reg), pair_users=np.repeat(np.arange(20), 200))
+        self.assertGreater(many, 0.7)
+        self.assertLess(abs(few - 0.5), abs(many - 0.5))
 
     def test_no_pairs_or_no_signal_give_the_even_average(self):
         self.assertEqual(weight_from_margins(np.array([]), np.array([])), 0.5)
