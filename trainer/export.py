@@ -90,6 +90,8 @@ def metadata_for(checkpoint) -> dict:
         "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"
         if config["preference_tokens"] else f"encoded_history:{config['width']}",
         "eval_users": checkpoint["metrics"].get("val_users", 0),
+        # The per-user regression's share of the log-odds (trainer/ensemble.py); 0: the network alone.
+        "regression_weight": config.get("regression_weight", 0.0),
     }
 
 

@@ -126,6 +126,12 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--progress',
         '--quiet',
+        // The network averaged with each user's own regression, weighted on validation users
+        // (trainer/ensemble.py): ahead of the network alone on three of four worlds measured,
+        // within noise on the fourth (docs/preference-model.md, session 15). TRAINING_TRAINER_ARGS
+        // comes after it, so `--ensemble off` there trains the network alone.
+        '--ensemble',
+        'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],
