@@ -222,7 +222,7 @@ if args.ensemble != "off":
                     "selected_by": "the even average: no validation users" if args.ensemble == "auto" else "--ensemble"}
     model = attach_regression(model, w_regression, shrink, weight)
     config = model.config
-    log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight}, chosen by {ensemble['selected_by']}"
+    log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
