@@ -2,13 +2,13 @@
 
 The trained network borrows from other users; the per-user logistic regression (the strongest
 baseline, trainer/baselines.py) reads only this user's history. They err differently, so the
-average of their log-odds can beat both, and where one of them is useless its weight can go to
-0 or 1, so a tenant is served the better of the two. After training, the regression is attached
-to the model as its fitted per-user term (model.py, `regression_weight`) with the pull and prior
+average of their log-odds can beat both, and where the validation users show one part to be
+the better, its weight moves towards 1. After training, the regression is attached to the
+model as its fitted per-user term (model.py, `regression_weight`) with the pull and prior
 fixed: the prior is the global logistic regression on the training users' labels, the pull the
-shrink that scores best on training users (as the baseline's), and the weight is estimated from
-the validation users' pairs (weight_from_margins), users who trained neither part. The result is one model under the
-same ONNX contract; its user embedding is the network's.
+shrink that scores best on training users (as the baseline's). The weight is estimated from the
+validation users' pairs (weight_from_margins), users who trained neither part. The result is
+one model under the same ONNX contract; its user embedding is the network's.
 """
 import math
 
@@ -25,10 +25,10 @@ from .model import ModelConfig, PreferenceModel
 REPORTED = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Nesterov steps of the in-model fit: 20 come within 0.3% of the exact solution on MovieLens.
 FIT_STEPS = 20
-
-
 # Training users the pull is chosen on, at most (as baselines.tune_shrink).
 SHRINK_USERS = 150
+# The weights the posterior is computed at.
+GRID = np.linspace(0.0, 1.0, 21)
 
 
 def fit_regression(train_set: Dataset, seed: int):
@@ -115,9 +115,6 @@ def choose_weight(model: PreferenceModel, w_global, shrink: float, users: list, 
         if results[weight]["pairwise"] > results[best]["pairwise"]:
             best = weight
     return best, results
-
-
-GRID = np.linspace(0.0, 1.0, 21)
 
 
 def weight_from_margins(network_margins, regression_margins, pair_users=None) -> float:

@@ -45,7 +45,7 @@ parser.add_argument("--token-attention", choices=["joint", "cross"], default="jo
                     help="joint: tokens and history attend to each other; cross: the paper's, history queries, tokens keys and values")
 parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
                     help="after training, average the model's log-odds with the per-user regression's (trainer/ensemble.py): "
-                         "auto = the weight fitted on the validation users' pairs, W = this weight in [0, 1], off = the network alone")
+                         "auto = the weight estimated from the validation users' pairs, W = this weight in [0, 1], off = the network alone")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -214,7 +214,7 @@ if args.ensemble != "off":
         chosen = by_weight[weight]
         best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(chosen["pairwise"]), val_top1=chosen["top1"])
         ensemble = {"weight": weight, "shrink": shrink,
-                    "selected_by": f"fitted on the validation users' pairs, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
+                    "selected_by": f"posterior mean from the validation users' pairs, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
                     "val_pairwise_by_weight": {str(w): round(r["pairwise"], 2) for w, r in by_weight.items()}}
     else:
         weight = 0.5 if args.ensemble == "auto" else args.ensemble
