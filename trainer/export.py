@@ -92,6 +92,8 @@ def metadata_for(checkpoint) -> dict:
         "eval_users": checkpoint["metrics"].get("val_users", 0),
         # The per-user regression's share of the log-odds (trainer/ensemble.py); 0: the network alone.
         "regression_weight": config.get("regression_weight", 0.0),
+        # How the history reads the preference tokens (model.py: joint, or cross, the paper's).
+        "token_attention": config.get("token_attention", "joint"),
     }
 
 

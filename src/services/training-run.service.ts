@@ -126,10 +126,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--progress',
         '--quiet',
-        // The network averaged with each user's own regression, weighted on validation users
-        // (trainer/ensemble.py): ahead of the network alone on three of four worlds measured,
-        // within noise on the fourth (docs/preference-model.md, session 15). TRAINING_TRAINER_ARGS
-        // comes after it, so `--ensemble off` there trains the network alone.
+        // The paper's token attention (tokens as keys and values; a warm start keeps its
+        // checkpoint's) and the network averaged with each user's own regression, weighted on
+        // validation users (trainer/ensemble.py): together the best of the designs measured on
+        // the worlds of docs/preference-model.md (session 15). TRAINING_TRAINER_ARGS comes after
+        // them, so `--ensemble off` or `--token-attention joint` there overrides them.
+        '--token-attention',
+        'cross',
         '--ensemble',
         'auto',
         ...(warm ? ['--init', warm] : []),
