@@ -126,13 +126,11 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--progress',
         '--quiet',
-        // The paper's token attention (tokens as keys and values; a warm start keeps its
-        // checkpoint's) and the network averaged with each user's own regression, weighted on
-        // validation users (trainer/ensemble.py): together the best of the designs measured on
-        // the worlds of docs/preference-model.md (session 15). TRAINING_TRAINER_ARGS comes after
-        // them, so `--ensemble off` or `--token-attention joint` there overrides them.
-        '--token-attention',
-        'cross',
+        // The network averaged with each user's own regression, weighted on validation users
+        // (trainer/ensemble.py): +0.9 to +1.7 points over the network alone on three of five
+        // worlds measured, level on one, -0.9 ± 0.8 on one (docs/preference-model.md, session
+        // 15). TRAINING_TRAINER_ARGS comes after it, so
+        // `--ensemble off` there trains the network alone.
         '--ensemble',
         'auto',
         ...(warm ? ['--init', warm] : []),
