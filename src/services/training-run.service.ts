@@ -126,13 +126,6 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--progress',
         '--quiet',
-        // The network averaged with each user's own regression, weighted on validation users
-        // (trainer/ensemble.py): +0.9 to +1.7 points over the network alone on three of five
-        // worlds measured, level on one, -0.9 ± 0.8 on one (docs/preference-model.md, session
-        // 15). TRAINING_TRAINER_ARGS comes after it, so
-        // `--ensemble off` there trains the network alone.
-        '--ensemble',
-        'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],
