@@ -5,6 +5,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { mkdir, readdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteSessionQueue } from './pglite-session-queue.js';
 
 export interface EmbeddedPostgres {
   /** postgres:// URL of the loopback listener. */
@@ -78,21 +79,32 @@ export async function startEmbeddedPostgres(dataDir: string | undefined): Promis
     unlock();
     throw error;
   }
-  // PGlite runs one query at a time; the socket server multiplexes connections over it and
-  // keeps a transaction's statements together. A handful of connections is plenty.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
-  await server.start();
-  const port = (server as unknown as { port: number }).port;
+  const served = await serveOnLoopback(db);
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: served.url,
     created,
     async stop() {
       try {
-        await server.stop();
+        await served.stop();
         await db.close();
       } finally {
         unlock();
       }
     },
   };
+}
+
+/**
+ * Serves the PGlite session on a loopback port. PGlite runs one query at a time; the socket
+ * server multiplexes connections over it, with our queue (pglite-session-queue.ts) keeping each
+ * connection's batch and transaction together. A handful of connections is plenty.
+ */
+export async function serveOnLoopback(db: PGlite): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
+  // A private field (0.2.17, pinned), read by each connection's handler when it is created:
+  // replaced before any exists. test/integration/embedded-sessions.test.ts fails if it stops taking effect.
+  (server as unknown as { queryQueue: PgliteSessionQueue }).queryQueue = new PgliteSessionQueue(db);
+  await server.start();
+  const port = (server as unknown as { port: number }).port;
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
 }
