@@ -126,6 +126,15 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--progress',
         '--quiet',
+        // The best design measured (docs/preference-model.md, issue 14): the user's sequence
+        // attends to the preference tokens as keys and values, as in the paper, and the network
+        // is averaged with each user's own regression, weighted on validation users
+        // (trainer/ensemble.py). A warm start keeps its checkpoint's token attention.
+        // TRAINING_TRAINER_ARGS comes after, so `--ensemble off` there trains the network alone.
+        '--token-attention',
+        'cross',
+        '--ensemble',
+        'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],

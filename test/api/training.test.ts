@@ -14,6 +14,7 @@ import { createModelStore } from '../../src/inference/model-store.js';
 import { createInProcessScorer } from '../../src/inference/scorer.js';
 import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { tenantModelName } from '../../src/inference/model-names.js';
+import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
@@ -160,6 +161,13 @@ describe('per-tenant models and the nightly fine-tune', () => {
         // The store is a Triton repository: the artifact and a config that names the serving version.
         const dir = join(tenantStore, tenantModelName(t.id));
         expect(existsSync(join(dir, '1', 'model.onnx'))).toBe(true);
+        // The nightly model is the best design measured: K/V preference tokens, averaged with
+        // each user's own regression.
+        const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(dir, '1', 'model.onnx'))));
+        expect(metadata.token_attention).toBe('cross');
+        const weight = Number(metadata.regression_weight);
+        expect(weight).toBeGreaterThan(0);
+        expect(weight).toBeLessThanOrEqual(1);
         expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
       }
     } finally {
