@@ -58,6 +58,9 @@ parser.add_argument("--pairs", type=int, default=8, help="target pairs per episo
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
 parser.add_argument("--val-share", type=float, default=0.1, help="share of users held out for validation")
+parser.add_argument("--select-window", type=int, default=1, metavar="K",
+                    help="keep the epoch whose validation pairwise accuracy, averaged with the K - 1 epochs before it, is best "
+                         "(1: the best single epoch); a wider window chases less of the noise of few validation pairs")
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
@@ -70,6 +73,8 @@ parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
+if args.select_window < 1:
+    parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
 if args.ensemble not in ("off", "auto"):
     try:
         args.ensemble = float(args.ensemble)
@@ -145,7 +150,7 @@ scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total
 
 # ------------------------------------------------------------------------------ train
 history = []
-best = {"val_pairwise": -1.0}
+best = {"val_pairwise": -1.0, "criterion": -1.0}
 best_state = None
 progress(epoch=0, epochs=args.epochs)
 episodes_seen = 0
@@ -194,10 +199,15 @@ for epoch in range(1, args.epochs + 1):
     shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
     log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {shown}  "
         f"({episodes_seen / train_seconds:.0f} episodes/s)")
-    if val is None or val_pairwise > best["val_pairwise"]:
+    # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
+    window = [h["val_pairwise"] for h in history[-args.select_window:]]
+    criterion = None if val is None else float(np.mean(window))
+    if val is None or criterion > best["criterion"]:
         best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
                 "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
-                "selected_by": "validation pairwise accuracy" if val is not None else "last epoch: no validation users"}
+                "criterion": criterion,
+                "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
+                                + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 # ----------------------------------------------------------------------- save and export
@@ -226,7 +236,7 @@ if args.ensemble != "off":
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
-    **best,
+    **{k: v for k, v in best.items() if k != "criterion"},
     "epochs": history,
     "episodes_per_second": episodes_seen / train_seconds,
     "train_seconds": train_seconds,
