@@ -117,3 +117,36 @@ class NoValidationUsers(unittest.TestCase):
         meta = {p.key: p.value for p in onnx.load(os.path.join(out, "model.onnx")).metadata_props}
         self.assertEqual(meta["eval_pairwise"], "")
         self.assertEqual(meta["eval_users"], "0")
+
+
+class SelectionWindow(unittest.TestCase):
+    """--select-window K keeps the epoch whose validation accuracy, averaged with the K - 1 epochs
+    before it, is best: few validation pairs make single epochs swing (short histories)."""
+
+    def test_keeps_the_epoch_with_the_best_trailing_mean(self):
+        root = tempfile.mkdtemp()
+        # This world's curve peaks at epoch 3 and stays there: the best single epoch is 3, the
+        # best trailing mean of three comes later (seen: 5).
+        taste_world(os.path.join(root, "data"), users=80, seed=1)
+        out = os.path.join(root, "m")
+        subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out, "--epochs", "6",
+                        "--width", "16", "--layers", "1", "--max-episodes", "400", "--select-window", "3"],
+                       check=True, capture_output=True, text=True)
+        with open(os.path.join(out, "metrics.json")) as f:
+            metrics = json.load(f)
+        curve = [e["val_pairwise"] for e in metrics["epochs"]]
+        trailing = [np.mean(curve[max(0, i - 2):i + 1]) for i in range(len(curve))]
+        self.assertEqual(metrics["epoch"], int(np.argmax(trailing)) + 1)
+        self.assertNotEqual(metrics["epoch"], int(np.argmax(curve)) + 1)   # the window made the choice
+        self.assertEqual(metrics["val_pairwise"], curve[metrics["epoch"] - 1])
+        first = max(1, metrics["epoch"] - 2)
+        self.assertEqual(metrics["selected_by"], f"validation pairwise accuracy, averaged over epochs {first}-{metrics['epoch']}")
+        self.assertNotIn("criterion", metrics)
+
+    def test_a_window_below_one_is_refused(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=20, seed=5)
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
+                               "--select-window", "0"], capture_output=True, text=True)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--select-window: expected an integer of at least 1, got 0", done.stderr)
