@@ -61,9 +61,11 @@ export class PgliteSessionQueue {
   /** The connection left: if the session is its (a batch or a transaction open), end that first. */
   clearTransactionIfNeeded(handlerId: number): Promise<void> {
     if (this.owner !== handlerId && this.current !== handlerId) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      // First in line: the owner's items come first, and it has no others any more.
-      this.queue.unshift({ handlerId, message: 'release', resolve: () => resolve(), reject, onData: () => {} });
+    return new Promise((resolve) => {
+      // At the front: while the connection owns the session only its items are taken, and this
+      // is the last. It never rejects: its caller, the handler's detach, is also run unawaited
+      // when the server stops, and the way it fails is PGlite closing under it at that stop.
+      this.queue.unshift({ handlerId, message: 'release', resolve: () => resolve(), reject: () => resolve(), onData: () => {} });
       void this.processQueue();
     });
   }
