@@ -1,0 +1,39 @@
+import unittest
+
+import numpy as np
+
+from trainer.baselines import fit_logistic
+from trainer.bench_group_oracle import em_mixture
+from trainer.data import Dataset, Interaction
+
+
+class WeightedLogistic(unittest.TestCase):
+    def test_a_row_of_weight_zero_counts_as_absent_and_weight_two_as_twice(self):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(40, 3))
+        y = (rng.random(40) < 0.5).astype(float)
+        weight = np.r_[np.zeros(10), np.ones(20), np.full(10, 2.0)]
+        weighted = fit_logistic(x, y, weight=weight, steps=50)
+        dropped_and_doubled = fit_logistic(np.r_[x[10:30], x[30:], x[30:]], np.r_[y[10:30], y[30:], y[30:]], steps=50)
+        np.testing.assert_allclose(weighted, dropped_and_doubled, atol=1e-8)
+        np.testing.assert_allclose(fit_logistic(x, y, weight=np.ones(40)), fit_logistic(x, y))
+
+
+class MixtureWithoutLabels(unittest.TestCase):
+    def test_em_finds_two_groups_of_opposite_taste(self):
+        # Items vary along two axes; group 0 likes items high on axis 0, group 1 items low on it.
+        # Each user has 12 labelled items; EM is not told who is in which group.
+        rng = np.random.default_rng(3)
+        vectors = rng.normal(size=(200, 2)).astype(np.float32)
+        users, truth = {}, {}
+        for u in range(80):
+            g = u % 2
+            items = rng.choice(200, 12, replace=False)
+            like = (vectors[items, 0] > 0) == (g == 0)
+            users[f"u{u}"] = [Interaction(int(i), int(l), 0, k, "") for k, (i, l) in enumerate(zip(items, like))]
+            truth[f"u{u}"] = g
+        train = Dataset("", vectors, [str(i) for i in range(200)], [""] * 200, users)
+        W, prior = em_mixture(train, np.zeros(3), 2)
+        self.assertLess(W[0, 0] * W[1, 0], 0)                       # one class likes axis 0, the other dislikes it
+        self.assertGreater(min(abs(W[0, 0]), abs(W[1, 0])), 1.0)
+        np.testing.assert_allclose(prior, [0.5, 0.5], atol=0.1)
