@@ -27,7 +27,8 @@ from .evaluate import evaluate_per_user, summarize
 
 
 def _features(vectors, items):
-    return np.hstack([vectors[items].astype(np.float64), np.ones((len(items), 1))])
+    """The items' vectors with the bias column, as the regressions' weights expect."""
+    return baselines._with_bias(vectors[items].astype(np.float64))
 
 
 def _log_likelihoods(W, x, labels):
