@@ -15,10 +15,10 @@ import os
 import numpy as np
 
 from . import baselines
-from .bench_seeds import FULL, bootstrap_paired, paired, per_user_rates, show_paired, slug
+from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired, slug
 from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression
-from .evaluate import evaluate_per_user, model_scorer, summarize
+from .evaluate import evaluate_per_user, model_scorer
 from .export import load_checkpoint
 
 
@@ -34,19 +34,11 @@ def main():
 
     train, test = read_dataset(args.train), read_dataset(args.test)
     users = eval_users(test, args.n_ref)
-    w_global = baselines.global_weights(train)
-    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
-    # The best baseline per metric, as bench:seeds chooses it.
-    shrink, _ = baselines.tune_shrink(train, w_global)
-    baseline_rows = {
-        "global": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
-        "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
-        f"per-user (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
-        f"per-user (shrink {top}, the upper bound)": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
-    }
+    baseline_rows = baseline_results(train, test, users)
     baseline_rates = {name: per_user_rates(rows) for name, rows in baseline_rows.items()}
-    best = [max(baseline_rows, key=lambda n: summarize(baseline_rows[n])[key]) for key in ("pairwise", "top1")]
-
+    best = best_baselines(baseline_rows)
+    # The test users' own best pull, as the upper-bound baseline's (bench_seeds.baseline_results).
+    top = baselines.upper_bound_shrink(users, test.vectors, baselines.global_weights(train))
     rows = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         model, _ = load_checkpoint(os.path.join(args.work, f"seed{seed}-{slug(FULL)}", "ckpt.pt"))
@@ -61,12 +53,12 @@ def main():
             print(f"seed {seed}: pull chosen on the {label}: {pull}, weight {weight:.2f}: "
                   f"pairwise {np.nanmean(rates[0]):.2f}, top-1 {np.nanmean(rates[1]):.2f}", flush=True)
 
-    print(f"\nBest baseline: pairwise {best[0]}; top-1 {best[1]}.\n")
+    print(f"\nBest baseline: pairwise {best['pairwise']}; top-1 {best['top-1']}.\n")
     print("| ensemble, pull chosen on the | metric | − best baseline, over users | over seeds and users | 2 SE | users |\n|---|---|---|---|---|---|")
     for label, runs in rows.items():
         for metric, i in (("pairwise", 0), ("top-1", 1)):
             ours = np.array([r[i] for r in runs])
-            base = baseline_rates[best[i]][i]
+            base = baseline_rates[best[metric]][i]
             print(f"| {label} | {metric} | {show_paired(paired(ours.mean(0), base), bootstrap_paired(ours, base[None]))} |")
     print(f"\ncommand: python3 -m trainer.bench_pull --train {args.train} --test {args.test} --work {args.work} "
           f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {args.val_share}")

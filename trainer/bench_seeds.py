@@ -115,6 +115,30 @@ def mean_se(values):
     return f"{values.mean():.1f} ± {se:.1f}" if len(values) > 1 else f"{values.mean():.1f}"
 
 
+def baseline_results(train, test, users):
+    """{name: evaluate_per_user rows} of every baseline, fitted on `train`, deterministic, on the
+    same test users and pairs as the models."""
+    w_global = baselines.global_weights(train)
+    shrink, _ = baselines.tune_shrink(train, w_global)
+    # The shrink chosen on training users can mislead (baselines.upper_bound_shrink): the
+    # regression at its best shrink on the test users is an upper bound for it, and the model is
+    # compared with it too, so a lead holds against the strongest baseline.
+    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
+    return {
+        "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
+        "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
+        f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
+        f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
+            evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
+    }
+
+
+def best_baselines(baseline_rows):
+    """{metric: the baseline best at it}: a top-1 lead is measured against the best top-1
+    baseline, which need not be the best pairwise one."""
+    return {metric: max(baseline_rows, key=lambda n: summarize(baseline_rows[n])[key]) for metric, key in (("pairwise", "pairwise"), ("top-1", "top1"))}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", required=True)
@@ -147,20 +171,7 @@ def main():
         raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
     print(f"train {args.train}: {len(train.users)} users; test {args.test}: {len(users)} users under EVAL-1({args.n_ref}); seeds {seeds}", flush=True)
 
-    # Baselines: fitted on --train, deterministic, the same users and pairs as the models.
-    w_global = baselines.global_weights(train)
-    shrink, _ = baselines.tune_shrink(train, w_global)
-    baseline_rows = {
-        "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
-        "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
-        f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
-    }
-    # The shrink chosen on training users can mislead (baselines.upper_bound_shrink): the
-    # regression at its best shrink on the test users is an upper bound for it, and the model is
-    # compared with it too, so a lead holds against the strongest baseline.
-    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
-    baseline_rows[f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)"] = \
-        evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users)
+    baseline_rows = baseline_results(train, test, users)
 
     ensembles = [ENSEMBLE, ENSEMBLE_EVEN] if args.ensemble else []
     model_rows = {name: [] for name in [*variants, *ensembles]}
@@ -212,10 +223,8 @@ def main():
     runs.update({name: [per_user_rates(r) for r in rows] for name, rows in model_rows.items()})
     seed_rates = {name: tuple(np.array([r[i] for r in rs]) for i in (0, 1)) for name, rs in runs.items()}
     rates = {name: tuple(m.mean(0) for m in pair) for name, pair in seed_rates.items()}
-    # The best baseline per metric: a top-1 lead is measured against the best top-1 baseline,
-    # which need not be the best pairwise one.
     BEST = "best baseline"
-    best = {metric: max(baseline_rows, key=lambda n: summarize(baseline_rows[n])[key]) for metric, key in (("pairwise", "pairwise"), ("top-1", "top1"))}
+    best = best_baselines(baseline_rows)
     print(f"\n### Paired differences, user by user on the same pairs (points; mean ± SE [95% interval]: over users, with each "
           f"user's rate averaged over seeds; then bootstrapped over seeds and users together; the verdict uses the latter)\n")
     print(f"Best baseline: pairwise {best['pairwise']}; top-1 {best['top-1']}.\n")

@@ -151,8 +151,8 @@ scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total
 
 # ------------------------------------------------------------------------------ train
 history = []
-best = {"val_pairwise": -1.0, "criterion": -1.0}
-best_state = None
+best = {"val_pairwise": -1.0}
+best_criterion, best_state = -1.0, None
 progress(epoch=0, epochs=args.epochs)
 episodes_seen = 0
 train_seconds = 0.0
@@ -203,10 +203,10 @@ for epoch in range(1, args.epochs + 1):
     # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
     window = [h["val_pairwise"] for h in history[-args.select_window:]]
     criterion = None if val is None else float(np.mean(window))
-    if val is None or criterion > best["criterion"]:
+    if val is None or criterion > best_criterion:
+        best_criterion = criterion
         best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
                 "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
-                "criterion": criterion,
                 "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
                                 + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -237,7 +237,7 @@ if args.ensemble != "off":
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
-    **{k: v for k, v in best.items() if k != "criterion"},
+    **best,
     "epochs": history,
     "episodes_per_second": episodes_seen / train_seconds,
     "train_seconds": train_seconds,
