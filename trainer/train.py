@@ -2,16 +2,19 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--progress]
+                         [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
+                         [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
 score best on the held-out validation users under EVAL-1 (an epoch's accuracy, or with
---select-window its mean with the epochs before), then (with --ensemble) the per-user
+--select-window its mean with the epochs before; with --average-epochs the moving average of
+the weights is what is validated and kept), then (with --ensemble) the per-user
 regression averaged in at the weight the validation users choose, then export.
 """
 import argparse
 import datetime
+from contextlib import nullcontext
 import json
 import os
 import time
@@ -25,6 +28,7 @@ from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression
+from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -62,6 +66,9 @@ parser.add_argument("--val-share", type=float, default=0.1, help="share of users
 parser.add_argument("--select-window", type=int, default=1, metavar="K",
                     help="keep the epoch whose validation pairwise accuracy, averaged with the K - 1 epochs before it, is best "
                          "(1: the best single epoch); a wider window chases less of the noise of few validation pairs")
+parser.add_argument("--average-epochs", type=float, default=0.0, metavar="E",
+                    help="validate and keep a moving average of the weights over about the last E epochs instead of "
+                         "the weights themselves (trainer/weight_average.py; 0 = off)")
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
@@ -76,6 +83,8 @@ parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
+if args.average_epochs < 0:
+    parser.error(f"--average-epochs: expected a span of epochs of at least 0, got {args.average_epochs}")
 if args.ensemble not in ("off", "auto"):
     try:
         args.ensemble = float(args.ensemble)
@@ -148,6 +157,7 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.
 vectors = dataset.vectors
 steps_per_epoch = max(1, len(train_ids) * episodes_per_user // args.batch)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
 
 # ------------------------------------------------------------------------------ train
 history = []
@@ -185,6 +195,8 @@ for epoch in range(1, args.epochs + 1):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
+        if average is not None:
+            average.update(model)
         losses.append(loss.item())
         episodes_seen += len(batch)
     if args.device == "cuda":
@@ -193,7 +205,10 @@ for epoch in range(1, args.epochs + 1):
     # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
     # each) there is nothing to select by: the last epoch is kept, and the figures say None
     # (null in metrics.json), never NaN, which is not JSON.
-    val = evaluate(model_scorer(model, vectors, args.device), val_users) if val_users else None
+    # With --average-epochs the averaged weights are what is validated and kept.
+    with (average.applied(model) if average is not None else nullcontext(model)) as candidate:
+        val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
+        candidate_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
     val_pairwise = None if val is None else float(val["pairwise"])
     history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
     progress(epoch=epoch, epochs=args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise)
@@ -209,7 +224,7 @@ for epoch in range(1, args.epochs + 1):
                 "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
                 "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
                                 + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
-        best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        best_state = candidate_state
 
 # ----------------------------------------------------------------------- save and export
 model.load_state_dict(best_state)
@@ -249,6 +264,7 @@ metrics = {
     "seed": args.seed,
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
+    "average_epochs": args.average_epochs or None,
 }
 checkpoint = {
     "config": config.to_dict(),
