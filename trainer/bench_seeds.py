@@ -46,6 +46,11 @@ def extra_variants(specs):
     return extra
 
 
+def ensemble_of(variant):
+    """The row of a --variant's models averaged with the regression at the fitted weight."""
+    return f"{variant} + regression ensemble (weight fitted on validation users)"
+
+
 def slug(name):
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
@@ -173,7 +178,11 @@ def main():
 
     baseline_rows = baseline_results(train, test, users)
 
-    ensembles = [ENSEMBLE, ENSEMBLE_EVEN] if args.ensemble else []
+    # Each ensemble: (the variant whose models it averages with the regression, its weight; None = fitted).
+    ensembles = {}
+    if args.ensemble:
+        ensembles = {ENSEMBLE: (FULL, None), ENSEMBLE_EVEN: (FULL, 0.5),
+                     **{ensemble_of(name): (name, None) for name in extra}}
     model_rows = {name: [] for name in [*variants, *ensembles]}
     seconds = {name: [] for name in [*variants, *ensembles]}
     train_args = args.train_args.split()
@@ -195,17 +204,18 @@ def main():
             model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
             model_rows[name].append(evaluate_per_user(model_scorer(model, test.vectors), users))
             print(f"seed {seed}: {name}: trained in {seconds[name][-1]:.0f} s", flush=True)
-            if ensembles and name == FULL:
+            attached = [(label, fixed) for label, (base, fixed) in ensembles.items() if base == name]
+            if attached:
                 # What `trainer.train --ensemble` would export from this model: the same split,
                 # the same training users for the regression, the same validation users for the weight.
                 train_ids, _, _, val_users = validation_split(train, val_share, seed)
                 w_regression, shrink = fit_regression(subset(train, train_ids), seed)
                 weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
-                for label, a in ((ENSEMBLE, weight), (ENSEMBLE_EVEN, 0.5)):
-                    ensemble = attach_regression(model, w_regression, shrink, a)
+                for label, fixed in attached:
+                    ensemble = attach_regression(model, w_regression, shrink, weight if fixed is None else fixed)
                     model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
-                    seconds[label].append(seconds[FULL][-1])
-                print(f"seed {seed}: ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
+                    seconds[label].append(seconds[name][-1])
+                print(f"seed {seed}: {name} + ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
     print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")
@@ -237,6 +247,8 @@ def main():
         comparisons += [(FLOOR, BEST, "full + global floor − best baseline"), (FLOOR, FULL, "what the global floor adds (floor − full)")]
     for name in [*extra, *ensembles]:
         comparisons += [(name, BEST, f"{name} − best baseline"), (name, FULL, f"what it adds ({name} − full)")]
+        if name in ensembles and ensembles[name][0] != FULL:
+            comparisons += [(name, ENSEMBLE, f"what it adds to the ensemble ({name} − {ENSEMBLE})")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             other = best[metric] if b == BEST else b

@@ -1,9 +1,14 @@
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import unittest
 
 import numpy as np
 
-from trainer.bench_seeds import FULL, VARIANTS, bootstrap_paired, extra_variants, paired, per_user_rates
+from trainer.bench_seeds import ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired, per_user_rates
+from trainer.tests.helpers import taste_world
 
 
 class PairedDifference(unittest.TestCase):
@@ -68,3 +73,23 @@ class ExtraVariants(unittest.TestCase):
         for spec in ["--temporal-share 0.5", "=--tokens 4"]:
             with self.assertRaises(SystemExit):
                 extra_variants([spec])
+
+
+class EnsemblesOfVariants(unittest.TestCase):
+    """With --ensemble, each --variant's models are also averaged with the regression and compared
+    with the full model's ensemble: a variant that only pays inside the ensemble shows there."""
+
+    def test_a_variant_gets_its_own_ensemble_row_and_comparison(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "train"), users=60, seed=3)
+        taste_world(os.path.join(root, "test"), users=20, seed=3, first_user=60)
+        done = subprocess.run([sys.executable, "-m", "trainer.bench_seeds", "--train", os.path.join(root, "train"),
+                               "--test", os.path.join(root, "test"), "--seeds", "0", "--epochs", "1", "--n-ref", "4",
+                               "--work", os.path.join(root, "work"), "--no-ablations", "--ensemble",
+                               "--variant", "averaged=--average-epochs 1",
+                               "--train-args", "--width 16 --layers 1 --max-episodes 200"],
+                              check=True, capture_output=True, text=True)
+        row = ensemble_of("full + averaged")
+        self.assertIn(f"| ours: {row} |", done.stdout)
+        self.assertIn(f"| what it adds to the ensemble ({row} − {ENSEMBLE}) | pairwise |", done.stdout)
+        self.assertIn("seed 0: full + averaged + ensemble: regression shrink", done.stdout)
