@@ -27,14 +27,14 @@ class MovingAverage(unittest.TestCase):
 
     def test_follows_the_recurrence_with_its_warm_up(self):
         model = Counter()
-        average = WeightAverage(model, 1, 20)   # decay 0.95, below the warm-up's after 170 steps
+        average = WeightAverage(model, 1, 20)   # decay 0.95: the plain mean for the first 20 steps
         expected = torch.zeros(2)
         for t in range(1, 301):
             with torch.no_grad():
                 model.w.fill_(float(t % 7))
                 model.seen.fill_(t)
             average.update(model)
-            decay = min(0.95, (1 + t) / (10 + t))
+            decay = min(0.95, 1 - 1 / t)
             expected = decay * expected + (1 - decay) * model.w.detach()
         self.assertTrue(torch.allclose(average.state_dict()["w"], expected, atol=1e-5))
         self.assertEqual(int(average.state_dict()["seen"]), 300)
@@ -51,16 +51,29 @@ class MovingAverage(unittest.TestCase):
     def test_applied_swaps_the_average_in_and_back_even_on_failure(self):
         model = Counter()
         average = WeightAverage(model, 10, 10)
-        with torch.no_grad():
-            model.w.fill_(4.0)
-        average.update(model)                      # warm-up decay 2/11: the average is 4 * 9/11
+        for value in (2.0, 4.0, 9.0):             # within the span: the plain mean, 5
+            with torch.no_grad():
+                model.w.fill_(value)
+            average.update(model)
         with average.applied(model):
-            self.assertTrue(torch.allclose(model.w, torch.full((2,), 4.0 * 9 / 11)))
-        self.assertTrue(torch.equal(model.w.detach(), torch.full((2,), 4.0)))
+            self.assertTrue(torch.allclose(model.w, torch.full((2,), 5.0)))
+        self.assertTrue(torch.equal(model.w.detach(), torch.full((2,), 9.0)))
         with self.assertRaises(RuntimeError):
             with average.applied(model):
                 raise RuntimeError("validation failed")
-        self.assertTrue(torch.equal(model.w.detach(), torch.full((2,), 4.0)))
+        self.assertTrue(torch.equal(model.w.detach(), torch.full((2,), 9.0)))
+
+    def test_the_span_not_the_warm_up_sets_how_far_back_it_reaches(self):
+        # Spans of 1 and 3 epochs must differ well inside the first epochs a trainer keeps.
+        short, long = Counter(), Counter()
+        averages = [WeightAverage(m, e, 40) for m, e in ((short, 1), (long, 3))]
+        for t in range(1, 161):                    # four epochs of 40 steps, the weight rising
+            for model, average in zip((short, long), averages):
+                with torch.no_grad():
+                    model.w.fill_(float(t))
+                average.update(model)
+        recent, far = (float(a.state_dict()["w"][0]) for a in averages)
+        self.assertGreater(recent - far, 30.0)      # 122 against 84 (the (1 + t) / (10 + t) warm-up: equal)
 
     def test_a_span_of_zero_is_refused(self):
         with self.assertRaisesRegex(ValueError, "epochs: expected a positive span, got 0"):
