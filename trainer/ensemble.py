@@ -20,6 +20,7 @@ from .compare import global_weights_sampled
 from .data import Dataset, choose_history_size
 from .evaluate import evaluate_per_user, summarize
 from .model import ModelConfig, PreferenceModel
+from .network_average import NetworkAverage
 
 # Weights whose validation figures are reported beside the fitted one's.
 REPORTED = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -43,7 +44,11 @@ def fit_regression(train_set: Dataset, seed: int):
 
 def attach_regression(model: PreferenceModel, w_global, shrink: float, weight: float) -> PreferenceModel:
     """A copy of `model` whose log-odds are (1 - weight) its own plus weight the per-user regression
-    pulled by `shrink` towards `w_global`. Weight 0 is the model itself (a plain copy)."""
+    pulled by `shrink` towards `w_global`. Weight 0 is the model itself (a plain copy). An average
+    of networks gets the regression on every member at the weight: its log-odds are then
+    (1 - weight) the members' mean plus weight the regression."""
+    if isinstance(model, NetworkAverage):
+        return NetworkAverage.of([attach_regression(m, w_global, shrink, weight) for m in model.members]).eval()
     if model.config.user_fit_steps:
         raise ValueError("attach_regression: the model already fits the user's regression inside (--user-fit)")
     if weight == 0.0:

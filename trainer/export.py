@@ -8,6 +8,7 @@ import onnx
 import torch
 
 from .model import ModelConfig, PreferenceModel
+from .network_average import build_model, members_of
 
 OPSET = 17
 INPUTS = ["history", "history_label", "history_mask", "candidates"]
@@ -24,15 +25,19 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
     )
 
 
-def export_onnx(model: PreferenceModel, path: str, metadata: dict) -> None:
+def export_onnx(model, path: str, metadata: dict) -> None:
+    """Exports a PreferenceModel, or an average of them (network_average.py)."""
     model.eval()
-    if model.tokens is not None:
-        with torch.no_grad():
-            model.frozen_taste_coordinates = model.taste_coordinates()
+    networks = members_of(model)
+    for network in networks:
+        if network.tokens is not None:
+            with torch.no_grad():
+                network.frozen_taste_coordinates = network.taste_coordinates()
     try:
         _export(model, path)
     finally:
-        model.frozen_taste_coordinates = None
+        for network in networks:
+            network.frozen_taste_coordinates = None
     graph = onnx.load(path)
     _write_metadata(graph, path, metadata)
 
@@ -71,7 +76,7 @@ def _write_metadata(graph, path, metadata):
 
 def load_checkpoint(path, device="cpu"):
     checkpoint = torch.load(path, map_location=device)
-    model = PreferenceModel(ModelConfig(**checkpoint["config"]))
+    model = build_model(ModelConfig(**checkpoint["config"]))
     model.load_state_dict(checkpoint["state_dict"])
     return model.to(device), checkpoint
 
@@ -94,6 +99,8 @@ def metadata_for(checkpoint) -> dict:
         "regression_weight": config.get("regression_weight", 0.0),
         # How the history reads the preference tokens (model.py: joint, or cross, the paper's).
         "token_attention": config.get("token_attention", "joint"),
+        # How many networks' logits are averaged (network_average.py); 1: one network.
+        "networks": config.get("networks", 1),
     }
 
 

@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -14,6 +14,7 @@ import torch
 from .ensemble import attach_regression
 from .export import export_onnx
 from .model import ModelConfig, PreferenceModel
+from .network_average import NetworkAverage
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", required=True)
@@ -22,6 +23,8 @@ parser.add_argument("--global-floor", action="store_true")
 parser.add_argument("--token-attention", choices=["joint", "cross"], default="joint")
 parser.add_argument("--ensemble", type=float, default=0.0, metavar="W",
                     help="the model averaged with the per-user regression at this weight (trainer/ensemble.py)")
+parser.add_argument("--networks", type=int, default=1, metavar="K",
+                    help="the average of K networks' logits (trainer/network_average.py)")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
@@ -29,8 +32,10 @@ torch.manual_seed(7)
 config = ModelConfig(embedding_dim=8, width=32, heads=4, encoder_layers=2, decoder_layers=1, preference_tokens=4, dropout=0.0,
                      user_fit_steps=args.user_fit, global_floor=args.global_floor,
                      token_attention=args.token_attention)
-model = PreferenceModel(config)
-torch.nn.init.normal_(model.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
+networks = [PreferenceModel(config) for _ in range(args.networks)]
+for network in networks:
+    torch.nn.init.normal_(network.user_weights.weight, std=0.1)   # exercise the per-user path, zero at init
+model = networks[0] if args.networks == 1 else NetworkAverage.of(networks)
 if args.ensemble:
     # A fixed regression prior with a bias, as a trained one has (weights last element = bias).
     prior = torch.linspace(-1.0, 1.0, config.embedding_dim + 1).numpy()

@@ -67,6 +67,8 @@ class ModelConfig:
     token_attention: str = "joint"   # "joint": tokens and history attend to each other; "cross": the paper's
                                      # way, the history queries and the tokens are only keys and values
     regression_weight: float = 0.0   # > 0 (with user_fit_steps): the fit is averaged with the network, this its weight
+    networks: int = 1                # > 1: that many networks of this config, trained apart, their logits
+                                     # averaged (trainer/network_average.py; build it with build_model)
 
     def to_dict(self):
         return asdict(self)
@@ -152,6 +154,8 @@ class PreferenceModel(nn.Module):
         self.fit_pull = nn.Parameter(torch.tensor(0.55)) if config.user_fit_steps else None
         if config.regression_weight and not config.user_fit_steps:
             raise ValueError("regression_weight: the ensemble needs the fitted regression (user_fit_steps > 0)")
+        if config.networks != 1:
+            raise ValueError(f"networks: a PreferenceModel is one network, got {config.networks}; build_model builds their average")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a

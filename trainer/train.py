@@ -13,6 +13,7 @@ the weights is what is validated and kept), then (with --ensemble) the per-user
 regression averaged in at the weight the validation users choose, then export.
 """
 import argparse
+import dataclasses
 import datetime
 from contextlib import nullcontext
 import json
@@ -28,6 +29,7 @@ from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression
+from .network_average import NetworkAverage, build_model, members_of
 from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration
@@ -69,6 +71,9 @@ parser.add_argument("--select-window", type=int, default=1, metavar="K",
 parser.add_argument("--average-epochs", type=float, default=0.0, metavar="E",
                     help="validate and keep a moving average of the weights over about the last E epochs instead of "
                          "the weights themselves (trainer/weight_average.py; 0 = off)")
+parser.add_argument("--networks", type=int, default=None, metavar="K",
+                    help="train K networks apart (seeds S, S + 1000, ...; one validation split) and serve the average of "
+                         "their logits (trainer/network_average.py; default 1, or the --init checkpoint's)")
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
@@ -83,6 +88,8 @@ parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
+if args.networks is not None and args.networks < 1:
+    parser.error(f"--networks: expected at least 1, got {args.networks}")
 if args.average_epochs < 0:
     parser.error(f"--average-epochs: expected a span of epochs of at least 0, got {args.average_epochs}")
 if args.ensemble not in ("off", "auto"):
@@ -123,112 +130,148 @@ log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)}
     f"{len(val_ids)} validation users ({len(val_users)} with an EVAL-1({val_n}) history); {episodes_per_user} episodes per user")
 
 # ------------------------------------------------------------------------------- model
+# Each network starts from the warm start's weights, or fresh from its own seed: the first
+# network from --seed itself (so --networks 1 is the single-network run), network k from
+# --seed + 1000 k (so no network of one seed repeats one of another seed).
 if args.init:
     checkpoint = torch.load(args.init, map_location="cpu")
     config = ModelConfig(**checkpoint["config"])
     if config.embedding_dim != dataset.dim:
         raise SystemExit(f"--init: checkpoint expects item vectors of dim {config.embedding_dim}, data has {dataset.dim}")
+    if args.networks not in (None, config.networks):
+        raise SystemExit(f"--networks: the --init checkpoint averages {config.networks} network(s); fine-tuning keeps that, got {args.networks}")
     state = checkpoint["state_dict"]
     if config.regression_weight:
-        # An ensemble: the network alone is fine-tuned; the regression is attached again after.
+        # An ensemble: the networks alone are fine-tuned; the regression is attached again after.
         config = ModelConfig(**{**config.to_dict(), "user_fit_steps": 0, "regression_weight": 0.0})
-        state = {k: v for k, v in state.items() if not k.startswith("fit_")}
-    model = PreferenceModel(config)
-    model.load_state_dict(state)
+        state = {k: v for k, v in state.items() if not any(part.startswith("fit_") for part in k.split("."))}
     if args.ensemble != "off" and config.user_fit_steps:
         raise SystemExit("--ensemble: the --init checkpoint fits the user's regression inside (--user-fit); it cannot also average with it")
+    warm = build_model(config)
+    warm.load_state_dict(state)
+    starts = [lambda k, network=network: network for network in members_of(warm)]
+    config = dataclasses.replace(config, networks=1)
     log(f"warm start from {args.init}")
 else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
                          dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit,
                          token_attention=args.token_attention)
-    model = PreferenceModel(config)
-    if config.global_floor or config.user_fit_steps:
-        # Fitted on the training users' labels only (never the validation users'), at most
-        # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
-        w = global_weights_sampled(subset(dataset, train_ids), args.seed)
-        with torch.no_grad():
-            for scorer in (model.global_score, model.fit_prior):
-                if scorer is not None:
-                    scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
-                    scorer.bias.fill_(float(w[-1]))
-model.to(args.device)
-optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+
+    def fresh_network(k):
+        torch.manual_seed(args.seed + 1000 * k)
+        network = PreferenceModel(config)
+        if config.global_floor or config.user_fit_steps:
+            # Fitted on the training users' labels only (never the validation users'), at most
+            # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
+            w = global_weights_sampled(subset(dataset, train_ids), args.seed)
+            with torch.no_grad():
+                for scorer in (network.global_score, network.fit_prior):
+                    if scorer is not None:
+                        scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
+                        scorer.bias.fill_(float(w[-1]))
+        return network
+
+    starts = [fresh_network] * (args.networks or 1)
 vectors = dataset.vectors
 steps_per_epoch = max(1, len(train_ids) * episodes_per_user // args.batch)
-scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
-average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
+totals = {"episodes": 0, "seconds": 0.0}
+
 
 # ------------------------------------------------------------------------------ train
-history = []
-best = {"val_pairwise": -1.0}
-best_criterion, best_state = -1.0, None
-progress(epoch=0, epochs=args.epochs)
-episodes_seen = 0
-train_seconds = 0.0
-for epoch in range(1, args.epochs + 1):
-    model.train()
-    episodes = []
-    for user in train_ids:
-        for _ in range(episodes_per_user):
-            e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share)
-            if e is not None:
-                episodes.append(e)
-    order = rng.permutation(len(episodes))
-    started = time.perf_counter()
-    losses = []
-    for step in range(steps_per_epoch):
-        batch = [episodes[i] for i in order[step * args.batch:(step + 1) * args.batch]]
-        if not batch:
-            break
-        if os.getppid() != parent_pid:
-            raise SystemExit("the process that started the trainer is gone: stopping")
-        h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
-        P = pos.shape[1]
-        logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
-        logits_pos, logits_neg = logits[:, :P], logits[:, P:]
-        loss = base_loss(logits_pos, logits_neg, pair_mask)
-        if args.loss == "all":
-            loss = loss + args.cp_weight * contrastive_loss(logits_pos, logits_neg, pair_mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        if average is not None:
-            average.update(model)
-        losses.append(loss.item())
-        episodes_seen += len(batch)
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-    train_seconds += time.perf_counter() - started
-    # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
-    # each) there is nothing to select by: the last epoch is kept, and the figures say None
-    # (null in metrics.json), never NaN, which is not JSON.
-    # With --average-epochs the averaged weights are what is validated and kept.
-    with (average.applied(model) if average is not None else nullcontext(model)) as candidate:
-        val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
-        candidate_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
-    val_pairwise = None if val is None else float(val["pairwise"])
-    history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
-    progress(epoch=epoch, epochs=args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise)
-    shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
-    log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  val pairwise {shown}  "
-        f"({episodes_seen / train_seconds:.0f} episodes/s)")
-    # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
-    window = [h["val_pairwise"] for h in history[-args.select_window:]]
-    criterion = None if val is None else float(np.mean(window))
-    if val is None or criterion > best_criterion:
-        best_criterion = criterion
-        best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
-                "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
-                "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
-                                + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
-        best_state = candidate_state
+def train_network(model, rng, k, count):
+    """Trains network k of count; (its kept weights, the figures of the epoch kept, each epoch's figures).
+    Progress counts epochs over all the networks, so the job's view moves on from one to the next."""
+    named = f"network {k + 1}/{count} " if count > 1 else ""
+    model.to(args.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+    average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
+    history = []
+    best = {"val_pairwise": -1.0}
+    best_criterion, best_state = -1.0, None
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        episodes = []
+        for user in train_ids:
+            for _ in range(episodes_per_user):
+                e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share)
+                if e is not None:
+                    episodes.append(e)
+        order = rng.permutation(len(episodes))
+        started = time.perf_counter()
+        losses = []
+        for step in range(steps_per_epoch):
+            batch = [episodes[i] for i in order[step * args.batch:(step + 1) * args.batch]]
+            if not batch:
+                break
+            if os.getppid() != parent_pid:
+                raise SystemExit("the process that started the trainer is gone: stopping")
+            h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
+            P = pos.shape[1]
+            logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
+            logits_pos, logits_neg = logits[:, :P], logits[:, P:]
+            loss = base_loss(logits_pos, logits_neg, pair_mask)
+            if args.loss == "all":
+                loss = loss + args.cp_weight * contrastive_loss(logits_pos, logits_neg, pair_mask)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            if average is not None:
+                average.update(model)
+            losses.append(loss.item())
+            totals["episodes"] += len(batch)
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        totals["seconds"] += time.perf_counter() - started
+        # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
+        # each) there is nothing to select by: the last epoch is kept, and the figures say None
+        # (null in metrics.json), never NaN, which is not JSON.
+        # With --average-epochs the averaged weights are what is validated and kept.
+        with (average.applied(model) if average is not None else nullcontext(model)) as candidate:
+            val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
+            candidate_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
+        val_pairwise = None if val is None else float(val["pairwise"])
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
+        progress(epoch=k * args.epochs + epoch, epochs=count * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+                 **({"network": k + 1} if count > 1 else {}))
+        shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
+        log(f"{named}epoch {epoch:3d}  loss {np.mean(losses):.4f}  "
+            f"val pairwise {shown}  ({totals['episodes'] / totals['seconds']:.0f} episodes/s)")
+        # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
+        window = [h["val_pairwise"] for h in history[-args.select_window:]]
+        criterion = None if val is None else float(np.mean(window))
+        if val is None or criterion > best_criterion:
+            best_criterion = criterion
+            best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
+                    "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
+                    "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
+                                    + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
+            best_state = candidate_state
+    model.load_state_dict(best_state)
+    return model.cpu(), best, history
+
+
+progress(epoch=0, epochs=len(starts) * args.epochs)
+trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, len(starts)) for k, start in enumerate(starts)]
+if len(trained) == 1:
+    model, best, history = trained[0]
+else:
+    # The average is validated as it will serve; each network's own kept epoch is in "networks".
+    model = NetworkAverage.of([network for network, _, _ in trained])
+    config = model.config
+    val = evaluate(model_scorer(model, vectors), val_users) if val_users else None
+    best = {"val_pairwise": None if val is None else float(val["pairwise"]), "val_top1": None if val is None else val["top1"],
+            "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
+            "selected_by": f"the average of {len(trained)} networks, each at its own epoch by " + trained[0][1]["selected_by"],
+            "networks": [{**b, "epochs": h} for _, b, h in trained]}
+    history = trained[0][2]
+    shown = [f"{b['val_pairwise']:.2f}" if b["val_pairwise"] is not None else "none" for b in [best, *(b for _, b, _ in trained)]]
+    log(f"average of {len(trained)} networks: validation pairwise {shown[0]} (the networks: {', '.join(shown[1:])})")
+episodes_seen, train_seconds = totals["episodes"], totals["seconds"]
 
 # ----------------------------------------------------------------------- save and export
-model.load_state_dict(best_state)
-model.cpu()
 ensemble = None
 if args.ensemble != "off":
     # The regression's prior and pull come from the training users, its weight from the
@@ -282,5 +325,7 @@ if best["val_pairwise"] is None:
     log(f"no validation users ({len(val_ids)} held back, none with 2 likes, 2 dislikes and a target of each): "
         f"kept the last epoch, {best.get('epoch')}; wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
 else:
-    log(f"best epoch {best.get('epoch')}: validation pairwise {best['val_pairwise']:.2f} (EVAL-1({val_n}), {best['val_users']} users); "
+    kept = (f"best epoch {best['epoch']}" if "networks" not in best
+            else f"the average of {len(best['networks'])} networks (epochs {', '.join(str(n['epoch']) for n in best['networks'])})")
+    log(f"{kept}: validation pairwise {best['val_pairwise']:.2f} (EVAL-1({val_n}), {best['val_users']} users); "
         f"wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
