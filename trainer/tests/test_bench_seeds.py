@@ -93,3 +93,24 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn(f"| ours: {row} |", done.stdout)
         self.assertIn(f"| what it adds to the ensemble ({row} − {ENSEMBLE}) | pairwise |", done.stdout)
         self.assertIn("seed 0: full + averaged + ensemble: regression shrink", done.stdout)
+
+
+class SeedGroups(unittest.TestCase):
+    """trainer.bench_seed_groups averages saved models' ensembles by groups of seeds: a group of
+    one seed is that seed's model, so it must match the single-seed rows exactly."""
+
+    def test_a_group_of_one_seed_is_that_seed(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "train"), users=60, seed=6)
+        taste_world(os.path.join(root, "test"), users=20, seed=6, first_user=60)
+        data = ["--train", os.path.join(root, "train"), "--test", os.path.join(root, "test"), "--n-ref", "4",
+                "--work", os.path.join(root, "work")]
+        subprocess.run([sys.executable, "-m", "trainer.bench_seeds", *data, "--seeds", "0,1", "--epochs", "1", "--no-ablations",
+                        "--train-args", "--width 16 --layers 1 --max-episodes 200"], check=True, capture_output=True, text=True)
+        alone = subprocess.run([sys.executable, "-m", "trainer.bench_seed_groups", *data, "--seeds", "1", "--groups", "1"],
+                               check=True, capture_output=True, text=True).stdout
+        self.assertIn("| groups − single seeds | pairwise | +0.00 ± 0.00 |", alone)
+        pairs = subprocess.run([sys.executable, "-m", "trainer.bench_seed_groups", *data, "--seeds", "0,1"],
+                               check=True, capture_output=True, text=True).stdout
+        self.assertIn("groups ['0+1']", pairs)
+        self.assertIn("| groups averaged (1) | top-1 |", pairs)
