@@ -73,7 +73,7 @@ parser.add_argument("--average-epochs", type=float, default=0.0, metavar="E",
                          "the weights themselves (trainer/weight_average.py; 0 = off)")
 parser.add_argument("--networks", type=int, default=None, metavar="K",
                     help="train K networks apart (seeds S, S + 1000, ...; one validation split) and serve the average of "
-                         "their logits (trainer/network_average.py; default 1, or the --init checkpoint's)")
+                         "their logits (trainer/network_average.py; default 1; a warm start keeps its checkpoint's count)")
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
@@ -139,7 +139,9 @@ if args.init:
     if config.embedding_dim != dataset.dim:
         raise SystemExit(f"--init: checkpoint expects item vectors of dim {config.embedding_dim}, data has {dataset.dim}")
     if args.networks not in (None, config.networks):
-        raise SystemExit(f"--networks: the --init checkpoint averages {config.networks} network(s); fine-tuning keeps that, got {args.networks}")
+        # As with its token attention, a warm start keeps its checkpoint's design: the nightly
+        # run passes the same flags to fresh and warm runs.
+        log(f"--networks {args.networks}: the --init checkpoint averages {config.networks} network(s), and fine-tuning keeps that")
     state = checkpoint["state_dict"]
     if config.regression_weight:
         # An ensemble: the networks alone are fine-tuned; the regression is attached again after.
