@@ -15,10 +15,10 @@ regression averaged in at the weight the validation users choose, then export.
 import argparse
 import dataclasses
 import datetime
-from contextlib import nullcontext
 import json
 import os
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -107,7 +107,6 @@ parent_pid = os.getppid()
 
 torch.manual_seed(args.seed)
 torch.set_num_threads(args.threads)
-rng = np.random.default_rng(args.seed)
 os.makedirs(args.out, exist_ok=True)
 log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
 
