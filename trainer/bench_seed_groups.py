@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, slug
-from .data import eval_users, read_dataset, subset, validation_split
-from .ensemble import attach_regression, choose_weight, fit_regression, log_odds_scorer
+from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, shipped_ensemble, slug
+from .data import eval_users, read_dataset
+from .ensemble import attach_regression, log_odds_scorer
 from .evaluate import evaluate_per_user
 from .export import load_checkpoint
 
@@ -42,9 +42,7 @@ def main():
     ensembles = {}
     for seed in seeds:
         model, _ = load_checkpoint(os.path.join(args.work, f"seed{seed}-{slug(FULL)}", "ckpt.pt"))
-        train_ids, _, _, val_users = validation_split(train, args.val_share, seed)
-        w_regression, shrink = fit_regression(subset(train, train_ids), seed)
-        weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
+        w_regression, shrink, weight, _ = shipped_ensemble(model, train, seed, args.val_share)
         ensembles[seed] = log_odds_scorer(attach_regression(model, w_regression, shrink, weight), test.vectors)
 
     def averaged(group):

@@ -51,6 +51,16 @@ def ensemble_of(variant):
     return f"{variant} + regression ensemble (weight fitted on validation users)"
 
 
+def shipped_ensemble(model, train, seed, val_share):
+    """What `trainer.train --ensemble auto` would attach to this model: the same split, the same
+    training users for the regression, the same validation users for the weight (without them,
+    the even average). (w_regression, shrink, weight, validation users)."""
+    train_ids, _, _, val_users = validation_split(train, val_share, seed)
+    w_regression, shrink = fit_regression(subset(train, train_ids), seed)
+    weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
+    return w_regression, shrink, weight, val_users
+
+
 def slug(name):
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
@@ -206,11 +216,7 @@ def main():
             print(f"seed {seed}: {name}: trained in {seconds[name][-1]:.0f} s", flush=True)
             attached = [(label, fixed) for label, (base, fixed) in ensembles.items() if base == name]
             if attached:
-                # What `trainer.train --ensemble` would export from this model: the same split,
-                # the same training users for the regression, the same validation users for the weight.
-                train_ids, _, _, val_users = validation_split(train, val_share, seed)
-                w_regression, shrink = fit_regression(subset(train, train_ids), seed)
-                weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
+                w_regression, shrink, weight, val_users = shipped_ensemble(model, train, seed, val_share)
                 for label, fixed in attached:
                     ensemble = attach_regression(model, w_regression, shrink, weight if fixed is None else fixed)
                     model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))

@@ -7,7 +7,7 @@ import argparse
 import onnx
 import torch
 
-from .model import ModelConfig, PreferenceModel
+from .model import ModelConfig
 from .network_average import build_model, members_of
 
 OPSET = 17

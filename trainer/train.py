@@ -232,7 +232,6 @@ def train_network(model, rng, k, count):
         # With --average-epochs the averaged weights are what is validated and kept.
         with (average.applied(model) if average is not None else nullcontext(model)) as candidate:
             val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
-            candidate_state = {k: v.detach().cpu().clone() for k, v in candidate.state_dict().items()}
         val_pairwise = None if val is None else float(val["pairwise"])
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
         progress(epoch=k * args.epochs + epoch, epochs=count * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
@@ -249,7 +248,8 @@ def train_network(model, rng, k, count):
                     "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
                     "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
                                     + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
-            best_state = candidate_state
+            # The weights just validated: the average does not move until the next step.
+            best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     return model.cpu(), best, history
 

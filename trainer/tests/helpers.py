@@ -1,6 +1,9 @@
 """Small datasets written on the fly for the trainer's tests (never data from ../shared)."""
 import csv
 import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -40,3 +43,12 @@ def taste_world(path, users=120, groups=3, items=150, dim=8, per_user=40, seed=0
             like = int(vectors[k] @ taste + 0.3 * rng.normal() > 0)
             rows.append([f"u{u}", ids[k], like, t, ""])
     write_dataset(path, vectors, ids, rows, members)
+
+
+def trainer_refusing(*flags):
+    """trainer.train run on a small world with these flags, which it should refuse: the finished
+    process, for its exit code and stderr."""
+    root = tempfile.mkdtemp()
+    taste_world(os.path.join(root, "data"), users=20, seed=5)
+    return subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
+                           *flags], capture_output=True, text=True)

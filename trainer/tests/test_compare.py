@@ -11,7 +11,7 @@ import onnx
 
 from trainer.compare import paired
 from trainer.data import choose_history_size, read_dataset
-from trainer.tests.helpers import taste_world, write_dataset
+from trainer.tests.helpers import taste_world, trainer_refusing, write_dataset
 
 
 class HistorySize(unittest.TestCase):
@@ -144,9 +144,6 @@ class SelectionWindow(unittest.TestCase):
         self.assertNotIn("criterion", metrics)
 
     def test_a_window_below_one_is_refused(self):
-        root = tempfile.mkdtemp()
-        taste_world(os.path.join(root, "data"), users=20, seed=5)
-        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
-                               "--select-window", "0"], capture_output=True, text=True)
+        done = trainer_refusing("--select-window", "0")
         self.assertNotEqual(done.returncode, 0)
         self.assertIn("--select-window: expected an integer of at least 1, got 0", done.stderr)

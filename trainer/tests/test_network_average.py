@@ -12,7 +12,7 @@ from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, build_model, members_of
-from trainer.tests.helpers import taste_world
+from trainer.tests.helpers import taste_world, trainer_refusing
 
 CONFIG = ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)
 
@@ -114,8 +114,7 @@ class TrainerAveragesNetworks(unittest.TestCase):
                               check=True, capture_output=True, text=True)
         self.assertIn("--networks 2: the --init checkpoint averages 1 network(s), and fine-tuning keeps that", done.stdout)
         self.assertIsInstance(load_checkpoint(os.path.join(root, "m", "ckpt.pt"))[0], PreferenceModel)
-        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
-                               "--networks", "0"], capture_output=True, text=True)
+        done = trainer_refusing("--networks", "0")
         self.assertIn("--networks: expected at least 1, got 0", done.stderr)
 
 

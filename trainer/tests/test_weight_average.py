@@ -7,7 +7,7 @@ import unittest
 
 import torch
 
-from trainer.tests.helpers import taste_world
+from trainer.tests.helpers import taste_world, trainer_refusing
 from trainer.weight_average import WeightAverage
 
 
@@ -103,10 +103,7 @@ class TrainerKeepsTheAverage(unittest.TestCase):
         self.assertFalse(all(torch.equal(plain[k], averaged[k]) for k in plain))
 
     def test_a_negative_span_is_refused(self):
-        root = tempfile.mkdtemp()
-        taste_world(os.path.join(root, "data"), users=20, seed=5)
-        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
-                               "--average-epochs", "-1"], capture_output=True, text=True)
+        done = trainer_refusing("--average-epochs", "-1")
         self.assertNotEqual(done.returncode, 0)
         self.assertIn("--average-epochs: expected a span of epochs of at least 0, got -1", done.stderr)
 
