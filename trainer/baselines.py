@@ -3,11 +3,16 @@
 - random;
 - global preference: logistic regression on all training labels, no history (a PickScore analogue);
 - history centroid: cosine to the mean liked vector minus cosine to the mean disliked one (ViPer proxy);
-- per-user logistic regression on the history, shrunk towards the global model.
+- per-user logistic regression on the history, shrunk towards the global model;
+- item like rate: how often the training users liked each item, by item id, no vectors (the
+  popularity baseline of recommender systems; session 18 found it the best top-1 baseline on
+  MovieLens, where many users rate each item).
 """
+import math
+
 import numpy as np
 
-from .data import eval_users
+from .data import choose_history_size, eval_users, split_users, subset
 from .evaluate import evaluate
 
 
@@ -89,6 +94,59 @@ def tune_shrink(train_dataset, w_global, grid=SHRINK_GRID, max_users=150):
     """Chooses the shrinkage on training users (never the test users) by EVAL-1 pairwise accuracy."""
     results = shrink_results(eval_users(train_dataset)[:max_users], train_dataset.vectors, w_global, grid)
     return max(results, key=results.get), results
+
+
+RATE_PRIOR_GRID = (1.0, 3.0, 10.0, 30.0)
+
+
+def item_like_counts(dataset):
+    """{item id: (likes, dislikes)} over every interaction of `dataset`."""
+    counts = {}
+    for rows in dataset.users.values():
+        for r in rows:
+            likes, dislikes = counts.get(dataset.item_ids[r.item], (0, 0))
+            counts[dataset.item_ids[r.item]] = (likes + r.label, dislikes + 1 - r.label)
+    return counts
+
+
+def _share(counts):
+    """The overall like share of `counts`, kept off 0 and 1 (0.5 when empty)."""
+    likes = sum(c[0] for c in counts.values())
+    total = sum(c[0] + c[1] for c in counts.values())
+    return min(max(likes / total, 1e-3), 1 - 1e-3) if total else 0.5
+
+
+def item_rate_log_odds(counts, item_ids, prior_count):
+    """float64 [len(item_ids)]: each item's log-odds of a like, its likes and dislikes shrunk
+    towards the overall like share by `prior_count` pseudo-interactions (an item nobody rated
+    gets the overall share). Items are matched by id, so `item_ids` may be another dataset's."""
+    share = _share(counts)
+    out = np.empty(len(item_ids))
+    for k, item in enumerate(item_ids):
+        n_like, n_dislike = counts.get(item, (0, 0))
+        out[k] = math.log((n_like + prior_count * share) / (n_dislike + prior_count * (1 - share)))
+    return out
+
+
+def item_rate_scorer(counts, item_ids, prior_count):
+    scores = item_rate_log_odds(counts, item_ids, prior_count)
+    return lambda h_items, h_labels, candidates: scores[candidates]
+
+
+def tune_rate_prior(train_dataset, grid=RATE_PRIOR_GRID, seed=0):
+    """The pseudo-count of the item like rate, chosen on training users only: the rates are
+    counted on half of them and scored under EVAL-1 (n by the tenant rule) on the other half."""
+    counted, held_out = split_users(sorted(train_dataset.users), 0.5, seed)
+    counts = item_like_counts(subset(train_dataset, counted))
+    _, users = choose_history_size(subset(train_dataset, held_out))
+    results = {a: evaluate(item_rate_scorer(counts, train_dataset.item_ids, a), users)["pairwise"] for a in grid}
+    return max(results, key=results.get), results
+
+
+def summed_scorer(*scorers):
+    """The sum of scorers' log-odds, each fitted on its own: the per-user regression plus the item
+    like rate treats the rate as what the crowd says and the regression as what the user adds."""
+    return lambda h_items, h_labels, candidates: sum(s(h_items, h_labels, candidates) for s in scorers)
 
 
 def upper_bound_shrink(test_users, vectors, w_global, grid=SHRINK_GRID):
