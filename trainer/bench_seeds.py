@@ -20,6 +20,7 @@ import numpy as np
 from . import baselines
 from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression
+from .item_rates import add_item_rates
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
 
@@ -59,6 +60,11 @@ def shipped_ensemble(model, train, seed, val_share):
     w_regression, shrink = fit_regression(subset(train, train_ids), seed)
     weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
     return w_regression, shrink, weight, val_users
+
+
+def with_rates(ensemble_label):
+    """The row of an ensemble's models with the items' like rates added as the trainer adds them."""
+    return f"{ensemble_label} + item like rates"
 
 
 def slug(name):
@@ -139,12 +145,18 @@ def baseline_results(train, test, users):
     # regression at its best shrink on the test users is an upper bound for it, and the model is
     # compared with it too, so a lead holds against the strongest baseline.
     top = baselines.upper_bound_shrink(users, test.vectors, w_global)
+    prior_count, _ = baselines.tune_rate_prior(train)
+    rate = baselines.item_rate_scorer(baselines.item_like_counts(train), test.item_ids, prior_count)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
         f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
         f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
             evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
+        f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts)":
+            evaluate_per_user(rate, users),
+        f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
+            evaluate_per_user(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate), users),
     }
 
 
@@ -170,9 +182,14 @@ def main():
     parser.add_argument("--ensemble", action="store_true",
                         help="also each seed's full model averaged with the per-user regression as `trainer.train --ensemble` does "
                              "(auto, and the even weight), from the same checkpoints: no more training")
+    parser.add_argument("--item-rates", action="store_true",
+                        help="also each fitted ensemble with the items' like rates added as `trainer.train --item-rates auto` "
+                             "adds them (trainer/item_rates.py), from the same checkpoints")
     parser.add_argument("--no-ablations", action="store_true",
                         help="train only the full model (and any --floor, --variant): no L_base and L_base + L_CP rows")
     args = parser.parse_args()
+    if args.item_rates and not args.ensemble:
+        parser.error("--item-rates: the rates are added to the ensembles, so it needs --ensemble")
     extra = extra_variants(args.variant)
     ablations = {} if args.no_ablations else {k: v for k, v in VARIANTS.items() if k != FULL}
     variants = {**ablations, FULL: VARIANTS[FULL], **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
@@ -193,8 +210,9 @@ def main():
     if args.ensemble:
         ensembles = {ENSEMBLE: (FULL, None), ENSEMBLE_EVEN: (FULL, 0.5),
                      **{ensemble_of(name): (name, None) for name in extra}}
-    model_rows = {name: [] for name in [*variants, *ensembles]}
-    seconds = {name: [] for name in [*variants, *ensembles]}
+    rated = [with_rates(label) for label, (_, fixed) in ensembles.items() if fixed is None] if args.item_rates else []
+    model_rows = {name: [] for name in [*variants, *ensembles, *rated]}
+    seconds = {name: [] for name in [*variants, *ensembles, *rated]}
     train_args = args.train_args.split()
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
@@ -221,6 +239,12 @@ def main():
                     ensemble = attach_regression(model, w_regression, shrink, weight if fixed is None else fixed)
                     model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
                     seconds[label].append(seconds[name][-1])
+                    if with_rates(label) in model_rows:
+                        train_ids = validation_split(train, val_share, seed)[0]
+                        rated_model, record = add_item_rates(ensemble, train, train_ids, val_users, seed)
+                        model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(rated_model, test.vectors), users))
+                        seconds[with_rates(label)].append(seconds[name][-1])
+                        print(f"seed {seed}: {label} + item like rates: weight {record['weight']} on {record['items']} items", flush=True)
                 print(f"seed {seed}: {name} + ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
@@ -255,6 +279,9 @@ def main():
         comparisons += [(name, BEST, f"{name} − best baseline"), (name, FULL, f"what it adds ({name} − full)")]
         if name in ensembles and ensembles[name][0] != FULL:
             comparisons += [(name, ENSEMBLE, f"what it adds to the ensemble ({name} − {ENSEMBLE})")]
+    for name in rated:
+        comparisons += [(name, BEST, f"{name} − best baseline"),
+                        (name, name[: -len(" + item like rates")], "what the item like rates add to its ensemble")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             other = best[metric] if b == BEST else b
@@ -262,7 +289,7 @@ def main():
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
-          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --no-ablations" if args.no_ablations else ""))
+          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --no-ablations" if args.no_ablations else ""))
 
 
 if __name__ == "__main__":

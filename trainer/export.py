@@ -101,6 +101,9 @@ def metadata_for(checkpoint) -> dict:
         "token_attention": config.get("token_attention", "joint"),
         # How many networks' logits are averaged (network_average.py); 1: one network.
         "networks": config.get("networks", 1),
+        # The items whose like rates are added to the log-odds, and the rates' weight (item_rates.py).
+        "item_memory": config.get("item_memory", 0),
+        "item_rate_weight": config.get("item_rate_weight", 0.0),
     }
 
 

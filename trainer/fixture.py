@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -12,6 +12,7 @@ import os
 import torch
 
 from .ensemble import attach_regression
+from .item_rates import attach_item_rates
 from .export import export_onnx
 from .model import ModelConfig, PreferenceModel
 from .network_average import NetworkAverage
@@ -25,6 +26,9 @@ parser.add_argument("--ensemble", type=float, default=0.0, metavar="W",
                     help="the model averaged with the per-user regression at this weight (trainer/ensemble.py)")
 parser.add_argument("--networks", type=int, default=1, metavar="K",
                     help="the average of K networks' logits (trainer/network_average.py)")
+parser.add_argument("--item-rates", type=float, default=0.0, metavar="W",
+                    help="the like rates of remembered items added at this weight (trainer/item_rates.py); three of the "
+                         "candidates are remembered items")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
@@ -41,7 +45,6 @@ if args.ensemble:
     prior = torch.linspace(-1.0, 1.0, config.embedding_dim + 1).numpy()
     model = attach_regression(model, prior, 3.0, args.ensemble)
     config = model.config
-model.eval()
 
 B, H, T, D = 3, 6, 5, config.embedding_dim
 history = torch.randn(B, H, D)
@@ -50,6 +53,13 @@ mask = torch.ones(B, H, dtype=torch.bool)
 mask[1, 4:] = False     # row 1: two padded slots
 mask[2, 2:] = False     # row 2: four padded slots
 candidates = torch.randn(B, T, D)
+if args.item_rates:
+    # Three candidates are remembered items, among four items no candidate is.
+    remembered = torch.cat([candidates[0, :1], candidates[1, 2:3], candidates[2, 4:5], torch.randn(4, D)]).numpy()
+    model = attach_item_rates(model, remembered, list(range(len(remembered))), torch.linspace(-2.0, 2.0, len(remembered)).numpy(),
+                              args.item_rates)
+    config = model.config
+model.eval()
 with torch.no_grad():
     logits, user = model(history, labels, mask, candidates)
 

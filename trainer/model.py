@@ -69,6 +69,9 @@ class ModelConfig:
     regression_weight: float = 0.0   # > 0 (with user_fit_steps): the fit is averaged with the network, this its weight
     networks: int = 1                # > 1: that many networks of this config, trained apart, their logits
                                      # averaged (trainer/network_average.py; build it with build_model)
+    item_memory: int = 0             # > 0: the like rates of that many remembered items are added to the
+                                     # log-odds, times item_rate_weight (trainer/item_rates.py; build_model)
+    item_rate_weight: float = 0.0
 
     def to_dict(self):
         return asdict(self)
@@ -156,6 +159,8 @@ class PreferenceModel(nn.Module):
             raise ValueError("regression_weight: the ensemble needs the fitted regression (user_fit_steps > 0)")
         if config.networks != 1:
             raise ValueError(f"networks: a PreferenceModel is one network, got {config.networks}; build_model builds their average")
+        if config.item_memory:
+            raise ValueError("item_memory: a PreferenceModel is the network alone; build_model adds the items' rates")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a

@@ -46,10 +46,17 @@ class NetworkAverage(nn.Module):
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """The model a config describes: one network, or the average of `config.networks`."""
+    """The model a config describes: one network, or the average of `config.networks`, with the
+    items' like rates added when `config.item_memory` (item_rates.py)."""
+    if config.item_memory:
+        from .item_rates import WithItemRates   # imported here: it builds its inner model with this function
+        return WithItemRates(config)
     return PreferenceModel(config) if config.networks == 1 else NetworkAverage(config)
 
 
 def members_of(model: nn.Module) -> list:
-    """The networks in a model: itself, or an average's members."""
+    """The networks in a model: itself, an average's members, or those of the model item rates
+    were added to."""
+    from .item_rates import without_item_rates   # imported here, as in build_model
+    model = without_item_rates(model)
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

@@ -29,6 +29,7 @@ from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression
+from .item_rates import add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .weight_average import WeightAverage
 
@@ -53,6 +54,9 @@ parser.add_argument("--token-attention", choices=["joint", "cross"], default="jo
 parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
                     help="after training, average the model's log-odds with the per-user regression's (trainer/ensemble.py): "
                          "auto = the weight estimated from the validation users' pairs, W = this weight in [0, 1], off = the network alone")
+parser.add_argument("--item-rates", choices=["off", "auto"], default="off",
+                    help="after training (and any --ensemble), add to the model's log-odds each remembered item's like rate among "
+                         "the training users, weighted as the validation users' pairs say (trainer/item_rates.py); off = vectors only")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -142,6 +146,10 @@ if args.init:
         # run passes the same flags to fresh and warm runs.
         log(f"--networks {args.networks}: the --init checkpoint averages {config.networks} network(s), and fine-tuning keeps that")
     state = checkpoint["state_dict"]
+    if config.item_memory:
+        # The items' rates are counted again from this run's training users (after the regression).
+        config = dataclasses.replace(config, item_memory=0, item_rate_weight=0.0)
+        state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.regression_weight:
         # An ensemble: the networks alone are fine-tuned; the regression is attached again after.
         config = ModelConfig(**{**config.to_dict(), "user_fit_steps": 0, "regression_weight": 0.0})
@@ -294,6 +302,16 @@ if args.ensemble != "off":
     config = model.config
     log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
+item_rates = None
+if args.item_rates == "auto":
+    model, item_rates = add_item_rates(model, dataset, train_ids, val_users, args.seed)
+    config = model.config
+    if item_rates["items"] and val_users:
+        shown = evaluate(model_scorer(model, vectors), val_users)
+        item_rates["val_pairwise_without"] = best["val_pairwise"]
+        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
+        f"({item_rates['prior_count']:g} pseudo-counts; {item_rates['selected_by']})")
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
     **best,
@@ -308,6 +326,7 @@ metrics = {
     "seed": args.seed,
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
+    "item_rates": item_rates,
     "average_epochs": args.average_epochs or None,
 }
 checkpoint = {

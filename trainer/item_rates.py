@@ -1,0 +1,141 @@
+"""What the crowd says of each item: the model's log-odds plus the item's like rate (issue 14, session 18).
+
+Where many users rate the same items (a catalogue, as in MovieLens), how often the tenant's
+users liked an item says much that its vector does not: on MovieLens the item like rate alone
+(baselines.item_rate_scorer) ties the per-user regression on pairwise accuracy and beats every
+other baseline on top-1, and the network and the regression, which read vectors only, cannot
+learn it (the vectors' collaborative factors are centred per item, so an item's popularity is
+taken out of them).
+
+After training (and after the regression ensemble, trainer/ensemble.py), the model remembers the
+items the training users rated, at most MAX_ITEMS of the most rated, with each one's like rate
+as log-odds shrunk towards the overall share and centred on it (an item nobody rated adds 0).
+Its log-odds become model + beta * rate(z). A candidate is known when its vector is, within
+float32 round-off, one the model remembers (the nearest remembered vector, so it is plain
+matrix products in the ONNX graph); any other candidate, such as a new image, adds nothing.
+beta comes from the validation users' pairs, as the ensemble's weight does, with rates counted
+on the training users only (a validation user's own labels never count). The ONNX contract is
+unchanged; the user embedding is the model's.
+"""
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from . import baselines
+from .ensemble import log_odds_scorer, posterior_mean
+from .data import subset
+from .model import ModelConfig
+from .network_average import build_model
+
+# The items remembered, at most: the memory is [MAX_ITEMS, D] floats, and scoring a candidate
+# compares it with each of them (at 4096 x 32, 0.5 MB and about 0.26 MFLOP a candidate). The
+# most rated items are kept: a rarely rated item's rate is shrunk close to 0 anyway.
+MAX_ITEMS = 4096
+# A candidate is a remembered item when its squared distance to it is within this share of its
+# squared norm: float32 round-off of the same vector is about 1e-6 of it, two distinct items
+# of any real data far more than 1e-4.
+MATCH_TOLERANCE = 1e-4
+# The weights beta the posterior is computed at.
+GRID = np.linspace(0.0, 2.0, 41)
+
+
+class WithItemRates(nn.Module):
+    """A model (one network, an average, with or without the regression) plus beta times the
+    like rate of the candidate, when the candidate is an item it remembers."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.item_memory < 1:
+            raise ValueError(f"item_memory: the rates need at least 1 remembered item, got {config.item_memory}")
+        if config.item_rate_weight < 0:
+            raise ValueError(f"item_rate_weight: expected a weight >= 0, got {config.item_rate_weight}")
+        self.config = config
+        self.inner = build_model(dataclasses.replace(config, item_memory=0, item_rate_weight=0.0))
+        self.register_buffer("memory_vectors", torch.zeros(config.item_memory, config.embedding_dim))
+        self.register_buffer("memory_log_odds", torch.zeros(config.item_memory))
+
+    def item_log_odds(self, candidates):
+        """[B, T]: each candidate's remembered like rate (centred log-odds), or 0 when unknown."""
+        memory = self.memory_vectors
+        squared = (candidates * candidates).sum(-1, keepdim=True)                       # [B, T, 1]
+        distance = squared - 2.0 * candidates @ memory.T + (memory * memory).sum(-1)    # [B, T, K]
+        nearest = distance.argmin(-1)                                                    # [B, T]
+        closest = distance.gather(-1, nearest.unsqueeze(-1)).squeeze(-1)
+        known = closest <= MATCH_TOLERANCE * squared.squeeze(-1)
+        return torch.where(known, self.memory_log_odds[nearest], torch.zeros_like(closest))
+
+    def forward(self, history, history_label, history_mask, candidates):
+        logits, user = self.inner(history, history_label, history_mask, candidates)
+        rate = self.config.item_rate_weight * self.item_log_odds(candidates).unsqueeze(-1)    # [B, T, 1]
+        return logits + rate * torch.tensor([0.5, -0.5], dtype=rate.dtype, device=rate.device), user
+
+
+def without_item_rates(model: nn.Module) -> nn.Module:
+    """The model the rates were attached to (itself when none were)."""
+    return model.inner if isinstance(model, WithItemRates) else model
+
+
+def remembered_items(dataset, user_ids, prior_count, max_items=MAX_ITEMS):
+    """(item rows, centred log-odds) of the at most `max_items` items these users rated most
+    (ties by row), from their labels only."""
+    counts = baselines.item_like_counts(subset(dataset, user_ids))
+    rows = sorted((i for i, item in enumerate(dataset.item_ids) if item in counts),
+                  key=lambda i: (-sum(counts[dataset.item_ids[i]]), i))[:max_items]
+    centre = baselines.item_rate_log_odds(counts, [None], prior_count)[0]        # nobody rated None: the overall share
+    log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - centre
+    return np.array(rows, dtype=np.int64), log_odds
+
+
+def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, weight: float) -> nn.Module:
+    """A copy of `model` (without any rates it had) that adds `weight` times the rate of each
+    remembered item (`rows` of `vectors`, their centred `log_odds`). No rows: the model itself."""
+    model = without_item_rates(model)
+    if len(rows) == 0:
+        return model
+    out = WithItemRates(dataclasses.replace(model.config, item_memory=len(rows), item_rate_weight=float(weight)))
+    out.inner.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
+        out.memory_log_odds.copy_(torch.from_numpy(np.asarray(log_odds, np.float32)))
+    return out.eval()
+
+
+def choose_rate_weight(model: nn.Module, vectors: np.ndarray, rows, log_odds, users: list) -> float:
+    """beta, the posterior mean under a uniform prior on GRID, from `users`' pairs: the likelihood
+    of beta is that of "the like wins" under sigmoid(s (model margin + beta rate margin)), s fitted
+    for each beta, each user counting once (ensemble.posterior_mean). No users or no pair: 0,
+    since nothing then says the rates help."""
+    rate = np.zeros(len(vectors))
+    rate[np.asarray(rows, np.int64)] = log_odds
+    scorer = log_odds_scorer(without_item_rates(model), vectors)
+    model_margins, rate_margins, pair_users = [], [], []
+    for u in users:
+        if not u.pairs:
+            continue
+        items = np.array(sorted({i for p in u.pairs for i in p}))
+        scores = dict(zip(items.tolist(), scorer(np.array([r.item for r in u.history]), np.array([r.label for r in u.history]), items)))
+        model_margins += [scores[like] - scores[dislike] for like, dislike in u.pairs]
+        rate_margins += [rate[like] - rate[dislike] for like, dislike in u.pairs]
+        pair_users += [u.user] * len(u.pairs)
+    if not model_margins:
+        return 0.0
+    dm, dr = np.array(model_margins), np.array(rate_margins)
+    return posterior_mean(GRID, lambda beta: dm + beta * dr, pair_users)
+
+
+def add_item_rates(model: nn.Module, dataset, train_ids, val_users: list, seed: int):
+    """What `trainer.train --item-rates auto` does after training: (the model with the rates, or
+    the model itself when beta comes out 0 or no item was rated; a record for metrics.json). The
+    pseudo-count and the rates come from the training users, beta from the validation users."""
+    train_set = subset(dataset, train_ids)
+    prior_count, _ = baselines.tune_rate_prior(train_set, seed=seed)
+    rows, log_odds = remembered_items(dataset, train_ids, prior_count)
+    weight = choose_rate_weight(model, dataset.vectors, rows, log_odds, val_users) if len(rows) else 0.0
+    record = {"weight": weight, "items": int(len(rows)), "prior_count": prior_count,
+              "selected_by": "posterior mean from the validation users' pairs" if any(u.pairs for u in val_users)
+              else "no validation pairs: the rates are left out"}
+    if weight == 0.0:
+        return model, {**record, "items": 0}
+    return attach_item_rates(model, dataset.vectors, rows, log_odds, weight), record

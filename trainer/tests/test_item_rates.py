@@ -1,0 +1,154 @@
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import torch
+
+from trainer import baselines
+from trainer.data import eval_users, read_dataset, subset
+from trainer.ensemble import attach_regression
+from trainer.export import load_checkpoint
+from trainer.item_rates import WithItemRates, attach_item_rates, choose_rate_weight, remembered_items, without_item_rates
+from trainer.model import ModelConfig, PreferenceModel
+from trainer.network_average import NetworkAverage, build_model, members_of
+from trainer.tests.helpers import write_dataset
+
+CONFIG = ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)
+
+
+def network(seed=0):
+    torch.manual_seed(seed)
+    model = PreferenceModel(CONFIG).eval()
+    torch.nn.init.normal_(model.user_weights.weight, std=0.1)
+    return model
+
+
+def popularity_world(path, users=80, items=60, dim=6, per_user=30, seed=0):
+    """Each item has a quality its vector does not show (so only its like rate tells it), and each
+    user a small taste over the vectors: a user likes an item when quality + taste . vector > 0."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(items, dim)).astype(np.float32)
+    quality = 2.0 * rng.normal(size=items)
+    ids = [f"i{k}" for k in range(items)]
+    rows = []
+    for u in range(users):
+        taste = 0.5 * rng.normal(size=dim)
+        for t, k in enumerate(rng.choice(items, size=per_user, replace=False)):
+            rows.append([f"u{u}", ids[k], int(quality[k] + vectors[k] @ taste + 0.3 * rng.normal() > 0), t, ""])
+    write_dataset(path, vectors, ids, rows)
+
+
+class Offsets(unittest.TestCase):
+    def test_a_remembered_candidate_gets_weight_times_its_rate_and_any_other_nothing(self):
+        inner = network()
+        g = torch.Generator().manual_seed(1)
+        history, labels = torch.randn(2, 5, 6, generator=g), torch.randint(0, 2, (2, 5), generator=g)
+        mask, candidates = torch.ones(2, 5, dtype=torch.bool), torch.randn(2, 4, 6, generator=g)
+        memory = np.concatenate([candidates[0, 1:2].numpy(), candidates[1, 3:4].numpy(), np.ones((1, 6), np.float32)])
+        model = attach_item_rates(inner, memory, [0, 1, 2], np.array([1.5, -2.0, 9.0]), 0.5)
+        with torch.no_grad():
+            logits, user = model(history, labels, mask, candidates)
+            plain, plain_user = inner(history, labels, mask, candidates)
+        added = (logits[..., 0] - logits[..., 1]) - (plain[..., 0] - plain[..., 1])
+        expected = torch.zeros(2, 4)
+        expected[0, 1], expected[1, 3] = 0.75, -1.0
+        self.assertTrue(torch.allclose(added, expected, atol=1e-5), added)
+        self.assertTrue(torch.equal(user, plain_user))
+        # A vector a hair away from a remembered one (as float32 round-off leaves it) still matches.
+        near = candidates.clone()
+        near[0, 1] += 1e-6
+        with torch.no_grad():
+            self.assertAlmostEqual(float(model.item_log_odds(near)[0, 1]), 1.5, places=5)
+
+    def test_attached_to_an_ensemble_of_two_networks_saved_and_loaded_and_stripped(self):
+        average = attach_regression(NetworkAverage.of([network(0), network(1)]), np.linspace(-1, 1, 7), 1.0, 0.5)
+        model = attach_item_rates(average, np.eye(6, dtype=np.float32), [2, 4], np.array([1.0, -1.0]), 0.7)
+        self.assertIsInstance(model, WithItemRates)
+        self.assertEqual((model.config.item_memory, model.config.item_rate_weight, model.config.networks), (2, 0.7, 2))
+        self.assertEqual(len(members_of(model)), 2)
+        loaded = build_model(model.config)
+        loaded.load_state_dict(model.state_dict())
+        x = (torch.randn(1, 4, 6), torch.tensor([[1, 0, 1, 0]]), torch.ones(1, 4, dtype=torch.bool), torch.eye(6)[None])
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(loaded(*x)[0], model(*x)[0]))
+        # Attaching again replaces the rates rather than stacking them.
+        again = attach_item_rates(model, np.eye(6, dtype=np.float32), [2], np.array([3.0]), 1.0)
+        self.assertIs(type(without_item_rates(again)), NetworkAverage)
+        self.assertEqual(again.config.item_memory, 1)
+        with self.assertRaisesRegex(ValueError, "item_memory"):
+            PreferenceModel(ModelConfig(item_memory=3))
+
+
+class Rates(unittest.TestCase):
+    def test_remembered_items_count_only_the_given_users_and_keep_the_most_rated(self):
+        root = tempfile.mkdtemp()
+        ids = ["a", "b", "c", "d"]
+        rows = [["u1", "a", 1, 0, ""], ["u1", "b", 0, 1, ""], ["u2", "a", 1, 0, ""], ["u2", "c", 1, 1, ""],
+                ["u3", "a", 0, 0, ""], ["u3", "b", 0, 1, ""], ["u9", "d", 1, 0, ""], ["u9", "d", 1, 1, ""]]
+        write_dataset(root, np.eye(4, dtype=np.float32), ids, rows)
+        dataset = read_dataset(root)
+        items, log_odds = remembered_items(dataset, ["u1", "u2", "u3"], prior_count=1.0, max_items=2)
+        self.assertEqual(items.tolist(), [0, 1])            # a (3 ratings), b (2); d only by u9, who is left out
+        share = 3 / 6
+        centre = np.log(share / (1 - share))
+        expected = [np.log((2 + share) / (1 + 1 - share)) - centre, np.log((0 + share) / (2 + 1 - share)) - centre]
+        self.assertTrue(np.allclose(log_odds, expected))
+
+    def test_the_weight_grows_with_what_the_rates_explain(self):
+        root = tempfile.mkdtemp()
+        popularity_world(root)
+        dataset = read_dataset(root)
+        users = list(dataset.users)
+        rows, log_odds = remembered_items(dataset, users[:60], prior_count=3.0)
+        held_out = eval_users(subset(dataset, users[60:]), 4)
+        self.assertGreater(len(held_out), 5)
+        informed = choose_rate_weight(network(), dataset.vectors, rows, log_odds, held_out)
+        shuffled = choose_rate_weight(network(), dataset.vectors, rows, np.random.default_rng(0).permutation(log_odds), held_out)
+        self.assertGreater(informed, 0.8)
+        self.assertLess(shuffled, informed)
+        self.assertEqual(choose_rate_weight(network(), dataset.vectors, rows, log_odds, []), 0.0)
+
+    def test_the_item_rate_baseline_matches_items_by_id(self):
+        counts = {"a": (3, 1), "b": (0, 2)}
+        scores = baselines.item_rate_log_odds(counts, ["b", "x", "a"], prior_count=2.0)   # overall share 3 / 6
+        self.assertTrue(np.allclose(scores, [np.log((0 + 1) / (2 + 1)), 0.0, np.log((3 + 1) / (1 + 1))]))
+
+
+class TrainerAddsItemRates(unittest.TestCase):
+    def test_rates_weighted_by_validation_exported_and_stripped_for_fine_tuning(self):
+        root = tempfile.mkdtemp()
+        popularity_world(os.path.join(root, "data"), users=120)
+
+        def run(out, *extra):
+            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
+                                   "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
+                                   "--ensemble", "auto", "--item-rates", "auto", *extra], check=True, capture_output=True, text=True)
+            with open(os.path.join(root, out, "metrics.json")) as f:
+                return json.load(f), done.stdout
+
+        metrics, stdout = run("m")
+        self.assertGreater(metrics["item_rates"]["weight"], 0.0)
+        self.assertGreater(metrics["item_rates"]["items"], 0)
+        self.assertIn("item like rates: weight", stdout)
+        model, checkpoint = load_checkpoint(os.path.join(root, "m", "ckpt.pt"))
+        self.assertIsInstance(model, WithItemRates)
+        self.assertGreater(model.config.regression_weight, 0.0)
+        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
+        self.assertEqual(meta["item_memory"], str(metrics["item_rates"]["items"]))
+        self.assertEqual(float(meta["item_rate_weight"]), metrics["item_rates"]["weight"])
+        # The validation figure is the served model's, with the rates.
+        self.assertNotEqual(metrics["val_pairwise"], metrics["item_rates"]["val_pairwise_without"])
+
+        tuned, _ = run("tuned", "--init", os.path.join(root, "m", "ckpt.pt"), "--epochs", "1")
+        again, _ = load_checkpoint(os.path.join(root, "tuned", "ckpt.pt"))
+        self.assertIsInstance(again, WithItemRates)
+        self.assertEqual(again.config.item_memory, tuned["item_rates"]["items"])
+
+
+if __name__ == "__main__":
+    unittest.main()
