@@ -34,6 +34,9 @@ from .network_average import build_model
 # model without them for 50 candidates and 1.99x for 500; 4,096 items 1.43x and 3.42x. The most
 # rated items are kept: a rarely rated item's rate is shrunk close to 0 anyway.
 MAX_ITEMS = 2048
+# An item is remembered when at least this many training users rated it: one rating is no crowd
+# (where every image is rated by the user who made it, nothing is remembered and nothing added).
+MIN_RATINGS = 2
 # The nearest remembered item is looked for among the vectors' projections on this many fixed
 # directions (cheaper than the full vectors when D is large), then the full vectors are compared,
 # so a projection that happens to bring two items close can only miss a rate, never give a wrong one.
@@ -90,9 +93,9 @@ def without_item_rates(model: nn.Module) -> nn.Module:
 
 def remembered_items(dataset, user_ids, prior_count, max_items=MAX_ITEMS):
     """(item rows, centred log-odds) of the at most `max_items` items these users rated most
-    (ties by row), from their labels only."""
+    (ties by row), each rated at least MIN_RATINGS times, from their labels only."""
     counts = baselines.item_like_counts(subset(dataset, user_ids))
-    rows = sorted((i for i, item in enumerate(dataset.item_ids) if item in counts),
+    rows = sorted((i for i, item in enumerate(dataset.item_ids) if sum(counts.get(item, (0, 0))) >= MIN_RATINGS),
                   key=lambda i: (-sum(counts[dataset.item_ids[i]]), i))[:max_items]
     centre = baselines.item_rate_log_odds(counts, [None], prior_count)[0]        # nobody rated None: the overall share
     log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - centre
@@ -116,8 +119,8 @@ def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, wei
 def choose_rate_weight(model: nn.Module, vectors: np.ndarray, rows, log_odds, users: list) -> float:
     """beta, the posterior mean under a uniform prior on GRID, from `users`' pairs: the likelihood
     of beta is that of "the like wins" under sigmoid(s (model margin + beta rate margin)), s fitted
-    for each beta, each user counting once (ensemble.posterior_mean). No users or no pair: 0,
-    since nothing then says the rates help."""
+    for each beta, each user counting once (ensemble.posterior_mean). No pair whose items' rates
+    differ: 0, since nothing then says the rates help (a flat likelihood's mean would be 1)."""
     rate = np.zeros(len(vectors))
     rate[np.asarray(rows, np.int64)] = log_odds
     scorer = log_odds_scorer(without_item_rates(model), vectors)
@@ -130,7 +133,7 @@ def choose_rate_weight(model: nn.Module, vectors: np.ndarray, rows, log_odds, us
         model_margins += [scores[like] - scores[dislike] for like, dislike in u.pairs]
         rate_margins += [rate[like] - rate[dislike] for like, dislike in u.pairs]
         pair_users += [u.user] * len(u.pairs)
-    if not model_margins:
+    if not any(rate_margins):
         return 0.0
     dm, dr = np.array(model_margins), np.array(rate_margins)
     return posterior_mean(GRID, lambda beta: dm + beta * dr, pair_users)

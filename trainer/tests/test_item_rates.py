@@ -98,6 +98,8 @@ class Rates(unittest.TestCase):
         centre = np.log(share / (1 - share))
         expected = [np.log((2 + share) / (1 + 1 - share)) - centre, np.log((0 + share) / (2 + 1 - share)) - centre]
         self.assertTrue(np.allclose(log_odds, expected))
+        # c was rated once: no crowd, not remembered however many items may be.
+        self.assertEqual(remembered_items(dataset, ["u1", "u2", "u3"], prior_count=1.0)[0].tolist(), [0, 1])
 
     def test_the_weight_grows_with_what_the_rates_explain(self):
         root = tempfile.mkdtemp()
@@ -112,6 +114,8 @@ class Rates(unittest.TestCase):
         self.assertGreater(informed, 0.8)
         self.assertLess(shuffled, informed)
         self.assertEqual(choose_rate_weight(network(), dataset.vectors, rows, log_odds, []), 0.0)
+        # Pairs whose items all have the same rate say nothing of beta (a flat likelihood's mean would be 1).
+        self.assertEqual(choose_rate_weight(network(), dataset.vectors, rows, np.zeros(len(rows)), held_out), 0.0)
 
     def test_the_item_rate_baseline_matches_items_by_id(self):
         counts = {"a": (3, 1), "b": (0, 2)}
