@@ -127,13 +127,17 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         '--progress',
         '--quiet',
         // The best design measured (docs/preference-model.md, issue 14): the user's sequence
-        // attends to the preference tokens as keys and values, as in the paper, and the network
+        // attends to the preference tokens as keys and values, as in the paper, the network
         // is averaged with each user's own regression, weighted on validation users
-        // (trainer/ensemble.py). A warm start keeps its checkpoint's token attention.
-        // TRAINING_TRAINER_ARGS comes after, so `--ensemble off` there trains the network alone.
+        // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
+        // weighted the same way (trainer/item_rates.py; nothing is added where no item has a
+        // crowd). A warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS
+        // comes after, so `--ensemble off --item-rates off` there trains the network alone.
         '--token-attention',
         'cross',
         '--ensemble',
+        'auto',
+        '--item-rates',
         'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,

@@ -162,12 +162,16 @@ describe('per-tenant models and the nightly fine-tune', () => {
         const dir = join(tenantStore, tenantModelName(t.id));
         expect(existsSync(join(dir, '1', 'model.onnx'))).toBe(true);
         // The nightly model is the best design measured: K/V preference tokens, averaged with
-        // each user's own regression.
+        // each user's own regression, plus the like rates of the items the tenant's users rated
+        // (this world's 300 items are each rated by many users).
         const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(dir, '1', 'model.onnx'))));
         expect(metadata.token_attention).toBe('cross');
         const weight = Number(metadata.regression_weight);
         expect(weight).toBeGreaterThan(0);
         expect(weight).toBeLessThanOrEqual(1);
+        expect(Number(metadata.item_memory)).toBeGreaterThan(0);
+        expect(Number(metadata.item_memory)).toBeLessThanOrEqual(300);
+        expect(Number(metadata.item_rate_weight)).toBeGreaterThan(0);
         expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
       }
     } finally {

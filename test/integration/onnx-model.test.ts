@@ -154,7 +154,7 @@ describe.each([
   ['the global floor', ['--global-floor']],
   ['the tokens as keys and values only', ['--token-attention', 'cross']],
   ['two networks averaged, with the regression ensemble', ['--networks', '2', '--ensemble', '0.5']],
-  ['the items\' like rates, over the regression ensemble', ['--ensemble', '0.5', '--item-rates', '0.8']],
+  ["the items' like rates, over the regression ensemble", ['--ensemble', '0.5', '--item-rates', '0.8']],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {
     ({ session, fx } = await exportFixture(flags));
