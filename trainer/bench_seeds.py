@@ -241,7 +241,7 @@ def main():
                     seconds[label].append(seconds[name][-1])
                     if with_rates(label) in model_rows:
                         train_ids = validation_split(train, val_share, seed)[0]
-                        rated_model, record = add_item_rates(ensemble, train, train_ids, val_users, seed)
+                        rated_model, record = add_item_rates(ensemble, train, train_ids, seed)
                         model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(rated_model, test.vectors), users))
                         seconds[with_rates(label)].append(seconds[name][-1])
                         print(f"seed {seed}: {label} + item like rates: weight {record['weight']} on {record['items']} items", flush=True)

@@ -135,21 +135,12 @@ def weight_from_margins(network_margins, regression_margins, pair_users=None) ->
     dr = np.asarray(regression_margins, np.float64)
     if len(dn) == 0:
         return 0.5
-    return posterior_mean(GRID, lambda w: (1 - w) * dn + w * dr, pair_users)
-
-
-def posterior_mean(grid, margins_at, pair_users=None) -> float:
-    """The posterior mean of a parameter over `grid` under a uniform prior, where its likelihood is
-    that of "the like wins" with probability sigmoid(s margins_at(value)) over pairs, the scale s
-    fitted for each value, and each user's pairs share one vote (`pair_users`: the user of each
-    pair; None: a user per pair). Rounded to 0.01."""
-    first = np.asarray(margins_at(grid[0]))
-    users = np.arange(len(first)) if pair_users is None else np.unique(np.asarray(pair_users), return_inverse=True)[1]
+    users = np.arange(len(dn)) if pair_users is None else np.unique(np.asarray(pair_users), return_inverse=True)[1]
     per_user = np.bincount(users).astype(np.float64)
     weights = 1.0 / per_user[users]                         # a user's pairs share one vote
-    loglik = np.array([_profile_loglik(np.asarray(margins_at(value), np.float64), weights) for value in grid])
+    loglik = np.array([_profile_loglik((1 - w) * dn + w * dr, weights) for w in GRID])
     posterior = np.exp(loglik - loglik.max())
-    return round(float((grid * posterior).sum() / posterior.sum()), 2)
+    return round(float((GRID * posterior).sum() / posterior.sum()), 2)
 
 
 def _profile_loglik(margins, weights, steps=50):

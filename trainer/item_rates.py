@@ -8,23 +8,23 @@ learn it (the vectors' collaborative factors are centred per item, so an item's 
 taken out of them).
 
 After training (and after the regression ensemble, trainer/ensemble.py), the model remembers the
-items the training users rated, at most MAX_ITEMS of the most rated, with each one's like rate
-as log-odds shrunk towards the overall share and centred on it (an item nobody rated adds 0).
-Its log-odds become model + beta * rate(z). A candidate is known when its vector is, within
-float32 round-off, one the model remembers (the nearest remembered vector, so it is plain
-matrix products in the ONNX graph); any other candidate, such as a new image, adds nothing.
-beta comes from the validation users' pairs, as the ensemble's weight does, with rates counted
-on the training users only (a validation user's own labels never count). The ONNX contract is
-unchanged; the user embedding is the model's.
+items at least MIN_RATINGS training users rated, at most MAX_ITEMS of the most rated, with each
+one's like rate as log-odds shrunk towards the overall share and centred on it, and its log-odds
+become model + beta * rate(z). A candidate is known when its vector is, within float32
+round-off, one the model remembers; any other candidate, such as a new image, adds nothing. beta
+is how much the rate says beyond the vector: its coefficient beside the vector in a logistic
+regression of the training users' labels, each label's rate counted without it
+(rate_weight_beyond_vectors). The ONNX contract is unchanged; the user embedding is the model's.
 """
 import dataclasses
+import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from . import baselines
-from .ensemble import log_odds_scorer, posterior_mean
+from .compare import GLOBAL_FIT_ROWS
 from .data import subset
 from .model import ModelConfig
 from .network_average import build_model
@@ -45,8 +45,8 @@ KEY_DIMENSIONS = 8
 # squared norm: float32 round-off of the same vector is about 1e-6 of it, two distinct items
 # of any real data far more than 1e-4.
 MATCH_TOLERANCE = 1e-4
-# The weights beta the posterior is computed at.
-GRID = np.linspace(0.0, 2.0, 41)
+# beta at most: an item's rate counted twice over.
+MAX_WEIGHT = 2.0
 
 
 class WithItemRates(nn.Module):
@@ -116,40 +116,46 @@ def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, wei
     return out.eval()
 
 
-def choose_rate_weight(model: nn.Module, vectors: np.ndarray, rows, log_odds, users: list) -> float:
-    """beta, the posterior mean under a uniform prior on GRID, from `users`' pairs: the likelihood
-    of beta is that of "the like wins" under sigmoid(s (model margin + beta rate margin)), s fitted
-    for each beta, each user counting once (ensemble.posterior_mean). No pair whose items' rates
-    differ: 0, since nothing then says the rates help (a flat likelihood's mean would be 1)."""
-    rate = np.zeros(len(vectors))
-    rate[np.asarray(rows, np.int64)] = log_odds
-    scorer = log_odds_scorer(without_item_rates(model), vectors)
-    model_margins, rate_margins, pair_users = [], [], []
-    for u in users:
-        if not u.pairs:
-            continue
-        items = np.array(sorted({i for p in u.pairs for i in p}))
-        scores = dict(zip(items.tolist(), scorer(np.array([r.item for r in u.history]), np.array([r.label for r in u.history]), items)))
-        model_margins += [scores[like] - scores[dislike] for like, dislike in u.pairs]
-        rate_margins += [rate[like] - rate[dislike] for like, dislike in u.pairs]
-        pair_users += [u.user] * len(u.pairs)
-    if not any(rate_margins):
+def rate_weight_beyond_vectors(dataset, user_ids, prior_count, seed=0, max_rows=GLOBAL_FIT_ROWS) -> float:
+    """beta: how much an item's like rate says beyond its vector. The coefficient of the rate in a
+    logistic regression of these users' labels on the item's vector and its rate, each label's
+    rate counted without that label (with it, the rate would hold the answer), at most `max_rows`
+    labels (a seeded sample), kept within [0, MAX_WEIGHT]. It is measured on every training label,
+    not on the few validation users: their likelihood of beta was almost flat (twice the
+    log-likelihood ratio against 0 was 0.01-1.57 on MovieLens), and its mean lay mid-range where
+    the rates say nothing new (docs/preference-model.md, session 18)."""
+    counts = baselines.item_like_counts(subset(dataset, user_ids))
+    share = baselines.item_rate_log_odds(counts, [None], prior_count)[0]       # the centre: the overall share's log-odds
+    items, labels = [], []
+    for user in user_ids:
+        items += [r.item for r in dataset.users[user]]
+        labels += [r.label for r in dataset.users[user]]
+    items, labels = np.array(items, np.int64), np.array(labels, np.int64)
+    if len(items) > max_rows:
+        keep = np.random.default_rng(seed).choice(len(items), max_rows, replace=False)
+        items, labels = items[keep], labels[keep]
+    likes = np.array([counts[dataset.item_ids[i]][0] for i in items]) - labels
+    dislikes = np.array([counts[dataset.item_ids[i]][1] for i in items]) - (1 - labels)
+    p = 1.0 / (1.0 + math.exp(-share))
+    rate = np.log((likes + prior_count * p) / (dislikes + prior_count * (1 - p))) - share
+    # A rate from fewer than MIN_RATINGS other labels is not served (remembered_items): here it is 0.
+    rate = np.where(likes + dislikes >= MIN_RATINGS, rate, 0.0)
+    if not rate.any():
         return 0.0
-    dm, dr = np.array(model_margins), np.array(rate_margins)
-    return posterior_mean(GRID, lambda beta: dm + beta * dr, pair_users)
+    w = baselines.fit_logistic(np.hstack([dataset.vectors[items], rate[:, None]]), labels, 1.0)
+    return round(float(min(max(w[-2], 0.0), MAX_WEIGHT)), 2)
 
 
-def add_item_rates(model: nn.Module, dataset, train_ids, val_users: list, seed: int):
+def add_item_rates(model: nn.Module, dataset, train_ids, seed: int):
     """What `trainer.train --item-rates auto` does after training: (the model with the rates, or
-    the model itself when beta comes out 0 or no item was rated; a record for metrics.json). The
-    pseudo-count and the rates come from the training users, beta from the validation users."""
+    the model itself when beta comes out 0 or no item was rated twice; a record for metrics.json).
+    The pseudo-count, the rates and beta come from the training users' labels only."""
     train_set = subset(dataset, train_ids)
     prior_count, _ = baselines.tune_rate_prior(train_set, seed=seed)
     rows, log_odds = remembered_items(dataset, train_ids, prior_count)
-    weight = choose_rate_weight(model, dataset.vectors, rows, log_odds, val_users) if len(rows) else 0.0
+    weight = rate_weight_beyond_vectors(dataset, train_ids, prior_count, seed) if len(rows) else 0.0
     record = {"weight": weight, "items": int(len(rows)), "prior_count": prior_count,
-              "selected_by": "posterior mean from the validation users' pairs" if any(u.pairs for u in val_users)
-              else "no validation pairs: the rates are left out"}
+              "selected_by": "the rate's weight beside the vector in a regression of the training labels"}
     if weight == 0.0:
         return model, {**record, "items": 0}
     return attach_item_rates(model, dataset.vectors, rows, log_odds, weight), record

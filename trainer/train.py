@@ -56,7 +56,7 @@ parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
                          "auto = the weight estimated from the validation users' pairs, W = this weight in [0, 1], off = the network alone")
 parser.add_argument("--item-rates", choices=["off", "auto"], default="off",
                     help="after training (and any --ensemble), add to the model's log-odds each remembered item's like rate among "
-                         "the training users, weighted as the validation users' pairs say (trainer/item_rates.py); off = vectors only")
+                         "the training users, weighted by what it says beyond the item's vector (trainer/item_rates.py); off = vectors only")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -304,7 +304,7 @@ if args.ensemble != "off":
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 item_rates = None
 if args.item_rates == "auto":
-    model, item_rates = add_item_rates(model, dataset, train_ids, val_users, args.seed)
+    model, item_rates = add_item_rates(model, dataset, train_ids, args.seed)
     config = model.config
     if item_rates["items"] and val_users:
         shown = evaluate(model_scorer(model, vectors), val_users)

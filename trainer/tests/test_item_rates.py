@@ -13,7 +13,7 @@ from trainer import baselines
 from trainer.data import eval_users, read_dataset, subset
 from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
-from trainer.item_rates import WithItemRates, attach_item_rates, choose_rate_weight, remembered_items, without_item_rates
+from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, build_model, members_of
 from trainer.tests.helpers import write_dataset
@@ -28,18 +28,22 @@ def network(seed=0):
     return model
 
 
-def popularity_world(path, users=80, items=60, dim=6, per_user=30, seed=0):
-    """Each item has a quality its vector does not show (so only its like rate tells it), and each
-    user a small taste over the vectors: a user likes an item when quality + taste . vector > 0."""
+def popularity_world(path, users=80, items=60, dim=6, per_user=30, seed=0, hidden_quality=True):
+    """Each item has a quality, and each user a taste over the vectors: a user likes an item with
+    probability sigmoid(quality + taste . vector). With `hidden_quality` the vector does not show
+    the quality (only the item's like rate tells it); without, the quality is a multiple of the
+    vector's first coordinate, so a logistic regression on the vector knows all the rate knows."""
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(items, dim)).astype(np.float32)
     quality = 2.0 * rng.normal(size=items)
+    if not hidden_quality:
+        vectors[:, 0] = quality / 2.0
     ids = [f"i{k}" for k in range(items)]
     rows = []
     for u in range(users):
         taste = 0.5 * rng.normal(size=dim)
         for t, k in enumerate(rng.choice(items, size=per_user, replace=False)):
-            rows.append([f"u{u}", ids[k], int(quality[k] + vectors[k] @ taste + 0.3 * rng.normal() > 0), t, ""])
+            rows.append([f"u{u}", ids[k], int(rng.random() < 1.0 / (1.0 + np.exp(-(quality[k] + vectors[k] @ taste)))), t, ""])
     write_dataset(path, vectors, ids, rows)
 
 
@@ -101,21 +105,21 @@ class Rates(unittest.TestCase):
         # c was rated once: no crowd, not remembered however many items may be.
         self.assertEqual(remembered_items(dataset, ["u1", "u2", "u3"], prior_count=1.0)[0].tolist(), [0, 1])
 
-    def test_the_weight_grows_with_what_the_rates_explain(self):
+    def test_the_weight_is_what_the_rate_says_beyond_the_vector(self):
         root = tempfile.mkdtemp()
-        popularity_world(root)
-        dataset = read_dataset(root)
-        users = list(dataset.users)
-        rows, log_odds = remembered_items(dataset, users[:60], prior_count=3.0)
-        held_out = eval_users(subset(dataset, users[60:]), 4)
-        self.assertGreater(len(held_out), 5)
-        informed = choose_rate_weight(network(), dataset.vectors, rows, log_odds, held_out)
-        shuffled = choose_rate_weight(network(), dataset.vectors, rows, np.random.default_rng(0).permutation(log_odds), held_out)
-        self.assertGreater(informed, 0.8)
-        self.assertLess(shuffled, informed)
-        self.assertEqual(choose_rate_weight(network(), dataset.vectors, rows, log_odds, []), 0.0)
-        # Pairs whose items all have the same rate say nothing of beta (a flat likelihood's mean would be 1).
-        self.assertEqual(choose_rate_weight(network(), dataset.vectors, rows, np.zeros(len(rows)), held_out), 0.0)
+        popularity_world(os.path.join(root, "hidden"))                       # quality the vectors do not show
+        popularity_world(os.path.join(root, "shown"), hidden_quality=False)  # the same, but the vectors show it
+        hidden, shown = read_dataset(os.path.join(root, "hidden")), read_dataset(os.path.join(root, "shown"))
+        self.assertGreater(rate_weight_beyond_vectors(hidden, list(hidden.users), 3.0), 0.5)
+        self.assertLess(rate_weight_beyond_vectors(shown, list(shown.users), 3.0), 0.2)
+        # A user's own label never counts towards their rate: with it, a world of pure noise would
+        # give the rate weight (each label would be in its own item's rate).
+        noise = os.path.join(root, "noise")
+        rng = np.random.default_rng(3)
+        write_dataset(noise, rng.normal(size=(40, 6)).astype(np.float32), [f"i{k}" for k in range(40)],
+                      [[f"u{u}", f"i{k}", int(rng.random() < 0.5), 0, ""] for u in range(60) for k in rng.choice(40, 20, replace=False)])
+        noisy = read_dataset(noise)
+        self.assertLess(rate_weight_beyond_vectors(noisy, list(noisy.users), 3.0), 0.2)
 
     def test_the_item_rate_baseline_matches_items_by_id(self):
         counts = {"a": (3, 1), "b": (0, 2)}
@@ -147,6 +151,7 @@ class TrainerAddsItemRates(unittest.TestCase):
         self.assertEqual(float(meta["item_rate_weight"]), metrics["item_rates"]["weight"])
         # The validation figure is the served model's, with the rates.
         self.assertNotEqual(metrics["val_pairwise"], metrics["item_rates"]["val_pairwise_without"])
+        self.assertEqual(metrics["item_rates"]["selected_by"], "the rate's weight beside the vector in a regression of the training labels")
 
         tuned, _ = run("tuned", "--init", os.path.join(root, "m", "ckpt.pt"), "--epochs", "1")
         again, _ = load_checkpoint(os.path.join(root, "tuned", "ckpt.pt"))
