@@ -109,7 +109,7 @@ def item_like_counts(dataset):
     return counts
 
 
-def _share(counts):
+def overall_like_share(counts):
     """The overall like share of `counts`, kept off 0 and 1 (0.5 when empty)."""
     likes = sum(c[0] for c in counts.values())
     total = sum(c[0] + c[1] for c in counts.values())
@@ -120,7 +120,7 @@ def item_rate_log_odds(counts, item_ids, prior_count):
     """float64 [len(item_ids)]: each item's log-odds of a like, its likes and dislikes shrunk
     towards the overall like share by `prior_count` pseudo-interactions (an item nobody rated
     gets the overall share). Items are matched by id, so `item_ids` may be another dataset's."""
-    share = _share(counts)
+    share = overall_like_share(counts)
     out = np.empty(len(item_ids))
     for k, item in enumerate(item_ids):
         n_like, n_dislike = counts.get(item, (0, 0))

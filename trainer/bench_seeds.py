@@ -20,9 +20,9 @@ import numpy as np
 from . import baselines
 from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression
-from .item_rates import add_item_rates
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
+from .item_rates import add_item_rates
 
 VARIANTS = {
     "L_base": ["--loss", "base", "--tokens", "0"],

@@ -97,8 +97,8 @@ def remembered_items(dataset, user_ids, prior_count, max_items=MAX_ITEMS):
     counts = baselines.item_like_counts(subset(dataset, user_ids))
     rows = sorted((i for i, item in enumerate(dataset.item_ids) if sum(counts.get(item, (0, 0))) >= MIN_RATINGS),
                   key=lambda i: (-sum(counts[dataset.item_ids[i]]), i))[:max_items]
-    centre = baselines.item_rate_log_odds(counts, [None], prior_count)[0]        # nobody rated None: the overall share
-    log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - centre
+    share = baselines.overall_like_share(counts)
+    log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - math.log(share / (1 - share))
     return np.array(rows, dtype=np.int64), log_odds
 
 
@@ -125,7 +125,7 @@ def rate_weight_beyond_vectors(dataset, user_ids, prior_count, seed=0, max_rows=
     log-likelihood ratio against 0 was 0.01-1.57 on MovieLens), and its mean lay mid-range where
     the rates say nothing new (docs/preference-model.md, session 18)."""
     counts = baselines.item_like_counts(subset(dataset, user_ids))
-    share = baselines.item_rate_log_odds(counts, [None], prior_count)[0]       # the centre: the overall share's log-odds
+    share = baselines.overall_like_share(counts)
     items, labels = [], []
     for user in user_ids:
         items += [r.item for r in dataset.users[user]]
@@ -136,8 +136,8 @@ def rate_weight_beyond_vectors(dataset, user_ids, prior_count, seed=0, max_rows=
         items, labels = items[keep], labels[keep]
     likes = np.array([counts[dataset.item_ids[i]][0] for i in items]) - labels
     dislikes = np.array([counts[dataset.item_ids[i]][1] for i in items]) - (1 - labels)
-    p = 1.0 / (1.0 + math.exp(-share))
-    rate = np.log((likes + prior_count * p) / (dislikes + prior_count * (1 - p))) - share
+    # As remembered_items serves it: shrunk towards the overall share and centred on it.
+    rate = np.log((likes + prior_count * share) / (dislikes + prior_count * (1 - share))) - math.log(share / (1 - share))
     # A rate from fewer than MIN_RATINGS other labels is not served (remembered_items): here it is 0.
     rate = np.where(likes + dislikes >= MIN_RATINGS, rate, 0.0)
     if not rate.any():

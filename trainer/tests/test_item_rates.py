@@ -10,7 +10,7 @@ import onnx
 import torch
 
 from trainer import baselines
-from trainer.data import eval_users, read_dataset, subset
+from trainer.data import read_dataset
 from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
