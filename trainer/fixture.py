@@ -12,8 +12,8 @@ import os
 import torch
 
 from .ensemble import attach_regression
-from .item_rates import attach_item_rates
 from .export import export_onnx
+from .item_rates import attach_item_rates
 from .model import ModelConfig, PreferenceModel
 from .network_average import NetworkAverage
 

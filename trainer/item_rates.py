@@ -91,10 +91,10 @@ def without_item_rates(model: nn.Module) -> nn.Module:
     return model.inner if isinstance(model, WithItemRates) else model
 
 
-def remembered_items(dataset, user_ids, prior_count, max_items=MAX_ITEMS):
-    """(item rows, centred log-odds) of the at most `max_items` items these users rated most
-    (ties by row), each rated at least MIN_RATINGS times, from their labels only."""
-    counts = baselines.item_like_counts(subset(dataset, user_ids))
+def remembered_items(dataset, counts, prior_count, max_items=MAX_ITEMS):
+    """(item rows, centred log-odds) of the at most `max_items` items rated most in `counts`
+    (baselines.item_like_counts of the users who count; ties by row), each rated at least
+    MIN_RATINGS times."""
     rows = sorted((i for i, item in enumerate(dataset.item_ids) if sum(counts.get(item, (0, 0))) >= MIN_RATINGS),
                   key=lambda i: (-sum(counts[dataset.item_ids[i]]), i))[:max_items]
     share = baselines.overall_like_share(counts)
@@ -116,15 +116,15 @@ def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, wei
     return out.eval()
 
 
-def rate_weight_beyond_vectors(dataset, user_ids, prior_count, seed=0, max_rows=GLOBAL_FIT_ROWS) -> float:
+def rate_weight_beyond_vectors(dataset, user_ids, counts, prior_count, seed=0, max_rows=GLOBAL_FIT_ROWS) -> float:
     """beta: how much an item's like rate says beyond its vector. The coefficient of the rate in a
     logistic regression of these users' labels on the item's vector and its rate, each label's
     rate counted without that label (with it, the rate would hold the answer), at most `max_rows`
     labels (a seeded sample), kept within [0, MAX_WEIGHT]. It is measured on every training label,
     not on the few validation users: their likelihood of beta was almost flat (twice the
     log-likelihood ratio against 0 was 0.01-1.57 on MovieLens), and its mean lay mid-range where
-    the rates say nothing new (docs/preference-model.md, session 18)."""
-    counts = baselines.item_like_counts(subset(dataset, user_ids))
+    the rates say nothing new (docs/preference-model.md, session 18). `counts`: those users'
+    baselines.item_like_counts."""
     share = baselines.overall_like_share(counts)
     items, labels = [], []
     for user in user_ids:
@@ -152,8 +152,9 @@ def add_item_rates(model: nn.Module, dataset, train_ids, seed: int):
     The pseudo-count, the rates and beta come from the training users' labels only."""
     train_set = subset(dataset, train_ids)
     prior_count, _ = baselines.tune_rate_prior(train_set, seed=seed)
-    rows, log_odds = remembered_items(dataset, train_ids, prior_count)
-    weight = rate_weight_beyond_vectors(dataset, train_ids, prior_count, seed) if len(rows) else 0.0
+    counts = baselines.item_like_counts(train_set)
+    rows, log_odds = remembered_items(dataset, counts, prior_count)
+    weight = rate_weight_beyond_vectors(dataset, train_ids, counts, prior_count, seed) if len(rows) else 0.0
     record = {"weight": weight, "items": int(len(rows)), "prior_count": prior_count,
               "selected_by": "the rate's weight beside the vector in a regression of the training labels"}
     if weight == 0.0:

@@ -10,7 +10,7 @@ import onnx
 import torch
 
 from trainer import baselines
-from trainer.data import read_dataset
+from trainer.data import read_dataset, subset
 from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
@@ -45,6 +45,12 @@ def popularity_world(path, users=80, items=60, dim=6, per_user=30, seed=0, hidde
         for t, k in enumerate(rng.choice(items, size=per_user, replace=False)):
             rows.append([f"u{u}", ids[k], int(rng.random() < 1.0 / (1.0 + np.exp(-(quality[k] + vectors[k] @ taste)))), t, ""])
     write_dataset(path, vectors, ids, rows)
+
+
+def weight_of(dataset):
+    """rate_weight_beyond_vectors over all of `dataset`'s users at 3 pseudo-counts."""
+    users = list(dataset.users)
+    return rate_weight_beyond_vectors(dataset, users, baselines.item_like_counts(dataset), 3.0)
 
 
 class Offsets(unittest.TestCase):
@@ -96,22 +102,23 @@ class Rates(unittest.TestCase):
                 ["u3", "a", 0, 0, ""], ["u3", "b", 0, 1, ""], ["u9", "d", 1, 0, ""], ["u9", "d", 1, 1, ""]]
         write_dataset(root, np.eye(4, dtype=np.float32), ids, rows)
         dataset = read_dataset(root)
-        items, log_odds = remembered_items(dataset, ["u1", "u2", "u3"], prior_count=1.0, max_items=2)
+        counts = baselines.item_like_counts(subset(dataset, ["u1", "u2", "u3"]))
+        items, log_odds = remembered_items(dataset, counts, prior_count=1.0, max_items=2)
         self.assertEqual(items.tolist(), [0, 1])            # a (3 ratings), b (2); d only by u9, who is left out
         share = 3 / 6
         centre = np.log(share / (1 - share))
         expected = [np.log((2 + share) / (1 + 1 - share)) - centre, np.log((0 + share) / (2 + 1 - share)) - centre]
         self.assertTrue(np.allclose(log_odds, expected))
         # c was rated once: no crowd, not remembered however many items may be.
-        self.assertEqual(remembered_items(dataset, ["u1", "u2", "u3"], prior_count=1.0)[0].tolist(), [0, 1])
+        self.assertEqual(remembered_items(dataset, counts, prior_count=1.0)[0].tolist(), [0, 1])
 
     def test_the_weight_is_what_the_rate_says_beyond_the_vector(self):
         root = tempfile.mkdtemp()
         popularity_world(os.path.join(root, "hidden"))                       # quality the vectors do not show
         popularity_world(os.path.join(root, "shown"), hidden_quality=False)  # the same, but the vectors show it
         hidden, shown = read_dataset(os.path.join(root, "hidden")), read_dataset(os.path.join(root, "shown"))
-        self.assertGreater(rate_weight_beyond_vectors(hidden, list(hidden.users), 3.0), 0.5)
-        self.assertLess(rate_weight_beyond_vectors(shown, list(shown.users), 3.0), 0.2)
+        self.assertGreater(weight_of(hidden), 0.5)
+        self.assertLess(weight_of(shown), 0.2)
         # A user's own label never counts towards their rate: with it, a world of pure noise would
         # give the rate weight (each label would be in its own item's rate).
         noise = os.path.join(root, "noise")
@@ -119,7 +126,7 @@ class Rates(unittest.TestCase):
         write_dataset(noise, rng.normal(size=(40, 6)).astype(np.float32), [f"i{k}" for k in range(40)],
                       [[f"u{u}", f"i{k}", int(rng.random() < 0.5), 0, ""] for u in range(60) for k in rng.choice(40, 20, replace=False)])
         noisy = read_dataset(noise)
-        self.assertLess(rate_weight_beyond_vectors(noisy, list(noisy.users), 3.0), 0.2)
+        self.assertLess(weight_of(noisy), 0.2)
 
     def test_the_item_rate_baseline_matches_items_by_id(self):
         counts = {"a": (3, 1), "b": (0, 2)}
