@@ -26,7 +26,8 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
 
 
 def export_onnx(model, path: str, metadata: dict) -> None:
-    """Exports a PreferenceModel, or an average of them (network_average.py)."""
+    """Exports a PreferenceModel, an average of them (network_average.py), or either with the
+    items' like rates added (item_rates.py)."""
     model.eval()
     networks = members_of(model)
     for network in networks:

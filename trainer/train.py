@@ -3,14 +3,16 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--progress]
+                         [--networks K] [--item-rates off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
 score best on the held-out validation users under EVAL-1 (an epoch's accuracy, or with
 --select-window its mean with the epochs before; with --average-epochs the moving average of
-the weights is what is validated and kept), then (with --ensemble) the per-user
-regression averaged in at the weight the validation users choose, then export.
+the weights is what is validated and kept; with --networks K, K networks each so and their
+logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
+validation users choose, then (with --item-rates) the remembered items' like rates added, then
+export.
 """
 import argparse
 import dataclasses
