@@ -1,4 +1,4 @@
-// npm run synth -- --out DIR [--test-share 0.2] [--preset pairwise|short-history] [--users 1000 --groups 8
+// npm run synth -- --out DIR [--test-share 0.2] [--preset pairwise|pairwise-fresh|short-history] [--users 1000 --groups 8
 //                   --items 3000 --dim 32 --styles 24 --per-user 80 --per-user-min 4 --pair-share 0.25
 //                   --noise 0.08 --personal 0.25 --quality 0.3 --seed 1]
 // Writes a synthetic preference dataset (CONTRACTS.md section 1) whose users fall into taste groups.
@@ -8,7 +8,10 @@ import { splitWorldByUser, writeDataset } from '../synth/dataset-writer.js';
 import { DEFAULT_WORLD, generateTasteWorld, WORLD_PRESETS, type TasteWorldOptions } from '../synth/taste-world.js';
 import { messageOf } from '../errors.js';
 
-const FLAGS: Record<string, keyof TasteWorldOptions> = {
+// The options that take a number (freshImages comes only with its preset).
+type NumberOption = { [K in keyof TasteWorldOptions]-?: TasteWorldOptions[K] extends number | undefined ? K : never }[keyof TasteWorldOptions];
+
+const FLAGS: Record<string, NumberOption> = {
   users: 'users',
   groups: 'groups',
   items: 'items',

@@ -19,6 +19,13 @@ export interface TasteWorldOptions {
   interactionsPerUserMin?: number;
   /** Share of each user's interactions that come as pairs: one choice between two images of one style. */
   pairShare: number;
+  /**
+   * Every interaction is on images made for it, so no image is judged twice (as in public
+   * pairwise data such as Pick-a-Pic, where each image was generated for one user's prompt):
+   * counting an image's likes tells nothing about it. `items` is then unused. Unset: every
+   * interaction draws from one catalogue of `items` images, as in MovieLens.
+   */
+  freshImages?: boolean;
   /** How far a user strays from their group's taste (0 = clones). */
   personalNoise: number;
   /** Weight of the quality direction all users share, against their own taste. */
@@ -41,10 +48,14 @@ export interface TasteWorldOptions {
  * - pairwise: every interaction is a choice between two images for one prompt, and most of a
  *   choice is overall quality shared by everyone (as in public human-preference data, where a
  *   global aesthetic score predicts most choices), a smaller part the user's own taste;
+ * - pairwise-fresh: the same, with each image generated for the one choice it appears in, as in
+ *   that data (the pairwise world draws from a catalogue each image of which about 48 users judge,
+ *   which lets a count of likes per image, a popularity baseline, do well there);
  * - short-history: most users have 2 to 4 likes and as many dislikes.
  */
 export const WORLD_PRESETS: Record<string, Partial<TasteWorldOptions>> = {
   pairwise: { pairShare: 1, qualityWeight: 0.7 },
+  'pairwise-fresh': { pairShare: 1, qualityWeight: 0.7, freshImages: true },
   'short-history': { interactionsPerUserMin: 4, interactionsPerUser: 8 },
 };
 
@@ -169,19 +180,18 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
 
   // Utilities are computed in the latent space (the truth); the vectors apps send are lifted.
   const latent = new Map<string, Float64Array>();
-  const items: WorldItem[] = Array.from({ length: o.items }, (_, i) => {
-    const style = i % o.styles;
+  const items: WorldItem[] = [];
+  const makeItem = (style: number): WorldItem => {
+    const id = `item-${items.length}`;
     const prompt = `${SUBJECTS[random.int(SUBJECTS.length)]}, ${STYLE_WORDS[style % STYLE_WORDS.length]}`; // drawn first, as always
     const point = near(random, styleCenters[style], 0.8);
     // Unlifted, the app's float32 vector itself (so worlds of up to latentDim dimensions are as before).
-    latent.set(`item-${i}`, space < o.dim ? point : Float64Array.from(Float32Array.from(point)));
-    return {
-      id: `item-${i}`,
-      style,
-      prompt,
-      vector: Float32Array.from(lift(point)),
-    };
-  });
+    latent.set(id, space < o.dim ? point : Float64Array.from(Float32Array.from(point)));
+    const item = { id, style, prompt, vector: Float32Array.from(lift(point)) };
+    items.push(item);
+    return item;
+  };
+  if (!o.freshImages) for (let i = 0; i < o.items; i++) makeItem(i % o.styles);
   const byStyle = styleCenters.map((_, s) => items.filter((item) => item.style === s));
 
   const users: WorldUser[] = [];
@@ -205,9 +215,10 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
       ts += 1 + random.int(60);
       if (random.next() < o.pairShare && n + 1 < count) {
         // A choice between two images made for one prompt (same style): one liked, one not.
-        const pool = byStyle[random.int(byStyle.length)];
-        const a = pool[random.int(pool.length)];
-        const b = pool[random.int(pool.length)];
+        const style = random.int(byStyle.length);
+        const pool = byStyle[style];
+        const a = o.freshImages ? makeItem(style) : pool[random.int(pool.length)];
+        const b = o.freshImages ? makeItem(style) : pool[random.int(pool.length)];
         if (a === b) continue;
         const aWins = choose(utility(a) - utility(b));
         const pair = `${user.id}-p${pairs++}`;
@@ -216,7 +227,7 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
         n += 2;
       } else {
         // A single image, liked when its utility beats the user's typical one.
-        const item = items[random.int(items.length)];
+        const item = o.freshImages ? makeItem(random.int(o.styles)) : items[random.int(items.length)];
         interactions.push({ user: user.id, item: item.id, label: choose(utility(item)) ? 1 : 0, ts, pair: null });
         n += 1;
       }

@@ -63,6 +63,20 @@ describe('world presets (issue 14)', () => {
     expect(Math.max(...counts.values())).toBe(8);
   });
 
+  it('pairwise-fresh: each image is made for the one choice it appears in, both of one style', () => {
+    const world = generateTasteWorld({ ...WORLD_PRESETS['pairwise-fresh'], users: 20, interactionsPerUser: 10 });
+    const judged = new Map<string, number>();
+    for (const e of world.interactions) judged.set(e.item, (judged.get(e.item) ?? 0) + 1);
+    // No catalogue: only the images the choices were made on, each judged once.
+    expect(world.items.length).toBe(world.interactions.length);
+    expect([...judged.values()].every((n) => n === 1)).toBe(true);
+    const style = new Map(world.items.map((i) => [i.id, i.style]));
+    const pairs = new Map<string, number[]>();
+    for (const e of world.interactions) pairs.set(e.pair!, [...(pairs.get(e.pair!) ?? []), style.get(e.item)!]);
+    expect(pairs.size).toBe(world.interactions.length / 2);
+    for (const styles of pairs.values()) expect(styles[0]).toBe(styles[1]);
+  });
+
   it('pairwise: every interaction is one of a pair of two images of one style, one liked', () => {
     const world = generateTasteWorld({ ...WORLD_PRESETS.pairwise, users: 20, items: 120 });
     expect(world.interactions.every((e) => e.pair !== null)).toBe(true);
