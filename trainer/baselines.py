@@ -25,19 +25,20 @@ def _with_bias(x):
     return np.hstack([x, np.ones((x.shape[0], 1), x.dtype)])
 
 
-def fit_logistic(x, y, l2=1.0, prior=None, steps=25, weight=None):
+def fit_logistic(x, y, l2=1.0, prior=None, steps=25, weight=None, offset=None):
     """Newton's method for L2-regularised logistic regression, the penalty pulling towards `prior`.
 
-    Minimises sum(weight * log(1 + exp(-s * w.x))) + l2/2 * |w - prior|^2 over w (bias included;
-    every row weighs 1 without `weight`).
+    Minimises sum(weight * log(1 + exp(-s * (w.x + offset)))) + l2/2 * |w - prior|^2 over w (bias
+    included; every row weighs 1 without `weight`, and has offset 0 without `offset`).
     """
     x = _with_bias(np.asarray(x, np.float64))
     y = np.asarray(y, np.float64)
     weight = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
+    offset = np.zeros(len(y)) if offset is None else np.asarray(offset, np.float64)
     prior = np.zeros(x.shape[1]) if prior is None else prior
     w = prior.copy()
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        p = 1.0 / (1.0 + np.exp(-(x @ w + offset)))
         grad = x.T @ (weight * (p - y)) + l2 * (w - prior)
         hess = (x * (weight * p * (1 - p))[:, None]).T @ x + l2 * np.eye(x.shape[1])
         step = np.linalg.solve(hess, grad)
