@@ -134,6 +134,15 @@ def item_rate_scorer(counts, item_ids, prior_count):
     return lambda h_items, h_labels, candidates: scores[candidates]
 
 
+def unrated_caveat(counts, test):
+    """What an item like rate row must say when no item the `test` users rated was rated in
+    `counts`, as where each image is judged once: every candidate gets the overall share, and
+    EVAL-1 counts a tie as wrong, so the rate scores 0. '' when some were rated."""
+    if any(test.item_ids[r.item] in counts for rows in test.users.values() for r in rows):
+        return ""
+    return "; no test item was rated in training, so every score ties, which EVAL-1 counts as wrong"
+
+
 def tune_rate_prior(train_dataset, grid=RATE_PRIOR_GRID, seed=0):
     """The pseudo-count of the item like rate, chosen on training users only: the rates are
     counted on half of them and scored under EVAL-1 (n by the tenant rule) on the other half."""

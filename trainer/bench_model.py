@@ -62,7 +62,8 @@ w_global = baselines.global_weights(train)
 shrink, _ = baselines.tune_shrink(train, w_global)
 top = baselines.upper_bound_shrink(users, test.vectors, w_global)   # an upper bound: see baselines.py
 prior_count, _ = baselines.tune_rate_prior(train)
-rate = baselines.item_rate_scorer(baselines.item_like_counts(train), test.item_ids, prior_count)
+counts = baselines.item_like_counts(train)
+rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
@@ -71,7 +72,8 @@ results = {
         evaluate(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
     f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
         evaluate(baselines.per_user_scorer(test.vectors, w_global, top), users),
-    f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts tuned on training users)":
+    f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts tuned on training users"
+    f"{baselines.unrated_caveat(counts, test)})":
         evaluate(rate, users),
     f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
         evaluate(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate), users),

@@ -146,14 +146,15 @@ def baseline_results(train, test, users):
     # compared with it too, so a lead holds against the strongest baseline.
     top = baselines.upper_bound_shrink(users, test.vectors, w_global)
     prior_count, _ = baselines.tune_rate_prior(train)
-    rate = baselines.item_rate_scorer(baselines.item_like_counts(train), test.item_ids, prior_count)
+    counts = baselines.item_like_counts(train)
+    rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
         f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
         f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
             evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
-        f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts)":
+        f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts{baselines.unrated_caveat(counts, test)})":
             evaluate_per_user(rate, users),
         f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
             evaluate_per_user(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate), users),

@@ -2,7 +2,7 @@ import unittest
 
 import numpy as np
 
-from trainer.baselines import fit_logistic
+from trainer.baselines import fit_logistic, unrated_caveat
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
@@ -37,3 +37,11 @@ class MixtureWithoutLabels(unittest.TestCase):
         self.assertLess(W[0, 0] * W[1, 0], 0)                       # one class likes axis 0, the other dislikes it
         self.assertGreater(min(abs(W[0, 0]), abs(W[1, 0])), 1.0)
         np.testing.assert_allclose(prior, [0.5, 0.5], atol=0.1)
+
+
+class ItemRates(unittest.TestCase):
+    def test_a_rate_row_says_why_it_scores_zero_where_no_test_item_was_rated_in_training(self):
+        test = Dataset("test", np.zeros((3, 2), np.float32), ["a", "b", "c"], ["", "", ""],
+                       {"u": [Interaction(1, 1, 0, 1, "p"), Interaction(2, 0, 0, 2, "p")]})
+        self.assertIn("every score ties", unrated_caveat({"a": (3, 1)}, test))   # "a" is in no test user's history
+        self.assertEqual(unrated_caveat({"c": (0, 2)}, test), "")
