@@ -52,6 +52,9 @@ async function main() {
   if (o.interactionsPerUserMin !== undefined && o.interactionsPerUserMin > o.interactionsPerUser) {
     throw new Error(`--per-user-min: expected at most --per-user (${o.interactionsPerUser}), got ${o.interactionsPerUserMin}`);
   }
+  if (o.freshImages && values.items !== undefined) {
+    throw new Error('--items: not used with fresh images (--preset pairwise-fresh makes each image for the one choice it is in)');
+  }
   const world = generateTasteWorld(options);
   const testShare = values['test-share'] === undefined ? 0 : Number(values['test-share']);
   if (!(testShare >= 0 && testShare < 1)) throw new Error(`--test-share: expected a number from 0 to below 1, got "${values['test-share']}"`);
