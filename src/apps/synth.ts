@@ -52,7 +52,7 @@ async function main() {
   if (o.interactionsPerUserMin !== undefined && o.interactionsPerUserMin > o.interactionsPerUser) {
     throw new Error(`--per-user-min: expected at most --per-user (${o.interactionsPerUser}), got ${o.interactionsPerUserMin}`);
   }
-  if (o.freshImages && values.items !== undefined) {
+  if (o.freshImages && (values as Record<string, string | undefined>).items !== undefined) {
     throw new Error('--items: not used with fresh images (--preset pairwise-fresh makes each image for the one choice it is in)');
   }
   const world = generateTasteWorld(options);
