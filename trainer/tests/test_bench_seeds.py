@@ -114,3 +114,23 @@ class SeedGroups(unittest.TestCase):
                                check=True, capture_output=True, text=True).stdout
         self.assertIn("groups ['0+1']", pairs)
         self.assertIn("| groups averaged (1) | top-1 |", pairs)
+
+
+class RateWeights(unittest.TestCase):
+    """trainer.bench_rate_weight rebuilds each seed's shipped ensemble from bench:seeds' saved
+    models: at weight 0 it must score what bench:seeds' ensemble row scored."""
+
+    def test_weight_zero_is_the_ensemble_row_of_bench_seeds(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "train"), users=60, seed=4)
+        taste_world(os.path.join(root, "test"), users=20, seed=4, first_user=60)
+        data = ["--train", os.path.join(root, "train"), "--test", os.path.join(root, "test"), "--n-ref", "4",
+                "--work", os.path.join(root, "work"), "--seeds", "0"]
+        seeds = subprocess.run([sys.executable, "-m", "trainer.bench_seeds", *data, "--epochs", "1", "--no-ablations", "--ensemble",
+                                "--train-args", "--width 16 --layers 1 --max-episodes 200"], check=True, capture_output=True, text=True).stdout
+        ensemble = next(line for line in seeds.splitlines() if line.startswith(f"| ours: {ENSEMBLE} |")).split("|")[2].strip()
+        weights = subprocess.run([sys.executable, "-m", "trainer.bench_rate_weight", *data],
+                                 check=True, capture_output=True, text=True).stdout
+        row = next(line for line in weights.splitlines() if line.startswith("| 0 |")).split("|")
+        self.assertEqual(f"{float(row[4].split('/')[0]):.1f}", ensemble)   # "at 0": pairwise / top-1
+        self.assertRegex(row[2].strip(), r"^\d+(\.\d+)?$")                  # the shipped rule's beta
