@@ -7,13 +7,12 @@ weight chosen by these figures would have been chosen on the test users.
 
 python3 -m trainer.bench_rate_weight --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8] [--val-share 0.1]
 """
-import argparse
 import os
 
 import numpy as np
 
 from . import baselines
-from .bench_seeds import FULL, shipped_ensemble, slug
+from .bench_seeds import FULL, saved_models_parser, shipped_ensemble, slug
 from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression
 from .evaluate import evaluate, model_scorer
@@ -24,14 +23,7 @@ GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--train", required=True)
-    parser.add_argument("--test", required=True)
-    parser.add_argument("--work", required=True, help="bench:seeds' --work folder")
-    parser.add_argument("--seeds", required=True)
-    parser.add_argument("--n-ref", type=int, default=8)
-    parser.add_argument("--val-share", type=float, default=0.1)
-    args = parser.parse_args()
+    args = saved_models_parser(__doc__).parse_args()
     train, test = read_dataset(args.train), read_dataset(args.test)
     users = eval_users(test, args.n_ref)
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -8,13 +8,13 @@ python3 -m trainer.bench_seed_groups --train DIR --test DIR --work DIR --seeds 0
 
 Without --groups, every pair of the seeds.
 """
-import argparse
 import itertools
 import os
 
 import numpy as np
 
-from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, shipped_ensemble, slug
+from .bench_seeds import (FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, saved_models_parser,
+                          shipped_ensemble, slug)
 from .data import eval_users, read_dataset
 from .ensemble import attach_regression, log_odds_scorer
 from .evaluate import evaluate_per_user
@@ -24,14 +24,8 @@ METRICS = ("pairwise", "top-1")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--train", required=True)
-    parser.add_argument("--test", required=True)
-    parser.add_argument("--work", required=True, help="bench:seeds' --work folder")
-    parser.add_argument("--seeds", required=True)
+    parser = saved_models_parser(__doc__)
     parser.add_argument("--groups", help="groups of seeds joined by +, comma-separated (default: every pair)")
-    parser.add_argument("--n-ref", type=int, default=8)
-    parser.add_argument("--val-share", type=float, default=0.1, help="as the models were trained with")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     groups = ([tuple(int(s) for s in g.split("+")) for g in args.groups.split(",")] if args.groups

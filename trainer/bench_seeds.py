@@ -67,6 +67,19 @@ def with_rates(ensemble_label):
     return f"{ensemble_label} + item like rates"
 
 
+def saved_models_parser(description):
+    """The arguments of a bench that reads bench:seeds' saved models (trainer.bench_seed_groups,
+    trainer.bench_rate_weight): the same data, --work folder and seeds as that run."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--test", required=True)
+    parser.add_argument("--work", required=True, help="bench:seeds' --work folder")
+    parser.add_argument("--seeds", required=True)
+    parser.add_argument("--n-ref", type=int, default=8)
+    parser.add_argument("--val-share", type=float, default=0.1, help="as the models were trained with")
+    return parser
+
+
 def slug(name):
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
