@@ -130,9 +130,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // attends to the preference tokens as keys and values, as in the paper, the network
         // is averaged with each user's own regression, weighted on validation users
         // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
-        // weighted by what they say beyond the items' vectors (trainer/item_rates.py; nothing is
-        // added where no item has a crowd). A warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS
-        // comes after, so `--ensemble off --item-rates off` there trains the network alone.
+        // weighted by what they say beyond the items' vectors, each user with a bias of their
+        // own (trainer/item_rates.py; nothing is added where no item has a crowd). A warm start
+        // keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes after, so
+        // `--ensemble off --item-rates off` there trains the network alone.
         '--token-attention',
         'cross',
         '--ensemble',
