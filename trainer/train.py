@@ -3,13 +3,14 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--networks K] [--item-rates off|auto] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
 score best on the held-out validation users under EVAL-1 (an epoch's accuracy, or with
 --select-window its mean with the epochs before; with --average-epochs the moving average of
-the weights is what is validated and kept; with --networks K, K networks each so and their
+the weights is what is validated and kept; with --patience P a network stops once P epochs in a
+row have not beaten the epoch kept; with --networks K, K networks each so and their
 logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
 validation users choose, then (with --item-rates) the remembered items' like rates added, then
 export.
@@ -77,6 +78,10 @@ parser.add_argument("--select-window", type=int, default=1, metavar="K",
 parser.add_argument("--average-epochs", type=float, default=0.0, metavar="E",
                     help="validate and keep a moving average of the weights over about the last E epochs instead of "
                          "the weights themselves (trainer/weight_average.py; 0 = off)")
+parser.add_argument("--patience", type=int, default=0, metavar="P",
+                    help="stop a network's training once P epochs in a row have not beaten the epoch kept (0 = run every "
+                         "epoch); the epochs until then train exactly as without it, so the kept weights are the same "
+                         "whenever no later epoch would have beaten them")
 parser.add_argument("--networks", type=int, default=None, metavar="K",
                     help="train K networks apart (seeds S, S + 1000, ...; one validation split) and serve the average of "
                          "their logits (trainer/network_average.py; default 1; a warm start keeps its checkpoint's count)")
@@ -94,6 +99,8 @@ parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
+if args.patience < 0:
+    parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
     parser.error(f"--networks: expected at least 1, got {args.networks}")
 if args.average_epochs < 0:
@@ -260,6 +267,14 @@ def train_network(model, rng, k, count):
                                     + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < args.epochs:
+            # The learning-rate schedule still spans --epochs, so everything up to here trained as
+            # a full run would have: only a later epoch that beat the kept one is given up.
+            best["stopped_after"] = epoch
+            log(f"{named}stopped after epoch {epoch}: {args.patience} epochs without beating epoch {best['epoch']}")
+            progress(epoch=(k + 1) * args.epochs, epochs=count * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+                     **({"network": k + 1} if count > 1 else {}))
+            break
     model.load_state_dict(best_state)
     return model.cpu(), best, history
 

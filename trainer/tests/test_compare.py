@@ -143,6 +143,35 @@ class SelectionWindow(unittest.TestCase):
         self.assertEqual(metrics["selected_by"], f"validation pairwise accuracy, averaged over epochs {first}-{metrics['epoch']}")
         self.assertNotIn("criterion", metrics)
 
+    def test_patience_stops_once_the_kept_epoch_stands_and_keeps_what_a_full_run_keeps(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=80, seed=1)
+        common = ["--data", os.path.join(root, "data"), "--epochs", "12", "--width", "16", "--layers", "1", "--max-episodes", "400"]
+        runs = {}
+        for name, extra in (("full", []), ("patient", ["--patience", "2"])):
+            out = os.path.join(root, name)
+            subprocess.run([sys.executable, "-m", "trainer.train", *common, "--out", out, *extra],
+                           check=True, capture_output=True, text=True)
+            with open(os.path.join(out, "metrics.json")) as f:
+                runs[name] = json.load(f)
+        full, patient = runs["full"], runs["patient"]
+        stopped = patient["stopped_after"]
+        self.assertLess(stopped, 12)                                   # it did stop early
+        self.assertEqual(stopped, patient["epoch"] + 2)
+        self.assertEqual(len(patient["epochs"]), stopped)
+        # Up to the stop, every epoch trained as in the full run (the schedule spans 12 epochs in both).
+        self.assertEqual(patient["epochs"], full["epochs"][:stopped])
+        # This world's full run keeps epoch 6 of 12 (seen), so the patient run (stopped at 8) keeps it too.
+        kept_in_full = int(np.argmax([e["val_pairwise"] for e in full["epochs"]])) + 1
+        self.assertLessEqual(kept_in_full, stopped)
+        self.assertEqual((patient["epoch"], patient["val_pairwise"]), (full["epoch"], full["val_pairwise"]))
+        self.assertNotIn("stopped_after", full)
+
+    def test_a_negative_patience_is_refused(self):
+        done = trainer_refusing("--patience", "-1")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--patience: expected 0 (off) or a number of epochs, got -1", done.stderr)
+
     def test_a_window_below_one_is_refused(self):
         done = trainer_refusing("--select-window", "0")
         self.assertNotEqual(done.returncode, 0)
