@@ -19,7 +19,7 @@ import numpy as np
 
 from . import baselines
 from .data import eval_users, read_dataset, subset, validation_split
-from .ensemble import attach_regression, choose_weight, fit_regression
+from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
 from .item_rates import add_item_rates
@@ -55,11 +55,12 @@ def ensemble_of(variant):
 def shipped_ensemble(model, train, seed, val_share):
     """What `trainer.train --ensemble auto` would attach to this model: the same split, the same
     training users for the regression, the same validation users for the weight (without them,
-    the even average). (w_regression, shrink, weight, validation users)."""
-    train_ids, _, _, val_users = validation_split(train, val_share, seed)
+    the even average). (w_regression, shrink, weight, the validation users it was fitted on)."""
+    train_ids, val_ids, val_n, val_users = validation_split(train, val_share, seed)
     w_regression, shrink = fit_regression(subset(train, train_ids), seed)
-    weight = choose_weight(model, w_regression, shrink, val_users, train.vectors)[0] if val_users else 0.5
-    return w_regression, shrink, weight, val_users
+    _, weighed_on = weight_users(train, train_ids, val_ids, val_n, val_users)
+    weight = choose_weight(model, w_regression, shrink, weighed_on, train.vectors)[0] if weighed_on else 0.5
+    return w_regression, shrink, weight, weighed_on
 
 
 def with_rates(ensemble_label):

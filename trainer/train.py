@@ -31,7 +31,7 @@ from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
-from .ensemble import attach_regression, choose_weight, fit_regression
+from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .item_rates import add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .weight_average import WeightAverage
@@ -304,12 +304,12 @@ if args.ensemble != "off":
     # validation users (without them, the even average): no part sees a validation user's labels.
     w_regression, shrink = fit_regression(subset(dataset, train_ids), args.seed)
     if val_users:
-        weight, by_weight = choose_weight(model, w_regression, shrink, val_users, vectors,
+        weight_n, weighed_on = weight_users(dataset, train_ids, val_ids, val_n, val_users)
+        weight, by_weight = choose_weight(model, w_regression, shrink, weighed_on, vectors,
                                           None if args.ensemble == "auto" else (args.ensemble,))
-        chosen = by_weight[weight]
-        best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(chosen["pairwise"]), val_top1=chosen["top1"])
-        ensemble = {"weight": weight, "shrink": shrink,
-                    "selected_by": f"posterior mean from the validation users' pairs, EVAL-1({val_n})" if args.ensemble == "auto" else "--ensemble",
+        ensemble = {"weight": weight, "shrink": shrink, "history_size": weight_n, "users": len(weighed_on),
+                    "selected_by": (f"posterior mean from {len(weighed_on)} validation users' pairs, EVAL-1({weight_n})"
+                                    if args.ensemble == "auto" else "--ensemble"),
                     "val_pairwise_by_weight": {str(w): round(r["pairwise"], 2) for w, r in by_weight.items()}}
     else:
         weight = 0.5 if args.ensemble == "auto" else args.ensemble
@@ -317,6 +317,10 @@ if args.ensemble != "off":
                     "selected_by": "the even average: no validation users" if args.ensemble == "auto" else "--ensemble"}
     model = attach_regression(model, w_regression, shrink, weight)
     config = model.config
+    if val_users:
+        # At the validation users' own EVAL-1(n), as every other validation figure here.
+        shown = evaluate(model_scorer(model, vectors), val_users)
+        best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 item_rates = None

@@ -12,12 +12,12 @@ import numpy as np
 import torch
 
 from trainer import baselines
-from trainer.data import eval_users, read_dataset
+from trainer.data import eval_users, read_dataset, subset
 from trainer.evaluate import evaluate
-from trainer.ensemble import attach_regression, choose_weight, log_odds_scorer, weight_from_margins
+from trainer.ensemble import attach_regression, choose_weight, log_odds_scorer, weight_from_margins, weight_users
 from trainer.export import load_checkpoint
 from trainer.model import ModelConfig, PreferenceModel
-from trainer.tests.helpers import taste_world
+from trainer.tests.helpers import taste_world, write_dataset
 
 
 def network(dim=6, seed=0, **config):
@@ -104,6 +104,38 @@ class ChooseWeight(unittest.TestCase):
         self.assertEqual(weight, 0.75)
 
 
+class WeightUsers(unittest.TestCase):
+    """The weight is fitted at the tenant's EVAL-1(n), not at the shorter n a small validation split
+    falls back to."""
+
+    def world(self, long_validation_users):
+        """200 training users with 10 likes and 10 dislikes; 60 validation users with 5 and 5,
+        except the first `long_validation_users`, who have 10 and 10 (user ids sort the
+        validation users first: v*, then u*)."""
+        rows = []
+        for u in range(260):
+            name = f"u{u:03d}" if u < 200 else f"v{u - 200:02d}"
+            per_kind = 10 if u < 200 or u - 200 < long_validation_users else 5
+            rows += [[name, f"i{(u + k) % 50}", int(k < per_kind), k, ""] for k in range(2 * per_kind)]
+        root = tempfile.mkdtemp()
+        write_dataset(root, np.eye(50, 4, dtype=np.float32), [f"i{k}" for k in range(50)], rows)
+        dataset = read_dataset(root)
+        return dataset, sorted(u for u in dataset.users if u.startswith("u")), sorted(u for u in dataset.users if u.startswith("v"))
+
+    def test_the_tenants_n_where_some_validation_users_have_it(self):
+        dataset, train_ids, val_ids = self.world(long_validation_users=12)
+        val_users = eval_users(subset(dataset, val_ids), 4)
+        self.assertEqual(len(val_users), 60)              # the split's own n would be 4: 60 users have it
+        n, users = weight_users(dataset, train_ids, val_ids, 4, val_users)
+        self.assertEqual((n, sorted(u.user for u in users)), (8, [f"v{k:02d}" for k in range(12)]))
+        self.assertTrue(all(len(u.history) == 16 for u in users))
+
+    def test_the_splits_own_users_where_none_has_it(self):
+        dataset, train_ids, val_ids = self.world(long_validation_users=0)
+        val_users = eval_users(subset(dataset, val_ids), 4)
+        self.assertEqual(weight_users(dataset, train_ids, val_ids, 4, val_users), (4, val_users))
+
+
 class WeightFromMargins(unittest.TestCase):
     """The weight's posterior mean from pairs, each user counted once."""
 
@@ -157,7 +189,10 @@ class TrainWithEnsemble(unittest.TestCase):
         self.assertTrue(0.0 <= e["weight"] <= 1.0)
         self.assertIn(e["shrink"], baselines.SHRINK_GRID)
         self.assertLessEqual({"0.5", "0.25", "0.75", "0.0", "1.0"}, set(e["val_pairwise_by_weight"]))
-        # What the model reports is what the exported ensemble scored on the validation users.
+        # The weight is fitted at the tenant's EVAL-1(n) (8 here, chosen on the training users), the
+        # validation figures are at the validation users' own n; where the two agree, what the model
+        # reports is what the exported ensemble scored on them.
+        self.assertEqual((e["history_size"], metrics["val_history_size"]), (8, 8))
         self.assertAlmostEqual(metrics["val_pairwise"], e["val_pairwise_by_weight"][str(e["weight"])], places=1)
         self.assertIn("network_val_pairwise", metrics)
         model, checkpoint = load_checkpoint(os.path.join(out, "ckpt.pt"))
