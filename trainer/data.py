@@ -297,8 +297,9 @@ def subset(dataset: Dataset, users) -> Dataset:
 
 def validation_split(dataset: Dataset, share: float, seed: int):
     """The trainer's split: (training user ids, validation user ids, n, the users EVAL-1(n)
-    evaluates among the validation users, n by the tenant rule). The ensemble's weight is chosen
-    on the same users by the trainer and by bench:seeds, so both call this."""
+    evaluates among the validation users, n by the tenant rule). The trainer and bench:seeds both
+    call this, so they validate on the same users (the ensemble's weight is fitted on those of
+    them with the tenant's n: ensemble.weight_users)."""
     train_ids, val_ids = split_users(sorted(dataset.users), share, seed)
     val_n, val_users = choose_history_size(subset(dataset, val_ids)) if val_ids else (8, [])
     return train_ids, val_ids, val_n, val_users

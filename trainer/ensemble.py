@@ -44,9 +44,9 @@ def fit_regression(train_set: Dataset, seed: int):
 
 def weight_users(dataset: Dataset, train_ids, val_ids, val_n, val_users):
     """(n, users): the validation users the regression's weight is fitted on, under EVAL-1(n) with
-    n the tenant's (CONTRACTS.md section 2, chosen on the training users), which the promotion
-    gate judges by. The validation users' own n (validation_split) is chosen among a tenth of the
-    users and falls short of it on small tenants (4 or 2 on MovieLens and its unseen vectors,
+    n the tenant's: the n EVAL-1's rule (CONTRACTS.md section 2) gives on the training users, as
+    it gives the promotion gate on its held-out users. The validation users' own n
+    (validation_split) is chosen among a tenth of the users and falls short of it on small tenants (4 or 2 on MovieLens and its unseen vectors,
     where the tenant's is 8); the regression gains on the network as the history grows, so a
     weight fitted on shorter histories leans to the network (session 20: +0.26 ± 0.15 pairwise on
     the unseen-vector world with the tenant's n). Where no validation user has the tenant's n,
