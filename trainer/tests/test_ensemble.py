@@ -109,9 +109,9 @@ class WeightUsers(unittest.TestCase):
     falls back to."""
 
     def world(self, long_validation_users):
-        """200 training users with 10 likes and 10 dislikes; 60 validation users with 5 and 5,
-        except the first `long_validation_users`, who have 10 and 10 (user ids sort the
-        validation users first: v*, then u*)."""
+        """(dataset, training ids, validation ids): 200 training users (u*) with 10 likes and 10
+        dislikes; 60 validation users (v*) with 5 and 5, except the first `long_validation_users`,
+        who have 10 and 10."""
         rows = []
         for u in range(260):
             name = f"u{u:03d}" if u < 200 else f"v{u - 200:02d}"
