@@ -318,7 +318,8 @@ if args.ensemble != "off":
     model = attach_regression(model, w_regression, shrink, weight)
     config = model.config
     if val_users:
-        # At the validation users' own EVAL-1(n), as every other validation figure here.
+        # At the split's own EVAL-1(n), as the epoch's figures are; val_pairwise_by_weight is at
+        # the n the weight was fitted at (history_size), so the two can differ.
         shown = evaluate(model_scorer(model, vectors), val_users)
         best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
