@@ -193,7 +193,8 @@ def main():
     parser.add_argument("--floor", action="store_true", help="also the full model with --global-floor, compared with the full model and the best baseline")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="also the full model with these trainer flags (repeatable), e.g. 'temporal episodes=--temporal-share 0.5'; "
-                             "compared with the full model and the best baseline")
+                             "compared with the full model and the best baseline; a variant whose flags include --ensemble is "
+                             "what the trainer ships with them (no regression added again), also compared with the shipped design")
     parser.add_argument("--ensemble", action="store_true",
                         help="also each seed's full model averaged with the per-user regression as `trainer.train --ensemble` does "
                              "(auto, and the even weight), from the same checkpoints: no more training")
@@ -222,9 +223,11 @@ def main():
 
     # Each ensemble: (the variant whose models it averages with the regression, its weight; None = fitted).
     ensembles = {}
+    # A variant trained with --ensemble is already what the trainer ships: no regression is added to it again.
+    shipped = [name for name, flags in extra.items() if "--ensemble" in flags]
     if args.ensemble:
         ensembles = {ENSEMBLE: (FULL, None), ENSEMBLE_EVEN: (FULL, 0.5),
-                     **{ensemble_of(name): (name, None) for name in extra}}
+                     **{ensemble_of(name): (name, None) for name in extra if name not in shipped}}
     rated = [with_rates(label) for label, (_, fixed) in ensembles.items() if fixed is None] if args.item_rates else []
     model_rows = {name: [] for name in [*variants, *ensembles, *rated]}
     seconds = {name: [] for name in [*variants, *ensembles, *rated]}
@@ -292,6 +295,11 @@ def main():
         comparisons += [(FLOOR, BEST, "full + global floor − best baseline"), (FLOOR, FULL, "what the global floor adds (floor − full)")]
     for name in [*extra, *ensembles]:
         comparisons += [(name, BEST, f"{name} − best baseline"), (name, FULL, f"what it adds ({name} − full)")]
+        if name in shipped:
+            # What the trainer ships with these flags, against what it ships by default.
+            reference = with_rates(ENSEMBLE) if with_rates(ENSEMBLE) in model_rows else ENSEMBLE if ENSEMBLE in model_rows else None
+            if reference:
+                comparisons += [(name, reference, f"what it adds to the shipped design ({name} − {reference})")]
         if name in ensembles and ensembles[name][0] != FULL:
             comparisons += [(name, ENSEMBLE, f"what it adds to the ensemble ({name} − {ENSEMBLE})")]
     for name in rated:

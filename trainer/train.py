@@ -3,7 +3,7 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -12,8 +12,8 @@ score best on the held-out validation users under EVAL-1 (an epoch's accuracy, o
 the weights is what is validated and kept; with --patience P a network stops once P epochs in a
 row have not beaten the epoch kept; with --networks K, K networks each so and their
 logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
-validation users choose, then (with --item-rates) the remembered items' like rates added, then
-export.
+validation users choose, then (with --item-rates) the remembered items' like rates added (with
+crossfit, weighted by networks trained on part of the users and scoring the rest), then export.
 """
 import argparse
 import dataclasses
@@ -26,14 +26,15 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from .data import collate, read_dataset, sample_episode, subset, validation_split
+from .data import choose_history_size, collate, eval_users, read_dataset, sample_episode, subset, validation_split
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
-from .item_rates import add_item_rates
+from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
+from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
 from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration
@@ -57,9 +58,11 @@ parser.add_argument("--token-attention", choices=["joint", "cross"], default="jo
 parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
                     help="after training, average the model's log-odds with the per-user regression's (trainer/ensemble.py): "
                          "auto = the weight estimated from the validation users' pairs, W = this weight in [0, 1], off = the network alone")
-parser.add_argument("--item-rates", choices=["off", "auto"], default="off",
+parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default="off",
                     help="after training (and any --ensemble), add to the model's log-odds each remembered item's like rate among "
-                         "the training users, weighted by what it says beyond the item's vector (trainer/item_rates.py); off = vectors only")
+                         "the training users, weighted by what it says beyond the item's vector (auto; trainer/item_rates.py) or "
+                         "beyond the model's log-odds on users it never trained on (crossfit: trains 2 more networks, each on half "
+                         "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -167,7 +170,6 @@ if args.init:
         raise SystemExit("--ensemble: the --init checkpoint fits the user's regression inside (--user-fit); it cannot also average with it")
     warm = build_model(config)
     warm.load_state_dict(state)
-    starts = [lambda k, network=network: network for network in members_of(warm)]
     config = dataclasses.replace(config, networks=1)
     log(f"warm start from {args.init}")
 else:
@@ -175,31 +177,41 @@ else:
                          dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit,
                          token_attention=args.token_attention)
 
-    def fresh_network(k):
-        torch.manual_seed(args.seed + 1000 * k)
-        network = PreferenceModel(config)
-        if config.global_floor or config.user_fit_steps:
-            # Fitted on the training users' labels only (never the validation users'), at most
-            # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
-            w = global_weights_sampled(subset(dataset, train_ids), args.seed)
-            with torch.no_grad():
-                for scorer in (network.global_score, network.fit_prior):
-                    if scorer is not None:
-                        scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
-                        scorer.bias.fill_(float(w[-1]))
-        return network
 
-    starts = [fresh_network] * (args.networks or 1)
+# One network's design: `config` describes what is served, and grows parts after training.
+network_config = config
+
+
+def fresh_network(k):
+    torch.manual_seed(args.seed + 1000 * k)
+    network = PreferenceModel(network_config)
+    if network_config.global_floor or network_config.user_fit_steps:
+        # Fitted on the training users' labels only (never the validation users'), at most
+        # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
+        w = global_weights_sampled(subset(dataset, train_ids), args.seed)
+        with torch.no_grad():
+            for scorer in (network.global_score, network.fit_prior):
+                if scorer is not None:
+                    scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
+                    scorer.bias.fill_(float(w[-1]))
+    return network
+
+
+starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
+          else [fresh_network] * (args.networks or 1))
+# With --item-rates crossfit, FOLDS more networks train after these (cross_fitted_rate_weight);
+# progress counts their epochs too.
+runs = len(starts) + (FOLDS if args.item_rates == "crossfit" else 0)
 vectors = dataset.vectors
-steps_per_epoch = max(1, len(train_ids) * episodes_per_user // args.batch)
 totals = {"episodes": 0, "seconds": 0.0}
 
 
 # ------------------------------------------------------------------------------ train
-def train_network(model, rng, k, count):
-    """Trains network k of count; (its kept weights, the figures of the epoch kept, each epoch's figures).
-    Progress counts epochs over all the networks, so the job's view moves on from one to the next."""
-    named = f"network {k + 1}/{count} " if count > 1 else ""
+def train_network(model, rng, k, users, named=""):
+    """Trains a network on `users` as run k of `runs`; (its kept weights, the figures of the epoch
+    kept, each epoch's figures). Progress counts epochs over all the runs, so the job's view moves
+    on from one to the next. `named` prefixes its log lines."""
+    steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
@@ -210,7 +222,7 @@ def train_network(model, rng, k, count):
     for epoch in range(1, args.epochs + 1):
         model.train()
         episodes = []
-        for user in train_ids:
+        for user in users:
             for _ in range(episodes_per_user):
                 e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share)
                 if e is not None:
@@ -251,8 +263,8 @@ def train_network(model, rng, k, count):
             val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
         val_pairwise = None if val is None else float(val["pairwise"])
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
-        progress(epoch=k * args.epochs + epoch, epochs=count * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
-                 **({"network": k + 1} if count > 1 else {}))
+        progress(epoch=k * args.epochs + epoch, epochs=runs * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+                 **({"network": k + 1} if runs > 1 else {}))
         shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
         log(f"{named}epoch {epoch:3d}  loss {np.mean(losses):.4f}  "
             f"val pairwise {shown}  ({totals['episodes'] / totals['seconds']:.0f} episodes/s)")
@@ -272,15 +284,17 @@ def train_network(model, rng, k, count):
             # a full run would have: only a later epoch that beat the kept one is given up.
             best["stopped_after"] = epoch
             log(f"{named}stopped after epoch {epoch}: {args.patience} epochs without beating epoch {best['epoch']}")
-            progress(epoch=(k + 1) * args.epochs, epochs=count * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
-                     **({"network": k + 1} if count > 1 else {}))
+            progress(epoch=(k + 1) * args.epochs, epochs=runs * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+                     **({"network": k + 1} if runs > 1 else {}))
             break
     model.load_state_dict(best_state)
     return model.cpu(), best, history
 
 
-progress(epoch=0, epochs=len(starts) * args.epochs)
-trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, len(starts)) for k, start in enumerate(starts)]
+progress(epoch=0, epochs=runs * args.epochs)
+trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, train_ids,
+                         f"network {k + 1}/{len(starts)} " if len(starts) > 1 else "")
+           for k, start in enumerate(starts)]
 if len(trained) == 1:
     model, best, history = trained[0]
 else:
@@ -295,8 +309,6 @@ else:
     history = trained[0][2]
     shown = [f"{b['val_pairwise']:.2f}" if b["val_pairwise"] is not None else "none" for b in [best, *(b for _, b, _ in trained)]]
     log(f"average of {len(trained)} networks: validation pairwise {shown[0]} (the networks: {', '.join(shown[1:])})")
-episodes_seen, train_seconds = totals["episodes"], totals["seconds"]
-
 # ----------------------------------------------------------------------- save and export
 ensemble = None
 if args.ensemble != "off":
@@ -324,9 +336,44 @@ if args.ensemble != "off":
         best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
+
+
+def cross_fitted_rate_weight(counts, prior_count, rows):
+    """--item-rates crossfit (trainer/rate_crossfit.py): (beta, its record) from FOLDS networks, each
+    trained on the training users outside one fold and made into the served model's kind (the
+    regression at the served weight, fitted on those users), scoring the fold's users at the
+    tenant's EVAL-1(n). With --networks K, each fold has one network: it stands for the average.
+    With --init, the fold networks start fresh, since the warm start has seen every user."""
+    n, _ = choose_history_size(subset(dataset, train_ids))
+    remembered = set(rows.tolist())
+    margins, kept_epochs, scored = [], [], 0
+    for f, held_out in enumerate(folds_of(train_ids, args.seed)):
+        held = set(held_out)
+        others = [u for u in train_ids if u not in held]
+        k = len(starts) + f
+        # Seeds no network of any --seed or --networks uses (network k of a run uses seed + 1000 k).
+        run_seed = args.seed + 1000 * (100 + f)
+        network, kept, _ = train_network(fresh_network(100 + f), np.random.default_rng(run_seed), k, others,
+                                         f"cross-fit {f + 1}/{FOLDS} ")
+        if ensemble is not None:
+            w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
+            network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])
+        users = eval_users(subset(dataset, held_out), n)
+        margins += held_out_margins(network, dataset, users, counts, prior_count, remembered)
+        kept_epochs.append(kept.get("epoch"))
+        scored += len(users)
+    beta, model_coefficient, rate_coefficient = weight_from_held_out(margins, MAX_WEIGHT)
+    return beta, {"selected_by": f"the rate's coefficient over the model's on {scored} training users' EVAL-1({n}) pairs, "
+                                 f"each scored by a network trained without them ({FOLDS} folds)",
+                  "crossfit": {"folds": FOLDS, "history_size": n, "users": scored, "pairs": len(margins),
+                               "model_coefficient": model_coefficient, "rate_coefficient": rate_coefficient,
+                               "kept_epochs": kept_epochs}}
+
+
 item_rates = None
-if args.item_rates == "auto":
-    model, item_rates = add_item_rates(model, dataset, train_ids, args.seed)
+if args.item_rates != "off":
+    model, item_rates = add_item_rates(model, dataset, train_ids, args.seed,
+                                       cross_fitted_rate_weight if args.item_rates == "crossfit" else None)
     config = model.config
     if item_rates["items"] and val_users:
         shown = evaluate(model_scorer(model, vectors), val_users)
@@ -334,6 +381,8 @@ if args.item_rates == "auto":
         best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
         f"({item_rates['prior_count']:g} pseudo-counts; {item_rates['selected_by']})")
+# Training time counts every network trained, the cross-fit's included.
+episodes_seen, train_seconds = totals["episodes"], totals["seconds"]
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
     **best,

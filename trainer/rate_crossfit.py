@@ -1,0 +1,107 @@
+"""beta, the item like rate's weight, measured on users the model never trained on (issue 14, session 21).
+
+`trainer.train --item-rates crossfit`. The shipped rule (item_rates.rate_weight_beyond_vectors)
+measures what the rate says beyond a linear function of the item's vector, on the training
+labels. But the served model adds the rate to the network and the per-user regression, and the
+test users liked a beta about twice the rule's (about 1.0 against 0.47-0.60 on MovieLens and on
+its unseen vectors, session 19). The served model's own log-odds cannot be used on the training
+users: the network has learned their labels and leaves the rate nothing (beta 0.03, session 20);
+and the few validation users leave beta's likelihood flat (session 18).
+
+Cross-fitting gives every training user a model that never saw them: the training users are
+split in FOLDS folds, a network is trained on the others (the same flags, the same validation
+users to keep an epoch by) and made into the served model's kind (the regression attached at the
+served weight, fitted on those others), and it scores its fold's users under EVAL-1(n), n the
+tenant's. Each pair (like, dislike) gives the model's log-odds margin and the rate's margin, the
+rate counted without the user's own labels (a test user is not in the counts either). beta is the
+rate's coefficient over the model's in a logistic regression of "the like wins" on both margins,
+each user one vote: pairwise accuracy depends on that ratio alone, and the model's log-odds are
+over-confident on new users (scale 0.87 on MovieLens, session 20), which a coefficient fixed at 1
+would fold into beta.
+
+A fold's network trains on (FOLDS - 1) / FOLDS of the users, so it is a little weaker than the
+one served, and a weaker model leaves the rate more to say: beta leans high by that much.
+"""
+import math
+
+import numpy as np
+
+from . import baselines
+from .ensemble import log_odds_scorer
+from .item_rates import MIN_RATINGS
+
+# Folds of the training users: each fold's network costs (FOLDS - 1) / FOLDS of a network's
+# training, so 2 folds cost about one more network and train on half the users.
+FOLDS = 2
+# A small L2 pull on the two coefficients keeps them finite when every pair is won.
+L2 = 1e-4
+
+
+def folds_of(train_ids, seed: int, folds: int = FOLDS):
+    """The training users in `folds` seeded folds of (nearly) equal size, each sorted."""
+    order = np.random.default_rng(seed + 7919).permutation(len(train_ids))
+    return [sorted(train_ids[i] for i in order[k::folds]) for k in range(folds)]
+
+
+def leave_user_out_rates(dataset, user, items, counts, prior_count, remembered):
+    """The served rate (centred log-odds, item_rates.remembered_items) of each of `items` (rows),
+    counted without `user`'s own labels: 0 for an item not remembered or, without them, rated
+    fewer than MIN_RATINGS times."""
+    share = baselines.overall_like_share(counts)
+    own = {}
+    for r in dataset.users[user]:
+        likes, dislikes = own.get(r.item, (0, 0))
+        own[r.item] = (likes + r.label, dislikes + 1 - r.label)
+    out = np.zeros(len(items))
+    for k, item in enumerate(items):
+        if item not in remembered:
+            continue
+        likes, dislikes = counts[dataset.item_ids[item]]
+        mine = own.get(item, (0, 0))
+        likes, dislikes = likes - mine[0], dislikes - mine[1]
+        if likes + dislikes >= MIN_RATINGS:
+            out[k] = (math.log((likes + prior_count * share) / (dislikes + prior_count * (1 - share)))
+                      - math.log(share / (1 - share)))
+    return out
+
+
+def held_out_margins(model, dataset, users, counts, prior_count, remembered):
+    """[(model margin, rate margin, user id)] over the EVAL-1 pairs of `users` (data.EvalUser,
+    users `model` never trained on): margins are like minus dislike."""
+    score = log_odds_scorer(model, dataset.vectors)
+    out = []
+    for u in users:
+        items = np.array(sorted({i for pair in u.pairs for i in pair}))
+        if len(items) == 0:
+            continue
+        model_log_odds = dict(zip(items.tolist(), score(np.array([r.item for r in u.history]),
+                                                         np.array([r.label for r in u.history]), items)))
+        rates = dict(zip(items.tolist(), leave_user_out_rates(dataset, u.user, items.tolist(), counts, prior_count, remembered)))
+        out += [(model_log_odds[like] - model_log_odds[dislike], rates[like] - rates[dislike], u.user) for like, dislike in u.pairs]
+    return out
+
+
+def weight_from_held_out(margins, max_weight: float):
+    """(beta, the model's coefficient, the rate's) from held_out_margins' rows: the coefficients
+    a, b of P(the like wins) = sigmoid(a * model margin + b * rate margin), each user's pairs one
+    vote between them, by Newton's method; beta = b / a within [0, max_weight] (0 when a <= 0 or
+    no pair has a rate margin)."""
+    if not margins:
+        return 0.0, None, None
+    x = np.array([(m, r) for m, r, _ in margins], np.float64)
+    owners = np.unique(np.array([u for _, _, u in margins]), return_inverse=True)[1]
+    if not x[:, 1].any():
+        return 0.0, None, None
+    votes = 1.0 / np.bincount(owners)[owners]
+    w = np.zeros(2)
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(np.clip(x @ w, -50, 50)))               # sigmoid(-margin): the loss's slope
+        gradient = x.T @ (votes * p) - L2 * w
+        curvature = -(x * (votes * p * (1 - p))[:, None]).T @ x - L2 * np.eye(2)
+        step = np.linalg.solve(curvature, gradient)
+        w = w - step
+        if np.abs(step).max() < 1e-9:
+            break
+    a, b = float(w[0]), float(w[1])
+    beta = 0.0 if a <= 0 else min(max(b / a, 0.0), max_weight)
+    return round(beta, 2), round(a, 3), round(b, 3)
