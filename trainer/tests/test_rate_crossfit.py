@@ -1,0 +1,115 @@
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+
+from trainer import baselines
+from trainer.data import read_dataset
+from trainer.rate_crossfit import folds_of, leave_user_out_rates, weight_from_held_out
+from trainer.tests.helpers import write_dataset
+from trainer.tests.test_item_rates import popularity_world
+
+
+def simulated_pairs(users, pairs_per_user, a, b, seed=0):
+    """held_out_margins' rows for pairs whose like wins with probability sigmoid(a * model margin
+    + b * rate margin): a pair the drawn 'like' lost is the same pair seen from the other side."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        for _ in range(pairs_per_user):
+            dm, dr = 2.0 * rng.normal(), rng.normal()
+            side = 1.0 if rng.random() < 1.0 / (1.0 + math.exp(-(a * dm + b * dr))) else -1.0
+            rows.append((side * dm, side * dr, f"u{u}"))
+    return rows
+
+
+class Folds(unittest.TestCase):
+    def test_every_training_user_is_in_exactly_one_fold_of_nearly_equal_size(self):
+        ids = [f"u{k}" for k in range(11)]
+        folds = folds_of(ids, seed=3)
+        self.assertEqual(len(folds), 2)
+        self.assertEqual(sorted(u for fold in folds for u in fold), sorted(ids))
+        self.assertLessEqual(abs(len(folds[0]) - len(folds[1])), 1)
+        self.assertEqual(folds, folds_of(ids, seed=3))
+        self.assertNotEqual(folds, folds_of(ids, seed=4))
+
+
+class LeaveUserOut(unittest.TestCase):
+    def test_a_users_own_labels_do_not_count_towards_the_rates_they_are_scored_with(self):
+        root = tempfile.mkdtemp()
+        rows = [["a", "i0", 1, 0, ""], ["a", "i1", 0, 1, ""], ["b", "i0", 1, 0, ""], ["c", "i0", 0, 0, ""],
+                ["b", "i1", 1, 1, ""], ["c", "i1", 1, 1, ""], ["b", "i2", 1, 2, ""]]
+        write_dataset(root, np.eye(3, dtype=np.float32), ["i0", "i1", "i2"], rows)
+        dataset = read_dataset(root)
+        counts = baselines.item_like_counts(dataset)
+        share = baselines.overall_like_share(counts)   # 5 likes of 7
+        centred = lambda likes, dislikes: math.log((likes + 2 * share) / (dislikes + 2 * (1 - share))) - math.log(share / (1 - share))
+        rates = leave_user_out_rates(dataset, "a", [0, 1, 2], counts, 2.0, remembered={0, 1})
+        # i0 without a's like: 1 like, 1 dislike; i1 without a's dislike: 2 likes; i2 is not remembered.
+        self.assertAlmostEqual(rates[0], centred(1, 1))
+        self.assertAlmostEqual(rates[1], centred(2, 0))
+        self.assertEqual(rates[2], 0.0)
+        # b's own like of i2 would leave no one else's: an item rated by fewer than 2 others adds nothing.
+        self.assertEqual(leave_user_out_rates(dataset, "b", [2], counts, 2.0, remembered={0, 1, 2})[0], 0.0)
+
+
+class WeightFromHeldOut(unittest.TestCase):
+    def test_beta_is_the_rates_coefficient_over_the_models(self):
+        # An over-confident model (coefficient 0.5) whose margins the rate adds to at 0.5: the
+        # served beta that ranks best is 1.0, where a coefficient of 1 fixed on the model gives less.
+        beta, a, b = weight_from_held_out(simulated_pairs(400, 10, a=0.5, b=0.5), max_weight=2.0)
+        self.assertAlmostEqual(a, 0.5, delta=0.06)
+        self.assertAlmostEqual(beta, 1.0, delta=0.15)
+
+    def test_each_user_is_one_vote_however_many_pairs_they_have(self):
+        rows = simulated_pairs(200, 5, a=1.0, b=0.3, seed=1)
+        loud = [(dm, dr, "loud") for dm, dr, _ in simulated_pairs(1, 3000, a=1.0, b=2.0, seed=2)]
+        alone, _, _ = weight_from_held_out(rows, max_weight=2.0)
+        beside, _, _ = weight_from_held_out(rows + loud, max_weight=2.0)
+        self.assertLess(abs(beside - alone), 0.05)
+        self.assertLess(alone, 0.6)
+
+    def test_no_rate_or_a_model_that_ranks_backwards_gives_no_weight_and_the_weight_is_capped(self):
+        self.assertEqual(weight_from_held_out([], 2.0), (0.0, None, None))
+        self.assertEqual(weight_from_held_out([(1.0, 0.0, "u"), (-0.5, 0.0, "v")], 2.0), (0.0, None, None))
+        self.assertEqual(weight_from_held_out(simulated_pairs(200, 5, a=-0.5, b=0.5, seed=3), 2.0)[0], 0.0)
+        self.assertEqual(weight_from_held_out(simulated_pairs(200, 5, a=0.2, b=1.5, seed=4), 2.0)[0], 2.0)
+
+
+class TrainerCrossFits(unittest.TestCase):
+    def test_the_rates_weight_comes_from_fold_networks_and_their_training_counts(self):
+        root = tempfile.mkdtemp()
+        popularity_world(os.path.join(root, "data"), users=120)
+        out = os.path.join(root, "m")
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
+                               "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
+                               "--ensemble", "auto", "--item-rates", "crossfit", "--progress"],
+                              check=True, capture_output=True, text=True)
+        with open(os.path.join(out, "metrics.json")) as f:
+            metrics = json.load(f)
+        rates = metrics["item_rates"]
+        crossfit = rates["crossfit"]
+        self.assertEqual(crossfit["folds"], 2)
+        self.assertEqual(len(crossfit["kept_epochs"]), 2)
+        # The quality is hidden from the vectors: the rate says much beyond the model's log-odds.
+        self.assertGreater(rates["weight"], 0.3)
+        self.assertGreater(crossfit["users"], 40)
+        self.assertIn("weight_beyond_vectors", rates)
+        self.assertTrue(rates["selected_by"].startswith("the rate's coefficient over the model's"))
+        meta = {p.key: p.value for p in onnx.load(os.path.join(out, "model.onnx")).metadata_props}
+        self.assertEqual(float(meta["item_rate_weight"]), rates["weight"])
+        # Progress counts the fold networks' epochs: the job's view reaches its end only after them.
+        progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual({p["epochs"] for p in progress}, {6})
+        self.assertEqual(progress[-1]["epoch"], 6)
+        self.assertIn("cross-fit 2/2 epoch", done.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
