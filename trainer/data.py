@@ -183,12 +183,15 @@ class Episode:
     neg: np.ndarray             # int [P] disliked targets, pos[i] paired with neg[i]
 
 
-def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False):
+def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False,
+                   prompt_pairs: bool = False):
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
     The history size varies (1 to n_ref of each kind) so one model serves every N_ref. With
     `temporal`, the episode is cut in time instead (temporal_episode): a history read before a
-    moment and targets after it, as serving and EVAL-1 see a user.
+    moment and targets after it, as serving and EVAL-1 see a user. With `prompt_pairs`, the
+    target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
+    where at least one is left after the history; otherwise likes and dislikes paired at random.
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
     if temporal:
@@ -207,15 +210,28 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     t_dislikes = [dislikes[i] for i in dislike_order[k_dislike:] if not (dislikes[i].pair and dislikes[i].pair in history_pairs)]
     if not t_likes or not t_dislikes:
         return None
-    n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
-    pos = np.array([t_likes[i % len(t_likes)].item for i in range(n)])
-    neg = np.array([t_dislikes[i % len(t_dislikes)].item for i in range(n)])
+    chosen = prompt_pair_targets(t_likes, t_dislikes, max_pairs) if prompt_pairs else None
+    if chosen:
+        pos, neg = np.array([like.item for like, _ in chosen]), np.array([dislike.item for _, dislike in chosen])
+    else:
+        n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
+        pos = np.array([t_likes[i % len(t_likes)].item for i in range(n)])
+        neg = np.array([t_dislikes[i % len(t_dislikes)].item for i in range(n)])
     return Episode(
         np.array([r.item for r in history]),
         np.array([r.label for r in history]),
         pos,
         neg,
     )
+
+
+def prompt_pair_targets(t_likes: list, t_dislikes: list, max_pairs: int) -> list:
+    """[(like, dislike)]: up to max_pairs of the targets' own pairs (the two images of one choice,
+    one liked and one not), in the likes' (shuffled) order. Where every interaction is such a
+    choice, EVAL-1's pairs are these (data.eval_users); likes and dislikes paired at random mostly
+    differ in prompt and style, which says little about the choice between two images for one."""
+    partner = {r.pair: r for r in t_dislikes if r.pair}
+    return [(like, partner[like.pair]) for like in t_likes if like.pair in partner][:max_pairs]
 
 
 def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):

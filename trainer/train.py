@@ -72,6 +72,9 @@ parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
                     help="share of episodes cut in time (history before, targets after) instead of drawn at random")
 parser.add_argument("--pairs", type=int, default=8, help="target pairs per episode")
+parser.add_argument("--prompt-pairs", type=float, default=0.0, metavar="SHARE",
+                    help="share of episodes whose target pairs are the user's own choices between two images for one prompt, "
+                         "where the user has any left after the history (0 = likes and dislikes paired at random)")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
 parser.add_argument("--val-share", type=float, default=0.1, help="share of users held out for validation")
@@ -102,6 +105,8 @@ parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
+if not 0.0 <= args.prompt_pairs <= 1.0:
+    parser.error(f"--prompt-pairs: expected a share in [0, 1], got {args.prompt_pairs}")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -224,7 +229,10 @@ def train_network(model, rng, k, users, named=""):
         episodes = []
         for user in users:
             for _ in range(episodes_per_user):
-                e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share)
+                # Drawn only when asked for, so that runs without it train as they did.
+                pairs_of_prompts = bool(args.prompt_pairs) and rng.random() < args.prompt_pairs
+                e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share,
+                                   prompt_pairs=pairs_of_prompts)
                 if e is not None:
                     episodes.append(e)
         order = rng.permutation(len(episodes))

@@ -116,6 +116,31 @@ class Episodes(unittest.TestCase):
                 skipped = [r.ts for r in rows if r.label == label and min(kept) < r.ts <= latest_history and r.item not in e.history_items]
                 self.assertEqual(skipped, [])
 
+    def test_prompt_pair_targets_are_the_users_own_choices_and_random_pairs_are_not(self):
+        d = tempfile.mkdtemp()
+        # 20 choices: pair p is item 2p liked against item 2p + 1 disliked.
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)],
+                      [["u", f"i{k}", 1 - k % 2, k, f"p{k // 2}"] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        rng = np.random.default_rng(0)
+        random_partners = 0
+        for _ in range(50):
+            e = sample_episode(rows, rng, n_ref=8, max_pairs=8, prompt_pairs=True)
+            self.assertEqual([n - 1 for n in e.neg], list(e.pos))
+            self.assertTrue(set(e.history_items).isdisjoint(set(e.pos) | set(e.neg)))
+            self.assertLessEqual(len(e.pos), 8)
+            e = sample_episode(rows, rng, n_ref=8, max_pairs=8)
+            random_partners += sum(n - 1 != p for p, n in zip(e.pos, e.neg))
+        self.assertGreater(random_partners, 0)
+
+    def test_without_prompt_pairs_left_an_episode_pairs_at_random(self):
+        d = tempfile.mkdtemp()
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], [["u", f"i{k}", k % 2, k, ""] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        e = sample_episode(rows, np.random.default_rng(0), n_ref=8, max_pairs=8, prompt_pairs=True)
+        self.assertEqual(len(e.pos), 8)
+        self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
+
     def test_a_temporal_episode_needs_a_like_and_a_dislike_on_both_sides_of_some_cut(self):
         d = tempfile.mkdtemp()
         write_dataset(d, np.eye(4, dtype=np.float32), [f"i{k}" for k in range(4)], [["u", "i0", 1, 1, ""], ["u", "i1", 1, 2, ""], ["u", "i2", 0, 3, ""], ["u", "i3", 0, 4, ""]])
