@@ -184,14 +184,16 @@ class Episode:
 
 
 def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False,
-                   prompt_pairs: bool = False):
+                   prompt_pairs: bool = False, hard_negatives=None):
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
     The history size varies (1 to n_ref of each kind) so one model serves every N_ref. With
     `temporal`, the episode is cut in time instead (temporal_episode): a history read before a
     moment and targets after it, as serving and EVAL-1 see a user. With `prompt_pairs`, the
     target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
-    where at least one is left after the history; otherwise likes and dislikes paired at random.
+    where at least one is left after the history; otherwise likes and dislikes paired at random, or,
+    with `hard_negatives` (the items' unit vectors), each like with the most similar dislike left
+    (hard_negative_targets).
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
     if temporal:
@@ -211,6 +213,8 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     if not t_likes or not t_dislikes:
         return None
     chosen = prompt_pair_targets(t_likes, t_dislikes, max_pairs) if prompt_pairs else None
+    if not chosen and hard_negatives is not None:
+        chosen = hard_negative_targets(t_likes, t_dislikes, max_pairs, hard_negatives)
     if chosen:
         pos, neg = np.array([like.item for like, _ in chosen]), np.array([dislike.item for _, dislike in chosen])
     else:
@@ -232,6 +236,25 @@ def prompt_pair_targets(t_likes: list, t_dislikes: list, max_pairs: int) -> list
     differ in prompt and style, which says little about the choice between two images for one."""
     partner = {r.pair: r for r in t_dislikes if r.pair}
     return [(like, partner[like.pair]) for like in t_likes if like.pair in partner][:max_pairs]
+
+
+def hard_negative_targets(t_likes: list, t_dislikes: list, max_pairs: int, unit_vectors: np.ndarray) -> list:
+    """[(like, dislike)]: as many pairs as random pairing makes, each like (in the likes' shuffled
+    order, cycling when there are fewer likes) with the most similar dislike (cosine of `unit_vectors`
+    rows) not yet taken, all dislikes taken before any is taken again. L_CP then learns the
+    distinctions between images close in the vectors, which random pairs seldom ask for."""
+    n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
+    likes = [t_likes[i % len(t_likes)] for i in range(n)]
+    similarity = unit_vectors[[r.item for r in likes]] @ unit_vectors[[r.item for r in t_dislikes]].T   # [n, dislikes]
+    free = np.ones(len(t_dislikes), bool)
+    out = []
+    for k, like in enumerate(likes):
+        if not free.any():
+            free[:] = True
+        j = int(np.argmax(np.where(free, similarity[k], -np.inf)))
+        free[j] = False
+        out.append((like, t_dislikes[j]))
+    return out
 
 
 def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):

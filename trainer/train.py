@@ -72,6 +72,9 @@ parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
                     help="share of episodes cut in time (history before, targets after) instead of drawn at random")
 parser.add_argument("--pairs", type=int, default=8, help="target pairs per episode")
+parser.add_argument("--hard-negatives", type=float, default=0.0, metavar="SHARE",
+                    help="share of episodes whose likes are each paired with the most similar dislike among the targets, "
+                         "instead of at random (where --prompt-pairs gives an episode no pair of its own)")
 parser.add_argument("--prompt-pairs", type=float, default=0.0, metavar="SHARE",
                     help="share of episodes whose target pairs are the user's own choices between two images for one prompt, "
                          "where the user has any left after the history (0 = likes and dislikes paired at random)")
@@ -105,8 +108,9 @@ parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
-if not 0.0 <= args.prompt_pairs <= 1.0:
-    parser.error(f"--prompt-pairs: expected a share in [0, 1], got {args.prompt_pairs}")
+for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
+    if not 0.0 <= share <= 1.0:
+        parser.error(f"{flag}: expected a share in [0, 1], got {share}")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -208,6 +212,8 @@ starts = ([lambda k, network=network: network for network in members_of(warm)] i
 # progress counts their epochs too.
 runs = len(starts) + (FOLDS if args.item_rates == "crossfit" else 0)
 vectors = dataset.vectors
+# Cosine similarity for --hard-negatives is a product of unit rows.
+unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
 totals = {"episodes": 0, "seconds": 0.0}
 
 
@@ -231,8 +237,9 @@ def train_network(model, rng, k, users, named=""):
             for _ in range(episodes_per_user):
                 # Drawn only when asked for, so that runs without it train as they did.
                 pairs_of_prompts = bool(args.prompt_pairs) and rng.random() < args.prompt_pairs
+                hard = unit_vectors if args.hard_negatives and rng.random() < args.hard_negatives else None
                 e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share,
-                                   prompt_pairs=pairs_of_prompts)
+                                   prompt_pairs=pairs_of_prompts, hard_negatives=hard)
                 if e is not None:
                     episodes.append(e)
         order = rng.permutation(len(episodes))

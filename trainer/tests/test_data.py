@@ -141,6 +141,30 @@ class Episodes(unittest.TestCase):
         self.assertEqual(len(e.pos), 8)
         self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
 
+    def test_hard_negatives_pair_each_like_with_the_closest_dislike_left(self):
+        d = tempfile.mkdtemp()
+        # Like k (item 2k) sits at angle k on a circle, dislike k (item 2k + 1) a little past it:
+        # each like's closest dislike is its own neighbour.
+        angles = np.repeat(np.arange(20) * 0.3, 2) + np.tile([0.0, 0.05], 20)
+        vectors = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
+        write_dataset(d, vectors, [f"i{k}" for k in range(40)], [["u", f"i{k}", 1 - k % 2, k, ""] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        rng = np.random.default_rng(0)
+        hard, random = [], []
+        for _ in range(20):
+            e = sample_episode(rows, rng, n_ref=4, max_pairs=8, hard_negatives=unit)
+            targets = [k for k in range(1, 40, 2) if k not in e.history_items]
+            self.assertEqual(len(set(e.neg)), len(e.neg))
+            for k, (p, n) in enumerate(zip(e.pos, e.neg)):
+                # The closest of the dislikes the pairs before it left.
+                left = [t for t in targets if t not in e.neg[:k]]
+                self.assertEqual(n, max(left, key=lambda t: unit[p] @ unit[t]))
+            hard += [unit[p] @ unit[n] for p, n in zip(e.pos, e.neg)]
+            e = sample_episode(rows, rng, n_ref=4, max_pairs=8)
+            random += [unit[p] @ unit[n] for p, n in zip(e.pos, e.neg)]
+        self.assertGreater(np.mean(hard), np.mean(random) + 0.3)
+
     def test_a_temporal_episode_needs_a_like_and_a_dislike_on_both_sides_of_some_cut(self):
         d = tempfile.mkdtemp()
         write_dataset(d, np.eye(4, dtype=np.float32), [f"i{k}" for k in range(4)], [["u", "i0", 1, 1, ""], ["u", "i1", 1, 2, ""], ["u", "i2", 0, 3, ""], ["u", "i3", 0, 4, ""]])
