@@ -189,8 +189,8 @@ def add_item_rates(model: nn.Module, dataset, train_ids, seed: int, weight_rule=
     """What `trainer.train --item-rates auto` does after training: (the model with the rates, or
     the model itself when beta comes out 0 or no item was rated twice; a record for metrics.json).
     The pseudo-count, the rates and beta come from the training users' labels only.
-    `weight_rule(counts, prior_count, remembered rows)`, when given, gives (beta, what to record
-    of it) instead (--item-rates crossfit: trainer/rate_crossfit.py); the record keeps this
+    `weight_rule(counts, prior_count, remembered rows, this rule's beta)`, when given, gives (beta,
+    what to record of it) instead (--item-rates crossfit: trainer/rate_crossfit.py); the record keeps this
     rule's beta beside it, as `weight_beyond_vectors`."""
     train_set = subset(dataset, train_ids)
     prior_count, _ = baselines.tune_rate_prior(train_set, seed=seed)
@@ -201,7 +201,7 @@ def add_item_rates(model: nn.Module, dataset, train_ids, seed: int, weight_rule=
               "selected_by": "the rate's weight beside the vector and each user's bias in a regression of the training labels"}
     if weight_rule is not None and len(rows):
         beyond_vectors = weight
-        weight, extra = weight_rule(counts, prior_count, rows)
+        weight, extra = weight_rule(counts, prior_count, rows, beyond_vectors)
         record = {**record, "weight": weight, "weight_beyond_vectors": beyond_vectors, **extra}
     if weight == 0.0:
         return model, {**record, "items": 0}

@@ -353,16 +353,24 @@ if args.ensemble != "off":
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
 
 
-def cross_fitted_rate_weight(counts, prior_count, rows):
+def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
     """--item-rates crossfit (trainer/rate_crossfit.py): (beta, its record) from FOLDS networks, each
     trained on the training users outside one fold and made into the served model's kind (the
     regression at the served weight, fitted on those users), scoring the fold's users at the
     tenant's EVAL-1(n). With --networks K, each fold has one network: it stands for the average.
-    With --init, the fold networks start fresh, since the warm start has seen every user."""
+    With --init, the fold networks start fresh, since the warm start has seen every user. Where
+    no training user has an EVAL-1(n) history and targets, nothing is trained and the beta of
+    --item-rates auto (`beyond_vectors`) is kept."""
     n, _ = choose_history_size(subset(dataset, train_ids))
+    folds = folds_of(train_ids, args.seed)
+    fold_users = [eval_users(subset(dataset, held_out), n) for held_out in folds]
+    if not any(fold_users):
+        progress(epoch=runs * args.epochs, epochs=runs * args.epochs)
+        return beyond_vectors, {"selected_by": f"as --item-rates auto: no training user has an EVAL-1({n}) history and targets "
+                                               "to cross-fit on"}
     remembered = set(rows.tolist())
     margins, kept_epochs, scored = [], [], 0
-    for f, held_out in enumerate(folds_of(train_ids, args.seed)):
+    for f, (held_out, users) in enumerate(zip(folds, fold_users)):
         held = set(held_out)
         others = [u for u in train_ids if u not in held]
         k = len(starts) + f
@@ -373,7 +381,6 @@ def cross_fitted_rate_weight(counts, prior_count, rows):
         if ensemble is not None:
             w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
             network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])
-        users = eval_users(subset(dataset, held_out), n)
         margins += held_out_margins(network, dataset, users, counts, prior_count, remembered)
         kept_epochs.append(kept.get("epoch"))
         scored += len(users)

@@ -110,6 +110,32 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertEqual(progress[-1]["epoch"], 6)
         self.assertIn("cross-fit 2/2 epoch", done.stdout)
 
+    def test_without_a_user_to_cross_fit_on_nothing_more_is_trained_and_the_auto_weight_is_kept(self):
+        # Every user has 2 likes and 2 dislikes: enough to train on, too few for an EVAL-1(2)
+        # history and targets. The items' quality is hidden from their vectors.
+        root = tempfile.mkdtemp()
+        rng = np.random.default_rng(5)
+        vectors = rng.normal(size=(12, 6)).astype(np.float32)
+        quality = 2.0 * rng.normal(size=12)
+        rows = []
+        for u in range(150):
+            ranked = sorted(rng.choice(12, 4, replace=False), key=lambda k: -(quality[k] + rng.normal()))
+            rows += [[f"u{u}", f"i{k}", int(rank < 2), rank, ""] for rank, k in enumerate(ranked)]
+        write_dataset(os.path.join(root, "data"), vectors, [f"i{k}" for k in range(12)], rows)
+        out = os.path.join(root, "m")
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
+                               "--epochs", "1", "--width", "16", "--layers", "1", "--item-rates", "crossfit", "--progress"],
+                              check=True, capture_output=True, text=True)
+        with open(os.path.join(out, "metrics.json")) as f:
+            rates = json.load(f)["item_rates"]
+        self.assertGreater(rates["weight"], 0.0)
+        self.assertEqual(rates["weight"], rates["weight_beyond_vectors"])
+        self.assertIn("no training user has an EVAL-1(", rates["selected_by"])
+        self.assertNotIn("crossfit", rates)
+        self.assertNotIn("cross-fit 1/2", done.stdout)
+        progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual((progress[-1]["epoch"], progress[-1]["epochs"]), (3, 3))
+
 
 if __name__ == "__main__":
     unittest.main()
