@@ -117,6 +117,15 @@ def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, wei
     return out.eval()
 
 
+def served_rate(likes, dislikes, prior_count, share):
+    """The rate an item with these likes and dislikes would be served with (arrays or numbers): as
+    remembered_items counts it, shrunk towards the overall `share` and centred on it; 0 from fewer
+    than MIN_RATINGS labels, which is not served (remembered_items). For a label's own item, the
+    counts without that label (or its user's), so the rate does not hold the answer."""
+    rate = np.log((likes + prior_count * share) / (dislikes + prior_count * (1 - share))) - math.log(share / (1 - share))
+    return np.where(np.asarray(likes + dislikes) >= MIN_RATINGS, rate, 0.0)
+
+
 def rate_weight_beyond_vectors(dataset, user_ids, counts, prior_count, seed=0, max_rows=GLOBAL_FIT_ROWS,
                                user_intercepts=True) -> float:
     """beta: how much an item's like rate says beyond its vector. The coefficient of the rate in a
@@ -144,10 +153,7 @@ def rate_weight_beyond_vectors(dataset, user_ids, counts, prior_count, seed=0, m
         items, labels, owners = items[keep], labels[keep], owners[keep]
     likes = np.array([counts[dataset.item_ids[i]][0] for i in items]) - labels
     dislikes = np.array([counts[dataset.item_ids[i]][1] for i in items]) - (1 - labels)
-    # As remembered_items serves it: shrunk towards the overall share and centred on it.
-    rate = np.log((likes + prior_count * share) / (dislikes + prior_count * (1 - share))) - math.log(share / (1 - share))
-    # A rate from fewer than MIN_RATINGS other labels is not served (remembered_items): here it is 0.
-    rate = np.where(likes + dislikes >= MIN_RATINGS, rate, 0.0)
+    rate = served_rate(likes, dislikes, prior_count, share)
     if not rate.any():
         return 0.0
     x = np.hstack([dataset.vectors[items], rate[:, None]])

@@ -22,13 +22,11 @@ would fold into beta.
 A fold's network trains on (FOLDS - 1) / FOLDS of the users, so it is a little weaker than the
 one served, and a weaker model leaves the rate more to say: beta leans high by that much.
 """
-import math
-
 import numpy as np
 
 from . import baselines
 from .ensemble import log_odds_scorer
-from .item_rates import MIN_RATINGS
+from .item_rates import served_rate
 
 # Folds of the training users: each fold's network costs (FOLDS - 1) / FOLDS of a network's
 # training, so 2 folds cost about one more network and train on half the users.
@@ -58,10 +56,7 @@ def leave_user_out_rates(dataset, user, items, counts, prior_count, remembered):
             continue
         likes, dislikes = counts[dataset.item_ids[item]]
         mine = own.get(item, (0, 0))
-        likes, dislikes = likes - mine[0], dislikes - mine[1]
-        if likes + dislikes >= MIN_RATINGS:
-            out[k] = (math.log((likes + prior_count * share) / (dislikes + prior_count * (1 - share)))
-                      - math.log(share / (1 - share)))
+        out[k] = served_rate(likes - mine[0], dislikes - mine[1], prior_count, share)
     return out
 
 
