@@ -369,7 +369,7 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
         return beyond_vectors, {"selected_by": f"as --item-rates auto: no training user has an EVAL-1({n}) history and targets "
                                                "to cross-fit on"}
     remembered = set(rows.tolist())
-    margins, kept_epochs, scored = [], [], 0
+    margins, kept_epochs = [], []
     for f, (held_out, users) in enumerate(zip(folds, fold_users)):
         held = set(held_out)
         others = [u for u in train_ids if u not in held]
@@ -383,8 +383,8 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
             network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])
         margins += held_out_margins(network, dataset, users, counts, prior_count, remembered)
         kept_epochs.append(kept.get("epoch"))
-        scored += len(users)
     beta, model_coefficient, rate_coefficient = weight_from_held_out(margins, MAX_WEIGHT)
+    scored = sum(len(users) for users in fold_users)
     return beta, {"selected_by": f"the rate's coefficient over the model's on {scored} training users' EVAL-1({n}) pairs, "
                                  f"each scored by a network trained without them ({FOLDS} folds)",
                   "crossfit": {"folds": FOLDS, "history_size": n, "users": scored, "pairs": len(margins),
