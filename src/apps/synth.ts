@@ -1,10 +1,11 @@
 // npm run synth -- --out DIR [--test-share 0.2] [--preset pairwise|pairwise-fresh|short-history] [--users 1000 --groups 8
 //                   --items 3000 --dim 32 --styles 24 --per-user 80 --per-user-min 4 --pair-share 0.25
-//                   --noise 0.08 --personal 0.25 --quality 0.3 --seed 1]
-// Writes a synthetic preference dataset (CONTRACTS.md section 1) whose users fall into taste groups.
+//                   --noise 0.08 --personal 0.25 --quality 0.3 --seed 1] [--truth]
+// Writes a synthetic preference dataset (CONTRACTS.md section 1) whose users fall into taste groups;
+// with --truth also OUT/truth/, what the labels were drawn from (for trainer.bench_world_ceiling).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { splitWorldByUser, writeDataset } from '../synth/dataset-writer.js';
+import { splitWorldByUser, writeDataset, writeTruth } from '../synth/dataset-writer.js';
 import { DEFAULT_WORLD, generateTasteWorld, WORLD_PRESETS, type TasteWorldOptions } from '../synth/taste-world.js';
 import { messageOf } from '../errors.js';
 
@@ -32,6 +33,7 @@ async function main() {
       out: { type: 'string' },
       'test-share': { type: 'string' },
       preset: { type: 'string' },
+      truth: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
     },
     strict: true,
@@ -69,6 +71,8 @@ async function main() {
   } else {
     await writeDataset(values.out, world);
   }
+  // A folder of its own, which no reader of the dataset format opens.
+  if (values.truth) await writeTruth(join(values.out, 'truth'), world);
   process.stdout.write(
     `wrote ${values.out}${split}: ${world.items.length} items (dim ${o.dim}, ${o.styles} styles), ` +
       `${world.users.length} users in ${o.groups} groups, ${world.interactions.length} interactions\n`,

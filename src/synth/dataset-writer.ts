@@ -47,6 +47,44 @@ export async function writeDataset(dir: string, world: TasteWorld): Promise<void
 }
 
 /**
+ * Writes what the world's labels were drawn from (WorldTruth) into DIR:
+ * - items.npy and items.csv: each item's latent point and style, rows in the dataset's item order;
+ * - users.csv and tastes.npy: each user's group and own taste, row for row;
+ * - groups.npy: each group's taste;
+ * - world.json: the quality direction, its weight, the label noise and the personal spread.
+ * Read by `python3 -m trainer.bench_world_ceiling`; nothing a tenant could send, so no model reads it.
+ */
+export async function writeTruth(dir: string, world: TasteWorld): Promise<void> {
+  const { truth } = world;
+  const rows = (vectors: Float64Array[]) => vectors.map((v) => Float32Array.from(v));
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'items.npy'), encodeNpy(rows(world.items.map((i) => truth.latent.get(i.id)!))));
+  await writeFile(join(dir, 'tastes.npy'), encodeNpy(rows(world.users.map((u) => truth.tastes.get(u.id)!))));
+  await writeFile(join(dir, 'groups.npy'), encodeNpy(rows(truth.groupTastes)));
+  await writeFile(
+    join(dir, 'items.csv'),
+    csv(
+      ['item', 'style'],
+      world.items.map((i) => [i.id, i.style]),
+    ),
+  );
+  await writeFile(
+    join(dir, 'users.csv'),
+    csv(
+      ['user', 'group'],
+      world.users.map((u) => [u.id, u.group]),
+    ),
+  );
+  const worldJson = {
+    quality: Array.from(truth.quality),
+    qualityWeight: truth.qualityWeight,
+    labelNoise: truth.labelNoise,
+    personalSpread: truth.personalSpread,
+  };
+  await writeFile(join(dir, 'world.json'), JSON.stringify(worldJson, null, 2) + '\n');
+}
+
+/**
  * Splits a world into two with the same items and disjoint users, about `share` of each taste
  * group in the second. Users are assigned to groups in turn (user i is in group i mod G), so a
  * stride over all users sends whole groups to one side when it shares a factor with G (share 0.5
@@ -69,6 +107,7 @@ export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld,
     items: world.items,
     users: world.users.filter((u) => second.has(u.id) === inSecond),
     interactions: world.interactions.filter((e) => second.has(e.user) === inSecond),
+    truth: world.truth,
   });
   return [part(false), part(true)];
 }

@@ -101,6 +101,27 @@ export interface TasteWorld {
   items: WorldItem[];
   users: WorldUser[];
   interactions: WorldInteraction[];
+  truth: WorldTruth;
+}
+
+/**
+ * What the world's labels were drawn from, in the latent space: a user's utility for an item at
+ * latent point x is (1 - qualityWeight) · taste · x + qualityWeight · quality · x; a single image
+ * is liked with probability σ(utility / labelNoise), one image of a pair wins with probability
+ * σ(Δutility / labelNoise). No model is given it; `npm run synth -- --truth` writes it so that a
+ * bench can say how much any model could gain over the baselines in this world (its ceiling).
+ */
+export interface WorldTruth {
+  quality: Float64Array;
+  qualityWeight: number;
+  labelNoise: number;
+  /** Each group's taste; a user's is near(group taste, personalSpread). */
+  groupTastes: Float64Array[];
+  personalSpread: number;
+  /** Each user's own taste, by user id. */
+  tastes: Map<string, Float64Array>;
+  /** Each item's latent point (the app's vector before the lift), by item id. */
+  latent: Map<string, Float64Array>;
 }
 
 function unitVector(random: Random, dim: number): Float64Array {
@@ -196,11 +217,13 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
 
   const users: WorldUser[] = [];
   const interactions: WorldInteraction[] = [];
+  const tastes = new Map<string, Float64Array>();
   for (let u = 0; u < o.users; u++) {
     const group = u % o.groups;
     const user = { id: `user-${u}`, group };
     users.push(user);
     const taste = near(random, groupTastes[group], o.personalNoise * 2);
+    tastes.set(user.id, taste);
     const utility = (item: WorldItem) => {
       const point = latent.get(item.id)!;
       return (1 - o.qualityWeight) * dot(taste, point) + o.qualityWeight * dot(quality, point);
@@ -233,5 +256,14 @@ export function generateTasteWorld(options: Partial<TasteWorldOptions> = {}): Ta
       }
     }
   }
-  return { items, users, interactions };
+  const truth: WorldTruth = {
+    quality,
+    qualityWeight: o.qualityWeight,
+    labelNoise: o.labelNoise,
+    groupTastes,
+    personalSpread: o.personalNoise * 2,
+    tastes,
+    latent,
+  };
+  return { items, users, interactions, truth };
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { splitWorldByUser, writeDataset } from '../../src/synth/dataset-writer.js';
+import { splitWorldByUser, writeDataset, writeTruth } from '../../src/synth/dataset-writer.js';
 import { generateTasteWorld } from '../../src/synth/taste-world.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';
 
@@ -62,5 +62,24 @@ describe('synthetic dataset files', () => {
     // A stride coprime with the groups is taken over all users, as before: every fifth user.
     const [, fifth] = splitWorldByUser(world, 0.2);
     expect(fifth.users.map((u) => u.id)).toEqual(world.users.filter((_, i) => i % 5 === 4).map((u) => u.id));
+  });
+
+  it('writes the truth the ceiling bench reads: latent points, styles, tastes, groups, settings', async () => {
+    const world = generateTasteWorld({ users: 12, groups: 3, items: 40, dim: 6, interactionsPerUser: 10, pairShare: 0.5, qualityWeight: 0.6 });
+    const dir = mkdtempSync(join(tmpdir(), 'tg-truth-'));
+    await writeTruth(dir, world);
+    const script = [
+      'import json, sys',
+      'from trainer.bench_world_ceiling import read_truth',
+      't = read_truth(sys.argv[1])',
+      'print(json.dumps({"latent": t["latent"][7].tolist(), "style": int(t["style"][7]), "taste": t["taste"]["user-5"].tolist(),',
+      '  "group": t["group"]["user-5"], "quality": t["quality"].tolist(), "q": t["q"], "noise": t["noise"], "items": len(t["latent"])}))',
+    ].join('\n');
+    const read = JSON.parse(execFileSync(loadConfig().trainerPython, ['-c', script, dir], { cwd: REPOSITORY_ROOT, encoding: 'utf8' }));
+    const close = (got: number[], want: Float64Array) => got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+    close(read.latent, world.truth.latent.get('item-7')!);
+    close(read.taste, world.truth.tastes.get('user-5')!);
+    close(read.quality, world.truth.quality);
+    expect(read).toMatchObject({ style: world.items[7].style, group: world.users[5].group, q: 0.6, noise: world.truth.labelNoise, items: 40 });
   });
 });

@@ -98,3 +98,44 @@ describe('world presets (issue 14)', () => {
     expect(generateTasteWorld({ users: 5, items: 50, seed: 7 })).toEqual(generateTasteWorld({ users: 5, items: 50, seed: 7, interactionsPerUserMin: 40 }));
   });
 });
+
+describe('the truth a world records (for trainer.bench_world_ceiling)', () => {
+  // With almost no label noise every label is what the recorded utility says, so a truth that
+  // missed a user's taste, an item's point or the quality weight would show here.
+  const world = generateTasteWorld({ users: 30, groups: 3, items: 200, interactionsPerUser: 30, pairShare: 0.5, labelNoise: 1e-4, seed: 4 });
+  const { truth } = world;
+  const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+  const utility = (user: string, item: string) => {
+    const x = truth.latent.get(item)!;
+    return (1 - truth.qualityWeight) * dot(truth.tastes.get(user)!, x) + truth.qualityWeight * dot(truth.quality, x);
+  };
+
+  it("explains every label: a pair's winner has the higher utility, a single like a positive one", () => {
+    const byPair = new Map<string, { like?: string; dislike?: string }>();
+    let singles = 0;
+    for (const e of world.interactions) {
+      if (e.pair === null) {
+        singles++;
+        expect(utility(e.user, e.item) > 0, `${e.user} ${e.item}`).toBe(e.label === 1);
+      } else {
+        byPair.set(e.pair, { ...byPair.get(e.pair), [e.label === 1 ? 'like' : 'dislike']: e.item });
+      }
+    }
+    expect(singles).toBeGreaterThan(100);
+    expect(byPair.size).toBeGreaterThan(100);
+    for (const [pair, { like, dislike }] of byPair) {
+      const user = pair.slice(0, pair.lastIndexOf('-p'));
+      expect(utility(user, like!)).toBeGreaterThan(utility(user, dislike!));
+    }
+  });
+
+  it("records each user's taste near their own group's, and the settings the labels were drawn with", () => {
+    for (const u of world.users) {
+      const taste = truth.tastes.get(u.id)!;
+      const own = dot(taste, truth.groupTastes[u.group]);
+      truth.groupTastes.forEach((g, k) => k === u.group || expect(own).toBeGreaterThan(dot(taste, g)));
+    }
+    expect(truth.latent.size).toBe(world.items.length);
+    expect(truth).toMatchObject({ qualityWeight: 0.3, labelNoise: 1e-4, personalSpread: 0.5 });
+  });
+});

@@ -1,0 +1,210 @@
+"""How far any model could lead the baselines in a synthetic world (issue 14): the world's ceiling,
+from what its labels were drawn from.
+
+npm run synth -- --out DIR ... --truth
+python3 -m trainer.bench_world_ceiling --world DIR [--n-ref 8]
+
+`--truth` writes DIR/truth/ (src/synth/dataset-writer.ts, writeTruth): each item's latent point,
+each user's taste and group, each group's taste, the quality direction and its weight q, the
+label noise T. A user's utility for an item at x is u = (1 - q) taste·x + q quality·x; a single
+image is liked with probability σ(u / T), one image of a pair wins with σ(Δu / T). Three scorers
+read it, on the test users of EVAL-1(n), paired user by user with the best baselines of
+bench:seeds (the same rows, the same pairs):
+- the user's own taste (an oracle: labels are still noisy, so this is the most any scorer can
+  score, with or without history);
+- the user's group's mean taste (an oracle told the group, not the user's own deviation);
+- the world's model with the taste inferred from the history (Bayes): every group's taste
+  distribution (mean and spread of its training users' true tastes), q, quality and T known, the
+  user's taste the posterior mode under each group's prior given the history's likes and
+  dislikes (pairs whose two images are both in the history as one choice), the groups weighed by
+  their Laplace evidence. What an ideal learner of this world could do from n + n history items:
+  a lead the target asks for that this scorer cannot show, no model can.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+
+from .bench_seeds import baseline_results, best_baselines, paired, per_user_rates, show_difference
+from .data import eval_users, read_dataset
+from .evaluate import evaluate_per_user, summarize
+
+
+def read_truth(folder):
+    """The world's truth as written by `npm run synth -- --truth`."""
+    with open(os.path.join(folder, "world.json"), encoding="utf-8") as f:
+        world = json.load(f)
+
+    def csv_rows(name):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            next(f)
+            return [line.rstrip("\n").split(",") for line in f]
+    users = [(u, int(g)) for u, g in csv_rows("users.csv")]
+    styles = np.array([int(s) for _, s in csv_rows("items.csv")])
+    tastes = np.load(os.path.join(folder, "tastes.npy")).astype(np.float64)
+    return {
+        "latent": np.load(os.path.join(folder, "items.npy")).astype(np.float64),
+        "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
+        "style": styles,
+        "taste": {u: tastes[i] for i, (u, _) in enumerate(users)},
+        "group": dict(users),
+        "quality": np.array(world["quality"], np.float64),
+        "q": float(world["qualityWeight"]),
+        "noise": float(world["labelNoise"]),
+    }
+
+
+def group_priors(truth, train_users):
+    """{group: (mean taste, per-coordinate variance, share)} over the training users' true tastes."""
+    by_group = {}
+    for u in train_users:
+        by_group.setdefault(truth["group"][u], []).append(truth["taste"][u])
+    total = sum(len(t) for t in by_group.values())
+    priors = {}
+    for g, tastes in sorted(by_group.items()):
+        t = np.stack(tastes)
+        mean = t.mean(0)
+        priors[g] = (mean, float(((t - mean) ** 2).mean()), len(t) / total)
+    return priors
+
+
+def like_probability_scorer(truth, single_share, taste_of):
+    """Scores candidates by the chance that a row of this item, for this user, is a like: a single
+    image is liked with σ(u / T); an image in a pair wins against another of its style (the world
+    draws both from one style) with σ(Δu / T), averaged over that style's images. Mixed by the share
+    of rows that are single images. Within one pair this orders as the utility does; across pairs
+    (top-1's candidates are likes and dislikes of different choices) the utility alone would not:
+    a liked image of a poor style can have less utility than a disliked image of a good one."""
+    q, noise, latent, style_items, style = truth["q"], truth["noise"], truth["latent"], truth["style_items"], truth["style"]
+    shared = q * (latent @ truth["quality"])
+
+    def score(h_items, h_labels, candidates):
+        u = (1 - q) * (latent @ taste_of(h_items, h_labels)) + shared
+        won = np.array([_sigmoid((u[c] - u[style_items[style[c]]]) / noise).mean() for c in candidates])
+        return single_share * _sigmoid(u[candidates] / noise) + (1 - single_share) * won
+    return score
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def choices(truth, h_items, h_labels, h_pairs):
+    """The history as logistic rows in the taste w: logit = (A w + b) / T, each row's label 1. A
+    single image is (x, label); two images of one pair both in the history are one choice (winner
+    − loser); a lone member of a pair says only that it beat (or lost to) an image not seen here,
+    and is left out."""
+    q, quality, latent = truth["q"], truth["quality"], truth["latent"]
+    members = {}
+    for item, label, pair in zip(h_items, h_labels, h_pairs):
+        if pair:
+            members.setdefault(pair, {})[label] = item
+    rows, signs = [], []
+    for item, label, pair in zip(h_items, h_labels, h_pairs):
+        if not pair:
+            rows.append(latent[item])
+            signs.append(1.0 if label == 1 else -1.0)
+        elif label == 1 and 0 in members[pair]:
+            rows.append(latent[item] - latent[members[pair][0]])
+            signs.append(1.0)
+    if not rows:
+        return np.zeros((0, latent.shape[1])), np.zeros(0)
+    x = np.stack(rows) * np.array(signs)[:, None]
+    return (1 - q) * x, q * (x @ quality)
+
+
+def posterior_mode(A, b, noise, mean, variance, steps=30):
+    """The taste maximising the history's likelihood under the prior N(mean, variance·I), and the
+    Laplace approximation of the history's log evidence under that prior."""
+    w = mean.copy()
+    d = len(mean)
+    for _ in range(steps):
+        z = (A @ w + b) / noise
+        p = 1 / (1 + np.exp(-z))
+        grad = -(A.T @ (1 - p)) / noise + (w - mean) / variance
+        H = (A.T * (p * (1 - p))) @ A / noise ** 2 + np.eye(d) / variance
+        step = np.linalg.solve(H, grad)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    z = (A @ w + b) / noise
+    log_lik = -np.logaddexp(0, -z).sum()
+    p = 1 / (1 + np.exp(-z))
+    H = (A.T * (p * (1 - p))) @ A / noise ** 2 + np.eye(d) / variance
+    evidence = log_lik - ((w - mean) ** 2).sum() / (2 * variance) - d / 2 * np.log(variance) - np.linalg.slogdet(H)[1] / 2
+    return w, evidence
+
+
+def bayes_taste(truth, priors, pair_of):
+    """taste_of for utility_scorer: the posterior mean taste over groups, each group's mode weighed
+    by its share times its evidence. `pair_of[item]`: the history row's pair id (the scorer's
+    interface passes items and labels only)."""
+    def taste_of(h_items, h_labels):
+        A, b = choices(truth, h_items, h_labels, [pair_of.get(i) for i in h_items])
+        modes, logs = [], []
+        for mean, variance, share in priors.values():
+            w, evidence = posterior_mode(A, b, truth["noise"], mean, variance)
+            modes.append(w)
+            logs.append(evidence + np.log(share))
+        weights = np.exp(np.array(logs) - max(logs))
+        return (np.stack(modes) * (weights / weights.sum())[:, None]).sum(0)
+    return taste_of
+
+
+def scorer_rows(truth, train, test, users):
+    """{name: evaluate_per_user rows} of the three truth-reading scorers."""
+    priors = group_priors(truth, train.users)
+    rows = [r for rs in train.users.values() for r in rs]
+    single_share = sum(not r.pair for r in rows) / len(rows)
+
+    def each_user(taste_of_user):
+        return [row for u in users
+                for row in evaluate_per_user(like_probability_scorer(truth, single_share, taste_of_user(u)), [u])]
+
+    def bayes(u):
+        # The user's pair ids, by item: an image is in one of a user's pairs at most.
+        return bayes_taste(truth, priors, {r.item: r.pair for r in test.users[u.user] if r.pair})
+    return {
+        "the user's own taste (oracle: the most any scorer can score)":
+            each_user(lambda u: lambda h, l, t=truth["taste"][u.user]: t),
+        "the user's group's mean taste (oracle told the group)":
+            each_user(lambda u: lambda h, l, t=priors[truth["group"][u.user]][0]: t),
+        "the world's model, taste inferred from the history (Bayes: the most a learner can score)": each_user(bayes),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--world", required=True, help="npm run synth's --out folder, written with --truth")
+    parser.add_argument("--n-ref", type=int, default=8)
+    args = parser.parse_args()
+
+    truth_dir = os.path.join(args.world, "truth")
+    if not os.path.isdir(truth_dir):
+        parser.error(f"--world: {truth_dir} not found (write the world with `npm run synth -- ... --truth`)")
+    train, test = read_dataset(os.path.join(args.world, "train")), read_dataset(os.path.join(args.world, "test"))
+    truth = read_truth(truth_dir)
+    users = eval_users(test, args.n_ref)
+    baselines = baseline_results(train, test, users)
+    best = best_baselines(baselines)
+    rows = {**baselines, **scorer_rows(truth, train, test, users)}
+
+    print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users\n")
+    print("| scorer | pairwise | top-1 |\n|---|---|---|")
+    for name, r in rows.items():
+        s = summarize(r)
+        print(f"| {name} | {s['pairwise']:.1f} | {s['top1']:.1f} |")
+    print(f"\nBest baseline: pairwise {best['pairwise']}; top-1 {best['top-1']}.\n")
+    print("| comparison, paired over users | pairwise | top-1 |\n|---|---|---|")
+    for name in list(rows)[len(baselines):]:
+        cells = []
+        for metric, column in (("pairwise", 0), ("top-1", 1)):
+            mine, theirs = per_user_rates(rows[name])[column], per_user_rates(rows[best[metric]])[column]
+            cells.append(show_difference(paired(mine, theirs)))
+        print(f"| {name} − best baseline | {cells[0]} | {cells[1]} |")
+    print(f"\ncommand: python3 -m trainer.bench_world_ceiling --world {args.world} --n-ref {args.n_ref}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+import unittest
+
+import numpy as np
+
+from trainer.bench_world_ceiling import choices, like_probability_scorer, posterior_mode
+
+
+def _truth(latent, styles, q=0.5, noise=0.1, dim=None):
+    styles = np.asarray(styles)
+    dim = dim or latent.shape[1]
+    quality = np.zeros(dim)
+    quality[0] = 1.0
+    return {"latent": latent, "style": styles, "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
+            "quality": quality, "q": q, "noise": noise}
+
+
+class PosteriorMode(unittest.TestCase):
+    def test_no_history_gives_the_prior_mean_and_a_long_one_the_user_s_taste(self):
+        rng = np.random.default_rng(0)
+        dim, noise = 6, 0.1
+        mean = np.zeros(dim)
+        w, _ = posterior_mode(np.zeros((0, dim)), np.zeros(0), noise, mean, 0.05)
+        np.testing.assert_allclose(w, mean)
+        taste = rng.normal(size=dim)
+        taste /= np.linalg.norm(taste)
+        x = rng.normal(size=(400, dim))
+        signs = np.where(rng.random(400) < 1 / (1 + np.exp(-(x @ taste) / noise)), 1.0, -1.0)
+        w, _ = posterior_mode(x * signs[:, None], np.zeros(400), noise, mean, 0.05)
+        self.assertGreater(w @ taste / np.linalg.norm(w), 0.95)
+
+    def test_the_evidence_prefers_the_group_whose_taste_made_the_labels(self):
+        rng = np.random.default_rng(1)
+        dim, noise = 6, 0.2
+        groups = np.eye(dim)[:2]
+        x = rng.normal(size=(12, dim))
+        signs = np.where(x @ groups[1] > 0, 1.0, -1.0)
+        evidence = [posterior_mode(x * signs[:, None], np.zeros(12), noise, g, 0.02)[1] for g in groups]
+        self.assertGreater(evidence[1], evidence[0] + 5)
+
+
+class Choices(unittest.TestCase):
+    def test_a_pair_in_the_history_is_one_choice_and_a_lone_pair_member_is_left_out(self):
+        latent = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [3.0, 0.0]])
+        truth = _truth(latent, [0, 0, 0, 0], q=0.25)
+        # Item 1 beat item 0 in pair "p"; item 2 is a single dislike; item 3 won pair "r", whose
+        # loser is not in the history.
+        A, b = choices(truth, [0, 1, 2, 3], [0, 1, 0, 1], ["p", "p", "", "r"])
+        np.testing.assert_allclose(A, 0.75 * np.array([[-1.0, 1.0], [-2.0, -2.0]]))
+        np.testing.assert_allclose(b, 0.25 * np.array([-1.0, -2.0]))
+
+
+class LikeProbability(unittest.TestCase):
+    def test_across_pairs_an_image_is_judged_against_its_own_style(self):
+        # Style 0's images are all good, style 1's all poor. Item 1 is the worst of style 0 and
+        # item 2 the best of style 1: its utility is lower, but it wins its pairs more often.
+        latent = np.array([[3.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [-3.0, 0.0]])
+        truth = _truth(latent, [0, 0, 1, 1], q=1.0, noise=0.5)
+        score = like_probability_scorer(truth, 0.0, lambda h, l: np.zeros(2))
+        s = score([], [], np.array([0, 1, 2, 3]))
+        self.assertGreater(s[2], s[1])
+        self.assertGreater(s[0], s[1])
+        self.assertGreater(s[2], s[3])
+        # Where every row is a single image, the utility alone orders them.
+        s = like_probability_scorer(truth, 1.0, lambda h, l: np.zeros(2))([], [], np.array([0, 1, 2, 3]))
+        self.assertEqual(list(np.argsort(-s)), [0, 1, 2, 3])
+
+
+if __name__ == "__main__":
+    unittest.main()
