@@ -2,7 +2,7 @@
 from what its labels were drawn from.
 
 npm run synth -- --out DIR ... --truth
-python3 -m trainer.bench_world_ceiling --world DIR [--n-ref 8]
+npm run bench:ceiling -- --world DIR [--n-ref 8]   (python3 -m trainer.bench_world_ceiling)
 
 `--truth` writes DIR/truth/ (src/synth/dataset-writer.ts, writeTruth): each item's latent point,
 each user's taste and group, each group's taste, the quality direction and its weight q, the
@@ -203,7 +203,7 @@ def main():
             mine, theirs = per_user_rates(rows[name])[column], per_user_rates(rows[best[metric]])[column]
             cells.append(show_difference(paired(mine, theirs)))
         print(f"| {name} − best baseline | {cells[0]} | {cells[1]} |")
-    print(f"\ncommand: python3 -m trainer.bench_world_ceiling --world {args.world} --n-ref {args.n_ref}")
+    print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ export async function writeDataset(dir: string, world: TasteWorld): Promise<void
  * - users.csv and tastes.npy: each user's group and own taste, row for row;
  * - groups.npy: each group's taste;
  * - world.json: the quality direction, its weight, the label noise and the personal spread.
- * Read by `python3 -m trainer.bench_world_ceiling`; nothing a tenant could send, so no model reads it.
+ * Read by `npm run bench:ceiling` (trainer/bench_world_ceiling.py); nothing a tenant could send, so no model reads it.
  */
 export async function writeTruth(dir: string, world: TasteWorld): Promise<void> {
   const { truth } = world;
