@@ -4,6 +4,11 @@ from what its labels were drawn from.
 npm run synth -- --out DIR ... --truth
 npm run bench:ceiling -- --world DIR [--n-ref 8]   (python3 -m trainer.bench_world_ceiling)
 
+bench:ceiling holds OpenBLAS to one thread: the scorers' matrices are small (32 x 32 Newton
+steps, one user at a time), and OpenBLAS's threads only wait on each other. The 4,000-user
+short-history world took 5 s on one thread and 167 s with the default threads (2 cores, two
+trainings beside; the same tables).
+
 `--truth` writes DIR/truth/ (src/synth/dataset-writer.ts, writeTruth): each item's latent point,
 each user's taste and group, each group's taste, the quality direction and its weight q, the
 label noise T. A user's utility for an item at x is u = (1 - q) taste·x + q quality·x; a single
