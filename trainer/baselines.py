@@ -2,6 +2,11 @@
 
 - random;
 - global preference: logistic regression on all training labels, no history (a PickScore analogue);
+- global pairwise preference (Bradley-Terry): a logistic regression on the difference of the
+  two images of each training choice, no history, where the tenant has choices. PickScore itself
+  is trained on choices this way; a label of a choice says only that one image beat the other, so
+  a regression on single labels misreads it (session 22: 72.2 pairwise against 69.5 on the
+  2,000-user catalogue pairwise world);
 - history centroid: cosine to the mean liked vector minus cosine to the mean disliked one (ViPer proxy);
 - per-user logistic regression on the history, shrunk towards the global model;
 - item like rate: how often the training users liked each item, by item id, no vectors (the
@@ -52,6 +57,31 @@ def global_weights(dataset, l2=1.0):
     items = np.array([r.item for rows in dataset.users.values() for r in rows])
     labels = np.array([r.label for rows in dataset.users.values() for r in rows])
     return fit_logistic(dataset.vectors[items], labels, l2)
+
+
+def choice_pairs(dataset):
+    """[choices, 2] item indices (winner, loser): every pair id with one like and one dislike."""
+    out = []
+    for rows in dataset.users.values():
+        sides = {}
+        for r in rows:
+            if r.pair:
+                sides.setdefault(r.pair, {})[r.label] = r.item
+        out += [(s[1], s[0]) for s in sides.values() if 0 in s and 1 in s]
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def bradley_terry_weights(dataset, l2=1.0):
+    """The global pairwise preference: P(a beats b) = σ(w · (x_a - x_b)), fitted on every training
+    choice (each also mirrored, so the fit has no side to prefer and its bias is 0). None where the
+    tenant has no choices. Returns weights in global_scorer's layout (a bias of 0 at the end)."""
+    pairs = choice_pairs(dataset)
+    if len(pairs) == 0:
+        return None
+    d = dataset.vectors[pairs[:, 0]].astype(np.float64) - dataset.vectors[pairs[:, 1]]
+    w = fit_logistic(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], l2)
+    w[-1] = 0.0
+    return w
 
 
 def global_scorer(vectors, w):

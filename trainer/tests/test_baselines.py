@@ -2,7 +2,7 @@ import unittest
 
 import numpy as np
 
-from trainer.baselines import fit_logistic, unrated_caveat
+from trainer.baselines import bradley_terry_weights, choice_pairs, fit_logistic, global_weights, unrated_caveat
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
@@ -45,3 +45,48 @@ class ItemRates(unittest.TestCase):
                        {"u": [Interaction(1, 1, 0, 1, "p"), Interaction(2, 0, 0, 2, "p")]})
         self.assertIn("every score ties", unrated_caveat({"a": (3, 1)}, test))   # "a" is in no test user's history
         self.assertEqual(unrated_caveat({"c": (0, 2)}, test), "")
+
+
+class PairwiseGlobalPreference(unittest.TestCase):
+    @staticmethod
+    def _choices_world(seed):
+        """Two styles far apart on axis 0; every choice is between two images of one style, won by
+        the one higher on w = (1, 1, 0). Within each style half the labels are likes, so a
+        regression on single labels cannot see axis 0's part of the taste; one on the choices can."""
+        rng = np.random.default_rng(seed)
+        w = np.array([1.0, 1.0, 0.0])
+        vectors, users = [], {}
+        for u in range(40):
+            rows = []
+            for k in range(20):
+                center = np.array([4.0 if k % 2 else -4.0, 0.0, 0.0])
+                a, b = center + rng.normal(size=3), center + rng.normal(size=3)
+                a_wins = (a - b) @ w > 0
+                i = len(vectors)
+                vectors += [a, b]
+                rows += [Interaction(i, int(a_wins), k, 2 * k, f"u{u}-p{k}"), Interaction(i + 1, int(not a_wins), k, 2 * k + 1, f"u{u}-p{k}")]
+            users[f"u{u}"] = rows
+        n = len(vectors)
+        return Dataset("choices", np.array(vectors, np.float32), [str(i) for i in range(n)], [""] * n, users), w
+
+    def test_it_learns_the_taste_a_choice_reveals_where_single_labels_cannot(self):
+        train, w = self._choices_world(0)
+        test, _ = self._choices_world(1)
+        bt, pointwise = bradley_terry_weights(train), global_weights(train)
+        self.assertEqual(bt[-1], 0.0)
+        self.assertGreater(bt[:3] @ w / np.linalg.norm(bt[:3]) / np.linalg.norm(w), 0.95)
+        pairs = choice_pairs(test)
+        d = test.vectors[pairs[:, 0]] - test.vectors[pairs[:, 1]]
+        bt_accuracy, pointwise_accuracy = np.mean(d @ bt[:3] > 0), np.mean(d @ pointwise[:3] > 0)
+        self.assertGreater(bt_accuracy, 0.9)
+        self.assertGreater(bt_accuracy, pointwise_accuracy + 0.05)
+
+    def test_only_whole_choices_count_and_a_tenant_without_choices_has_none(self):
+        rows = [Interaction(0, 1, 0, 1, "p"), Interaction(1, 0, 0, 2, "p"),    # a whole choice
+                Interaction(2, 1, 0, 3, "q"),                                  # its loser is missing
+                Interaction(3, 0, 0, 4, "")]                                   # a single image
+        data = Dataset("d", np.eye(4, dtype=np.float32), list("abcd"), [""] * 4, {"u": rows})
+        self.assertEqual(choice_pairs(data).tolist(), [[0, 1]])
+        no_choices = Dataset("d", np.eye(4, dtype=np.float32), list("abcd"), [""] * 4, {"u": [rows[3]]})
+        self.assertIsNone(bradley_terry_weights(no_choices))
+
