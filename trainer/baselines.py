@@ -7,6 +7,11 @@
   is trained on choices this way; a label of a choice says only that one image beat the other, so
   a regression on single labels misreads it (session 22: 72.2 pairwise against 69.5 on the
   2,000-user catalogue pairwise world);
+- the same, judged against look-alikes: that score less its mean over the image's nearest images
+  (by cosine, the tenant's own catalogue). A choice is between two images of one prompt, so the
+  score says which of two look-alikes wins, not whether an image of one prompt beats an image of
+  another; top-1, whose candidates come from different choices, needs the second (session 22:
+  48.2 top-1 against 36.3 uncentred on the 2,000-user catalogue pairwise world);
 - history centroid: cosine to the mean liked vector minus cosine to the mean disliked one (ViPer proxy);
 - per-user logistic regression on the history, shrunk towards the global model;
 - item like rate: how often the training users liked each item, by item id, no vectors (the
@@ -82,6 +87,27 @@ def bradley_terry_weights(dataset, l2=1.0):
     w = fit_logistic(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], l2)
     w[-1] = 0.0
     return w
+
+
+LOOKALIKES = 50
+
+
+def lookalike_centred_scorer(vectors, w, k=LOOKALIKES):
+    """global_scorer's score less its mean over each candidate's k nearest items by cosine (the
+    candidate itself included), computed for the candidates asked for and kept."""
+    v = vectors.astype(np.float64)
+    unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    scores = _with_bias(v) @ w
+    k = min(k, len(v))
+    known = {}
+
+    def score(h_items, h_labels, candidates):
+        new = np.array([c for c in dict.fromkeys(candidates.tolist()) if c not in known], dtype=np.int64)
+        if len(new):
+            nearest = np.argpartition(-(unit[new] @ unit.T), k - 1, axis=1)[:, :k]
+            known.update(zip(new.tolist(), scores[new] - scores[nearest].mean(1)))
+        return np.array([known[c] for c in candidates.tolist()])
+    return score
 
 
 def global_scorer(vectors, w):

@@ -68,8 +68,11 @@ w_choices = baselines.bradley_terry_weights(train)   # None where the tenant has
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
-    **({} if w_choices is None else {"global pairwise preference (Bradley-Terry on the training choices, no history)":
-                                      evaluate(baselines.global_scorer(test.vectors, w_choices), users)}),
+    **({} if w_choices is None else {
+        "global pairwise preference (Bradley-Terry on the training choices, no history)":
+            evaluate(baselines.global_scorer(test.vectors, w_choices), users),
+        f"global pairwise preference less its mean over the {baselines.LOOKALIKES} nearest images (no history)":
+            evaluate(baselines.lookalike_centred_scorer(test.vectors, w_choices), users)}),
     "history centroid (cos to liked mean - cos to disliked mean)": evaluate(baselines.centroid_scorer(test.vectors), users),
     f"per-user logistic regression, shrunk to global (shrink {shrink} tuned on training users)":
         evaluate(baselines.per_user_scorer(test.vectors, w_global, shrink), users),

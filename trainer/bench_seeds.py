@@ -165,7 +165,9 @@ def baseline_results(train, test, users):
     w_choices = baselines.bradley_terry_weights(train)
     pairwise_global = {} if w_choices is None else {
         "global pairwise preference (Bradley-Terry on the training choices, no history)":
-            evaluate_per_user(baselines.global_scorer(test.vectors, w_choices), users)}
+            evaluate_per_user(baselines.global_scorer(test.vectors, w_choices), users),
+        f"global pairwise preference less its mean over the {baselines.LOOKALIKES} nearest images (no history)":
+            evaluate_per_user(baselines.lookalike_centred_scorer(test.vectors, w_choices), users)}
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **pairwise_global,

@@ -2,7 +2,8 @@ import unittest
 
 import numpy as np
 
-from trainer.baselines import bradley_terry_weights, choice_pairs, fit_logistic, global_weights, unrated_caveat
+from trainer.baselines import (bradley_terry_weights, choice_pairs, fit_logistic, global_scorer, global_weights,
+                               lookalike_centred_scorer, unrated_caveat)
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
@@ -89,4 +90,22 @@ class PairwiseGlobalPreference(unittest.TestCase):
         self.assertEqual(choice_pairs(data).tolist(), [[0, 1]])
         no_choices = Dataset("d", np.eye(4, dtype=np.float32), list("abcd"), [""] * 4, {"u": [rows[3]]})
         self.assertIsNone(bradley_terry_weights(no_choices))
+
+    def test_judged_against_look_alikes_a_poor_style_s_best_image_outranks_a_good_style_s_worst(self):
+        # Two styles far apart on axis 0; the score w favours style +8 by about 16 on average.
+        rng = np.random.default_rng(2)
+        vectors = np.vstack([np.array([8.0, 0, 0]) + rng.normal(size=(60, 3)),
+                             np.array([-8.0, 0, 0]) + rng.normal(size=(60, 3))]).astype(np.float32)
+        w = np.array([1.0, 1.0, 0.0, 0.0])
+        plain = global_scorer(vectors, w)(None, None, np.arange(120))
+        centred_scorer = lookalike_centred_scorer(vectors, w, k=20)
+        centred = centred_scorer(None, None, np.arange(120))
+        self.assertGreater(plain[:60].mean() - plain[60:].mean(), 12)
+        self.assertLess(abs(centred[:60].mean() - centred[60:].mean()), 1)
+        good_worst, poor_best = int(np.argmin(plain[:60])), 60 + int(np.argmax(plain[60:]))
+        self.assertGreater(centred[poor_best], centred[good_worst])
+        self.assertLess(plain[poor_best], plain[good_worst])
+        # Asked again, in another order and with repeats, the same scores.
+        again = centred_scorer(None, None, np.array([poor_best, 3, poor_best]))
+        np.testing.assert_allclose(again, centred[[poor_best, 3, poor_best]])
 
