@@ -110,6 +110,19 @@ def lookalike_centred_scorer(vectors, w, k=LOOKALIKES):
     return score
 
 
+def choice_scorers(dataset, vectors):
+    """{name: scorer} of the global pairwise preferences fitted on `dataset`'s choices, over
+    `vectors`; empty where the tenant has no choices."""
+    w = bradley_terry_weights(dataset)
+    if w is None:
+        return {}
+    return {
+        "global pairwise preference (Bradley-Terry on the training choices, no history)": global_scorer(vectors, w),
+        f"global pairwise preference less its mean over the {LOOKALIKES} nearest images (no history)":
+            lookalike_centred_scorer(vectors, w),
+    }
+
+
 def global_scorer(vectors, w):
     scores = _with_bias(vectors.astype(np.float64)) @ w
     return lambda h_items, h_labels, candidates: scores[candidates]

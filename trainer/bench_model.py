@@ -64,15 +64,10 @@ top = baselines.upper_bound_shrink(users, test.vectors, w_global)   # an upper b
 prior_count, _ = baselines.tune_rate_prior(train)
 counts = baselines.item_like_counts(train)
 rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
-w_choices = baselines.bradley_terry_weights(train)   # None where the tenant has no choices
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
-    **({} if w_choices is None else {
-        "global pairwise preference (Bradley-Terry on the training choices, no history)":
-            evaluate(baselines.global_scorer(test.vectors, w_choices), users),
-        f"global pairwise preference less its mean over the {baselines.LOOKALIKES} nearest images (no history)":
-            evaluate(baselines.lookalike_centred_scorer(test.vectors, w_choices), users)}),
+    **{name: evaluate(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
     "history centroid (cos to liked mean - cos to disliked mean)": evaluate(baselines.centroid_scorer(test.vectors), users),
     f"per-user logistic regression, shrunk to global (shrink {shrink} tuned on training users)":
         evaluate(baselines.per_user_scorer(test.vectors, w_global, shrink), users),

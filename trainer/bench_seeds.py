@@ -162,15 +162,9 @@ def baseline_results(train, test, users):
     prior_count, _ = baselines.tune_rate_prior(train)
     counts = baselines.item_like_counts(train)
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
-    w_choices = baselines.bradley_terry_weights(train)
-    pairwise_global = {} if w_choices is None else {
-        "global pairwise preference (Bradley-Terry on the training choices, no history)":
-            evaluate_per_user(baselines.global_scorer(test.vectors, w_choices), users),
-        f"global pairwise preference less its mean over the {baselines.LOOKALIKES} nearest images (no history)":
-            evaluate_per_user(baselines.lookalike_centred_scorer(test.vectors, w_choices), users)}
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
-        **pairwise_global,
+        **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
         "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
         f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
         f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
