@@ -23,7 +23,11 @@ bench:seeds (the same rows, the same pairs):
   user's taste the posterior mode under each group's prior given the history's likes and
   dislikes (pairs whose two images are both in the history as one choice), the groups weighed by
   their Laplace evidence. What an ideal learner of this world could do from n + n history items:
-  a lead the target asks for that this scorer cannot show, no model can.
+  a lead the target asks for that this scorer cannot show, no model can. It approximates that
+  learner (a Gaussian prior, the Laplace evidence, a lone image of a choice left out); a model
+  scoring above it would say the approximation is poor.
+Each scores an item by the chance that a row of it is a like (like_probability_scorer): within one
+choice that orders as the utility does, across choices it judges an image against its own style.
 """
 import argparse
 import json
@@ -141,12 +145,14 @@ def posterior_mode(A, b, noise, mean, variance, steps=30):
     return w, evidence
 
 
-def bayes_taste(truth, priors, pair_of):
-    """taste_of for utility_scorer: the posterior mean taste over groups, each group's mode weighed
-    by its share times its evidence. `pair_of[item]`: the history row's pair id (the scorer's
-    interface passes items and labels only)."""
+def bayes_taste(truth, priors, history_pairs):
+    """taste_of for like_probability_scorer: the posterior mean taste over groups, each group's mode
+    weighed by its share times its evidence. `history_pairs`: each history row's pair id, in the
+    order evaluate_per_user passes the history (the scorer's interface passes items and labels
+    only, and in a catalogue world one image can be in two of a user's choices)."""
     def taste_of(h_items, h_labels):
-        A, b = choices(truth, h_items, h_labels, [pair_of.get(i) for i in h_items])
+        assert len(history_pairs) == len(h_items)
+        A, b = choices(truth, h_items, h_labels, history_pairs)
         modes, logs = [], []
         for mean, variance, share in priors.values():
             w, evidence = posterior_mode(A, b, truth["noise"], mean, variance)
@@ -157,7 +163,7 @@ def bayes_taste(truth, priors, pair_of):
     return taste_of
 
 
-def scorer_rows(truth, train, test, users):
+def scorer_rows(truth, train, users):
     """{name: evaluate_per_user rows} of the three truth-reading scorers."""
     priors = group_priors(truth, train.users)
     rows = [r for rs in train.users.values() for r in rs]
@@ -168,8 +174,7 @@ def scorer_rows(truth, train, test, users):
                 for row in evaluate_per_user(like_probability_scorer(truth, single_share, taste_of_user(u)), [u])]
 
     def bayes(u):
-        # The user's pair ids, by item: an image is in one of a user's pairs at most.
-        return bayes_taste(truth, priors, {r.item: r.pair for r in test.users[u.user] if r.pair})
+        return bayes_taste(truth, priors, [r.pair for r in u.history])
     return {
         "the user's own taste (oracle: the most any scorer can score)":
             each_user(lambda u: lambda h, l, t=truth["taste"][u.user]: t),
@@ -193,7 +198,7 @@ def main():
     users = eval_users(test, args.n_ref)
     baselines = baseline_results(train, test, users)
     best = best_baselines(baselines)
-    rows = {**baselines, **scorer_rows(truth, train, test, users)}
+    rows = {**baselines, **scorer_rows(truth, train, users)}
 
     print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users\n")
     print("| scorer | pairwise | top-1 |\n|---|---|---|")
