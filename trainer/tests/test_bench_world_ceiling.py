@@ -2,7 +2,8 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_world_ceiling import choices, like_probability_scorer, posterior_mode
+from trainer.bench_world_ceiling import choices, like_probability_scorer, posterior_mode, scorer_rows
+from trainer.data import Dataset, Interaction, eval_users
 
 
 def _truth(latent, styles, q=0.5, noise=0.1, dim=None):
@@ -63,6 +64,31 @@ class LikeProbability(unittest.TestCase):
         # Where every row is a single image, the utility alone orders them.
         s = like_probability_scorer(truth, 1.0, lambda h, l: np.zeros(2))([], [], np.array([0, 1, 2, 3]))
         self.assertEqual(list(np.argsort(-s)), [0, 1, 2, 3])
+
+
+class BayesLearner(unittest.TestCase):
+    def test_an_image_in_two_of_the_history_s_choices_counts_in_both(self):
+        # Groups 0 and 1 like axis 0 and axis 1. The test user's first choice (item 1 over item 0)
+        # says group 1 firmly; the second (item 0 over item 2), where item 0 appears again, says
+        # group 0 mildly. Read together they say group 1, and the target choice (item 3, on axis 1,
+        # over item 4, on axis 0) is won; with the first choice lost (pair ids looked up by item,
+        # so item 0's second choice overwrote its first) they say group 0 and it is lost.
+        latent = np.array([[0.0, 0.0], [-0.5, 2.0], [-0.5, 0.0], [0.0, 1.0], [1.0, 0.0]])
+        tastes = {"a": [1.0, 0.0], "b": [0.98, 0.02], "c": [0.0, 1.0], "d": [0.02, 0.98]}
+        truth = _truth(latent, [0] * 5, q=0.0, noise=0.1)
+        # The test user's own taste and group are there for the oracles, which this test does not read.
+        truth.update(taste={u: np.array(t) for u, t in {**tastes, "t": [0.0, 1.0]}.items()},
+                     group={"a": 0, "b": 0, "c": 1, "d": 1, "t": 1})
+        ids = [str(i) for i in range(5)]
+        train = Dataset("train", latent.astype(np.float32), ids, [""] * 5,
+                        {u: [Interaction(3, 1, 0, 1, f"{u}-p"), Interaction(4, 0, 0, 2, f"{u}-p")] for u in tastes})
+        choice = lambda win, lose, ts, pair: [Interaction(win, 1, ts, 2 * ts, pair), Interaction(lose, 0, ts, 2 * ts + 1, pair)]
+        test = Dataset("test", latent.astype(np.float32), ids, [""] * 5,
+                       {"t": choice(1, 0, 1, "p") + choice(0, 2, 2, "r") + choice(3, 4, 3, "s")})
+        users = eval_users(test, 2)
+        self.assertEqual([r.item for r in users[0].history], [1, 0, 0, 2])
+        bayes = scorer_rows(truth, train, users)["the world's model, taste inferred from the history (Bayes: the most a learner can score)"]
+        self.assertEqual((bayes[0]["won"], bayes[0]["pairs"]), (1, 1))
 
 
 if __name__ == "__main__":
