@@ -126,21 +126,23 @@ def choices(truth, h_items, h_labels, h_pairs):
 def posterior_mode(A, b, noise, mean, variance, steps=30):
     """The taste maximising the history's likelihood under the prior N(mean, variance·I), and the
     Laplace approximation of the history's log evidence under that prior."""
-    w = mean.copy()
     d = len(mean)
-    for _ in range(steps):
+
+    def fit(w):
+        """The logits, the like probabilities and the Hessian of the negative log posterior at w."""
         z = (A @ w + b) / noise
         p = 1 / (1 + np.exp(-z))
-        grad = -(A.T @ (1 - p)) / noise + (w - mean) / variance
-        H = (A.T * (p * (1 - p))) @ A / noise ** 2 + np.eye(d) / variance
-        step = np.linalg.solve(H, grad)
+        return z, p, (A.T * (p * (1 - p))) @ A / noise ** 2 + np.eye(d) / variance
+
+    w = mean.copy()
+    for _ in range(steps):
+        _, p, H = fit(w)
+        step = np.linalg.solve(H, -(A.T @ (1 - p)) / noise + (w - mean) / variance)
         w -= step
         if np.abs(step).max() < 1e-9:
             break
-    z = (A @ w + b) / noise
+    z, _, H = fit(w)
     log_lik = -np.logaddexp(0, -z).sum()
-    p = 1 / (1 + np.exp(-z))
-    H = (A.T * (p * (1 - p))) @ A / noise ** 2 + np.eye(d) / variance
     evidence = log_lik - ((w - mean) ** 2).sum() / (2 * variance) - d / 2 * np.log(variance) - np.linalg.slogdet(H)[1] / 2
     return w, evidence
 
