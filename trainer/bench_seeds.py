@@ -22,6 +22,7 @@ from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
+from .choice_prior import add_choice_prior
 from .item_rates import add_item_rates
 
 VARIANTS = {
@@ -66,6 +67,11 @@ def shipped_ensemble(model, train, seed, val_share):
 def with_rates(ensemble_label):
     """The row of an ensemble's models with the items' like rates added as the trainer adds them."""
     return f"{ensemble_label} + item like rates"
+
+
+def with_prior(label):
+    """The row of a model with the choice prior added as the trainer adds it."""
+    return f"{label} + choice prior"
 
 
 def saved_models_parser(description):
@@ -202,11 +208,16 @@ def main():
     parser.add_argument("--item-rates", action="store_true",
                         help="also each fitted ensemble with the items' like rates added as `trainer.train --item-rates auto` "
                              "adds them (trainer/item_rates.py), from the same checkpoints")
+    parser.add_argument("--choice-prior", action="store_true",
+                        help="also each fitted ensemble (with its rates, under --item-rates) with the choice prior added as "
+                             "`trainer.train --choice-prior auto` adds it (trainer/choice_prior.py), from the same checkpoints")
     parser.add_argument("--no-ablations", action="store_true",
                         help="train only the full model (and any --floor, --variant): no L_base and L_base + L_CP rows")
     args = parser.parse_args()
     if args.item_rates and not args.ensemble:
         parser.error("--item-rates: the rates are added to the ensembles, so it needs --ensemble")
+    if args.choice_prior and not args.ensemble:
+        parser.error("--choice-prior: the prior is added to the ensembles, so it needs --ensemble")
     extra = extra_variants(args.variant)
     ablations = {} if args.no_ablations else {k: v for k, v in VARIANTS.items() if k != FULL}
     variants = {**ablations, FULL: VARIANTS[FULL], **({FLOOR: FLOOR_FLAGS} if args.floor else {}), **extra}
@@ -230,8 +241,12 @@ def main():
         ensembles = {ENSEMBLE: (FULL, None), ENSEMBLE_EVEN: (FULL, 0.5),
                      **{ensemble_of(name): (name, None) for name in extra if name not in shipped}}
     rated = [with_rates(label) for label, (_, fixed) in ensembles.items() if fixed is None] if args.item_rates else []
-    model_rows = {name: [] for name in [*variants, *ensembles, *rated]}
-    seconds = {name: [] for name in [*variants, *ensembles, *rated]}
+    # The prior goes on the last stage of each fitted ensemble: its rates where they are added.
+    prior_on = {label: with_rates(label) if args.item_rates else label
+                for label, (_, fixed) in ensembles.items() if fixed is None} if args.choice_prior else {}
+    with_priors = [with_prior(last) for last in prior_on.values()]
+    model_rows = {name: [] for name in [*variants, *ensembles, *rated, *with_priors]}
+    seconds = {name: [] for name in [*variants, *ensembles, *rated, *with_priors]}
     train_args = args.train_args.split()
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
@@ -254,16 +269,23 @@ def main():
             attached = [(label, fixed) for label, (base, fixed) in ensembles.items() if base == name]
             if attached:
                 w_regression, shrink, weight, val_users = shipped_ensemble(model, train, seed, val_share)
+                train_ids, _, _, split_val_users = validation_split(train, val_share, seed)
                 for label, fixed in attached:
                     ensemble = attach_regression(model, w_regression, shrink, weight if fixed is None else fixed)
                     model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
                     seconds[label].append(seconds[name][-1])
+                    last = ensemble
                     if with_rates(label) in model_rows:
-                        train_ids = validation_split(train, val_share, seed)[0]
-                        rated_model, record = add_item_rates(ensemble, train, train_ids, seed)
-                        model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(rated_model, test.vectors), users))
+                        last, record = add_item_rates(ensemble, train, train_ids, seed)
+                        model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(last, test.vectors), users))
                         seconds[with_rates(label)].append(seconds[name][-1])
                         print(f"seed {seed}: {label} + item like rates: weight {record['weight']} on {record['items']} items", flush=True)
+                    if label in prior_on:
+                        prior_model, record = add_choice_prior(last, train, train_ids, split_val_users, seed)
+                        model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
+                        seconds[with_prior(prior_on[label])].append(seconds[name][-1])
+                        print(f"seed {seed}: {prior_on[label]} + choice prior: weight {record['weight']} "
+                              f"({record.get('model_coefficient')}, {record.get('prior_coefficient')}) on {record.get('images', 0)} images", flush=True)
                 print(f"seed {seed}: {name} + ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))
@@ -306,6 +328,9 @@ def main():
     for name in rated:
         comparisons += [(name, BEST, f"{name} − best baseline"),
                         (name, name[: -len(" + item like rates")], "what the item like rates add to its ensemble")]
+    for last in prior_on.values():
+        comparisons += [(with_prior(last), BEST, f"{with_prior(last)} − best baseline"),
+                        (with_prior(last), last, "what the choice prior adds")]
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             other = best[metric] if b == BEST else b
@@ -313,7 +338,7 @@ def main():
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
-          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --no-ablations" if args.no_ablations else ""))
+          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --choice-prior" if args.choice_prior else "") + (" --no-ablations" if args.no_ablations else ""))
 
 
 if __name__ == "__main__":

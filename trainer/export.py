@@ -27,7 +27,7 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
 
 def export_onnx(model, path: str, metadata: dict) -> None:
     """Exports a PreferenceModel, an average of them (network_average.py), or either with the
-    items' like rates added (item_rates.py)."""
+    items' like rates added (item_rates.py), and either with the choice prior (choice_prior.py)."""
     model.eval()
     networks = members_of(model)
     for network in networks:
@@ -105,6 +105,11 @@ def metadata_for(checkpoint) -> dict:
         # The items whose like rates are added to the log-odds, and the rates' weight (item_rates.py).
         "item_memory": config.get("item_memory", 0),
         "item_rate_weight": config.get("item_rate_weight", 0.0),
+        # The images the choice prior judges a candidate against, its weight and the model's
+        # (choice_prior.py).
+        "choice_memory": config.get("choice_memory", 0),
+        "choice_weight": config.get("choice_weight", 0.0),
+        "choice_scale": config.get("choice_scale", 1.0),
     }
 
 

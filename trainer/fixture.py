@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W] [--choice-prior W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -11,6 +11,7 @@ import os
 
 import torch
 
+from .choice_prior import LOOKALIKES, attach_choice_prior
 from .ensemble import attach_regression
 from .export import export_onnx
 from .item_rates import attach_item_rates
@@ -29,6 +30,10 @@ parser.add_argument("--networks", type=int, default=1, metavar="K",
 parser.add_argument("--item-rates", type=float, default=0.0, metavar="W",
                     help="the like rates of remembered items added at this weight (trainer/item_rates.py); three of the "
                          "candidates are remembered items")
+parser.add_argument("--choice-prior", type=float, default=0.0, metavar="W",
+                    help="the global pairwise preference less its mean over look-alikes added at this weight "
+                         "(trainer/choice_prior.py), over more remembered images than the look-alikes counted; one "
+                         "candidate is remembered")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
@@ -58,6 +63,11 @@ if args.item_rates:
     remembered = torch.cat([candidates[0, :1], candidates[1, 2:3], candidates[2, 4:5], torch.randn(4, D)]).numpy()
     model = attach_item_rates(model, remembered, list(range(len(remembered))), torch.linspace(-2.0, 2.0, len(remembered)).numpy(),
                               args.item_rates)
+    config = model.config
+if args.choice_prior:
+    images = torch.cat([candidates[1, 1:2], torch.randn(LOOKALIKES + 9, D)]).numpy()
+    preference = torch.linspace(1.0, -1.0, D + 1).numpy()
+    model = attach_choice_prior(model, images, preference, list(range(len(images))), args.choice_prior)
     config = model.config
 model.eval()
 with torch.no_grad():

@@ -72,6 +72,11 @@ class ModelConfig:
     item_memory: int = 0             # > 0: the like rates of that many remembered items are added to the
                                      # log-odds, times item_rate_weight (trainer/item_rates.py; build_model)
     item_rate_weight: float = 0.0
+    choice_memory: int = 0           # > 0: the log-odds become choice_scale times the model's plus choice_weight
+                                     # times the global pairwise preference less its mean over look-alikes among
+                                     # that many remembered images (choice_prior.py)
+    choice_weight: float = 0.0
+    choice_scale: float = 1.0
 
     def to_dict(self):
         return asdict(self)
@@ -161,6 +166,8 @@ class PreferenceModel(nn.Module):
             raise ValueError(f"networks: a PreferenceModel is one network, got {config.networks}; build_model builds their average")
         if config.item_memory:
             raise ValueError("item_memory: a PreferenceModel is the network alone; build_model adds the items' rates")
+        if config.choice_memory:
+            raise ValueError("choice_memory: a PreferenceModel is the network alone; build_model adds the choice prior")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a

@@ -47,7 +47,11 @@ class NetworkAverage(nn.Module):
 
 def build_model(config: ModelConfig) -> nn.Module:
     """The model a config describes: one network, or the average of `config.networks`, with the
-    items' like rates added when `config.item_memory` (item_rates.py)."""
+    items' like rates added when `config.item_memory` (item_rates.py), and the global pairwise
+    preference outside all when `config.choice_memory` (choice_prior.py)."""
+    if config.choice_memory:
+        from .choice_prior import WithChoicePrior   # imported here: it builds its inner model with this function
+        return WithChoicePrior(config)
     if config.item_memory:
         from .item_rates import WithItemRates   # imported here: it builds its inner model with this function
         return WithItemRates(config)
@@ -56,7 +60,8 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 def members_of(model: nn.Module) -> list:
     """The networks in a model: itself, an average's members, or those of the model item rates
-    were added to."""
-    from .item_rates import without_item_rates   # imported here, as in build_model
-    model = without_item_rates(model)
+    or the choice prior were added to."""
+    from .choice_prior import without_choice_prior   # imported here, as in build_model
+    from .item_rates import without_item_rates
+    model = without_item_rates(without_choice_prior(model))
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

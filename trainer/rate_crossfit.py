@@ -82,16 +82,26 @@ def held_out_margins(model, dataset, users, counts, prior_count, remembered):
 
 
 def weight_from_held_out(margins, max_weight: float):
-    """(beta, the model's coefficient, the rate's) from held_out_margins' rows: the coefficients
-    a, b of P(the like wins) = sigmoid(a * model margin + b * rate margin), each user's pairs one
-    vote between them, by Newton's method; beta = b / a within [0, max_weight] (0 when a <= 0 or
-    no pair has a rate margin)."""
-    if not margins:
+    """(beta, the model's coefficient, the rate's) from held_out_margins' rows: beta = b / a of
+    margin_coefficients within [0, max_weight] (0 when a <= 0 or no pair has a rate margin)."""
+    fitted = margin_coefficients(margins)
+    if fitted is None:
         return 0.0, None, None
+    a, b = fitted
+    beta = 0.0 if a <= 0 else min(max(b / a, 0.0), max_weight)
+    return round(beta, 2), round(a, 3), round(b, 3)
+
+
+def margin_coefficients(margins):
+    """The coefficients (a, b) of P(the like wins) = sigmoid(a * model margin + b * other margin)
+    over rows (model margin, other margin, user id), each user's rows one vote between them, by
+    Newton's method; None when there is no row or no row has an other margin."""
+    if not margins:
+        return None
     x = np.array([(m, r) for m, r, _ in margins], np.float64)
     owners = np.unique(np.array([u for _, _, u in margins]), return_inverse=True)[1]
     if not x[:, 1].any():
-        return 0.0, None, None
+        return None
     votes = 1.0 / np.bincount(owners)[owners]
     w = np.zeros(2)
     for _ in range(50):
@@ -102,6 +112,4 @@ def weight_from_held_out(margins, max_weight: float):
         w = w - step
         if np.abs(step).max() < 1e-9:
             break
-    a, b = float(w[0]), float(w[1])
-    beta = 0.0 if a <= 0 else min(max(b / a, 0.0), max_weight)
-    return round(beta, 2), round(a, 3), round(b, 3)
+    return float(w[0]), float(w[1])

@@ -3,7 +3,7 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--choice-prior off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -13,7 +13,9 @@ the weights is what is validated and kept; with --patience P a network stops onc
 row have not beaten the epoch kept; with --networks K, K networks each so and their
 logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
 validation users choose, then (with --item-rates) the remembered items' like rates added (with
-crossfit, weighted by networks trained on part of the users and scoring the rest), then export.
+crossfit, weighted by networks trained on part of the users and scoring the rest), then (with
+--choice-prior, where users made choices) the global pairwise preference judged against
+look-alikes, at the weight the validation users choose, then export.
 """
 import argparse
 import dataclasses
@@ -32,6 +34,7 @@ from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
+from .choice_prior import add_choice_prior
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
@@ -63,6 +66,10 @@ parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default
                          "the training users, weighted by what it says beyond the item's vector (auto; trainer/item_rates.py) or "
                          "beyond the model's log-odds on users it never trained on (crossfit: trains 2 more networks, each on half "
                          "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
+parser.add_argument("--choice-prior", choices=["off", "auto"], default="off",
+                    help="last, where the training users chose between two images: add to the model's log-odds the global "
+                         "pairwise preference (Bradley-Terry on their choices) less its mean over each image's look-alikes, "
+                         "weighted by what it says beyond the model on the validation users (trainer/choice_prior.py)")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -167,6 +174,10 @@ if args.init:
         # run passes the same flags to fresh and warm runs.
         log(f"--networks {args.networks}: the --init checkpoint averages {config.networks} network(s), and fine-tuning keeps that")
     state = checkpoint["state_dict"]
+    if config.choice_memory:
+        # The choice prior is fitted again on this run's choices, last.
+        config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0)
+        state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.item_memory:
         # The items' rates are counted again from this run's training users (after the regression).
         config = dataclasses.replace(config, item_memory=0, item_rate_weight=0.0)
@@ -403,6 +414,16 @@ if args.item_rates != "off":
         best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
         f"({item_rates['prior_count']:g} pseudo-counts; {item_rates['selected_by']})")
+choice_prior = None
+if args.choice_prior != "off":
+    model, choice_prior = add_choice_prior(model, dataset, train_ids, val_users, args.seed)
+    config = model.config
+    if config.choice_memory and val_users:
+        shown = evaluate(model_scorer(model, vectors), val_users)
+        choice_prior["val_pairwise_without"] = best["val_pairwise"]
+        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    log(f"choice prior: weight {choice_prior['weight']} from {choice_prior['choices']} training choices "
+        f"({choice_prior['selected_by']})")
 # Training time counts every network trained, the cross-fit's included.
 episodes_seen, train_seconds = totals["episodes"], totals["seconds"]
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -420,6 +441,7 @@ metrics = {
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
     "item_rates": item_rates,
+    "choice_prior": choice_prior,
     "average_epochs": args.average_epochs or None,
 }
 checkpoint = {

@@ -147,7 +147,8 @@ describe('exported preference model in onnxruntime-node', () => {
 // The designs measured for issue 14 export as well: the user's regression fitted in the graph
 // (unrolled gradient steps), the global floor, the paper's token attention, the network
 // averaged with the per-user regression (trainer --ensemble), several networks averaged
-// (trainer --networks), and remembered items' like rates added (trainer --item-rates).
+// (trainer --networks), remembered items' like rates added (trainer --item-rates), and the
+// global pairwise preference judged against look-alikes (trainer --choice-prior).
 describe.each([
   ['the user fit', ['--user-fit', '20']],
   ['the regression ensemble', ['--ensemble', '0.5']],
@@ -155,6 +156,10 @@ describe.each([
   ['the tokens as keys and values only', ['--token-attention', 'cross']],
   ['two networks averaged, with the regression ensemble', ['--networks', '2', '--ensemble', '0.5']],
   ["the items' like rates, over the regression ensemble", ['--ensemble', '0.5', '--item-rates', '0.8']],
+  [
+    'the choice prior, over the like rates and the ensemble',
+    ['--ensemble', '0.5', '--item-rates', '0.8', '--choice-prior', '1.5'],
+  ],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {
     ({ session, fx } = await exportFixture(flags));
