@@ -156,10 +156,7 @@ describe.each([
   ['the tokens as keys and values only', ['--token-attention', 'cross']],
   ['two networks averaged, with the regression ensemble', ['--networks', '2', '--ensemble', '0.5']],
   ["the items' like rates, over the regression ensemble", ['--ensemble', '0.5', '--item-rates', '0.8']],
-  [
-    'the choice prior, over the like rates and the ensemble',
-    ['--ensemble', '0.5', '--item-rates', '0.8', '--choice-prior', '1.5'],
-  ],
+  ['the choice prior, over the like rates and the ensemble', ['--ensemble', '0.5', '--item-rates', '0.8', '--choice-prior', '1.5']],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {
     ({ session, fx } = await exportFixture(flags));
