@@ -31,9 +31,9 @@ parser.add_argument("--item-rates", type=float, default=0.0, metavar="W",
                     help="the like rates of remembered items added at this weight (trainer/item_rates.py); three of the "
                          "candidates are remembered items")
 parser.add_argument("--choice-prior", type=float, default=0.0, metavar="W",
-                    help="the global pairwise preference less its mean over look-alikes added at this weight "
-                         "(trainer/choice_prior.py), over more remembered images than the look-alikes counted; one "
-                         "candidate is remembered")
+                    help="the global pairwise preference less its mean over look-alikes added at this weight, the "
+                         "model's log-odds halved (trainer/choice_prior.py), over more remembered images than the "
+                         "look-alikes counted; one candidate is remembered")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
@@ -67,7 +67,7 @@ if args.item_rates:
 if args.choice_prior:
     images = torch.cat([candidates[1, 1:2], torch.randn(LOOKALIKES + 9, D)]).numpy()
     preference = torch.linspace(1.0, -1.0, D + 1).numpy()
-    model = attach_choice_prior(model, images, preference, list(range(len(images))), args.choice_prior)
+    model = attach_choice_prior(model, images, preference, list(range(len(images))), args.choice_prior, 0.5)
     config = model.config
 model.eval()
 with torch.no_grad():
