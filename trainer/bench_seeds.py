@@ -284,8 +284,8 @@ def main():
                         prior_model, record = add_choice_prior(last, train, train_ids, split_val_users, seed)
                         model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
                         seconds[with_prior(prior_on[label])].append(seconds[name][-1])
-                        print(f"seed {seed}: {prior_on[label]} + choice prior: weight {record['weight']} "
-                              f"({record.get('model_coefficient')}, {record.get('prior_coefficient')}) on {record.get('images', 0)} images", flush=True)
+                        print(f"seed {seed}: {prior_on[label]} + choice prior: weight {record['weight']}, the model's "
+                              f"{record.get('scale')}, on {record.get('images', 0)} images", flush=True)
                 print(f"seed {seed}: {name} + ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))

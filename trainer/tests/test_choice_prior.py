@@ -65,32 +65,42 @@ def choice_world(path, users=120, prompts=60, dim=6, per_user=20, quality=3.0, s
 
 
 class Served(unittest.TestCase):
-    def test_the_served_score_is_the_look_alike_centred_baseline_times_the_weight(self):
+    def test_the_served_score_is_the_preference_less_its_look_alikes_mean_times_the_weight(self):
         rng = np.random.default_rng(1)
         vectors = rng.normal(size=(LOOKALIKES + 30, 6)).astype(np.float32)
         w = rng.normal(size=7)
         inner = network()
-        model = attach_choice_prior(inner, vectors, w, np.arange(len(vectors)), 2.5)
-        baseline = baselines.lookalike_centred_scorer(vectors, w)
+        model = attach_choice_prior(inner, vectors, w, np.arange(len(vectors)), 2.5, 0.5)
+        # Written out: a remembered candidate's look-alikes are the LOOKALIKES images nearest it by
+        # cosine once each vector's part along w is taken out, itself among them.
+        unit_w = w[:-1] / np.linalg.norm(w[:-1])
+        rest = vectors - np.outer(vectors @ unit_w, unit_w)
+        rest /= np.linalg.norm(rest, axis=1, keepdims=True)
+        scores = vectors @ w[:-1]
         candidates = np.array([3, 17, 0, 44])
+        expected = np.array([scores[c] - scores[np.argsort(-(rest @ rest[c]))[:LOOKALIKES]].mean() for c in candidates])
         history = torch.randn(1, 4, 6)
         labels = torch.tensor([[1, 0, 1, 0]])
         served, user = log_odds(model, history, labels, torch.from_numpy(vectors[candidates])[None])
         plain, plain_user = log_odds(inner, history, labels, torch.from_numpy(vectors[candidates])[None])
-        expected = 2.5 * baseline(None, None, candidates)
-        self.assertTrue(np.allclose((served - plain)[0].numpy(), expected, atol=1e-4), (served - plain, expected))
+        self.assertTrue(np.allclose((served - 0.5 * plain)[0].numpy(), 2.5 * expected, atol=1e-4), (served - 0.5 * plain, expected))
         self.assertTrue(torch.equal(user, plain_user))
         # A candidate's figure does not depend on the others beside it.
         alone, _ = log_odds(model, history, labels, torch.from_numpy(vectors[[17]])[None])
         self.assertAlmostEqual(float(alone[0, 0]), float(served[0, 1]), places=5)
+        # A new image takes the look-alikes of the remembered image nearest it.
+        new = vectors[17] + 0.01 * rng.normal(size=6).astype(np.float32)
+        with torch.no_grad():
+            centred = float(model.centred_preference(torch.from_numpy(new)[None, None])[0, 0])
+        self.assertAlmostEqual(centred, float(new @ w[:-1] - (scores[17] - expected[1])), places=4)
 
     def test_an_image_of_a_prompt_is_judged_against_its_look_alikes_not_its_prompt(self):
         # Two prompts far apart, the preference along the first axis: the raw score ranks every
         # image of prompt A above every image of prompt B; the centred one ranks the best of B
         # above the worst of A, as a choice within each prompt says.
         rng = np.random.default_rng(2)
-        a = np.array([10.0, 0, 0]) + rng.normal(scale=0.3, size=(LOOKALIKES, 3))
-        b = np.array([-10.0, 5, 0]) + rng.normal(scale=0.3, size=(LOOKALIKES, 3))
+        a = np.array([10.0, 10, 0]) + rng.normal(scale=0.3, size=(LOOKALIKES, 3))
+        b = np.array([-10.0, 0, 10]) + rng.normal(scale=0.3, size=(LOOKALIKES, 3))
         vectors = np.vstack([a, b]).astype(np.float32)
         w = np.array([1.0, 0, 0, 0])
         model = attach_choice_prior(PreferenceModel(ModelConfig(embedding_dim=3, width=8, heads=2, encoder_layers=1,
@@ -157,7 +167,7 @@ class Weight(unittest.TestCase):
         model, record = add_choice_prior(untrained, self.dataset, train, val_users, seed=0)
         self.assertIsInstance(model, WithChoicePrior)
         self.assertEqual((model.config.choice_weight, model.config.choice_scale), (record["weight"], record["scale"]))
-        self.assertGreater(record["weight"], 0.5)
+        self.assertGreater(record["weight"], 0.0)
         self.assertEqual(record["users"], len(val_users))
         self.assertEqual((record["choices"], record["images"]), (80 * 20, MAX_ITEMS))
         before = evaluate(model_scorer(untrained, self.dataset.vectors), val_users)["pairwise"]
