@@ -110,6 +110,9 @@ def metadata_for(checkpoint) -> dict:
         "choice_memory": config.get("choice_memory", 0),
         "choice_weight": config.get("choice_weight", 0.0),
         "choice_scale": config.get("choice_scale", 1.0),
+        # Whether the trainer was asked for the prior and what it chose: "off", or why it chose
+        # its weights (or none: no choices, or a weight of 0).
+        "choice_prior": "off" if not checkpoint["metrics"].get("choice_prior") else checkpoint["metrics"]["choice_prior"]["selected_by"],
     }
 
 

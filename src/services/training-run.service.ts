@@ -131,14 +131,18 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // is averaged with each user's own regression, weighted on validation users
         // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
         // weighted by what they say beyond the items' vectors, each user with a bias of their
-        // own (trainer/item_rates.py; nothing is added where no item has a crowd). A warm start
-        // keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes after, so
-        // `--ensemble off --item-rates off` there trains the network alone.
+        // own (trainer/item_rates.py; nothing is added where no item has a crowd), and where the
+        // tenant's users chose between two images, the global pairwise preference judged against
+        // look-alikes, weighted with the model on validation users (trainer/choice_prior.py). A
+        // warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes after, so
+        // `--ensemble off --item-rates off --choice-prior off` there trains the network alone.
         '--token-attention',
         'cross',
         '--ensemble',
         'auto',
         '--item-rates',
+        'auto',
+        '--choice-prior',
         'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,

@@ -172,6 +172,12 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(Number(metadata.item_memory)).toBeGreaterThan(0);
         expect(Number(metadata.item_memory)).toBeLessThanOrEqual(300);
         expect(Number(metadata.item_rate_weight)).toBeGreaterThan(0);
+        // This world's users also chose between two images (a quarter of its interactions): the
+        // trainer was asked for the choice prior, fitted it on the validation users' comparisons,
+        // and serves it with a positive weight or not at all.
+        expect(metadata.choice_prior).toMatch(/^both coefficients of a regression of \d+ validation users' comparisons$/);
+        if (Number(metadata.choice_memory) > 0) expect(Number(metadata.choice_weight)).toBeGreaterThan(0);
+        else expect(Number(metadata.choice_weight)).toBe(0);
         expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
       }
     } finally {
@@ -206,8 +212,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
   }, 30_000);
 
   it('rejects a deliberately worse candidate with both numbers, and the serving version serves on', async () => {
-    // A learning rate that wrecks the fine-tune: the candidate is worse than what serves.
-    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50' });
+    // A learning rate that wrecks the fine-tune: the candidate is worse than what serves. The
+    // choice prior is off: fitted beside a wrecked network, it gives the network a weight near 0
+    // and ranks by the tenant's choices alone, which is no worse than the global baseline, by design.
+    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --choice-prior off' });
     const done = await finished(a, (await startTraining(a)).id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
     expect(done.modelVersion.reason).toMatch(/does not beat the global baseline|worse than the serving model beyond noise/);

@@ -203,6 +203,8 @@ class TrainerAddsTheChoicePrior(unittest.TestCase):
         meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
         self.assertEqual(meta["choice_memory"], str(MAX_ITEMS))
         self.assertEqual(float(meta["choice_weight"]), prior["weight"])
+        self.assertEqual(float(meta["choice_scale"]), prior["scale"])
+        self.assertEqual(meta["choice_prior"], prior["selected_by"])
         # The validation figure is the served model's, with the prior.
         self.assertNotEqual(metrics["val_pairwise"], prior["val_pairwise_without"])
 
