@@ -285,7 +285,8 @@ def main():
                         model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
                         seconds[with_prior(prior_on[label])].append(seconds[name][-1])
                         print(f"seed {seed}: {prior_on[label]} + choice prior: weight {record['weight']}, the model's "
-                              f"{record.get('scale')}, on {record.get('images', 0)} images", flush=True)
+                              f"{record.get('scale')}, on {record.get('images', 0)} images (the prior's coefficient "
+                              f"{record.get('prior_coefficient')} ± {record.get('prior_standard_error')})", flush=True)
                 print(f"seed {seed}: {name} + ensemble: regression shrink {shrink}, weight {weight} fitted on {len(val_users)} validation users", flush=True)
 
     first = summarize(next(iter(baseline_rows.values())))

@@ -21,12 +21,13 @@ contract holds; a new image takes the look-alikes of the remembered image neares
 a and b are the coefficients of a logistic regression of the validation users' comparisons
 (EVAL-1's pairs and top-k groups; users the networks never trained on) on the model's margin and
 the prior's, each user one vote (rate_crossfit.margin_coefficients): how much each says of users
-the model has not seen. Both are served, not only their ratio: on the 2,000-user catalogue
+the model has not seen; the prior is served only where b is at least MIN_STANDARD_ERRORS standard
+errors above 0. Both are served, not only their ratio: on the 2,000-user catalogue
 pairwise world the model's coefficient was 0.04-0.07 against the prior's 0.8-1.0, and the ratio
 alone (model + 11-16 * prior) pushed log-odds past where Q = sigmoid(log-odds) rounds to 1 in
 float32, so the best candidates tied (pairwise 71.0 at ratio 16 against 72.1 at 4-8). Scaled, Q
 is the comparisons' own calibration. With a <= 0 the history is not trusted and the prior alone
-ranks; with b <= 0 nothing is added.
+ranks.
 """
 import dataclasses
 
@@ -57,6 +58,10 @@ KEY_DIMENSIONS = 32
 # b and a without validation users: the model as it is, and the preference at its own scale,
 # the log-odds of winning a choice.
 DEFAULT_WEIGHT = 1.0
+# The prior is served only when its coefficient is at least this many standard errors above 0 on
+# the validation users: where it says nothing new (the default world: b 0.00-0.07, adding +0.06
+# / +0.02 over three seeds) it would cost its serving time for nothing.
+MIN_STANDARD_ERRORS = 2.0
 
 
 class WithChoicePrior(nn.Module):
@@ -177,9 +182,10 @@ def comparison_margins(model, prior_scorer, vectors, users):
 
 def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int):
     """What `trainer.train --choice-prior auto` does last: (the model with the prior, or the model
-    itself where the training users made no choice or the prior's coefficient comes out <= 0; a
-    record for metrics.json). The preference is fitted on the training users' choices only, the
-    two coefficients on the validation users `val_users` (1 and DEFAULT_WEIGHT without them)."""
+    itself where the training users made no choice or the validation users do not show that the
+    prior helps; a record for metrics.json). The preference is fitted on the training users'
+    choices only, the two coefficients on the validation users `val_users` (1 and
+    DEFAULT_WEIGHT without them)."""
     w = baselines.bradley_terry_weights(subset(dataset, train_ids))
     if w is None:
         return model, {"weight": 0.0, "choices": 0, "selected_by": "the training users made no choice"}
@@ -199,13 +205,14 @@ def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int)
         fitted = margin_coefficients(margins)
         record.update(comparisons=len(margins), users=len(val_users))
     if fitted is None:
-        scale, weight = 1.0, DEFAULT_WEIGHT
-        record.update(selected_by="the model as it is, the preference at its own scale: no validation users' comparisons")
-    else:
-        scale, weight = round(max(fitted[0], 0.0), 4), round(fitted[1], 4)
-        record.update(model_coefficient=round(fitted[0], 4),
-                      selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
-    record.update(weight=max(weight, 0.0), scale=scale)
-    if weight <= 0.0:
+        record.update(weight=DEFAULT_WEIGHT, scale=1.0,
+                      selected_by="the model as it is, the preference at its own scale: no validation users' comparisons")
+        return attach_choice_prior(model, dataset.vectors, w, rows, DEFAULT_WEIGHT), record
+    (a, b), (_, b_error) = fitted
+    record.update(model_coefficient=round(a, 4), prior_coefficient=round(b, 4), prior_standard_error=round(b_error, 4),
+                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
+    if b < MIN_STANDARD_ERRORS * b_error:
+        # Not shown to help: not served, and its cost at serving not paid.
         return model, {**record, "weight": 0.0, "scale": 1.0}
-    return attach_choice_prior(model, dataset.vectors, w, rows, weight, scale), record
+    record.update(weight=round(b, 4), scale=round(max(a, 0.0), 4))
+    return attach_choice_prior(model, dataset.vectors, w, rows, record["weight"], record["scale"]), record

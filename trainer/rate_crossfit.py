@@ -87,15 +87,17 @@ def weight_from_held_out(margins, max_weight: float):
     fitted = margin_coefficients(margins)
     if fitted is None:
         return 0.0, None, None
-    a, b = fitted
+    (a, b), _ = fitted
     beta = 0.0 if a <= 0 else min(max(b / a, 0.0), max_weight)
     return round(beta, 2), round(a, 3), round(b, 3)
 
 
 def margin_coefficients(margins):
-    """The coefficients (a, b) of P(the like wins) = sigmoid(a * model margin + b * other margin)
-    over rows (model margin, other margin, user id), each user's rows one vote between them, by
-    Newton's method; None when there is no row or no row has an other margin."""
+    """((a, b), their standard errors) for P(the like wins) = sigmoid(a * model margin + b * other
+    margin) over rows (model margin, other margin, user id), each user's rows one vote between
+    them, by Newton's method; None when there is no row or no row has an other margin. The
+    errors are the inverse curvature's at the fit, which counts each user as one observation (a
+    user's rows are not independent of each other, so counting every row would understate them)."""
     if not margins:
         return None
     x = np.array([(m, r) for m, r, _ in margins], np.float64)
@@ -112,4 +114,6 @@ def margin_coefficients(margins):
         w = w - step
         if np.abs(step).max() < 1e-9:
             break
-    return float(w[0]), float(w[1])
+    p = 1.0 / (1.0 + np.exp(np.clip(x @ w, -50, 50)))
+    errors = np.sqrt(np.diag(np.linalg.inv((x * (votes * p * (1 - p))[:, None]).T @ x + L2 * np.eye(2))))
+    return (float(w[0]), float(w[1])), (float(errors[0]), float(errors[1]))

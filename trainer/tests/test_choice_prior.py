@@ -178,11 +178,23 @@ class Weight(unittest.TestCase):
         self.assertEqual((fallback["weight"], fallback["scale"]), (1.0, 1.0))
 
 
+    def test_not_served_where_the_validation_users_do_not_show_it_helps(self):
+        # Choices made by coin flips: the preference fitted on them is noise.
+        choice_world(os.path.join(self.root, "coins"), prompts=8, fresh=True, quality=0.0)
+        coins = read_dataset(os.path.join(self.root, "coins"))
+        users = sorted(coins.users)
+        model = network()
+        out, record = add_choice_prior(model, coins, users[:80], eval_users(subset(coins, users[80:]), 4), seed=0)
+        self.assertIs(out, model)
+        self.assertEqual(record["weight"], 0.0)
+        self.assertLess(record["prior_coefficient"], 2 * record["prior_standard_error"])
+
+
 class TrainerAddsTheChoicePrior(unittest.TestCase):
     def test_weighted_on_validation_users_exported_and_stripped_for_fine_tuning(self):
         root = tempfile.mkdtemp()
         # Images judged once: their like rates know nothing, the prior does; more images than remembered.
-        choice_world(os.path.join(root, "data"), prompts=8, fresh=True, per_user=25)
+        choice_world(os.path.join(root, "data"), users=200, prompts=8, fresh=True, per_user=25, quality=5.0)
 
         def run(out, *extra):
             done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
