@@ -95,9 +95,7 @@ def weight_from_held_out(margins, max_weight: float):
 def margin_coefficients(margins):
     """((a, b), their standard errors) for P(the like wins) = sigmoid(a * model margin + b * other
     margin) over rows (model margin, other margin, user id), each user's rows one vote between
-    them, by Newton's method; None when there is no row or no row has an other margin. The
-    errors are the inverse curvature's at the fit, which counts each user as one observation (a
-    user's rows are not independent of each other, so counting every row would understate them)."""
+    them, by Newton's method; None when there is no row or no row has an other margin."""
     if not margins:
         return None
     x = np.array([(m, r) for m, r, _ in margins], np.float64)
@@ -114,6 +112,11 @@ def margin_coefficients(margins):
         w = w - step
         if np.abs(step).max() < 1e-9:
             break
+    # Standard errors clustered by user (the sandwich estimator): a user's rows share a history
+    # and a taste, so they are not independent; each user's summed slope is one draw.
     p = 1.0 / (1.0 + np.exp(np.clip(x @ w, -50, 50)))
-    errors = np.sqrt(np.diag(np.linalg.inv((x * (votes * p * (1 - p))[:, None]).T @ x + L2 * np.eye(2))))
+    bread = np.linalg.inv((x * (votes * p * (1 - p))[:, None]).T @ x + L2 * np.eye(2))
+    per_user = np.zeros((owners.max() + 1, 2))
+    np.add.at(per_user, owners, x * (votes * p)[:, None])
+    errors = np.sqrt(np.diag(bread @ (per_user.T @ per_user) @ bread))
     return (float(w[0]), float(w[1])), (float(errors[0]), float(errors[1]))
