@@ -1,4 +1,5 @@
-"""Small datasets written on the fly for the trainer's tests (never data from ../shared)."""
+"""Small datasets written on the fly for the trainer's tests (never data from ../shared), and a
+small network to attach parts to."""
 import csv
 import os
 import subprocess
@@ -6,6 +7,9 @@ import sys
 import tempfile
 
 import numpy as np
+import torch
+
+from trainer.model import ModelConfig, PreferenceModel
 
 
 def write_dataset(path, vectors, items, interactions, users=None):
@@ -52,3 +56,12 @@ def trainer_refusing(*flags):
     taste_world(os.path.join(root, "data"), users=20, seed=5)
     return subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
                            *flags], capture_output=True, text=True)
+
+
+def small_network(seed=0):
+    """An untrained network over 6-dimensional vectors, its per-user weights made non-zero (zero
+    at initialisation) so the path through them counts."""
+    torch.manual_seed(seed)
+    model = PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)).eval()
+    torch.nn.init.normal_(model.user_weights.weight, std=0.1)
+    return model

@@ -19,16 +19,9 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, build_model, members_of
-from trainer.tests.helpers import write_dataset
+from trainer.tests.helpers import small_network, write_dataset
 
-CONFIG = ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)
-
-
-def network(seed=0):
-    torch.manual_seed(seed)
-    model = PreferenceModel(CONFIG).eval()
-    torch.nn.init.normal_(model.user_weights.weight, std=0.1)
-    return model
+network = small_network
 
 
 def log_odds(model, history, labels, candidates):
