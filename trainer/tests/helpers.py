@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from trainer.model import ModelConfig, PreferenceModel
+from trainer.network_average import build_model
 
 
 def write_dataset(path, vectors, items, interactions, users=None):
@@ -65,3 +66,13 @@ def small_network(seed=0):
     model = PreferenceModel(ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)).eval()
     torch.nn.init.normal_(model.user_weights.weight, std=0.1)
     return model
+
+
+def rebuilds_alike(model) -> bool:
+    """Whether the model build_model makes from `model`'s config, given its weights, scores as it
+    does (what a saved checkpoint loads as)."""
+    loaded = build_model(model.config)
+    loaded.load_state_dict(model.state_dict())
+    x = (torch.randn(1, 4, 6), torch.tensor([[1, 0, 1, 0]]), torch.ones(1, 4, dtype=torch.bool), torch.eye(6)[None])
+    with torch.no_grad():
+        return bool(torch.allclose(loaded(*x)[0], model(*x)[0]))

@@ -18,8 +18,8 @@ from trainer.evaluate import evaluate, model_scorer
 from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
-from trainer.network_average import NetworkAverage, build_model, members_of
-from trainer.tests.helpers import small_network, write_dataset
+from trainer.network_average import NetworkAverage, members_of
+from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -114,11 +114,7 @@ class Served(unittest.TestCase):
         self.assertIsInstance(model.inner, WithItemRates)
         self.assertEqual((model.config.choice_memory, model.config.choice_weight, model.config.item_memory), (12, 0.8, 2))
         self.assertEqual(len(members_of(model)), 2)
-        loaded = build_model(model.config)
-        loaded.load_state_dict(model.state_dict())
-        x = (torch.randn(1, 4, 6), torch.tensor([[1, 0, 1, 0]]), torch.ones(1, 4, dtype=torch.bool), torch.eye(6)[None])
-        with torch.no_grad():
-            self.assertTrue(torch.allclose(loaded(*x)[0], model(*x)[0]))
+        self.assertTrue(rebuilds_alike(model))
         # Attaching again replaces the prior rather than stacking it.
         again = attach_choice_prior(model, images, np.linspace(1, -1, 7), np.arange(5), 2.0)
         self.assertIs(type(without_choice_prior(again)), WithItemRates)

@@ -15,8 +15,8 @@ from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
 from trainer.model import ModelConfig, PreferenceModel
-from trainer.network_average import NetworkAverage, build_model, members_of
-from trainer.tests.helpers import small_network, write_dataset
+from trainer.network_average import NetworkAverage, members_of
+from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -76,11 +76,7 @@ class Offsets(unittest.TestCase):
         self.assertIsInstance(model, WithItemRates)
         self.assertEqual((model.config.item_memory, model.config.item_rate_weight, model.config.networks), (2, 0.7, 2))
         self.assertEqual(len(members_of(model)), 2)
-        loaded = build_model(model.config)
-        loaded.load_state_dict(model.state_dict())
-        x = (torch.randn(1, 4, 6), torch.tensor([[1, 0, 1, 0]]), torch.ones(1, 4, dtype=torch.bool), torch.eye(6)[None])
-        with torch.no_grad():
-            self.assertTrue(torch.allclose(loaded(*x)[0], model(*x)[0]))
+        self.assertTrue(rebuilds_alike(model))
         # Attaching again replaces the rates rather than stacking them.
         again = attach_item_rates(model, np.eye(6, dtype=np.float32), [2], np.array([3.0]), 1.0)
         self.assertIs(type(without_item_rates(again)), NetworkAverage)
