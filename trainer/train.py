@@ -69,7 +69,8 @@ parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default
 parser.add_argument("--choice-prior", choices=["off", "auto"], default="off",
                     help="last, where the training users chose between two images: add to the model's log-odds the global "
                          "pairwise preference (Bradley-Terry on their choices) less its mean over each image's look-alikes, "
-                         "weighted by what it says beyond the model on the validation users (trainer/choice_prior.py)")
+                         "it and the model weighted on the validation users' comparisons, and added only where they show it "
+                         "helps (trainer/choice_prior.py)")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -176,7 +177,7 @@ if args.init:
     state = checkpoint["state_dict"]
     if config.choice_memory:
         # The choice prior is fitted again on this run's choices, last.
-        config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0)
+        config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0)
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.item_memory:
         # The items' rates are counted again from this run's training users (after the regression).
