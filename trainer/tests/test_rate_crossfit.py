@@ -11,7 +11,7 @@ import onnx
 
 from trainer import baselines
 from trainer.data import read_dataset
-from trainer.rate_crossfit import folds_of, leave_user_out_rates, weight_from_held_out
+from trainer.rate_crossfit import folds_of, leave_user_out_rates, margin_coefficients, weight_from_held_out
 from trainer.tests.helpers import write_dataset
 from trainer.tests.test_item_rates import popularity_world
 
@@ -57,6 +57,27 @@ class LeaveUserOut(unittest.TestCase):
         self.assertEqual(rates[2], 0.0)
         # b's own like of i2 would leave no one else's: an item rated by fewer than 2 others adds nothing.
         self.assertEqual(leave_user_out_rates(dataset, "b", [2], counts, 2.0, remembered={0, 1, 2})[0], 0.0)
+
+
+class MarginCoefficients(unittest.TestCase):
+    def test_standard_errors_shrink_with_each_users_comparisons_and_with_users(self):
+        # Comparisons drawn independently from sigmoid(1.0 * model margin + 0.5 * other margin):
+        # four times as many per user should about halve the errors, as four times as many users
+        # do. Counting each user once whatever their rows (the first version) left them as they were.
+        def errors(users, per_user, seed=0):
+            rng = np.random.default_rng(seed)
+            rows = []
+            for u in range(users):
+                for m, r in rng.normal(size=(per_user, 2)):
+                    wins = rng.random() < 1.0 / (1.0 + math.exp(-(1.0 * m + 0.5 * r)))
+                    rows.append((m, r, u) if wins else (-m, -r, u))
+            (a, b), (a_error, b_error) = margin_coefficients(rows)
+            self.assertLess(abs(b - 0.5), 4 * b_error)
+            return b_error
+
+        few, more_each, more_users = errors(100, 10), errors(100, 40), errors(400, 10)
+        self.assertAlmostEqual(more_each / few, 0.5, delta=0.12)
+        self.assertAlmostEqual(more_users / few, 0.5, delta=0.12)
 
 
 class WeightFromHeldOut(unittest.TestCase):
