@@ -74,9 +74,7 @@ class WithChoicePrior(nn.Module):
         super().__init__()
         if config.choice_memory < 1:
             raise ValueError(f"choice_memory: the prior needs at least 1 remembered image, got {config.choice_memory}")
-        for name in ("choice_weight", "choice_scale"):
-            if getattr(config, name) < 0:
-                raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
+        _check_weights(config)
         from .network_average import build_model   # imported here: build_model builds this class
         self.config = config
         self.inner = build_model(dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0))
@@ -86,6 +84,12 @@ class WithChoicePrior(nn.Module):
         # Each remembered image's key (its projection, unit length) and its look-alikes' mean score.
         self.register_buffer("memory_keys", torch.zeros(config.choice_memory, self.key_directions.shape[1]))
         self.register_buffer("memory_means", torch.zeros(config.choice_memory))
+
+    def reweighed(self, weight: float, scale: float):
+        """This model, the prior at `weight` and the model's log-odds at `scale` (the remembered
+        images and their means as they are: add_choice_prior fits the weights with them)."""
+        self.config = _check_weights(dataclasses.replace(self.config, choice_weight=float(weight), choice_scale=float(scale)))
+        return self
 
     def centred_preference(self, candidates):
         """[B, T]: each candidate's global pairwise preference less the mean over the look-alikes
@@ -99,6 +103,13 @@ class WithChoicePrior(nn.Module):
         prior = self.config.choice_weight * self.centred_preference(candidates).unsqueeze(-1)   # [B, T, 1]
         scaled = self.config.choice_scale * logits
         return scaled + prior * torch.tensor([0.5, -0.5], dtype=prior.dtype, device=prior.device), user
+
+
+def _check_weights(config: ModelConfig) -> ModelConfig:
+    for name in ("choice_weight", "choice_scale"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
+    return config
 
 
 def without_choice_prior(model: nn.Module) -> nn.Module:
@@ -187,20 +198,22 @@ def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int)
     prior helps; a record for metrics.json). The preference is fitted on the training users'
     choices only, the two coefficients on the validation users `val_users` (1 and
     DEFAULT_WEIGHT without them)."""
-    w = baselines.bradley_terry_weights(subset(dataset, train_ids))
+    train_set = subset(dataset, train_ids)
+    w = baselines.bradley_terry_weights(train_set)
     if w is None:
         return model, {"weight": 0.0, "choices": 0, "selected_by": "the training users made no choice"}
     rows = remembered_images(dataset.vectors, seed)
-    record = {"choices": len(baselines.choice_pairs(subset(dataset, train_ids))), "images": int(len(rows)),
+    record = {"choices": len(baselines.choice_pairs(train_set)), "images": int(len(rows)),
               "lookalikes": min(LOOKALIKES, len(rows))}
+    # Built once, at weight and scale 1: the prior's scores are fitted with it, then it is reweighed.
+    prior = attach_choice_prior(model, dataset.vectors, w, rows, DEFAULT_WEIGHT)
     fitted = None
     if val_users:
-        probe = attach_choice_prior(model, dataset.vectors, w, rows, 1.0)
         table = torch.from_numpy(dataset.vectors)
 
         @torch.no_grad()
         def prior_scorer(h_items, h_labels, candidates):
-            return probe.centred_preference(table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
+            return prior.centred_preference(table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
 
         margins = comparison_margins(model, prior_scorer, dataset.vectors, val_users)
         fitted = margin_coefficients(margins)
@@ -208,7 +221,7 @@ def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int)
     if fitted is None:
         record.update(weight=DEFAULT_WEIGHT, scale=1.0,
                       selected_by="the model as it is, the preference at its own scale: no validation users' comparisons")
-        return attach_choice_prior(model, dataset.vectors, w, rows, DEFAULT_WEIGHT), record
+        return prior, record
     (a, b), (_, b_error) = fitted
     record.update(model_coefficient=round(a, 4), prior_coefficient=round(b, 4), prior_standard_error=round(b_error, 4),
                   selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
@@ -216,4 +229,4 @@ def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int)
         # Not shown to help: not served, and its cost at serving not paid.
         return model, {**record, "weight": 0.0, "scale": 1.0}
     record.update(weight=round(b, 4), scale=round(max(a, 0.0), 4))
-    return attach_choice_prior(model, dataset.vectors, w, rows, record["weight"], record["scale"]), record
+    return prior.reweighed(record["weight"], record["scale"]), record
