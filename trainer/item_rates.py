@@ -25,7 +25,6 @@ import torch
 import torch.nn as nn
 
 from . import baselines
-from .compare import GLOBAL_FIT_ROWS
 from .data import subset
 from .model import ModelConfig
 from .network_average import build_model
@@ -126,7 +125,7 @@ def served_rate(likes, dislikes, prior_count, share):
     return np.where(np.asarray(likes + dislikes) >= MIN_RATINGS, rate, 0.0)
 
 
-def rate_weight_beyond_vectors(dataset, user_ids, counts, prior_count, seed=0, max_rows=GLOBAL_FIT_ROWS,
+def rate_weight_beyond_vectors(dataset, user_ids, counts, prior_count, seed=0, max_rows=baselines.GLOBAL_FIT_ROWS,
                                user_intercepts=True) -> float:
     """beta: how much an item's like rate says beyond its vector. The coefficient of the rate in a
     logistic regression of these users' labels on the item's vector and its rate, each label's
