@@ -19,6 +19,10 @@ export const modelResolvers: Resolvers = {
   ModelVersion: {
     trainingRun: (row, _, ctx) => ctx.services.training.runOfVersion(ctx.viewer, row),
   },
+  ModelEvaluation: {
+    // Versions judged before the gate knew choices were gated on the label regression alone.
+    globalBaselineKind: (e) => e.globalBaselineKind ?? 'LABELS',
+  },
   TrainingRun: {
     timings: (row) =>
       row.timings && { exporting: row.timings.EXPORTING, training: row.timings.TRAINING, evaluating: row.timings.EVALUATING, promoting: row.timings.PROMOTING },

@@ -93,6 +93,7 @@ export const resolvers: Resolvers = {
     ...tasteGroupResolvers.Tenant,
   },
   ModelVersion: modelResolvers.ModelVersion,
+  ModelEvaluation: modelResolvers.ModelEvaluation,
   TrainingRun: modelResolvers.TrainingRun,
   TasteProfile: tasteGroupResolvers.TasteProfile,
   SimilarUser: tasteGroupResolvers.SimilarUser,

@@ -26,7 +26,7 @@ import { subscribeFeed } from '../helpers/ws.js';
 const RUN_FIELDS =
   'id status trigger stage epoch epochs loss validationAccuracy attempts error skipReason dataset { items interactions trainingUsers heldOutUsers } timings { exporting training evaluating promoting } modelVersion { version status reason }';
 const VERSION_FIELDS = `version parentVersion startedFrom status embeddingDim reason promotedBy artifactSha256 artifactBytes
-  evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } centroidBaseline { pairwise } versusGlobal { mean standardError users } versusServing { mean standardError users } }`;
+  evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } globalBaselineKind centroidBaseline { pairwise } versusGlobal { mean standardError users } versusServing { mean standardError users } }`;
 const SCORE = 'query($u: ID!, $ids: [ID!]!) { score(userId: $u, itemIds: $ids) { degraded degradedReason modelVersion items { score } } }';
 const FEED_WITH_VERSION = 'subscription($u: ID!) { feedUpdated(userId: $u, first: 5) { reason feed { modelVersion edges { node { item { externalId } } } } } }';
 
@@ -136,6 +136,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(e.heldOutUsers).toBeGreaterThanOrEqual(20);
         expect(e.serving).toBeNull(); // nothing of this dimension served before
         expect(e.candidate.pairwise).toBeGreaterThan(e.globalBaseline.pairwise);
+        // The world has choices as well as single likes: the gate names the floor it used.
+        expect(['LABELS', 'CHOICES']).toContain(e.globalBaselineKind);
+        expect(promoted.reason.includes('Bradley-Terry')).toBe(e.globalBaselineKind === 'CHOICES');
       }
       const pushed = await feed.next(30_000);
       expect(pushed).toMatchObject({ reason: 'MODEL', modelVersion: '1' });
@@ -198,6 +201,17 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(await score(c)).toMatchObject({ degraded: false, modelVersion: '1' });
   }, 200_000);
 
+  it('a version judged before the gate named its global baseline reads as gated on the label regression', async () => {
+    const kind = async () => {
+      const r = await api.gql(c.adminKey, '{ tenant { servingModel { evaluation { globalBaselineKind } } } }');
+      expect(r.errors).toBeUndefined();
+      return r.data.tenant.servingModel.evaluation.globalBaselineKind;
+    };
+    expect(['LABELS', 'CHOICES']).toContain(await kind());
+    await queryAsOwner(db.adminUrl, "UPDATE model_versions SET evaluation = evaluation - 'globalBaselineKind' WHERE tenant_id = $1 AND version = 1", [c.id]);
+    expect(await kind()).toBe('LABELS');
+  }, 30_000);
+
   it('a rerun of the same night starts nothing: no tenant has new interactions', async () => {
     const nightliesDone = async () =>
       (await queryAsOwner<{ n: number }>(db.adminUrl, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'training-nightly' AND state = 'completed'"))[0]
@@ -218,7 +232,7 @@ describe('per-tenant models and the nightly fine-tune', () => {
     await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --choice-prior off' });
     const done = await finished(a, (await startTraining(a)).id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
-    expect(done.modelVersion.reason).toMatch(/does not beat the global baseline|worse than the serving model beyond noise/);
+    expect(done.modelVersion.reason).toMatch(/worse than the global baseline.* beyond noise|worse than the serving model beyond noise/);
     const v2 = (await api.gql(a.adminKey, `{ modelVersions(first: 1) { edges { node { ${VERSION_FIELDS} } } } }`)).data.modelVersions.edges[0].node;
     expect(v2).toMatchObject({ version: 2, parentVersion: 1, status: 'REJECTED' });
     expect(v2.evaluation.serving.pairwise).toBeGreaterThan(v2.evaluation.candidate.pairwise);

@@ -3,7 +3,16 @@ import { judge, type Evaluation, type EvalScores } from '../../src/training/prom
 
 const scores = (pairwise: number): EvalScores => ({ pairwise, top1: 0, top2: 0, top3: 0, users: 60, pairs: 600 });
 
-function evaluation(o: { candidate: number; serving?: number; global: number; diff?: number; se?: number | null; users?: number }): Evaluation {
+function evaluation(o: {
+  candidate: number;
+  serving?: number;
+  global: number;
+  globalKind?: 'LABELS' | 'CHOICES';
+  globalSe?: number | null;
+  diff?: number;
+  se?: number | null;
+  users?: number;
+}): Evaluation {
   return {
     historySize: 8,
     heldOutUsers: o.users ?? 60,
@@ -11,10 +20,11 @@ function evaluation(o: { candidate: number; serving?: number; global: number; di
     candidate: scores(o.candidate),
     serving: o.serving === undefined ? null : scores(o.serving),
     globalBaseline: scores(o.global),
+    globalBaselineKind: o.globalKind ?? 'LABELS',
     centroidBaseline: scores(50),
     versusServing:
       o.serving === undefined ? null : { mean: o.diff ?? o.candidate - o.serving, standardError: o.se === undefined ? 1 : o.se, users: o.users ?? 60 },
-    versusGlobal: { mean: o.candidate - o.global, standardError: 1, users: o.users ?? 60 },
+    versusGlobal: { mean: o.candidate - o.global, standardError: o.globalSe === undefined ? 1 : o.globalSe, users: o.users ?? 60 },
     versusCentroid: { mean: 0, standardError: 1, users: 60 },
     seconds: 1,
   };
@@ -31,11 +41,34 @@ describe('the promotion gate', () => {
     );
   });
 
-  it('rejects a candidate that does not beat the global baseline, even with nothing serving', () => {
-    expect(judge(evaluation({ candidate: 59, global: 59 }), policy)).toMatchObject({
+  it('rejects a candidate worse than the global baseline beyond noise, even with nothing serving', () => {
+    // -2.1 < -2 x 1.0: beyond noise.
+    expect(judge(evaluation({ candidate: 56.9, global: 59 }), policy)).toMatchObject({
       promote: false,
-      reason: expect.stringMatching(/^the candidate does not beat the global baseline: pairwise 59.00 against 59.00/),
+      reason:
+        'the candidate is worse than the global baseline beyond noise: pairwise 56.90 against 59.00 (EVAL-1(8) on 60 held-out users; paired -2.10 ± 1.00 points over 60 users, more than 2 standard errors below 0)',
     });
+  });
+
+  it('promotes a first model level with the global baseline within noise: the floor is served rather than the fallback', () => {
+    // -1.0 > -2 x 1.0. Where choices are mostly overall quality a good model is level with the
+    // Bradley-Terry baseline, and "must beat it" would refuse it on every other night by chance.
+    const v = judge(evaluation({ candidate: 58, global: 59, globalKind: 'CHOICES' }), policy);
+    expect(v).toEqual({
+      promote: true,
+      reason:
+        "pairwise 58.00 against the global baseline (Bradley-Terry on the choices)'s 59.00 (paired -1.00 ± 1.00 points over 60 users; EVAL-1(8) on 60 held-out users); nothing of the tenant's own served before",
+    });
+  });
+
+  it('names the Bradley-Terry baseline when it is the one a candidate falls below', () => {
+    expect(judge(evaluation({ candidate: 60, global: 63, globalKind: 'CHOICES', serving: 61 }), policy).reason).toMatch(
+      /^the candidate is worse than the global baseline \(Bradley-Terry on the choices\) beyond noise: pairwise 60.00 against 63.00/,
+    );
+  });
+
+  it('with no standard error against the global baseline (one user), any loss counts as worse', () => {
+    expect(judge(evaluation({ candidate: 58, global: 59, globalSe: null }), { ...policy, minHeldOutUsers: 1 }).promote).toBe(false);
   });
 
   it('rejects a candidate worse than the serving model by more than two standard errors', () => {

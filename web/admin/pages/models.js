@@ -7,7 +7,7 @@ const QUERY = `{
   tenant { scoringModel { kind modelVersion reason } }
   modelVersions(first: 20) { edges { node {
     version status startedFrom reason createdAt promotedAt promotedBy
-    evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } versusGlobal { mean standardError } }
+    evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } globalBaselineKind versusGlobal { mean standardError } }
   } } }
   trainingRuns(first: 10) { edges { node {
     id trigger status stage epoch epochs loss validationAccuracy queuedAt startedAt finishedAt error skipReason
@@ -51,7 +51,7 @@ export async function renderModels(view, _args, isShown) {
           const e = v.evaluation;
           return h('tr', { 'data-version': v.version },
             h('td', {}, v.version), h('td', {}, v.status.toLowerCase(), v.promotedBy === 'MANUAL' ? ' (by hand)' : ''), h('td', {}, when(v.createdAt)),
-            h('td', {}, e ? fmt(e.candidate.pairwise, 1) : '—'), h('td', {}, e?.serving ? fmt(e.serving.pairwise, 1) : '—'), h('td', {}, e ? fmt(e.globalBaseline.pairwise, 1) : '—'),
+            h('td', {}, e ? fmt(e.candidate.pairwise, 1) : '—'), h('td', {}, e?.serving ? fmt(e.serving.pairwise, 1) : '—'), h('td', {}, e ? fmt(e.globalBaseline.pairwise, 1) : '—', e?.globalBaselineKind === 'CHOICES' ? ' (choices)' : ''),
             h('td', {}, e ? `${fmt(e.versusGlobal.mean, 1)} ± ${fmt(e.versusGlobal.standardError, 1)}` : '—'), h('td', {}, e ? `${e.heldOutUsers} (EVAL-1(${e.historySize}))` : '—'),
             h('td', { class: 'muted' }, v.reason ?? ''));
         }))
