@@ -64,6 +64,7 @@ top = baselines.upper_bound_shrink(users, test.vectors, w_global)   # an upper b
 prior_count, _ = baselines.tune_rate_prior(train)
 counts = baselines.item_like_counts(train)
 rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
+regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
@@ -77,7 +78,8 @@ results = {
     f"{baselines.unrated_caveat(counts, test)})":
         evaluate(rate, users),
     f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
-        evaluate(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate), users),
+        evaluate(regression_and_rate, users),
+    **{name: evaluate(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top).items()},
 }
 for name in ["L_base", "L_base + L_CP", "L_base + L_CP + P_v (full)"]:
     results[f"ours: {name}"] = evaluate(model_scorer(models[name], test.vectors), users)

@@ -168,6 +168,7 @@ def baseline_results(train, test, users):
     prior_count, _ = baselines.tune_rate_prior(train)
     counts = baselines.item_like_counts(train)
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
+    regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
@@ -178,7 +179,8 @@ def baseline_results(train, test, users):
         f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts{baselines.unrated_caveat(counts, test)})":
             evaluate_per_user(rate, users),
         f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
-            evaluate_per_user(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate), users),
+            evaluate_per_user(regression_and_rate, users),
+        **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top).items()},
     }
 
 

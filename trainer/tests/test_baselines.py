@@ -2,8 +2,9 @@ import unittest
 
 import numpy as np
 
-from trainer.baselines import (bradley_terry_weights, choice_pairs, fit_logistic, global_scorer, global_weights,
-                               lookalike_centred_scorer, unrated_caveat)
+from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, bradley_terry_weights, choice_pairs, co_like_scorer,
+                               co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
+                               lookalike_centred_scorer, memoized, unrated_caveat)
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
@@ -38,6 +39,50 @@ class MixtureWithoutLabels(unittest.TestCase):
         self.assertLess(W[0, 0] * W[1, 0], 0)                       # one class likes axis 0, the other dislikes it
         self.assertGreater(min(abs(W[0, 0]), abs(W[1, 0])), 1.0)
         np.testing.assert_allclose(prior, [0.5, 0.5], atol=0.1)
+
+
+def labelled(ids, users):
+    """A Dataset of `users` ({user: {item id: label}}) over items `ids` (no vectors to speak of)."""
+    rows = {u: [Interaction(ids.index(i), label, 0, k, "") for k, (i, label) in enumerate(items.items())] for u, items in users.items()}
+    return Dataset("d", np.zeros((len(ids), 2), np.float32), list(ids), [""] * len(ids), rows)
+
+
+class CoLikes(unittest.TestCase):
+    """Item-based collaborative filtering: items the same users liked and disliked are alike."""
+
+    def setUp(self):
+        # a and b: liked by u1-u3, disliked by u4; c: the opposite of a; d: rated once.
+        self.train = labelled(["a", "b", "c", "d"], {
+            "u1": {"a": 1, "b": 1, "c": 0, "d": 1}, "u2": {"a": 1, "b": 1, "c": 0},
+            "u3": {"a": 1, "b": 1, "c": 0}, "u4": {"a": 0, "b": 0, "c": 1}})
+
+    def test_similarity_is_the_cosine_of_the_like_dislike_columns_shrunk_by_the_users_who_rated_both(self):
+        index, sim = co_like_similarities(self.train)
+        self.assertEqual(sorted(index), ["a", "b", "c"])                   # d was rated once
+        shrunk = 4 / (4 + CO_LIKE_SHRINK)
+        self.assertAlmostEqual(float(sim[index["a"], index["b"]]), shrunk, places=6)
+        self.assertAlmostEqual(float(sim[index["a"], index["c"]]), -shrunk, places=6)
+        self.assertEqual(float(sim[index["a"], index["a"]]), 0.0)
+
+    def test_a_candidate_scores_by_the_history_items_it_is_like(self):
+        test = labelled(["c", "b", "new"], {"t": {}})
+        score = co_like_scorer(co_like_similarities(self.train), test.item_ids)
+        s = 4 / (4 + CO_LIKE_SHRINK)
+        # History: c liked. b is unlike c (-s), so it scores -s / (s + damping); a new item 0.
+        np.testing.assert_allclose(score(np.array([0]), np.array([1]), np.array([1, 2])), [-s / (s + CO_LIKE_DAMPING), 0.0])
+        # The same history disliked: b scores as much the other way.
+        np.testing.assert_allclose(score(np.array([0]), np.array([0]), np.array([1])), [s / (s + CO_LIKE_DAMPING)])
+
+    def test_no_rows_where_no_item_was_rated_twice(self):
+        once = labelled(["a", "b"], {"u1": {"a": 1}, "u2": {"b": 0}})
+        self.assertEqual(co_like_scorers(once, once, [], None, 1.0), {})
+
+    def test_memoized_answers_each_question_once(self):
+        calls = []
+        score = memoized(lambda h, l, c: calls.append(1) or c * 2.0)
+        for _ in range(3):
+            np.testing.assert_array_equal(score(np.array([1]), np.array([1]), np.array([3, 4])), [6.0, 8.0])
+        self.assertEqual(len(calls), 1)
 
 
 class ItemRates(unittest.TestCase):
