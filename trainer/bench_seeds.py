@@ -23,6 +23,7 @@ from .ensemble import attach_regression, choose_weight, fit_regression, weight_u
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
 from .choice_prior import add_choice_prior
+from .co_likes import add_co_likes
 from .item_rates import add_item_rates
 
 VARIANTS = {
@@ -67,6 +68,11 @@ def shipped_ensemble(model, train, seed, val_share):
 def with_rates(ensemble_label):
     """The row of an ensemble's models with the items' like rates added as the trainer adds them."""
     return f"{ensemble_label} + item like rates"
+
+
+def with_co_likes(label):
+    """The row of a model with the co-likes added as the trainer adds them."""
+    return f"{label} + co-likes"
 
 
 def with_prior(label):
@@ -210,6 +216,9 @@ def main():
     parser.add_argument("--item-rates", action="store_true",
                         help="also each fitted ensemble with the items' like rates added as `trainer.train --item-rates auto` "
                              "adds them (trainer/item_rates.py), from the same checkpoints")
+    parser.add_argument("--co-likes", action="store_true",
+                        help="also each fitted ensemble (with its rates, under --item-rates) with the co-likes added as "
+                             "`trainer.train --co-likes auto` adds them (trainer/co_likes.py), from the same checkpoints")
     parser.add_argument("--choice-prior", action="store_true",
                         help="also each fitted ensemble (with its rates, under --item-rates) with the choice prior added as "
                              "`trainer.train --choice-prior auto` adds it (trainer/choice_prior.py), from the same checkpoints")
@@ -218,6 +227,8 @@ def main():
     args = parser.parse_args()
     if args.item_rates and not args.ensemble:
         parser.error("--item-rates: the rates are added to the ensembles, so it needs --ensemble")
+    if args.co_likes and not args.ensemble:
+        parser.error("--co-likes: the co-likes are added to the ensembles, so it needs --ensemble")
     if args.choice_prior and not args.ensemble:
         parser.error("--choice-prior: the prior is added to the ensembles, so it needs --ensemble")
     extra = extra_variants(args.variant)
@@ -243,12 +254,16 @@ def main():
         ensembles = {ENSEMBLE: (FULL, None), ENSEMBLE_EVEN: (FULL, 0.5),
                      **{ensemble_of(name): (name, None) for name in extra if name not in shipped}}
     rated = [with_rates(label) for label, (_, fixed) in ensembles.items() if fixed is None] if args.item_rates else []
-    # The prior goes on the last stage of each fitted ensemble: its rates where they are added.
-    prior_on = {label: with_rates(label) if args.item_rates else label
-                for label, (_, fixed) in ensembles.items() if fixed is None} if args.choice_prior else {}
+    # Each later stage goes on the last before it of each fitted ensemble, in the trainer's order:
+    # rates, co-likes, prior.
+    fitted = [label for label, (_, fixed) in ensembles.items() if fixed is None]
+    rated_or_not = {label: with_rates(label) if args.item_rates else label for label in fitted}
+    co_on = rated_or_not if args.co_likes else {}
+    prior_on = {label: with_co_likes(last) if args.co_likes else last for label, last in rated_or_not.items()} if args.choice_prior else {}
+    with_cos = [with_co_likes(last) for last in co_on.values()]
     with_priors = [with_prior(last) for last in prior_on.values()]
-    model_rows = {name: [] for name in [*variants, *ensembles, *rated, *with_priors]}
-    seconds = {name: [] for name in [*variants, *ensembles, *rated, *with_priors]}
+    model_rows = {name: [] for name in [*variants, *ensembles, *rated, *with_cos, *with_priors]}
+    seconds = {name: [] for name in [*variants, *ensembles, *rated, *with_cos, *with_priors]}
     train_args = args.train_args.split()
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
@@ -282,6 +297,13 @@ def main():
                         model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(last, test.vectors), users))
                         seconds[with_rates(label)].append(seconds[name][-1])
                         print(f"seed {seed}: {label} + item like rates: weight {record['weight']} on {record['items']} items", flush=True)
+                    if label in co_on:
+                        last, record = add_co_likes(last, train, train_ids, split_val_users)
+                        model_rows[with_co_likes(co_on[label])].append(evaluate_per_user(model_scorer(last, test.vectors), users))
+                        seconds[with_co_likes(co_on[label])].append(seconds[name][-1])
+                        print(f"seed {seed}: {co_on[label]} + co-likes: weight {record['weight']}, the model's "
+                              f"{record.get('scale')}, on {record['items']} items (the co-likes' coefficient "
+                              f"{record.get('co_like_coefficient')} ± {record.get('co_like_standard_error')})", flush=True)
                     if label in prior_on:
                         prior_model, record = add_choice_prior(last, train, train_ids, split_val_users, seed)
                         model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
@@ -331,6 +353,9 @@ def main():
     for name in rated:
         comparisons += [(name, BEST, f"{name} − best baseline"),
                         (name, name[: -len(" + item like rates")], "what the item like rates add to its ensemble")]
+    for last in co_on.values():
+        comparisons += [(with_co_likes(last), BEST, f"{with_co_likes(last)} − best baseline"),
+                        (with_co_likes(last), last, "what the co-likes add")]
     for last in prior_on.values():
         comparisons += [(with_prior(last), BEST, f"{with_prior(last)} − best baseline"),
                         (with_prior(last), last, "what the choice prior adds")]
@@ -341,7 +366,7 @@ def main():
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
-          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --choice-prior" if args.choice_prior else "") + (" --no-ablations" if args.no_ablations else ""))
+          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --co-likes" if args.co_likes else "") + (" --choice-prior" if args.choice_prior else "") + (" --no-ablations" if args.no_ablations else ""))
 
 
 if __name__ == "__main__":

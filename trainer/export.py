@@ -105,6 +105,12 @@ def metadata_for(checkpoint) -> dict:
         # The items whose like rates are added to the log-odds, and the rates' weight (item_rates.py).
         "item_memory": config.get("item_memory", 0),
         "item_rate_weight": config.get("item_rate_weight", 0.0),
+        # The items whose co-likes with the history are added, their weight and the model's (co_likes.py).
+        "co_like_memory": config.get("co_like_memory", 0),
+        "co_like_weight": config.get("co_like_weight", 0.0),
+        "co_like_scale": config.get("co_like_scale", 1.0),
+        # Whether the trainer was asked for the co-likes and what it chose: "off", or why.
+        "co_likes": "off" if not checkpoint["metrics"].get("co_likes") else checkpoint["metrics"]["co_likes"]["selected_by"],
         # The images the choice prior judges a candidate against, its weight and the model's
         # (choice_prior.py).
         "choice_memory": config.get("choice_memory", 0),

@@ -49,6 +49,28 @@ MATCH_TOLERANCE = 1e-4
 MAX_WEIGHT = 2.0
 
 
+def key_directions(dim: int) -> torch.Tensor:
+    """[D, k]: the KEY_DIMENSIONS fixed directions (from seed 0) on which a vector's nearest
+    remembered item is looked for."""
+    directions = torch.linalg.qr(torch.randn(dim, dim, generator=torch.Generator().manual_seed(0)))[0]
+    return directions[:, :min(KEY_DIMENSIONS, dim)].contiguous()
+
+
+def match_remembered(vectors, memory_vectors, directions):
+    """(nearest [...], known [...]) for vectors [..., D]: the index of the remembered item
+    (`memory_vectors` [K, D]) nearest each among the projections on `directions`, and whether it
+    is that item (its vector within float32 round-off). Inside the ONNX graph."""
+    keys = memory_vectors @ directions                                               # [K, k]
+    # The nearest key: argmax of c.m - |m|^2 / 2 is argmin of |c - m|^2 (|c|^2 is the same for
+    # all), one product of [c, 1] with [m, -|m|^2 / 2] (the memory's side is a constant).
+    keys = torch.cat([keys, -0.5 * (keys * keys).sum(-1, keepdim=True)], -1)         # [K, k + 1]
+    projected = vectors @ directions
+    projected = torch.cat([projected, torch.ones_like(projected[..., :1])], -1)      # [..., k + 1]
+    nearest = (projected @ keys.T).argmax(-1)
+    gap = vectors - memory_vectors[nearest]
+    return nearest, (gap * gap).sum(-1) <= MATCH_TOLERANCE * (vectors * vectors).sum(-1)
+
+
 class WithItemRates(nn.Module):
     """A model (one network, an average, with or without the regression) plus beta times the
     like rate of the candidate, when the candidate is an item it remembers."""
@@ -63,22 +85,12 @@ class WithItemRates(nn.Module):
         self.inner = build_model(dataclasses.replace(config, item_memory=0, item_rate_weight=0.0))
         self.register_buffer("memory_vectors", torch.zeros(config.item_memory, config.embedding_dim))
         self.register_buffer("memory_log_odds", torch.zeros(config.item_memory))
-        directions = torch.linalg.qr(torch.randn(config.embedding_dim, config.embedding_dim,
-                                                 generator=torch.Generator().manual_seed(0)))[0]
-        self.register_buffer("key_directions", directions[:, :min(KEY_DIMENSIONS, config.embedding_dim)].contiguous())
+        self.register_buffer("key_directions", key_directions(config.embedding_dim))
 
     def item_log_odds(self, candidates):
         """[B, T]: each candidate's remembered like rate (centred log-odds), or 0 when unknown."""
-        keys = self.memory_vectors @ self.key_directions                                 # [K, k]
-        # The nearest key: argmax of c.m - |m|^2 / 2 is argmin of |c - m|^2 (|c|^2 is the same for
-        # all), one product of [c, 1] with [m, -|m|^2 / 2] (the memory's side is a constant).
-        keys = torch.cat([keys, -0.5 * (keys * keys).sum(-1, keepdim=True)], -1)         # [K, k + 1]
-        projected = candidates @ self.key_directions
-        projected = torch.cat([projected, torch.ones_like(projected[..., :1])], -1)      # [B, T, k + 1]
-        nearest = (projected @ keys.T).argmax(-1)                                        # [B, T]
-        gap = candidates - self.memory_vectors[nearest]                                  # [B, T, D]
-        known = (gap * gap).sum(-1) <= MATCH_TOLERANCE * (candidates * candidates).sum(-1)
-        return torch.where(known, self.memory_log_odds[nearest], torch.zeros_like(gap[..., 0]))
+        nearest, known = match_remembered(candidates, self.memory_vectors, self.key_directions)
+        return torch.where(known, self.memory_log_odds[nearest], torch.zeros_like(candidates[..., 0]))
 
     def forward(self, history, history_label, history_mask, candidates):
         logits, user = self.inner(history, history_label, history_mask, candidates)

@@ -72,6 +72,11 @@ class ModelConfig:
     item_memory: int = 0             # > 0: the like rates of that many remembered items are added to the
                                      # log-odds, times item_rate_weight (trainer/item_rates.py; build_model)
     item_rate_weight: float = 0.0
+    co_like_memory: int = 0          # > 0: the log-odds become co_like_scale times the model's plus co_like_weight
+                                     # times the candidate's co-likes with the history over that many remembered
+                                     # items (co_likes.py)
+    co_like_weight: float = 0.0
+    co_like_scale: float = 1.0
     choice_memory: int = 0           # > 0: the log-odds become choice_scale times the model's plus choice_weight
                                      # times the global pairwise preference less its mean over look-alikes among
                                      # that many remembered images (choice_prior.py)
@@ -168,6 +173,8 @@ class PreferenceModel(nn.Module):
             raise ValueError("item_memory: a PreferenceModel is the network alone; build_model adds the items' rates")
         if config.choice_memory:
             raise ValueError("choice_memory: a PreferenceModel is the network alone; build_model adds the choice prior")
+        if config.co_like_memory:
+            raise ValueError("co_like_memory: a PreferenceModel is the network alone; build_model adds the co-likes")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a

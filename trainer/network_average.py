@@ -47,11 +47,15 @@ class NetworkAverage(nn.Module):
 
 def build_model(config: ModelConfig) -> nn.Module:
     """The model a config describes: one network, or the average of `config.networks`, with the
-    items' like rates added when `config.item_memory` (item_rates.py), and the global pairwise
-    preference outside all when `config.choice_memory` (choice_prior.py)."""
+    items' like rates added when `config.item_memory` (item_rates.py), the co-likes over those
+    when `config.co_like_memory` (co_likes.py), and the global pairwise preference outside all
+    when `config.choice_memory` (choice_prior.py)."""
     if config.choice_memory:
         from .choice_prior import WithChoicePrior   # imported here: it builds its inner model with this function
         return WithChoicePrior(config)
+    if config.co_like_memory:
+        from .co_likes import WithCoLikes   # imported here, as above
+        return WithCoLikes(config)
     if config.item_memory:
         from .item_rates import WithItemRates   # imported here: it builds its inner model with this function
         return WithItemRates(config)
@@ -59,9 +63,10 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 
 def members_of(model: nn.Module) -> list:
-    """The networks in a model: itself, an average's members, or those of the model item rates
-    or the choice prior were added to."""
+    """The networks in a model: itself, an average's members, or those of the model item rates,
+    co-likes or the choice prior were added to."""
     from .choice_prior import without_choice_prior   # imported here, as in build_model
+    from .co_likes import without_co_likes
     from .item_rates import without_item_rates
-    model = without_item_rates(without_choice_prior(model))
+    model = without_item_rates(without_co_likes(without_choice_prior(model)))
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

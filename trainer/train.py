@@ -35,6 +35,7 @@ from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .choice_prior import add_choice_prior
+from .co_likes import add_co_likes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
@@ -66,6 +67,11 @@ parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default
                          "the training users, weighted by what it says beyond the item's vector (auto; trainer/item_rates.py) or "
                          "beyond the model's log-odds on users it never trained on (crossfit: trains 2 more networks, each on half "
                          "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
+parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
+                    help="after the item rates, where training users rated the same items: add to the model's log-odds each "
+                         "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
+                         "model weighted on the validation users' comparisons, and added only where they show it helps "
+                         "(trainer/co_likes.py)")
 parser.add_argument("--choice-prior", choices=["off", "auto"], default="off",
                     help="last, where the training users chose between two images: add to the model's log-odds the global "
                          "pairwise preference (Bradley-Terry on their choices) less its mean over each image's look-alikes, "
@@ -178,6 +184,10 @@ if args.init:
     if config.choice_memory:
         # The choice prior is fitted again on this run's choices, last.
         config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0)
+        state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
+    if config.co_like_memory:
+        # The co-likes are counted again from this run's training users (after the rates).
+        config = dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0)
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.item_memory:
         # The items' rates are counted again from this run's training users (after the regression).
@@ -415,6 +425,15 @@ if args.item_rates != "off":
         best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
         f"({item_rates['prior_count']:g} pseudo-counts; {item_rates['selected_by']})")
+co_likes = None
+if args.co_likes != "off":
+    model, co_likes = add_co_likes(model, dataset, train_ids, val_users)
+    config = model.config
+    if config.co_like_memory and val_users:
+        shown = evaluate(model_scorer(model, vectors), val_users)
+        co_likes["val_pairwise_without"] = best["val_pairwise"]
+        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    log(f"co-likes: weight {co_likes['weight']} on {co_likes['items']} remembered items ({co_likes['selected_by']})")
 choice_prior = None
 if args.choice_prior != "off":
     model, choice_prior = add_choice_prior(model, dataset, train_ids, val_users, args.seed)
@@ -442,6 +461,7 @@ metrics = {
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
     "item_rates": item_rates,
+    "co_likes": co_likes,
     "choice_prior": choice_prior,
     "average_epochs": args.average_epochs or None,
 }

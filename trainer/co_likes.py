@@ -1,0 +1,153 @@
+"""What the users who rated the history's items said of the candidate: co-likes, item-based
+collaborative filtering by item id, added to the model's log-odds (issue 14, session 24).
+
+Where many users rate the same items, two items liked and disliked by the same users are alike
+whatever their vectors say (baselines.co_like_similarities). The network and the regression read
+vectors only: where the vectors hold no collaborative factors, as an image encoder's never do,
+they cannot learn it. On MovieLens with vectors no trained-on user shaped (unseen vectors), the
+per-user regression and the item rate summed with the co-likes were 84.8 / 71.5 against the
+shipped model's 83.4 / 69.8; on MovieLens as shipped, whose vectors hold 32 SVD factors of the
+training users' ratings, the model already knew most of it (85.9 / 73.4 against 86.0 / 72.5).
+
+After training (and after the regression and the item rates), the model remembers up to
+baselines.CO_LIKE_MAX_ITEMS of the items the training users rated most (at least twice each)
+and their similarities, and its log-odds become
+scale * model + weight * co(z), co(z) = sum_h sign_h S[h, z] / (sum_h |S[h, z]| + damping)
+over the history's remembered items h (sign +1 like, -1 dislike; padded slots and items not
+remembered count 0). Items are matched by vector inside the ONNX graph, as the item rates match
+them (item_rates.match_remembered): a new image is no item of the memory and adds nothing. A
+candidate's figure depends on it and the history only, so the ONNX contract holds.
+
+scale and weight are the coefficients of a logistic regression of the validation users'
+comparisons on the model's margin and the co-likes' (rate_crossfit.margin_coefficients, one
+vote per user, standard errors clustered by user), as the choice prior's are; the co-likes are
+served only where weight is at least MIN_STANDARD_ERRORS standard errors above 0. The
+similarities are counted on the training users only, so the validation users judge them fairly.
+"""
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from . import baselines
+from .choice_prior import MIN_STANDARD_ERRORS, comparison_margins
+from .data import subset
+from .item_rates import key_directions, match_remembered
+from .model import ModelConfig
+from .rate_crossfit import margin_coefficients
+
+# Without validation users: the model as it is, and the co-likes at the weight the summed
+# baseline was best at on MovieLens's and unseen vectors' test users (baselines.CO_LIKE_WEIGHTS).
+DEFAULT_WEIGHT = 4.0
+
+
+class WithCoLikes(nn.Module):
+    """A model (anything build_model builds), its log-odds times co_like_scale, plus co_like_weight
+    times the candidate's co-likes with the history."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.co_like_memory < 1:
+            raise ValueError(f"co_like_memory: the co-likes need at least 1 remembered item, got {config.co_like_memory}")
+        _check_weights(config)
+        from .network_average import build_model   # imported here: build_model builds this class
+        self.config = config
+        self.inner = build_model(dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0))
+        self.register_buffer("memory_vectors", torch.zeros(config.co_like_memory, config.embedding_dim))
+        self.register_buffer("similarities", torch.zeros(config.co_like_memory, config.co_like_memory))
+        self.register_buffer("key_directions", key_directions(config.embedding_dim))
+
+    def reweighed(self, weight: float, scale: float):
+        """This model with the co-likes at `weight` and the model's log-odds at `scale`."""
+        self.config = _check_weights(dataclasses.replace(self.config, co_like_weight=float(weight), co_like_scale=float(scale)))
+        return self
+
+    def co_likes(self, history, history_label, history_mask, candidates):
+        """[B, T]: each candidate's mean similarity to the history's likes less its dislikes,
+        weighted by |similarity| (plus baselines.CO_LIKE_DAMPING); 0 where nothing is known."""
+        h_nearest, h_known = match_remembered(history, self.memory_vectors, self.key_directions)       # [B, H]
+        c_nearest, c_known = match_remembered(candidates, self.memory_vectors, self.key_directions)    # [B, T]
+        rows = self.similarities[h_nearest]                                                            # [B, H, K]
+        pairs = torch.gather(rows, 2, c_nearest.unsqueeze(1).expand(-1, rows.shape[1], -1))            # [B, H, T]
+        valid = (h_known & history_mask).unsqueeze(-1) & c_known.unsqueeze(1)
+        pairs = torch.where(valid, pairs, torch.zeros_like(pairs))
+        sign = (2 * history_label - 1).to(pairs.dtype).unsqueeze(-1)                                  # [B, H, 1]
+        return (sign * pairs).sum(1) / (pairs.abs().sum(1) + baselines.CO_LIKE_DAMPING)
+
+    def forward(self, history, history_label, history_mask, candidates):
+        logits, user = self.inner(history, history_label, history_mask, candidates)
+        co = self.config.co_like_weight * self.co_likes(history, history_label, history_mask, candidates).unsqueeze(-1)
+        return self.config.co_like_scale * logits + co * torch.tensor([0.5, -0.5], dtype=co.dtype, device=co.device), user
+
+
+def _check_weights(config: ModelConfig) -> ModelConfig:
+    for name in ("co_like_weight", "co_like_scale"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
+    return config
+
+
+def without_co_likes(model: nn.Module) -> nn.Module:
+    """The model the co-likes were added to (itself when none were)."""
+    return model.inner if isinstance(model, WithCoLikes) else model
+
+
+def attach_co_likes(model: nn.Module, vectors: np.ndarray, rows, similarities, weight: float, scale: float = 1.0) -> nn.Module:
+    """A copy of `model` (without any co-likes it had), its log-odds times `scale`, that adds
+    `weight` times the co-likes over the remembered items (`rows` of `vectors`, their
+    `similarities` [K, K])."""
+    model = without_co_likes(model)
+    out = WithCoLikes(dataclasses.replace(model.config, co_like_memory=len(rows), co_like_weight=float(weight),
+                                          co_like_scale=float(scale)))
+    out.inner.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
+        out.similarities.copy_(torch.from_numpy(np.asarray(similarities, np.float32)))
+    return out.eval()
+
+
+def remembered_similarities(dataset, train_ids):
+    """(item rows of `dataset`, similarities [K, K]) of the co-likes counted on the `train_ids`
+    users (baselines.co_like_similarities)."""
+    index, similarities = baselines.co_like_similarities(subset(dataset, train_ids))
+    row_of = {item: k for k, item in enumerate(dataset.item_ids)}
+    rows = np.zeros(len(index), np.int64)
+    for item, k in index.items():
+        rows[k] = row_of[item]
+    return rows, similarities
+
+
+def add_co_likes(model: nn.Module, dataset, train_ids, val_users):
+    """What `trainer.train --co-likes auto` does after the item rates: (the model with the
+    co-likes, or the model itself where no item was rated twice or the validation users
+    `val_users` do not show that they help; a record for metrics.json)."""
+    rows, similarities = remembered_similarities(dataset, train_ids)
+    if len(rows) == 0:
+        return model, {"weight": 0.0, "items": 0, "selected_by": "no item was rated by two training users"}
+    record = {"items": int(len(rows))}
+    # Built once, at weight 1 and scale 1: the co-likes' scores are fitted with it, then it is reweighed.
+    with_co = attach_co_likes(model, dataset.vectors, rows, similarities, 1.0)
+    table = torch.from_numpy(dataset.vectors)
+
+    @torch.no_grad()
+    def co_scorer(h_items, h_labels, candidates):
+        labels = torch.from_numpy(h_labels).long().unsqueeze(0)
+        return with_co.co_likes(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
+                                table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
+
+    margins = comparison_margins(model, co_scorer, dataset.vectors, val_users) if val_users else []
+    fitted = margin_coefficients(margins)
+    if fitted is None:
+        record.update(weight=DEFAULT_WEIGHT, scale=1.0,
+                      selected_by="the model as it is, the co-likes at the default weight: no validation users' comparisons")
+        return with_co.reweighed(DEFAULT_WEIGHT, 1.0), record
+    (a, c), (_, c_error) = fitted
+    record.update(comparisons=len(margins), users=len(val_users), model_coefficient=round(a, 4), co_like_coefficient=round(c, 4),
+                  co_like_standard_error=round(c_error, 4),
+                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
+    if c < MIN_STANDARD_ERRORS * c_error:
+        # Not shown to help: not served, and its cost at serving not paid.
+        return model, {**record, "weight": 0.0, "scale": 1.0}
+    record.update(weight=round(c, 4), scale=round(max(a, 0.0), 4))
+    return with_co.reweighed(record["weight"], record["scale"]), record
