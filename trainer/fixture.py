@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W] [--choice-prior W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W] [--co-likes W] [--choice-prior W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -12,6 +12,7 @@ import os
 import torch
 
 from .choice_prior import LOOKALIKES, attach_choice_prior
+from .co_likes import attach_co_likes
 from .ensemble import attach_regression
 from .export import export_onnx
 from .item_rates import attach_item_rates
@@ -30,6 +31,9 @@ parser.add_argument("--networks", type=int, default=1, metavar="K",
 parser.add_argument("--item-rates", type=float, default=0.0, metavar="W",
                     help="the like rates of remembered items added at this weight (trainer/item_rates.py); three of the "
                          "candidates are remembered items")
+parser.add_argument("--co-likes", type=float, default=0.0, metavar="W",
+                    help="the co-likes with the history added at this weight, the model's log-odds scaled by 0.7 "
+                         "(trainer/co_likes.py); three history items and three candidates are remembered items")
 parser.add_argument("--choice-prior", type=float, default=0.0, metavar="W",
                     help="the global pairwise preference less its mean over look-alikes added at this weight, the "
                          "model's log-odds halved (trainer/choice_prior.py), over more remembered images than the "
@@ -63,6 +67,14 @@ if args.item_rates:
     remembered = torch.cat([candidates[0, :1], candidates[1, 2:3], candidates[2, 4:5], torch.randn(4, D)]).numpy()
     model = attach_item_rates(model, remembered, list(range(len(remembered))), torch.linspace(-2.0, 2.0, len(remembered)).numpy(),
                               args.item_rates)
+    config = model.config
+if args.co_likes:
+    # Remembered: three history items (one of them padded out in row 2), three candidates, two
+    # items neither is; the similarities are fixed, non-symmetric values, 0 on the diagonal.
+    items = torch.cat([history[0, :1], history[1, 3:4], history[2, 3:4], candidates[0, 1:2], candidates[1, :1],
+                       candidates[2, 3:4], torch.randn(2, D)]).numpy()
+    similarities = torch.sin(torch.arange(len(items) ** 2, dtype=torch.float32)).reshape(len(items), len(items)).fill_diagonal_(0).numpy()
+    model = attach_co_likes(model, items, list(range(len(items))), similarities, args.co_likes, 0.7)
     config = model.config
 if args.choice_prior:
     images = torch.cat([candidates[1, 1:2], torch.randn(LOOKALIKES + 9, D)]).numpy()

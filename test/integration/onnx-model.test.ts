@@ -147,8 +147,9 @@ describe('exported preference model in onnxruntime-node', () => {
 // The designs measured for issue 14 export as well: the user's regression fitted in the graph
 // (unrolled gradient steps), the global floor, the paper's token attention, the network
 // averaged with the per-user regression (trainer --ensemble), several networks averaged
-// (trainer --networks), remembered items' like rates added (trainer --item-rates), and the
-// global pairwise preference judged against look-alikes (trainer --choice-prior).
+// (trainer --networks), remembered items' like rates added (trainer --item-rates), the co-likes
+// with the history (trainer --co-likes), and the global pairwise preference judged against
+// look-alikes (trainer --choice-prior).
 describe.each([
   ['the user fit', ['--user-fit', '20']],
   ['the regression ensemble', ['--ensemble', '0.5']],
@@ -157,6 +158,7 @@ describe.each([
   ['two networks averaged, with the regression ensemble', ['--networks', '2', '--ensemble', '0.5']],
   ["the items' like rates, over the regression ensemble", ['--ensemble', '0.5', '--item-rates', '0.8']],
   ['the choice prior, over the like rates and the ensemble', ['--ensemble', '0.5', '--item-rates', '0.8', '--choice-prior', '1.5']],
+  ['the co-likes, over the like rates and the ensemble, under the choice prior', ['--ensemble', '0.5', '--item-rates', '0.8', '--co-likes', '2', '--choice-prior', '1.5']],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {
     ({ session, fx } = await exportFixture(flags));

@@ -1,0 +1,167 @@
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import torch
+
+from trainer import baselines
+from trainer.choice_prior import attach_choice_prior, without_choice_prior
+from trainer.co_likes import WithCoLikes, add_co_likes, attach_co_likes, remembered_similarities, without_co_likes
+from trainer.data import eval_users, read_dataset, subset
+from trainer.ensemble import attach_regression
+from trainer.export import load_checkpoint
+from trainer.item_rates import WithItemRates, attach_item_rates
+from trainer.model import ModelConfig, PreferenceModel
+from trainer.network_average import NetworkAverage, members_of
+from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
+
+
+def co_like_world(path, users=160, items=40, groups=2, per_user=24, noise=0.1, seed=0):
+    """A catalogue whose users' tastes are by item, not by vector: each of `groups` groups likes a
+    random half of the items, each user is in one and rates `per_user` random items as the group
+    does (a `noise` share flipped). The vectors are random, so only who rated what alike says
+    which items go together. With groups=0 every user flips a coin for every item."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(items, 6)).astype(np.float32)
+    tastes = rng.random((max(groups, 1), items)) < 0.5
+    rows = []
+    for u in range(users):
+        for t, item in enumerate(rng.choice(items, size=per_user, replace=False)):
+            liked = tastes[u % groups, item] != (rng.random() < noise) if groups else rng.random() < 0.5
+            rows.append([f"u{u}", f"i{item}", int(liked), t, ""])
+    write_dataset(path, vectors, [f"i{k}" for k in range(items)], rows)
+
+
+def co_log_odds(model, history, labels, mask, candidates):
+    with torch.no_grad():
+        logits, user = model(history, labels, mask, candidates)
+    return (logits[..., 0] - logits[..., 1])[0].numpy(), user
+
+
+class Served(unittest.TestCase):
+    def setUp(self):
+        root = tempfile.mkdtemp()
+        co_like_world(os.path.join(root, "data"))
+        self.dataset = read_dataset(os.path.join(root, "data"))
+        self.rows, self.similarities = remembered_similarities(self.dataset, sorted(self.dataset.users))
+
+    def test_the_served_score_is_the_co_likes_baseline_times_the_weight_over_the_scaled_model(self):
+        inner = small_network()
+        model = attach_co_likes(inner, self.dataset.vectors, self.rows, self.similarities, 2.5, 0.5)
+        reference = baselines.co_like_scorer(baselines.co_like_similarities(self.dataset), self.dataset.item_ids)
+        v = torch.from_numpy(self.dataset.vectors)
+        h_items, h_labels, candidates = np.array([0, 5, 9, 12]), np.array([1, 0, 1, 0]), np.array([3, 7, 20, 31])
+        history, labels = v[h_items][None], torch.from_numpy(h_labels)[None]
+        mask = torch.ones_like(labels, dtype=torch.bool)
+        served, user = co_log_odds(model, history, labels, mask, v[candidates][None])
+        plain, plain_user = co_log_odds(inner, history, labels, mask, v[candidates][None])
+        np.testing.assert_allclose(served - 0.5 * plain, 2.5 * reference(h_items, h_labels, candidates), atol=1e-5)
+        self.assertTrue(torch.equal(user, plain_user))
+        # Padded slots change nothing, whatever they hold.
+        padded = torch.cat([history, torch.randn(1, 2, 6)], 1)
+        padded_labels = torch.cat([labels, torch.tensor([[1, 1]])], 1)
+        padded_mask = torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1)
+        np.testing.assert_allclose(co_log_odds(model, padded, padded_labels, padded_mask, v[candidates][None])[0], served, atol=1e-5)
+        # An image the model never saw, in the history or among the candidates, adds nothing.
+        new = torch.randn(1, 1, 6)
+        with torch.no_grad():
+            self.assertEqual(float(model.co_likes(history, labels, mask, new)[0, 0]), 0.0)
+            alone = model.co_likes(history[:, :1], labels[:, :1], mask[:, :1], v[candidates][None])
+            with_new = model.co_likes(torch.cat([history[:, :1], new], 1), torch.tensor([[1, 1]]), torch.ones(1, 2, dtype=torch.bool),
+                                      v[candidates][None])
+        np.testing.assert_allclose(with_new.numpy(), alone.numpy(), atol=1e-6)
+
+    def test_attached_over_item_rates_and_two_networks_under_the_choice_prior_saved_loaded_and_stripped(self):
+        average = attach_regression(NetworkAverage.of([small_network(0), small_network(1)]), np.linspace(-1, 1, 7), 1.0, 0.5)
+        rated = attach_item_rates(average, self.dataset.vectors, [2, 4], np.array([1.0, -1.0]), 0.7)
+        co = attach_co_likes(rated, self.dataset.vectors, self.rows, self.similarities, 1.5, 0.8)
+        model = attach_choice_prior(co, self.dataset.vectors, np.linspace(1, -1, 7), np.arange(12), 0.8)
+        self.assertIsInstance(without_choice_prior(model), WithCoLikes)
+        self.assertIsInstance(without_co_likes(without_choice_prior(model)), WithItemRates)
+        self.assertEqual((model.config.co_like_memory, model.config.co_like_weight, model.config.co_like_scale), (len(self.rows), 1.5, 0.8))
+        self.assertEqual(len(members_of(model)), 2)
+        self.assertTrue(rebuilds_alike(model))
+        # Attaching again replaces the co-likes rather than stacking them.
+        again = attach_co_likes(co, self.dataset.vectors, self.rows[:5], self.similarities[:5, :5], 2.0)
+        self.assertIs(type(without_co_likes(again)), WithItemRates)
+        self.assertEqual(again.config.co_like_memory, 5)
+        with self.assertRaisesRegex(ValueError, "co_like_memory"):
+            PreferenceModel(ModelConfig(co_like_memory=3))
+
+
+class Weight(unittest.TestCase):
+    def fit(self, **world):
+        root = tempfile.mkdtemp()
+        co_like_world(os.path.join(root, "data"), **world)
+        dataset = read_dataset(os.path.join(root, "data"))
+        users = sorted(dataset.users)
+        model = small_network()
+        return model, *add_co_likes(model, dataset, users[:120], eval_users(subset(dataset, users[120:]), 4))
+
+    def test_served_where_the_validation_users_show_it_helps(self):
+        model, out, record = self.fit()
+        self.assertIsInstance(out, WithCoLikes)
+        self.assertGreater(record["weight"], 2 * record["co_like_standard_error"])
+        self.assertEqual((out.config.co_like_weight, out.config.co_like_scale), (record["weight"], record["scale"]))
+        self.assertEqual(record["items"], 40)
+
+    def test_not_served_where_the_validation_users_do_not_show_it_helps(self):
+        # Every label a coin flip: who rated what alike is noise.
+        model, out, record = self.fit(groups=0)
+        self.assertIs(out, model)
+        self.assertEqual(record["weight"], 0.0)
+        self.assertLess(record["co_like_coefficient"], 2 * record["co_like_standard_error"])
+
+    def test_none_where_no_item_was_rated_twice(self):
+        root = tempfile.mkdtemp()
+        rows = [[f"u{u}", f"i{2 * u + k}", k, k, ""] for u in range(5) for k in range(2)]
+        write_dataset(os.path.join(root, "once"), np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32),
+                      [f"i{k}" for k in range(10)], rows)
+        once = read_dataset(os.path.join(root, "once"))
+        model = small_network()
+        out, record = add_co_likes(model, once, sorted(once.users), [])
+        self.assertIs(out, model)
+        self.assertEqual((record["items"], record["weight"]), (0, 0.0))
+
+
+class TrainerAddsTheCoLikes(unittest.TestCase):
+    def test_weighted_on_validation_users_exported_and_stripped_for_fine_tuning(self):
+        root = tempfile.mkdtemp()
+        co_like_world(os.path.join(root, "data"), users=200)
+
+        def run(out, *extra):
+            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
+                                   "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
+                                   "--n-ref", "4", "--ensemble", "auto", "--item-rates", "auto", "--co-likes", "auto", *extra],
+                                  check=True, capture_output=True, text=True)
+            with open(os.path.join(root, out, "metrics.json")) as f:
+                return json.load(f), done.stdout
+
+        metrics, stdout = run("m")
+        co = metrics["co_likes"]
+        self.assertGreater(co["weight"], 0.0)
+        self.assertIn("co-likes: weight", stdout)
+        model, _ = load_checkpoint(os.path.join(root, "m", "ckpt.pt"))
+        self.assertIsInstance(model, WithCoLikes)
+        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
+        self.assertEqual(meta["co_like_memory"], str(co["items"]))
+        self.assertEqual(float(meta["co_like_weight"]), co["weight"])
+        self.assertEqual(float(meta["co_like_scale"]), co["scale"])
+        self.assertEqual(meta["co_likes"], co["selected_by"])
+        # The validation figure is the served model's, with the co-likes.
+        self.assertGreater(metrics["val_pairwise"], co["val_pairwise_without"])
+
+        tuned, _ = run("tuned", "--init", os.path.join(root, "m", "ckpt.pt"), "--epochs", "1")
+        again, _ = load_checkpoint(os.path.join(root, "tuned", "ckpt.pt"))
+        self.assertIsInstance(again, WithCoLikes)
+        self.assertIsNot(type(again.inner), WithCoLikes)
+        self.assertEqual(again.config.co_like_weight, tuned["co_likes"]["weight"])
+
+
+if __name__ == "__main__":
+    unittest.main()
