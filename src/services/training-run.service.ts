@@ -131,16 +131,21 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // is averaged with each user's own regression, weighted on validation users
         // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
         // weighted by what they say beyond the items' vectors, each user with a bias of their
-        // own (trainer/item_rates.py; nothing is added where no item has a crowd), and where the
-        // tenant's users chose between two images, the global pairwise preference judged against
-        // look-alikes, weighted with the model on validation users (trainer/choice_prior.py). A
+        // own (trainer/item_rates.py; nothing is added where no item has a crowd), then each
+        // candidate's co-likes with the history (what the users who rated both said, by item id:
+        // trainer/co_likes.py), and where the tenant's users chose between two images, the global
+        // pairwise preference judged against look-alikes (trainer/choice_prior.py); the last two
+        // weighted with the model on validation users and served only where they show it helps. A
         // warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes after, so
-        // `--ensemble off --item-rates off --choice-prior off` there trains the network alone.
+        // `--ensemble off --item-rates off --co-likes off --choice-prior off` there trains the
+        // network alone.
         '--token-attention',
         'cross',
         '--ensemble',
         'auto',
         '--item-rates',
+        'auto',
+        '--co-likes',
         'auto',
         '--choice-prior',
         'auto',

@@ -181,6 +181,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(metadata.choice_prior).toMatch(/^both coefficients of a regression of \d+ validation users' comparisons$/);
         if (Number(metadata.choice_memory) > 0) expect(Number(metadata.choice_weight)).toBeGreaterThan(0);
         else expect(Number(metadata.choice_weight)).toBe(0);
+        // Its items are rated by many users: the co-likes were asked for and judged the same way.
+        expect(metadata.co_likes).toMatch(/^both coefficients of a regression of \d+ validation users' comparisons$/);
+        if (Number(metadata.co_like_memory) > 0) expect(Number(metadata.co_like_weight)).toBeGreaterThan(0);
+        else expect(Number(metadata.co_like_weight)).toBe(0);
         expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
       }
     } finally {
@@ -227,9 +231,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
 
   it('rejects a deliberately worse candidate with both numbers, and the serving version serves on', async () => {
     // A learning rate that wrecks the fine-tune: the candidate is worse than what serves. The
-    // choice prior is off: fitted beside a wrecked network, it gives the network a weight near 0
-    // and ranks by the tenant's choices alone, which is no worse than the global baseline, by design.
-    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --choice-prior off' });
+    // choice prior and the co-likes are off: fitted beside a wrecked network, either gives the
+    // network a weight near 0 and ranks alone, which can be no worse than the global baseline, by design.
+    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --co-likes off --choice-prior off' });
     const done = await finished(a, (await startTraining(a)).id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
     expect(done.modelVersion.reason).toMatch(/worse than the global baseline.* beyond noise|worse than the serving model beyond noise/);

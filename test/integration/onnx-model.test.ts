@@ -158,7 +158,10 @@ describe.each([
   ['two networks averaged, with the regression ensemble', ['--networks', '2', '--ensemble', '0.5']],
   ["the items' like rates, over the regression ensemble", ['--ensemble', '0.5', '--item-rates', '0.8']],
   ['the choice prior, over the like rates and the ensemble', ['--ensemble', '0.5', '--item-rates', '0.8', '--choice-prior', '1.5']],
-  ['the co-likes, over the like rates and the ensemble, under the choice prior', ['--ensemble', '0.5', '--item-rates', '0.8', '--co-likes', '2', '--choice-prior', '1.5']],
+  [
+    'the co-likes, over the like rates and the ensemble, under the choice prior',
+    ['--ensemble', '0.5', '--item-rates', '0.8', '--co-likes', '2', '--choice-prior', '1.5'],
+  ],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {
     ({ session, fx } = await exportFixture(flags));
