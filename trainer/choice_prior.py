@@ -74,7 +74,7 @@ class WithChoicePrior(nn.Module):
         super().__init__()
         if config.choice_memory < 1:
             raise ValueError(f"choice_memory: the prior needs at least 1 remembered image, got {config.choice_memory}")
-        _check_weights(config)
+        check_weights(config)
         from .network_average import build_model   # imported here: build_model builds this class
         self.config = config
         self.inner = build_model(dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0))
@@ -88,7 +88,7 @@ class WithChoicePrior(nn.Module):
     def reweighed(self, weight: float, scale: float):
         """This model, the prior at `weight` and the model's log-odds at `scale` (the remembered
         images and their means as they are: add_choice_prior fits the weights with them)."""
-        self.config = _check_weights(dataclasses.replace(self.config, choice_weight=float(weight), choice_scale=float(scale)))
+        self.config = check_weights(dataclasses.replace(self.config, choice_weight=float(weight), choice_scale=float(scale)))
         return self
 
     def centred_preference(self, candidates):
@@ -105,8 +105,9 @@ class WithChoicePrior(nn.Module):
         return scaled + prior * torch.tensor([0.5, -0.5], dtype=prior.dtype, device=prior.device), user
 
 
-def _check_weights(config: ModelConfig) -> ModelConfig:
-    for name in ("choice_weight", "choice_scale"):
+def check_weights(config: ModelConfig, names=("choice_weight", "choice_scale")) -> ModelConfig:
+    """`config`, or ValueError naming the first of its fields `names` that is negative."""
+    for name in names:
         if getattr(config, name) < 0:
             raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
     return config

@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 
 from . import baselines
-from .choice_prior import MIN_STANDARD_ERRORS, comparison_margins
+from .choice_prior import MIN_STANDARD_ERRORS, check_weights, comparison_margins
 from .data import subset
 from .item_rates import key_directions, match_remembered
 from .model import ModelConfig
@@ -40,6 +40,8 @@ from .rate_crossfit import margin_coefficients
 # Without validation users: the model as it is, and the co-likes at the weight the summed
 # baseline was best at on MovieLens's and unseen vectors' test users (baselines.CO_LIKE_WEIGHTS).
 DEFAULT_WEIGHT = 4.0
+# The config's fields that must not be negative.
+WEIGHTS = ("co_like_weight", "co_like_scale")
 
 
 class WithCoLikes(nn.Module):
@@ -50,7 +52,7 @@ class WithCoLikes(nn.Module):
         super().__init__()
         if config.co_like_memory < 1:
             raise ValueError(f"co_like_memory: the co-likes need at least 1 remembered item, got {config.co_like_memory}")
-        _check_weights(config)
+        check_weights(config, WEIGHTS)
         from .network_average import build_model   # imported here: build_model builds this class
         self.config = config
         self.inner = build_model(dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0))
@@ -60,7 +62,7 @@ class WithCoLikes(nn.Module):
 
     def reweighed(self, weight: float, scale: float):
         """This model with the co-likes at `weight` and the model's log-odds at `scale`."""
-        self.config = _check_weights(dataclasses.replace(self.config, co_like_weight=float(weight), co_like_scale=float(scale)))
+        self.config = check_weights(dataclasses.replace(self.config, co_like_weight=float(weight), co_like_scale=float(scale)), WEIGHTS)
         return self
 
     def co_likes(self, history, history_label, history_mask, candidates):
@@ -79,13 +81,6 @@ class WithCoLikes(nn.Module):
         logits, user = self.inner(history, history_label, history_mask, candidates)
         co = self.config.co_like_weight * self.co_likes(history, history_label, history_mask, candidates).unsqueeze(-1)
         return self.config.co_like_scale * logits + co * torch.tensor([0.5, -0.5], dtype=co.dtype, device=co.device), user
-
-
-def _check_weights(config: ModelConfig) -> ModelConfig:
-    for name in ("co_like_weight", "co_like_scale"):
-        if getattr(config, name) < 0:
-            raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
-    return config
 
 
 def without_co_likes(model: nn.Module) -> nn.Module:

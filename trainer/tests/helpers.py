@@ -1,6 +1,7 @@
 """Small datasets written on the fly for the trainer's tests (never data from ../shared), and a
 small network to attach parts to."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,16 @@ def trainer_refusing(*flags):
     taste_world(os.path.join(root, "data"), users=20, seed=5)
     return subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
                            *flags], capture_output=True, text=True)
+
+
+def train_small(root, out, *flags):
+    """(metrics.json, stdout) of the trainer on root/data written to root/out, as a small network
+    trained briefly (2 epochs, width 16, one layer, 300 episodes, 30% validation users) with `flags`."""
+    done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
+                           "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3", *flags],
+                          check=True, capture_output=True, text=True)
+    with open(os.path.join(root, out, "metrics.json")) as f:
+        return json.load(f), done.stdout
 
 
 def small_network(seed=0):

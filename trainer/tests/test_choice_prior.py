@@ -1,7 +1,4 @@
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -19,7 +16,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -186,12 +183,7 @@ class TrainerAddsTheChoicePrior(unittest.TestCase):
         choice_world(os.path.join(root, "data"), users=200, prompts=8, fresh=True, per_user=25, quality=5.0)
 
         def run(out, *extra):
-            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
-                                   "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
-                                   "--n-ref", "4", "--ensemble", "auto", "--item-rates", "auto", "--choice-prior", "auto", *extra],
-                                  check=True, capture_output=True, text=True)
-            with open(os.path.join(root, out, "metrics.json")) as f:
-                return json.load(f), done.stdout
+            return train_small(root, out, "--n-ref", "4", "--ensemble", "auto", "--item-rates", "auto", "--choice-prior", "auto", *extra)
 
         metrics, stdout = run("m")
         prior = metrics["choice_prior"]

@@ -1,7 +1,4 @@
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -18,7 +15,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
 
 
 def co_like_world(path, users=160, items=40, groups=2, per_user=24, noise=0.1, seed=0):
@@ -135,12 +132,7 @@ class TrainerAddsTheCoLikes(unittest.TestCase):
         co_like_world(os.path.join(root, "data"), users=200)
 
         def run(out, *extra):
-            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
-                                   "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
-                                   "--n-ref", "4", "--ensemble", "auto", "--item-rates", "auto", "--co-likes", "auto", *extra],
-                                  check=True, capture_output=True, text=True)
-            with open(os.path.join(root, out, "metrics.json")) as f:
-                return json.load(f), done.stdout
+            return train_small(root, out, "--n-ref", "4", "--ensemble", "auto", "--item-rates", "auto", "--co-likes", "auto", *extra)
 
         metrics, stdout = run("m")
         co = metrics["co_likes"]

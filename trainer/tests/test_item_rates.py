@@ -1,7 +1,4 @@
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -16,7 +13,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -142,11 +139,7 @@ class TrainerAddsItemRates(unittest.TestCase):
         popularity_world(os.path.join(root, "data"), users=120)
 
         def run(out, *extra):
-            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, out),
-                                   "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
-                                   "--ensemble", "auto", "--item-rates", "auto", *extra], check=True, capture_output=True, text=True)
-            with open(os.path.join(root, out, "metrics.json")) as f:
-                return json.load(f), done.stdout
+            return train_small(root, out, "--ensemble", "auto", "--item-rates", "auto", *extra)
 
         metrics, stdout = run("m")
         self.assertGreater(metrics["item_rates"]["weight"], 0.0)
