@@ -58,7 +58,8 @@ export interface Verdict {
 const pts = (x: number) => x.toFixed(2);
 const diff = (d: PairedDifference) =>
   `${d.mean >= 0 ? '+' : ''}${pts(d.mean)} ± ${d.standardError === null ? '?' : pts(d.standardError)} points over ${d.users} users`;
-const globalName = (e: Evaluation) => (e.globalBaselineKind === 'CHOICES' ? 'the global baseline (Bradley-Terry on the choices)' : 'the global baseline');
+/** Which floor, where it is not the label regression every tenant has. */
+const kindOf = (e: Evaluation) => (e.globalBaselineKind === 'CHOICES' ? ' (Bradley-Terry on the choices)' : '');
 
 /** Below by more than `noise` standard errors; with no standard error (one user), any loss. */
 function worseBeyondNoise(d: PairedDifference, noise: number): boolean {
@@ -76,7 +77,7 @@ export function judge(e: Evaluation, policy: GatePolicy): Verdict {
   if (worseBeyondNoise(e.versusGlobal, policy.noiseStandardErrors)) {
     return {
       promote: false,
-      reason: `the candidate is worse than ${globalName(e)} beyond noise: pairwise ${pts(e.candidate.pairwise)} against ${pts(e.globalBaseline.pairwise)} (${at}; paired ${diff(e.versusGlobal)}, more than ${policy.noiseStandardErrors} standard errors below 0)`,
+      reason: `the candidate is worse than the global baseline${kindOf(e)} beyond noise: pairwise ${pts(e.candidate.pairwise)} against ${pts(e.globalBaseline.pairwise)} (${at}; paired ${diff(e.versusGlobal)}, more than ${policy.noiseStandardErrors} standard errors below 0)`,
     };
   }
   if (e.serving && e.versusServing) {
@@ -89,11 +90,11 @@ export function judge(e: Evaluation, policy: GatePolicy): Verdict {
     }
     return {
       promote: true,
-      reason: `pairwise ${pts(e.candidate.pairwise)} against the serving model's ${pts(e.serving.pairwise)} (paired ${diff(d)}) and ${globalName(e)}'s ${pts(e.globalBaseline.pairwise)} (${at})`,
+      reason: `pairwise ${pts(e.candidate.pairwise)} against the serving model's ${pts(e.serving.pairwise)} (paired ${diff(d)}) and the global baseline's ${pts(e.globalBaseline.pairwise)}${kindOf(e)} (${at})`,
     };
   }
   return {
     promote: true,
-    reason: `pairwise ${pts(e.candidate.pairwise)} against ${globalName(e)}'s ${pts(e.globalBaseline.pairwise)} (paired ${diff(e.versusGlobal)}; ${at}); nothing of the tenant's own served before`,
+    reason: `pairwise ${pts(e.candidate.pairwise)} against the global baseline's ${pts(e.globalBaseline.pairwise)}${kindOf(e)} (paired ${diff(e.versusGlobal)}; ${at}); nothing of the tenant's own served before`,
   };
 }

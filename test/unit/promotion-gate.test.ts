@@ -57,7 +57,7 @@ describe('the promotion gate', () => {
     expect(v).toEqual({
       promote: true,
       reason:
-        "pairwise 58.00 against the global baseline (Bradley-Terry on the choices)'s 59.00 (paired -1.00 ± 1.00 points over 60 users; EVAL-1(8) on 60 held-out users); nothing of the tenant's own served before",
+        "pairwise 58.00 against the global baseline's 59.00 (Bradley-Terry on the choices) (paired -1.00 ± 1.00 points over 60 users; EVAL-1(8) on 60 held-out users); nothing of the tenant's own served before",
     });
   });
 
