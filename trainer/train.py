@@ -414,34 +414,34 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
                                "kept_epochs": kept_epochs}}
 
 
+def record_served_figures(served, record, added):
+    """After a part was added to the model after training (`added`): the validation figures
+    become the served model's, the record keeping the one without it as val_pairwise_without."""
+    if added and val_users:
+        shown = evaluate(model_scorer(served, vectors), val_users)
+        record["val_pairwise_without"] = best["val_pairwise"]
+        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+
+
 item_rates = None
 if args.item_rates != "off":
     model, item_rates = add_item_rates(model, dataset, train_ids, args.seed,
                                        cross_fitted_rate_weight if args.item_rates == "crossfit" else None)
     config = model.config
-    if item_rates["items"] and val_users:
-        shown = evaluate(model_scorer(model, vectors), val_users)
-        item_rates["val_pairwise_without"] = best["val_pairwise"]
-        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    record_served_figures(model, item_rates, bool(item_rates["items"]))
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
         f"({item_rates['prior_count']:g} pseudo-counts; {item_rates['selected_by']})")
 co_likes = None
 if args.co_likes != "off":
     model, co_likes = add_co_likes(model, dataset, train_ids, val_users)
     config = model.config
-    if config.co_like_memory and val_users:
-        shown = evaluate(model_scorer(model, vectors), val_users)
-        co_likes["val_pairwise_without"] = best["val_pairwise"]
-        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    record_served_figures(model, co_likes, bool(config.co_like_memory))
     log(f"co-likes: weight {co_likes['weight']} on {co_likes['items']} remembered items ({co_likes['selected_by']})")
 choice_prior = None
 if args.choice_prior != "off":
     model, choice_prior = add_choice_prior(model, dataset, train_ids, val_users, args.seed)
     config = model.config
-    if config.choice_memory and val_users:
-        shown = evaluate(model_scorer(model, vectors), val_users)
-        choice_prior["val_pairwise_without"] = best["val_pairwise"]
-        best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
+    record_served_figures(model, choice_prior, bool(config.choice_memory))
     log(f"choice prior: weight {choice_prior['weight']} from {choice_prior['choices']} training choices "
         f"({choice_prior['selected_by']})")
 # Training time counts every network trained, the cross-fit's included.

@@ -8,6 +8,7 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
 import torch
 
 from trainer.model import ModelConfig, PreferenceModel
@@ -68,6 +69,11 @@ def train_small(root, out, *flags):
                           check=True, capture_output=True, text=True)
     with open(os.path.join(root, out, "metrics.json")) as f:
         return json.load(f), done.stdout
+
+
+def onnx_metadata(path):
+    """{key: value} of an ONNX file's metadata_props."""
+    return {p.key: p.value for p in onnx.load(path).metadata_props}
 
 
 def small_network(seed=0):

@@ -3,7 +3,6 @@ import tempfile
 import unittest
 
 import numpy as np
-import onnx
 import torch
 
 from trainer import baselines
@@ -16,7 +15,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import onnx_metadata, train_small, rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -193,7 +192,7 @@ class TrainerAddsTheChoicePrior(unittest.TestCase):
         model, _ = load_checkpoint(os.path.join(root, "m", "ckpt.pt"))
         self.assertIsInstance(model, WithChoicePrior)
         self.assertGreater(model.config.regression_weight, 0.0)
-        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(root, "m", "model.onnx"))
         self.assertEqual(meta["choice_memory"], str(MAX_ITEMS))
         self.assertEqual(float(meta["choice_weight"]), prior["weight"])
         self.assertEqual(float(meta["choice_scale"]), prior["scale"])

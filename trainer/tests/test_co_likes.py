@@ -3,7 +3,6 @@ import tempfile
 import unittest
 
 import numpy as np
-import onnx
 import torch
 
 from trainer import baselines
@@ -15,7 +14,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import onnx_metadata, train_small, rebuilds_alike, small_network, write_dataset
 
 
 def co_like_world(path, users=160, items=40, groups=2, per_user=24, noise=0.1, seed=0):
@@ -140,7 +139,7 @@ class TrainerAddsTheCoLikes(unittest.TestCase):
         self.assertIn("co-likes: weight", stdout)
         model, _ = load_checkpoint(os.path.join(root, "m", "ckpt.pt"))
         self.assertIsInstance(model, WithCoLikes)
-        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(root, "m", "model.onnx"))
         self.assertEqual(meta["co_like_memory"], str(co["items"]))
         self.assertEqual(float(meta["co_like_weight"]), co["weight"])
         self.assertEqual(float(meta["co_like_scale"]), co["scale"])

@@ -7,13 +7,12 @@ import tempfile
 import unittest
 
 import numpy as np
-import onnx
 
 from trainer import baselines
 from trainer.compare import global_baseline_rows, global_weights_sampled, paired
 from trainer.data import choose_history_size, eval_users, read_dataset, subset
 from trainer.evaluate import evaluate_per_user
-from trainer.tests.helpers import taste_world, trainer_refusing, write_dataset
+from trainer.tests.helpers import onnx_metadata, taste_world, trainer_refusing, write_dataset
 from trainer.tests.test_choice_prior import choice_world
 
 
@@ -162,7 +161,7 @@ class NoValidationUsers(unittest.TestCase):
         self.assertEqual((metrics["epoch"], metrics["val_pairwise"], metrics["val_users"]), (2, None, 0))
         self.assertEqual(metrics["selected_by"], "last epoch: no validation users")
         self.assertTrue(all(e["val_pairwise"] is None for e in metrics["epochs"]))
-        meta = {p.key: p.value for p in onnx.load(os.path.join(out, "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(out, "model.onnx"))
         self.assertEqual(meta["eval_pairwise"], "")
         self.assertEqual(meta["eval_users"], "0")
 

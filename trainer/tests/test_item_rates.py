@@ -3,7 +3,6 @@ import tempfile
 import unittest
 
 import numpy as np
-import onnx
 import torch
 
 from trainer import baselines
@@ -13,7 +12,7 @@ from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates, rate_weight_beyond_vectors, remembered_items, without_item_rates
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, members_of
-from trainer.tests.helpers import train_small, rebuilds_alike, small_network, write_dataset
+from trainer.tests.helpers import onnx_metadata, train_small, rebuilds_alike, small_network, write_dataset
 
 network = small_network
 
@@ -148,7 +147,7 @@ class TrainerAddsItemRates(unittest.TestCase):
         model, checkpoint = load_checkpoint(os.path.join(root, "m", "ckpt.pt"))
         self.assertIsInstance(model, WithItemRates)
         self.assertGreater(model.config.regression_weight, 0.0)
-        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "m", "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(root, "m", "model.onnx"))
         self.assertEqual(meta["item_memory"], str(metrics["item_rates"]["items"]))
         self.assertEqual(float(meta["item_rate_weight"]), metrics["item_rates"]["weight"])
         # The validation figure is the served model's, with the rates.

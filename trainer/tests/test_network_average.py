@@ -5,14 +5,13 @@ import sys
 import tempfile
 import unittest
 
-import onnx
 import torch
 
 from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, build_model, members_of
-from trainer.tests.helpers import taste_world, trainer_refusing
+from trainer.tests.helpers import onnx_metadata, taste_world, trainer_refusing
 
 CONFIG = ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, dropout=0.0)
 
@@ -96,7 +95,7 @@ class TrainerAveragesNetworks(unittest.TestCase):
         self.assertEqual(metrics["epochs"], metrics["networks"][0]["epochs"])
         self.assertTrue(metrics["selected_by"].startswith("the average of 2 networks"))
         self.assertGreater(checkpoint["config"]["regression_weight"], 0.0)
-        meta = {p.key: p.value for p in onnx.load(os.path.join(root, "two", "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(root, "two", "model.onnx"))
         self.assertEqual(meta["networks"], "2")
 
         tuned = self.run_trainer(root, "tuned", "--init", os.path.join(root, "two", "ckpt.pt"), "--ensemble", "auto")

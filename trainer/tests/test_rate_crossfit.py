@@ -7,12 +7,11 @@ import tempfile
 import unittest
 
 import numpy as np
-import onnx
 
 from trainer import baselines
 from trainer.data import read_dataset
 from trainer.rate_crossfit import folds_of, leave_user_out_rates, margin_coefficients, weight_from_held_out
-from trainer.tests.helpers import write_dataset
+from trainer.tests.helpers import onnx_metadata, write_dataset
 from trainer.tests.test_item_rates import popularity_world
 
 
@@ -123,7 +122,7 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertGreater(crossfit["users"], 40)
         self.assertIn("weight_beyond_vectors", rates)
         self.assertTrue(rates["selected_by"].startswith("the rate's coefficient over the model's"))
-        meta = {p.key: p.value for p in onnx.load(os.path.join(out, "model.onnx")).metadata_props}
+        meta = onnx_metadata(os.path.join(out, "model.onnx"))
         self.assertEqual(float(meta["item_rate_weight"]), rates["weight"])
         # Progress counts the fold networks' epochs: the job's view reaches its end only after them.
         progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
