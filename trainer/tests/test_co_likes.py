@@ -58,8 +58,9 @@ class Served(unittest.TestCase):
         plain, plain_user = co_log_odds(inner, history, labels, mask, v[candidates][None])
         np.testing.assert_allclose(served - 0.5 * plain, 2.5 * reference(h_items, h_labels, candidates), atol=1e-5)
         self.assertTrue(torch.equal(user, plain_user))
-        # Padded slots change nothing, whatever they hold.
-        padded = torch.cat([history, torch.randn(1, 2, 6)], 1)
+        # Padded slots change nothing, whatever they hold: here items the model remembers, which
+        # would count if the mask were not read.
+        padded = torch.cat([history, v[[1, 2]][None]], 1)
         padded_labels = torch.cat([labels, torch.tensor([[1, 1]])], 1)
         padded_mask = torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1)
         np.testing.assert_allclose(co_log_odds(model, padded, padded_labels, padded_mask, v[candidates][None])[0], served, atol=1e-5)
