@@ -38,14 +38,6 @@ Models", for item embedding vectors instead of images.
   with its pull and prior fixed (trainer/ensemble.py), and the model's log-odds are the
   weighted average (1 - α) network + α regression, an ensemble of two scorers that err
   differently: the network borrows from other users, the regression reads only this one.
-- With `item_codes` K > 0 (issue 14, session 25), the network also learns a code (a vector of
-  its width) for each of K remembered items, the ones the training users rated most, added to
-  the item's projection wherever it is read, in the history or as a candidate. Items are matched
-  by vector inside the graph (remembered.match_remembered); a new image has no code and is read
-  by its vector alone. The codes are what the vectors do not say of an item and the training
-  users' ratings do: where the vectors come from an image encoder, which items the same users
-  like. With `item_code_dropout` p, training reads each item without its code with chance p,
-  so the network also learns to rank items it has no code for.
 - With `token_attention="cross"` (the paper's way), the tokens do not join the history's
   self-attention: after each self-attention layer the history reads them as keys and values,
   and no user writes to them; they still join the candidates' memory.
@@ -56,8 +48,6 @@ from dataclasses import dataclass, asdict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from .remembered import key_directions, match_remembered
 
 LIKE, DISLIKE, CANDIDATE = 1, 0, 2   # type embedding rows; history_label uses 1 like, 0 dislike
 NEG_INF = -1e9                       # finite, so an all-padding row gives no NaN
@@ -87,9 +77,6 @@ class ModelConfig:
                                      # items (co_likes.py)
     co_like_weight: float = 0.0
     co_like_scale: float = 1.0
-    item_codes: int = 0              # > 0: a learned code for each of that many remembered items (code_vectors),
-                                     # added to the item's projection
-    item_code_dropout: float = 0.0   # in training, the chance an item is read without its code
     choice_memory: int = 0           # > 0: the log-odds become choice_scale times the model's plus choice_weight
                                      # times the global pairwise preference less its mean over look-alikes among
                                      # that many remembered images (choice_prior.py)
@@ -190,30 +177,9 @@ class PreferenceModel(nn.Module):
             raise ValueError("co_like_memory: a PreferenceModel is the network alone; build_model adds the co-likes")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
-        if config.item_codes < 0:
-            raise ValueError(f"item_codes: expected a number of remembered items >= 0, got {config.item_codes}")
-        if not 0.0 <= config.item_code_dropout < 1.0:
-            raise ValueError(f"item_code_dropout: expected a chance in [0, 1), got {config.item_code_dropout}")
-        # The remembered items' vectors are set before training (trainer.train --item-codes); the
-        # codes start at 0, so an untrained code changes nothing.
-        self.codes = nn.Parameter(torch.zeros(config.item_codes, W)) if config.item_codes else None
-        if config.item_codes:
-            self.register_buffer("code_vectors", torch.zeros(config.item_codes, config.embedding_dim))
-            self.register_buffer("code_directions", key_directions(config.embedding_dim))
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
         # constant instead of the Gram-Schmidt steps (not a buffer: never saved or trained).
         self.frozen_taste_coordinates = None
-
-    def embed(self, vectors):
-        """[..., W]: the projection of item vectors [..., D], plus its code where one is a
-        remembered item (in training, not always: item_code_dropout)."""
-        x = self.project(vectors)
-        if self.codes is None:
-            return x
-        nearest, known = match_remembered(vectors, self.code_vectors, self.code_directions)
-        if self.training and self.config.item_code_dropout:
-            known = known & (torch.rand(known.shape, device=known.device) >= self.config.item_code_dropout)
-        return x + self.codes[nearest] * known.unsqueeze(-1).to(x.dtype)
 
     def taste_coordinates(self):
         """[L_p, L_p]: each token's taste (weights and bias) in an orthonormal basis of the span of
@@ -246,7 +212,7 @@ class PreferenceModel(nn.Module):
         # Padded slots may hold anything (even NaN); zero them so nothing of theirs can leak
         # through a masked attention weight of 0 (0 * NaN is NaN) or a token's fit.
         history = history.masked_fill(~history_mask.unsqueeze(-1), 0.0)
-        x = self.embed(history) + self.types(history_label)
+        x = self.project(history) + self.types(history_label)
         mask = history_mask
         if self.token_readers is not None:
             # The paper's way: the user's sequence is the query, the tokens the keys and values;
@@ -302,7 +268,7 @@ class PreferenceModel(nn.Module):
     def score(self, memory, memory_mask, pooled, taste, candidates):
         """Logits [B, T, 2] for candidates [B, T, D] given an encoded user."""
         B, T, _ = candidates.shape
-        c = self.embed(candidates) + self.types.weight[CANDIDATE]
+        c = self.project(candidates) + self.types.weight[CANDIDATE]
         for block in self.decoder:
             c = block(c, memory, memory_mask)
         logits = self.head(self.norm_out(c))

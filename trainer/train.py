@@ -36,8 +36,7 @@ from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
-from .baselines import item_like_counts
-from .item_rates import MAX_WEIGHT, add_item_rates, most_rated_rows
+from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .residual import CROWD_LR_FACTOR, FIT_EPISODES_PER_USER, CrowdOffsets
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
@@ -83,13 +82,6 @@ parser.add_argument("--residual", action="store_true",
                     help="train the network on what the items' like rates and the co-likes leave unexplained: their log-odds, "
                          "each episode's counted without its own user, are added to the network's in training, and the served "
                          "model adds them at the same weights (trainer/residual.py); replaces --item-rates and --co-likes")
-parser.add_argument("--item-codes", choices=["off", "auto"], default="off",
-                    help="auto: the network learns a code for each item the training users rated most (at most "
-                         "item_rates.MAX_ITEMS, each rated twice or more), read beside the item's vector (trainer/model.py); "
-                         "off = vectors only. A warm start keeps its checkpoint's codes")
-parser.add_argument("--item-code-dropout", type=float, default=0.25, metavar="P",
-                    help="with --item-codes, the chance that training reads an item without its code, so the network also "
-                         "ranks new items")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -138,8 +130,6 @@ if args.select_window < 1:
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
     if not 0.0 <= share <= 1.0:
         parser.error(f"{flag}: expected a share in [0, 1], got {share}")
-if not 0.0 <= args.item_code_dropout < 1.0:
-    parser.error(f"--item-code-dropout: expected a chance in [0, 1), got {args.item_code_dropout}")
 if args.residual and (args.item_rates != "off" or args.co_likes != "off"):
     parser.error("--residual: the rates and the co-likes are trained with and served at their fitted weights; "
                  "leave --item-rates and --co-likes off")
@@ -225,13 +215,6 @@ else:
     config = ModelConfig(embedding_dim=dataset.dim, width=args.width, encoder_layers=args.layers, preference_tokens=args.tokens,
                          dropout=args.dropout, global_floor=args.global_floor, user_fit_steps=args.user_fit,
                          token_attention=args.token_attention)
-# The items with codes: counted on the training users only, so no validation user's labels choose them.
-code_rows = np.zeros(0, np.int64)
-if args.item_codes == "auto" and not args.init:
-    code_rows = most_rated_rows(dataset, item_like_counts(subset(dataset, train_ids)))
-    if len(code_rows):
-        config = dataclasses.replace(config, item_codes=len(code_rows), item_code_dropout=args.item_code_dropout)
-    log(f"item codes: {len(code_rows)} remembered items")
 
 
 # One network's design: `config` describes what is served, and grows parts after training.
@@ -250,9 +233,6 @@ def fresh_network(k):
                 if scorer is not None:
                     scorer.weight.copy_(torch.from_numpy(w[:-1]).float().unsqueeze(0))
                     scorer.bias.fill_(float(w[-1]))
-    if network_config.item_codes:
-        with torch.no_grad():
-            network.code_vectors.copy_(torch.from_numpy(np.asarray(dataset.vectors[code_rows], np.float32)))
     return network
 
 
