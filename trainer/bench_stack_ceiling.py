@@ -1,0 +1,97 @@
+"""How far the network could lift the best baseline at most, from bench:seeds' saved models (issue 14,
+session 25): the best baseline's own parts (the per-user regression at the shrink best on the test
+users, the item like rate, the co-likes) plus each seed's network, every weight chosen on the test
+users themselves.
+
+npm run bench:stack-ceiling -- --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8]
+(python3 -m trainer.bench_stack_ceiling; --work is a bench:seeds folder whose full models are the network alone,
+as bench:seeds trains them without --train-args --ensemble)
+
+The mix scored is  a * network + regression + rate + c * co-likes  (log-odds; the co-likes in
+[-1, 1]), a and c the pair of NETWORK_WEIGHTS x CO_LIKE_WEIGHTS best pairwise on the test users,
+for each seed. a = 0 with the best baseline's c is the best baseline itself, so the mix never
+scores below it pairwise. Choosing two weights on the same users it is scored on flatters it:
+it is an upper bound on what any served combination of these parts could lead by, the weights
+fitted on users it is not scored on. If it does not lead the best baseline by 2 standard
+errors, no model made of these parts will.
+"""
+import itertools
+import os
+
+import numpy as np
+
+from . import baselines
+from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, saved_models_parser, slug
+from .data import eval_users, read_dataset
+from .ensemble import log_odds_scorer
+from .evaluate import evaluate_per_user, summarize
+from .export import load_checkpoint
+
+NETWORK_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+CO_LIKE_WEIGHTS = (0.0,) + baselines.CO_LIKE_WEIGHTS
+METRICS = ("pairwise", "top-1")
+
+
+def mixed(parts, network_weight, co_weight):
+    """The scorer network_weight * network + regression and rate + co_weight * co-likes, of `parts`
+    (memoized scorers: network, regression and rate, co-likes)."""
+    network, regression_and_rate, co_likes = parts
+
+    def score(h_items, h_labels, candidates):
+        out = regression_and_rate(h_items, h_labels, candidates) + co_weight * co_likes(h_items, h_labels, candidates)
+        return out + network_weight * network(h_items, h_labels, candidates) if network_weight else out
+    return score
+
+
+def main():
+    args = saved_models_parser(__doc__).parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    train, test = read_dataset(args.train), read_dataset(args.test)
+    users = eval_users(test, args.n_ref)
+
+    # The best baseline's parts, as bench:seeds builds them (baseline_results).
+    w_global = baselines.global_weights(train)
+    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
+    prior_count, _ = baselines.tune_rate_prior(train)
+    rate = baselines.item_rate_scorer(baselines.item_like_counts(train), test.item_ids, prior_count)
+    regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
+    co_likes = baselines.memoized(baselines.co_like_scorer(baselines.co_like_similarities(train), test.item_ids))
+
+    rows = baseline_results(train, test, users)
+    best = best_baselines(rows)
+    reference = {m: per_user_rates(rows[best[m]])[i] for i, m in enumerate(METRICS)}
+    runs, chosen, alone = [], [], None
+    for seed in seeds:
+        network, _ = load_checkpoint(os.path.join(args.work, f"seed{seed}-{slug(FULL)}", "ckpt.pt"))
+        parts = (baselines.memoized(log_odds_scorer(network, test.vectors)), regression_and_rate, co_likes)
+        results = {(a, c): evaluate_per_user(mixed(parts, a, c), users) for a, c in itertools.product(NETWORK_WEIGHTS, CO_LIKE_WEIGHTS)}
+        a, c = max(results, key=lambda k: summarize(results[k])["pairwise"])
+        chosen.append((a, c))
+        runs.append(per_user_rates(results[(a, c)]))
+        if alone is None:
+            # The baseline's parts alone (a = 0) at the co-likes' weight best on the test users,
+            # over the whole grid: the same for every seed.
+            alone_c = max(CO_LIKE_WEIGHTS, key=lambda c: summarize(results[(0.0, c)])["pairwise"])
+            alone = per_user_rates(results[(0.0, alone_c)])
+    print(f"EVAL-1({args.n_ref}) on {args.test}: {len(users)} users; seeds {seeds}; the weights chosen on the test users "
+          f"(network, co-likes): {chosen}\n")
+    print("| metric | ceiling − best baseline, over users | over seeds and users | 2 SE |\n|---|---|---|---|")
+    for i, metric in enumerate(METRICS):
+        over_users = paired(np.mean([r[i] for r in runs], 0), reference[metric])
+        both = bootstrap_paired(np.array([r[i] for r in runs]), reference[metric])
+        verdict = "beyond 2 SE" if abs(over_users["mean"]) >= 2 * both["se"] else "within 2 SE"
+        print(f"| {metric} | {over_users['mean']:+.2f} ± {over_users['se']:.2f} | ± {both['se']:.2f} | {verdict} |")
+    print(f"\nThe baseline's parts alone at the co-likes' weight best on the test users over {CO_LIKE_WEIGHTS}: {alone_c:g}\n")
+    print("| metric | those parts − best baseline | ceiling − those parts, over users | over seeds and users |\n|---|---|---|---|")
+    for i, metric in enumerate(METRICS):
+        widened = paired(alone[i], reference[metric])
+        gain = paired(np.mean([r[i] for r in runs], 0), alone[i])
+        both = bootstrap_paired(np.array([r[i] for r in runs]), alone[i])
+        print(f"| {metric} | {widened['mean']:+.2f} ± {widened['se']:.2f} | {gain['mean']:+.2f} ± {gain['se']:.2f} | ± {both['se']:.2f} |")
+    print(f"\nbest baselines: {best}")
+    print(f"\ncommand: python3 -m trainer.bench_stack_ceiling --train {args.train} --test {args.test} --work {args.work} "
+          f"--seeds {args.seeds} --n-ref {args.n_ref}")
+
+
+if __name__ == "__main__":
+    main()
