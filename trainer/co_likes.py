@@ -41,6 +41,8 @@ from .rate_crossfit import margin_coefficients
 # baseline was best at on MovieLens's test users (baselines.CO_LIKE_WEIGHTS; unseen vectors' is 8
 # of the grid up to 16, session 25, 4 of the grid up to 4).
 DEFAULT_WEIGHT = 4.0
+# How the similarities are stored (see WithCoLikes).
+SIMILARITY_DTYPE = torch.float16
 # The config's fields that must not be negative.
 WEIGHTS = ("co_like_weight", "co_like_scale")
 
@@ -58,7 +60,9 @@ class WithCoLikes(nn.Module):
         self.config = config
         self.inner = build_model(dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0))
         self.register_buffer("memory_vectors", torch.zeros(config.co_like_memory, config.embedding_dim))
-        self.register_buffer("similarities", torch.zeros(config.co_like_memory, config.co_like_memory))
+        # Stored as float16: half the file and the workers' cache (8 MB at 2,048 items, not 16); a
+        # similarity in [-1, 1] keeps about 3 digits, and the rows gathered are cast back to compute.
+        self.register_buffer("similarities", torch.zeros(config.co_like_memory, config.co_like_memory, dtype=SIMILARITY_DTYPE))
         self.register_buffer("key_directions", key_directions(config.embedding_dim))
 
     def reweighed(self, weight: float, scale: float):
@@ -71,7 +75,7 @@ class WithCoLikes(nn.Module):
         weighted by |similarity| (plus baselines.CO_LIKE_DAMPING); 0 where nothing is known."""
         h_nearest, h_known = match_remembered(history, self.memory_vectors, self.key_directions)       # [B, H]
         c_nearest, c_known = match_remembered(candidates, self.memory_vectors, self.key_directions)    # [B, T]
-        rows = self.similarities[h_nearest]                                                            # [B, H, K]
+        rows = self.similarities[h_nearest].to(history.dtype)                                          # [B, H, K]
         pairs = torch.gather(rows, 2, c_nearest.unsqueeze(1).expand(-1, rows.shape[1], -1))            # [B, H, T]
         valid = (h_known & history_mask).unsqueeze(-1) & c_known.unsqueeze(1)
         pairs = torch.where(valid, pairs, torch.zeros_like(pairs))
@@ -99,7 +103,7 @@ def attach_co_likes(model: nn.Module, vectors: np.ndarray, rows, similarities, w
     out.inner.load_state_dict(model.state_dict())
     with torch.no_grad():
         out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
-        out.similarities.copy_(torch.from_numpy(np.asarray(similarities, np.float32)))
+        out.similarities.copy_(torch.from_numpy(np.asarray(similarities, np.float32)).to(SIMILARITY_DTYPE))
     return out.eval()
 
 

@@ -49,7 +49,10 @@ class Served(unittest.TestCase):
     def test_the_served_score_is_the_co_likes_baseline_times_the_weight_over_the_scaled_model(self):
         inner = small_network()
         model = attach_co_likes(inner, self.dataset.vectors, self.rows, self.similarities, 2.5, 0.5)
-        reference = baselines.co_like_scorer(baselines.co_like_similarities(self.dataset), self.dataset.item_ids)
+        # What is served is the baseline over the similarities as stored (float16: co_likes.SIMILARITY_DTYPE) ...
+        index, similarities = baselines.co_like_similarities(self.dataset)
+        reference = baselines.co_like_scorer((index, similarities.astype(np.float16).astype(np.float32)), self.dataset.item_ids)
+        exact = baselines.co_like_scorer((index, similarities), self.dataset.item_ids)
         v = torch.from_numpy(self.dataset.vectors)
         h_items, h_labels, candidates = np.array([0, 5, 9, 12]), np.array([1, 0, 1, 0]), np.array([3, 7, 20, 31])
         history, labels = v[h_items][None], torch.from_numpy(h_labels)[None]
@@ -57,6 +60,8 @@ class Served(unittest.TestCase):
         served, user = co_log_odds(model, history, labels, mask, v[candidates][None])
         plain, plain_user = co_log_odds(inner, history, labels, mask, v[candidates][None])
         np.testing.assert_allclose(served - 0.5 * plain, 2.5 * reference(h_items, h_labels, candidates), atol=1e-5)
+        # ... which is the baseline's own within float16's round-off.
+        np.testing.assert_allclose(reference(h_items, h_labels, candidates), exact(h_items, h_labels, candidates), atol=1e-3)
         self.assertTrue(torch.equal(user, plain_user))
         # Padded slots change nothing, whatever they hold: here items the model remembers, which
         # would count if the mask were not read.
