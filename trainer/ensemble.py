@@ -96,16 +96,13 @@ def log_odds_scorer(model: PreferenceModel, vectors: np.ndarray):
     return score
 
 
-def choose_weight(model: PreferenceModel, w_global, shrink: float, users: list, vectors: np.ndarray, weights=None,
-                  served=lambda m: m):
+def choose_weight(model: PreferenceModel, w_global, shrink: float, users: list, vectors: np.ndarray, weights=None):
     """(the weight to serve, {weight: EVAL-1 figures on `users`}). Without `weights`, the weight is
     estimated from the users' pairs (weight_from_margins) and the figures are given at it and
     at REPORTED; with `weights`, the best of them by pairwise accuracy (ties to the first).
-    Both parts score each user once; the mixes reuse those scores. `served` makes a network what
-    is served (trainer.train --residual adds terms to it): the mix of the two served forms is the
-    served form of the mix, since the terms are added to both alike."""
-    network = log_odds_scorer(served(model), vectors)
-    regression = log_odds_scorer(served(attach_regression(model, w_global, shrink, 1.0)), vectors)
+    Both parts score each user once; the mixes reuse those scores."""
+    network = log_odds_scorer(model, vectors)
+    regression = log_odds_scorer(attach_regression(model, w_global, shrink, 1.0), vectors)
     cache = {}
 
     def parts(h_items, h_labels, candidates):

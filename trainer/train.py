@@ -38,7 +38,6 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
-from .residual import CROWD_LR_FACTOR, FIT_EPISODES_PER_USER, CrowdOffsets
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
 from .weight_average import WeightAverage
 
@@ -78,10 +77,6 @@ parser.add_argument("--choice-prior", choices=["off", "auto"], default="off",
                          "pairwise preference (Bradley-Terry on their choices) less its mean over each image's look-alikes, "
                          "it and the model weighted on the validation users' comparisons, and added only where they show it "
                          "helps (trainer/choice_prior.py)")
-parser.add_argument("--residual", action="store_true",
-                    help="train the network on what the items' like rates and the co-likes leave unexplained: their log-odds, "
-                         "each episode's counted without its own user, are added to the network's in training, and the served "
-                         "model adds them at the same weights (trainer/residual.py); replaces --item-rates and --co-likes")
 parser.add_argument("--width", type=int, default=64)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
@@ -130,9 +125,6 @@ if args.select_window < 1:
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
     if not 0.0 <= share <= 1.0:
         parser.error(f"{flag}: expected a share in [0, 1], got {share}")
-if args.residual and (args.item_rates != "off" or args.co_likes != "off"):
-    parser.error("--residual: the rates and the co-likes are trained with and served at their fitted weights; "
-                 "leave --item-rates and --co-likes off")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -236,24 +228,6 @@ def fresh_network(k):
     return network
 
 
-# With --residual, the crowd's terms and their weights, from the training users only.
-crowd = None
-if args.residual:
-    crowd = CrowdOffsets(dataset, train_ids, args.seed)
-    fit_rng = np.random.default_rng(args.seed + 7)
-    fit_on = [(e, user) for user in train_ids
-              for e in [sample_episode(dataset.users[user], fit_rng, args.n_ref, args.pairs) for _ in range(FIT_EPISODES_PER_USER)]
-              if e is not None]
-    fitted_start = list(crowd.fit_weights([e for e, _ in fit_on], [user for _, user in fit_on]))
-    log(f"residual: the network trains over the items' rates (weight {crowd.rate_weight} to start, {len(crowd.rate_rows)} items) "
-        f"and the co-likes (weight {crowd.co_weight} to start, {len(crowd.co_rows)} items), fitted on {len(fit_on)} training episodes")
-
-
-def served_form(network):
-    """The network as it is validated and served: with --residual, plus the crowd's terms."""
-    return crowd.attach(network) if crowd is not None else network
-
-
 starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
           else [fresh_network] * (args.networks or 1))
 # With --item-rates crossfit, FOLDS more networks train after these (cross_fitted_rate_weight);
@@ -272,24 +246,15 @@ def train_network(model, rng, k, users, named=""):
     on from one to the next. `named` prefixes its log lines."""
     steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
     model.to(args.device)
-    groups = [{"params": model.parameters()}]
-    # With --residual the crowd's two weights are learnt with the network, from the fitted start
-    # (not decayed; a faster rate, since two numbers must travel units where each weight travels
-    # hundredths).
-    weights = None
-    if crowd is not None:
-        weights = torch.nn.Parameter(torch.tensor([crowd.rate_weight, crowd.co_weight], device=args.device))
-        groups.append({"params": [weights], "weight_decay": 0.0})
-    optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[args.lr, CROWD_LR_FACTOR * args.lr][:len(groups)],
-                                                    total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
     average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
     history = []
     best = {"val_pairwise": -1.0}
     best_criterion, best_state = -1.0, None
     for epoch in range(1, args.epochs + 1):
         model.train()
-        episodes, owners = [], []
+        episodes = []
         for user in users:
             for _ in range(episodes_per_user):
                 # Drawn only when asked for, so that runs without it train as they did.
@@ -299,13 +264,11 @@ def train_network(model, rng, k, users, named=""):
                                    prompt_pairs=pairs_of_prompts, hard_negatives=hard)
                 if e is not None:
                     episodes.append(e)
-                    owners.append(user)
         order = rng.permutation(len(episodes))
         started = time.perf_counter()
         losses = []
         for step in range(steps_per_epoch):
-            picked = order[step * args.batch:(step + 1) * args.batch]
-            batch = [episodes[i] for i in picked]
+            batch = [episodes[i] for i in order[step * args.batch:(step + 1) * args.batch]]
             if not batch:
                 break
             if os.getppid() != parent_pid:
@@ -313,10 +276,6 @@ def train_network(model, rng, k, users, named=""):
             h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
             P = pos.shape[1]
             logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
-            if crowd is not None:
-                terms = torch.from_numpy(crowd.episode_terms(batch, [owners[i] for i in picked], P)).to(args.device)
-                offset = (weights.clamp(min=0.0).view(2, 1, 1) * terms).sum(0)
-                logits = logits + offset.unsqueeze(-1) * torch.tensor([0.5, -0.5], device=args.device)
             logits_pos, logits_neg = logits[:, :P], logits[:, P:]
             loss = base_loss(logits_pos, logits_neg, pair_mask)
             if args.loss == "all":
@@ -337,10 +296,8 @@ def train_network(model, rng, k, users, named=""):
         # each) there is nothing to select by: the last epoch is kept, and the figures say None
         # (null in metrics.json), never NaN, which is not JSON.
         # With --average-epochs the averaged weights are what is validated and kept.
-        if crowd is not None:
-            crowd.set_weights(*weights.detach().clamp(min=0.0).cpu().tolist())
         with (average.applied(model) if average is not None else nullcontext(model)) as candidate:
-            val = evaluate(model_scorer(served_form(candidate), vectors, args.device), val_users) if val_users else None
+            val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
         val_pairwise = None if val is None else float(val["pairwise"])
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
         progress(epoch=k * args.epochs + epoch, epochs=runs * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
@@ -359,8 +316,6 @@ def train_network(model, rng, k, users, named=""):
                                     + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            if crowd is not None:
-                best["crowd_weights"] = [crowd.rate_weight, crowd.co_weight]
         if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < args.epochs:
             # The learning-rate schedule still spans --epochs, so everything up to here trained as
             # a full run would have: only a later epoch that beat the kept one is given up.
@@ -370,8 +325,6 @@ def train_network(model, rng, k, users, named=""):
                      **({"network": k + 1} if runs > 1 else {}))
             break
     model.load_state_dict(best_state)
-    if crowd is not None:
-        crowd.set_weights(*best["crowd_weights"])
     return model.cpu(), best, history
 
 
@@ -379,16 +332,13 @@ progress(epoch=0, epochs=runs * args.epochs)
 trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, train_ids,
                          f"network {k + 1}/{len(starts)} " if len(starts) > 1 else "")
            for k, start in enumerate(starts)]
-if crowd is not None and len(trained) > 1:
-    # Each network learnt its own pair of weights; the average serves their mean.
-    crowd.set_weights(*np.mean([b["crowd_weights"] for _, b, _ in trained], axis=0).tolist())
 if len(trained) == 1:
     model, best, history = trained[0]
 else:
     # The average is validated as it will serve; each network's own kept epoch is in "networks".
     model = NetworkAverage.of([network for network, _, _ in trained])
     config = model.config
-    val = evaluate(model_scorer(served_form(model), vectors), val_users) if val_users else None
+    val = evaluate(model_scorer(model, vectors), val_users) if val_users else None
     best = {"val_pairwise": None if val is None else float(val["pairwise"]), "val_top1": None if val is None else val["top1"],
             "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
             "selected_by": f"the average of {len(trained)} networks, each at its own epoch by " + trained[0][1]["selected_by"],
@@ -405,7 +355,7 @@ if args.ensemble != "off":
     if val_users:
         weight_n, weighed_on = weight_users(dataset, train_ids, val_ids, val_n, val_users)
         weight, by_weight = choose_weight(model, w_regression, shrink, weighed_on, vectors,
-                                          None if args.ensemble == "auto" else (args.ensemble,), served=served_form)
+                                          None if args.ensemble == "auto" else (args.ensemble,))
         ensemble = {"weight": weight, "shrink": shrink, "history_size": weight_n, "users": len(weighed_on),
                     "selected_by": (f"posterior mean from {len(weighed_on)} validation users' pairs, EVAL-1({weight_n})"
                                     if args.ensemble == "auto" else "--ensemble"),
@@ -419,7 +369,7 @@ if args.ensemble != "off":
     if val_users:
         # At the split's own EVAL-1(n), as the epoch's figures are; val_pairwise_by_weight is at
         # the n the weight was fitted at (history_size), so the two can differ.
-        shown = evaluate(model_scorer(served_form(model), vectors), val_users)
+        shown = evaluate(model_scorer(model, vectors), val_users)
         best.update(network_val_pairwise=best["val_pairwise"], val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
     log(f"ensemble with the per-user regression (shrink {shrink}): weight {weight} ({ensemble['selected_by']})"
         + (f"; validation pairwise by weight {ensemble['val_pairwise_by_weight']}" if "val_pairwise_by_weight" in ensemble else ""))
@@ -473,14 +423,6 @@ def record_served_figures(served, record, added):
         best.update(val_pairwise=float(shown["pairwise"]), val_top1=shown["top1"])
 
 
-residual = None
-if crowd is not None:
-    model = served_form(model)
-    config = model.config
-    residual = {"rate_weight": crowd.rate_weight, "rate_items": int(len(crowd.rate_rows)), "co_like_weight": crowd.co_weight,
-                "co_like_items": int(len(crowd.co_rows)), "prior_count": crowd.prior_count, "fitted_start": fitted_start,
-                "selected_by": "learnt with the network from a regression of the training users' targets on the two terms, "
-                               "each counted without its user"}
 item_rates = None
 if args.item_rates != "off":
     model, item_rates = add_item_rates(model, dataset, train_ids, args.seed,
@@ -518,7 +460,6 @@ metrics = {
     "seed": args.seed,
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
-    "residual": residual,
     "item_rates": item_rates,
     "co_likes": co_likes,
     "choice_prior": choice_prior,
