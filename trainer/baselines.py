@@ -256,47 +256,29 @@ def co_like_similarities(dataset, max_items=CO_LIKE_MAX_ITEMS):
     +1 like / -1 dislike matrix, shrunk by n / (n + CO_LIKE_SHRINK) for the n users who rated
     both, 0 on the diagonal. Two items liked and disliked by the same users are alike. ({}, an
     empty matrix) where no item was rated twice, as where each image is judged once."""
-    index, agree, both = co_like_counts(dataset, max_items)
-    norms = np.sqrt(both.diagonal())
-    sim = similarities_of(agree, both, norms, norms)
-    np.fill_diagonal(sim, 0.0)
-    return index, sim.astype(np.float32)
-
-
-def co_like_counts(dataset, max_items=CO_LIKE_MAX_ITEMS):
-    """({item id: row}, agree [K, K], both [K, K]) over the items co_like_similarities keeps: the
-    sum over users of the product of their signs (+1 like, -1 dislike) of the two items, and the
-    number of users who rated both (the diagonal: who rated the item)."""
     counts = item_like_counts(dataset)
     kept = sorted((item for item, c in counts.items() if sum(c) >= 2), key=lambda item: (-sum(counts[item]), item))[:max_items]
     index = {item: k for k, item in enumerate(kept)}
+    if not kept:
+        return index, np.zeros((0, 0), np.float32)
     # Summed user by user (each user's rated items' outer products), so memory is K x K whatever
     # the number of users; a user's last label of an item is theirs.
     agree = np.zeros((len(kept), len(kept)))
     both = np.zeros((len(kept), len(kept)))
     for rows in dataset.users.values():
-        signs = user_signs(dataset, rows, index)
+        signs = {}
+        for r in rows:
+            k = index.get(dataset.item_ids[r.item])
+            if k is not None:
+                signs[k] = 1.0 if r.label else -1.0
         if signs:
             ks, s = np.fromiter(signs.keys(), np.int64), np.fromiter(signs.values(), np.float64)
             agree[np.ix_(ks, ks)] += np.outer(s, s)
             both[np.ix_(ks, ks)] += 1.0
-    return index, agree, both
-
-
-def user_signs(dataset, rows, index):
-    """{row of `index`: +1 like or -1 dislike}: one user's `rows`' last label of each indexed item."""
-    signs = {}
-    for r in rows:
-        k = index.get(dataset.item_ids[r.item])
-        if k is not None:
-            signs[k] = 1.0 if r.label else -1.0
-    return signs
-
-
-def similarities_of(agree, both, norms_a, norms_b):
-    """[A, B]: the shrunk cosine of co_like_similarities from its counts [A, B], the columns' norms
-    [A] and [B] given (the square roots of their raters' numbers; 0 where a norm is 0)."""
-    return agree / np.maximum(np.outer(norms_a, norms_b), 1e-9) * (both / (both + CO_LIKE_SHRINK))
+    norms = np.sqrt(both.diagonal())
+    sim = agree / np.maximum(np.outer(norms, norms), 1e-9) * (both / (both + CO_LIKE_SHRINK))
+    np.fill_diagonal(sim, 0.0)
+    return index, sim.astype(np.float32)
 
 
 def co_like_scorer(similarities, item_ids):

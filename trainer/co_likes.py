@@ -15,7 +15,7 @@ and their similarities, and its log-odds become
 scale * model + weight * co(z), co(z) = sum_h sign_h S[h, z] / (sum_h |S[h, z]| + damping)
 over the history's remembered items h (sign +1 like, -1 dislike; padded slots and items not
 remembered count 0). Items are matched by vector inside the ONNX graph, as the item rates match
-them (remembered.match_remembered): a new image is no item of the memory and adds nothing. A
+them (item_rates.match_remembered): a new image is no item of the memory and adds nothing. A
 candidate's figure depends on it and the history only, so the ONNX contract holds.
 
 scale and weight are the coefficients of a logistic regression of the validation users'
@@ -33,7 +33,7 @@ import torch.nn as nn
 from . import baselines
 from .choice_prior import MIN_STANDARD_ERRORS, check_weights, comparison_margins
 from .data import subset
-from .remembered import key_directions, match_remembered
+from .item_rates import key_directions, match_remembered
 from .model import ModelConfig
 from .rate_crossfit import margin_coefficients
 

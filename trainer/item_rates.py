@@ -28,7 +28,6 @@ from . import baselines
 from .data import subset
 from .model import ModelConfig
 from .network_average import build_model
-from .remembered import key_directions, match_remembered
 
 # The items remembered, at most: scoring a candidate compares it with each of them. Measured on
 # MovieLens's model (bench:history-cost, 8 + 8 history, one thread): 1,615 items cost 1.19x the
@@ -38,8 +37,38 @@ MAX_ITEMS = 2048
 # An item is remembered when at least this many training users rated it: one rating is no crowd
 # (where every image is rated by the user who made it, nothing is remembered and nothing added).
 MIN_RATINGS = 2
+# The nearest remembered item is looked for among the vectors' projections on this many fixed
+# directions (cheaper than the full vectors when D is large), then the full vectors are compared,
+# so a projection that happens to bring two items close can only miss a rate, never give a wrong one.
+KEY_DIMENSIONS = 8
+# A candidate is a remembered item when its squared distance to it is within this share of its
+# squared norm: float32 round-off of the same vector is about 1e-6 of it, two distinct items
+# of any real data far more than 1e-4.
+MATCH_TOLERANCE = 1e-4
 # beta at most: an item's rate counted twice over.
 MAX_WEIGHT = 2.0
+
+
+def key_directions(dim: int) -> torch.Tensor:
+    """[D, k]: the KEY_DIMENSIONS fixed directions (from seed 0) on which a vector's nearest
+    remembered item is looked for."""
+    directions = torch.linalg.qr(torch.randn(dim, dim, generator=torch.Generator().manual_seed(0)))[0]
+    return directions[:, :min(KEY_DIMENSIONS, dim)].contiguous()
+
+
+def match_remembered(vectors, memory_vectors, directions):
+    """(nearest [...], known [...]) for vectors [..., D]: the index of the remembered item
+    (`memory_vectors` [K, D]) nearest each among the projections on `directions`, and whether it
+    is that item (its vector within float32 round-off). Inside the ONNX graph."""
+    keys = memory_vectors @ directions                                               # [K, k]
+    # The nearest key: argmax of c.m - |m|^2 / 2 is argmin of |c - m|^2 (|c|^2 is the same for
+    # all), one product of [c, 1] with [m, -|m|^2 / 2] (the memory's side is a constant).
+    keys = torch.cat([keys, -0.5 * (keys * keys).sum(-1, keepdim=True)], -1)         # [K, k + 1]
+    projected = vectors @ directions
+    projected = torch.cat([projected, torch.ones_like(projected[..., :1])], -1)      # [..., k + 1]
+    nearest = (projected @ keys.T).argmax(-1)
+    gap = vectors - memory_vectors[nearest]
+    return nearest, (gap * gap).sum(-1) <= MATCH_TOLERANCE * (vectors * vectors).sum(-1)
 
 
 class WithItemRates(nn.Module):
@@ -78,18 +107,11 @@ def remembered_items(dataset, counts, prior_count, max_items=MAX_ITEMS):
     """(item rows, centred log-odds) of the at most `max_items` items rated most in `counts`
     (baselines.item_like_counts of the users who count; ties by row), each rated at least
     MIN_RATINGS times."""
-    rows = most_rated_rows(dataset, counts, max_items)
-    share = baselines.overall_like_share(counts)
-    log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - math.log(share / (1 - share))
-    return rows, log_odds
-
-
-def most_rated_rows(dataset, counts, max_items=MAX_ITEMS):
-    """Item rows [K] of the at most `max_items` items rated most in `counts` (ties by row), each
-    rated at least MIN_RATINGS times: the items a model remembers."""
     rows = sorted((i for i, item in enumerate(dataset.item_ids) if sum(counts.get(item, (0, 0))) >= MIN_RATINGS),
                   key=lambda i: (-sum(counts[dataset.item_ids[i]]), i))[:max_items]
-    return np.array(rows, dtype=np.int64)
+    share = baselines.overall_like_share(counts)
+    log_odds = baselines.item_rate_log_odds(counts, [dataset.item_ids[i] for i in rows], prior_count) - math.log(share / (1 - share))
+    return np.array(rows, dtype=np.int64), log_odds
 
 
 def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, weight: float) -> nn.Module:
