@@ -27,7 +27,7 @@ from .ensemble import log_odds_scorer
 from .evaluate import evaluate_per_user, summarize
 from .export import load_checkpoint
 
-NETWORK_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+NETWORK_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0)
 CO_LIKE_WEIGHTS = (0.0,) + baselines.CO_LIKE_WEIGHTS
 METRICS = ("pairwise", "top-1")
 
