@@ -162,11 +162,13 @@ def mean_se(values):
     return f"{values.mean():.1f} ± {se:.1f}" if len(values) > 1 else f"{values.mean():.1f}"
 
 
-def baseline_results(train, test, users):
-    """{name: evaluate_per_user rows} of every baseline, fitted on `train`, deterministic, on the
-    same test users and pairs as the models."""
+def summed_baseline_parts(train, test, users):
+    """The parts the summed baselines are made of, fitted on `train` for the test `users`: a dict of
+    w_global, top (the regression's shrink best on the test users), prior_count, counts, rate
+    (scorer) and regression_and_rate (memoized scorer: the regression at `top` plus the rate).
+    Built once, they are shared by baseline_results and benches that mix them again
+    (trainer/bench_stack_ceiling.py), so each user's regression is fitted once."""
     w_global = baselines.global_weights(train)
-    shrink, _ = baselines.tune_shrink(train, w_global)
     # The shrink chosen on training users can mislead (baselines.upper_bound_shrink): the
     # regression at its best shrink on the test users is an upper bound for it, and the model is
     # compared with it too, so a lead holds against the strongest baseline.
@@ -175,6 +177,18 @@ def baseline_results(train, test, users):
     counts = baselines.item_like_counts(train)
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
     regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
+    return {"w_global": w_global, "top": top, "prior_count": prior_count, "counts": counts, "rate": rate,
+            "regression_and_rate": regression_and_rate}
+
+
+def baseline_results(train, test, users, parts=None):
+    """{name: evaluate_per_user rows} of every baseline, fitted on `train`, deterministic, on the
+    same test users and pairs as the models. `parts`: summed_baseline_parts of the same data,
+    when the caller has them."""
+    parts = parts or summed_baseline_parts(train, test, users)
+    w_global, top, prior_count, counts, rate, regression_and_rate = (
+        parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate"))
+    shrink, _ = baselines.tune_shrink(train, w_global)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},

@@ -21,7 +21,8 @@ import os
 import numpy as np
 
 from . import baselines
-from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, saved_models_parser, slug
+from .bench_seeds import (FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, saved_models_parser, slug,
+                          summed_baseline_parts)
 from .data import eval_users, read_dataset
 from .ensemble import log_odds_scorer
 from .evaluate import evaluate_per_user, summarize
@@ -49,15 +50,12 @@ def main():
     train, test = read_dataset(args.train), read_dataset(args.test)
     users = eval_users(test, args.n_ref)
 
-    # The best baseline's parts, as bench:seeds builds them (baseline_results).
-    w_global = baselines.global_weights(train)
-    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
-    prior_count, _ = baselines.tune_rate_prior(train)
-    rate = baselines.item_rate_scorer(baselines.item_like_counts(train), test.item_ids, prior_count)
-    regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
+    # The best baseline's parts, the same objects bench:seeds' rows are scored with.
+    summed = summed_baseline_parts(train, test, users)
+    regression_and_rate = summed["regression_and_rate"]
     co_likes = baselines.memoized(baselines.co_like_scorer(baselines.co_like_similarities(train), test.item_ids))
 
-    rows = baseline_results(train, test, users)
+    rows = baseline_results(train, test, users, summed)
     best = best_baselines(rows)
     reference = {m: per_user_rates(rows[best[m]])[i] for i, m in enumerate(METRICS)}
     runs, chosen, alone = [], [], None
