@@ -65,6 +65,7 @@ prior_count, _ = baselines.tune_rate_prior(train)
 counts = baselines.item_like_counts(train)
 rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
 regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
+co_likes = baselines.co_like_part(train, test)
 results = {
     "random": evaluate(baselines.random_scorer(args.seed), users),
     "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
@@ -79,7 +80,8 @@ results = {
         evaluate(rate, users),
     f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
         evaluate(regression_and_rate, users),
-    **{name: evaluate(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top).items()},
+    **{name: evaluate(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
+    **{name: evaluate(scorer, users) for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
 }
 for name in ["L_base", "L_base + L_CP", "L_base + L_CP + P_v (full)"]:
     results[f"ours: {name}"] = evaluate(model_scorer(models[name], test.vectors), users)

@@ -165,7 +165,8 @@ def mean_se(values):
 def summed_baseline_parts(train, test, users):
     """The parts the summed baselines are made of, fitted on `train` for the test `users`: a dict of
     w_global, top (the regression's shrink best on the test users), prior_count, counts, rate
-    (scorer) and regression_and_rate (memoized scorer: the regression at `top` plus the rate).
+    (scorer), regression_and_rate (memoized scorer: the regression at `top` plus the rate) and
+    co_likes and user_knn (baselines.co_like_part and user_knn_part, or None).
     Built once, they are shared by baseline_results and benches that mix them again
     (trainer/bench_stack_ceiling.py), so each user's regression is fitted once."""
     w_global = baselines.global_weights(train)
@@ -178,7 +179,8 @@ def summed_baseline_parts(train, test, users):
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
     regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
     return {"w_global": w_global, "top": top, "prior_count": prior_count, "counts": counts, "rate": rate,
-            "regression_and_rate": regression_and_rate}
+            "regression_and_rate": regression_and_rate, "co_likes": baselines.co_like_part(train, test),
+            "user_knn": baselines.user_knn_part(train, test)}
 
 
 def baseline_results(train, test, users, parts=None):
@@ -186,8 +188,8 @@ def baseline_results(train, test, users, parts=None):
     same test users and pairs as the models. `parts`: summed_baseline_parts of the same data,
     when the caller has them."""
     parts = parts or summed_baseline_parts(train, test, users)
-    w_global, top, prior_count, counts, rate, regression_and_rate = (
-        parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate"))
+    w_global, top, prior_count, counts, rate, regression_and_rate, co_likes, user_knn = (
+        parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate", "co_likes", "user_knn"))
     shrink, _ = baselines.tune_shrink(train, w_global)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
@@ -200,7 +202,9 @@ def baseline_results(train, test, users, parts=None):
             evaluate_per_user(rate, users),
         f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
             evaluate_per_user(regression_and_rate, users),
-        **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top).items()},
+        **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
+        **{name: evaluate_per_user(scorer, users)
+           for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, top, co_likes, user_knn).items()},
     }
 
 

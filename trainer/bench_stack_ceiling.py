@@ -1,16 +1,16 @@
 """How far the network could lift the best baseline at most, from bench:seeds' saved models (issue 14,
 session 25): the best baseline's own parts (the per-user regression at the shrink best on the test
-users, the item like rate, the co-likes) plus each seed's network, every weight chosen on the test
-users themselves.
+users, the item like rate, the co-likes, user-kNN since session 26) plus each seed's network, every
+weight chosen on the test users themselves.
 
 npm run bench:stack-ceiling -- --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8]
 (python3 -m trainer.bench_stack_ceiling; --work is a bench:seeds folder whose full models are the network alone,
 as bench:seeds trains them without --train-args --ensemble)
 
-The mix scored is  a * network + regression + rate + c * co-likes  (log-odds; the co-likes in
-[-1, 1]), a and c the pair of NETWORK_WEIGHTS x CO_LIKE_WEIGHTS best pairwise on the test users,
-for each seed. a = 0 with the best baseline's c is the best baseline itself, so the mix never
-scores below it pairwise. Choosing two weights on the same users it is scored on flatters it:
+The mix scored is  a * network + regression + rate + c * co-likes + u * user-kNN  (log-odds; the
+co-likes and user-kNN in [-1, 1]), (a, c, u) the weights of NETWORK_WEIGHTS x CO_LIKE_WEIGHTS x
+USER_KNN_WEIGHTS best pairwise on the test users, for each seed. a = 0 with the best baseline's
+weights is the best baseline itself, so the mix never scores below it pairwise. Choosing two weights on the same users it is scored on flatters it:
 it is an upper bound on what any served combination of these parts could lead by, the weights
 fitted on users it is not scored on. If it does not lead the best baseline by 2 standard
 errors, no model made of these parts will.
@@ -30,17 +30,22 @@ from .export import load_checkpoint
 
 NETWORK_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0)
 CO_LIKE_WEIGHTS = (0.0,) + baselines.CO_LIKE_WEIGHTS
+USER_KNN_WEIGHTS = (0.0,) + baselines.USER_KNN_WEIGHTS
 METRICS = ("pairwise", "top-1")
 
 
-def mixed(parts, network_weight, co_weight):
-    """The scorer network_weight * network + regression and rate + co_weight * co-likes, of `parts`
-    (memoized scorers: network, regression and rate, co-likes)."""
-    network, regression_and_rate, co_likes = parts
+def mixed(parts, network_weight, co_weight, knn_weight=0.0):
+    """The scorer network_weight * network + regression and rate + co_weight * co-likes +
+    knn_weight * user-kNN, of `parts` (memoized scorers: network, regression and rate, co-likes,
+    user-kNN; a part at weight 0 is not read, so it may be None)."""
+    network, regression_and_rate, co_likes, user_knn = parts
 
     def score(h_items, h_labels, candidates):
-        out = regression_and_rate(h_items, h_labels, candidates) + co_weight * co_likes(h_items, h_labels, candidates)
-        return out + network_weight * network(h_items, h_labels, candidates) if network_weight else out
+        out = regression_and_rate(h_items, h_labels, candidates)
+        for weight, part in ((co_weight, co_likes), (knn_weight, user_knn), (network_weight, network)):
+            if weight:
+                out = out + weight * part(h_items, h_labels, candidates)
+        return out
     return score
 
 
@@ -53,7 +58,11 @@ def main():
     # The best baseline's parts, the same objects bench:seeds' rows are scored with.
     summed = summed_baseline_parts(train, test, users)
     regression_and_rate = summed["regression_and_rate"]
-    co_likes = baselines.memoized(baselines.co_like_scorer(baselines.co_like_similarities(train), test.item_ids))
+    co_likes, user_knn = summed["co_likes"], summed["user_knn"]
+    # Parts a tenant lacks (no item rated twice, none rated in training) are tried at 0 only.
+    co_grid = CO_LIKE_WEIGHTS if co_likes is not None else (0.0,)
+    knn_grid = USER_KNN_WEIGHTS if user_knn is not None else (0.0,)
+    user_knn = user_knn[0] if user_knn is not None else None
 
     rows = baseline_results(train, test, users, summed)
     best = best_baselines(rows)
@@ -61,25 +70,27 @@ def main():
     runs, chosen, alone = [], [], None
     for seed in seeds:
         network, _ = load_checkpoint(os.path.join(args.work, f"seed{seed}-{slug(FULL)}", "ckpt.pt"))
-        parts = (baselines.memoized(log_odds_scorer(network, test.vectors)), regression_and_rate, co_likes)
-        results = {(a, c): evaluate_per_user(mixed(parts, a, c), users) for a, c in itertools.product(NETWORK_WEIGHTS, CO_LIKE_WEIGHTS)}
-        a, c = max(results, key=lambda k: summarize(results[k])["pairwise"])
-        chosen.append((a, c))
-        runs.append(per_user_rates(results[(a, c)]))
+        parts = (baselines.memoized(log_odds_scorer(network, test.vectors)), regression_and_rate, co_likes, user_knn)
+        results = {weights: evaluate_per_user(mixed(parts, *weights), users)
+                   for weights in itertools.product(NETWORK_WEIGHTS, co_grid, knn_grid)}
+        best_weights = max(results, key=lambda k: summarize(results[k])["pairwise"])
+        chosen.append(best_weights)
+        runs.append(per_user_rates(results[best_weights]))
         if alone is None:
-            # The baseline's parts alone (a = 0) at the co-likes' weight best on the test users,
-            # over the whole grid: the same for every seed.
-            alone_c = max(CO_LIKE_WEIGHTS, key=lambda c: summarize(results[(0.0, c)])["pairwise"])
-            alone = per_user_rates(results[(0.0, alone_c)])
+            # The baseline's parts alone (a = 0) at the weights best on the test users over the
+            # whole grid: the same for every seed.
+            alone_weights = max(itertools.product(co_grid, knn_grid), key=lambda cu: summarize(results[(0.0, *cu)])["pairwise"])
+            alone = per_user_rates(results[(0.0, *alone_weights)])
     print(f"EVAL-1({args.n_ref}) on {args.test}: {len(users)} users; seeds {seeds}; the weights chosen on the test users "
-          f"(network, co-likes): {chosen}\n")
+          f"(network, co-likes, user-kNN): {chosen}\n")
     print("| metric | ceiling − best baseline, over users | over seeds and users | 2 SE |\n|---|---|---|---|")
     for i, metric in enumerate(METRICS):
         over_users = paired(np.mean([r[i] for r in runs], 0), reference[metric])
         both = bootstrap_paired(np.array([r[i] for r in runs]), reference[metric])
         verdict = "beyond 2 SE" if abs(over_users["mean"]) >= 2 * both["se"] else "within 2 SE"
         print(f"| {metric} | {over_users['mean']:+.2f} ± {over_users['se']:.2f} | ± {both['se']:.2f} | {verdict} |")
-    print(f"\nThe baseline's parts alone at the co-likes' weight best on the test users over {CO_LIKE_WEIGHTS}: {alone_c:g}\n")
+    print(f"\nThe baseline's parts alone at the weights (co-likes, user-kNN) best on the test users over {co_grid} x {knn_grid}: "
+          f"{alone_weights}\n")
     print("| metric | those parts − best baseline | ceiling − those parts, over users | over seeds and users |\n|---|---|---|---|")
     for i, metric in enumerate(METRICS):
         widened = paired(alone[i], reference[metric])

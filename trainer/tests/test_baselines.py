@@ -4,7 +4,8 @@ import numpy as np
 
 from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, bradley_terry_weights, choice_pairs, co_like_scorer,
                                co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
-                               lookalike_centred_scorer, memoized, unrated_caveat)
+                               lookalike_centred_scorer, memoized, unrated_caveat, USER_KNN_DAMPING, USER_KNN_SHRINK,
+                               user_knn_part, user_knn_scorer, user_knn_scorers)
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
@@ -83,6 +84,36 @@ class CoLikes(unittest.TestCase):
         for _ in range(3):
             np.testing.assert_array_equal(score(np.array([1]), np.array([1]), np.array([3, 4])), [6.0, 8.0])
         self.assertEqual(len(calls), 1)
+
+
+class UserKnn(unittest.TestCase):
+    """User-based collaborative filtering: the training users who agree with the history vote."""
+
+    def test_each_training_user_votes_by_their_agreement_with_the_history(self):
+        # u1 and u2 liked a and b; u3 disliked them and liked c. The history: a liked.
+        train = labelled(["a", "b", "c"], {"u1": {"a": 1, "b": 1}, "u2": {"a": 1, "b": 1}, "u3": {"a": 0, "b": 0, "c": 1}})
+        test = labelled(["a", "b", "c", "new"], {"t": {}})
+        score = user_knn_scorer(train, test.item_ids, 3)
+        s = 1 / (1 + USER_KNN_SHRINK)                       # one shared item each: similarity ±s
+        # b: u1 and u2 (+s) vote +1, u3 (-s) votes -1, so all three say "like".
+        # c: only u3 rated it, liked, and u3 disagrees with the history. A new item: no vote.
+        np.testing.assert_allclose(score(np.array([0]), np.array([1]), np.array([1, 2, 3])),
+                                   [3 * s / (3 * s + USER_KNN_DAMPING), -s / (s + USER_KNN_DAMPING), 0.0])
+
+    def test_only_the_most_alike_users_vote(self):
+        # History: a and b liked. u1 agrees on both (similarity 2/2 x 2/(2+shrink)); u2 on a only,
+        # of the two (1/sqrt(2) x 1/(1+shrink)); they disagree about c.
+        train = labelled(["a", "b", "c"], {"u1": {"a": 1, "b": 1, "c": 1}, "u2": {"a": 1, "c": 0}})
+        h, labels, c = np.array([0, 1]), np.array([1, 1]), np.array([2])
+        s1, s2 = 2 / (2 + USER_KNN_SHRINK), 1 / np.sqrt(2) / (1 + USER_KNN_SHRINK)
+        np.testing.assert_allclose(user_knn_scorer(train, train.item_ids, 1)(h, labels, c), [s1 / (s1 + USER_KNN_DAMPING)])
+        np.testing.assert_allclose(user_knn_scorer(train, train.item_ids, 2)(h, labels, c), [(s1 - s2) / (s1 + s2 + USER_KNN_DAMPING)])
+
+    def test_no_rows_where_no_test_item_was_rated_in_training(self):
+        train = labelled(["a", "b"], {"u1": {"a": 1, "b": 0}})
+        test = labelled(["x", "y"], {"t": {"x": 1, "y": 0}})
+        self.assertIsNone(user_knn_part(train, test))
+        self.assertEqual(user_knn_scorers(train, test, [], None, 1.0), {})
 
 
 class ItemRates(unittest.TestCase):
