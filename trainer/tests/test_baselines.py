@@ -2,10 +2,9 @@ import unittest
 
 import numpy as np
 
-from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, bradley_terry_weights, choice_pairs, co_like_scorer,
-                               co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
-                               lookalike_centred_scorer, memoized, unrated_caveat, USER_KNN_DAMPING, USER_KNN_SHRINK,
-                               user_knn_part, user_knn_scorer, user_knn_scorers)
+from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, USER_KNN_DAMPING, USER_KNN_SHRINK, bradley_terry_weights, choice_pairs,
+                               co_like_scorer, co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
+                               lookalike_centred_scorer, memoized, unrated_caveat, user_knn_part, user_knn_scorer, user_knn_scorers)
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, Interaction
 
