@@ -9,8 +9,10 @@ as bench:seeds trains them without --train-args --ensemble)
 
 The mix scored is  a * network + regression + rate + c * co-likes + u * user-kNN  (log-odds; the
 co-likes and user-kNN in [-1, 1]), (a, c, u) the weights of NETWORK_WEIGHTS x CO_LIKE_WEIGHTS x
-USER_KNN_WEIGHTS best pairwise on the test users, for each seed. a = 0 with the best baseline's
-weights is the best baseline itself, so the mix never scores below it pairwise. Choosing three
+USER_KNN_WEIGHTS best pairwise on the test users, for each seed. Where the best baseline is one
+of the summed baselines (MovieLens, unseen vectors), a = 0 with its weights is that baseline, so
+the mix never scores below it pairwise; where it is another row (the regression alone on the
+default world, the pairwise preferences on choice worlds) the mix can. Choosing three
 weights on the same users it is scored on flatters it: it is an upper bound on what any served
 combination of these parts could lead by, the weights fitted on users it is not scored on. If it
 does not lead the best baseline by 2 standard errors, no model made of these parts will.
