@@ -219,11 +219,17 @@ def item_rate_scorer(counts, item_ids, prior_count):
     return lambda h_items, h_labels, candidates: scores[candidates]
 
 
+def any_test_item_rated(rated, test):
+    """Whether any item the `test` users rated is among `rated` (item ids: a set, or a dict keyed
+    by them), as it never is where each image is judged once."""
+    return any(test.item_ids[r.item] in rated for rows in test.users.values() for r in rows)
+
+
 def unrated_caveat(counts, test):
     """What an item like rate row must say when no item the `test` users rated was rated in
     `counts`, as where each image is judged once: every candidate gets the overall share, and
     EVAL-1 counts a tie as wrong, so the rate scores 0. '' when some were rated."""
-    if any(test.item_ids[r.item] in counts for rows in test.users.values() for r in rows):
+    if any_test_item_rated(counts, test):
         return ""
     return "; no test item was rated in training, so every score ties, which EVAL-1 counts as wrong"
 
@@ -427,8 +433,7 @@ def user_knn_part(train, test):
     """(user-kNN over `train`'s users scoring `test`'s items, memoized; its neighbours, chosen on
     training users), or None where no item the test users rated was rated in training, as where
     each image is judged once: every score would tie."""
-    known = set(train.item_ids)
-    if not any(test.item_ids[r.item] in known for rows in test.users.values() for r in rows):
+    if not any_test_item_rated(set(train.item_ids), test):
         return None
     k, _ = tune_user_knn(train)
     return memoized(user_knn_scorer(train, test.item_ids, k)), k
@@ -447,10 +452,8 @@ def user_knn_scorers(train, test, test_users, regression_and_rate, shrink, co_li
     co_grid = (0.0, *CO_LIKE_WEIGHTS) if co_likes is not None else (0.0,)
 
     def summed(c, w):
-        def score(h_items, h_labels, candidates):
-            out = regression_and_rate(h_items, h_labels, candidates) + w * knn(h_items, h_labels, candidates)
-            return out + c * co_likes(h_items, h_labels, candidates) if c else out
-        return score
+        with_knn = weighted_sum(regression_and_rate, knn, w)
+        return weighted_sum(with_knn, co_likes, c) if c else with_knn
     results = {(c, w): evaluate(summed(c, w), test_users)["pairwise"] for c in co_grid for w in USER_KNN_WEIGHTS}
     c, w = max(results, key=results.get)
     return {

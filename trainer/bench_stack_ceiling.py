@@ -60,11 +60,11 @@ def main():
     # The best baseline's parts, the same objects bench:seeds' rows are scored with.
     summed = summed_baseline_parts(train, test, users)
     regression_and_rate = summed["regression_and_rate"]
-    co_likes, user_knn = summed["co_likes"], summed["user_knn"]
+    co_likes, knn_part = summed["co_likes"], summed["user_knn"]
+    user_knn = knn_part[0] if knn_part is not None else None
     # Parts a tenant lacks (no item rated twice, none rated in training) are tried at 0 only.
     co_grid = CO_LIKE_WEIGHTS if co_likes is not None else (0.0,)
     knn_grid = USER_KNN_WEIGHTS if user_knn is not None else (0.0,)
-    user_knn = user_knn[0] if user_knn is not None else None
 
     rows = baseline_results(train, test, users, summed)
     best = best_baselines(rows)
