@@ -15,9 +15,10 @@ import time
 import numpy as np
 
 from . import baselines
+from .bench_seeds import baseline_results
 from .clustering import adjusted_rand_index, davies_bouldin, kmeans, silhouette
 from .data import eval_users, read_dataset
-from .evaluate import evaluate, model_scorer, user_embeddings
+from .evaluate import evaluate, model_scorer, summarize, user_embeddings
 from .export import load_checkpoint
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -58,31 +59,11 @@ def row(name, r):
     return f"| {name} | {r['pairwise']:.1f} | {r['top1']:.1f} | {r['top2']:.1f} | {r['top3']:.1f} |"
 
 
+# The baselines as bench:seeds scores them (its rows, on the same users and pairs).
 w_global = baselines.global_weights(train)
 shrink, _ = baselines.tune_shrink(train, w_global)
-top = baselines.upper_bound_shrink(users, test.vectors, w_global)   # an upper bound: see baselines.py
-prior_count, _ = baselines.tune_rate_prior(train)
-counts = baselines.item_like_counts(train)
-rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
-regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
-co_likes = baselines.co_like_part(train, test)
-results = {
-    "random": evaluate(baselines.random_scorer(args.seed), users),
-    "global preference (logistic regression, no history)": evaluate(baselines.global_scorer(test.vectors, w_global), users),
-    **{name: evaluate(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
-    "history centroid (cos to liked mean - cos to disliked mean)": evaluate(baselines.centroid_scorer(test.vectors), users),
-    f"per-user logistic regression, shrunk to global (shrink {shrink} tuned on training users)":
-        evaluate(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
-    f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
-        evaluate(baselines.per_user_scorer(test.vectors, w_global, top), users),
-    f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts tuned on training users"
-    f"{baselines.unrated_caveat(counts, test)})":
-        evaluate(rate, users),
-    f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
-        evaluate(regression_and_rate, users),
-    **{name: evaluate(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
-    **{name: evaluate(scorer, users) for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
-}
+results = {"random": evaluate(baselines.random_scorer(args.seed), users),
+           **{name: summarize(rows) for name, rows in baseline_results(train, test, users).items()}}
 for name in ["L_base", "L_base + L_CP", "L_base + L_CP + P_v (full)"]:
     results[f"ours: {name}"] = evaluate(model_scorer(models[name], test.vectors), users)
 

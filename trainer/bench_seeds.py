@@ -165,10 +165,10 @@ def mean_se(values):
 def summed_baseline_parts(train, test, users):
     """The parts the summed baselines are made of, fitted on `train` for the test `users`: a dict of
     w_global, top (the regression's shrink best on the test users), prior_count, counts, rate
-    (scorer), regression_and_rate (memoized scorer: the regression at `top` plus the rate) and
-    co_likes and user_knn (baselines.co_like_part and user_knn_part, or None).
+    (scorer), regression_and_rate ({shrink: memoized scorer}, baselines.regression_and_rate_scorers)
+    and co_likes and user_knn (baselines.co_like_part and user_knn_part, or None).
     Built once, they are shared by baseline_results and benches that mix them again
-    (trainer/bench_stack_ceiling.py), so each user's regression is fitted once."""
+    (trainer/bench_stack_ceiling.py), so each user's regression is fitted once per shrink."""
     w_global = baselines.global_weights(train)
     # The shrink chosen on training users can mislead (baselines.upper_bound_shrink): the
     # regression at its best shrink on the test users is an upper bound for it, and the model is
@@ -177,10 +177,9 @@ def summed_baseline_parts(train, test, users):
     prior_count, _ = baselines.tune_rate_prior(train)
     counts = baselines.item_like_counts(train)
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
-    regression_and_rate = baselines.memoized(baselines.summed_scorer(baselines.per_user_scorer(test.vectors, w_global, top), rate))
     return {"w_global": w_global, "top": top, "prior_count": prior_count, "counts": counts, "rate": rate,
-            "regression_and_rate": regression_and_rate, "co_likes": baselines.co_like_part(train, test),
-            "user_knn": baselines.user_knn_part(train, test)}
+            "regression_and_rate": baselines.regression_and_rate_scorers(test.vectors, w_global, rate),
+            "co_likes": baselines.co_like_part(train, test), "user_knn": baselines.user_knn_part(train, test)}
 
 
 def baseline_results(train, test, users, parts=None):
@@ -191,6 +190,7 @@ def baseline_results(train, test, users, parts=None):
     w_global, top, prior_count, counts, rate, regression_and_rate, co_likes, user_knn = (
         parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate", "co_likes", "user_knn"))
     shrink, _ = baselines.tune_shrink(train, w_global)
+    (summed_shrink,), summed = baselines.upper_bound_sum(users, regression_and_rate)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
@@ -200,11 +200,12 @@ def baseline_results(train, test, users, parts=None):
             evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
         f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts{baselines.unrated_caveat(counts, test)})":
             evaluate_per_user(rate, users),
-        f"per-user logistic regression (shrink {top}, upper bound) + item like rate (log-odds summed)":
-            evaluate_per_user(regression_and_rate, users),
-        **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, top, co_likes).items()},
+        f"per-user logistic regression (shrink {summed_shrink}, chosen on the test users: an upper bound) + item like rate "
+        "(log-odds summed)": evaluate_per_user(summed, users),
         **{name: evaluate_per_user(scorer, users)
-           for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, top, co_likes, user_knn).items()},
+           for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, co_likes).items()},
+        **{name: evaluate_per_user(scorer, users)
+           for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, co_likes, user_knn).items()},
     }
 
 

@@ -1,21 +1,23 @@
 """How far the network could lift the best baseline at most, from bench:seeds' saved models (issue 14,
-session 25): the best baseline's own parts (the per-user regression at the shrink best on the test
-users, the item like rate, the co-likes, user-kNN since session 26) plus each seed's network, every
-weight chosen on the test users themselves.
+session 25): the best baseline's own parts (the per-user regression and the item like rate, the
+co-likes, user-kNN since session 26) plus each seed's network, every weight and the regression's
+shrink chosen on the test users themselves.
 
 npm run bench:stack-ceiling -- --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8]
 (python3 -m trainer.bench_stack_ceiling; --work is a bench:seeds folder whose full models are the network alone,
 as bench:seeds trains them without --train-args --ensemble)
 
-The mix scored is  a * network + regression + rate + c * co-likes + u * user-kNN  (log-odds; the
-co-likes and user-kNN in [-1, 1]), (a, c, u) the weights of NETWORK_WEIGHTS x CO_LIKE_WEIGHTS x
-USER_KNN_WEIGHTS best pairwise on the test users, for each seed. Where the best baseline is one
-of the summed baselines (MovieLens, unseen vectors), a = 0 with its weights is that baseline, so
-the mix never scores below it pairwise; where it is another row (the regression alone on the
-default world, the pairwise preferences on choice worlds) the mix can. Choosing three
-weights on the same users it is scored on flatters it: it is an upper bound on what any served
-combination of these parts could lead by, the weights fitted on users it is not scored on. If it
-does not lead the best baseline by 2 standard errors, no model made of these parts will.
+The mix scored is  a * network + regression(shrink) + rate + c * co-likes + u * user-kNN  (log-odds;
+the co-likes and user-kNN in [-1, 1]), (shrink, a, c, u) those of baselines.SHRINK_GRID x
+NETWORK_WEIGHTS x CO_LIKE_WEIGHTS x USER_KNN_WEIGHTS best pairwise on the test users, for each
+seed (the shrink with the weights since session 27, as the summed baselines choose it). Where
+the best baseline is one of the summed baselines (MovieLens, unseen vectors), a = 0 with its
+shrink and weights is that baseline, so the mix never scores below it pairwise; where it is
+another row (the regression alone on the default world, the pairwise preferences on choice
+worlds) the mix can. Choosing four settings on the same users it is scored on flatters it: it is
+an upper bound on what any served combination of these parts could lead by, the weights fitted
+on users it is not scored on. If it does not lead the best baseline by 2 standard errors, no
+model made of these parts will.
 """
 import itertools
 import os
@@ -36,19 +38,12 @@ USER_KNN_WEIGHTS = (0.0,) + baselines.USER_KNN_WEIGHTS
 METRICS = ("pairwise", "top-1")
 
 
-def mixed(parts, network_weight, co_weight, knn_weight=0.0):
-    """The scorer network_weight * network + regression and rate + co_weight * co-likes +
-    knn_weight * user-kNN, of `parts` (memoized scorers: network, regression and rate, co-likes,
-    user-kNN; a part at weight 0 is not read, so it may be None)."""
-    network, regression_and_rate, co_likes, user_knn = parts
-
-    def score(h_items, h_labels, candidates):
-        out = regression_and_rate(h_items, h_labels, candidates)
-        for weight, part in ((co_weight, co_likes), (knn_weight, user_knn), (network_weight, network)):
-            if weight:
-                out = out + weight * part(h_items, h_labels, candidates)
-        return out
-    return score
+def mixed(regression_and_rate, parts, weights):
+    """The scorer regression_and_rate[shrink] + a * network + c * co-likes + u * user-kNN, for
+    `weights` (shrink, a, c, u) and `parts` (network, co-likes, user-kNN: memoized scorers, None
+    where the tenant lacks one and its weight is 0)."""
+    shrink, *part_weights = weights
+    return baselines.weighted_parts(regression_and_rate[shrink], zip(part_weights, parts))
 
 
 def main():
@@ -72,26 +67,28 @@ def main():
     runs, chosen, alone = [], [], None
     for seed in seeds:
         network, _ = load_checkpoint(os.path.join(args.work, f"seed{seed}-{slug(FULL)}", "ckpt.pt"))
-        parts = (baselines.memoized(log_odds_scorer(network, test.vectors)), regression_and_rate, co_likes, user_knn)
-        results = {weights: evaluate_per_user(mixed(parts, *weights), users)
-                   for weights in itertools.product(NETWORK_WEIGHTS, co_grid, knn_grid)}
+        parts = (baselines.memoized(log_odds_scorer(network, test.vectors)), co_likes, user_knn)
+        results = {weights: evaluate_per_user(mixed(regression_and_rate, parts, weights), users)
+                   for weights in itertools.product(regression_and_rate, NETWORK_WEIGHTS, co_grid, knn_grid)}
         best_weights = max(results, key=lambda k: summarize(results[k])["pairwise"])
         chosen.append(best_weights)
         runs.append(per_user_rates(results[best_weights]))
         if alone is None:
-            # The baseline's parts alone (a = 0) at the weights best on the test users over the
-            # whole grid: the same for every seed.
-            alone_weights = max(itertools.product(co_grid, knn_grid), key=lambda cu: summarize(results[(0.0, *cu)])["pairwise"])
-            alone = per_user_rates(results[(0.0, *alone_weights)])
-    print(f"EVAL-1({args.n_ref}) on {args.test}: {len(users)} users; seeds {seeds}; the weights chosen on the test users "
-          f"(network, co-likes, user-kNN): {chosen}\n")
+            # The baseline's parts alone (a = 0) at the shrink and weights best on the test users
+            # over the whole grid: the same for every seed.
+            alone_weights = max(itertools.product(regression_and_rate, co_grid, knn_grid),
+                                key=lambda scu: summarize(results[(scu[0], 0.0, *scu[1:])])["pairwise"])
+            alone = per_user_rates(results[(alone_weights[0], 0.0, *alone_weights[1:])])
+    print(f"EVAL-1({args.n_ref}) on {args.test}: {len(users)} users; seeds {seeds}; the shrink and weights chosen on the test users "
+          f"(shrink, network, co-likes, user-kNN): {chosen}\n")
     print("| metric | ceiling − best baseline, over users | over seeds and users | 2 SE |\n|---|---|---|---|")
     for i, metric in enumerate(METRICS):
         over_users = paired(np.mean([r[i] for r in runs], 0), reference[metric])
         both = bootstrap_paired(np.array([r[i] for r in runs]), reference[metric])
         verdict = "beyond 2 SE" if abs(over_users["mean"]) >= 2 * both["se"] else "within 2 SE"
         print(f"| {metric} | {over_users['mean']:+.2f} ± {over_users['se']:.2f} | ± {both['se']:.2f} | {verdict} |")
-    print(f"\nThe baseline's parts alone at the weights (co-likes, user-kNN) best on the test users over {co_grid} x {knn_grid}: "
+    print(f"\nThe baseline's parts alone at the shrink and weights (shrink, co-likes, user-kNN) best on the test users over "
+          f"{tuple(regression_and_rate)} x {co_grid} x {knn_grid}: "
           f"{alone_weights}\n")
     print("| metric | those parts − best baseline | ceiling − those parts, over users | over seeds and users |\n|---|---|---|---|")
     for i, metric in enumerate(METRICS):

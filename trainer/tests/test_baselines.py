@@ -4,9 +4,10 @@ import numpy as np
 
 from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, USER_KNN_DAMPING, USER_KNN_SHRINK, bradley_terry_weights, choice_pairs,
                                co_like_scorer, co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
-                               lookalike_centred_scorer, memoized, unrated_caveat, user_knn_part, user_knn_scorer, user_knn_scorers)
+                               lookalike_centred_scorer, memoized, unrated_caveat, upper_bound_sum, user_knn_part, user_knn_scorer, user_knn_scorers,
+                               weighted_parts)
 from trainer.bench_group_oracle import em_mixture
-from trainer.data import Dataset, Interaction
+from trainer.data import Dataset, EvalUser, Interaction
 
 
 class WeightedLogistic(unittest.TestCase):
@@ -75,7 +76,7 @@ class CoLikes(unittest.TestCase):
 
     def test_no_rows_where_no_item_was_rated_twice(self):
         once = labelled(["a", "b"], {"u1": {"a": 1}, "u2": {"b": 0}})
-        self.assertEqual(co_like_scorers(once, once, [], None, 1.0), {})
+        self.assertEqual(co_like_scorers(once, once, [], None), {})
 
     def test_memoized_answers_each_question_once(self):
         calls = []
@@ -112,7 +113,34 @@ class UserKnn(unittest.TestCase):
         train = labelled(["a", "b"], {"u1": {"a": 1, "b": 0}})
         test = labelled(["x", "y"], {"t": {"x": 1, "y": 0}})
         self.assertIsNone(user_knn_part(train, test))
-        self.assertEqual(user_knn_scorers(train, test, [], None, 1.0), {})
+        self.assertEqual(user_knn_scorers(train, test, [], None), {})
+
+
+def constant(values):
+    return lambda h_items, h_labels, candidates: np.array(values, float)[candidates]
+
+
+class SummedBaselines(unittest.TestCase):
+    """The summed baselines: the regression and the rate plus weighted parts, the regression's
+    shrink chosen with the weights."""
+
+    def test_a_weighted_sum_adds_each_part_times_its_weight_and_reads_none_at_zero(self):
+        base, part, never = constant([0.2, 0.4, -0.6]), constant([-0.5, 0.25, 1.0]), constant([float("nan")] * 3)
+        np.testing.assert_allclose(weighted_parts(base, [(4.0, part), (0.0, never), (0.0, None)])([], [], np.array([2, 0])),
+                                   [-0.6 + 4.0, 0.2 - 2.0])
+
+    def test_the_shrink_is_chosen_with_the_weights_not_for_the_regression_alone(self):
+        # Alone the regression is best at shrink 1 (2 pairs of 3 against 1); with the part at
+        # weight 1 the sum is best at shrink 10 (3 of 3; at shrink 1 it still wins 2).
+        user = EvalUser("t", [], [(0, 1), (2, 3), (4, 5)], [])
+        regression_and_rate = {1.0: constant([1, 0, 0, 1, 1, 0]), 10.0: constant([1, 0, 0, 0.5, 0, 1])}
+        part = constant([0, 0, 1, 0, 1.5, 0])
+        self.assertEqual(upper_bound_sum([user], regression_and_rate)[0], (1.0,))
+        chosen, summed = upper_bound_sum([user], regression_and_rate, [(part, (0.0, 1.0))])
+        self.assertEqual(chosen, (10.0, 1.0))
+        np.testing.assert_allclose(summed([], [], np.arange(6)), [1, 0, 1, 0.5, 1.5, 1])
+        # A part the tenant lacks is tried at 0 only.
+        self.assertEqual(upper_bound_sum([user], regression_and_rate, [(None, (1.0, 2.0))])[0], (1.0, 0.0))
 
 
 class ItemRates(unittest.TestCase):
