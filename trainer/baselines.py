@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .data import choose_history_size, eval_users, split_users, subset
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_per_user
 
 
 def random_scorer(seed=0):
@@ -356,6 +356,26 @@ def upper_bound_sum(test_users, regression_and_rate, parts=()):
             results[(shrink, *weights)] = (evaluate(scorer, test_users)["pairwise"], scorer)
     best = max(results, key=lambda key: results[key][0])
     return best, results[best][1]
+
+
+def summed_parts_grid(co_likes, user_knn):
+    """The parts of the fullest summed baseline with the weights each is tried at: the co-likes
+    (0 among them) and user-kNN's scorer (user_knn_part's first), for upper_bound_sum."""
+    return [(co_likes, (0.0, *CO_LIKE_WEIGHTS)), (user_knn[0] if user_knn else None, (0.0, *USER_KNN_WEIGHTS))]
+
+
+def cross_fitted_sum_rows(test_users, regression_and_rate, parts):
+    """(evaluate_per_user rows in user order, the (shrink, weights...) chosen for each half): the
+    summed baseline of upper_bound_sum with its choices made on the other half of the test users
+    (every other user), so no user is scored by choices made on them. The upper bound chooses on
+    the scored users themselves; this is what a deployment choosing on users like them could
+    reach (session 26: 0.9 pairwise below the upper bound on unseen vectors)."""
+    halves = (test_users[0::2], test_users[1::2])
+    choices = [upper_bound_sum(halves[1 - k], regression_and_rate, parts) for k in range(2)]
+    scored = [evaluate_per_user(choices[k][1], halves[k]) for k in range(2)]
+    rows = [None] * len(test_users)
+    rows[0::2], rows[1::2] = scored
+    return rows, [chosen for chosen, _ in choices]
 
 
 def co_like_part(train, test):

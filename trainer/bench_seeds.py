@@ -191,6 +191,8 @@ def baseline_results(train, test, users, parts=None):
         parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate", "co_likes", "user_knn"))
     shrink, _ = baselines.tune_shrink(train, w_global)
     (summed_shrink,), summed = baselines.upper_bound_sum(users, regression_and_rate)
+    cross_fitted, chosen = baselines.cross_fitted_sum_rows(users, regression_and_rate, baselines.summed_parts_grid(co_likes, user_knn))
+    present = "".join(f" + {name}" for name, part in (("co-likes", co_likes), ("user-kNN", user_knn)) if part is not None)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
@@ -206,6 +208,8 @@ def baseline_results(train, test, users, parts=None):
            for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, co_likes).items()},
         **{name: evaluate_per_user(scorer, users)
            for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, co_likes, user_knn).items()},
+        f"per-user logistic regression + item like rate{present}, the shrink and weights (shrink, co-likes, user-kNN) chosen "
+        f"on the other half of the test users: {chosen[0]} and {chosen[1]}": cross_fitted,
     }
 
 

@@ -3,9 +3,9 @@ import unittest
 import numpy as np
 
 from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, USER_KNN_DAMPING, USER_KNN_SHRINK, bradley_terry_weights, choice_pairs,
-                               co_like_scorer, co_like_scorers, co_like_similarities, fit_logistic, global_scorer, global_weights,
-                               lookalike_centred_scorer, memoized, unrated_caveat, upper_bound_sum, user_knn_part, user_knn_scorer, user_knn_scorers,
-                               weighted_parts)
+                               co_like_scorer, co_like_scorers, co_like_similarities, cross_fitted_sum_rows, fit_logistic, global_scorer,
+                               global_weights, lookalike_centred_scorer, memoized, unrated_caveat, upper_bound_sum, user_knn_part,
+                               user_knn_scorer, user_knn_scorers, weighted_parts)
 from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, EvalUser, Interaction
 
@@ -141,6 +141,17 @@ class SummedBaselines(unittest.TestCase):
         np.testing.assert_allclose(summed([], [], np.arange(6)), [1, 0, 1, 0.5, 1.5, 1])
         # A part the tenant lacks is tried at 0 only.
         self.assertEqual(upper_bound_sum([user], regression_and_rate, [(None, (1.0, 2.0))])[0], (1.0, 0.0))
+
+    def test_the_cross_fitted_sum_scores_each_half_by_the_choice_made_on_the_other(self):
+        # Shrink 1 is right for users 0 and 2 (item 0 liked), shrink 10 for users 1 and 3 (item 1
+        # liked). On its own users each half would choose its own shrink and win every pair;
+        # scored by the other half's choice, every pair is lost.
+        users = [EvalUser(str(k), [], [(k % 2, 1 - k % 2)], []) for k in range(4)]
+        regression_and_rate = {1.0: constant([1.0, 0.0]), 10.0: constant([0.0, 1.0])}
+        rows, chosen = cross_fitted_sum_rows(users, regression_and_rate, [])
+        self.assertEqual(chosen, [(10.0,), (1.0,)])
+        self.assertEqual([r["user"] for r in rows], ["0", "1", "2", "3"])
+        self.assertEqual([r["won"] for r in rows], [0, 0, 0, 0])
 
 
 class ItemRates(unittest.TestCase):
