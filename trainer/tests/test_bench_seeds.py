@@ -7,7 +7,7 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_seeds import ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired, per_user_rates
+from trainer.bench_seeds import CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired, per_user_rates
 from trainer.tests.helpers import taste_world
 
 
@@ -93,6 +93,8 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn(f"| ours: {row} |", done.stdout)
         self.assertIn(f"| what it adds to the ensemble ({row} − {ENSEMBLE}) | pairwise |", done.stdout)
         self.assertIn("seed 0: full + averaged + ensemble: regression shrink", done.stdout)
+        # The fullest model is also compared with the summed baseline a deployment could reach.
+        self.assertIn(f"| {row} − the summed baseline {CROSS_FITTED} | pairwise |", done.stdout)
 
 
 class SeedGroups(unittest.TestCase):
