@@ -8,7 +8,7 @@ npm run bench:stack-ceiling -- --train DIR --test DIR --work DIR --seeds 0,1,2 [
 as bench:seeds trains them without --train-args --ensemble)
 
 The mix scored is  a * network + regression(shrink) + rate + c * co-likes + u * user-kNN  (log-odds;
-the co-likes and user-kNN in [-1, 1]), (shrink, a, c, u) those of baselines.SHRINK_GRID x
+the co-likes and user-kNN in [-1, 1]), (shrink, a, c, u) those of baselines.UPPER_BOUND_SHRINK_GRID x
 NETWORK_WEIGHTS x CO_LIKE_WEIGHTS x USER_KNN_WEIGHTS best pairwise on the test users, for each
 seed (the shrink with the weights since session 27, as the summed baselines choose it). Where
 the best baseline is one of the summed baselines (MovieLens, unseen vectors), a = 0 with its
