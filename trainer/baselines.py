@@ -28,6 +28,7 @@
 """
 import itertools
 import math
+import warnings
 
 import numpy as np
 
@@ -360,6 +361,11 @@ def upper_bound_sum(test_users, regression_and_rate, parts=()):
             scorer = weighted_parts(base, zip(weights, (part for part, _ in parts)))
             results[(shrink, *weights)] = (evaluate(scorer, test_users)["pairwise"], scorer)
     best = max(results, key=lambda key: results[key][0])
+    pulls = sorted(regression_and_rate)
+    if len(pulls) > 1 and best[0] in (pulls[0], pulls[-1]):
+        # The grid may stop short of the best pull (session 27: both edges of 0.3-30 were chosen).
+        warnings.warn(f"upper_bound_sum: the best shrink, {best[0]}, is at the edge of the grid {tuple(pulls)}: "
+                      "the upper bound may be higher beyond it", stacklevel=2)
     return best, results[best][1]
 
 
