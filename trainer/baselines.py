@@ -342,9 +342,9 @@ def regression_and_rate_scorers(vectors, w_global, rate, grid=UPPER_BOUND_SHRINK
     """{shrink: the per-user regression at that shrink plus the item like rate (log-odds summed),
     memoized}, the base of every summed baseline. Its shrink is chosen with the other parts'
     weights (upper_bound_sum), not as the regression's alone: with the rate and the co-likes
-    carrying the crowd the sum wants a stronger pull to the global model (session 26: 10-30 on
-    MovieLens, where the regression alone is best at 1, and the cross-fitted sum scored above the
-    "upper bound" built on 1)."""
+    carrying the crowd the sum wants another pull (sessions 26-27: 10-100 on MovieLens, where the
+    regression alone is best at 1 and a cross-fitted sum scored above the "upper bound" built on
+    1; 0.1 on the default world, where the regression alone is best at 1)."""
     return {s: memoized(summed_scorer(per_user_scorer(vectors, w_global, s), rate)) for s in grid}
 
 
