@@ -126,7 +126,8 @@ class SummedBaselines(unittest.TestCase):
     shrink chosen with the weights."""
 
     def setUp(self):
-        # Two pulls are both edges of their grid: the warning is asserted once, silenced elsewhere.
+        # With two pulls in a grid every choice is at an edge: the warning is asserted once and
+        # silenced elsewhere.
         quiet = warnings.catch_warnings()
         quiet.__enter__()
         self.addCleanup(quiet.__exit__, None, None, None)

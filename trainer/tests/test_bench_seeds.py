@@ -7,7 +7,8 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_seeds import CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired, per_user_rates
+from trainer.bench_seeds import (CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired,
+                                 per_user_rates)
 from trainer.tests.helpers import taste_world
 
 
