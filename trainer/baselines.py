@@ -338,14 +338,21 @@ def weighted_parts(base, weighted):
     return score
 
 
-def regression_and_rate_scorers(vectors, w_global, rate, grid=UPPER_BOUND_SHRINK_GRID):
-    """{shrink: the per-user regression at that shrink plus the item like rate (log-odds summed),
-    memoized}, the base of every summed baseline. Its shrink is chosen with the other parts'
-    weights (upper_bound_sum), not as the regression's alone: with the rate and the co-likes
-    carrying the crowd the sum wants another pull (sessions 26-27: 10-100 on MovieLens, where the
-    regression alone is best at 1 and a cross-fitted sum scored above the "upper bound" built on
-    1; 0.1 on the default world, where the regression alone is best at 1)."""
-    return {s: memoized(summed_scorer(per_user_scorer(vectors, w_global, s), rate)) for s in grid}
+def regression_scorers(vectors, w_global, grid=UPPER_BOUND_SHRINK_GRID):
+    """{shrink: the per-user regression at that shrink, memoized}: each test user's regression
+    fitted once per pull, and shared by the regression's own upper bound and every summed
+    baseline built on it (regression_and_rate_scorers)."""
+    return {s: memoized(per_user_scorer(vectors, w_global, s)) for s in grid}
+
+
+def regression_and_rate_scorers(regressions, rate):
+    """{shrink: the per-user regression at that shrink (regression_scorers) plus the item like
+    rate (log-odds summed), memoized}, the base of every summed baseline. Its shrink is chosen with
+    the other parts' weights (upper_bound_sum), not as the regression's alone: with the rate and
+    the co-likes carrying the crowd the sum wants another pull (sessions 26-27: 10-100 on
+    MovieLens, where the regression alone is best at 1 and a cross-fitted sum scored above the
+    "upper bound" built on 1; 0.1 on the default world, where the regression alone is best at 1)."""
+    return {s: memoized(summed_scorer(regression, rate)) for s, regression in regressions.items()}
 
 
 def upper_bound_sum(test_users, regression_and_rate, parts=()):

@@ -166,21 +166,24 @@ def mean_se(values):
 
 def summed_baseline_parts(train, test, users):
     """The parts the summed baselines are made of, fitted on `train` for the test `users`: a dict of
-    w_global, top (the regression's shrink best on the test users), prior_count, counts, rate
-    (scorer), regression_and_rate ({shrink: memoized scorer}, baselines.regression_and_rate_scorers)
-    and co_likes and user_knn (baselines.co_like_part and user_knn_part, or None).
+    w_global, top (the regression's shrink best on the test users), regressions ({shrink: memoized
+    scorer}, baselines.regression_scorers), prior_count, counts, rate (scorer), regression_and_rate
+    ({shrink: memoized scorer}, baselines.regression_and_rate_scorers) and co_likes and user_knn
+    (baselines.co_like_part and user_knn_part, or None).
     Built once, they are shared by baseline_results and benches that mix them again
     (trainer/bench_stack_ceiling.py), so each user's regression is fitted once per shrink."""
     w_global = baselines.global_weights(train)
+    regressions = baselines.regression_scorers(test.vectors, w_global)
     # The shrink chosen on training users can mislead (baselines.upper_bound_shrink): the
     # regression at its best shrink on the test users is an upper bound for it, and the model is
-    # compared with it too, so a lead holds against the strongest baseline.
-    top = baselines.upper_bound_shrink(users, test.vectors, w_global)
+    # compared with it too, so a lead holds against the strongest baseline. (The regression alone
+    # is a sum of no parts.)
+    (top,), _ = baselines.upper_bound_sum(users, regressions)
     prior_count, _ = baselines.tune_rate_prior(train)
     counts = baselines.item_like_counts(train)
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
-    return {"w_global": w_global, "top": top, "prior_count": prior_count, "counts": counts, "rate": rate,
-            "regression_and_rate": baselines.regression_and_rate_scorers(test.vectors, w_global, rate),
+    return {"w_global": w_global, "top": top, "regressions": regressions, "prior_count": prior_count, "counts": counts,
+            "rate": rate, "regression_and_rate": baselines.regression_and_rate_scorers(regressions, rate),
             "co_likes": baselines.co_like_part(train, test), "user_knn": baselines.user_knn_part(train, test)}
 
 
@@ -189,8 +192,9 @@ def baseline_results(train, test, users, parts=None):
     same test users and pairs as the models. `parts`: summed_baseline_parts of the same data,
     when the caller has them."""
     parts = parts or summed_baseline_parts(train, test, users)
-    w_global, top, prior_count, counts, rate, regression_and_rate, co_likes, user_knn = (
-        parts[k] for k in ("w_global", "top", "prior_count", "counts", "rate", "regression_and_rate", "co_likes", "user_knn"))
+    w_global, top, regressions, prior_count, counts, rate, regression_and_rate, co_likes, user_knn = (
+        parts[k] for k in ("w_global", "top", "regressions", "prior_count", "counts", "rate", "regression_and_rate", "co_likes",
+                           "user_knn"))
     shrink, _ = baselines.tune_shrink(train, w_global)
     (summed_shrink,), summed = baselines.upper_bound_sum(users, regression_and_rate)
     cross_fitted, chosen = baselines.cross_fitted_sum_rows(users, regression_and_rate, baselines.summed_parts_grid(co_likes, user_knn))
@@ -199,9 +203,9 @@ def baseline_results(train, test, users, parts=None):
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
         "history centroid": evaluate_per_user(baselines.centroid_scorer(test.vectors), users),
-        f"per-user logistic regression (shrink {shrink})": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, shrink), users),
+        f"per-user logistic regression (shrink {shrink})": evaluate_per_user(regressions[shrink], users),
         f"per-user logistic regression (shrink {top}, chosen on the test users: an upper bound)":
-            evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
+            evaluate_per_user(regressions[top], users),
         f"item like rate (by item id, no vectors; {prior_count:g} pseudo-counts{baselines.unrated_caveat(counts, test)})":
             evaluate_per_user(rate, users),
         f"per-user logistic regression (shrink {summed_shrink}, chosen on the test users: an upper bound) + item like rate "
