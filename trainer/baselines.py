@@ -24,7 +24,9 @@
   learnt it from the vectors' rating factors);
 - user-kNN: user-based collaborative filtering, "users like them": a candidate scores by the
   votes of the training users whose likes and dislikes agree most with the history's, what the
-  paper's preference tokens let a new user borrow.
+  paper's preference tokens let a new user borrow;
+- latent classes (trainer/latent_classes.py): users in K groups, each a logistic regression over
+  item vectors, fitted by EM; a new user's group weighed by the history.
 """
 import itertools
 import math
@@ -45,18 +47,19 @@ def _with_bias(x):
     return np.hstack([x, np.ones((x.shape[0], 1), x.dtype)])
 
 
-def fit_logistic(x, y, l2=1.0, prior=None, steps=25, weight=None, offset=None):
+def fit_logistic(x, y, l2=1.0, prior=None, steps=25, weight=None, offset=None, start=None):
     """Newton's method for L2-regularised logistic regression, the penalty pulling towards `prior`.
 
     Minimises sum(weight * log(1 + exp(-s * (w.x + offset)))) + l2/2 * |w - prior|^2 over w (bias
-    included; every row weighs 1 without `weight`, and has offset 0 without `offset`).
+    included; every row weighs 1 without `weight`, and has offset 0 without `offset`), from
+    `start` (`prior` without it: a warm start lets EM take a few steps a round).
     """
     x = _with_bias(np.asarray(x, np.float64))
     y = np.asarray(y, np.float64)
     weight = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
     offset = np.zeros(len(y)) if offset is None else np.asarray(offset, np.float64)
     prior = np.zeros(x.shape[1]) if prior is None else prior
-    w = prior.copy()
+    w = np.array(prior if start is None else start, np.float64)
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(x @ w + offset)))
         grad = x.T @ (weight * (p - y)) + l2 * (w - prior)

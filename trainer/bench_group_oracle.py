@@ -11,8 +11,10 @@ the global regression). Two scorers use them on the test users:
   likes and dislikes (uniform prior): what a model that had learned the world's group tastes
   perfectly could do from that history.
 With --learned, also mixtures of that many regressions fitted on the training users by EM
-without the labels (em_mixture), used as the second scorer is: can the groups be found at all
-from these users' histories. All are paired, user by user, against the global regression and the
+without the labels (trainer/latent_classes.py, pulled towards the global regression as the
+groups' are), used as the second scorer is: can the groups be found at all from these users'
+histories. Since session 28 that mixture, its K chosen on training users, is a baseline of
+bench:seeds. All are paired, user by user, against the global regression and the
 per-user regression at its best pull on the test users (the best baselines of bench:seeds).
 """
 import argparse
@@ -24,51 +26,7 @@ from . import baselines
 from .bench_seeds import paired, per_user_rates, show_difference
 from .data import eval_users, read_dataset
 from .evaluate import evaluate_per_user, summarize
-
-
-def _features(vectors, items):
-    """The items' vectors with the bias column, as the regressions' weights expect."""
-    return baselines._with_bias(vectors[items].astype(np.float64))
-
-
-def _log_likelihoods(W, x, labels):
-    """[classes]: the log-likelihood of these labels under each class's regression."""
-    logits = x @ W.T
-    return (labels[:, None] * -np.logaddexp(0, -logits) + (1 - labels[:, None]) * -np.logaddexp(0, logits)).sum(0)
-
-
-def mixture_scorer(vectors, W, prior):
-    """Candidates scored by the classes' like probabilities, weighted by the user's posterior over
-    classes given the history's likes and dislikes."""
-    def score(h_items, h_labels, candidates):
-        loglik = _log_likelihoods(W, _features(vectors, h_items), h_labels) + np.log(prior)
-        posterior = np.exp(loglik - loglik.max())
-        return (1 / (1 + np.exp(-(_features(vectors, candidates) @ W.T)))) @ (posterior / posterior.sum())
-    return score
-
-
-def em_mixture(train, w_global, k, iterations=30, seed=0):
-    """A mixture of k logistic regressions over the training users, fitted by EM without group
-    labels: each user belongs to one class, the E-step weighs the classes by how well each explains
-    all of the user's likes and dislikes, the M-step refits each class's regression on every
-    interaction weighted by its user's responsibility (pulled towards the global regression)."""
-    rng = np.random.default_rng(seed)
-    users = list(train.users)
-    items = [[r.item for r in train.users[u]] for u in users]
-    x = [_features(train.vectors, i) for i in items]
-    y = [np.array([r.label for r in train.users[u]], np.float64) for u in users]
-    responsibility = rng.dirichlet(np.ones(k), len(users))           # [users, k], a random start
-    all_vectors, all_y = train.vectors[np.concatenate(items)], np.concatenate(y)
-    owner = np.concatenate([np.full(len(v), i) for i, v in enumerate(y)])
-    W = np.tile(w_global, (k, 1))
-    for _ in range(iterations):
-        for c in range(k):
-            W[c] = baselines.fit_logistic(all_vectors, all_y, prior=w_global, steps=15, weight=responsibility[owner, c])
-        prior = responsibility.mean(0)
-        loglik = np.stack([_log_likelihoods(W, xi, yi) for xi, yi in zip(x, y)]) + np.log(prior)
-        responsibility = np.exp(loglik - loglik.max(1, keepdims=True))
-        responsibility /= responsibility.sum(1, keepdims=True)
-    return W, responsibility.mean(0)
+from .latent_classes import fit_latent_classes, latent_class_scorer
 
 
 def main():
@@ -87,18 +45,18 @@ def main():
     by_group = {g: [r for u, rows in train.users.items() if group.get(u) == g for r in rows] for g in ids}
     W = np.stack([baselines.fit_logistic(train.vectors[[r.item for r in by_group[g]]], [r.label for r in by_group[g]], prior=w_global)
                   for g in ids])
-    inferred = mixture_scorer(test.vectors, W, np.full(len(ids), 1.0 / len(ids)))
+    inferred = latent_class_scorer(test.vectors, W, np.full(len(ids), 1.0 / len(ids)))
 
-    learned = {k: em_mixture(train, w_global, k) for k in args.learned}
+    learned = {k: fit_latent_classes(train, k, pull_to=w_global) for k in args.learned}
     top = baselines.upper_bound_shrink(users, test.vectors, w_global)
     rows = {
         "global regression": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         f"per-user regression (pull {top}, best on the test users)": evaluate_per_user(baselines.per_user_scorer(test.vectors, w_global, top), users),
         "the user's true group's regression (oracle)": [row for u in users for row in evaluate_per_user(
-            lambda h, l, c, w=W[ids.index(group[u.user])]: _features(test.vectors, c) @ w, [u])],
+            lambda h, l, c, w=W[ids.index(group[u.user])]: baselines._with_bias(test.vectors[c].astype(np.float64)) @ w, [u])],
         "groups known, membership inferred from the history": evaluate_per_user(inferred, users),
         **{f"{k} classes learned without labels (EM), membership inferred from the history":
-           evaluate_per_user(mixture_scorer(test.vectors, Wk, prior), users) for k, (Wk, prior) in learned.items()},
+           evaluate_per_user(latent_class_scorer(test.vectors, Wk, prior), users) for k, (Wk, prior) in learned.items()},
     }
     print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users in {len(ids)} groups\n")
     print("| scorer | pairwise | top-1 |\n|---|---|---|")

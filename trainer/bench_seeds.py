@@ -25,6 +25,7 @@ from .export import load_checkpoint
 from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .item_rates import add_item_rates
+from .latent_classes import latent_class_part, latent_class_scorers
 
 VARIANTS = {
     "L_base": ["--loss", "base", "--tokens", "0"],
@@ -169,7 +170,7 @@ def summed_baseline_parts(train, test, users):
     w_global, top (the regression's shrink best on the test users), regressions ({shrink: memoized
     scorer}, baselines.regression_scorers), prior_count, counts, rate (scorer), regression_and_rate
     ({shrink: memoized scorer}, baselines.regression_and_rate_scorers) and co_likes and user_knn
-    (baselines.co_like_part and user_knn_part, or None).
+    (baselines.co_like_part and user_knn_part, or None) and latent_classes (latent_classes.latent_class_part).
     Built once, they are shared by baseline_results and benches that mix them again
     (trainer/bench_stack_ceiling.py), so each user's regression is fitted once per shrink."""
     w_global = baselines.global_weights(train)
@@ -184,7 +185,8 @@ def summed_baseline_parts(train, test, users):
     rate = baselines.item_rate_scorer(counts, test.item_ids, prior_count)
     return {"w_global": w_global, "top": top, "regressions": regressions, "prior_count": prior_count, "counts": counts,
             "rate": rate, "regression_and_rate": baselines.regression_and_rate_scorers(regressions, rate),
-            "co_likes": baselines.co_like_part(train, test), "user_knn": baselines.user_knn_part(train, test)}
+            "co_likes": baselines.co_like_part(train, test), "user_knn": baselines.user_knn_part(train, test),
+            "latent_classes": latent_class_part(train, test)}
 
 
 def baseline_results(train, test, users, parts=None):
@@ -214,6 +216,8 @@ def baseline_results(train, test, users, parts=None):
            for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, co_likes).items()},
         **{name: evaluate_per_user(scorer, users)
            for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, co_likes, user_knn).items()},
+        **{name: evaluate_per_user(scorer, users)
+           for name, scorer in latent_class_scorers(users, regression_and_rate, co_likes, parts["latent_classes"]).items()},
         f"per-user logistic regression + item like rate{present}, the shrink and weights (shrink, co-likes, user-kNN) "
         f"{CROSS_FITTED}: {chosen[0]} and {chosen[1]}": cross_fitted,
     }

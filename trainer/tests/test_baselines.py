@@ -7,7 +7,6 @@ from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, USER_KNN_DAMPING
                                co_like_scorer, co_like_scorers, co_like_similarities, cross_fitted_sum_rows, fit_logistic, global_scorer,
                                global_weights, lookalike_centred_scorer, memoized, unrated_caveat, upper_bound_sum, user_knn_part,
                                user_knn_scorer, user_knn_scorers, weighted_parts)
-from trainer.bench_group_oracle import em_mixture
 from trainer.data import Dataset, EvalUser, Interaction
 
 
@@ -21,26 +20,6 @@ class WeightedLogistic(unittest.TestCase):
         dropped_and_doubled = fit_logistic(np.r_[x[10:30], x[30:], x[30:]], np.r_[y[10:30], y[30:], y[30:]], steps=50)
         np.testing.assert_allclose(weighted, dropped_and_doubled, atol=1e-8)
         np.testing.assert_allclose(fit_logistic(x, y, weight=np.ones(40)), fit_logistic(x, y))
-
-
-class MixtureWithoutLabels(unittest.TestCase):
-    def test_em_finds_two_groups_of_opposite_taste(self):
-        # Items vary along two axes; group 0 likes items high on axis 0, group 1 items low on it.
-        # Each user has 12 labelled items; EM is not told who is in which group.
-        rng = np.random.default_rng(3)
-        vectors = rng.normal(size=(200, 2)).astype(np.float32)
-        users, truth = {}, {}
-        for u in range(80):
-            g = u % 2
-            items = rng.choice(200, 12, replace=False)
-            like = (vectors[items, 0] > 0) == (g == 0)
-            users[f"u{u}"] = [Interaction(int(i), int(l), 0, k, "") for k, (i, l) in enumerate(zip(items, like))]
-            truth[f"u{u}"] = g
-        train = Dataset("", vectors, [str(i) for i in range(200)], [""] * 200, users)
-        W, prior = em_mixture(train, np.zeros(3), 2)
-        self.assertLess(W[0, 0] * W[1, 0], 0)                       # one class likes axis 0, the other dislikes it
-        self.assertGreater(min(abs(W[0, 0]), abs(W[1, 0])), 1.0)
-        np.testing.assert_allclose(prior, [0.5, 0.5], atol=0.1)
 
 
 def labelled(ids, users):

@@ -96,6 +96,9 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn("seed 0: full + averaged + ensemble: regression shrink", done.stdout)
         # The fullest model is also compared with the summed baseline a deployment could reach.
         self.assertIn(f"| {row} − the summed baseline {CROSS_FITTED} | pairwise |", done.stdout)
+        # The latent classes are a baseline row, alone and summed.
+        self.assertIn("| latent classes (", done.stdout)
+        self.assertIn(" x latent classes (shrink and weights chosen on the test users: an upper bound) |", done.stdout)
 
 
 class SeedGroups(unittest.TestCase):
