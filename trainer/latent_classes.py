@@ -25,7 +25,7 @@ from .evaluate import evaluate
 
 # Classes tried, chosen on training users (tune_latent_classes).
 CLASS_GRID = (1, 2, 4, 8, 16, 32)
-# EM rounds at most, and the largest change of a responsibility that counts as converged.
+# EM rounds at most, and the largest change of a responsibility or a weight that counts as converged.
 EM_ROUNDS = 40
 EM_TOLERANCE = 1e-4
 # Newton steps per class per round: warm-started from the last round's weights, a few suffice
