@@ -194,9 +194,9 @@ def baseline_results(train, test, users, parts=None):
     same test users and pairs as the models. `parts`: summed_baseline_parts of the same data,
     when the caller has them."""
     parts = parts or summed_baseline_parts(train, test, users)
-    w_global, top, regressions, prior_count, counts, rate, regression_and_rate, co_likes, user_knn = (
+    w_global, top, regressions, prior_count, counts, rate, regression_and_rate, co_likes, user_knn, latent_classes = (
         parts[k] for k in ("w_global", "top", "regressions", "prior_count", "counts", "rate", "regression_and_rate", "co_likes",
-                           "user_knn"))
+                           "user_knn", "latent_classes"))
     shrink, _ = baselines.tune_shrink(train, w_global)
     (summed_shrink,), summed = baselines.upper_bound_sum(users, regression_and_rate)
     cross_fitted, chosen = baselines.cross_fitted_sum_rows(users, regression_and_rate, baselines.summed_parts_grid(co_likes, user_knn))
@@ -217,7 +217,7 @@ def baseline_results(train, test, users, parts=None):
         **{name: evaluate_per_user(scorer, users)
            for name, scorer in baselines.user_knn_scorers(train, test, users, regression_and_rate, co_likes, user_knn).items()},
         **{name: evaluate_per_user(scorer, users)
-           for name, scorer in latent_class_scorers(users, regression_and_rate, co_likes, parts["latent_classes"]).items()},
+           for name, scorer in latent_class_scorers(users, regression_and_rate, co_likes, latent_classes).items()},
         f"per-user logistic regression + item like rate{present}, the shrink and weights (shrink, co-likes, user-kNN) "
         f"{CROSS_FITTED}: {chosen[0]} and {chosen[1]}": cross_fitted,
     }

@@ -8,23 +8,22 @@ from trainer.latent_classes import _rows, fit_latent_classes, latent_class_score
 
 
 def two_groups(users=80, items=200, per_user=12, seed=3, groups=2):
-    """Items vary along two axes; group 0 (even users) likes items high on axis 0, group 1 items
-    low on it (with groups=1, every user is in group 0). ({user: group}, the Dataset.)"""
+    """A Dataset whose items vary along two axes; group 0 (even users) likes items high on axis 0,
+    group 1 items low on it (with groups=1, every user is in group 0)."""
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(items, 2)).astype(np.float32)
-    rows, truth = {}, {}
+    rows = {}
     for u in range(users):
         g = u % groups
         chosen = rng.choice(items, per_user, replace=False)
         like = (vectors[chosen, 0] > 0) == (g == 0)
         rows[f"u{u}"] = [Interaction(int(i), int(l), 0, k, "") for k, (i, l) in enumerate(zip(chosen, like))]
-        truth[f"u{u}"] = g
-    return truth, Dataset("", vectors, [str(i) for i in range(items)], [""] * items, rows)
+    return Dataset("", vectors, [str(i) for i in range(items)], [""] * items, rows)
 
 
 class LatentClasses(unittest.TestCase):
     def test_em_finds_two_groups_of_opposite_taste_without_their_labels(self):
-        _, train = two_groups()
+        train = two_groups()
         weights, prior = fit_latent_classes(train, 2)
         self.assertLess(weights[0, 0] * weights[1, 0], 0)        # one class likes axis 0, the other dislikes it
         self.assertGreater(min(abs(weights[0, 0]), abs(weights[1, 0])), 1.0)
@@ -34,17 +33,17 @@ class LatentClasses(unittest.TestCase):
         # EM stops when the weights settle too, not only the responsibilities (which never move
         # with one class): one round of its few Newton steps would stop short of the fit, here
         # where one taste separates the labels and the weights are large.
-        _, train = two_groups(seed=4, groups=1)
+        train = two_groups(seed=4, groups=1)
         self.assertGreater(abs(global_weights(train)[0]), 5.0)
         weights, prior = fit_latent_classes(train, 1)
         np.testing.assert_allclose(weights[0], global_weights(train), atol=1e-4)
         np.testing.assert_allclose(prior, [1.0])
 
     def test_the_history_chooses_the_class_that_scores_the_candidates(self):
-        _, train = two_groups()
+        train = two_groups()
         score = latent_class_scorer(train.vectors, *fit_latent_classes(train, 2))
-        high, low = int(np.argmax(train.vectors[:, 0])), int(np.argmin(train.vectors[:, 0]))
         order = np.argsort(train.vectors[:, 0])
+        high, low = int(order[-1]), int(order[0])
         likes_high = score(np.r_[order[-4:], order[:4]], np.r_[np.ones(4), np.zeros(4)], np.array([high, low]))
         likes_low = score(np.r_[order[-4:], order[:4]], np.r_[np.zeros(4), np.ones(4)], np.array([high, low]))
         self.assertGreater(likes_high[0], likes_high[1])
@@ -52,13 +51,13 @@ class LatentClasses(unittest.TestCase):
 
     def test_the_number_of_classes_is_chosen_on_training_users(self):
         # One class (the global regression) cannot tell the two groups apart: their tastes cancel.
-        _, train = two_groups(users=120)
+        train = two_groups(users=120)
         k, results = tune_latent_classes(train, grid=(1, 2))
         self.assertEqual(k, 2)
         self.assertGreater(results[2], results[1] + 20)
 
     def test_a_large_tenant_is_fitted_on_whole_users_up_to_the_row_cap(self):
-        _, train = two_groups(users=50, per_user=12)
+        train = two_groups(users=50, per_user=12)
         x, labels, owner, users = _rows(train, max_rows=100)
         self.assertEqual(users, 8)                              # 8 whole users of 12 labels, 96 rows
         self.assertEqual(len(x), 96)
