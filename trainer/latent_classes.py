@@ -38,9 +38,9 @@ LATENT_CLASS_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def _rows(dataset, max_rows=GLOBAL_FIT_ROWS, seed=0):
-    """(item vectors [N, D], labels [N], owner index [N], user count): every label of the
-    dataset's users, or the labels of a seeded sample of whole users when there are more than
-    `max_rows` (a user's responsibilities need all their labels)."""
+    """(item rows [N], labels [N], owner index [N], user count): every label of the dataset's
+    users, or the labels of a seeded sample of whole users when there are more than `max_rows`
+    (a user's responsibilities need all their labels)."""
     users = sorted(dataset.users)
     sizes = np.array([len(dataset.users[u]) for u in users])
     if sizes.sum() > max_rows:
@@ -50,14 +50,14 @@ def _rows(dataset, max_rows=GLOBAL_FIT_ROWS, seed=0):
     items = np.array([r.item for u in users for r in dataset.users[u]])
     labels = np.array([r.label for u in users for r in dataset.users[u]], np.float64)
     owner = np.concatenate([np.full(len(dataset.users[u]), i) for i, u in enumerate(users)])
-    return dataset.vectors[items].astype(np.float64), labels, owner, len(users)
+    return items, labels, owner, len(users)
 
 
-def _class_log_likelihoods(x, labels, owner, users, weights):
-    """[users, K]: each user's log-likelihood of all their labels under each class."""
-    margins = x @ weights.T                                                     # [N, K]
+def _class_log_likelihoods(margins, labels, owner, users):
+    """[users, K]: each user's log-likelihood of all their labels under each class, from each
+    label's item's margins [N, K] under the classes."""
     per_row = -np.logaddexp(0.0, -(2.0 * labels[:, None] - 1.0) * margins)
-    out = np.zeros((users, weights.shape[0]))
+    out = np.zeros((users, margins.shape[1]))
     np.add.at(out, owner, per_row)
     return out
 
@@ -71,17 +71,26 @@ def _posterior(log_likelihoods, prior):
 
 def fit_latent_classes(dataset, classes: int, seed: int = 0, pull_to=None):
     """(weights [K, D + 1], prior [K]) by EM from seeded random responsibilities."""
-    x, labels, owner, users = _rows(dataset, seed=seed)
+    items, labels, owner, users = _rows(dataset, seed=seed)
+    # A class's loss over the labels depends on each item only through the responsibilities summed
+    # over its likes and over its dislikes: the M-step fits each class on the rated items, each
+    # weighed by that sum with its share of likes as the label (the same loss and Newton steps,
+    # on about 50 times fewer rows on MovieLens).
+    rated, items = np.unique(items, return_inverse=True)
+    x = dataset.vectors[rated].astype(np.float64)
     with_bias = _with_bias(x)
     responsibilities = np.random.default_rng(seed).dirichlet(np.ones(classes), size=users)
     weights = np.tile(np.zeros(x.shape[1] + 1) if pull_to is None else np.asarray(pull_to, np.float64), (classes, 1))
     for _ in range(EM_ROUNDS):
         before = weights.copy()
         for k in range(classes):
-            weights[k] = fit_logistic(x, labels, l2=CLASS_L2, prior=pull_to, steps=NEWTON_STEPS,
-                                      weight=responsibilities[owner, k], start=weights[k])
+            share = responsibilities[owner, k]
+            total = np.bincount(items, weights=share, minlength=len(rated))
+            liked = np.bincount(items, weights=share * labels, minlength=len(rated))
+            weights[k] = fit_logistic(x, liked / np.maximum(total, 1e-300), l2=CLASS_L2, prior=pull_to, steps=NEWTON_STEPS,
+                                      weight=total, start=weights[k])
         prior = responsibilities.mean(0)
-        updated = _posterior(_class_log_likelihoods(with_bias, labels, owner, users, weights), prior)
+        updated = _posterior(_class_log_likelihoods((with_bias @ weights.T)[items], labels, owner, users), prior)
         # Both must settle: with one class the responsibilities never move, and the weights
         # need more rounds of NEWTON_STEPS steps.
         change = max(np.abs(updated - responsibilities).max(), np.abs(weights - before).max())
@@ -99,7 +108,7 @@ def latent_class_scorer(vectors, weights, prior):
         h = _with_bias(vectors[np.asarray(h_items)])
         labels = np.asarray(h_labels, np.float64)
         owner = np.zeros(len(labels), dtype=int)
-        posterior = _posterior(_class_log_likelihoods(h, labels, owner, 1, weights), prior)[0]
+        posterior = _posterior(_class_log_likelihoods(h @ weights.T, labels, owner, 1), prior)[0]
         like = 1.0 / (1.0 + np.exp(-(_with_bias(vectors[np.asarray(candidates)]) @ weights.T)))
         q = np.clip(like @ posterior, 1e-12, 1 - 1e-12)
         return np.log(q) - np.log1p(-q)

@@ -58,9 +58,9 @@ class LatentClasses(unittest.TestCase):
 
     def test_a_large_tenant_is_fitted_on_whole_users_up_to_the_row_cap(self):
         train = two_groups(users=50, per_user=12)
-        x, labels, owner, users = _rows(train, max_rows=100)
+        items, labels, owner, users = _rows(train, max_rows=100)
         self.assertEqual(users, 8)                              # 8 whole users of 12 labels, 96 rows
-        self.assertEqual(len(x), 96)
+        self.assertEqual(len(items), 96)
         np.testing.assert_array_equal(np.bincount(owner), np.full(8, 12))
         self.assertEqual(len(_rows(train)[0]), 600)
 
