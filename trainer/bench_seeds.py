@@ -24,6 +24,7 @@ from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
 from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
+from .served_latent_classes import add_latent_classes
 from .item_rates import add_item_rates
 from .latent_classes import latent_class_part, latent_class_scorers
 
@@ -76,6 +77,11 @@ def with_rates(ensemble_label):
 def with_co_likes(label):
     """The row of a model with the co-likes added as the trainer adds them."""
     return f"{label} + co-likes"
+
+
+def with_latent_classes(label):
+    """The row of a model with the latent classes added as the trainer adds them."""
+    return f"{label} + latent classes"
 
 
 def with_prior(label):
@@ -252,6 +258,10 @@ def main():
     parser.add_argument("--co-likes", action="store_true",
                         help="also each fitted ensemble (with its rates, under --item-rates) with the co-likes added as "
                              "`trainer.train --co-likes auto` adds them (trainer/co_likes.py), from the same checkpoints")
+    parser.add_argument("--latent-classes", action="store_true",
+                        help="also each fitted ensemble (with its rates and co-likes, under --item-rates and --co-likes) with the "
+                             "latent classes added as `trainer.train --latent-classes auto` adds them "
+                             "(trainer/served_latent_classes.py), from the same checkpoints")
     parser.add_argument("--choice-prior", action="store_true",
                         help="also each fitted ensemble (with its rates, under --item-rates) with the choice prior added as "
                              "`trainer.train --choice-prior auto` adds it (trainer/choice_prior.py), from the same checkpoints")
@@ -262,6 +272,8 @@ def main():
         parser.error("--item-rates: the rates are added to the ensembles, so it needs --ensemble")
     if args.co_likes and not args.ensemble:
         parser.error("--co-likes: the co-likes are added to the ensembles, so it needs --ensemble")
+    if args.latent_classes and not args.ensemble:
+        parser.error("--latent-classes: the classes are added to the ensembles, so it needs --ensemble")
     if args.choice_prior and not args.ensemble:
         parser.error("--choice-prior: the prior is added to the ensembles, so it needs --ensemble")
     extra = extra_variants(args.variant)
@@ -288,15 +300,18 @@ def main():
                      **{ensemble_of(name): (name, None) for name in extra if name not in shipped}}
     rated = [with_rates(label) for label, (_, fixed) in ensembles.items() if fixed is None] if args.item_rates else []
     # Each later stage goes on the last before it of each fitted ensemble, in the trainer's order:
-    # rates, co-likes, prior.
+    # rates, co-likes, latent classes, prior.
     fitted = [label for label, (_, fixed) in ensembles.items() if fixed is None]
     rated_or_not = {label: with_rates(label) if args.item_rates else label for label in fitted}
     co_on = rated_or_not if args.co_likes else {}
-    prior_on = {label: with_co_likes(last) if args.co_likes else last for label, last in rated_or_not.items()} if args.choice_prior else {}
-    with_cos = [with_co_likes(last) for last in co_on.values()]
-    with_priors = [with_prior(last) for last in prior_on.values()]
-    model_rows = {name: [] for name in [*variants, *ensembles, *rated, *with_cos, *with_priors]}
-    seconds = {name: [] for name in [*variants, *ensembles, *rated, *with_cos, *with_priors]}
+    co_or_not = {label: with_co_likes(last) if args.co_likes else last for label, last in rated_or_not.items()}
+    classes_on = co_or_not if args.latent_classes else {}
+    prior_on = ({label: with_latent_classes(last) if args.latent_classes else last for label, last in co_or_not.items()}
+                if args.choice_prior else {})
+    later = [*(with_co_likes(last) for last in co_on.values()), *(with_latent_classes(last) for last in classes_on.values()),
+             *(with_prior(last) for last in prior_on.values())]
+    model_rows = {name: [] for name in [*variants, *ensembles, *rated, *later]}
+    seconds = {name: [] for name in [*variants, *ensembles, *rated, *later]}
     train_args = args.train_args.split()
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
@@ -337,6 +352,13 @@ def main():
                         print(f"seed {seed}: {co_on[label]} + co-likes: weight {record['weight']}, the model's "
                               f"{record.get('scale')}, on {record['items']} items (the co-likes' coefficient "
                               f"{record.get('co_like_coefficient')} ± {record.get('co_like_standard_error')})", flush=True)
+                    if label in classes_on:
+                        last, record = add_latent_classes(last, train, train_ids, split_val_users, seed)
+                        model_rows[with_latent_classes(classes_on[label])].append(evaluate_per_user(model_scorer(last, test.vectors), users))
+                        seconds[with_latent_classes(classes_on[label])].append(seconds[name][-1])
+                        print(f"seed {seed}: {classes_on[label]} + latent classes: weight {record['weight']}, the model's "
+                              f"{record.get('scale')}, {record['classes']} classes (their coefficient "
+                              f"{record.get('class_coefficient')} ± {record.get('class_standard_error')})", flush=True)
                     if label in prior_on:
                         prior_model, record = add_choice_prior(last, train, train_ids, split_val_users, seed)
                         model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
@@ -389,6 +411,9 @@ def main():
     for last in co_on.values():
         comparisons += [(with_co_likes(last), BEST, f"{with_co_likes(last)} − best baseline"),
                         (with_co_likes(last), last, "what the co-likes add")]
+    for last in classes_on.values():
+        comparisons += [(with_latent_classes(last), BEST, f"{with_latent_classes(last)} − best baseline"),
+                        (with_latent_classes(last), last, "what the latent classes add")]
     for last in prior_on.values():
         comparisons += [(with_prior(last), BEST, f"{with_prior(last)} − best baseline"),
                         (with_prior(last), last, "what the choice prior adds")]
@@ -404,7 +429,8 @@ def main():
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")
-          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --co-likes" if args.co_likes else "") + (" --choice-prior" if args.choice_prior else "") + (" --no-ablations" if args.no_ablations else ""))
+          + "".join(f" --variant '{spec}'" for spec in args.variant) + (" --ensemble" if args.ensemble else "") + (" --item-rates" if args.item_rates else "") + (" --co-likes" if args.co_likes else "")
+          + (" --latent-classes" if args.latent_classes else "") + (" --choice-prior" if args.choice_prior else "") + (" --no-ablations" if args.no_ablations else ""))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
 
 def export_onnx(model, path: str, metadata: dict) -> None:
     """Exports a PreferenceModel, an average of them (network_average.py), or either with the
-    items' like rates added (item_rates.py), and either with the choice prior (choice_prior.py)."""
+    items' like rates added (item_rates.py), the co-likes (co_likes.py) or the latent classes
+    (served_latent_classes.py), and any of these with the choice prior (choice_prior.py)."""
     model.eval()
     networks = members_of(model)
     for network in networks:
@@ -111,6 +112,13 @@ def metadata_for(checkpoint) -> dict:
         "co_like_scale": config.get("co_like_scale", 1.0),
         # Whether the trainer was asked for the co-likes and what it chose: "off", or why.
         "co_likes": "off" if not checkpoint["metrics"].get("co_likes") else checkpoint["metrics"]["co_likes"]["selected_by"],
+        # The latent classes of users whose log-odds are added, their weight and the model's
+        # (served_latent_classes.py), and whether the trainer was asked for them and what it chose.
+        "latent_class_count": config.get("latent_class_count", 0),
+        "latent_class_weight": config.get("latent_class_weight", 0.0),
+        "latent_class_scale": config.get("latent_class_scale", 1.0),
+        "latent_classes": ("off" if not checkpoint["metrics"].get("latent_classes")
+                           else checkpoint["metrics"]["latent_classes"]["selected_by"]),
         # The images the choice prior judges a candidate against, its weight and the model's
         # (choice_prior.py).
         "choice_memory": config.get("choice_memory", 0),

@@ -1,7 +1,7 @@
 """Writes an exported model and PyTorch's outputs on fixed inputs, for the TypeScript side to
 check onnxruntime-node against (CONTRACTS.md section 3: ONNX matches PyTorch within 1e-4).
 
-python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W] [--co-likes W] [--choice-prior W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
+python3 -m trainer.fixture --out DIR [--user-fit STEPS] [--global-floor] [--token-attention cross] [--ensemble W] [--networks K] [--item-rates W] [--co-likes W] [--latent-classes W] [--choice-prior W]  ->  DIR/model.onnx, DIR/ckpt.pt, DIR/fixture.json
 
 The checkpoint lets tests use the fixture as a base model that training fine-tunes and measures.
 """
@@ -13,6 +13,7 @@ import torch
 
 from .choice_prior import LOOKALIKES, attach_choice_prior
 from .co_likes import attach_co_likes
+from .served_latent_classes import attach_latent_classes
 from .ensemble import attach_regression
 from .export import export_onnx
 from .item_rates import attach_item_rates
@@ -34,6 +35,9 @@ parser.add_argument("--item-rates", type=float, default=0.0, metavar="W",
 parser.add_argument("--co-likes", type=float, default=0.0, metavar="W",
                     help="the co-likes with the history added at this weight, the model's log-odds scaled by 0.7 "
                          "(trainer/co_likes.py); three history items and three candidates are remembered items")
+parser.add_argument("--latent-classes", type=float, default=0.0, metavar="W",
+                    help="the log-odds of three latent classes of users added at this weight, the model's log-odds scaled "
+                         "by 0.6 (trainer/served_latent_classes.py)")
 parser.add_argument("--choice-prior", type=float, default=0.0, metavar="W",
                     help="the global pairwise preference less its mean over look-alikes added at this weight, the "
                          "model's log-odds halved (trainer/choice_prior.py), over more remembered images than the "
@@ -75,6 +79,11 @@ if args.co_likes:
                        candidates[2, 3:4], torch.randn(2, D)]).numpy()
     similarities = torch.sin(torch.arange(len(items) ** 2, dtype=torch.float32)).reshape(len(items), len(items)).fill_diagonal_(0).numpy()
     model = attach_co_likes(model, items, list(range(len(items))), similarities, args.co_likes, 0.7)
+    config = model.config
+if args.latent_classes:
+    # Fixed classes (weights, bias last) far enough apart that the history moves the posterior.
+    classes = torch.sin(torch.arange(3 * (D + 1), dtype=torch.float32)).reshape(3, D + 1).numpy()
+    model = attach_latent_classes(model, classes, [0.5, 0.3, 0.2], args.latent_classes, 0.6)
     config = model.config
 if args.choice_prior:
     images = torch.cat([candidates[1, 1:2], torch.randn(LOOKALIKES + 9, D)]).numpy()

@@ -77,6 +77,11 @@ class ModelConfig:
                                      # items (co_likes.py)
     co_like_weight: float = 0.0
     co_like_scale: float = 1.0
+    latent_class_count: int = 0      # > 0: the log-odds become latent_class_scale times the model's plus
+                                     # latent_class_weight times the log-odds of that many latent classes of
+                                     # users, weighed by the history (served_latent_classes.py)
+    latent_class_weight: float = 0.0
+    latent_class_scale: float = 1.0
     choice_memory: int = 0           # > 0: the log-odds become choice_scale times the model's plus choice_weight
                                      # times the global pairwise preference less its mean over look-alikes among
                                      # that many remembered images (choice_prior.py)
@@ -175,6 +180,8 @@ class PreferenceModel(nn.Module):
             raise ValueError("choice_memory: a PreferenceModel is the network alone; build_model adds the choice prior")
         if config.co_like_memory:
             raise ValueError("co_like_memory: a PreferenceModel is the network alone; build_model adds the co-likes")
+        if config.latent_class_count:
+            raise ValueError("latent_class_count: a PreferenceModel is the network alone; build_model adds the latent classes")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a

@@ -48,11 +48,15 @@ class NetworkAverage(nn.Module):
 def build_model(config: ModelConfig) -> nn.Module:
     """The model a config describes: one network, or the average of `config.networks`, with the
     items' like rates added when `config.item_memory` (item_rates.py), the co-likes over those
-    when `config.co_like_memory` (co_likes.py), and the global pairwise preference outside all
-    when `config.choice_memory` (choice_prior.py)."""
+    when `config.co_like_memory` (co_likes.py), the latent classes over those when
+    `config.latent_class_count` (served_latent_classes.py), and the global pairwise preference
+    outside all when `config.choice_memory` (choice_prior.py)."""
     if config.choice_memory:
         from .choice_prior import WithChoicePrior   # imported here: it builds its inner model with this function
         return WithChoicePrior(config)
+    if config.latent_class_count:
+        from .served_latent_classes import WithLatentClasses   # imported here, as above
+        return WithLatentClasses(config)
     if config.co_like_memory:
         from .co_likes import WithCoLikes   # imported here, as above
         return WithCoLikes(config)
@@ -64,9 +68,10 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 def members_of(model: nn.Module) -> list:
     """The networks in a model: itself, an average's members, or those of the model item rates,
-    co-likes or the choice prior were added to."""
+    co-likes, latent classes or the choice prior were added to."""
     from .choice_prior import without_choice_prior   # imported here, as in build_model
     from .co_likes import without_co_likes
     from .item_rates import without_item_rates
-    model = without_item_rates(without_co_likes(without_choice_prior(model)))
+    from .served_latent_classes import without_latent_classes
+    model = without_item_rates(without_co_likes(without_latent_classes(without_choice_prior(model))))
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

@@ -3,7 +3,8 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--choice-prior off|auto] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--co-likes off|auto]
+                         [--latent-classes off|auto] [--choice-prior off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -14,6 +15,8 @@ row have not beaten the epoch kept; with --networks K, K networks each so and th
 logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
 validation users choose, then (with --item-rates) the remembered items' like rates added (with
 crossfit, weighted by networks trained on part of the users and scoring the rest), then (with
+--co-likes) each candidate's co-likes with the history, then (with --latent-classes) the log-odds
+of latent classes of users fitted by EM, each at the weight the validation users choose, then (with
 --choice-prior, where users made choices) the global pairwise preference judged against
 look-alikes, at the weight the validation users choose, then export.
 """
@@ -36,6 +39,7 @@ from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
+from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .network_average import NetworkAverage, build_model, members_of
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
@@ -72,6 +76,11 @@ parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                          "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
                          "model weighted on the validation users' comparisons, and added only where they show it helps "
                          "(trainer/co_likes.py)")
+parser.add_argument("--latent-classes", choices=["off", "auto"], default="off",
+                    help="after the co-likes: fit K latent classes of users by EM on the training users (each a logistic "
+                         "regression over item vectors, K chosen on them) and add the log-odds of their mixture, the classes "
+                         "weighed by the history; it and the model weighted on the validation users' comparisons, and added "
+                         "only where they show it helps (trainer/served_latent_classes.py)")
 parser.add_argument("--choice-prior", choices=["off", "auto"], default="off",
                     help="last, where the training users chose between two images: add to the model's log-odds the global "
                          "pairwise preference (Bradley-Terry on their choices) less its mean over each image's look-alikes, "
@@ -184,6 +193,10 @@ if args.init:
     if config.choice_memory:
         # The choice prior is fitted again on this run's choices, last.
         config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0)
+        state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
+    if config.latent_class_count:
+        # The classes are fitted again on this run's training users (after the co-likes).
+        config = dataclasses.replace(config, latent_class_count=0, latent_class_weight=0.0, latent_class_scale=1.0)
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.co_like_memory:
         # The co-likes are counted again from this run's training users (after the rates).
@@ -437,6 +450,12 @@ if args.co_likes != "off":
     config = model.config
     record_served_figures(model, co_likes, bool(config.co_like_memory))
     log(f"co-likes: weight {co_likes['weight']} on {co_likes['items']} remembered items ({co_likes['selected_by']})")
+latent_classes = None
+if args.latent_classes != "off":
+    model, latent_classes = add_latent_classes(model, dataset, train_ids, val_users, args.seed)
+    config = model.config
+    record_served_figures(model, latent_classes, bool(config.latent_class_count))
+    log(f"latent classes: weight {latent_classes['weight']} on {latent_classes['classes']} classes ({latent_classes['selected_by']})")
 choice_prior = None
 if args.choice_prior != "off":
     model, choice_prior = add_choice_prior(model, dataset, train_ids, val_users, args.seed)
@@ -462,6 +481,7 @@ metrics = {
     "ensemble": ensemble,
     "item_rates": item_rates,
     "co_likes": co_likes,
+    "latent_classes": latent_classes,
     "choice_prior": choice_prior,
     "average_epochs": args.average_epochs or None,
 }

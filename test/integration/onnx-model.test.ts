@@ -148,8 +148,9 @@ describe('exported preference model in onnxruntime-node', () => {
 // (unrolled gradient steps), the global floor, the paper's token attention, the network
 // averaged with the per-user regression (trainer --ensemble), several networks averaged
 // (trainer --networks), remembered items' like rates added (trainer --item-rates), the co-likes
-// with the history (trainer --co-likes), and the global pairwise preference judged against
-// look-alikes (trainer --choice-prior).
+// with the history (trainer --co-likes), latent classes of users weighed by the history
+// (trainer --latent-classes), and the global pairwise preference judged against look-alikes
+// (trainer --choice-prior).
 describe.each([
   ['the user fit', ['--user-fit', '20']],
   ['the regression ensemble', ['--ensemble', '0.5']],
@@ -161,6 +162,10 @@ describe.each([
   [
     'the co-likes, over the like rates and the ensemble, under the choice prior',
     ['--ensemble', '0.5', '--item-rates', '0.8', '--co-likes', '2', '--choice-prior', '1.5'],
+  ],
+  [
+    'the latent classes, over the co-likes, the like rates and the ensemble, under the choice prior',
+    ['--ensemble', '0.5', '--item-rates', '0.8', '--co-likes', '2', '--latent-classes', '1.5', '--choice-prior', '1.5'],
   ],
 ])('exported model with %s', (_name, flags) => {
   beforeAll(async () => {

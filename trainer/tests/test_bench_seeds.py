@@ -86,7 +86,7 @@ class EnsemblesOfVariants(unittest.TestCase):
         taste_world(os.path.join(root, "test"), users=20, seed=3, first_user=60)
         done = subprocess.run([sys.executable, "-m", "trainer.bench_seeds", "--train", os.path.join(root, "train"),
                                "--test", os.path.join(root, "test"), "--seeds", "0", "--epochs", "1", "--n-ref", "4",
-                               "--work", os.path.join(root, "work"), "--no-ablations", "--ensemble",
+                               "--work", os.path.join(root, "work"), "--no-ablations", "--ensemble", "--latent-classes",
                                "--variant", "averaged=--average-epochs 1",
                                "--train-args", "--width 16 --layers 1 --max-episodes 200"],
                               check=True, capture_output=True, text=True)
@@ -94,11 +94,15 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn(f"| ours: {row} |", done.stdout)
         self.assertIn(f"| what it adds to the ensemble ({row} − {ENSEMBLE}) | pairwise |", done.stdout)
         self.assertIn("seed 0: full + averaged + ensemble: regression shrink", done.stdout)
-        # The fullest model is also compared with the summed baseline a deployment could reach.
-        self.assertIn(f"| {row} − the summed baseline {CROSS_FITTED} | pairwise |", done.stdout)
+        # The fullest model (the last stage, below) is also compared with the summed baseline a deployment could reach.
+        self.assertIn(f"| {row} + latent classes − the summed baseline {CROSS_FITTED} | pairwise |", done.stdout)
         # The latent classes are a baseline row, alone and summed.
         self.assertIn("| latent classes (", done.stdout)
         self.assertIn(" x latent classes (shrink and weights chosen on the test users: an upper bound) |", done.stdout)
+        # And with --latent-classes, a stage of each fitted ensemble, as the trainer adds them.
+        self.assertIn(f"| ours: {ENSEMBLE} + latent classes |", done.stdout)
+        self.assertIn("| what the latent classes add | pairwise |", done.stdout)
+        self.assertIn(f"seed 0: {ENSEMBLE} + latent classes: weight", done.stdout)
 
 
 class SeedGroups(unittest.TestCase):

@@ -1,0 +1,124 @@
+"""The latent classes (latent_classes.py) as a part of the served model, added to its log-odds as
+the co-likes are (issue 14, session 29).
+
+Session 28 made the latent-class model a baseline, and on the default world (users in taste
+groups) it read group membership as well as the network did: alone it scored 66.6 / 51.1 against
+the shipped stack's 66.9 / 49.2, above it on top-1. Added beside the shipped stack's log-odds it
+gave +0.3-0.5 pairwise and +0.5-1.8 top-1 there, and at most +0.3 on MovieLens, where validation
+mostly left it out (docs/preference-model.md, session 28). The network's preference tokens are
+meant to carry groups; EM finds them better, so the served model takes both.
+
+After training (and after the regression, the item rates and the co-likes), K classes are fitted
+by EM on the training users (K chosen on them too: latent_classes.tune_latent_classes), and the
+model's log-odds become scale * model + weight * lc(S, z), lc the log-odds of the mixture's chance
+of a like, the classes weighed by how well each explains the history. It reads item vectors only,
+so a new image is scored by it as any other, and the history's padded slots count nothing. A
+candidate's figure depends on it and the history only, so the ONNX contract holds.
+
+scale and weight are chosen as the co-likes' are (co_likes.add_co_likes): the coefficients of a
+logistic regression of the validation users' comparisons on the model's margin and the classes'
+(rate_crossfit.margin_coefficients), the classes served only where their weight is at least
+MIN_STANDARD_ERRORS standard errors above 0. The classes are fitted on the training users only,
+so the validation users judge them fairly.
+"""
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .choice_prior import MIN_STANDARD_ERRORS, check_weights, comparison_margins
+from .data import subset
+from .latent_classes import fit_latent_classes, latent_class_scorer, tune_latent_classes
+from .model import ModelConfig
+from .rate_crossfit import margin_coefficients
+
+# The config's fields that must not be negative.
+WEIGHTS = ("latent_class_weight", "latent_class_scale")
+
+
+class WithLatentClasses(nn.Module):
+    """A model (anything build_model builds), its log-odds times latent_class_scale, plus
+    latent_class_weight times the latent classes' log-odds."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.latent_class_count < 1:
+            raise ValueError(f"latent_class_count: the latent classes need at least 1 class, got {config.latent_class_count}")
+        check_weights(config, WEIGHTS)
+        from .network_average import build_model   # imported here: build_model builds this class
+        self.config = config
+        self.inner = build_model(dataclasses.replace(config, latent_class_count=0, latent_class_weight=0.0, latent_class_scale=1.0))
+        self.register_buffer("class_weights", torch.zeros(config.latent_class_count, config.embedding_dim))
+        self.register_buffer("class_bias", torch.zeros(config.latent_class_count))
+        self.register_buffer("log_prior", torch.zeros(config.latent_class_count))
+
+    def reweighed(self, weight: float, scale: float):
+        """This model with the classes at `weight` and the model's log-odds at `scale`."""
+        self.config = check_weights(dataclasses.replace(self.config, latent_class_weight=float(weight),
+                                                        latent_class_scale=float(scale)), WEIGHTS)
+        return self
+
+    def class_log_odds(self, history, history_label, history_mask, candidates):
+        """[B, T]: latent_classes.latent_class_scorer's figure, log P(like) - P(dislike) under the
+        mixture of the classes weighed by prior times the history's likelihood under each."""
+        margins = history @ self.class_weights.T + self.class_bias                                 # [B, H, K]
+        sign = (2 * history_label - 1).to(margins.dtype).unsqueeze(-1)
+        # log sigmoid(x) as -softplus(-x): exported as Softplus, which does not round to log(0).
+        fits = torch.where(history_mask.unsqueeze(-1), -F.softplus(-sign * margins), torch.zeros_like(margins))
+        log_posterior = torch.log_softmax(fits.sum(1) + self.log_prior, -1).unsqueeze(1)           # [B, 1, K]
+        scores = candidates @ self.class_weights.T + self.class_bias                               # [B, T, K]
+        return torch.logsumexp(log_posterior - F.softplus(-scores), -1) - torch.logsumexp(log_posterior - F.softplus(scores), -1)
+
+    def forward(self, history, history_label, history_mask, candidates):
+        logits, user = self.inner(history, history_label, history_mask, candidates)
+        lc = self.config.latent_class_weight * self.class_log_odds(history, history_label, history_mask, candidates).unsqueeze(-1)
+        return self.config.latent_class_scale * logits + lc * torch.tensor([0.5, -0.5], dtype=lc.dtype, device=lc.device), user
+
+
+def without_latent_classes(model: nn.Module) -> nn.Module:
+    """The model the latent classes were added to (itself when none were)."""
+    return model.inner if isinstance(model, WithLatentClasses) else model
+
+
+def attach_latent_classes(model: nn.Module, weights, prior, weight: float, scale: float = 1.0) -> nn.Module:
+    """A copy of `model` (without any latent classes it had), its log-odds times `scale`, that adds
+    `weight` times the log-odds of the classes `weights` [K, D + 1] (bias last) with `prior` [K]
+    (latent_classes.fit_latent_classes)."""
+    model = without_latent_classes(model)
+    weights = np.asarray(weights, np.float64)
+    out = WithLatentClasses(dataclasses.replace(model.config, latent_class_count=len(weights), latent_class_weight=float(weight),
+                                                latent_class_scale=float(scale)))
+    out.inner.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out.class_weights.copy_(torch.from_numpy(weights[:, :-1]).float())
+        out.class_bias.copy_(torch.from_numpy(weights[:, -1]).float())
+        out.log_prior.copy_(torch.from_numpy(np.log(np.asarray(prior, np.float64) + 1e-12)).float())
+    return out.eval()
+
+
+def add_latent_classes(model: nn.Module, dataset, train_ids, val_users, seed: int):
+    """What `trainer.train --latent-classes auto` does after the co-likes: (the model with the
+    latent classes, or the model itself where the validation users `val_users` do not show that
+    they help; a record for metrics.json)."""
+    train = subset(dataset, train_ids)
+    classes, tried = tune_latent_classes(train, seed=seed)
+    weights, prior = fit_latent_classes(train, classes, seed)
+    record = {"classes": classes, "held_out_pairwise_by_classes": {str(k): round(v, 2) for k, v in tried.items()},
+              "class_shares": [round(float(p), 3) for p in prior]}
+    margins = comparison_margins(model, latent_class_scorer(dataset.vectors, weights, prior), dataset.vectors,
+                                 val_users) if val_users else []
+    fitted = margin_coefficients(margins)
+    if fitted is None:
+        return model, {**record, "weight": 0.0, "scale": 1.0,
+                       "selected_by": "not served: no validation users' comparisons to show that they help"}
+    (a, c), (_, c_error) = fitted
+    record.update(comparisons=len(margins), users=len(val_users), model_coefficient=round(a, 4), class_coefficient=round(c, 4),
+                  class_standard_error=round(c_error, 4),
+                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
+    if c < MIN_STANDARD_ERRORS * c_error:
+        # Not shown to help: not served, and its cost at serving not paid.
+        return model, {**record, "weight": 0.0, "scale": 1.0}
+    record.update(weight=round(c, 4), scale=round(max(a, 0.0), 4))
+    return attach_latent_classes(model, weights, prior, record["weight"], record["scale"]), record
