@@ -193,6 +193,28 @@ def comparison_margins(model, prior_scorer, vectors, users):
     return out
 
 
+def weigh_on_validation(model, part_scorer, vectors, val_users, part: str):
+    """The rule that decides whether a part added after training is served (this prior, the
+    co-likes, the latent classes), and at what weights: the coefficients a (the model's) and c
+    (the part's) of a regression of the validation users' comparisons on both margins
+    (comparison_margins, rate_crossfit.margin_coefficients). None where there is no comparison
+    with a margin of the part's; else the record's fields: the comparisons, both coefficients,
+    f"{part}_coefficient" and f"{part}_standard_error", weight c and scale max(a, 0) where c is
+    at least MIN_STANDARD_ERRORS standard errors above 0, and weight 0 and scale 1 (not served:
+    where it says nothing new it would cost its serving time for nothing) where it is not."""
+    margins = comparison_margins(model, part_scorer, vectors, val_users) if val_users else []
+    fitted = margin_coefficients(margins)
+    if fitted is None:
+        return None
+    (a, c), (_, c_error) = fitted
+    record = {"comparisons": len(margins), "users": len(val_users), "model_coefficient": round(a, 4),
+              f"{part}_coefficient": round(c, 4), f"{part}_standard_error": round(c_error, 4),
+              "selected_by": f"both coefficients of a regression of {len(val_users)} validation users' comparisons"}
+    if c < MIN_STANDARD_ERRORS * c_error:
+        return {**record, "weight": 0.0, "scale": 1.0}
+    return {**record, "weight": round(c, 4), "scale": round(max(a, 0.0), 4)}
+
+
 def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int):
     """What `trainer.train --choice-prior auto` does last: (the model with the prior, or the model
     itself where the training users made no choice or the validation users do not show that the
@@ -208,26 +230,16 @@ def add_choice_prior(model: nn.Module, dataset, train_ids, val_users, seed: int)
               "lookalikes": min(LOOKALIKES, len(rows))}
     # Built once, at weight and scale 1: the prior's scores are fitted with it, then it is reweighed.
     prior = attach_choice_prior(model, dataset.vectors, w, rows, DEFAULT_WEIGHT)
-    fitted = None
-    if val_users:
-        table = torch.from_numpy(dataset.vectors)
+    table = torch.from_numpy(dataset.vectors)
 
-        @torch.no_grad()
-        def prior_scorer(h_items, h_labels, candidates):
-            return prior.centred_preference(table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
+    @torch.no_grad()
+    def prior_scorer(h_items, h_labels, candidates):
+        return prior.centred_preference(table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
 
-        margins = comparison_margins(model, prior_scorer, dataset.vectors, val_users)
-        fitted = margin_coefficients(margins)
-        record.update(comparisons=len(margins), users=len(val_users))
-    if fitted is None:
+    weighed = weigh_on_validation(model, prior_scorer, dataset.vectors, val_users, "prior")
+    if weighed is None:
         record.update(weight=DEFAULT_WEIGHT, scale=1.0,
                       selected_by="the model as it is, the preference at its own scale: no validation users' comparisons")
         return prior, record
-    (a, b), (_, b_error) = fitted
-    record.update(model_coefficient=round(a, 4), prior_coefficient=round(b, 4), prior_standard_error=round(b_error, 4),
-                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
-    if b < MIN_STANDARD_ERRORS * b_error:
-        # Not shown to help: not served, and its cost at serving not paid.
-        return model, {**record, "weight": 0.0, "scale": 1.0}
-    record.update(weight=round(b, 4), scale=round(max(a, 0.0), 4))
-    return prior.reweighed(record["weight"], record["scale"]), record
+    record.update(weighed)
+    return (prior.reweighed(record["weight"], record["scale"]) if record["weight"] else model), record

@@ -31,11 +31,10 @@ import torch
 import torch.nn as nn
 
 from . import baselines
-from .choice_prior import MIN_STANDARD_ERRORS, check_weights, comparison_margins
+from .choice_prior import check_weights, weigh_on_validation
 from .data import subset
 from .item_rates import key_directions, match_remembered
 from .model import ModelConfig
-from .rate_crossfit import margin_coefficients
 
 # Without validation users: the model as it is, and the co-likes at the weight the summed
 # baseline was best at on MovieLens's test users (baselines.CO_LIKE_WEIGHTS). Unseen vectors' best
@@ -136,18 +135,10 @@ def add_co_likes(model: nn.Module, dataset, train_ids, val_users):
         return with_co.co_likes(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
                                 table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
 
-    margins = comparison_margins(model, co_scorer, dataset.vectors, val_users) if val_users else []
-    fitted = margin_coefficients(margins)
-    if fitted is None:
+    weighed = weigh_on_validation(model, co_scorer, dataset.vectors, val_users, "co_like")
+    if weighed is None:
         record.update(weight=DEFAULT_WEIGHT, scale=1.0,
                       selected_by="the model as it is, the co-likes at the default weight: no validation users' comparisons")
         return with_co.reweighed(DEFAULT_WEIGHT, 1.0), record
-    (a, c), (_, c_error) = fitted
-    record.update(comparisons=len(margins), users=len(val_users), model_coefficient=round(a, 4), co_like_coefficient=round(c, 4),
-                  co_like_standard_error=round(c_error, 4),
-                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
-    if c < MIN_STANDARD_ERRORS * c_error:
-        # Not shown to help: not served, and its cost at serving not paid.
-        return model, {**record, "weight": 0.0, "scale": 1.0}
-    record.update(weight=round(c, 4), scale=round(max(a, 0.0), 4))
-    return with_co.reweighed(record["weight"], record["scale"]), record
+    record.update(weighed)
+    return (with_co.reweighed(record["weight"], record["scale"]) if record["weight"] else model), record

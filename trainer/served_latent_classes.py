@@ -28,11 +28,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .choice_prior import MIN_STANDARD_ERRORS, check_weights, comparison_margins
+from .choice_prior import check_weights, weigh_on_validation
 from .data import subset
 from .latent_classes import fit_latent_classes, latent_class_scorer, tune_latent_classes
 from .model import ModelConfig
-from .rate_crossfit import margin_coefficients
 
 # The config's fields that must not be negative.
 WEIGHTS = ("latent_class_weight", "latent_class_scale")
@@ -107,18 +106,9 @@ def add_latent_classes(model: nn.Module, dataset, train_ids, val_users, seed: in
     weights, prior = fit_latent_classes(train, classes, seed)
     record = {"classes": classes, "held_out_pairwise_by_classes": {str(k): round(v, 2) for k, v in tried.items()},
               "class_shares": [round(float(p), 3) for p in prior]}
-    margins = comparison_margins(model, latent_class_scorer(dataset.vectors, weights, prior), dataset.vectors,
-                                 val_users) if val_users else []
-    fitted = margin_coefficients(margins)
-    if fitted is None:
+    weighed = weigh_on_validation(model, latent_class_scorer(dataset.vectors, weights, prior), dataset.vectors, val_users, "class")
+    if weighed is None:
         return model, {**record, "weight": 0.0, "scale": 1.0,
                        "selected_by": "not served: no validation users' comparisons to show that they help"}
-    (a, c), (_, c_error) = fitted
-    record.update(comparisons=len(margins), users=len(val_users), model_coefficient=round(a, 4), class_coefficient=round(c, 4),
-                  class_standard_error=round(c_error, 4),
-                  selected_by=f"both coefficients of a regression of {len(val_users)} validation users' comparisons")
-    if c < MIN_STANDARD_ERRORS * c_error:
-        # Not shown to help: not served, and its cost at serving not paid.
-        return model, {**record, "weight": 0.0, "scale": 1.0}
-    record.update(weight=round(c, 4), scale=round(max(a, 0.0), 4))
-    return attach_latent_classes(model, weights, prior, record["weight"], record["scale"]), record
+    record.update(weighed)
+    return (attach_latent_classes(model, weights, prior, record["weight"], record["scale"]) if record["weight"] else model), record
