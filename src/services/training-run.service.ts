@@ -133,12 +133,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // weighted by what they say beyond the items' vectors, each user with a bias of their
         // own (trainer/item_rates.py; nothing is added where no item has a crowd), then each
         // candidate's co-likes with the history (what the users who rated both said, by item id:
-        // trainer/co_likes.py), and where the tenant's users chose between two images, the global
-        // pairwise preference judged against look-alikes (trainer/choice_prior.py); the last two
-        // weighted with the model on validation users and served only where they show it helps. A
-        // warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes after, so
-        // `--ensemble off --item-rates off --co-likes off --choice-prior off` there trains the
-        // network alone.
+        // trainer/co_likes.py), then latent classes of users fitted by EM, weighed by the history
+        // (trainer/served_latent_classes.py), and where the tenant's users chose between two images,
+        // the global pairwise preference judged against look-alikes (trainer/choice_prior.py); the
+        // last three weighted with the model on validation users and served only where they show it
+        // helps. A warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes
+        // after, so `--ensemble off --item-rates off --co-likes off --latent-classes off
+        // --choice-prior off` there trains the network alone.
         '--token-attention',
         'cross',
         '--ensemble',
@@ -146,6 +147,8 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         '--item-rates',
         'auto',
         '--co-likes',
+        'auto',
+        '--latent-classes',
         'auto',
         '--choice-prior',
         'auto',

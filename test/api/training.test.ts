@@ -185,6 +185,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(metadata.co_likes).toMatch(/^both coefficients of a regression of \d+ validation users' comparisons$/);
         if (Number(metadata.co_like_memory) > 0) expect(Number(metadata.co_like_weight)).toBeGreaterThan(0);
         else expect(Number(metadata.co_like_weight)).toBe(0);
+        // Its users come in taste groups: the latent classes were asked for and judged the same way.
+        expect(metadata.latent_classes).toMatch(/^both coefficients of a regression of \d+ validation users' comparisons$/);
+        if (Number(metadata.latent_class_count) > 0) expect(Number(metadata.latent_class_weight)).toBeGreaterThan(0);
+        else expect(Number(metadata.latent_class_weight)).toBe(0);
         expect(readFileSync(join(dir, 'config.pbtxt'), 'utf8')).toMatch(/version_policy: \{ specific: \{ versions: \[1\] \} \}/);
       }
     } finally {
@@ -231,9 +235,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
 
   it('rejects a deliberately worse candidate with both numbers, and the serving version serves on', async () => {
     // A learning rate that wrecks the fine-tune: the candidate is worse than what serves. The
-    // choice prior and the co-likes are off: fitted beside a wrecked network, either gives the
-    // network a weight near 0 and ranks alone, which can be no worse than the global baseline, by design.
-    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --co-likes off --choice-prior off' });
+    // choice prior, the co-likes and the latent classes are off: fitted beside a wrecked network,
+    // each gives the network a weight near 0 and ranks alone, which can be no worse than the
+    // global baseline, by design.
+    await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --co-likes off --latent-classes off --choice-prior off' });
     const done = await finished(a, (await startTraining(a)).id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
     expect(done.modelVersion.reason).toMatch(/worse than the global baseline.* beyond noise|worse than the serving model beyond noise/);
