@@ -123,15 +123,23 @@ def paired(a, b):
     return {"mean": float(d.mean()), "se": se, "low": float(d.mean() - 1.96 * se), "high": float(d.mean() + 1.96 * se), "users": len(d)}
 
 
-def bootstrap_paired(a_runs, b_runs, replicates=4000, seed=0):
+def bootstrap_paired(a_runs, b_runs, replicates=4000, seed=0, same_seeds=False):
     """The paired difference with an interval over seeds and users together: each replicate draws
     the users with replacement and, for each side, its seeds with replacement (a baseline is one
     "seed"), averages each user's rate over the drawn seeds, then takes the mean difference over
     the drawn users. `a_runs`, `b_runs`: [seeds, users] per-user rates (NaN where a user has
     none). Returns the bootstrap SE (the replicates' standard deviation) and the 2.5% and 97.5%
     percentiles. The per-user SE of paired() leaves out how much training seeds disagree; this
-    one does not (with K seeds the draw understates seed variance by a factor (K - 1) / K)."""
+    one does not (with K seeds the draw understates seed variance by a factor (K - 1) / K).
+
+    With `same_seeds`, row k of both sides comes from training seed k (two stages of one
+    checkpoint, or two designs trained with the same seeds): one draw of seeds serves both sides,
+    so what the seeds share (a network both stages add to) cancels as the users' shared part does.
+    Drawn apart, a stage that adds the same to every seed's network would carry the networks' whole
+    spread over seeds."""
     a_runs, b_runs = np.atleast_2d(np.asarray(a_runs, float)), np.atleast_2d(np.asarray(b_runs, float))
+    if same_seeds and len(a_runs) != len(b_runs):
+        raise ValueError(f"same_seeds: both sides need a row per seed, got {len(a_runs)} and {len(b_runs)}")
     rng = np.random.default_rng(seed)
     both = ~np.isnan(a_runs).any(0) & ~np.isnan(b_runs).any(0)
     a_runs, b_runs = a_runs[:, both], b_runs[:, both]
@@ -141,8 +149,9 @@ def bootstrap_paired(a_runs, b_runs, replicates=4000, seed=0):
     means = np.empty(replicates)
     for r in range(replicates):
         pick = rng.integers(0, n, n)
-        a = a_runs[rng.integers(0, len(a_runs), len(a_runs))][:, pick].mean(0)
-        b = b_runs[rng.integers(0, len(b_runs), len(b_runs))][:, pick].mean(0)
+        seeds = rng.integers(0, len(a_runs), len(a_runs))
+        a = a_runs[seeds][:, pick].mean(0)
+        b = b_runs[seeds if same_seeds else rng.integers(0, len(b_runs), len(b_runs))][:, pick].mean(0)
         means[r] = (a - b).mean()
     low, high = np.percentile(means, [2.5, 97.5])
     return {"se": float(means.std(ddof=1)), "low": float(low), "high": float(high)}
@@ -425,7 +434,9 @@ def main():
     for a, b, label in comparisons:
         for metric, index in (("pairwise", 0), ("top-1", 1)):
             other = best[metric] if b == BEST else b
-            boot = bootstrap_paired(seed_rates[a][index], seed_rates[other][index])
+            # Two model rows are trained with the same seeds, in order: their seeds pair.
+            boot = bootstrap_paired(seed_rates[a][index], seed_rates[other][index],
+                                    same_seeds=a in model_rows and other in model_rows)
             print(f"| {label} | {metric} | {show_paired(paired(rates[a][index], rates[other][index]), boot)} |")
     print(f"\ncommand: npm run bench:seeds -- --train {args.train} --test {args.test} --seeds {args.seeds} --epochs {args.epochs} --n-ref {args.n_ref}"
           + (f" --train-args \"{args.train_args}\"" if args.train_args else "") + (" --floor" if args.floor else "")

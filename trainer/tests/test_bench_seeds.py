@@ -56,6 +56,22 @@ class BootstrapOverSeedsAndUsers(unittest.TestCase):
         self.assertGreater(boot["se"], 1.5 * over_users)
         self.assertLess(boot["low"], paired(a.mean(0), self.baseline)["low"])
 
+    def test_two_stages_of_the_same_seeds_pair_by_seed(self):
+        # A stage that adds about 1 point to each user, the same on every seed's network, whose
+        # seeds disagree by 3 points: paired by seed, the seeds' spread cancels.
+        networks = np.stack([self.user_effect + shift for shift in (-3.0, 0.0, 3.0)])
+        stage = networks + 1.0 + np.random.default_rng(2).normal(0.0, 2.0, 200)
+        over_users = paired(stage.mean(0), networks.mean(0))["se"]
+        by_seed = bootstrap_paired(stage, networks, same_seeds=True)
+        self.assertAlmostEqual(by_seed["se"], over_users, delta=0.1 * over_users)
+        self.assertGreater(by_seed["low"], 0.0)
+        # Drawn apart, each side carries the networks' spread: the stage looks like noise.
+        apart = bootstrap_paired(stage, networks)
+        self.assertGreater(apart["se"], 5 * by_seed["se"])
+        self.assertLess(apart["low"], 0.0)
+        with self.assertRaisesRegex(ValueError, "same_seeds"):
+            bootstrap_paired(stage, networks[:2], same_seeds=True)
+
     def test_users_missing_on_either_side_are_left_out(self):
         a = np.array([[60.0, np.nan, 80.0, 70.0], [62.0, np.nan, 78.0, 72.0]])
         b = np.array([50.0, 40.0, 70.0, np.nan])
