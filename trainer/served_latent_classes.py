@@ -15,11 +15,12 @@ of a like, the classes weighed by how well each explains the history. It reads i
 so a new image is scored by it as any other, and the history's padded slots count nothing. A
 candidate's figure depends on it and the history only, so the ONNX contract holds.
 
-scale and weight are chosen as the co-likes' are (co_likes.add_co_likes): the coefficients of a
-logistic regression of the validation users' comparisons on the model's margin and the classes'
-(rate_crossfit.margin_coefficients), the classes served only where their weight is at least
-MIN_STANDARD_ERRORS standard errors above 0. The classes are fitted on the training users only,
-so the validation users judge them fairly.
+scale and weight are chosen as the co-likes' and the choice prior's are
+(choice_prior.weigh_on_validation): the coefficients of a logistic regression of the validation
+users' comparisons on the model's margin and the classes', the classes served only where their
+weight is at least choice_prior.MIN_STANDARD_ERRORS standard errors above 0, and not at all
+without validation users. The classes are fitted on the training users only, so the validation
+users judge them fairly.
 """
 import dataclasses
 
