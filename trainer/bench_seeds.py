@@ -322,6 +322,13 @@ def main():
     model_rows = {name: [] for name in [*variants, *ensembles, *rated, *later]}
     seconds = {name: [] for name in [*variants, *ensembles, *rated, *later]}
     train_args = args.train_args.split()
+
+    def scored(row, stage, network):
+        """The row's figures for the seed at hand: `stage` (a model built on the variant `network`'s
+        model) on the test users, and that network's training time."""
+        model_rows[row].append(evaluate_per_user(model_scorer(stage, test.vectors), users))
+        seconds[row].append(seconds[network][-1])
+
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
         for name, flags in variants.items():
@@ -346,32 +353,27 @@ def main():
                 train_ids, _, _, split_val_users = validation_split(train, val_share, seed)
                 for label, fixed in attached:
                     ensemble = attach_regression(model, w_regression, shrink, weight if fixed is None else fixed)
-                    model_rows[label].append(evaluate_per_user(model_scorer(ensemble, test.vectors), users))
-                    seconds[label].append(seconds[name][-1])
+                    scored(label, ensemble, name)
                     last = ensemble
                     if with_rates(label) in model_rows:
                         last, record = add_item_rates(ensemble, train, train_ids, seed)
-                        model_rows[with_rates(label)].append(evaluate_per_user(model_scorer(last, test.vectors), users))
-                        seconds[with_rates(label)].append(seconds[name][-1])
+                        scored(with_rates(label), last, name)
                         print(f"seed {seed}: {label} + item like rates: weight {record['weight']} on {record['items']} items", flush=True)
                     if label in co_on:
                         last, record = add_co_likes(last, train, train_ids, split_val_users)
-                        model_rows[with_co_likes(co_on[label])].append(evaluate_per_user(model_scorer(last, test.vectors), users))
-                        seconds[with_co_likes(co_on[label])].append(seconds[name][-1])
+                        scored(with_co_likes(co_on[label]), last, name)
                         print(f"seed {seed}: {co_on[label]} + co-likes: weight {record['weight']}, the model's "
                               f"{record.get('scale')}, on {record['items']} items (the co-likes' coefficient "
                               f"{record.get('co_like_coefficient')} ± {record.get('co_like_standard_error')})", flush=True)
                     if label in classes_on:
                         last, record = add_latent_classes(last, train, train_ids, split_val_users, seed)
-                        model_rows[with_latent_classes(classes_on[label])].append(evaluate_per_user(model_scorer(last, test.vectors), users))
-                        seconds[with_latent_classes(classes_on[label])].append(seconds[name][-1])
+                        scored(with_latent_classes(classes_on[label]), last, name)
                         print(f"seed {seed}: {classes_on[label]} + latent classes: weight {record['weight']}, the model's "
                               f"{record.get('scale')}, {record['classes']} classes (their coefficient "
                               f"{record.get('class_coefficient')} ± {record.get('class_standard_error')})", flush=True)
                     if label in prior_on:
                         prior_model, record = add_choice_prior(last, train, train_ids, split_val_users, seed)
-                        model_rows[with_prior(prior_on[label])].append(evaluate_per_user(model_scorer(prior_model, test.vectors), users))
-                        seconds[with_prior(prior_on[label])].append(seconds[name][-1])
+                        scored(with_prior(prior_on[label]), prior_model, name)
                         print(f"seed {seed}: {prior_on[label]} + choice prior: weight {record['weight']}, the model's "
                               f"{record.get('scale')}, on {record.get('images', 0)} images (the prior's coefficient "
                               f"{record.get('prior_coefficient')} ± {record.get('prior_standard_error')})", flush=True)
