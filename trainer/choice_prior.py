@@ -29,7 +29,6 @@ float32, so the best candidates tied (pairwise 71.0 at ratio 16 against 72.1 at 
 is the comparisons' own calibration. With a <= 0 the history is not trusted and the prior alone
 ranks.
 """
-import dataclasses
 
 import numpy as np
 import torch
@@ -38,6 +37,7 @@ import torch.nn as nn
 from . import baselines
 from .data import subset
 from .ensemble import log_odds_scorer
+from .log_odds_part import LogOddsPart
 from .model import ModelConfig
 from .rate_crossfit import margin_coefficients
 
@@ -65,19 +65,14 @@ DEFAULT_WEIGHT = 1.0
 MIN_STANDARD_ERRORS = 2.0
 
 
-class WithChoicePrior(nn.Module):
+class WithChoicePrior(LogOddsPart):
     """A model (anything build_model builds), its log-odds times choice_scale, plus choice_weight
     times the global pairwise preference of the candidate less its mean over the candidate's
     remembered look-alikes."""
+    SIZE, WEIGHT, SCALE, NEEDS = "choice_memory", "choice_weight", "choice_scale", "the prior needs at least 1 remembered image"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.choice_memory < 1:
-            raise ValueError(f"choice_memory: the prior needs at least 1 remembered image, got {config.choice_memory}")
-        check_weights(config)
-        from .network_average import build_model   # imported here: build_model builds this class
-        self.config = config
-        self.inner = build_model(dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0))
+        super().__init__(config)
         self.register_buffer("preference", torch.zeros(config.embedding_dim))
         # Filled by attach_choice_prior: directions orthogonal to the preference (lookalike_space).
         self.register_buffer("key_directions", torch.zeros(config.embedding_dim, min(config.embedding_dim, KEY_DIMENSIONS)))
@@ -85,11 +80,8 @@ class WithChoicePrior(nn.Module):
         self.register_buffer("memory_keys", torch.zeros(config.choice_memory, self.key_directions.shape[1]))
         self.register_buffer("memory_means", torch.zeros(config.choice_memory))
 
-    def reweighed(self, weight: float, scale: float):
-        """This model, the prior at `weight` and the model's log-odds at `scale` (the remembered
-        images and their means as they are: add_choice_prior fits the weights with them)."""
-        self.config = check_weights(dataclasses.replace(self.config, choice_weight=float(weight), choice_scale=float(scale)))
-        return self
+    def part_log_odds(self, history, history_label, history_mask, candidates):
+        return self.centred_preference(candidates)
 
     def centred_preference(self, candidates):
         """[B, T]: each candidate's global pairwise preference less the mean over the look-alikes
@@ -98,24 +90,8 @@ class WithChoicePrior(nn.Module):
         nearest = (candidates @ self.key_directions @ self.memory_keys.T).argmax(-1)      # [B, T]
         return candidates @ self.preference - self.memory_means[nearest]
 
-    def forward(self, history, history_label, history_mask, candidates):
-        logits, user = self.inner(history, history_label, history_mask, candidates)
-        prior = self.config.choice_weight * self.centred_preference(candidates).unsqueeze(-1)   # [B, T, 1]
-        scaled = self.config.choice_scale * logits
-        return scaled + prior * torch.tensor([0.5, -0.5], dtype=prior.dtype, device=prior.device), user
 
-
-def check_weights(config: ModelConfig, names=("choice_weight", "choice_scale")) -> ModelConfig:
-    """`config`, or ValueError naming the first of its fields `names` that is negative."""
-    for name in names:
-        if getattr(config, name) < 0:
-            raise ValueError(f"{name}: expected a weight >= 0, got {getattr(config, name)}")
-    return config
-
-
-def without_choice_prior(model: nn.Module) -> nn.Module:
-    """The model the prior was added to (itself when none was)."""
-    return model.inner if isinstance(model, WithChoicePrior) else model
+without_choice_prior = WithChoicePrior.stripped
 
 
 def lookalike_space(w: np.ndarray) -> np.ndarray:
@@ -161,10 +137,7 @@ def attach_choice_prior(model: nn.Module, vectors: np.ndarray, w, rows, weight: 
     """A copy of `model` (without any prior it had), its log-odds times `scale`, that adds `weight`
     times the preference `w` (baselines' layout, bias last and unused) less its mean over the
     look-alikes among `rows` of `vectors`."""
-    model = without_choice_prior(model)
-    out = WithChoicePrior(dataclasses.replace(model.config, choice_memory=len(rows), choice_weight=float(weight),
-                                              choice_scale=float(scale)))
-    out.inner.load_state_dict(model.state_dict())
+    out = WithChoicePrior.around(model, len(rows), weight, scale)
     remembered = np.asarray(vectors[rows], np.float64)
     space = lookalike_space(np.asarray(w[:-1], np.float64))
     keys = remembered @ space

@@ -24,16 +24,16 @@ vote per user, standard errors clustered by user), as the choice prior's are; th
 served only where weight is at least MIN_STANDARD_ERRORS standard errors above 0. The
 similarities are counted on the training users only, so the validation users judge them fairly.
 """
-import dataclasses
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from . import baselines
-from .choice_prior import check_weights, weigh_on_validation
+from .choice_prior import weigh_on_validation
 from .data import subset
 from .item_rates import key_directions, match_remembered
+from .log_odds_part import LogOddsPart
 from .model import ModelConfig
 
 # Without validation users: the model as it is, and the co-likes at the weight the summed
@@ -42,34 +42,22 @@ from .model import ModelConfig
 DEFAULT_WEIGHT = 4.0
 # How the similarities are stored (see WithCoLikes).
 SIMILARITY_DTYPE = torch.float16
-# The config's fields that must not be negative.
-WEIGHTS = ("co_like_weight", "co_like_scale")
 
 
-class WithCoLikes(nn.Module):
+class WithCoLikes(LogOddsPart):
     """A model (anything build_model builds), its log-odds times co_like_scale, plus co_like_weight
     times the candidate's co-likes with the history."""
+    SIZE, WEIGHT, SCALE, NEEDS = "co_like_memory", "co_like_weight", "co_like_scale", "the co-likes need at least 1 remembered item"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.co_like_memory < 1:
-            raise ValueError(f"co_like_memory: the co-likes need at least 1 remembered item, got {config.co_like_memory}")
-        check_weights(config, WEIGHTS)
-        from .network_average import build_model   # imported here: build_model builds this class
-        self.config = config
-        self.inner = build_model(dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0))
+        super().__init__(config)
         self.register_buffer("memory_vectors", torch.zeros(config.co_like_memory, config.embedding_dim))
         # Stored as float16: half the file and the workers' cache (8 MB at 2,048 items, not 16); a
         # similarity in [-1, 1] keeps about 3 digits, and the rows gathered are cast back to compute.
         self.register_buffer("similarities", torch.zeros(config.co_like_memory, config.co_like_memory, dtype=SIMILARITY_DTYPE))
         self.register_buffer("key_directions", key_directions(config.embedding_dim))
 
-    def reweighed(self, weight: float, scale: float):
-        """This model with the co-likes at `weight` and the model's log-odds at `scale`."""
-        self.config = check_weights(dataclasses.replace(self.config, co_like_weight=float(weight), co_like_scale=float(scale)), WEIGHTS)
-        return self
-
-    def co_likes(self, history, history_label, history_mask, candidates):
+    def part_log_odds(self, history, history_label, history_mask, candidates):
         """[B, T]: each candidate's mean similarity to the history's likes less its dislikes,
         weighted by |similarity| (plus baselines.CO_LIKE_DAMPING); 0 where nothing is known."""
         h_nearest, h_known = match_remembered(history, self.memory_vectors, self.key_directions)       # [B, H]
@@ -81,25 +69,15 @@ class WithCoLikes(nn.Module):
         sign = (2 * history_label - 1).to(pairs.dtype).unsqueeze(-1)                                  # [B, H, 1]
         return (sign * pairs).sum(1) / (pairs.abs().sum(1) + baselines.CO_LIKE_DAMPING)
 
-    def forward(self, history, history_label, history_mask, candidates):
-        logits, user = self.inner(history, history_label, history_mask, candidates)
-        co = self.config.co_like_weight * self.co_likes(history, history_label, history_mask, candidates).unsqueeze(-1)
-        return self.config.co_like_scale * logits + co * torch.tensor([0.5, -0.5], dtype=co.dtype, device=co.device), user
 
-
-def without_co_likes(model: nn.Module) -> nn.Module:
-    """The model the co-likes were added to (itself when none were)."""
-    return model.inner if isinstance(model, WithCoLikes) else model
+without_co_likes = WithCoLikes.stripped
 
 
 def attach_co_likes(model: nn.Module, vectors: np.ndarray, rows, similarities, weight: float, scale: float = 1.0) -> nn.Module:
     """A copy of `model` (without any co-likes it had), its log-odds times `scale`, that adds
     `weight` times the co-likes over the remembered items (`rows` of `vectors`, their
     `similarities` [K, K])."""
-    model = without_co_likes(model)
-    out = WithCoLikes(dataclasses.replace(model.config, co_like_memory=len(rows), co_like_weight=float(weight),
-                                          co_like_scale=float(scale)))
-    out.inner.load_state_dict(model.state_dict())
+    out = WithCoLikes.around(model, len(rows), weight, scale)
     with torch.no_grad():
         out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
         out.similarities.copy_(torch.from_numpy(np.asarray(similarities, np.float32)).to(SIMILARITY_DTYPE))
@@ -132,7 +110,7 @@ def add_co_likes(model: nn.Module, dataset, train_ids, val_users):
     @torch.no_grad()
     def co_scorer(h_items, h_labels, candidates):
         labels = torch.from_numpy(h_labels).long().unsqueeze(0)
-        return with_co.co_likes(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
+        return with_co.part_log_odds(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
                                 table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
 
     weighed = weigh_on_validation(model, co_scorer, dataset.vectors, val_users, "co_like")

@@ -17,7 +17,6 @@ regression of the training users' labels, each user with a bias of their own and
 rate counted without it (rate_weight_beyond_vectors). The ONNX contract is unchanged; the user
 embedding is the model's.
 """
-import dataclasses
 import math
 
 import numpy as np
@@ -26,8 +25,8 @@ import torch.nn as nn
 
 from . import baselines
 from .data import subset
+from .log_odds_part import LogOddsPart
 from .model import ModelConfig
-from .network_average import build_model
 
 # The items remembered, at most: scoring a candidate compares it with each of them. Measured on
 # MovieLens's model (bench:history-cost, 8 + 8 history, one thread): 1,615 items cost 1.19x the
@@ -71,36 +70,27 @@ def match_remembered(vectors, memory_vectors, directions):
     return nearest, (gap * gap).sum(-1) <= MATCH_TOLERANCE * (vectors * vectors).sum(-1)
 
 
-class WithItemRates(nn.Module):
+class WithItemRates(LogOddsPart):
     """A model (one network, an average, with or without the regression) plus beta times the
     like rate of the candidate, when the candidate is an item it remembers."""
+    SIZE, WEIGHT, NEEDS = "item_memory", "item_rate_weight", "the rates need at least 1 remembered item"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.item_memory < 1:
-            raise ValueError(f"item_memory: the rates need at least 1 remembered item, got {config.item_memory}")
-        if config.item_rate_weight < 0:
-            raise ValueError(f"item_rate_weight: expected a weight >= 0, got {config.item_rate_weight}")
-        self.config = config
-        self.inner = build_model(dataclasses.replace(config, item_memory=0, item_rate_weight=0.0))
+        super().__init__(config)
         self.register_buffer("memory_vectors", torch.zeros(config.item_memory, config.embedding_dim))
         self.register_buffer("memory_log_odds", torch.zeros(config.item_memory))
         self.register_buffer("key_directions", key_directions(config.embedding_dim))
+
+    def part_log_odds(self, history, history_label, history_mask, candidates):
+        return self.item_log_odds(candidates)
 
     def item_log_odds(self, candidates):
         """[B, T]: each candidate's remembered like rate (centred log-odds), or 0 when unknown."""
         nearest, known = match_remembered(candidates, self.memory_vectors, self.key_directions)
         return torch.where(known, self.memory_log_odds[nearest], torch.zeros_like(candidates[..., 0]))
 
-    def forward(self, history, history_label, history_mask, candidates):
-        logits, user = self.inner(history, history_label, history_mask, candidates)
-        rate = self.config.item_rate_weight * self.item_log_odds(candidates).unsqueeze(-1)    # [B, T, 1]
-        return logits + rate * torch.tensor([0.5, -0.5], dtype=rate.dtype, device=rate.device), user
 
-
-def without_item_rates(model: nn.Module) -> nn.Module:
-    """The model the rates were attached to (itself when none were)."""
-    return model.inner if isinstance(model, WithItemRates) else model
+without_item_rates = WithItemRates.stripped
 
 
 def remembered_items(dataset, counts, prior_count, max_items=MAX_ITEMS):
@@ -117,11 +107,9 @@ def remembered_items(dataset, counts, prior_count, max_items=MAX_ITEMS):
 def attach_item_rates(model: nn.Module, vectors: np.ndarray, rows, log_odds, weight: float) -> nn.Module:
     """A copy of `model` (without any rates it had) that adds `weight` times the rate of each
     remembered item (`rows` of `vectors`, their centred `log_odds`). No rows: the model itself."""
-    model = without_item_rates(model)
     if len(rows) == 0:
-        return model
-    out = WithItemRates(dataclasses.replace(model.config, item_memory=len(rows), item_rate_weight=float(weight)))
-    out.inner.load_state_dict(model.state_dict())
+        return without_item_rates(model)
+    out = WithItemRates.around(model, len(rows), weight)
     with torch.no_grad():
         out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
         out.memory_log_odds.copy_(torch.from_numpy(np.asarray(log_odds, np.float32)))

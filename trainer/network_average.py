@@ -69,9 +69,6 @@ def build_model(config: ModelConfig) -> nn.Module:
 def members_of(model: nn.Module) -> list:
     """The networks in a model: itself, an average's members, or those of the model item rates,
     co-likes, latent classes or the choice prior were added to."""
-    from .choice_prior import without_choice_prior   # imported here, as in build_model
-    from .co_likes import without_co_likes
-    from .item_rates import without_item_rates
-    from .served_latent_classes import without_latent_classes
-    model = without_item_rates(without_co_likes(without_latent_classes(without_choice_prior(model))))
+    from .log_odds_part import without_parts   # imported here, as in build_model
+    model = without_parts(model)
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

@@ -22,45 +22,32 @@ weight is at least choice_prior.MIN_STANDARD_ERRORS standard errors above 0, and
 without validation users. The classes are fitted on the training users only, so the validation
 users judge them fairly.
 """
-import dataclasses
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .choice_prior import check_weights, weigh_on_validation
+from .choice_prior import weigh_on_validation
 from .data import subset
 from .latent_classes import fit_latent_classes, latent_class_scorer, tune_latent_classes
+from .log_odds_part import LogOddsPart
 from .model import ModelConfig
 
-# The config's fields that must not be negative.
-WEIGHTS = ("latent_class_weight", "latent_class_scale")
 
-
-class WithLatentClasses(nn.Module):
+class WithLatentClasses(LogOddsPart):
     """A model (anything build_model builds), its log-odds times latent_class_scale, plus
     latent_class_weight times the latent classes' log-odds."""
+    SIZE, WEIGHT, SCALE = "latent_class_count", "latent_class_weight", "latent_class_scale"
+    NEEDS = "the latent classes need at least 1 class"
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        if config.latent_class_count < 1:
-            raise ValueError(f"latent_class_count: the latent classes need at least 1 class, got {config.latent_class_count}")
-        check_weights(config, WEIGHTS)
-        from .network_average import build_model   # imported here: build_model builds this class
-        self.config = config
-        self.inner = build_model(dataclasses.replace(config, latent_class_count=0, latent_class_weight=0.0, latent_class_scale=1.0))
+        super().__init__(config)
         self.register_buffer("class_weights", torch.zeros(config.latent_class_count, config.embedding_dim))
         self.register_buffer("class_bias", torch.zeros(config.latent_class_count))
         self.register_buffer("log_prior", torch.zeros(config.latent_class_count))
 
-    def reweighed(self, weight: float, scale: float):
-        """This model with the classes at `weight` and the model's log-odds at `scale`."""
-        self.config = check_weights(dataclasses.replace(self.config, latent_class_weight=float(weight),
-                                                        latent_class_scale=float(scale)), WEIGHTS)
-        return self
-
-    def class_log_odds(self, history, history_label, history_mask, candidates):
+    def part_log_odds(self, history, history_label, history_mask, candidates):
         """[B, T]: latent_classes.latent_class_scorer's figure, log P(like) - P(dislike) under the
         mixture of the classes weighed by prior times the history's likelihood under each."""
         margins = history @ self.class_weights.T + self.class_bias                                 # [B, H, K]
@@ -71,26 +58,16 @@ class WithLatentClasses(nn.Module):
         scores = candidates @ self.class_weights.T + self.class_bias                               # [B, T, K]
         return torch.logsumexp(log_posterior - F.softplus(-scores), -1) - torch.logsumexp(log_posterior - F.softplus(scores), -1)
 
-    def forward(self, history, history_label, history_mask, candidates):
-        logits, user = self.inner(history, history_label, history_mask, candidates)
-        lc = self.config.latent_class_weight * self.class_log_odds(history, history_label, history_mask, candidates).unsqueeze(-1)
-        return self.config.latent_class_scale * logits + lc * torch.tensor([0.5, -0.5], dtype=lc.dtype, device=lc.device), user
 
-
-def without_latent_classes(model: nn.Module) -> nn.Module:
-    """The model the latent classes were added to (itself when none were)."""
-    return model.inner if isinstance(model, WithLatentClasses) else model
+without_latent_classes = WithLatentClasses.stripped
 
 
 def attach_latent_classes(model: nn.Module, weights, prior, weight: float, scale: float = 1.0) -> nn.Module:
     """A copy of `model` (without any latent classes it had), its log-odds times `scale`, that adds
     `weight` times the log-odds of the classes `weights` [K, D + 1] (bias last) with `prior` [K]
     (latent_classes.fit_latent_classes)."""
-    model = without_latent_classes(model)
     weights = np.asarray(weights, np.float64)
-    out = WithLatentClasses(dataclasses.replace(model.config, latent_class_count=len(weights), latent_class_weight=float(weight),
-                                                latent_class_scale=float(scale)))
-    out.inner.load_state_dict(model.state_dict())
+    out = WithLatentClasses.around(model, len(weights), weight, scale)
     with torch.no_grad():
         out.class_weights.copy_(torch.from_numpy(weights[:, :-1]).float())
         out.class_bias.copy_(torch.from_numpy(weights[:, -1]).float())

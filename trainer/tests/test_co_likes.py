@@ -72,9 +72,9 @@ class Served(unittest.TestCase):
         # An image the model never saw, in the history or among the candidates, adds nothing.
         new = torch.randn(1, 1, 6)
         with torch.no_grad():
-            self.assertEqual(float(model.co_likes(history, labels, mask, new)[0, 0]), 0.0)
-            alone = model.co_likes(history[:, :1], labels[:, :1], mask[:, :1], v[candidates][None])
-            with_new = model.co_likes(torch.cat([history[:, :1], new], 1), torch.tensor([[1, 1]]), torch.ones(1, 2, dtype=torch.bool),
+            self.assertEqual(float(model.part_log_odds(history, labels, mask, new)[0, 0]), 0.0)
+            alone = model.part_log_odds(history[:, :1], labels[:, :1], mask[:, :1], v[candidates][None])
+            with_new = model.part_log_odds(torch.cat([history[:, :1], new], 1), torch.tensor([[1, 1]]), torch.ones(1, 2, dtype=torch.bool),
                                       v[candidates][None])
         np.testing.assert_allclose(with_new.numpy(), alone.numpy(), atol=1e-6)
 

@@ -66,7 +66,7 @@ class Served(unittest.TestCase):
         # With no history the classes are weighed by their prior alone.
         empty = torch.zeros(1, 1, 6), torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.bool)
         with torch.no_grad():
-            alone = model.class_log_odds(*empty, v[candidates][None])[0].numpy()
+            alone = model.part_log_odds(*empty, v[candidates][None])[0].numpy()
         np.testing.assert_allclose(alone, reference(np.array([], int), np.array([]), candidates), atol=1e-4)
 
     def test_attached_over_co_likes_and_two_networks_under_the_choice_prior_saved_loaded_and_stripped(self):
