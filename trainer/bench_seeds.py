@@ -22,6 +22,7 @@ from .data import eval_users, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
+from .kernels import describe
 from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
@@ -329,6 +330,7 @@ def main():
         model_rows[row].append(evaluate_per_user(model_scorer(stage, test.vectors), users))
         seconds[row].append(seconds[network][-1])
 
+    kernels = set()   # what each model's training recorded (trainer/kernels.py): other kernels, other weights
     val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
     for seed in seeds:
         for name, flags in variants.items():
@@ -337,13 +339,13 @@ def main():
                        "--seed", str(seed), "--quiet", *flags, *args.train_args.split()]
             # A model trained before by the same command (a --work folder kept between runs) is reused.
             done = os.path.join(out, "command.json")
-            if os.path.exists(done) and json.load(open(done)) == command[1:]:
-                seconds[name].append(json.load(open(os.path.join(out, "metrics.json")))["train_seconds"])
-            else:
+            if not (os.path.exists(done) and json.load(open(done)) == command[1:]):
                 subprocess.run(command, check=True)
                 with open(done, "w") as f:
                     json.dump(command[1:], f)
-                seconds[name].append(json.load(open(os.path.join(out, "metrics.json")))["train_seconds"])
+            metrics = json.load(open(os.path.join(out, "metrics.json")))
+            seconds[name].append(metrics["train_seconds"])
+            kernels.add(describe(metrics.get("cpu_kernels")))
             model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
             model_rows[name].append(evaluate_per_user(model_scorer(model, test.vectors), users))
             print(f"seed {seed}: {name}: trained in {seconds[name][-1]:.0f} s", flush=True)
@@ -381,6 +383,7 @@ def main():
 
     first = summarize(next(iter(baseline_rows.values())))
     print(f"\n### EVAL-1({args.n_ref}) on {args.test}: {first['users']} users, {first['pairs']} pairs; models: mean ± standard error over {len(seeds)} seeds\n")
+    print(f"Models trained on CPU kernels: {'; '.join(sorted(kernels))}\n")
     print("| method | pairwise | top-1 | top-2 | top-3 | training s, median |\n|---|---|---|---|---|---|")
     for name, rows in baseline_rows.items():
         s = summarize(rows)

@@ -41,6 +41,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
+from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
 from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
 from .weight_average import WeightAverage
@@ -473,6 +474,8 @@ metrics = {
     "train_seconds": train_seconds,
     "device": args.device,
     "torch_threads": torch.get_num_threads(),
+    # Other kernels train other weights from the same command (trainer/kernels.py).
+    "cpu_kernels": cpu_kernels(),
     "train_users": len(train_ids),
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,

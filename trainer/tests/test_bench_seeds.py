@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.bench_seeds import (CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired,
                                  per_user_rates)
+from trainer.kernels import cpu_kernels, describe
 from trainer.tests.helpers import taste_world
 
 
@@ -119,6 +120,8 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn(f"| ours: {ENSEMBLE} + latent classes |", done.stdout)
         self.assertIn("| what the latent classes add | pairwise |", done.stdout)
         self.assertIn(f"seed 0: {ENSEMBLE} + latent classes: weight", done.stdout)
+        # The table names the kernels its models were trained on: other kernels train other weights.
+        self.assertIn(f"Models trained on CPU kernels: {describe(cpu_kernels())}\n", done.stdout)
 
 
 class SeedGroups(unittest.TestCase):
