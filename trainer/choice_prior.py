@@ -29,7 +29,6 @@ float32, so the best candidates tied (pairwise 71.0 at ratio 16 against 72.1 at 
 is the comparisons' own calibration. With a <= 0 the history is not trusted and the prior alone
 ranks.
 """
-
 import numpy as np
 import torch
 import torch.nn as nn

@@ -24,7 +24,6 @@ vote per user, standard errors clustered by user), as the choice prior's are; th
 served only where weight is at least MIN_STANDARD_ERRORS standard errors above 0. The
 similarities are counted on the training users only, so the validation users judge them fairly.
 """
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -111,7 +110,7 @@ def add_co_likes(model: nn.Module, dataset, train_ids, val_users):
     def co_scorer(h_items, h_labels, candidates):
         labels = torch.from_numpy(h_labels).long().unsqueeze(0)
         return with_co.part_log_odds(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
-                                table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
+                                     table[torch.from_numpy(candidates)].unsqueeze(0))[0].numpy()
 
     weighed = weigh_on_validation(model, co_scorer, dataset.vectors, val_users, "co_like")
     if weighed is None:

@@ -22,7 +22,6 @@ weight is at least choice_prior.MIN_STANDARD_ERRORS standard errors above 0, and
 without validation users. The classes are fitted on the training users only, so the validation
 users judge them fairly.
 """
-
 import numpy as np
 import torch
 import torch.nn as nn
