@@ -5,9 +5,9 @@ kernels for the CPU they find (OpenBLAS's DYNAMIC_ARCH, ATen's CPU capability), 
 other vector widths sum in another order. Training is deterministic on one machine, so this was
 invisible until two machines disagreed: the 64,000-user short-history world's pairwise lead was
 +0.52 ± 0.23 under OpenBLAS's Haswell kernels and ATen's AVX2, and +0.42 ± 0.25 under another
-machine's own choice (OpenBLAS's Cooperlake), the same commands and seeds (docs/preference-model.md, session 29). OPENBLAS_CORETYPE and
-ATEN_CPU_CAPABILITY choose them, so a figure repeats on another machine when both are set as
-recorded.
+machine's own choice (OpenBLAS's Cooperlake), the same commands and seeds
+(docs/preference-model.md, sessions 29 and 30). OPENBLAS_CORETYPE and ATEN_CPU_CAPABILITY choose
+them, so a figure repeats on another machine when both are set as recorded.
 """
 import ctypes
 

@@ -48,9 +48,14 @@ class LogOddsPart(nn.Module):
         return (cls.WEIGHT,) if cls.SCALE is None else (cls.WEIGHT, cls.SCALE)
 
     @classmethod
+    def weighing(cls, weight: float, scale: float) -> dict:
+        """The config's fields for the part at `weight` and the model at `scale` (when it has one)."""
+        return {cls.WEIGHT: float(weight), **({} if cls.SCALE is None else {cls.SCALE: float(scale)})}
+
+    @classmethod
     def absent(cls) -> dict:
         """The config's fields as they are without this part."""
-        return {cls.SIZE: 0, cls.WEIGHT: 0.0, **({} if cls.SCALE is None else {cls.SCALE: 1.0})}
+        return {cls.SIZE: 0, **cls.weighing(0.0, 1.0)}
 
     @classmethod
     def stripped(cls, model: nn.Module) -> nn.Module:
@@ -62,16 +67,14 @@ class LogOddsPart(nn.Module):
         """A new part of `size` at `weight` (the model's log-odds at `scale`) around a copy of
         `model` without any such part it had; its buffers are the caller's to fill."""
         model = cls.stripped(model)
-        fields = {cls.SIZE: size, cls.WEIGHT: float(weight), **({} if cls.SCALE is None else {cls.SCALE: float(scale)})}
-        out = cls(dataclasses.replace(model.config, **fields))
+        out = cls(dataclasses.replace(model.config, **{cls.SIZE: size}, **cls.weighing(weight, scale)))
         out.inner.load_state_dict(model.state_dict())
         return out
 
     def reweighed(self, weight: float, scale: float = 1.0):
         """This model with the part at `weight` and the model's log-odds at `scale`, its buffers
         as they are."""
-        fields = {self.WEIGHT: float(weight), **({} if self.SCALE is None else {self.SCALE: float(scale)})}
-        self.config = check_weights(dataclasses.replace(self.config, **fields), self.weight_fields())
+        self.config = check_weights(dataclasses.replace(self.config, **self.weighing(weight, scale)), self.weight_fields())
         return self
 
     def part_log_odds(self, history, history_label, history_mask, candidates) -> torch.Tensor:
