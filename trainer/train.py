@@ -3,8 +3,8 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--co-likes off|auto]
-                         [--latent-classes off|auto] [--choice-prior off|auto] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--crossfit-epochs E]
+                         [--co-likes off|auto] [--latent-classes off|auto] [--choice-prior off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -43,7 +43,7 @@ from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
-from .rate_crossfit import FOLDS, folds_of, held_out_margins, weight_from_held_out
+from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, weight_beside_rule
 from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration
@@ -72,6 +72,12 @@ parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default
                          "the training users, weighted by what it says beyond the item's vector (auto; trainer/item_rates.py) or "
                          "beyond the model's log-odds on users it never trained on (crossfit: trains 2 more networks, each on half "
                          "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
+parser.add_argument("--crossfit-networks", type=int, default=None, metavar="K",
+                    help="with --item-rates crossfit: how many of the folds get a network, which scores its fold's users "
+                         "(1 or 2; default 2: every training user is scored). One halves the extra training")
+parser.add_argument("--crossfit-epochs", type=int, default=None, metavar="E",
+                    help="with --item-rates crossfit: the fold networks' epochs (their whole learning-rate schedule; default "
+                         "--epochs). They only weigh the rate, so they may train shorter than the served network")
 parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                     help="after the item rates, where training users rated the same items: add to the model's log-odds each "
                          "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
@@ -139,6 +145,14 @@ if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
     parser.error(f"--networks: expected at least 1, got {args.networks}")
+if args.crossfit_epochs is not None and args.crossfit_epochs < 1:
+    parser.error(f"--crossfit-epochs: expected at least 1, got {args.crossfit_epochs}")
+if args.crossfit_epochs is not None and args.item_rates != "crossfit":
+    parser.error("--crossfit-epochs: only the fold networks of --item-rates crossfit have their own epochs")
+if args.crossfit_networks is not None and not 1 <= args.crossfit_networks <= FOLDS:
+    parser.error(f"--crossfit-networks: expected 1 to {FOLDS}, got {args.crossfit_networks}")
+if args.crossfit_networks is not None and args.item_rates != "crossfit":
+    parser.error("--crossfit-networks: only --item-rates crossfit trains fold networks")
 if args.average_epochs < 0:
     parser.error(f"--average-epochs: expected a span of epochs of at least 0, got {args.average_epochs}")
 if args.ensemble not in ("off", "auto"):
@@ -244,9 +258,12 @@ def fresh_network(k):
 
 starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
           else [fresh_network] * (args.networks or 1))
-# With --item-rates crossfit, FOLDS more networks train after these (cross_fitted_rate_weight);
-# progress counts their epochs too.
-runs = len(starts) + (FOLDS if args.item_rates == "crossfit" else 0)
+# With --item-rates crossfit, --crossfit-networks more networks (default FOLDS) train after these
+# (cross_fitted_rate_weight); progress counts their epochs too.
+fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" else 0
+fold_epochs = args.crossfit_epochs or args.epochs
+total_epochs = len(starts) * args.epochs + fold_networks * fold_epochs
+runs = len(starts) + fold_networks
 vectors = dataset.vectors
 # Cosine similarity for --hard-negatives is a product of unit rows.
 unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
@@ -254,19 +271,22 @@ totals = {"episodes": 0, "seconds": 0.0}
 
 
 # ------------------------------------------------------------------------------ train
-def train_network(model, rng, k, users, named=""):
-    """Trains a network on `users` as run k of `runs`; (its kept weights, the figures of the epoch
-    kept, each epoch's figures). Progress counts epochs over all the runs, so the job's view moves
-    on from one to the next. `named` prefixes its log lines."""
+def train_network(model, rng, k, users, named="", epochs=None, epochs_before=None):
+    """Trains a network on `users` for `epochs` (default --epochs) as run k of `runs`; (its kept
+    weights, the figures of the epoch kept, each epoch's figures). Progress counts epochs over all
+    the runs (`epochs_before` this one; default k x --epochs), so the job's view moves on from one
+    to the next. `named` prefixes its log lines."""
+    epochs = epochs or args.epochs
+    epochs_before = k * args.epochs if epochs_before is None else epochs_before
     steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
     average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
     history = []
     best = {"val_pairwise": -1.0}
     best_criterion, best_state = -1.0, None
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         episodes = []
         for user in users:
@@ -314,7 +334,7 @@ def train_network(model, rng, k, users, named=""):
             val = evaluate(model_scorer(candidate, vectors, args.device), val_users) if val_users else None
         val_pairwise = None if val is None else float(val["pairwise"])
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_pairwise": val_pairwise})
-        progress(epoch=k * args.epochs + epoch, epochs=runs * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+        progress(epoch=epochs_before + epoch, epochs=total_epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
                  **({"network": k + 1} if runs > 1 else {}))
         shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
         log(f"{named}epoch {epoch:3d}  loss {np.mean(losses):.4f}  "
@@ -330,19 +350,19 @@ def train_network(model, rng, k, users, named=""):
                                     + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < args.epochs:
+        if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < epochs:
             # The learning-rate schedule still spans --epochs, so everything up to here trained as
             # a full run would have: only a later epoch that beat the kept one is given up.
             best["stopped_after"] = epoch
             log(f"{named}stopped after epoch {epoch}: {args.patience} epochs without beating epoch {best['epoch']}")
-            progress(epoch=(k + 1) * args.epochs, epochs=runs * args.epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
+            progress(epoch=epochs_before + epochs, epochs=total_epochs, loss=float(np.mean(losses)), val_pairwise=val_pairwise,
                      **({"network": k + 1} if runs > 1 else {}))
             break
     model.load_state_dict(best_state)
     return model.cpu(), best, history
 
 
-progress(epoch=0, epochs=runs * args.epochs)
+progress(epoch=0, epochs=total_epochs)
 trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, train_ids,
                          f"network {k + 1}/{len(starts)} " if len(starts) > 1 else "")
            for k, start in enumerate(starts)]
@@ -390,18 +410,20 @@ if args.ensemble != "off":
 
 
 def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
-    """--item-rates crossfit (trainer/rate_crossfit.py): (beta, its record) from FOLDS networks, each
-    trained on the training users outside one fold and made into the served model's kind (the
-    regression at the served weight, fitted on those users), scoring the fold's users at the
-    tenant's EVAL-1(n). With --networks K, each fold has one network: it stands for the average.
-    With --init, the fold networks start fresh, since the warm start has seen every user. Where
-    no training user has an EVAL-1(n) history and targets, nothing is trained and the beta of
-    --item-rates auto (`beyond_vectors`) is kept."""
+    """--item-rates crossfit (trainer/rate_crossfit.py): (beta, its record) from networks each
+    trained on the training users outside one of FOLDS folds (--crossfit-networks of them) and
+    made into the served model's kind (the regression at the served weight, fitted on those
+    users), scoring the fold's users at the tenant's EVAL-1(n); their beta is served where their
+    pairs reject the beta of --item-rates auto (`beyond_vectors`) by REJECT_Z standard errors
+    (rate_crossfit.weight_beside_rule), else that one is. With --networks K, each fold has
+    one network: it stands for the average. With --init, the fold networks start fresh, since the
+    warm start has seen every user. Where no user of those folds has an EVAL-1(n) history and
+    targets, nothing is trained and the beta of --item-rates auto (`beyond_vectors`) is kept."""
     n, _ = choose_history_size(subset(dataset, train_ids))
-    folds = folds_of(train_ids, args.seed)
+    folds = folds_of(train_ids, args.seed)[:fold_networks]
     fold_users = [eval_users(subset(dataset, held_out), n) for held_out in folds]
     if not any(fold_users):
-        progress(epoch=runs * args.epochs, epochs=runs * args.epochs)
+        progress(epoch=total_epochs, epochs=total_epochs)
         return beyond_vectors, {"selected_by": f"as --item-rates auto: no training user has an EVAL-1({n}) history and targets "
                                                "to cross-fit on"}
     remembered = set(rows.tolist())
@@ -413,19 +435,24 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
         # Seeds no network of any --seed or --networks uses (network k of a run uses seed + 1000 k).
         run_seed = args.seed + 1000 * (100 + f)
         network, kept, _ = train_network(fresh_network(100 + f), np.random.default_rng(run_seed), k, others,
-                                         f"cross-fit {f + 1}/{FOLDS} ")
+                                         f"cross-fit {f + 1}/{fold_networks} ", fold_epochs, len(starts) * args.epochs + f * fold_epochs)
         if ensemble is not None:
             w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
             network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])
         margins += held_out_margins(network, dataset, users, counts, prior_count, remembered)
         kept_epochs.append(kept.get("epoch"))
-    beta, model_coefficient, rate_coefficient = weight_from_held_out(margins, MAX_WEIGHT)
+    served, beta, model_coefficient, rate_coefficient, departure = weight_beside_rule(margins, beyond_vectors, MAX_WEIGHT)
     scored = sum(len(users) for users in fold_users)
-    return beta, {"selected_by": f"the rate's coefficient over the model's on {scored} training users' EVAL-1({n}) pairs, "
-                                 f"each scored by a network trained without them ({FOLDS} folds)",
-                  "crossfit": {"folds": FOLDS, "history_size": n, "users": scored, "pairs": len(margins),
-                               "model_coefficient": model_coefficient, "rate_coefficient": rate_coefficient,
-                               "kept_epochs": kept_epochs}}
+    held_out = (f"{scored} training users' EVAL-1({n}) pairs, each scored by a network trained without them "
+                f"({fold_networks} of {FOLDS} folds)")
+    shown = (f"the rate's coefficient over the model's on {held_out} is {beta}, {departure:+.2f} SE from the "
+             f"--item-rates auto weight {beyond_vectors}")
+    return served, {"selected_by": (shown if abs(departure) >= REJECT_Z else f"as --item-rates auto, since {shown} "
+                                    f"(within {REJECT_Z:g} SE)"),
+                    "crossfit": {"folds": FOLDS, "networks": fold_networks, "epochs": fold_epochs, "history_size": n,
+                                 "users": scored, "pairs": len(margins), "model_coefficient": model_coefficient,
+                                 "rate_coefficient": rate_coefficient, "weight": beta, "rule_departure": departure,
+                                 "kept_epochs": kept_epochs}}
 
 
 def record_served_figures(served, record, added):

@@ -10,7 +10,8 @@ import numpy as np
 
 from trainer import baselines
 from trainer.data import read_dataset
-from trainer.rate_crossfit import folds_of, leave_user_out_rates, margin_coefficients, weight_from_held_out
+from trainer.rate_crossfit import (REJECT_Z, folds_of, leave_user_out_rates, margin_coefficients, margin_fit, rule_departure,
+                                   weight_beside_rule, weight_from_held_out)
 from trainer.tests.helpers import onnx_metadata, write_dataset
 from trainer.tests.test_item_rates import popularity_world
 
@@ -102,6 +103,38 @@ class WeightFromHeldOut(unittest.TestCase):
         self.assertEqual(weight_from_held_out(simulated_pairs(200, 5, a=0.2, b=1.5, seed=4), 2.0)[0], 2.0)
 
 
+class RuleDeparture(unittest.TestCase):
+    def test_the_rules_beta_is_rejected_only_by_enough_users(self):
+        # Held-out pairs whose rate adds nothing beside the model (b = 0): a rule's beta of 0.4
+        # is rejected by 5,000 users and not by 40, and the true ratio is rejected by neither.
+        many, few = simulated_pairs(5000, 2, a=0.8, b=0.0, seed=5), simulated_pairs(40, 2, a=0.8, b=0.0, seed=6)
+        self.assertLess(rule_departure(many, 0.4), -REJECT_Z)
+        self.assertGreater(rule_departure(few, 0.4), -REJECT_Z)
+        self.assertLess(abs(rule_departure(many, 0.0)), REJECT_Z)
+        # The other way: a rate the model under-uses (b / a = 1) rejects a rule of 0.4 from above.
+        self.assertGreater(rule_departure(simulated_pairs(5000, 2, a=0.5, b=0.5, seed=7), 0.4), REJECT_Z)
+        self.assertEqual(rule_departure([], 0.4), 0.0)
+
+    def test_the_held_out_beta_serves_only_where_it_rejects_the_rules(self):
+        served, beta, a, b, departure = weight_beside_rule(simulated_pairs(5000, 2, a=0.8, b=0.0, seed=5), 0.4, 2.0)
+        self.assertEqual(served, beta)
+        self.assertLess(beta, 0.05)
+        self.assertLess(departure, -REJECT_Z)
+        served, beta, _, _, departure = weight_beside_rule(simulated_pairs(40, 2, a=0.8, b=0.0, seed=6), 0.4, 2.0)
+        self.assertEqual(served, 0.4)
+        self.assertNotEqual(beta, 0.4)
+        self.assertEqual(weight_beside_rule([], 0.4, 2.0), (0.4, 0.0, None, None, 0.0))
+
+    def test_the_departure_is_the_contrasts_z_under_the_fits_covariance(self):
+        rows = simulated_pairs(300, 4, a=0.7, b=0.2, seed=8)
+        (a, b), covariance = margin_fit(rows)
+        (_, _), (a_error, b_error) = margin_coefficients(rows)
+        self.assertAlmostEqual(math.sqrt(covariance[0, 0]), a_error)
+        self.assertAlmostEqual(math.sqrt(covariance[1, 1]), b_error)
+        # At a rule of 0 the contrast is b alone: z is b over its own standard error.
+        self.assertAlmostEqual(rule_departure(rows, 0.0), round(b / b_error, 2))
+
+
 class TrainerCrossFits(unittest.TestCase):
     def test_the_rates_weight_comes_from_fold_networks_and_their_training_counts(self):
         root = tempfile.mkdtemp()
@@ -121,7 +154,12 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertGreater(rates["weight"], 0.3)
         self.assertGreater(crossfit["users"], 40)
         self.assertIn("weight_beyond_vectors", rates)
-        self.assertTrue(rates["selected_by"].startswith("the rate's coefficient over the model's"))
+        # The held-out beta serves where its pairs reject the auto weight (weight_beside_rule,
+        # whose branches RuleDeparture covers); the record says which and why.
+        rejected = abs(crossfit["rule_departure"]) >= 2.0
+        self.assertEqual(rates["weight"], crossfit["weight"] if rejected else rates["weight_beyond_vectors"])
+        self.assertIn(f"the rate's coefficient over the model's on {crossfit['users']} training users", rates["selected_by"])
+        self.assertEqual(rates["selected_by"].startswith("as --item-rates auto"), not rejected)
         meta = onnx_metadata(os.path.join(out, "model.onnx"))
         self.assertEqual(float(meta["item_rate_weight"]), rates["weight"])
         # Progress counts the fold networks' epochs: the job's view reaches its end only after them.
@@ -129,6 +167,45 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertEqual({p["epochs"] for p in progress}, {6})
         self.assertEqual(progress[-1]["epoch"], 6)
         self.assertIn("cross-fit 2/2 epoch", done.stdout)
+
+    def test_one_fold_network_of_its_own_epochs_scores_its_fold(self):
+        # --crossfit-networks 1 --crossfit-epochs 1: one fold network, on its own (shorter)
+        # schedule, scores the users of its fold only; the served network keeps --epochs, and
+        # progress counts what was trained.
+        root = tempfile.mkdtemp()
+        popularity_world(os.path.join(root, "data"), users=120)
+        out = os.path.join(root, "m")
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
+                               "--epochs", "3", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
+                               "--ensemble", "auto", "--item-rates", "crossfit", "--crossfit-networks", "1", "--crossfit-epochs", "1",
+                               "--progress"],
+                              check=True, capture_output=True, text=True)
+        with open(os.path.join(out, "metrics.json")) as f:
+            metrics = json.load(f)
+        crossfit = metrics["item_rates"]["crossfit"]
+        self.assertEqual((crossfit["folds"], crossfit["networks"], crossfit["epochs"], crossfit["kept_epochs"]), (2, 1, 1, [1]))
+        # Its fold is about half the training users (84 here), of whom those with an EVAL-1 history.
+        self.assertTrue(20 < crossfit["users"] <= 42, crossfit["users"])
+        self.assertIn("(1 of 2 folds)", metrics["item_rates"]["selected_by"])
+        self.assertEqual(len(metrics["epochs"]), 3)
+        progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual({p["epochs"] for p in progress}, {4})
+        self.assertEqual([p["epoch"] for p in progress], [0, 1, 2, 3, 4])
+        self.assertIn("cross-fit 1/1 epoch   1", done.stdout)
+        self.assertNotIn("cross-fit 1/1 epoch   2", done.stdout)
+
+    def test_the_fold_flags_are_checked_and_belong_to_crossfit(self):
+        root = tempfile.mkdtemp()
+        popularity_world(os.path.join(root, "data"), users=20)
+        for flags, expected in ((["--item-rates", "crossfit", "--crossfit-epochs", "0"], "--crossfit-epochs: expected at least 1, got 0"),
+                                (["--item-rates", "auto", "--crossfit-epochs", "2"], "--crossfit-epochs: only the fold networks"),
+                                (["--item-rates", "crossfit", "--crossfit-networks", "3"], "--crossfit-networks: expected 1 to 2, got 3"),
+                                (["--crossfit-networks", "1"], "--crossfit-networks: only --item-rates crossfit")):
+            done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"),
+                                   "--out", os.path.join(root, "m"), *flags], capture_output=True, text=True)
+            self.assertEqual(done.returncode, 2)
+            self.assertIn(expected, done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(root, "m")))
 
     def test_without_a_user_to_cross_fit_on_nothing_more_is_trained_and_the_auto_weight_is_kept(self):
         # Every user has 2 likes and 2 dislikes: enough to train on, too few for an EVAL-1(2)
