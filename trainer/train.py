@@ -74,10 +74,11 @@ parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default
                          "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
 parser.add_argument("--crossfit-networks", type=int, default=None, metavar="K",
                     help="with --item-rates crossfit: how many of the folds get a network, which scores its fold's users "
-                         "(1 or 2; default 2: every training user is scored). One halves the extra training")
+                         "(1 or 2; default 2: every training user is scored). One halves the extra training. Without "
+                         "crossfit it is unused, so a later --item-rates off or auto overrides the lot")
 parser.add_argument("--crossfit-epochs", type=int, default=None, metavar="E",
                     help="with --item-rates crossfit: the fold networks' epochs (their whole learning-rate schedule; default "
-                         "--epochs). They only weigh the rate, so they may train shorter than the served network")
+                         "--epochs; unused without crossfit). A network cut short is weaker and leaves the rate more to say")
 parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                     help="after the item rates, where training users rated the same items: add to the model's log-odds each "
                          "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
@@ -147,12 +148,8 @@ if args.networks is not None and args.networks < 1:
     parser.error(f"--networks: expected at least 1, got {args.networks}")
 if args.crossfit_epochs is not None and args.crossfit_epochs < 1:
     parser.error(f"--crossfit-epochs: expected at least 1, got {args.crossfit_epochs}")
-if args.crossfit_epochs is not None and args.item_rates != "crossfit":
-    parser.error("--crossfit-epochs: only the fold networks of --item-rates crossfit have their own epochs")
 if args.crossfit_networks is not None and not 1 <= args.crossfit_networks <= FOLDS:
     parser.error(f"--crossfit-networks: expected 1 to {FOLDS}, got {args.crossfit_networks}")
-if args.crossfit_networks is not None and args.item_rates != "crossfit":
-    parser.error("--crossfit-networks: only --item-rates crossfit trains fold networks")
 if args.average_epochs < 0:
     parser.error(f"--average-epochs: expected a span of epochs of at least 0, got {args.average_epochs}")
 if args.ensemble not in ("off", "auto"):

@@ -131,7 +131,11 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // is averaged with each user's own regression, weighted on validation users
         // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
         // weighted by what they say beyond the items' vectors, each user with a bias of their
-        // own (trainer/item_rates.py; nothing is added where no item has a crowd), then each
+        // own (trainer/item_rates.py; nothing is added where no item has a crowd), unless a
+        // network trained on half the training users, scoring the other half, rejects that
+        // weight by 2 SE (trainer/rate_crossfit.py: on a tenant with thousands of users it finds
+        // the network already knows what the rate says). A fine-tune's fold network starts fresh
+        // (the warm start has seen every user), so it trains a first model's epochs. Then each
         // candidate's co-likes with the history (what the users who rated both said, by item id:
         // trainer/co_likes.py), then latent classes of users fitted by EM, weighed by the history
         // (trainer/served_latent_classes.py), and where the tenant's users chose between two images,
@@ -145,7 +149,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         '--ensemble',
         'auto',
         '--item-rates',
-        'auto',
+        'crossfit',
+        '--crossfit-networks',
+        '1',
+        ...(warm ? ['--crossfit-epochs', String(Math.max(s.epochs, epochs))] : []),
         '--co-likes',
         'auto',
         '--latent-classes',

@@ -152,8 +152,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
           status: 'SUCCEEDED',
           trigger: 'SCHEDULE',
           stage: null,
-          epoch: 8,
-          epochs: 8,
+          // 8 epochs of the served network, then 8 of the one fold network that weighs the item
+          // rates on users it never trained on (trainer --item-rates crossfit --crossfit-networks 1).
+          epoch: 16,
+          epochs: 16,
           attempts: 1,
           modelVersion: { version: 1, status: 'PROMOTED' },
         });

@@ -194,18 +194,27 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertIn("cross-fit 1/1 epoch   1", done.stdout)
         self.assertNotIn("cross-fit 1/1 epoch   2", done.stdout)
 
-    def test_the_fold_flags_are_checked_and_belong_to_crossfit(self):
+    def test_the_fold_flags_are_checked_and_a_later_item_rates_overrides_them(self):
         root = tempfile.mkdtemp()
         popularity_world(os.path.join(root, "data"), users=20)
         for flags, expected in ((["--item-rates", "crossfit", "--crossfit-epochs", "0"], "--crossfit-epochs: expected at least 1, got 0"),
-                                (["--item-rates", "auto", "--crossfit-epochs", "2"], "--crossfit-epochs: only the fold networks"),
-                                (["--item-rates", "crossfit", "--crossfit-networks", "3"], "--crossfit-networks: expected 1 to 2, got 3"),
-                                (["--crossfit-networks", "1"], "--crossfit-networks: only --item-rates crossfit")):
+                                (["--item-rates", "crossfit", "--crossfit-networks", "3"], "--crossfit-networks: expected 1 to 2, got 3")):
             done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"),
                                    "--out", os.path.join(root, "m"), *flags], capture_output=True, text=True)
             self.assertEqual(done.returncode, 2)
             self.assertIn(expected, done.stderr)
             self.assertFalse(os.path.exists(os.path.join(root, "m")))
+        # The nightly passes the crossfit flags and then the tenant's TRAINING_TRAINER_ARGS, which
+        # may say --item-rates auto: no fold network is trained, and progress says so.
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", os.path.join(root, "m"),
+                               "--epochs", "1", "--width", "16", "--layers", "1", "--ensemble", "auto", "--item-rates", "crossfit",
+                               "--crossfit-networks", "1", "--crossfit-epochs", "2", "--item-rates", "auto", "--progress"],
+                              check=True, capture_output=True, text=True)
+        with open(os.path.join(root, "m", "metrics.json")) as f:
+            self.assertNotIn("crossfit", json.load(f)["item_rates"])
+        progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual((progress[-1]["epoch"], progress[-1]["epochs"]), (1, 1))
+        self.assertNotIn("cross-fit", done.stdout)
 
     def test_without_a_user_to_cross_fit_on_nothing_more_is_trained_and_the_auto_weight_is_kept(self):
         # Every user has 2 likes and 2 dislikes: enough to train on, too few for an EVAL-1(2)
