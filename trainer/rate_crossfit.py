@@ -26,10 +26,15 @@ half the extra training, beta from half the users (session 31). `--crossfit-epoc
 fold networks' schedule, but a network cut short is that much weaker: on the 64,000-user world 6
 epochs of 20 gave beta 0.30 and 0.67 where full fold networks gave 0.00-0.11 (session 31).
 
-Measured and not adopted (docs/preference-model.md, session 21): the held-out users did not ask
-for the test users' beta of about 1.0 (unseen vectors 0.53-0.95 against rule 4's 0.57-0.60;
-MovieLens 0.28-0.40, whose held-out users shaped its item vectors), and the served figures moved
-within noise (-0.15 ± 0.48 and -0.34 ± 0.56 pairwise) at about twice the training.
+Served since session 31 only where the held-out pairs reject rule 4's beta by REJECT_Z standard
+errors (weight_beside_rule): on a 64,000-user world they do (beta 0.00-0.05 against 0.36-0.41),
+on MovieLens and unseen vectors, with under 200 held-out users, they do not.
+
+Measured in session 21, before that gate, and not adopted then (docs/preference-model.md): the
+held-out users did not ask for the test users' beta of about 1.0 (unseen vectors 0.53-0.95
+against rule 4's 0.57-0.60; MovieLens 0.28-0.40, whose held-out users shaped its item vectors),
+and the served figures moved within noise (-0.15 ± 0.48 and -0.34 ± 0.56 pairwise) at about
+twice the training.
 """
 import numpy as np
 

@@ -3,8 +3,9 @@
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
                          [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto|crossfit] [--crossfit-epochs E]
-                         [--co-likes off|auto] [--latent-classes off|auto] [--choice-prior off|auto] [--progress]
+                         [--patience P] [--networks K] [--item-rates off|auto|crossfit]
+                         [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
+                         [--choice-prior off|auto] [--progress]
 
 Reads top to bottom: configuration, data and the validation split, model (or warm start),
 then epochs of episodes with L_all = L_base + L_CP (or L_base alone), keeping the weights that
@@ -70,8 +71,9 @@ parser.add_argument("--ensemble", default="off", metavar="off|auto|W",
 parser.add_argument("--item-rates", choices=["off", "auto", "crossfit"], default="off",
                     help="after training (and any --ensemble), add to the model's log-odds each remembered item's like rate among "
                          "the training users, weighted by what it says beyond the item's vector (auto; trainer/item_rates.py) or "
-                         "beyond the model's log-odds on users it never trained on (crossfit: trains 2 more networks, each on half "
-                         "the training users, which score the other half; trainer/rate_crossfit.py); off = vectors only")
+                         "beyond the model's log-odds on users it never trained on where those reject the auto weight by 2 SE "
+                         "(crossfit: trains --crossfit-networks more networks, each on half the training users, which score "
+                         "the other half; trainer/rate_crossfit.py); off = vectors only")
 parser.add_argument("--crossfit-networks", type=int, default=None, metavar="K",
                     help="with --item-rates crossfit: how many of the folds get a network, which scores its fold's users "
                          "(1 or 2; default 2: every training user is scored). One halves the extra training. Without "
@@ -348,7 +350,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < epochs:
-            # The learning-rate schedule still spans --epochs, so everything up to here trained as
+            # The learning-rate schedule still spans the run's epochs, so everything up to here trained as
             # a full run would have: only a later epoch that beat the kept one is given up.
             best["stopped_after"] = epoch
             log(f"{named}stopped after epoch {epoch}: {args.patience} epochs without beating epoch {best['epoch']}")

@@ -106,7 +106,7 @@ class WeightFromHeldOut(unittest.TestCase):
 class RuleDeparture(unittest.TestCase):
     def test_the_rules_beta_is_rejected_only_by_enough_users(self):
         # Held-out pairs whose rate adds nothing beside the model (b = 0): a rule's beta of 0.4
-        # is rejected by 5,000 users and not by 40, and the true ratio is rejected by neither.
+        # is rejected by 5,000 users and not by 40, and the true ratio (0) is not rejected by the 5,000.
         many, few = simulated_pairs(5000, 2, a=0.8, b=0.0, seed=5), simulated_pairs(40, 2, a=0.8, b=0.0, seed=6)
         self.assertLess(rule_departure(many, 0.4), -REJECT_Z)
         self.assertGreater(rule_departure(few, 0.4), -REJECT_Z)
