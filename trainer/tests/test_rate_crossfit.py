@@ -135,17 +135,23 @@ class RuleDeparture(unittest.TestCase):
         self.assertAlmostEqual(rule_departure(rows, 0.0), round(b / b_error, 2))
 
 
+def train_on_popularity_world(*flags):
+    """(the output folder, the finished process, its metrics) of the trainer with --item-rates
+    crossfit and `flags` on a 120-user popularity world (the item's quality hidden from its vector)."""
+    root = tempfile.mkdtemp()
+    popularity_world(os.path.join(root, "data"), users=120)
+    out = os.path.join(root, "m")
+    done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
+                           "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
+                           "--ensemble", "auto", "--item-rates", "crossfit", "--progress", *flags],
+                          check=True, capture_output=True, text=True)
+    with open(os.path.join(out, "metrics.json")) as f:
+        return out, done, json.load(f)
+
+
 class TrainerCrossFits(unittest.TestCase):
     def test_the_rates_weight_comes_from_fold_networks_and_their_training_counts(self):
-        root = tempfile.mkdtemp()
-        popularity_world(os.path.join(root, "data"), users=120)
-        out = os.path.join(root, "m")
-        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
-                               "--epochs", "2", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
-                               "--ensemble", "auto", "--item-rates", "crossfit", "--progress"],
-                              check=True, capture_output=True, text=True)
-        with open(os.path.join(out, "metrics.json")) as f:
-            metrics = json.load(f)
+        out, done, metrics = train_on_popularity_world("--epochs", "2")
         rates = metrics["item_rates"]
         crossfit = rates["crossfit"]
         self.assertEqual(crossfit["folds"], 2)
@@ -172,16 +178,7 @@ class TrainerCrossFits(unittest.TestCase):
         # --crossfit-networks 1 --crossfit-epochs 1: one fold network, on its own (shorter)
         # schedule, scores the users of its fold only; the served network keeps --epochs, and
         # progress counts what was trained.
-        root = tempfile.mkdtemp()
-        popularity_world(os.path.join(root, "data"), users=120)
-        out = os.path.join(root, "m")
-        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
-                               "--epochs", "3", "--width", "16", "--layers", "1", "--max-episodes", "300", "--val-share", "0.3",
-                               "--ensemble", "auto", "--item-rates", "crossfit", "--crossfit-networks", "1", "--crossfit-epochs", "1",
-                               "--progress"],
-                              check=True, capture_output=True, text=True)
-        with open(os.path.join(out, "metrics.json")) as f:
-            metrics = json.load(f)
+        _, done, metrics = train_on_popularity_world("--epochs", "3", "--crossfit-networks", "1", "--crossfit-epochs", "1")
         crossfit = metrics["item_rates"]["crossfit"]
         self.assertEqual((crossfit["folds"], crossfit["networks"], crossfit["epochs"], crossfit["kept_epochs"]), (2, 1, 1, [1]))
         # Its fold is about half the training users (84 here), of whom those with an EVAL-1 history.
