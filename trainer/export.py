@@ -106,6 +106,9 @@ def metadata_for(checkpoint) -> dict:
         # The items whose like rates are added to the log-odds, and the rates' weight (item_rates.py).
         "item_memory": config.get("item_memory", 0),
         "item_rate_weight": config.get("item_rate_weight", 0.0),
+        # Whether the trainer was asked for the rates and how it chose their weight: "off", or why
+        # (with --item-rates crossfit, whether users the network never saw rejected rule 4's).
+        "item_rates": "off" if not checkpoint["metrics"].get("item_rates") else checkpoint["metrics"]["item_rates"]["selected_by"],
         # The items whose co-likes with the history are added, their weight and the model's (co_likes.py).
         "co_like_memory": config.get("co_like_memory", 0),
         "co_like_weight": config.get("co_like_weight", 0.0),

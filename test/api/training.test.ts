@@ -168,15 +168,17 @@ describe('per-tenant models and the nightly fine-tune', () => {
         expect(existsSync(join(dir, '1', 'model.onnx'))).toBe(true);
         // The nightly model is the best design measured: K/V preference tokens, averaged with
         // each user's own regression, plus the like rates of the items the tenant's users rated
-        // (this world's 300 items are each rated by many users).
+        // (this world's 300 items are each rated by many users), at rule 4's weight unless the
+        // fold network's users reject it (then at theirs, which may be 0: no rates served).
         const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(dir, '1', 'model.onnx'))));
         expect(metadata.token_attention).toBe('cross');
         const weight = Number(metadata.regression_weight);
         expect(weight).toBeGreaterThan(0);
         expect(weight).toBeLessThanOrEqual(1);
-        expect(Number(metadata.item_memory)).toBeGreaterThan(0);
+        expect(metadata.item_rates).toMatch(/the rate's coefficient over the model's on \d+ training users' EVAL-1\(\d\) pairs, each scored by a network trained without them \(1 of 2 folds\)/);
         expect(Number(metadata.item_memory)).toBeLessThanOrEqual(300);
-        expect(Number(metadata.item_rate_weight)).toBeGreaterThan(0);
+        if (Number(metadata.item_memory) > 0) expect(Number(metadata.item_rate_weight)).toBeGreaterThan(0);
+        else expect(Number(metadata.item_rate_weight)).toBe(0);
         // This world's users also chose between two images (a quarter of its interactions): the
         // trainer was asked for the choice prior, fitted it on the validation users' comparisons,
         // and serves it with a positive weight or not at all.

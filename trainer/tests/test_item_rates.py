@@ -150,6 +150,7 @@ class TrainerAddsItemRates(unittest.TestCase):
         meta = onnx_metadata(os.path.join(root, "m", "model.onnx"))
         self.assertEqual(meta["item_memory"], str(metrics["item_rates"]["items"]))
         self.assertEqual(float(meta["item_rate_weight"]), metrics["item_rates"]["weight"])
+        self.assertEqual(meta["item_rates"], metrics["item_rates"]["selected_by"])
         # The validation figure is the served model's, with the rates.
         self.assertNotEqual(metrics["val_pairwise"], metrics["item_rates"]["val_pairwise_without"])
         self.assertEqual(metrics["item_rates"]["selected_by"], "the rate's weight beside the vector and each user's bias in a regression of the training labels")

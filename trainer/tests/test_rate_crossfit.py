@@ -168,6 +168,7 @@ class TrainerCrossFits(unittest.TestCase):
         self.assertEqual(rates["selected_by"].startswith("as --item-rates auto"), not rejected)
         meta = onnx_metadata(os.path.join(out, "model.onnx"))
         self.assertEqual(float(meta["item_rate_weight"]), rates["weight"])
+        self.assertEqual(meta["item_rates"], rates["selected_by"])
         # Progress counts the fold networks' epochs: the job's view reaches its end only after them.
         progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
         self.assertEqual({p["epochs"] for p in progress}, {6})
