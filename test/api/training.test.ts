@@ -175,7 +175,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
         const weight = Number(metadata.regression_weight);
         expect(weight).toBeGreaterThan(0);
         expect(weight).toBeLessThanOrEqual(1);
-        expect(metadata.item_rates).toMatch(/the rate's coefficient over the model's on \d+ training users' EVAL-1\(\d\) pairs, each scored by a network trained without them \(1 of 2 folds\)/);
+        expect(metadata.item_rates).toMatch(
+          /the rate's coefficient over the model's on \d+ training users' EVAL-1\(\d\) pairs, each scored by a network trained without them \(1 of 2 folds\)/,
+        );
         expect(Number(metadata.item_memory)).toBeLessThanOrEqual(300);
         if (Number(metadata.item_memory) > 0) expect(Number(metadata.item_rate_weight)).toBeGreaterThan(0);
         else expect(Number(metadata.item_rate_weight)).toBe(0);
