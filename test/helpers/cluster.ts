@@ -2,7 +2,8 @@
 // that a fault test can restart or stop the database without touching the shared server on
 // 5432. Removed again by drop(). Needs root (CI and these machines run as root).
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../../src/repositories/migrator.js';
@@ -36,10 +37,42 @@ async function dropLeftovers(prefix: string): Promise<void> {
   }
 }
 
+/** The lowest port Linux gives outgoing connections (ip_local_port_range; 32768 by default). */
+export function ephemeralPortsFrom(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const OWN_PORTS_FROM = 20_000;
+
+/**
+ * A port for a test's own cluster, free of listeners now, from `first` on (spread by pid so that
+ * test processes side by side start apart). Below the ports Linux gives outgoing connections, so
+ * no client socket can hold it when the cluster starts or restarts: the ports 56000-59999 used
+ * before are in that range, and a busy CI run once failed to start a cluster on 57868,
+ * "Address already in use".
+ */
+export async function ownClusterPort(first = OWN_PORTS_FROM + (process.pid % 8000)): Promise<number> {
+  const end = Math.min(ephemeralPortsFrom(), OWN_PORTS_FROM + 10_000);
+  for (let port = first; port < end; port++) if (await canListen(port)) return port;
+  throw new Error(`no free port for a test cluster between ${first} and ${end}`);
+}
+
 export async function createTestCluster(label: string): Promise<TestCluster> {
   await dropLeftovers(`tg_${label}_`);
   const name = `tg_${label}_${process.pid}`;
-  const port = 56000 + (process.pid % 4000);
+  const port = await ownClusterPort();
   // fsync off: the tests restart it, they do not test durability across a power cut.
   await run('pg_createcluster', [
     version(),
