@@ -96,8 +96,12 @@ def held_out_margins(model, dataset, users, counts, prior_count, remembered):
 
 def weight_from_held_out(margins, max_weight: float):
     """(beta, the model's coefficient, the rate's) from held_out_margins' rows: beta = b / a of
-    margin_coefficients within [0, max_weight] (0 when a <= 0 or no pair has a rate margin)."""
-    fitted = margin_coefficients(margins)
+    margin_fit within [0, max_weight] (0 when a <= 0 or no pair has a rate margin)."""
+    return held_out_weight(margin_fit(margins), max_weight)
+
+
+def held_out_weight(fitted, max_weight: float):
+    """weight_from_held_out of a margin_fit result (None: nothing fitted)."""
     if fitted is None:
         return 0.0, None, None
     (a, b), _ = fitted
@@ -107,18 +111,28 @@ def weight_from_held_out(margins, max_weight: float):
 
 def weight_beside_rule(margins, rule_beta: float, max_weight: float):
     """(the beta to serve, the held-out beta, the model's coefficient, the rate's, rule_departure):
-    the held-out beta (weight_from_held_out) where the pairs reject `rule_beta` by REJECT_Z
-    standard errors, else `rule_beta`."""
-    beta, a, b = weight_from_held_out(margins, max_weight)
-    departure = rule_departure(margins, rule_beta)
-    return (beta if abs(departure) >= REJECT_Z else rule_beta), beta, a, b, departure
+    the held-out beta (weight_from_held_out) where the pairs reject `rule_beta`
+    (rejects_rule), else `rule_beta`. The margins are fitted once for both."""
+    fitted = margin_fit(margins)
+    beta, a, b = held_out_weight(fitted, max_weight)
+    departure = departure_of(fitted, rule_beta)
+    return (beta if rejects_rule(departure) else rule_beta), beta, a, b, departure
+
+
+def rejects_rule(departure: float) -> bool:
+    """Whether a rule_departure of this many standard errors rejects the rule's beta."""
+    return abs(departure) >= REJECT_Z
 
 
 def rule_departure(margins, rule_beta: float):
     """How many standard errors the held-out pairs put the rate's coefficient away from
     `rule_beta` x the model's: z = (b - rule_beta a) / SE, from margin_fit's covariance (0.0
     when there is nothing to fit). Beyond 2 either way, the held-out users reject the rule's beta."""
-    fitted = margin_fit(margins)
+    return departure_of(margin_fit(margins), rule_beta)
+
+
+def departure_of(fitted, rule_beta: float):
+    """rule_departure of a margin_fit result (None: nothing fitted)."""
     if fitted is None:
         return 0.0
     (a, b), covariance = fitted

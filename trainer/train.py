@@ -44,7 +44,7 @@ from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
-from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, weight_beside_rule
+from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration
@@ -446,7 +446,7 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
                 f"({fold_networks} of {FOLDS} folds)")
     shown = (f"the rate's coefficient over the model's on {held_out} is {beta}, {departure:+.2f} SE from the "
              f"--item-rates auto weight {beyond_vectors}")
-    return served, {"selected_by": (shown if abs(departure) >= REJECT_Z else f"as --item-rates auto, since {shown} "
+    return served, {"selected_by": (shown if rejects_rule(departure) else f"as --item-rates auto, since {shown} "
                                     f"(within {REJECT_Z:g} SE)"),
                     "crossfit": {"folds": FOLDS, "networks": fold_networks, "epochs": fold_epochs, "history_size": n,
                                  "users": scored, "pairs": len(margins), "model_coefficient": model_coefficient,
