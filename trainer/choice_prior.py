@@ -36,6 +36,7 @@ import torch.nn as nn
 from . import baselines
 from .data import subset
 from .ensemble import log_odds_scorer
+from .evaluate import eval_request, score_all
 from .log_odds_part import LogOddsPart
 from .model import ModelConfig
 from .rate_crossfit import margin_coefficients
@@ -151,16 +152,13 @@ def attach_choice_prior(model: nn.Module, vectors: np.ndarray, w, rows, weight: 
 def comparison_margins(model, prior_scorer, vectors, users):
     """[(model margin, prior margin, user id)] over every comparison EVAL-1 scores for `users`
     (data.EvalUser): each pair, and each top-k group's like against each of its dislikes."""
-    score = log_odds_scorer(model, vectors)
+    users = [u for u in users if u.pairs or u.groups]
+    requests = [eval_request(u) for u in users]   # the items of every comparison
     out = []
-    for u in users:
+    for u, (_, _, items), mine, prior in zip(users, requests, score_all(log_odds_scorer(model, vectors), requests),
+                                             score_all(prior_scorer, requests)):
+        mine, prior = dict(zip(items.tolist(), mine)), dict(zip(items.tolist(), prior))
         compared = list(u.pairs) + [(like, dislike) for like, dislikes in u.groups for dislike in dislikes]
-        items = np.array(sorted({i for pair in compared for i in pair}))
-        if len(items) == 0:
-            continue
-        h_items, h_labels = np.array([r.item for r in u.history]), np.array([r.label for r in u.history])
-        mine = dict(zip(items.tolist(), score(h_items, h_labels, items)))
-        prior = dict(zip(items.tolist(), prior_scorer(h_items, h_labels, items)))
         out += [(mine[a] - mine[b], prior[a] - prior[b], u.user) for a, b in compared]
     return out
 

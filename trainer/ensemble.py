@@ -18,7 +18,7 @@ import torch
 from . import baselines
 from .compare import global_weights_sampled
 from .data import Dataset, choose_history_size, eval_users, subset
-from .evaluate import evaluate_per_user, summarize
+from .evaluate import batched_scorer, eval_request, evaluate_per_user, score_all, summarize
 from .model import ModelConfig, PreferenceModel
 from .network_average import NetworkAverage
 
@@ -83,17 +83,7 @@ def attach_regression(model: PreferenceModel, w_global, shrink: float, weight: f
 
 def log_odds_scorer(model: PreferenceModel, vectors: np.ndarray):
     """M+ - M-, the log-odds of like: ranks as Q does, without a softmax's saturation."""
-    table = torch.from_numpy(vectors)
-
-    @torch.no_grad()
-    def score(h_items, h_labels, candidates):
-        model.eval()
-        labels = torch.from_numpy(h_labels).long().unsqueeze(0)
-        logits, _ = model(table[torch.from_numpy(h_items)].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool),
-                          table[torch.from_numpy(candidates)].unsqueeze(0))
-        return (logits[0, :, 0] - logits[0, :, 1]).numpy()
-
-    return score
+    return batched_scorer(model, vectors, lambda logits: logits[..., 0] - logits[..., 1])
 
 
 def choose_weight(model: PreferenceModel, w_global, shrink: float, users: list, vectors: np.ndarray, weights=None):
@@ -105,24 +95,28 @@ def choose_weight(model: PreferenceModel, w_global, shrink: float, users: list, 
     regression = log_odds_scorer(attach_regression(model, w_global, shrink, 1.0), vectors)
     cache = {}
 
-    def parts(h_items, h_labels, candidates):
-        """{item: (network log-odds, regression log-odds)} for one user's candidates."""
-        key = (h_items.tobytes(), h_labels.tobytes(), candidates.tobytes())
-        if key not in cache:
-            cache[key] = dict(zip(candidates.tolist(), zip(network(h_items, h_labels, candidates),
-                                                          regression(h_items, h_labels, candidates))))
-        return cache[key]
+    def parts(requests):
+        """{item: (network log-odds, regression log-odds)} for each request's candidates: the
+        requests not seen before scored by each part in one batched pass."""
+        keys = [tuple(part.tobytes() for part in request) for request in requests]
+        new = {key: request for key, request in zip(keys, requests) if key not in cache}
+        fresh = list(new.values())
+        for key, request, n, r in zip(new, fresh, score_all(network, fresh), score_all(regression, fresh)):
+            cache[key] = dict(zip(request[2].tolist(), zip(n, r)))
+        return [cache[key] for key in keys]
 
     def figures(a):
-        mixed = lambda h, l, c: np.array([(1 - a) * n + a * r for n, r in (parts(h, l, c)[i] for i in c.tolist())])
+        def mixed_many(requests):
+            return [np.array([(1 - a) * n + a * r for n, r in (scores[i] for i in c.tolist())])
+                    for (_, _, c), scores in zip(requests, parts(requests))]
+        mixed = lambda h, l, c: mixed_many([(h, l, c)])[0]
+        mixed.many = mixed_many
         return summarize(evaluate_per_user(mixed, users))
 
     if weights is None:
         margins, pair_users = [], []
-        for u in users:
-            # The candidates evaluate_per_user asks for, so its calls find these scores cached.
-            items = np.array(sorted({i for p in u.pairs for i in p} | {i for like, dis in u.groups for i in [like, *dis]}))
-            s = parts(np.array([r.item for r in u.history]), np.array([r.label for r in u.history]), items)
+        # The requests evaluate_per_user makes, so its calls find these scores cached.
+        for u, s in zip(users, parts([eval_request(u) for u in users])):
             margins += [(s[like][0] - s[dislike][0], s[like][1] - s[dislike][1]) for like, dislike in u.pairs]
             pair_users += [u.user] * len(u.pairs)
         margins = np.array(margins).reshape(-1, 2)

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import baselines
 from .ensemble import log_odds_scorer
+from .evaluate import eval_request, score_all
 from .item_rates import served_rate
 
 # Folds of the training users: each fold's network costs (FOLDS - 1) / FOLDS of a network's
@@ -81,14 +82,11 @@ def leave_user_out_rates(dataset, user, items, counts, prior_count, remembered):
 def held_out_margins(model, dataset, users, counts, prior_count, remembered):
     """[(model margin, rate margin, user id)] over the EVAL-1 pairs of `users` (data.EvalUser,
     users `model` never trained on): margins are like minus dislike."""
-    score = log_odds_scorer(model, dataset.vectors)
+    users = [u for u in users if u.pairs]
+    requests = [eval_request(u, pairs_only=True) for u in users]
     out = []
-    for u in users:
-        items = np.array(sorted({i for pair in u.pairs for i in pair}))
-        if len(items) == 0:
-            continue
-        model_log_odds = dict(zip(items.tolist(), score(np.array([r.item for r in u.history]),
-                                                         np.array([r.label for r in u.history]), items)))
+    for u, (_, _, items), scores in zip(users, requests, score_all(log_odds_scorer(model, dataset.vectors), requests)):
+        model_log_odds = dict(zip(items.tolist(), scores))
         rates = dict(zip(items.tolist(), leave_user_out_rates(dataset, u.user, items.tolist(), counts, prior_count, remembered)))
         out += [(model_log_odds[like] - model_log_odds[dislike], rates[like] - rates[dislike], u.user) for like, dislike in u.pairs]
     return out
