@@ -1,0 +1,47 @@
+import io
+import os
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+from trainer import bench_train_time
+from trainer.tests.helpers import taste_world
+
+SMALL = ["--epochs", "1", "--width", "16", "--layers", "1", "--max-episodes", "200", "--val-share", "0.3"]
+
+
+class TrainTime(unittest.TestCase):
+    def test_times_each_seed_and_finds_the_same_weights_from_the_same_code(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=40, seed=2)
+        printed = io.StringIO()
+        with redirect_stdout(printed):
+            bench_train_time.main(["--data", os.path.join(root, "data"), "--seeds", "0,1", "--against", bench_train_time.HERE,
+                                   "--work", os.path.join(root, "work"), "--", *SMALL])
+        table = [line.split(" | ") for line in printed.getvalue().splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+        self.assertEqual([(row[0], row[1]) for row in table],
+                         [("| 0", "this checkout"), ("| 0", "--against"), ("| 1", "this checkout"), ("| 1", "--against")])
+        # Same code, same seed: the same weights; wall time includes the training loop.
+        self.assertEqual([row[6] for row in table if row[1] == "--against"], ["yes |", "yes |"])
+        for row in table:
+            self.assertGreater(float(row[2]), float(row[3]))
+        self.assertIn("this checkout / --against, medians from start to exit:", printed.getvalue())
+        self.assertTrue(os.path.exists(os.path.join(root, "work", "against", "seed1", "model.onnx")))
+
+    def test_two_different_seeds_are_not_the_same_weights(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=40, seed=2)
+        for seed in (0, 1):
+            bench_train_time.timed_run(bench_train_time.HERE, os.path.join(root, "data"), os.path.join(root, f"s{seed}"), seed, SMALL)
+        self.assertFalse(bench_train_time.same_weights(os.path.join(root, "s0"), os.path.join(root, "s1")))
+
+    def test_flags_the_bench_sets_are_refused_naming_them(self):
+        for flags in (["--seed", "3"], ["--out=/tmp/x"], ["--data", "d"]):
+            err = io.StringIO()
+            with self.assertRaises(SystemExit), redirect_stderr(err):
+                bench_train_time.parse(["--data", "d", "--", *flags])
+            self.assertIn(f"{flags[0].split('=')[0]}: set by the bench", err.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()
