@@ -71,26 +71,28 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-train-time-")
     # name: (checkout, the folder under --work its models go to)
     checkouts = {"this checkout": (HERE, "this"), **({"--against": (os.path.abspath(args.against), "against")} if args.against else {})}
-    rows, walls, loops = [], {name: [] for name in checkouts}, {name: [] for name in checkouts}
+    runs = {name: [] for name in checkouts}   # name: [(wall seconds, metrics.json)], in seed order
+    same = {}                                 # seed: whether --against trained this checkout's weights
     for seed in args.seed_list:
-        outs = {}
         for name, (checkout, folder) in checkouts.items():
-            outs[name] = os.path.join(work, folder, f"seed{seed}")
-            wall, metrics = timed_run(checkout, args.data, outs[name], seed, args.flags)
-            walls[name].append(wall)
-            loops[name].append(metrics["train_seconds"])
-            rows.append((seed, name, wall, metrics["train_seconds"], metrics.get("val_pairwise")))
+            wall, metrics = timed_run(checkout, args.data, os.path.join(work, folder, f"seed{seed}"), seed, args.flags)
+            runs[name].append((wall, metrics))
             print(f"seed {seed}: {name}: {wall:.0f} s from start to exit, {metrics['train_seconds']:.0f} s in the training loop", flush=True)
         if args.against:
-            rows[-1] += (same_weights(outs["this checkout"], outs["--against"]),)
+            same[seed] = same_weights(*(os.path.join(work, folder, f"seed{seed}") for _, folder in checkouts.values()))
+    walls = {name: [wall for wall, _ in done] for name, done in runs.items()}
+    loops = {name: [metrics["train_seconds"] for _, metrics in done] for name, done in runs.items()}
 
     print(f"\n### The trainer's time on {args.data}, each run alone (seconds)\n")
     print("| seed | trainer | from start to exit | training loop | outside the loop | validation pairwise | same weights as this checkout |")
     print("|---|---|---|---|---|---|---|")
-    for seed, name, wall, loop, val, *same in rows:
-        shown_val = "-" if val is None else f"{val:.2f}"
-        shown_same = ("yes" if same[0] else "no") if same else "-"
-        print(f"| {seed} | {name} | {wall:.1f} | {loop:.1f} | {wall - loop:.1f} | {shown_val} | {shown_same} |")
+    for k, seed in enumerate(args.seed_list):
+        for name in checkouts:
+            wall, metrics = runs[name][k]
+            loop, val = metrics["train_seconds"], metrics.get("val_pairwise")
+            shown_val = "-" if val is None else f"{val:.2f}"
+            shown_same = ("yes" if same[seed] else "no") if name == "--against" else "-"
+            print(f"| {seed} | {name} | {wall:.1f} | {loop:.1f} | {wall - loop:.1f} | {shown_val} | {shown_same} |")
     for name in checkouts:
         print(f"| median | {name} | {np.median(walls[name]):.1f} | {np.median(loops[name]):.1f} | "
               f"{np.median(np.subtract(walls[name], loops[name])):.1f} | | |")
