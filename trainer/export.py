@@ -3,6 +3,7 @@
 python3 -m trainer.export --checkpoint ckpt.pt --out model.onnx
 """
 import argparse
+import inspect
 
 import onnx
 import torch
@@ -13,6 +14,11 @@ from .network_average import build_model, members_of
 OPSET = 17
 INPUTS = ["history", "history_label", "history_mask", "candidates"]
 OUTPUTS = ["logits", "user_embedding"]
+# The graph CONTRACTS.md section 3 describes is the TorchScript exporter's, which reads
+# dynamic_axes. PyTorch 2.9 made the torch.export-based exporter (dynamo=True) the default,
+# which builds another graph and takes dynamic shapes its own way. Debian 12's torch 1.13 has no
+# such argument; a GPU machine's torch (2.11 on the one lent in session 33) has.
+TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def example_inputs(dim, batch=2, history=5, candidates=3):
@@ -61,6 +67,7 @@ def _export(model, path):
         },
         opset_version=OPSET,
         do_constant_folding=True,
+        **TORCHSCRIPT_EXPORTER,
     )
 
 
