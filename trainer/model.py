@@ -114,9 +114,16 @@ class Attention(nn.Module):
         kv = self.kv(memory).view(B, K, 2, h, d).permute(2, 0, 3, 1, 4)
         k, v = kv[0], kv[1]
         scores = (q @ k.transpose(-1, -2)) * self.scale
-        scores = scores.masked_fill(~memory_mask[:, None, None, :], NEG_INF)
+        scores = masked_scores(scores, memory_mask[:, None, None, :])
         weights = self.dropout(torch.softmax(scores, dim=-1))
         return self.out((weights @ v).transpose(1, 2).reshape(B, Q, W))
+
+
+def masked_scores(scores, attend):
+    """Attention scores with the positions not to attend to at NEG_INF, or at the dtype's lowest
+    finite value where that is higher: float16 (bench:torch --half) holds no -1e9, and a GPU
+    refused it there. float32's is NEG_INF, so its graph and weights are as before."""
+    return scores.masked_fill(~attend, max(NEG_INF, torch.finfo(scores.dtype).min))
 
 
 class Block(nn.Module):
@@ -238,7 +245,7 @@ class PreferenceModel(nn.Module):
             for block in self.encoder:
                 x = block(x, None, mask)
         memory = self.norm_memory(x)
-        weights = mask.float().unsqueeze(-1)
+        weights = mask.to(memory.dtype).unsqueeze(-1)
         pooled = self.norm_user((memory * weights).sum(1) / weights.sum(1).clamp(min=1.0))
         if self.tokens is None:
             return memory, mask, pooled, pooled, None

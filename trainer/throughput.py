@@ -31,14 +31,14 @@ def ms_per_run(model, feeds, seconds, device):
         return 1000 * (time.perf_counter() - started) / runs
 
 
-def measure(model, device, sizes, history, candidates, seconds, half=False):
-    """One row per batch size: (users, ms per run, ms per user, candidates per second)."""
+def measure(model, device, sizes, history, candidates, seconds, dtype=torch.float32):
+    """One row per batch size: (users, ms per run, ms per user, candidates per second). The item
+    vectors are given in `dtype`, the model's own (float16 with --half)."""
     dim = model.config.embedding_dim
     rows = []
     for users in sizes:
-        feeds = tuple(t.to(device) for t in example_inputs(dim, users, history, candidates))
-        if half:
-            feeds = (feeds[0].half(), feeds[1], feeds[2], feeds[3].half())
+        history_vectors, labels, mask, candidate_vectors = (t.to(device) for t in example_inputs(dim, users, history, candidates))
+        feeds = (history_vectors.to(dtype), labels, mask, candidate_vectors.to(dtype))
         ms = ms_per_run(model, feeds, seconds, device)
         rows.append((users, ms, ms / users, users * candidates * 1000 / ms))
     return rows
@@ -63,7 +63,7 @@ def main():
     if args.half:
         model = model.half()
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = measure(model, device, sizes, args.history, args.candidates, args.seconds, args.half)
+    rows = measure(model, device, sizes, args.history, args.candidates, args.seconds, torch.float16 if args.half else torch.float32)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} torch thread(s)"
     print(f"\nPyTorch {torch.__version__} on {name}; {'float16' if args.half else 'float32'}; "
           f"{args.history} history items and {args.candidates} candidates per user; {args.seconds} s per size\n")

@@ -11,7 +11,7 @@ import torch
 from trainer.data import eval_users, read_dataset
 from trainer.evaluate import evaluate, model_scorer
 from trainer.export import load_checkpoint
-from trainer.model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
+from trainer.model import NEG_INF, ModelConfig, PreferenceModel, base_loss, contrastive_loss, masked_scores
 from trainer.tests.helpers import taste_world
 
 softplus = lambda x: math.log1p(math.exp(-x))   # -log sigmoid(x)
@@ -98,6 +98,18 @@ class Invariances(unittest.TestCase):
         logits2, user2 = self.run_model(h, labels, mask, self.c)
         torch.testing.assert_close(logits2, logits)
         torch.testing.assert_close(user2, user)
+
+
+class MaskedScores(unittest.TestCase):
+    def test_float16_masks_at_its_lowest_value(self):
+        # Before masked_scores, float16 (bench:torch --half, on a GPU) failed: -1e9 overflows it.
+        scores = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float16)
+        masked = masked_scores(scores, torch.tensor([[True, False, True]]))
+        self.assertEqual(masked.tolist(), [[1.0, torch.finfo(torch.float16).min, 3.0]])
+
+    def test_float32_masks_at_neg_inf_as_before(self):
+        masked = masked_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[False, True]]))
+        self.assertEqual(masked.tolist(), [[NEG_INF, 2.0]])
 
 
 class ShortTraining(unittest.TestCase):
