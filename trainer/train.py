@@ -127,7 +127,9 @@ parser.add_argument("--patience", type=int, default=0, metavar="P",
 parser.add_argument("--networks", type=int, default=None, metavar="K",
                     help="train K networks apart (seeds S, S + 1000, ...; one validation split) and serve the average of "
                          "their logits (trainer/network_average.py; default 1; a warm start keeps its checkpoint's count)")
-parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="where the networks train (default: cuda when torch sees a GPU); the parts fitted after "
+                         "training and the export run on the CPU either way")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
 parser.add_argument("--max-episodes", type=int, default=0,
@@ -161,6 +163,8 @@ if args.ensemble not in ("off", "auto"):
         parser.error(f"--ensemble: expected off, auto or a weight in [0, 1], got {args.ensemble!r}")
     if not 0.0 <= args.ensemble <= 1.0:
         parser.error(f"--ensemble: expected a weight in [0, 1], got {args.ensemble}")
+if args.device == "cuda" and not torch.cuda.is_available():
+    parser.error(f"--device cuda: this torch ({torch.__version__}) sees no CUDA device; leave --device out to train on the CPU")
 if args.ensemble != "off" and args.user_fit:
     parser.error("--ensemble and --user-fit: the model can fit the user's regression inside or average with it, not both")
 
@@ -266,7 +270,9 @@ runs = len(starts) + fold_networks
 vectors = dataset.vectors
 # Cosine similarity for --hard-negatives is a product of unit rows.
 unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
-totals = {"episodes": 0, "seconds": 0.0}
+# epoch_seconds: each epoch's training loop, every network's in the order trained, so a bench can
+# leave out the first (a GPU's warm-up) and take a steady epoch's time.
+totals = {"episodes": 0, "seconds": 0.0, "epoch_seconds": []}
 
 
 # ------------------------------------------------------------------------------ train
@@ -324,7 +330,8 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
             totals["episodes"] += len(batch)
         if args.device == "cuda":
             torch.cuda.synchronize()
-        totals["seconds"] += time.perf_counter() - started
+        totals["epoch_seconds"].append(time.perf_counter() - started)
+        totals["seconds"] += totals["epoch_seconds"][-1]
         # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
         # each) there is nothing to select by: the last epoch is kept, and the figures say None
         # (null in metrics.json), never NaN, which is not JSON.
@@ -498,6 +505,7 @@ metrics = {
     "epochs": history,
     "episodes_per_second": episodes_seen / train_seconds,
     "train_seconds": train_seconds,
+    "epoch_seconds": totals["epoch_seconds"],
     "device": args.device,
     "torch_threads": torch.get_num_threads(),
     # Other kernels train other weights from the same command (trainer/kernels.py).
