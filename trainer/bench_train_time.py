@@ -34,10 +34,7 @@ def parse(argv):
     parser.add_argument("--work", help="where the models are written (default: a new temporary folder)")
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="after --: trainer.train's flags")
     args = parser.parse_args(argv)
-    args.flags = args.flags[1:] if args.flags[:1] == ["--"] else args.flags
-    for flag in args.flags:
-        if flag.split("=")[0] in SET_BY_THE_BENCH:
-            parser.error(f"{flag.split('=')[0]}: set by the bench for each run; give --data to the bench and --seeds for the seeds")
+    args.flags = trainer_flags(parser, args.flags, SET_BY_THE_BENCH, "give --data to the bench and --seeds for the seeds")
     try:
         args.seed_list = [int(s) for s in args.seeds.split(",")]
     except ValueError:
@@ -45,6 +42,16 @@ def parse(argv):
     if args.against and not os.path.isfile(os.path.join(args.against, "trainer", "train.py")):
         parser.error(f"--against: {args.against} has no trainer/train.py")
     return args
+
+
+def trainer_flags(parser, flags, set_by_the_bench, instead):
+    """The trainer's flags after `--`, refusing any the bench sets itself (naming the flag, then
+    `instead`: what to give the bench)."""
+    flags = flags[1:] if flags[:1] == ["--"] else flags
+    for flag in flags:
+        if flag.split("=")[0] in set_by_the_bench:
+            parser.error(f"{flag.split('=')[0]}: set by the bench for each run; {instead}")
+    return flags
 
 
 def timed_run(checkout, data, out, seed, flags):
