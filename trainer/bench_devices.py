@@ -7,10 +7,10 @@ python3 -m trainer.bench_devices --data DIR [--devices cuda,cpu] [--batches 128,
 Each (device, batch) is one run of the trainer, alone, on the same command and seed, for
 --epochs epochs (the network alone unless the flags ask for more). A steady epoch is the median
 of the epochs after the first (metrics.json epoch_seconds): the first holds a GPU's start-up
-(on an H200, 9.4 s against 7.5 s for the next). From it: episodes per second, milliseconds per optimizer
-step, and the speed-up over the first device at the same batch. Larger batches take fewer
-steps per epoch and train other weights: the validation figure is shown so that a faster batch
-that learns less is seen, not as a comparison of designs (one seed, few epochs).
+(on an H200, 9.4 s against 7.5 s for the next). From it: episodes per second, milliseconds per
+optimizer step, and the speed-up over the first device at the same batch. Larger batches take
+fewer steps per epoch and train other weights: the validation figure is shown so that a faster
+batch that learns less is seen, not as a comparison of designs (one seed, few epochs).
 """
 import argparse
 import os
