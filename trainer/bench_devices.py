@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 import torch
 
-from .bench_train_time import HERE, timed_run, trainer_flags
+from .bench_train_time import HERE, integers, timed_run, trainer_flags
 
 # Flags each run gets from the bench.
 SET_BY_THE_BENCH = ("--data", "--out", "--seed", "--device", "--batch", "--epochs")
@@ -45,10 +45,7 @@ def parse(argv):
             parser.error(f"--devices: expected cpu and/or cuda separated by commas, got {device!r}")
         if device == "cuda" and not torch.cuda.is_available():
             parser.error(f"--devices: this torch ({torch.__version__}) sees no CUDA device; give --devices cpu")
-    try:
-        args.batch_list = [int(b) for b in args.batches.split(",")]
-    except ValueError:
-        parser.error(f"--batches: expected integers separated by commas, got {args.batches!r}")
+    args.batch_list = integers(parser, "--batches", args.batches)
     if min(args.batch_list) < 1:
         parser.error(f"--batches: expected sizes of at least 1, got {args.batches}")
     if args.epochs < 2:

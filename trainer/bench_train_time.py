@@ -35,13 +35,18 @@ def parse(argv):
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="after --: trainer.train's flags")
     args = parser.parse_args(argv)
     args.flags = trainer_flags(parser, args.flags, SET_BY_THE_BENCH, "give --data to the bench and --seeds for the seeds")
-    try:
-        args.seed_list = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds: expected integers separated by commas, got {args.seeds!r}")
+    args.seed_list = integers(parser, "--seeds", args.seeds)
     if args.against and not os.path.isfile(os.path.join(args.against, "trainer", "train.py")):
         parser.error(f"--against: {args.against} has no trainer/train.py")
     return args
+
+
+def integers(parser, flag, text):
+    """A comma-separated list of integers given to `flag`, or the parser's error naming it."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        parser.error(f"{flag}: expected integers separated by commas, got {text!r}")
 
 
 def trainer_flags(parser, flags, set_by_the_bench, instead):

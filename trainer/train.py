@@ -270,9 +270,9 @@ runs = len(starts) + fold_networks
 vectors = dataset.vectors
 # Cosine similarity for --hard-negatives is a product of unit rows.
 unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
-# epoch_seconds: each epoch's training loop, every network's in the order trained, so a bench can
-# leave out the first (a GPU's warm-up) and take a steady epoch's time.
-totals = {"episodes": 0, "seconds": 0.0, "epoch_seconds": []}
+# epoch_seconds: each epoch's training loop, every network's in the order trained (their sum is
+# the training time), so a bench can leave out the first (a GPU's warm-up) and take a steady epoch's.
+totals = {"episodes": 0, "epoch_seconds": []}
 
 
 # ------------------------------------------------------------------------------ train
@@ -331,7 +331,6 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
         if args.device == "cuda":
             torch.cuda.synchronize()
         totals["epoch_seconds"].append(time.perf_counter() - started)
-        totals["seconds"] += totals["epoch_seconds"][-1]
         # Without validation users (no held-back user has 2 likes and 2 dislikes and a target of
         # each) there is nothing to select by: the last epoch is kept, and the figures say None
         # (null in metrics.json), never NaN, which is not JSON.
@@ -344,7 +343,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
                  **({"network": k + 1} if runs > 1 else {}))
         shown = "none (no validation users)" if val is None else f"{val_pairwise:.2f}"
         log(f"{named}epoch {epoch:3d}  loss {np.mean(losses):.4f}  "
-            f"val pairwise {shown}  ({totals['episodes'] / totals['seconds']:.0f} episodes/s)")
+            f"val pairwise {shown}  ({totals['episodes'] / sum(totals['epoch_seconds']):.0f} episodes/s)")
         # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
         window = [h["val_pairwise"] for h in history[-args.select_window:]]
         criterion = None if val is None else float(np.mean(window))
@@ -498,7 +497,7 @@ if args.choice_prior != "off":
     log(f"choice prior: weight {choice_prior['weight']} from {choice_prior['choices']} training choices "
         f"({choice_prior['selected_by']})")
 # Training time counts every network trained, the cross-fit's included.
-episodes_seen, train_seconds = totals["episodes"], totals["seconds"]
+episodes_seen, train_seconds = totals["episodes"], sum(totals["epoch_seconds"])
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
     **best,
