@@ -106,7 +106,10 @@ class Attention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, memory, memory_mask):
-        # x [B, Q, W], memory [B, K, W], memory_mask [B, K] bool (True = attend)
+        # x [B, Q, W], memory [B, K, W], memory_mask [B, K] bool (True = attend); or memory [K, W]
+        # shared by every user and all attended (the preference tokens), with memory_mask None.
+        if memory.dim() == 2:
+            return self.shared(x, memory)
         B, Q, W = x.shape
         K = memory.shape[1]
         h, d = self.heads, W // self.heads
@@ -117,6 +120,18 @@ class Attention(nn.Module):
         scores = masked_scores(scores, memory_mask[:, None, None, :])
         weights = self.dropout(torch.softmax(scores, dim=-1))
         return self.out((weights @ v).transpose(1, 2).reshape(B, Q, W))
+
+    def shared(self, x, memory):
+        """Attention of every user's x [B, Q, W] to one memory [K, W]. Its keys and values are
+        computed once, and each head is one product over all the users' queries together: the
+        per-user form made B x heads products of a few rows each, and on a CPU their per-product
+        cost was most of a training step (session 34)."""
+        B, Q, W = x.shape
+        h, d = self.heads, W // self.heads
+        q = self.q(x).reshape(B * Q, h, d).transpose(0, 1)                        # [h, B Q, d]
+        k, v = self.kv(memory).view(-1, 2, h, d).permute(1, 2, 0, 3)             # [h, K, d] each
+        weights = self.dropout(torch.softmax((q @ k.transpose(-1, -2)) * self.scale, dim=-1))
+        return self.out((weights @ v).transpose(0, 1).reshape(B, Q, W))
 
 
 def masked_scores(scores, attend):
@@ -231,10 +246,10 @@ class PreferenceModel(nn.Module):
         if self.token_readers is not None:
             # The paper's way: the user's sequence is the query, the tokens the keys and values;
             # the tokens stay shared (no user writes to them) and join the candidates' memory.
+            for block, reader in zip(self.encoder, self.token_readers):
+                x = reader(block(x, None, mask), self.tokens)
             tokens = self.tokens.unsqueeze(0).expand(B, -1, -1)
             all_tokens = torch.ones(B, tokens.shape[1], dtype=torch.bool, device=x.device)
-            for block, reader in zip(self.encoder, self.token_readers):
-                x = reader(block(x, None, mask), tokens, all_tokens)
             x = torch.cat([tokens, x], dim=1)
             mask = torch.cat([all_tokens, history_mask], dim=1)
         else:

@@ -11,7 +11,7 @@ import torch
 from trainer.data import eval_users, read_dataset
 from trainer.evaluate import evaluate, model_scorer
 from trainer.export import load_checkpoint
-from trainer.model import NEG_INF, ModelConfig, PreferenceModel, base_loss, contrastive_loss, masked_scores
+from trainer.model import NEG_INF, Attention, ModelConfig, PreferenceModel, base_loss, contrastive_loss, masked_scores
 from trainer.tests.helpers import taste_world
 
 softplus = lambda x: math.log1p(math.exp(-x))   # -log sigmoid(x)
@@ -282,6 +282,16 @@ class CrossTokenAttention(unittest.TestCase):
         torch.testing.assert_close(padded, logits)
         torch.testing.assert_close(user3, user)
         torch.testing.assert_close(alone[0, 0], logits[0, 2])
+
+    def test_memory_shared_by_every_user_is_attended_as_if_each_user_had_a_copy(self):
+        # The tokens' memory is [K, W], read by all users with one product per head; it must give
+        # each user what attending to their own copy gives, masks aside (the tokens are all read).
+        torch.manual_seed(1)
+        attention = Attention(16, 4, dropout=0.0)
+        x, memory = torch.randn(3, 5, 16), torch.randn(7, 16)
+        copies = memory.expand(3, -1, -1)
+        with torch.no_grad():
+            torch.testing.assert_close(attention(x, memory, None), attention(x, copies, torch.ones(3, 7, dtype=torch.bool)))
 
     def test_an_unknown_mode_is_refused_by_name(self):
         with self.assertRaisesRegex(ValueError, "token_attention"):
