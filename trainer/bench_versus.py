@@ -1,0 +1,88 @@
+"""Two sets of trained models, seed by seed, on the same test users: each against the other and
+against the best baseline (issue 14). It reads what bench:train-time --work keeps (this/seedS and
+against/seedS), so a change that trains different weights says, beside its time, what it did to
+accuracy.
+
+python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR [--seeds 0,1,2] [--n-ref 8]
+
+Each folder holds seedS/ckpt.pt for every seed: the served model as the trainer saved it, every
+part included. Both sets are scored on the users of EVAL-1(n-ref). The two sets' difference is
+paired over users and, since row k of both comes from training seed k, over seeds drawn together
+(bench_seeds.bootstrap_paired, same_seeds); each set against the best baseline is drawn apart.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from .bench_seeds import baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired
+from .bench_train_time import integers
+from .data import eval_users, read_dataset
+from .evaluate import evaluate_per_user, model_scorer
+from .export import load_checkpoint
+
+METRICS = ("pairwise", "top-1")
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", required=True, help="the data the models were trained on (the baselines fit it)")
+    parser.add_argument("--test", required=True, help="the users they are measured on")
+    parser.add_argument("--models", required=True, help="a folder of seedS/ckpt.pt")
+    parser.add_argument("--against", required=True, help="another folder of seedS/ckpt.pt, the same seeds")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
+    args = parser.parse_args(argv)
+    args.seed_list = integers(parser, "--seeds", args.seeds)
+    for flag in ("models", "against"):
+        for seed in args.seed_list:
+            path = os.path.join(getattr(args, flag), f"seed{seed}", "ckpt.pt")
+            if not os.path.isfile(path):
+                parser.error(f"--{flag}: {path} not found (one seedS/ckpt.pt per seed of --seeds)")
+    return args
+
+
+def rates_by_seed(folder, seeds, vectors, users):
+    """{metric: [seeds, users] per-user rates} of the models in folder/seedS/ckpt.pt."""
+    runs = [per_user_rates(evaluate_per_user(model_scorer(load_checkpoint(os.path.join(folder, f"seed{s}", "ckpt.pt"))[0], vectors), users))
+            for s in seeds]
+    return {metric: np.array([run[k] for run in runs]) for k, metric in enumerate(METRICS)}
+
+
+def main(argv=None):
+    args = parse(argv)
+    train, test = read_dataset(args.train), read_dataset(args.test)
+    users = eval_users(test, args.n_ref)
+    if not users:
+        raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
+    sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users),
+            "--against": rates_by_seed(args.against, args.seed_list, test.vectors, users)}
+    baseline_rows = baseline_results(train, test, users)
+    best = best_baselines(baseline_rows)
+    baseline = {metric: per_user_rates(baseline_rows[best[metric]])[k] for k, metric in enumerate(METRICS)}
+
+    print(f"\n### {args.models} against {args.against} on {args.test}: {len(users)} users under EVAL-1({args.n_ref}), "
+          f"seeds {args.seeds}\n")
+    print("| models | pairwise | top-1 |")
+    print("|---|---|---|")
+    for name, rates in sets.items():
+        per_seed = {m: np.nanmean(rates[m], axis=1) for m in METRICS}
+        print(f"| {name} | " + " | ".join(f"{per_seed[m].mean():.2f} ({', '.join(f'{v:.2f}' for v in per_seed[m])})" for m in METRICS) + " |")
+    for metric in METRICS:
+        print(f"| best {metric} baseline: {best[metric]} | {np.nanmean(baseline[metric]):.2f} ({metric}) | |")
+
+    print("\n| difference | metric | over users | over seeds and users | verdict | users |")
+    print("|---|---|---|---|---|---|")
+    for metric in METRICS:
+        a, b = sets["--models"][metric], sets["--against"][metric]
+        print(f"| --models − --against | {metric} | "
+              + show_paired(paired(a.mean(0), b.mean(0)), bootstrap_paired(a, b, same_seeds=True)) + " |")
+        for name, rates in sets.items():
+            print(f"| {name} − best baseline | {metric} | "
+                  + show_paired(paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])) + " |")
+    print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
+          f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}")
+
+
+if __name__ == "__main__":
+    main()

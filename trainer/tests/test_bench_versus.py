@@ -1,0 +1,65 @@
+import io
+import os
+import shutil
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+from trainer import bench_train_time, bench_versus
+from trainer.tests.helpers import taste_world
+
+SMALL = ["--epochs", "1", "--width", "16", "--layers", "1", "--max-episodes", "200", "--val-share", "0.3"]
+
+
+def rows_of(printed, first_cell):
+    return [line.split(" | ") for line in printed.splitlines() if line.startswith(f"| {first_cell} |")]
+
+
+class Versus(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Two seeds of a small network in a/, and in b/ the same seed 0 with seed 1 trained as seed 2.
+        cls.root = tempfile.mkdtemp()
+        taste_world(os.path.join(cls.root, "train"), users=40, seed=2)
+        taste_world(os.path.join(cls.root, "test"), users=30, seed=2, first_user=1000)
+        for folder, seeds in (("a", (0, 1)), ("b", (None, 2))):
+            for k, seed in enumerate(seeds):
+                out = os.path.join(cls.root, folder, f"seed{k}")
+                if seed is None:
+                    shutil.copytree(os.path.join(cls.root, "a", "seed0"), out)
+                else:
+                    bench_train_time.timed_run(bench_train_time.HERE, os.path.join(cls.root, "train"), out, seed, SMALL)
+
+    def run_bench(self, against):
+        printed = io.StringIO()
+        with redirect_stdout(printed):
+            bench_versus.main(["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                               "--models", os.path.join(self.root, "a"), "--against", os.path.join(self.root, against),
+                               "--seeds", "0,1"])
+        return printed.getvalue()
+
+    def test_a_set_against_itself_differs_by_nothing(self):
+        differences = rows_of(self.run_bench("a"), "--models − --against")
+        self.assertEqual([row[1] for row in differences], ["pairwise", "top-1"])
+        for row in differences:
+            self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
+
+    def test_other_weights_differ_and_each_set_meets_the_best_baseline(self):
+        printed = self.run_bench("b")
+        pairwise = rows_of(printed, "--models − --against")[0]
+        self.assertFalse(pairwise[2].startswith("+0.00 ± 0.00"), pairwise)
+        self.assertEqual(len(rows_of(printed, "--models − best baseline")), 2)
+        self.assertEqual(len(rows_of(printed, "--against − best baseline")), 2)
+        self.assertIn("command: npm run bench:versus", printed)
+
+    def test_a_missing_seed_is_refused_naming_the_flag(self):
+        err = io.StringIO()
+        with self.assertRaises(SystemExit), redirect_stderr(err):
+            bench_versus.parse(["--train", "t", "--test", "t", "--models", os.path.join(self.root, "a"),
+                                "--against", os.path.join(self.root, "a"), "--seeds", "0,5"])
+        self.assertIn("--models: ", err.getvalue())
+        self.assertIn("seed5", err.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()
