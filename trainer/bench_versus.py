@@ -44,8 +44,10 @@ def parse(argv):
 
 def rates_by_seed(folder, seeds, vectors, users):
     """{metric: [seeds, users] per-user rates} of the models in folder/seedS/ckpt.pt."""
-    runs = [per_user_rates(evaluate_per_user(model_scorer(load_checkpoint(os.path.join(folder, f"seed{s}", "ckpt.pt"))[0], vectors), users))
-            for s in seeds]
+    runs = []
+    for seed in seeds:
+        model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
+        runs.append(per_user_rates(evaluate_per_user(model_scorer(model, vectors), users)))
     return {metric: np.array([run[k] for run in runs]) for k, metric in enumerate(METRICS)}
 
 
@@ -67,7 +69,8 @@ def main(argv=None):
     print("|---|---|---|")
     for name, rates in sets.items():
         per_seed = {m: np.nanmean(rates[m], axis=1) for m in METRICS}
-        print(f"| {name} | " + " | ".join(f"{per_seed[m].mean():.2f} ({', '.join(f'{v:.2f}' for v in per_seed[m])})" for m in METRICS) + " |")
+        cells = [f"{per_seed[m].mean():.2f} ({', '.join(f'{v:.2f}' for v in per_seed[m])})" for m in METRICS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     for metric in METRICS:
         print(f"| best {metric} baseline: {best[metric]} | {np.nanmean(baseline[metric]):.2f} ({metric}) | |")
 
@@ -78,8 +81,8 @@ def main(argv=None):
         print(f"| --models − --against | {metric} | "
               + show_paired(paired(a.mean(0), b.mean(0)), bootstrap_paired(a, b, same_seeds=True)) + " |")
         for name, rates in sets.items():
-            print(f"| {name} − best baseline | {metric} | "
-                  + show_paired(paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])) + " |")
+            versus = paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])
+            print(f"| {name} − best baseline | {metric} | " + show_paired(*versus) + " |")
     print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
           f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}")
 

@@ -129,7 +129,8 @@ class Attention(nn.Module):
         B, Q, W = x.shape
         h, d = self.heads, W // self.heads
         q = self.q(x).reshape(B * Q, h, d).transpose(0, 1)                        # [h, B Q, d]
-        k, v = self.kv(memory).view(-1, 2, h, d).permute(1, 2, 0, 3)             # [h, K, d] each
+        kv = self.kv(memory).view(-1, 2, h, d).permute(1, 2, 0, 3)               # [2, h, K, d]
+        k, v = kv[0], kv[1]
         weights = self.dropout(torch.softmax((q @ k.transpose(-1, -2)) * self.scale, dim=-1))
         return self.out((weights @ v).transpose(0, 1).reshape(B, Q, W))
 
