@@ -65,7 +65,8 @@ def main(argv=None):
 
     print(f"\n### {args.models} against {args.against} on {args.test}: {len(users)} users under EVAL-1({args.n_ref}), "
           f"seeds {args.seeds}\n")
-    print("| models | pairwise | top-1 |")
+    # Levels as the differences are taken: each seed's mean over users of the users' rates.
+    print("| models | pairwise (mean over users) | top-1 (mean over users) |")
     print("|---|---|---|")
     for name, rates in sets.items():
         per_seed = {m: np.nanmean(rates[m], axis=1) for m in METRICS}
