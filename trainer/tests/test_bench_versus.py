@@ -44,7 +44,7 @@ class Versus(unittest.TestCase):
         for row in differences:
             self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
 
-    def test_other_weights_differ_and_each_set_meets_the_best_baseline(self):
+    def test_other_weights_differ_and_each_set_is_put_beside_the_best_baseline(self):
         printed = self.run_bench("b")
         pairwise = rows_of(printed, "--models − --against")[0]
         self.assertFalse(pairwise[2].startswith("+0.00 ± 0.00"), pairwise)
