@@ -1,11 +1,13 @@
 """Small datasets written on the fly for the trainer's tests (never data from ../shared), and a
 small network to attach parts to."""
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from contextlib import redirect_stdout
 
 import numpy as np
 import onnx
@@ -69,6 +71,24 @@ def train_small(root, out, *flags):
                           check=True, capture_output=True, text=True)
     with open(os.path.join(root, out, "metrics.json")) as f:
         return json.load(f), done.stdout
+
+
+# A bench's runs of the trainer, kept small: width 16, one layer, 200 episodes, 30% validation
+# users (the bench or the test adds the epochs).
+SMALL_NETWORK = ["--width", "16", "--layers", "1", "--max-episodes", "200", "--val-share", "0.3"]
+
+
+def printed_by(main, argv) -> str:
+    """What a bench's main(argv) prints."""
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        main(argv)
+    return printed.getvalue()
+
+
+def table_rows(printed, first_cell):
+    """The rows of a printed table whose first cell is `first_cell`, split into cells on " | "."""
+    return [line.split(" | ") for line in printed.splitlines() if line.startswith(f"| {first_cell} |")]
 
 
 def onnx_metadata(path):

@@ -2,30 +2,28 @@ import io
 import os
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr
 
 from trainer import bench_train_time
-from trainer.tests.helpers import taste_world
+from trainer.tests.helpers import SMALL_NETWORK, printed_by, table_rows, taste_world
 
-SMALL = ["--epochs", "1", "--width", "16", "--layers", "1", "--max-episodes", "200", "--val-share", "0.3"]
+SMALL = ["--epochs", "1", *SMALL_NETWORK]
 
 
 class TrainTime(unittest.TestCase):
     def test_times_each_seed_and_finds_the_same_weights_from_the_same_code(self):
         root = tempfile.mkdtemp()
         taste_world(os.path.join(root, "data"), users=40, seed=2)
-        printed = io.StringIO()
-        with redirect_stdout(printed):
-            bench_train_time.main(["--data", os.path.join(root, "data"), "--seeds", "0,1", "--against", bench_train_time.HERE,
-                                   "--work", os.path.join(root, "work"), "--", *SMALL])
-        table = [line.split(" | ") for line in printed.getvalue().splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+        printed = printed_by(bench_train_time.main, ["--data", os.path.join(root, "data"), "--seeds", "0,1", "--against",
+                                                     bench_train_time.HERE, "--work", os.path.join(root, "work"), "--", *SMALL])
+        table = table_rows(printed, "0") + table_rows(printed, "1")
         self.assertEqual([(row[0], row[1]) for row in table],
                          [("| 0", "this checkout"), ("| 0", "--against"), ("| 1", "this checkout"), ("| 1", "--against")])
         # Same code, same seed: the same weights; wall time includes the training loop.
         self.assertEqual([row[6] for row in table if row[1] == "--against"], ["yes |", "yes |"])
         for row in table:
             self.assertGreater(float(row[2]), float(row[3]))
-        self.assertIn("this checkout / --against, medians from start to exit:", printed.getvalue())
+        self.assertIn("this checkout / --against, medians from start to exit:", printed)
         self.assertTrue(os.path.exists(os.path.join(root, "work", "against", "seed1", "model.onnx")))
 
     def test_two_different_seeds_are_not_the_same_weights(self):

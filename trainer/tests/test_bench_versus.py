@@ -3,16 +3,10 @@ import os
 import shutil
 import tempfile
 import unittest
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr
 
 from trainer import bench_train_time, bench_versus
-from trainer.tests.helpers import taste_world
-
-SMALL = ["--epochs", "1", "--width", "16", "--layers", "1", "--max-episodes", "200", "--val-share", "0.3"]
-
-
-def rows_of(printed, first_cell):
-    return [line.split(" | ") for line in printed.splitlines() if line.startswith(f"| {first_cell} |")]
+from trainer.tests.helpers import SMALL_NETWORK, printed_by, table_rows, taste_world
 
 
 class Versus(unittest.TestCase):
@@ -28,28 +22,26 @@ class Versus(unittest.TestCase):
                 if seed is None:
                     shutil.copytree(os.path.join(cls.root, "a", "seed0"), out)
                 else:
-                    bench_train_time.timed_run(bench_train_time.HERE, os.path.join(cls.root, "train"), out, seed, SMALL)
+                    bench_train_time.timed_run(bench_train_time.HERE, os.path.join(cls.root, "train"), out, seed,
+                                               ["--epochs", "1", *SMALL_NETWORK])
 
     def run_bench(self, against):
-        printed = io.StringIO()
-        with redirect_stdout(printed):
-            bench_versus.main(["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
-                               "--models", os.path.join(self.root, "a"), "--against", os.path.join(self.root, against),
-                               "--seeds", "0,1"])
-        return printed.getvalue()
+        return printed_by(bench_versus.main, ["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                                              "--models", os.path.join(self.root, "a"), "--against", os.path.join(self.root, against),
+                                              "--seeds", "0,1"])
 
     def test_a_set_against_itself_differs_by_nothing(self):
-        differences = rows_of(self.run_bench("a"), "--models − --against")
+        differences = table_rows(self.run_bench("a"), "--models − --against")
         self.assertEqual([row[1] for row in differences], ["pairwise", "top-1"])
         for row in differences:
             self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
 
     def test_other_weights_differ_and_each_set_is_put_beside_the_best_baseline(self):
         printed = self.run_bench("b")
-        pairwise = rows_of(printed, "--models − --against")[0]
+        pairwise = table_rows(printed, "--models − --against")[0]
         self.assertFalse(pairwise[2].startswith("+0.00 ± 0.00"), pairwise)
-        self.assertEqual(len(rows_of(printed, "--models − best baseline")), 2)
-        self.assertEqual(len(rows_of(printed, "--against − best baseline")), 2)
+        self.assertEqual(len(table_rows(printed, "--models − best baseline")), 2)
+        self.assertEqual(len(table_rows(printed, "--against − best baseline")), 2)
         self.assertIn("command: npm run bench:versus", printed)
 
     def test_a_missing_seed_is_refused_naming_the_flag(self):
