@@ -28,6 +28,9 @@ bench:seeds (the same rows, the same pairs):
   scoring above it would say the approximation is poor.
 Each scores an item by the chance that a row of it is a like (like_probability_scorer): within one
 choice that orders as the utility does, across choices it judges an image against its own style.
+Two rows more come from trainer/sampled_learner.py: the Bayes predictive over the training users'
+own tastes (no Gaussian, no mode), once with the history's choices read as choices and once from
+what the model's ONNX inputs hold (no pair ids), which is what a model can be asked to approach.
 """
 import argparse
 import json
@@ -38,6 +41,7 @@ import numpy as np
 from .bench_seeds import baseline_results, best_baselines, paired, per_user_rates, show_difference
 from .data import eval_users, read_dataset
 from .evaluate import evaluate_per_user, summarize
+from .sampled_learner import SampledLearner, sample_tastes, sigmoid
 
 
 def read_truth(folder):
@@ -90,13 +94,9 @@ def like_probability_scorer(truth, single_share, taste_of):
 
     def score(h_items, h_labels, candidates):
         u = (1 - q) * (latent @ taste_of(h_items, h_labels)) + shared
-        won = np.array([_sigmoid((u[c] - u[style_items[style[c]]]) / noise).mean() for c in candidates])
-        return single_share * _sigmoid(u[candidates] / noise) + (1 - single_share) * won
+        won = np.array([sigmoid((u[c] - u[style_items[style[c]]]) / noise).mean() for c in candidates])
+        return single_share * sigmoid(u[candidates] / noise) + (1 - single_share) * won
     return score
-
-
-def _sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 def choices(truth, h_items, h_labels, h_pairs):
@@ -183,6 +183,22 @@ def scorer_rows(truth, train, users):
         "the user's group's mean taste (oracle told the group)":
             each_user(lambda u: lambda h, l, t=priors[truth["group"][u.user]][0]: t),
         "the world's model, taste inferred from the history (Bayes: the most a learner can score)": each_user(bayes),
+        **sampled_rows(truth, train, users, single_share),
+    }
+
+
+def sampled_rows(truth, train, users, single_share):
+    """{name: evaluate_per_user rows} of the sampled learner (trainer/sampled_learner.py) reading
+    the history's choices as choices, and reading only what the model's inputs hold."""
+    learner = SampledLearner(truth, sample_tastes(truth, train.users), single_share)
+
+    def each_user(scorer_of):
+        return [row for u in users for row in evaluate_per_user(scorer_of(u), [u])]
+    return {
+        "the world's model by sampling (the Bayes predictive), choices read as choices":
+            each_user(lambda u: learner.scorer([r.pair for r in u.history])),
+        "the world's model by sampling (the Bayes predictive), from the model's inputs alone (no pair ids)":
+            each_user(lambda u: learner.scorer()),
     }
 
 

@@ -1,0 +1,55 @@
+import unittest
+
+import numpy as np
+
+from trainer.sampled_learner import SampledLearner, sample_tastes, sigmoid
+
+
+def _truth(latent, styles, tastes, q=0.0, noise=0.1):
+    styles = np.asarray(styles)
+    quality = np.zeros(latent.shape[1])
+    quality[0] = 1.0
+    return {"latent": latent, "style": styles, "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
+            "quality": quality, "q": q, "noise": noise, "taste": tastes}
+
+
+class Posterior(unittest.TestCase):
+    def test_no_history_scores_the_prior_mean_and_a_long_one_the_group_that_made_its_labels(self):
+        rng = np.random.default_rng(0)
+        latent = rng.normal(size=(40, 2))
+        # Group A likes axis 0, group B axis 1, ten training users each.
+        tastes = {f"a{k}": np.array([1.0, 0.0]) + 0.05 * rng.normal(size=2) for k in range(10)}
+        tastes |= {f"b{k}": np.array([0.0, 1.0]) + 0.05 * rng.normal(size=2) for k in range(10)}
+        truth = _truth(latent, [k % 4 for k in range(40)], tastes)
+        samples = sample_tastes(truth, tastes)
+        learner = SampledLearner(truth, samples, single_share=1.0)
+        everything = np.arange(40)
+        np.testing.assert_allclose(learner.scorer()([], [], everything), learner.like.mean(0), rtol=1e-6)
+        history = np.arange(20)
+        labels = (latent[history] @ np.array([0.0, 1.0]) > 0).astype(int)
+        group_b = np.array([u.startswith("b") for u in sorted(tastes)])
+        for pairs in (None, [""] * 20):
+            weights = np.exp(learner._log_likelihood(history, labels, pairs))
+            self.assertGreater(weights[group_b].sum() / weights.sum(), 0.999)
+
+
+class Likelihood(unittest.TestCase):
+    def test_each_row_counts_as_what_it_was_and_without_pair_ids_as_a_row_of_its_item(self):
+        latent = np.array([[1.0, 0.2], [0.4, 1.0], [-0.5, 0.3], [0.8, -0.6], [0.1, 0.1]])
+        tastes = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
+        truth = _truth(latent, [0, 0, 0, 1, 1], tastes, q=0.3, noise=0.5)
+        learner = SampledLearner(truth, sample_tastes(truth, tastes), single_share=0.6)
+        u = (0.7 * np.stack([tastes["a"], tastes["b"]]) @ latent.T + 0.3 * latent[:, 0])
+        single = sigmoid(u / 0.5)
+        choice = np.stack([[sigmoid((u[s, i] - u[s, [0, 1, 2] if i < 3 else [3, 4]]) / 0.5).mean() for i in range(5)] for s in range(2)])
+        # Item 1 beat item 0 in pair "p"; item 2 is a single dislike; item 3 won pair "r", whose loser is not here.
+        items, labels, pairs = [0, 1, 2, 3], [0, 1, 0, 1], ["p", "p", "", "r"]
+        expected = np.log(sigmoid((u[:, 1] - u[:, 0]) / 0.5)) + np.log(1 - single[:, 2]) + np.log(choice[:, 3])
+        np.testing.assert_allclose(learner._log_likelihood(items, labels, pairs), expected - expected.max(), rtol=1e-5)
+        like = 0.6 * single + 0.4 * choice
+        expected = np.log(1 - like[:, 0]) + np.log(like[:, 1]) + np.log(1 - like[:, 2]) + np.log(like[:, 3])
+        np.testing.assert_allclose(learner._log_likelihood(items, labels, None), expected - expected.max(), rtol=1e-5)
+
+
+if __name__ == "__main__":
+    unittest.main()
