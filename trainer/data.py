@@ -181,10 +181,13 @@ class Episode:
     history_labels: np.ndarray  # int [H]
     pos: np.ndarray             # int [P] liked targets
     neg: np.ndarray             # int [P] disliked targets, pos[i] paired with neg[i]
+    # bool [P]: pair i is two single images, each a label of its own (L_base classifies them);
+    # False where it is one choice, which says only which of its two images won. None: all single.
+    single: np.ndarray = None
 
 
 def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False,
-                   prompt_pairs: bool = False, hard_negatives=None):
+                   prompt_pairs: bool = False, hard_negatives=None, choices_as_choices: bool = False):
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
     The history size varies (1 to n_ref of each kind) so one model serves every N_ref. With
@@ -193,11 +196,13 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
     where at least one is left after the history; otherwise likes and dislikes paired at random, or,
     with `hard_negatives` (the items' unit vectors), each like with the most similar dislike left
-    (hard_negative_targets).
+    (hard_negative_targets). With `choices_as_choices`, the user's own choices left are target pairs
+    marked as choices and single images are paired at random apart from them
+    (choice_and_single_targets), so a choice's loser is never read as a dislike of its own.
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
     if temporal:
-        return temporal_episode(rows, rng, n_ref, max_pairs)
+        return temporal_episode(rows, rng, n_ref, max_pairs, choices_as_choices)
     likes = [r for r in rows if r.label == 1]
     dislikes = [r for r in rows if r.label == 0]
     if len(likes) < 2 or len(dislikes) < 2:
@@ -212,6 +217,8 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     t_dislikes = [dislikes[i] for i in dislike_order[k_dislike:] if not (dislikes[i].pair and dislikes[i].pair in history_pairs)]
     if not t_likes or not t_dislikes:
         return None
+    if choices_as_choices:
+        return choice_and_single_targets(history, t_likes, t_dislikes, max_pairs)
     chosen = prompt_pair_targets(t_likes, t_dislikes, max_pairs) if prompt_pairs else None
     if not chosen and hard_negatives is not None:
         chosen = hard_negative_targets(t_likes, t_dislikes, max_pairs, hard_negatives)
@@ -226,6 +233,29 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
         np.array([r.label for r in history]),
         pos,
         neg,
+    )
+
+
+def choice_and_single_targets(history: list, t_likes: list, t_dislikes: list, max_pairs: int):
+    """An episode whose targets are, first, the user's own choices left (prompt_pair_targets, in
+    the likes' shuffled order), then single images (no pair id) paired at random as sample_episode
+    pairs them, cycled up to max_pairs in all; `single` marks which pairs are which. A choice's
+    label says which of two images of one prompt won, not that the loser would be disliked alone:
+    read as single labels, a choice between two good images teaches that a good image is disliked.
+    None when neither a choice nor a single like and dislike is left."""
+    choices = prompt_pair_targets(t_likes, t_dislikes, max_pairs)
+    likes = [r for r in t_likes if not r.pair]
+    dislikes = [r for r in t_dislikes if not r.pair]
+    n = min(max_pairs - len(choices), max(len(likes), len(dislikes))) if likes and dislikes else 0
+    pairs = choices + [(likes[i % len(likes)], dislikes[i % len(dislikes)]) for i in range(n)]
+    if not pairs:
+        return None
+    return Episode(
+        np.array([r.item for r in history]),
+        np.array([r.label for r in history]),
+        np.array([like.item for like, _ in pairs]),
+        np.array([dislike.item for _, dislike in pairs]),
+        np.array([False] * len(choices) + [True] * n),
     )
 
 
@@ -257,7 +287,7 @@ def hard_negative_targets(t_likes: list, t_dislikes: list, max_pairs: int, unit_
     return out
 
 
-def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int):
+def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, choices_as_choices: bool = False):
     """An episode cut at a random moment of the user's time line (ts, then line order): the history
     is the latest 1 to n_ref likes and 1 to n_ref dislikes before the cut, the targets are what
     came after it (minus the history's pair partners). Tastes drift: the API reads a user's latest
@@ -287,6 +317,8 @@ def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs
         return None
     t_likes = [t_likes[i] for i in rng.permutation(len(t_likes))]
     t_dislikes = [t_dislikes[i] for i in rng.permutation(len(t_dislikes))]
+    if choices_as_choices:
+        return choice_and_single_targets(history, t_likes, t_dislikes, max_pairs)
     n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
     return Episode(
         np.array([r.item for r in history]),
@@ -297,7 +329,8 @@ def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs
 
 
 def collate(episodes: list, vectors: np.ndarray):
-    """Pads a list of episodes into the model's tensors (numpy): history, labels, mask, pos, neg, pair mask."""
+    """Pads a list of episodes into the model's tensors (numpy): history, labels, mask, pos, neg, pair
+    mask, and the single mask (the pairs of two single images, which L_base classifies)."""
     B = len(episodes)
     H = max(len(e.history_items) for e in episodes)
     P = max(len(e.pos) for e in episodes)
@@ -308,6 +341,7 @@ def collate(episodes: list, vectors: np.ndarray):
     pos = np.zeros((B, P, D), np.float32)
     neg = np.zeros((B, P, D), np.float32)
     pair_mask = np.zeros((B, P), bool)
+    single_mask = np.zeros((B, P), bool)
     for b, e in enumerate(episodes):
         h = len(e.history_items)
         history[b, :h] = vectors[e.history_items]
@@ -317,7 +351,8 @@ def collate(episodes: list, vectors: np.ndarray):
         pos[b, :p] = vectors[e.pos]
         neg[b, :p] = vectors[e.neg]
         pair_mask[b, :p] = True
-    return history, labels, mask, pos, neg, pair_mask
+        single_mask[b, :p] = True if e.single is None else e.single
+    return history, labels, mask, pos, neg, pair_mask, single_mask
 
 
 def split_users(users: list, share: float, seed: int):

@@ -335,8 +335,11 @@ class PreferenceModel(nn.Module):
 # ------------------------------------------------------------------------------- losses
 
 def base_loss(logits_pos, logits_neg, pair_mask):
-    """L_base: classify liked targets as like (class 0, M+) and disliked ones as dislike (class 1, M-)."""
+    """L_base: classify liked targets as like (class 0, M+) and disliked ones as dislike (class 1, M-).
+    `pair_mask` marks the pairs it reads; none (a batch of choices alone) is a loss of 0."""
     m = pair_mask.reshape(-1)
+    if not bool(m.any()):
+        return logits_pos.sum() * 0.0
     pos = logits_pos.reshape(-1, 2)[m]
     neg = logits_neg.reshape(-1, 2)[m]
     target_pos = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)

@@ -111,6 +111,10 @@ parser.add_argument("--hard-negatives", type=float, default=0.0, metavar="SHARE"
 parser.add_argument("--prompt-pairs", type=float, default=0.0, metavar="SHARE",
                     help="share of episodes whose target pairs are the user's own choices between two images for one prompt, "
                          "where the user has any left after the history (0 = likes and dislikes paired at random)")
+parser.add_argument("--choices-as-choices", action="store_true",
+                    help="train on a user's choices between two images for one prompt as choices: L_CP alone compares a "
+                         "choice's two images, L_base classifies single images only (data.choice_and_single_targets); "
+                         "without it a choice's loser is classified as a dislike of its own")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
 parser.add_argument("--val-share", type=float, default=0.1, help="share of users held out for validation")
@@ -146,6 +150,10 @@ if args.select_window < 1:
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
     if not 0.0 <= share <= 1.0:
         parser.error(f"{flag}: expected a share in [0, 1], got {share}")
+    if share and args.choices_as_choices:
+        parser.error(f"{flag}: --choices-as-choices chooses every episode's target pairs; drop one of the two")
+if args.choices_as_choices and args.loss == "base":
+    parser.error("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out; use --loss all")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -300,7 +308,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
                 pairs_of_prompts = bool(args.prompt_pairs) and rng.random() < args.prompt_pairs
                 hard = unit_vectors if args.hard_negatives and rng.random() < args.hard_negatives else None
                 e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share,
-                                   prompt_pairs=pairs_of_prompts, hard_negatives=hard)
+                                   prompt_pairs=pairs_of_prompts, hard_negatives=hard, choices_as_choices=args.choices_as_choices)
                 if e is not None:
                     episodes.append(e)
         order = rng.permutation(len(episodes))
@@ -312,11 +320,11 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
                 break
             if os.getppid() != parent_pid:
                 raise SystemExit("the process that started the trainer is gone: stopping")
-            h, lab, mask, pos, neg, pair_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
+            h, lab, mask, pos, neg, pair_mask, single_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
             P = pos.shape[1]
             logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
             logits_pos, logits_neg = logits[:, :P], logits[:, P:]
-            loss = base_loss(logits_pos, logits_neg, pair_mask)
+            loss = base_loss(logits_pos, logits_neg, single_mask)
             if args.loss == "all":
                 loss = loss + args.cp_weight * contrastive_loss(logits_pos, logits_neg, pair_mask)
             optimizer.zero_grad(set_to_none=True)
@@ -512,6 +520,7 @@ metrics = {
     "train_users": len(train_ids),
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,
+    "choices_as_choices": args.choices_as_choices,
     "seed": args.seed,
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,

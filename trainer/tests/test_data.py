@@ -4,8 +4,8 @@ import unittest
 
 import numpy as np
 
-from trainer.data import DatasetError, eval_users, read_dataset, sample_episode
-from trainer.tests.helpers import write_dataset
+from trainer.data import DatasetError, Episode, collate, eval_users, read_dataset, sample_episode
+from trainer.tests.helpers import train_small, trainer_refusing, write_dataset
 
 
 class ReaderErrors(unittest.TestCase):
@@ -165,10 +165,88 @@ class Episodes(unittest.TestCase):
             random += [unit[p] @ unit[n] for p, n in zip(e.pos, e.neg)]
         self.assertGreater(np.mean(hard), np.mean(random) + 0.3)
 
+    def test_choices_as_choices_compare_a_choice_s_own_images_and_pair_single_images_apart(self):
+        d = tempfile.mkdtemp()
+        # Items 0-19: ten choices, pair p is item 2p liked against item 2p + 1. Items 20-39: single
+        # images, even liked, odd disliked.
+        rows = [["u", f"i{k}", 1 - k % 2, k, f"p{k // 2}"] for k in range(20)]
+        rows += [["u", f"i{k}", 1 - k % 2, k, ""] for k in range(20, 40)]
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], rows)
+        user = read_dataset(d).users["u"]
+        rng = np.random.default_rng(0)
+        singles = choices = 0
+        for temporal in (False, True) * 25:
+            e = sample_episode(user, rng, n_ref=4, max_pairs=8, temporal=temporal, choices_as_choices=True)
+            self.assertLessEqual(len(e.pos), 8)
+            self.assertTrue(set(e.history_items).isdisjoint(set(e.pos) | set(e.neg)))
+            for p, n, single in zip(e.pos, e.neg, e.single):
+                if single:
+                    self.assertTrue(p >= 20 and n >= 20 and p % 2 == 0 and n % 2 == 1)
+                else:
+                    self.assertEqual((p % 2, n), (0, p + 1))
+            singles += int(e.single.sum())
+            choices += int((~e.single).sum())
+        self.assertGreater(singles, 0)
+        self.assertGreater(choices, 0)
+        # Without the option a choice's images are paired with single images too.
+        crossed = 0
+        for _ in range(20):
+            e = sample_episode(user, rng, n_ref=4, max_pairs=8)
+            crossed += sum((p < 20) != (n < 20) for p, n in zip(e.pos, e.neg))
+        self.assertGreater(crossed, 0)
+
+    def test_choices_as_choices_draw_the_same_episodes_for_a_user_without_choices(self):
+        d = tempfile.mkdtemp()
+        write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], [["u", f"i{k}", k % 2, k, ""] for k in range(40)])
+        rows = read_dataset(d).users["u"]
+        plain, marked = np.random.default_rng(3), np.random.default_rng(3)
+        for _ in range(20):
+            a = sample_episode(rows, plain, n_ref=8, max_pairs=8)
+            b = sample_episode(rows, marked, n_ref=8, max_pairs=8, choices_as_choices=True)
+            for field in ("history_items", "history_labels", "pos", "neg"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+            self.assertTrue(b.single.all())
+        self.assertEqual(plain.random(), marked.random())
+
+    def test_the_single_mask_marks_the_pairs_l_base_reads(self):
+        vectors = np.eye(6, dtype=np.float32)
+        episodes = [Episode(np.array([0]), np.array([1]), np.array([1, 2]), np.array([3, 4]), np.array([False, True])),
+                    Episode(np.array([0]), np.array([0]), np.array([5]), np.array([1]))]
+        *_, pair_mask, single_mask = collate(episodes, vectors)
+        np.testing.assert_array_equal(pair_mask, [[True, True], [True, False]])
+        np.testing.assert_array_equal(single_mask, [[False, True], [True, False]])
+
     def test_a_temporal_episode_needs_a_like_and_a_dislike_on_both_sides_of_some_cut(self):
         d = tempfile.mkdtemp()
         write_dataset(d, np.eye(4, dtype=np.float32), [f"i{k}" for k in range(4)], [["u", "i0", 1, 1, ""], ["u", "i1", 1, 2, ""], ["u", "i2", 0, 3, ""], ["u", "i3", 0, 4, ""]])
         self.assertIsNone(sample_episode(read_dataset(d).users["u"], np.random.default_rng(0), n_ref=4, max_pairs=8, temporal=True))
+
+
+class ChoicesAsChoicesTrainer(unittest.TestCase):
+    def test_a_tenant_whose_every_interaction_is_a_choice_trains_on_l_cp_alone(self):
+        root = tempfile.mkdtemp()
+        rng = np.random.default_rng(0)
+        vectors = rng.normal(size=(100, 8)).astype(np.float32)
+        taste = rng.normal(size=8)
+        rows = []
+        for u in range(40):
+            for c in range(12):
+                a, b = rng.choice(100, size=2, replace=False)
+                won, lost = (a, b) if vectors[a] @ taste > vectors[b] @ taste else (b, a)
+                rows += [[f"u{u}", f"i{won}", 1, 2 * c, f"u{u}-p{c}"], [f"u{u}", f"i{lost}", 0, 2 * c, f"u{u}-p{c}"]]
+        write_dataset(os.path.join(root, "data"), vectors, [f"i{k}" for k in range(100)], rows)
+        metrics, _ = train_small(root, "m", "--n-ref", "4", "--choices-as-choices")
+        self.assertIs(metrics["choices_as_choices"], True)
+        self.assertTrue(all(np.isfinite(e["loss"]) and e["loss"] > 0 for e in metrics["epochs"]))
+
+    def test_it_is_refused_beside_another_way_of_choosing_target_pairs_and_without_l_cp(self):
+        for flag in ("--prompt-pairs", "--hard-negatives"):
+            done = trainer_refusing("--choices-as-choices", flag, "0.5")
+            self.assertNotEqual(done.returncode, 0)
+            self.assertIn(f"{flag}: --choices-as-choices chooses every episode's target pairs", done.stderr)
+        done = trainer_refusing("--choices-as-choices", "--loss", "base")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out", done.stderr)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ class Losses(unittest.TestCase):
         expected = 0.5 * (softplus(2.0 - 0.5) + softplus(1.5 - 0.0))
         self.assertAlmostEqual(base_loss(pos, neg, mask).item(), expected, places=6)
 
+    def test_a_batch_of_choices_alone_has_no_base_loss_and_trains(self):
+        pos = torch.tensor([[[2.0, 0.5]]], requires_grad=True)
+        neg = torch.tensor([[[0.0, 1.5]]], requires_grad=True)
+        loss = base_loss(pos, neg, torch.tensor([[False]])) + contrastive_loss(pos, neg, torch.tensor([[True]]))
+        self.assertAlmostEqual(loss.item(), softplus(2.0) + softplus(1.0), places=6)
+        loss.backward()
+        self.assertTrue(torch.isfinite(pos.grad).all() and pos.grad.abs().sum() > 0)
+
     def test_padding_pairs_do_not_count(self):
         pos = torch.tensor([[[2.0, 0.5], [9.0, -9.0]]])
         neg = torch.tensor([[[0.0, 1.5], [-9.0, 9.0]]])
