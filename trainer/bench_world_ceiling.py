@@ -31,6 +31,8 @@ choice that orders as the utility does, across choices it judges an image agains
 Two rows more come from trainer/sampled_learner.py: the Bayes predictive over the training users'
 own tastes (no Gaussian, no mode), once with the history's choices read as choices and once from
 what the model's ONNX inputs hold (no pair ids), which is what a model can be asked to approach.
+The predictive scores above the posterior mode on the 64,000-user world (session 35): the mode's
+row is the weaker approximation of the ideal learner where both can be computed.
 """
 import argparse
 import json
@@ -182,7 +184,7 @@ def scorer_rows(truth, train, users):
             each_user(lambda u: lambda h, l, t=truth["taste"][u.user]: t),
         "the user's group's mean taste (oracle told the group)":
             each_user(lambda u: lambda h, l, t=priors[truth["group"][u.user]][0]: t),
-        "the world's model, taste inferred from the history (Bayes: the most a learner can score)": each_user(bayes),
+        "the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)": each_user(bayes),
         **sampled_rows(truth, train, users, single_share),
     }
 

@@ -10,9 +10,9 @@ and this module gives both from the same prior:
 - the prior over a new user's taste is the training users' true tastes themselves (an empirical
   prior: their groups and spreads come with them, nothing Gaussian is assumed), `samples` of them;
 - the posterior weighs each sample by the chance of the history's labels under it;
-- a candidate scores by the posterior chance that a row of it is a like (what like_probability_
-  scorer computes for one taste, averaged over the posterior), the Bayes predictive rather than a
-  plug-in of one taste.
+- a candidate scores by the posterior chance that a row of it is a like (what
+  like_probability_scorer computes for one taste, averaged over the posterior), the Bayes
+  predictive rather than a plug-in of one taste.
 With pair ids (`history_pairs`), a single image's label has chance σ(u / T), a choice whose two
 images are both in the history σ(Δu / T), a lone member of a choice its chance of beating (or
 losing to) an image of its style. Without them every row has the chance a row of that item has

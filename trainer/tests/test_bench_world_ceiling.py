@@ -87,7 +87,7 @@ class BayesLearner(unittest.TestCase):
                        {"t": choice(1, 0, 1, "p") + choice(0, 2, 2, "r") + choice(3, 4, 3, "s")})
         users = eval_users(test, 2)
         self.assertEqual([r.item for r in users[0].history], [1, 0, 0, 2])
-        bayes = scorer_rows(truth, train, users)["the world's model, taste inferred from the history (Bayes: the most a learner can score)"]
+        bayes = scorer_rows(truth, train, users)["the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)"]
         self.assertEqual((bayes[0]["won"], bayes[0]["pairs"]), (1, 1))
 
 
