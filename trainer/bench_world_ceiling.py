@@ -174,8 +174,7 @@ def scorer_rows(truth, train, users):
     single_share = sum(not r.pair for r in rows) / len(rows)
 
     def each_user(taste_of_user):
-        return [row for u in users
-                for row in evaluate_per_user(like_probability_scorer(truth, single_share, taste_of_user(u)), [u])]
+        return rows_by_user(users, lambda u: like_probability_scorer(truth, single_share, taste_of_user(u)))
 
     def bayes(u):
         return bayes_taste(truth, priors, [r.pair for r in u.history])
@@ -184,7 +183,8 @@ def scorer_rows(truth, train, users):
             each_user(lambda u: lambda h, l, t=truth["taste"][u.user]: t),
         "the user's group's mean taste (oracle told the group)":
             each_user(lambda u: lambda h, l, t=priors[truth["group"][u.user]][0]: t),
-        "the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)": each_user(bayes),
+        "the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)":
+            each_user(bayes),
         **sampled_rows(truth, train, users, single_share),
     }
 
@@ -193,15 +193,18 @@ def sampled_rows(truth, train, users, single_share):
     """{name: evaluate_per_user rows} of the sampled learner (trainer/sampled_learner.py) reading
     the history's choices as choices, and reading only what the model's inputs hold."""
     learner = SampledLearner(truth, sample_tastes(truth, train.users), single_share)
-
-    def each_user(scorer_of):
-        return [row for u in users for row in evaluate_per_user(scorer_of(u), [u])]
     return {
         "the world's model by sampling (the Bayes predictive), choices read as choices":
-            each_user(lambda u: learner.scorer([r.pair for r in u.history])),
+            rows_by_user(users, lambda u: learner.scorer([r.pair for r in u.history])),
         "the world's model by sampling (the Bayes predictive), from the model's inputs alone (no pair ids)":
-            each_user(lambda u: learner.scorer()),
+            rows_by_user(users, lambda u: learner.scorer()),
     }
+
+
+def rows_by_user(users, scorer_of):
+    """evaluate_per_user's rows, each user scored by a scorer of their own (scorer_of(user)): the
+    truth-reading scorers need the user's pair ids or true taste, which a scorer is not passed."""
+    return [row for u in users for row in evaluate_per_user(scorer_of(u), [u])]
 
 
 def main():

@@ -198,7 +198,7 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     with `hard_negatives` (the items' unit vectors), each like with the most similar dislike left
     (hard_negative_targets). With `choices_as_choices`, the user's own choices left are target pairs
     marked as choices and single images are paired at random apart from them
-    (choice_and_single_targets), so a choice's loser is never read as a dislike of its own.
+    (episode_with_choices_apart), so a choice's loser is never read as a dislike of its own.
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
     if temporal:
@@ -218,7 +218,7 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     if not t_likes or not t_dislikes:
         return None
     if choices_as_choices:
-        return choice_and_single_targets(history, t_likes, t_dislikes, max_pairs)
+        return episode_with_choices_apart(history, t_likes, t_dislikes, max_pairs)
     chosen = prompt_pair_targets(t_likes, t_dislikes, max_pairs) if prompt_pairs else None
     if not chosen and hard_negatives is not None:
         chosen = hard_negative_targets(t_likes, t_dislikes, max_pairs, hard_negatives)
@@ -236,7 +236,7 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     )
 
 
-def choice_and_single_targets(history: list, t_likes: list, t_dislikes: list, max_pairs: int):
+def episode_with_choices_apart(history: list, t_likes: list, t_dislikes: list, max_pairs: int):
     """An episode whose targets are, first, the user's own choices left (prompt_pair_targets, in
     the likes' shuffled order), then single images (no pair id) paired at random as sample_episode
     pairs them, cycled up to max_pairs in all; `single` marks which pairs are which. A choice's
@@ -318,7 +318,7 @@ def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs
     t_likes = [t_likes[i] for i in rng.permutation(len(t_likes))]
     t_dislikes = [t_dislikes[i] for i in rng.permutation(len(t_dislikes))]
     if choices_as_choices:
-        return choice_and_single_targets(history, t_likes, t_dislikes, max_pairs)
+        return episode_with_choices_apart(history, t_likes, t_dislikes, max_pairs)
     n = min(max_pairs, max(len(t_likes), len(t_dislikes)))
     return Episode(
         np.array([r.item for r in history]),

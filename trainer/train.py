@@ -113,7 +113,7 @@ parser.add_argument("--prompt-pairs", type=float, default=0.0, metavar="SHARE",
                          "where the user has any left after the history (0 = likes and dislikes paired at random)")
 parser.add_argument("--choices-as-choices", action="store_true",
                     help="train on a user's choices between two images for one prompt as choices: L_CP alone compares a "
-                         "choice's two images, L_base classifies single images only (data.choice_and_single_targets); "
+                         "choice's two images, L_base classifies single images only (data.episode_with_choices_apart); "
                          "without it a choice's loser is classified as a dislike of its own")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)

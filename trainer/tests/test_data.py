@@ -210,7 +210,8 @@ class Episodes(unittest.TestCase):
 
     def test_the_single_mask_marks_the_pairs_l_base_reads(self):
         vectors = np.eye(6, dtype=np.float32)
-        episodes = [Episode(np.array([0]), np.array([1]), np.array([1, 2]), np.array([3, 4]), np.array([False, True])),
+        episodes = [Episode(np.array([0]), np.array([1]), np.array([1, 2]), np.array([3, 4]),
+                            np.array([False, True])),
                     Episode(np.array([0]), np.array([0]), np.array([5]), np.array([1]))]
         *_, pair_mask, single_mask = collate(episodes, vectors)
         np.testing.assert_array_equal(pair_mask, [[True, True], [True, False]])

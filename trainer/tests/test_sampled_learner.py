@@ -41,7 +41,8 @@ class Likelihood(unittest.TestCase):
         learner = SampledLearner(truth, sample_tastes(truth, tastes), single_share=0.6)
         u = (0.7 * np.stack([tastes["a"], tastes["b"]]) @ latent.T + 0.3 * latent[:, 0])
         single = sigmoid(u / 0.5)
-        choice = np.stack([[sigmoid((u[s, i] - u[s, [0, 1, 2] if i < 3 else [3, 4]]) / 0.5).mean() for i in range(5)] for s in range(2)])
+        style = lambda i: [0, 1, 2] if i < 3 else [3, 4]
+        choice = np.stack([[sigmoid((u[s, i] - u[s, style(i)]) / 0.5).mean() for i in range(5)] for s in range(2)])
         # Item 1 beat item 0 in pair "p"; item 2 is a single dislike; item 3 won pair "r", whose loser is not here.
         items, labels, pairs = [0, 1, 2, 3], [0, 1, 0, 1], ["p", "p", "", "r"]
         expected = np.log(sigmoid((u[:, 1] - u[:, 0]) / 0.5)) + np.log(1 - single[:, 2]) + np.log(choice[:, 3])
