@@ -43,7 +43,7 @@ import numpy as np
 from .bench_seeds import baseline_results, best_baselines, paired, per_user_rates, show_difference
 from .data import eval_users, read_dataset
 from .evaluate import evaluate_per_user, summarize
-from .sampled_learner import SampledLearner, sample_tastes, sigmoid
+from .sampled_learner import SampledLearner, like_chance, row_chances, sample_tastes
 
 
 def read_truth(folder):
@@ -91,13 +91,9 @@ def like_probability_scorer(truth, single_share, taste_of):
     of rows that are single images. Within one pair this orders as the utility does; across pairs
     (top-1's candidates are likes and dislikes of different choices) the utility alone would not:
     a liked image of a poor style can have less utility than a disliked image of a good one."""
-    q, noise, latent, style_items, style = truth["q"], truth["noise"], truth["latent"], truth["style_items"], truth["style"]
-    shared = q * (latent @ truth["quality"])
-
     def score(h_items, h_labels, candidates):
-        u = (1 - q) * (latent @ taste_of(h_items, h_labels)) + shared
-        won = np.array([sigmoid((u[c] - u[style_items[style[c]]]) / noise).mean() for c in candidates])
-        return single_share * sigmoid(u[candidates] / noise) + (1 - single_share) * won
+        _, single, choice = row_chances(truth, np.asarray(taste_of(h_items, h_labels))[None, :])
+        return like_chance(single, choice, single_share)[0, candidates]
     return score
 
 

@@ -10,9 +10,9 @@ and this module gives both from the same prior:
 - the prior over a new user's taste is the training users' true tastes themselves (an empirical
   prior: their groups and spreads come with them, nothing Gaussian is assumed), `samples` of them;
 - the posterior weighs each sample by the chance of the history's labels under it;
-- a candidate scores by the posterior chance that a row of it is a like (what
-  like_probability_scorer computes for one taste, averaged over the posterior), the Bayes
-  predictive rather than a plug-in of one taste.
+- a candidate scores by the posterior chance that a row of it is a like (like_chance, averaged
+  over the posterior), the Bayes predictive rather than a plug-in of one taste (which is what
+  bench_world_ceiling.like_probability_scorer scores).
 With pair ids (`history_pairs`), a single image's label has chance σ(u / T), a choice whose two
 images are both in the history σ(Δu / T), a lone member of a choice its chance of beating (or
 losing to) an image of its style. Without them every row has the chance a row of that item has
@@ -46,11 +46,12 @@ def sample_tastes(truth, train_users, samples=SAMPLES, seed=0):
 
 
 def row_chances(truth, tastes):
-    """(utility [S, N], single [S, N], choice [S, N]) under each sampled taste: an image's utility,
-    the chance a single image is liked, and the chance it wins a choice against an image of its
-    style (averaged over the style's images, itself included, as like_probability_scorer does)."""
+    """(utility [S, N], single [S, N], choice [S, N]) under each taste [S, latent dim]: an image's
+    utility, the chance a single image is liked, and the chance it wins a choice against an image
+    of its style (the world draws both images of a choice from one style), averaged over the
+    style's images, itself included."""
     q, noise, latent = truth["q"], truth["noise"], truth["latent"]
-    utility = ((1 - q) * tastes @ latent.T + q * (latent @ truth["quality"])[None, :]).astype(np.float32)
+    utility = (1 - q) * tastes @ latent.T + q * (latent @ truth["quality"])[None, :]
     choice = np.zeros_like(utility)
     for items in truth["style_items"]:
         for start in range(0, len(utility), BLOCK):
@@ -59,13 +60,19 @@ def row_chances(truth, tastes):
     return utility, sigmoid(utility / noise), choice
 
 
+def like_chance(single, choice, single_share):
+    """The chance that a row of an image is a like: a single image's or a choice's, in the world's
+    shares of the two."""
+    return single_share * single + (1 - single_share) * choice
+
+
 class SampledLearner:
     """The learner's scorers over one world's prior samples (computed once, shared by every user)."""
 
     def __init__(self, truth, tastes, single_share):
         self.noise = truth["noise"]
         self.utility, self.single, self.choice = row_chances(truth, tastes)
-        self.like = single_share * self.single + (1 - single_share) * self.choice
+        self.like = like_chance(self.single, self.choice, single_share)
 
     def scorer(self, history_pairs=None):
         """scorer(h_items, h_labels, candidates) for one user. `history_pairs`: each history row's
