@@ -54,6 +54,17 @@ def taste_world(path, users=120, groups=3, items=150, dim=8, per_user=40, seed=0
     write_dataset(path, vectors, ids, rows, members)
 
 
+def world_truth(latent, styles, q, noise=0.1, tastes=None):
+    """A synthetic world's truth as bench_world_ceiling.read_truth gives it, for a small world: item
+    i of style styles[i] at latent[i], quality along the first axis with weight q, label noise
+    `noise`, and the users' tastes where a test needs them."""
+    styles = np.asarray(styles)
+    quality = np.zeros(latent.shape[1])
+    quality[0] = 1.0
+    return {"latent": latent, "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
+            "quality": quality, "q": q, "noise": noise, **({"taste": tastes} if tastes is not None else {})}
+
+
 def trainer_refusing(*flags):
     """trainer.train run on a small world with these flags, which it should refuse: the finished
     process, for its exit code and stderr."""

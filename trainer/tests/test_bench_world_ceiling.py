@@ -4,15 +4,7 @@ import numpy as np
 
 from trainer.bench_world_ceiling import choices, like_probability_scorer, posterior_mode, scorer_rows
 from trainer.data import Dataset, Interaction, eval_users
-
-
-def _truth(latent, styles, q=0.5, noise=0.1, dim=None):
-    styles = np.asarray(styles)
-    dim = dim or latent.shape[1]
-    quality = np.zeros(dim)
-    quality[0] = 1.0
-    return {"latent": latent, "style": styles, "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
-            "quality": quality, "q": q, "noise": noise}
+from trainer.tests.helpers import world_truth
 
 
 class PosteriorMode(unittest.TestCase):
@@ -42,7 +34,7 @@ class PosteriorMode(unittest.TestCase):
 class Choices(unittest.TestCase):
     def test_a_pair_in_the_history_is_one_choice_and_a_lone_pair_member_is_left_out(self):
         latent = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [3.0, 0.0]])
-        truth = _truth(latent, [0, 0, 0, 0], q=0.25)
+        truth = world_truth(latent, [0, 0, 0, 0], q=0.25)
         # Item 1 beat item 0 in pair "p"; item 2 is a single dislike; item 3 won pair "r", whose
         # loser is not in the history.
         A, b = choices(truth, [0, 1, 2, 3], [0, 1, 0, 1], ["p", "p", "", "r"])
@@ -55,7 +47,7 @@ class LikeProbability(unittest.TestCase):
         # Style 0's images are all good, style 1's all poor. Item 1 is the worst of style 0 and
         # item 2 the best of style 1: its utility is lower, but it wins its pairs more often.
         latent = np.array([[3.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [-3.0, 0.0]])
-        truth = _truth(latent, [0, 0, 1, 1], q=1.0, noise=0.5)
+        truth = world_truth(latent, [0, 0, 1, 1], q=1.0, noise=0.5)
         score = like_probability_scorer(truth, 0.0, lambda h, l: np.zeros(2))
         s = score([], [], np.array([0, 1, 2, 3]))
         self.assertGreater(s[2], s[1])
@@ -75,7 +67,7 @@ class BayesLearner(unittest.TestCase):
         # so item 0's second choice overwrote its first) they say group 0 and it is lost.
         latent = np.array([[0.0, 0.0], [-0.5, 2.0], [-0.5, 0.0], [0.0, 1.0], [1.0, 0.0]])
         tastes = {"a": [1.0, 0.0], "b": [0.98, 0.02], "c": [0.0, 1.0], "d": [0.02, 0.98]}
-        truth = _truth(latent, [0] * 5, q=0.0, noise=0.1)
+        truth = world_truth(latent, [0] * 5, q=0.0, noise=0.1)
         # The test user's own taste and group are there for the oracles, which this test does not read.
         truth.update(taste={u: np.array(t) for u, t in {**tastes, "t": [0.0, 1.0]}.items()},
                      group={"a": 0, "b": 0, "c": 1, "d": 1, "t": 1})

@@ -3,14 +3,7 @@ import unittest
 import numpy as np
 
 from trainer.sampled_learner import SampledLearner, sample_tastes, sigmoid
-
-
-def _truth(latent, styles, tastes, q=0.0, noise=0.1):
-    styles = np.asarray(styles)
-    quality = np.zeros(latent.shape[1])
-    quality[0] = 1.0
-    return {"latent": latent, "style": styles, "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
-            "quality": quality, "q": q, "noise": noise, "taste": tastes}
+from trainer.tests.helpers import world_truth
 
 
 class Posterior(unittest.TestCase):
@@ -20,7 +13,7 @@ class Posterior(unittest.TestCase):
         # Group A likes axis 0, group B axis 1, ten training users each.
         tastes = {f"a{k}": np.array([1.0, 0.0]) + 0.05 * rng.normal(size=2) for k in range(10)}
         tastes |= {f"b{k}": np.array([0.0, 1.0]) + 0.05 * rng.normal(size=2) for k in range(10)}
-        truth = _truth(latent, [k % 4 for k in range(40)], tastes)
+        truth = world_truth(latent, [k % 4 for k in range(40)], q=0.0, tastes=tastes)
         samples = sample_tastes(truth, tastes)
         learner = SampledLearner(truth, samples, single_share=1.0)
         everything = np.arange(40)
@@ -37,7 +30,7 @@ class Likelihood(unittest.TestCase):
     def test_each_row_counts_as_what_it_was_and_without_pair_ids_as_a_row_of_its_item(self):
         latent = np.array([[1.0, 0.2], [0.4, 1.0], [-0.5, 0.3], [0.8, -0.6], [0.1, 0.1]])
         tastes = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
-        truth = _truth(latent, [0, 0, 0, 1, 1], tastes, q=0.3, noise=0.5)
+        truth = world_truth(latent, [0, 0, 0, 1, 1], q=0.3, noise=0.5, tastes=tastes)
         learner = SampledLearner(truth, sample_tastes(truth, tastes), single_share=0.6)
         u = (0.7 * np.stack([tastes["a"], tastes["b"]]) @ latent.T + 0.3 * latent[:, 0])
         single = sigmoid(u / 0.5)
