@@ -61,6 +61,7 @@ def read_truth(folder):
     return {
         "latent": np.load(os.path.join(folder, "items.npy")).astype(np.float64),
         "style_items": [np.flatnonzero(styles == s) for s in range(styles.max() + 1)],
+        "style": styles,
         "taste": {u: tastes[i] for i, (u, _) in enumerate(users)},
         "group": dict(users),
         "quality": np.array(world["quality"], np.float64),

@@ -55,7 +55,7 @@ def taste_world(path, users=120, groups=3, items=150, dim=8, per_user=40, seed=0
 
 
 def world_truth(latent, styles, q, noise=0.1, tastes=None):
-    """A synthetic world's truth as bench_world_ceiling.read_truth gives it, for a small world: item
+    """The part of bench_world_ceiling.read_truth that its scorers read, for a small world: item
     i of style styles[i] at latent[i], quality along the first axis with weight q, label noise
     `noise`, and the users' tastes where a test needs them."""
     styles = np.asarray(styles)
