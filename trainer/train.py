@@ -44,6 +44,7 @@ from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
+from .token_init import class_tastes, set_token_tastes
 from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .weight_average import WeightAverage
 
@@ -56,6 +57,10 @@ parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--loss", choices=["all", "base"], default="all", help="all = L_base + L_CP; base = L_base only")
 parser.add_argument("--tokens", type=int, default=10, help="preference tokens L_p (0 = no P_v)")
+parser.add_argument("--token-init", choices=["random", "classes"], default="random",
+                    help="random: the preference tokens' tastes start random; classes: they start as EM's latent classes "
+                         "(trainer/latent_classes.py, one per token) fitted on the users the network trains on "
+                         "(trainer/token_init.py)")
 parser.add_argument("--cp-weight", type=float, default=1.0, help="weight of L_CP in the loss (L_base + w (L+ + L-)); the paper's is 1")
 parser.add_argument("--global-floor", action="store_true",
                     help="a global scorer (started from the logistic regression on the training labels) as the floor, "
@@ -154,6 +159,10 @@ for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", 
         parser.error(f"{flag}: --choices-as-choices chooses every episode's target pairs; drop one of the two")
 if args.choices_as_choices and args.loss == "base":
     parser.error("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out; use --loss all")
+if args.token_init == "classes" and not args.tokens:
+    parser.error("--token-init classes: the classes start the preference tokens' tastes, and --tokens 0 leaves none")
+if args.token_init == "classes" and args.init:
+    parser.error("--token-init classes: --init starts from a trained checkpoint's tokens; drop one of the two")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -252,9 +261,14 @@ else:
 network_config = config
 
 
-def fresh_network(k):
+def fresh_network(k, users=None):
+    """A new network for run k, to be trained on `users` (default: every training user)."""
     torch.manual_seed(args.seed + 1000 * k)
     network = PreferenceModel(network_config)
+    if args.token_init == "classes":
+        # Fitted on the users this network trains on: a cross-fit network must not see its fold.
+        set_token_tastes(network, class_tastes(dataset, train_ids if users is None else users, network_config.preference_tokens,
+                                               args.seed))
     if network_config.global_floor or network_config.user_fit_steps:
         # Fitted on the training users' labels only (never the validation users'), at most
         # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.
@@ -447,7 +461,7 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
         k = len(starts) + f
         # Seeds no network of any --seed or --networks uses (network k of a run uses seed + 1000 k).
         run_seed = args.seed + 1000 * (100 + f)
-        network, kept, _ = train_network(fresh_network(100 + f), np.random.default_rng(run_seed), k, others,
+        network, kept, _ = train_network(fresh_network(100 + f, others), np.random.default_rng(run_seed), k, others,
                                          f"cross-fit {f + 1}/{fold_networks} ", fold_epochs, len(starts) * args.epochs + f * fold_epochs)
         if ensemble is not None:
             w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
@@ -521,6 +535,7 @@ metrics = {
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,
     "choices_as_choices": args.choices_as_choices,
+    "token_init": args.token_init,
     "seed": args.seed,
     "data": os.path.abspath(args.data),
     "ensemble": ensemble,
