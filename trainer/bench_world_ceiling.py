@@ -2,7 +2,7 @@
 from what its labels were drawn from.
 
 npm run synth -- --out DIR ... --truth
-npm run bench:ceiling -- --world DIR [--n-ref 8]   (python3 -m trainer.bench_world_ceiling)
+npm run bench:ceiling -- --world DIR [--n-ref 8] [--models DIR --seeds 0,1,2]   (python3 -m trainer.bench_world_ceiling)
 
 bench:ceiling holds OpenBLAS to one thread: the scorers' matrices are small (32 x 32 Newton
 steps, one user at a time), and OpenBLAS's threads only wait on each other. The 4,000-user
@@ -33,6 +33,12 @@ own tastes (no Gaussian, no mode), once with the history's choices read as choic
 what the model's ONNX inputs hold (no pair ids), which is what a model can be asked to approach.
 The predictive scores above the posterior mode on the 64,000-user world (session 35): the mode's
 row is the weaker approximation of the ideal learner where both can be computed.
+
+A second table splits top-1 by what a group holds: a single liked image, or a choice's winner
+(whose group may hold its own loser). No scorer knows which (the model's inputs hold no pair
+ids), but the ideal learner and the model fall short of each other on one kind and not the other
+(session 35). With `--models` (a folder of seedS/ckpt.pt, as bench:versus reads) the trained
+models are rows of both tables.
 """
 import argparse
 import json
@@ -42,7 +48,8 @@ import numpy as np
 
 from .bench_seeds import baseline_results, best_baselines, paired, per_user_rates, show_difference
 from .data import eval_users, read_dataset
-from .evaluate import evaluate_per_user, summarize
+from .evaluate import evaluate_per_user, model_scorer, summarize
+from .export import load_checkpoint
 from .sampled_learner import SampledLearner, like_chance, row_chances, sample_tastes
 
 
@@ -203,11 +210,49 @@ def rows_by_user(users, scorer_of):
     return [row for u in users for row in evaluate_per_user(scorer_of(u), [u])]
 
 
+GROUP_KINDS = ("a single liked image", "a choice's winner")
+
+
+def group_kinds(dataset, users):
+    """For each EvalUser, the kind of each of its top-k groups (GROUP_KINDS), in the order of
+    `groups`: whether the like is a single image or a choice's winner."""
+    kinds = []
+    for u in users:
+        pairs = {r.item: r.pair for r in dataset.users[u.user] if r.label == 1}
+        kinds.append([GROUP_KINDS[1] if pairs[like] else GROUP_KINDS[0] for like, _ in u.groups])
+    return kinds
+
+
+def top1_by_kind(rows, kinds):
+    """{kind: (groups, top-1 %)} from evaluate_per_user's rows and group_kinds' kinds, same users."""
+    won = {kind: [] for kind in GROUP_KINDS}
+    for row, user_kinds in zip(rows, kinds):
+        for rank, kind in zip(row["ranks"], user_kinds):
+            won[kind].append(rank < 1)
+    return {kind: (len(w), 100.0 * float(np.mean(w)) if w else float("nan")) for kind, w in won.items()}
+
+
+def model_rows(folder, seeds, vectors, users):
+    """{name: evaluate_per_user rows} of the trained models folder/seedS/ckpt.pt."""
+    rows = {}
+    for seed in seeds:
+        model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
+        rows[f"the model in {folder}, seed {seed}"] = evaluate_per_user(model_scorer(model, vectors), users)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--world", required=True, help="npm run synth's --out folder, written with --truth")
     parser.add_argument("--n-ref", type=int, default=8)
+    parser.add_argument("--models", help="a folder of seedS/ckpt.pt trained on the world's train/: rows of both tables")
+    parser.add_argument("--seeds", default="0,1,2", help="the seeds of --models")
     args = parser.parse_args()
+    if args.models:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        missing = [s for s in seeds if not os.path.isfile(os.path.join(args.models, f"seed{s}", "ckpt.pt"))]
+        if missing:
+            parser.error(f"--models: {os.path.join(args.models, f'seed{missing[0]}', 'ckpt.pt')} not found")
 
     truth_dir = os.path.join(args.world, "truth")
     if not os.path.isdir(truth_dir):
@@ -217,7 +262,8 @@ def main():
     users = eval_users(test, args.n_ref)
     baselines = baseline_results(train, test, users)
     best = best_baselines(baselines)
-    rows = {**baselines, **scorer_rows(truth, train, users)}
+    rows = {**baselines, **scorer_rows(truth, train, users),
+            **(model_rows(args.models, seeds, test.vectors, users) if args.models else {})}
 
     print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users\n")
     print("| scorer | pairwise | top-1 |\n|---|---|---|")
@@ -232,7 +278,14 @@ def main():
             mine, theirs = per_user_rates(rows[name])[column], per_user_rates(rows[best[metric]])[column]
             cells.append(show_difference(paired(mine, theirs)))
         print(f"| {name} − best baseline | {cells[0]} | {cells[1]} |")
-    print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}")
+    kinds = group_kinds(test, users)
+    print("\n| top-1 by what the group holds | " + " | ".join(f"{kind} (groups)" for kind in GROUP_KINDS) + " |")
+    print("|---|" + "---|" * len(GROUP_KINDS))
+    for name, r in rows.items():
+        cells = [f"{top1:.1f} ({n})" for n, top1 in top1_by_kind(r, kinds).values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    models = f" --models {args.models} --seeds {args.seeds}" if args.models else ""
+    print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}{models}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_world_ceiling import choices, like_probability_scorer, posterior_mode, scorer_rows
+from trainer.bench_world_ceiling import GROUP_KINDS, choices, group_kinds, like_probability_scorer, posterior_mode, scorer_rows, top1_by_kind
 from trainer.data import Dataset, Interaction, eval_users
 from trainer.tests.helpers import world_truth
 
@@ -81,6 +81,26 @@ class BayesLearner(unittest.TestCase):
         self.assertEqual([r.item for r in users[0].history], [1, 0, 0, 2])
         bayes = scorer_rows(truth, train, users)["the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)"]
         self.assertEqual((bayes[0]["won"], bayes[0]["pairs"]), (1, 1))
+
+
+class Top1ByKind(unittest.TestCase):
+    def test_each_group_counts_under_what_its_like_is(self):
+        # User a: 2 + 2 history, then a single like and a choice's winner among 3 single dislikes
+        # and the choice's loser; user b: a choice's winner only.
+        def rows(likes, dislikes):
+            return ([Interaction(item, 1, t, t, pair) for t, (item, pair) in enumerate(likes)]
+                    + [Interaction(item, 0, 10 + t, 10 + t, pair) for t, (item, pair) in enumerate(dislikes)])
+        singles = [(k, "") for k in range(10, 14)]
+        test = Dataset("", np.zeros((20, 2), np.float32), [str(i) for i in range(20)], [""] * 20, {
+            "a": rows([(0, ""), (1, ""), (2, ""), (3, "a-p0")], [(4, ""), (5, ""), (6, "a-p0"), *singles]),
+            "b": rows([(0, ""), (1, ""), (7, "b-p0")], [(4, ""), (5, ""), (8, "b-p0"), *singles[:2]]),
+        })
+        users = eval_users(test, 2)
+        kinds = group_kinds(test, users)
+        self.assertEqual([[like for like, _ in u.groups] for u in users], [[2, 3], [7]])
+        self.assertEqual(kinds, [[GROUP_KINDS[0], GROUP_KINDS[1]], [GROUP_KINDS[1]]])
+        by_kind = top1_by_kind([{"ranks": [0, 2]}, {"ranks": [0]}], kinds)
+        self.assertEqual(by_kind, {GROUP_KINDS[0]: (1, 100.0), GROUP_KINDS[1]: (2, 50.0)})
 
 
 if __name__ == "__main__":
