@@ -249,7 +249,10 @@ def main():
     parser.add_argument("--seeds", default="0,1,2", help="the seeds of --models")
     args = parser.parse_args()
     if args.models:
-        seeds = [int(s) for s in args.seeds.split(",")]
+        try:
+            seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            parser.error(f"--seeds: expected integers separated by commas, got {args.seeds!r}")
         missing = [s for s in seeds if not os.path.isfile(os.path.join(args.models, f"seed{s}", "ckpt.pt"))]
         if missing:
             parser.error(f"--models: {os.path.join(args.models, f'seed{missing[0]}', 'ckpt.pt')} not found")

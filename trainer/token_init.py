@@ -14,6 +14,10 @@ The tastes are token_taste(tokens) = tokens @ A^T + b. The tokens keep their ran
 changes nothing there) scaled to unit spread, so that A is not 50 times the classes; b is the
 classes' mean and A the least-norm solution of tokens @ A^T = classes - mean, exact while the
 tokens are no more than the width.
+
+Measured and not adopted (session 36, docs/preference-model.md): far ahead after the first epoch,
+level at the kept epoch on the worlds with groups, and behind on MovieLens, where the network
+then fits its training users better and generalises worse.
 """
 import numpy as np
 import torch

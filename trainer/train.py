@@ -44,8 +44,8 @@ from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
-from .token_init import class_tastes, set_token_tastes
 from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, rejects_rule, weight_beside_rule
+from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
 
 # ------------------------------------------------------------------------- configuration

@@ -2,7 +2,8 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_world_ceiling import GROUP_KINDS, choices, group_kinds, like_probability_scorer, posterior_mode, scorer_rows, top1_by_kind
+from trainer.bench_world_ceiling import (GROUP_KINDS, choices, group_kinds, like_probability_scorer, posterior_mode, scorer_rows,
+                                         top1_by_kind)
 from trainer.data import Dataset, Interaction, eval_users
 from trainer.tests.helpers import world_truth
 
