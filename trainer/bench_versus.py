@@ -35,19 +35,30 @@ def parse(argv):
     args = parser.parse_args(argv)
     args.seed_list = integers(parser, "--seeds", args.seeds)
     for flag in ("models", "against"):
-        for seed in args.seed_list:
-            path = os.path.join(getattr(args, flag), f"seed{seed}", "ckpt.pt")
-            if not os.path.isfile(path):
-                parser.error(f"--{flag}: {path} not found (one seedS/ckpt.pt per seed of --seeds)")
+        check_checkpoints(parser, f"--{flag}", getattr(args, flag), args.seed_list)
     return args
+
+
+def check_checkpoints(parser, flag, folder, seeds):
+    """The parser's error naming `flag` where folder/seedS/ckpt.pt is missing for a seed."""
+    for seed in seeds:
+        path = os.path.join(folder, f"seed{seed}", "ckpt.pt")
+        if not os.path.isfile(path):
+            parser.error(f"{flag}: {path} not found (one seedS/ckpt.pt per seed of --seeds)")
+
+
+def rows_by_seed(folder, seeds, vectors, users):
+    """[evaluate_per_user rows] of the models in folder/seedS/ckpt.pt, one list per seed."""
+    rows = []
+    for seed in seeds:
+        model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
+        rows.append(evaluate_per_user(model_scorer(model, vectors), users))
+    return rows
 
 
 def rates_by_seed(folder, seeds, vectors, users):
     """{metric: [seeds, users] per-user rates} of the models in folder/seedS/ckpt.pt."""
-    runs = []
-    for seed in seeds:
-        model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
-        runs.append(per_user_rates(evaluate_per_user(model_scorer(model, vectors), users)))
+    runs = [per_user_rates(rows) for rows in rows_by_seed(folder, seeds, vectors, users)]
     return {metric: np.array([run[k] for run in runs]) for k, metric in enumerate(METRICS)}
 
 

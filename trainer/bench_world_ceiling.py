@@ -47,9 +47,10 @@ import os
 import numpy as np
 
 from .bench_seeds import baseline_results, best_baselines, paired, per_user_rates, show_difference
+from .bench_train_time import integers
+from .bench_versus import check_checkpoints, rows_by_seed
 from .data import eval_users, read_dataset
-from .evaluate import evaluate_per_user, model_scorer, summarize
-from .export import load_checkpoint
+from .evaluate import evaluate_per_user, summarize
 from .sampled_learner import SampledLearner, like_chance, row_chances, sample_tastes
 
 
@@ -232,15 +233,6 @@ def top1_by_kind(rows, kinds):
     return {kind: (len(w), 100.0 * float(np.mean(w)) if w else float("nan")) for kind, w in won.items()}
 
 
-def model_rows(folder, seeds, vectors, users):
-    """{name: evaluate_per_user rows} of the trained models folder/seedS/ckpt.pt."""
-    rows = {}
-    for seed in seeds:
-        model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
-        rows[f"the model in {folder}, seed {seed}"] = evaluate_per_user(model_scorer(model, vectors), users)
-    return rows
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--world", required=True, help="npm run synth's --out folder, written with --truth")
@@ -248,14 +240,9 @@ def main():
     parser.add_argument("--models", help="a folder of seedS/ckpt.pt trained on the world's train/: rows of both tables")
     parser.add_argument("--seeds", default="0,1,2", help="the seeds of --models")
     args = parser.parse_args()
+    seeds = integers(parser, "--seeds", args.seeds) if args.models else []
     if args.models:
-        try:
-            seeds = [int(s) for s in args.seeds.split(",")]
-        except ValueError:
-            parser.error(f"--seeds: expected integers separated by commas, got {args.seeds!r}")
-        missing = [s for s in seeds if not os.path.isfile(os.path.join(args.models, f"seed{s}", "ckpt.pt"))]
-        if missing:
-            parser.error(f"--models: {os.path.join(args.models, f'seed{missing[0]}', 'ckpt.pt')} not found")
+        check_checkpoints(parser, "--models", args.models, seeds)
 
     truth_dir = os.path.join(args.world, "truth")
     if not os.path.isdir(truth_dir):
@@ -265,8 +252,9 @@ def main():
     users = eval_users(test, args.n_ref)
     baselines = baseline_results(train, test, users)
     best = best_baselines(baselines)
+    models = rows_by_seed(args.models, seeds, test.vectors, users) if args.models else []
     rows = {**baselines, **scorer_rows(truth, train, users),
-            **(model_rows(args.models, seeds, test.vectors, users) if args.models else {})}
+            **{f"the model in {args.models}, seed {seed}": r for seed, r in zip(seeds, models)}}
 
     print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users\n")
     print("| scorer | pairwise | top-1 |\n|---|---|---|")
@@ -287,8 +275,8 @@ def main():
     for name, r in rows.items():
         cells = [f"{top1:.1f} ({n})" for n, top1 in top1_by_kind(r, kinds).values()]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    models = f" --models {args.models} --seeds {args.seeds}" if args.models else ""
-    print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}{models}")
+    shown = f" --models {args.models} --seeds {args.seeds}" if args.models else ""
+    print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}{shown}")
 
 
 if __name__ == "__main__":
