@@ -240,8 +240,9 @@ def main():
     parser.add_argument("--models", help="a folder of seedS/ckpt.pt trained on the world's train/: rows of both tables")
     parser.add_argument("--seeds", default="0,1,2", help="the seeds of --models")
     args = parser.parse_args()
-    seeds = integers(parser, "--seeds", args.seeds) if args.models else []
+    seeds = []
     if args.models:
+        seeds = integers(parser, "--seeds", args.seeds)
         check_checkpoints(parser, "--models", args.models, seeds)
 
     truth_dir = os.path.join(args.world, "truth")
@@ -252,7 +253,7 @@ def main():
     users = eval_users(test, args.n_ref)
     baselines = baseline_results(train, test, users)
     best = best_baselines(baselines)
-    models = rows_by_seed(args.models, seeds, test.vectors, users) if args.models else []
+    models = rows_by_seed(args.models, seeds, test.vectors, users)     # none without --models
     rows = {**baselines, **scorer_rows(truth, train, users),
             **{f"the model in {args.models}, seed {seed}": r for seed, r in zip(seeds, models)}}
 

@@ -261,14 +261,21 @@ else:
 network_config = config
 
 
+# --token-init classes: EM's classes by the users they were fitted on, fitted once for all the
+# networks of --networks K that train on the same users.
+classes_fitted = {}
+
+
 def fresh_network(k, users=None):
     """A new network for run k, to be trained on `users` (default: every training user)."""
     torch.manual_seed(args.seed + 1000 * k)
     network = PreferenceModel(network_config)
     if args.token_init == "classes":
         # Fitted on the users this network trains on: a cross-fit network must not see its fold.
-        set_token_tastes(network, class_tastes(dataset, train_ids if users is None else users, network_config.preference_tokens,
-                                               args.seed))
+        key = tuple(train_ids if users is None else users)
+        if key not in classes_fitted:
+            classes_fitted[key] = class_tastes(dataset, list(key), network_config.preference_tokens, args.seed)
+        set_token_tastes(network, classes_fitted[key])
     if network_config.global_floor or network_config.user_fit_steps:
         # Fitted on the training users' labels only (never the validation users'), at most
         # GLOBAL_FIT_ROWS of them, as the promotion gate's global baseline is.

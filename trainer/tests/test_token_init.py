@@ -60,6 +60,11 @@ class Trainer(unittest.TestCase):
         metrics, _ = train_small(root, "m", "--token-init", "classes", "--token-attention", "cross")
         self.assertEqual(metrics["token_init"], "classes")
         self.assertTrue(all(np.isfinite(e["loss"]) for e in metrics["epochs"]))
+        # The tokens set from the classes are at unit spread (random ones start at 0.02), and two
+        # short epochs leave them there: the trainer did start its network from the classes.
+        state = torch.load(os.path.join(root, "m", "ckpt.pt"), map_location="cpu")["state_dict"]
+        tokens = next(v for name, v in state.items() if name.split(".")[-1] == "tokens")
+        self.assertGreater(float(tokens.std()), 0.5)
 
     def test_it_is_refused_without_tokens_and_beside_a_warm_start(self):
         done = trainer_refusing("--token-init", "classes", "--tokens", "0")
