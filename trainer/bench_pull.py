@@ -1,6 +1,6 @@
 """Where the ensemble's regression pull should be chosen (issue 14, session 16).
 
-python3 -m trainer.bench_pull --train DIR --test DIR --work DIR [--seeds 0,1,2] [--n-ref 8] [--val-share 0.1]
+python3 -m trainer.bench_pull --train DIR --test DIR --work DIR [--seeds 0,1,2] [--n-ref 8] [--val-share auto]
 
 Reads the full models `npm run bench:seeds -- --ensemble` trained into --work and attaches the
 regression to each as `trainer.train --ensemble auto` does, with its pull (shrink) chosen three
@@ -16,7 +16,7 @@ import numpy as np
 
 from . import baselines
 from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired, slug
-from .data import eval_users, read_dataset, subset, validation_split
+from .data import eval_users, parse_val_share, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression
 from .evaluate import evaluate_per_user, model_scorer
 from .export import load_checkpoint
@@ -29,7 +29,7 @@ def main():
     parser.add_argument("--work", required=True, help="bench:seeds' --work folder")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--n-ref", type=int, default=8)
-    parser.add_argument("--val-share", type=float, default=0.1)
+    parser.add_argument("--val-share", type=parse_val_share, default=None, metavar="auto|S")
     args = parser.parse_args()
 
     train, test = read_dataset(args.train), read_dataset(args.test)
@@ -61,7 +61,7 @@ def main():
             base = baseline_rates[best[metric]][i]
             print(f"| {label} | {metric} | {show_paired(paired(ours.mean(0), base), bootstrap_paired(ours, base[None]))} |")
     print(f"\ncommand: python3 -m trainer.bench_pull --train {args.train} --test {args.test} --work {args.work} "
-          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {args.val_share}")
+          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {'auto' if args.val_share is None else args.val_share}")
 
 
 if __name__ == "__main__":

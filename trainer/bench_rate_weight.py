@@ -5,7 +5,7 @@ scored under EVAL-1 on the test users, beside the weight each rule gives on that
 users (with each user's bias, as shipped, and without, session 18's rule). Diagnostic only: a
 weight chosen by these figures would have been chosen on the test users.
 
-python3 -m trainer.bench_rate_weight --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8] [--val-share 0.1]
+python3 -m trainer.bench_rate_weight --train DIR --test DIR --work DIR --seeds 0,1,2 [--n-ref 8] [--val-share auto]
 """
 import os
 
@@ -50,7 +50,7 @@ def main():
         print(f"| {seed} | {rules[0]} | {rules[1]} | " + " | ".join(cells) + " |", flush=True)
     print("| mean | | | " + " | ".join(f"{np.mean([p for p, _ in v]):.2f} / {np.mean([t for _, t in v]):.2f}" for v in scores.values()) + " |")
     print(f"\ncommand: /usr/bin/python3 -m trainer.bench_rate_weight --train {args.train} --test {args.test} --work {args.work} "
-          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {args.val_share}")
+          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {'auto' if args.val_share is None else args.val_share}")
 
 
 if __name__ == "__main__":

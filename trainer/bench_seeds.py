@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 from . import baselines
-from .data import eval_users, read_dataset, subset, validation_split
+from .data import eval_users, parse_val_share, read_dataset, subset, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .evaluate import evaluate_per_user, model_scorer, summarize
 from .export import load_checkpoint
@@ -99,7 +99,8 @@ def saved_models_parser(description):
     parser.add_argument("--work", required=True, help="bench:seeds' --work folder")
     parser.add_argument("--seeds", required=True)
     parser.add_argument("--n-ref", type=int, default=8)
-    parser.add_argument("--val-share", type=float, default=0.1, help="as the models were trained with")
+    parser.add_argument("--val-share", type=parse_val_share, default=None, metavar="auto|S",
+                        help="as the models were trained with (default auto, the trainer's)")
     return parser
 
 
@@ -331,7 +332,7 @@ def main():
         seconds[row].append(seconds[network][-1])
 
     kernels = set()   # what each model's training recorded (trainer/kernels.py): other kernels, other weights
-    val_share = float(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else 0.1
+    val_share = parse_val_share(train_args[train_args.index("--val-share") + 1]) if "--val-share" in train_args else None
     for seed in seeds:
         for name, flags in variants.items():
             out = os.path.join(work, f"seed{seed}-{slug(name)}")

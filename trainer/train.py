@@ -2,8 +2,8 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--ensemble off|auto|W] [--select-window K] [--average-epochs E]
-                         [--patience P] [--networks K] [--item-rates off|auto|crossfit]
+                         [--max-episodes N] [--min-episodes N] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
+                         [--average-epochs E] [--patience P] [--networks K] [--item-rates off|auto|crossfit]
                          [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
                          [--choice-prior off|auto] [--progress]
 
@@ -32,7 +32,8 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from .data import choose_history_size, collate, eval_users, read_dataset, sample_episode, subset, validation_split
+from .data import (choose_history_size, collate, eval_users, parse_val_share, read_dataset, sample_episode, subset,
+                   val_share_for, validation_split)
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
@@ -122,7 +123,9 @@ parser.add_argument("--choices-as-choices", action="store_true",
                          "without it a choice's loser is classified as a dislike of its own")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
-parser.add_argument("--val-share", type=float, default=0.1, help="share of users held out for validation")
+parser.add_argument("--val-share", type=parse_val_share, default=None, metavar="auto|S",
+                    help="share of users held out for validation (default auto: 10%%, and where that would leave more "
+                         "than 22,400 to train on, the users beyond 22,400, up to 30%%: data.auto_val_share)")
 parser.add_argument("--select-window", type=int, default=1, metavar="K",
                     help="keep the epoch whose validation pairwise accuracy, averaged with the K - 1 epochs before it, is best "
                          "(1: the best single epoch); a wider window chases less of the noise of few validation pairs")
@@ -203,13 +206,16 @@ def progress(**fields):
 dataset = read_dataset(args.data)
 # EVAL-1(n) with the contract's rule for a tenant: the largest of 8, 4, 2 that evaluates 50 users.
 train_ids, val_ids, val_n, val_users = validation_split(dataset, args.val_share, args.seed)
+# What --val-share auto came to for this tenant (data.auto_val_share), or the share given.
+val_share = val_share_for(len(dataset.users), args.val_share)
 episodes_per_user = args.episodes_per_user
 if args.min_episodes and train_ids:
     episodes_per_user = max(episodes_per_user, -(-args.min_episodes // len(train_ids)))
 if args.max_episodes and train_ids:
     episodes_per_user = max(1, min(episodes_per_user, -(-args.max_episodes // len(train_ids))))
 log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)} training users, "
-    f"{len(val_ids)} validation users ({len(val_users)} with an EVAL-1({val_n}) history); {episodes_per_user} episodes per user")
+    f"{len(val_ids)} validation users ({val_share:.0%}{', auto' if args.val_share is None else ''}; {len(val_users)} with an "
+    f"EVAL-1({val_n}) history); {episodes_per_user} episodes per user")
 
 # ------------------------------------------------------------------------------- model
 # Each network starts from the warm start's weights, or fresh from its own seed: the first
@@ -539,6 +545,7 @@ metrics = {
     # Other kernels train other weights from the same command (trainer/kernels.py).
     "cpu_kernels": cpu_kernels(),
     "train_users": len(train_ids),
+    "val_share": {"share": round(val_share, 4), "held_out": len(val_ids), "selected_by": "auto" if args.val_share is None else "--val-share"},
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,
     "choices_as_choices": args.choices_as_choices,

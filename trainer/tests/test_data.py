@@ -1,11 +1,16 @@
+import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
 import numpy as np
 
-from trainer.data import DatasetError, Episode, collate, eval_users, read_dataset, sample_episode
-from trainer.tests.helpers import train_small, trainer_refusing, write_dataset
+from trainer.data import (TRAIN_USERS_ENOUGH, Dataset, DatasetError, Episode, auto_val_share, collate, eval_users,
+                          parse_val_share, read_dataset, sample_episode, split_users, validation_split)
+from trainer.tests.helpers import taste_world, train_small, trainer_refusing, write_dataset
 
 
 class ReaderErrors(unittest.TestCase):
@@ -248,6 +253,58 @@ class ChoicesAsChoicesTrainer(unittest.TestCase):
         done = trainer_refusing("--choices-as-choices", "--loss", "base")
         self.assertNotEqual(done.returncode, 0)
         self.assertIn("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out", done.stderr)
+
+
+class ValidationShare(unittest.TestCase):
+    """--val-share auto: 10% of a tenant's users, and where that would leave more than
+    TRAIN_USERS_ENOUGH to train on, the users beyond them, up to 30%."""
+
+    def test_small_tenants_hold_out_ten_percent_and_large_ones_up_to_thirty(self):
+        self.assertEqual(auto_val_share(800), 0.1)                  # the default world, MovieLens
+        self.assertEqual(auto_val_share(8_000), 0.1)                # the 16,000-user world's train/
+        self.assertEqual(auto_val_share(24_000), 0.1)               # 10% leaves 21,600 to train
+        self.assertAlmostEqual(auto_val_share(28_000), 5_600 / 28_000)
+        self.assertEqual(auto_val_share(32_000), 0.3)               # the 64,000-user world's train/
+        self.assertEqual(auto_val_share(1_000_000), 0.3)
+        self.assertEqual(auto_val_share(0), 0.1)
+        # Continuous where the rule takes over: 10% leaves exactly TRAIN_USERS_ENOUGH.
+        edge = TRAIN_USERS_ENOUGH / 0.9
+        self.assertAlmostEqual(auto_val_share(edge), 0.1)
+
+    def test_the_split_holds_out_the_users_the_rule_gives_and_a_share_given_overrides_it(self):
+        users = [f"u{i:05d}" for i in range(32_000)]
+        train, val = split_users(users, auto_val_share(len(users)), 0)
+        self.assertEqual((len(train), len(val)), (22_400, 9_600))
+        # auto is the split --val-share 0.3 made (the models session 37 measured).
+        self.assertEqual((train, val), split_users(users, 0.3, 0))
+        for n, share, held_out in ((1_000, None, 100), (1_000, 0.3, 300), (1_000, 0.0, 0)):
+            tenant = Dataset("", np.zeros((1, 2), np.float32), ["i0"], [], {f"u{i:04d}": [] for i in range(n)})
+            train_ids, val_ids, _, _ = validation_split(tenant, share, 0)
+            self.assertEqual((len(train_ids), len(val_ids)), (n - held_out, held_out))
+
+    def test_the_flag_reads_auto_or_a_share_and_names_what_it_refuses(self):
+        self.assertIsNone(parse_val_share("auto"))
+        self.assertEqual(parse_val_share("0.3"), 0.3)
+        for bad in ("1", "-0.1", "a third"):
+            with self.assertRaises(argparse.ArgumentTypeError) as refused:
+                parse_val_share(bad)
+            self.assertIn(f"expected auto or a share in [0, 1), got {bad!r}", str(refused.exception))
+        done = trainer_refusing("--val-share", "1")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("argument --val-share: expected auto or a share in [0, 1), got '1'", done.stderr)
+
+    def test_the_trainer_records_the_share_it_held_out(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=40, seed=3)
+        metrics, _ = train_small(root, "given")
+        self.assertEqual(metrics["val_share"], {"share": 0.3, "held_out": 12, "selected_by": "--val-share"})
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out",
+                               os.path.join(root, "auto"), "--epochs", "1", "--width", "16", "--layers", "1",
+                               "--max-episodes", "100"], check=True, capture_output=True, text=True)
+        with open(os.path.join(root, "auto", "metrics.json")) as f:
+            metrics = json.load(f)
+        self.assertEqual(metrics["val_share"], {"share": 0.1, "held_out": 4, "selected_by": "auto"})
+        self.assertIn("4 validation users (10%, auto;", done.stdout)
 
 
 if __name__ == "__main__":
