@@ -16,7 +16,7 @@ import numpy as np
 
 from . import baselines
 from .bench_seeds import FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired, slug
-from .data import eval_users, parse_val_share, read_dataset, subset, validation_split
+from .data import eval_users, parse_val_share, read_dataset, subset, val_share_flag, validation_split
 from .ensemble import attach_regression, choose_weight, fit_regression
 from .evaluate import evaluate_per_user, model_scorer
 from .export import load_checkpoint
@@ -61,7 +61,7 @@ def main():
             base = baseline_rates[best[metric]][i]
             print(f"| {label} | {metric} | {show_paired(paired(ours.mean(0), base), bootstrap_paired(ours, base[None]))} |")
     print(f"\ncommand: python3 -m trainer.bench_pull --train {args.train} --test {args.test} --work {args.work} "
-          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {'auto' if args.val_share is None else args.val_share}")
+          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {val_share_flag(args.val_share)}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import baselines
 from .bench_seeds import FULL, saved_models_parser, shipped_ensemble, slug
-from .data import eval_users, read_dataset, subset, validation_split
+from .data import eval_users, read_dataset, subset, val_share_flag, validation_split
 from .ensemble import attach_regression
 from .evaluate import evaluate, model_scorer
 from .export import load_checkpoint
@@ -50,7 +50,7 @@ def main():
         print(f"| {seed} | {rules[0]} | {rules[1]} | " + " | ".join(cells) + " |", flush=True)
     print("| mean | | | " + " | ".join(f"{np.mean([p for p, _ in v]):.2f} / {np.mean([t for _, t in v]):.2f}" for v in scores.values()) + " |")
     print(f"\ncommand: /usr/bin/python3 -m trainer.bench_rate_weight --train {args.train} --test {args.test} --work {args.work} "
-          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {'auto' if args.val_share is None else args.val_share}")
+          f"--seeds {args.seeds} --n-ref {args.n_ref} --val-share {val_share_flag(args.val_share)}")
 
 
 if __name__ == "__main__":

@@ -395,6 +395,12 @@ def val_share_for(users: int, share=None) -> float:
     return auto_val_share(users) if share is None else share
 
 
+def val_share_flag(share) -> str:
+    """--val-share's text for a parsed value (parse_val_share): "auto" for None, else the share, as
+    a bench's command line repeats it."""
+    return "auto" if share is None else str(share)
+
+
 def parse_val_share(text: str):
     """--val-share's value, as an argparse type (the trainer's and the benches' that rebuild its
     split): None for "auto" (auto_val_share), else a share in [0, 1)."""
