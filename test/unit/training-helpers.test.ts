@@ -57,7 +57,10 @@ describe('training settings', () => {
     );
     expect(loadConfig({}).training).toMatchObject({
       cron: '0 3 * * *',
-      epochs: 8,
+      // A first model's schedule is the accuracy benches' (docs/preference-model.md, session 38):
+      // 20 epochs, and for a small tenant the 192,000 episodes its tokens need (20 x 9,600).
+      epochs: 20,
+      minEpisodesPerEpoch: 9600,
       fineTuneEpochs: 3,
       minUsers: 50,
       minHeldOutUsers: 20,
