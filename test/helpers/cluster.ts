@@ -28,12 +28,42 @@ async function ctl(name: string, action: string, ...args: string[]) {
   await run('pg_ctlcluster', ['--skip-systemctl-redirect', version(), name, action, ...args]);
 }
 
+/** Whether a process with this pid runs now (signal 0 checks without sending anything). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user. ESRCH: no such process.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The clusters in a `pg_lsclusters --no-header` listing that an earlier run left behind: named
+ * `<prefix><pid>` (createTestCluster's names) by a process that no longer runs. A cluster whose
+ * owner still runs is another test run's live database (two CI runs on one machine): dropping it
+ * once failed that run's fault test with ECONNREFUSED. A leftover of this very process (an
+ * earlier create without its drop) is stale too. A dead run's pid taken since by another process
+ * keeps its cluster until that process ends: a cluster kept too long, never a live one dropped.
+ */
+export function leftoverClusters(listing: string, prefix: string, runs: (pid: number) => boolean = processRuns): { version: string; name: string }[] {
+  const leftovers = [];
+  for (const line of listing.split('\n')) {
+    const [version, name] = line.trim().split(/\s+/);
+    if (!version || !name?.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    const ownerRuns = Number.isInteger(pid) && pid > 0 && pid !== process.pid && runs(pid);
+    if (!ownerRuns) leftovers.push({ version, name });
+  }
+  return leftovers;
+}
+
 /** Clusters an earlier run left behind (killed before its afterAll): removed, not piled up. */
 async function dropLeftovers(prefix: string): Promise<void> {
   const { stdout } = await run('pg_lsclusters', ['--no-header']);
-  for (const line of stdout.split('\n')) {
-    const [ver, name] = line.trim().split(/\s+/);
-    if (name?.startsWith(prefix)) await run('pg_dropcluster', ['--stop', ver, name]).catch(() => {});
+  for (const { version: ver, name } of leftoverClusters(stdout, prefix)) {
+    await run('pg_dropcluster', ['--stop', ver, name]).catch(() => {});
   }
 }
 
