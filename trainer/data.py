@@ -187,11 +187,25 @@ class Episode:
     single: np.ndarray = None
 
 
+HISTORY_DRAWS = ("uniform", "larger")
+
+
+def history_size(rng: np.random.Generator, most: int, draw: str = "uniform") -> int:
+    """How many likes (or dislikes) an episode's history holds, 1 to `most`. "uniform": each size
+    alike. "larger": the larger of two uniform draws, so the sizes near `most` come most often;
+    serving and EVAL-1 read as much of a user's history as they have, and a user with 3 likes
+    otherwise trains on 1 like half the time where serving reads 2 or 3."""
+    k = int(rng.integers(1, most + 1))
+    return max(k, int(rng.integers(1, most + 1))) if draw == "larger" else k
+
+
 def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False,
-                   prompt_pairs: bool = False, hard_negatives=None, choices_as_choices: bool = False):
+                   prompt_pairs: bool = False, hard_negatives=None, choices_as_choices: bool = False,
+                   history_draw: str = "uniform"):
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
-    The history size varies (1 to n_ref of each kind) so one model serves every N_ref. With
+    The history size varies (1 to n_ref of each kind, drawn by `history_draw`: history_size) so
+    one model serves every N_ref. With
     `temporal`, the episode is cut in time instead (temporal_episode): a history read before a
     moment and targets after it, as serving and EVAL-1 see a user. With `prompt_pairs`, the
     target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
@@ -203,13 +217,13 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     Returns None when the user has too few likes or dislikes for both a history and targets.
     """
     if temporal:
-        return temporal_episode(rows, rng, n_ref, max_pairs, choices_as_choices)
+        return temporal_episode(rows, rng, n_ref, max_pairs, choices_as_choices, history_draw)
     likes = [r for r in rows if r.label == 1]
     dislikes = [r for r in rows if r.label == 0]
     if len(likes) < 2 or len(dislikes) < 2:
         return None
-    k_like = int(rng.integers(1, min(n_ref, len(likes) - 1) + 1))
-    k_dislike = int(rng.integers(1, min(n_ref, len(dislikes) - 1) + 1))
+    k_like = history_size(rng, min(n_ref, len(likes) - 1), history_draw)
+    k_dislike = history_size(rng, min(n_ref, len(dislikes) - 1), history_draw)
     like_order = rng.permutation(len(likes))
     dislike_order = rng.permutation(len(dislikes))
     history = [likes[i] for i in like_order[:k_like]] + [dislikes[i] for i in dislike_order[:k_dislike]]
@@ -288,7 +302,8 @@ def hard_negative_targets(t_likes: list, t_dislikes: list, max_pairs: int, unit_
     return out
 
 
-def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, choices_as_choices: bool = False):
+def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, choices_as_choices: bool = False,
+                     history_draw: str = "uniform"):
     """An episode cut at a random moment of the user's time line (ts, then line order): the history
     is the latest 1 to n_ref likes and 1 to n_ref dislikes before the cut, the targets are what
     came after it (minus the history's pair partners). Tastes drift: the API reads a user's latest
@@ -307,8 +322,8 @@ def temporal_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs
     before, after = ordered[:c], ordered[c:]
     b_likes = [r for r in before if r.label == 1]
     b_dislikes = [r for r in before if r.label == 0]
-    k_like = int(rng.integers(1, min(n_ref, len(b_likes)) + 1))
-    k_dislike = int(rng.integers(1, min(n_ref, len(b_dislikes)) + 1))
+    k_like = history_size(rng, min(n_ref, len(b_likes)), history_draw)
+    k_dislike = history_size(rng, min(n_ref, len(b_dislikes)), history_draw)
     history = b_likes[-k_like:] + b_dislikes[-k_dislike:]
     history_pairs = {r.pair for r in history if r.pair}
     kept = [r for r in after if not (r.pair and r.pair in history_pairs)]

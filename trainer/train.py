@@ -32,8 +32,8 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from .data import (choose_history_size, collate, eval_users, parse_val_share, read_dataset, sample_episode, subset,
-                   val_share_for, validation_split)
+from .data import (HISTORY_DRAWS, choose_history_size, collate, eval_users, parse_val_share, read_dataset, sample_episode,
+                   subset, val_share_for, validation_split)
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
@@ -107,6 +107,9 @@ parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--dropout", type=float, default=0.1)
 parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decoupled weight decay")
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
+parser.add_argument("--history-draw", choices=list(HISTORY_DRAWS), default="uniform",
+                    help="how an episode's history size (1 to --n-ref of each kind, as many as the user has) is drawn: "
+                         "uniform, or larger (the larger of two uniform draws: the sizes serving reads come most often)")
 parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
                     help="share of episodes cut in time (history before, targets after) instead of drawn at random")
@@ -335,7 +338,8 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
                 pairs_of_prompts = bool(args.prompt_pairs) and rng.random() < args.prompt_pairs
                 hard = unit_vectors if args.hard_negatives and rng.random() < args.hard_negatives else None
                 e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share,
-                                   prompt_pairs=pairs_of_prompts, hard_negatives=hard, choices_as_choices=args.choices_as_choices)
+                                   prompt_pairs=pairs_of_prompts, hard_negatives=hard, choices_as_choices=args.choices_as_choices,
+                                   history_draw=args.history_draw)
                 if e is not None:
                     episodes.append(e)
         order = rng.permutation(len(episodes))
@@ -549,6 +553,7 @@ metrics = {
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,
     "choices_as_choices": args.choices_as_choices,
+    "history_draw": args.history_draw,
     "token_init": args.token_init,
     "seed": args.seed,
     "data": os.path.abspath(args.data),
