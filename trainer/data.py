@@ -205,9 +205,9 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     """A random history of up to n_ref likes and n_ref dislikes, and target pairs disjoint from it.
 
     The history size varies (1 to n_ref of each kind, drawn by `history_draw`: history_size) so
-    one model serves every N_ref. With
-    `temporal`, the episode is cut in time instead (temporal_episode): a history read before a
-    moment and targets after it, as serving and EVAL-1 see a user. With `prompt_pairs`, the
+    one model serves every N_ref. With `temporal`, the episode is cut in time instead
+    (temporal_episode): a history read before a moment and targets after it, as serving and
+    EVAL-1 see a user. With `prompt_pairs`, the
     target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
     where at least one is left after the history; otherwise likes and dislikes paired at random, or,
     with `hard_negatives` (the items' unit vectors), each like with the most similar dislike left
