@@ -187,16 +187,20 @@ class Episode:
     single: np.ndarray = None
 
 
-HISTORY_DRAWS = ("uniform", "larger")
+HISTORY_DRAWS = ("uniform", "larger", "smaller")
 
 
 def history_size(rng: np.random.Generator, most: int, draw: str = "uniform") -> int:
     """How many likes (or dislikes) an episode's history holds, 1 to `most`. "uniform": each size
     alike. "larger": the larger of two uniform draws, so the sizes near `most` come most often;
     serving and EVAL-1 read as much of a user's history as they have, and a user with 3 likes
-    otherwise trains on 1 like half the time where serving reads 2 or 3."""
+    otherwise trains on 1 like half the time where serving reads 2 or 3. "smaller": the smaller
+    of two, leaving more of the user's rows as targets."""
     k = int(rng.integers(1, most + 1))
-    return max(k, int(rng.integers(1, most + 1))) if draw == "larger" else k
+    if draw == "uniform":
+        return k
+    other = int(rng.integers(1, most + 1))
+    return max(k, other) if draw == "larger" else min(k, other)
 
 
 def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: int, temporal: bool = False,

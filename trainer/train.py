@@ -109,7 +109,8 @@ parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's de
 parser.add_argument("--n-ref", type=int, default=16, help="largest history per kind in training episodes")
 parser.add_argument("--history-draw", choices=list(HISTORY_DRAWS), default="uniform",
                     help="how an episode's history size (1 to --n-ref of each kind, as many as the user has) is drawn: "
-                         "uniform, or larger (the larger of two uniform draws: the sizes serving reads come most often)")
+                         "uniform, larger (the larger of two uniform draws: the sizes serving reads come most often) or smaller "
+                         "(the smaller of two: more targets an episode)")
 parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
                     help="share of episodes cut in time (history before, targets after) instead of drawn at random")

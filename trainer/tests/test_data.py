@@ -103,26 +103,27 @@ class Episodes(unittest.TestCase):
             self.assertTrue(set(e.history_items).isdisjoint(set(e.pos) | set(e.neg)))
             self.assertTrue(all(k % 2 == 1 for k in e.pos) and all(k % 2 == 0 for k in e.neg))
 
-    def test_history_sizes_drawn_larger_come_near_the_most_a_user_has(self):
+    def test_history_sizes_drawn_larger_come_near_the_most_a_user_has_and_smaller_near_one(self):
         rng = np.random.default_rng(0)
-        sizes = np.array([history_size(rng, 4, "larger") for _ in range(20_000)])
-        self.assertEqual(set(sizes), {1, 2, 3, 4})
-        # The larger of two uniform draws is k with chance (k^2 - (k-1)^2) / 16: 1, 3, 5 and 7 sixteenths.
-        np.testing.assert_allclose(np.bincount(sizes, minlength=5)[1:] / len(sizes), np.array([1, 3, 5, 7]) / 16, atol=0.01)
-        self.assertEqual([history_size(rng, 1, "larger") for _ in range(5)], [1] * 5)
+        # The larger of two uniform draws is k with chance (k^2 - (k-1)^2) / 16: 1, 3, 5 and 7 sixteenths; the smaller, the reverse.
+        for draw, chances in (("larger", [1, 3, 5, 7]), ("smaller", [7, 5, 3, 1])):
+            sizes = np.array([history_size(rng, 4, draw) for _ in range(20_000)])
+            self.assertEqual(set(sizes), {1, 2, 3, 4})
+            np.testing.assert_allclose(np.bincount(sizes, minlength=5)[1:] / len(sizes), np.array(chances) / 16, atol=0.01)
+            self.assertEqual([history_size(rng, 1, draw) for _ in range(5)], [1] * 5)
 
     def test_uniform_history_sizes_are_the_draws_episodes_always_made(self):
         # The default draws what sample_episode drew before the option, so runs without it train the same weights.
         ours, before = np.random.default_rng(5), np.random.default_rng(5)
         self.assertEqual([history_size(ours, 6) for _ in range(50)], [int(before.integers(1, 7)) for _ in range(50)])
 
-    def test_an_episode_drawn_larger_reads_more_history_and_keeps_it_apart_from_its_targets(self):
+    def test_an_episode_drawn_larger_reads_more_history_smaller_less_and_each_apart_from_its_targets(self):
         d = tempfile.mkdtemp()
         write_dataset(d, np.eye(40, dtype=np.float32), [f"i{k}" for k in range(40)], [["u", f"i{k}", k % 2, k, ""] for k in range(40)])
         rows = read_dataset(d).users["u"]
         for temporal in (False, True):
             mean_history = {}
-            for draw in ("uniform", "larger"):
+            for draw in ("uniform", "larger", "smaller"):
                 rng = np.random.default_rng(1)
                 episodes = [sample_episode(rows, rng, n_ref=8, max_pairs=8, temporal=temporal, history_draw=draw) for _ in range(400)]
                 for e in episodes:
@@ -130,6 +131,7 @@ class Episodes(unittest.TestCase):
                     self.assertLessEqual(max(e.history_labels.sum(), (1 - e.history_labels).sum()), 8)
                 mean_history[draw] = np.mean([len(e.history_items) for e in episodes])
             self.assertGreater(mean_history["larger"], mean_history["uniform"] + 2, temporal)
+            self.assertLess(mean_history["smaller"], mean_history["uniform"] - 2, temporal)
 
     def test_a_temporal_episode_reads_the_latest_before_a_cut_and_targets_what_came_after(self):
         d = tempfile.mkdtemp()
