@@ -193,9 +193,10 @@ HISTORY_DRAWS = ("uniform", "larger", "smaller")
 def history_size(rng: np.random.Generator, most: int, draw: str = "uniform") -> int:
     """How many likes (or dislikes) an episode's history holds, 1 to `most`. "uniform": each size
     alike. "larger": the larger of two uniform draws, so the sizes near `most` come most often;
-    serving and EVAL-1 read as much of a user's history as they have, and a user with 3 likes
+    serving and EVAL-1 read as much of a user's history as there is, and a user with 3 likes
     otherwise trains on 1 like half the time where serving reads 2 or 3. "smaller": the smaller
-    of two, leaving more of the user's rows as targets."""
+    of two, leaving more of the user's rows as targets. Neither paid on the 64,000-user world
+    (docs/preference-model.md, session 39): "uniform" is the default."""
     k = int(rng.integers(1, most + 1))
     if draw == "uniform":
         return k
@@ -211,9 +212,9 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     The history size varies (1 to n_ref of each kind, drawn by `history_draw`: history_size) so
     one model serves every N_ref. With `temporal`, the episode is cut in time instead
     (temporal_episode): a history read before a moment and targets after it, as serving and
-    EVAL-1 see a user. With `prompt_pairs`, the
-    target pairs are the user's own choices between two images for one prompt (prompt_pair_targets),
-    where at least one is left after the history; otherwise likes and dislikes paired at random, or,
+    EVAL-1 see a user. With `prompt_pairs`, the target pairs are the user's own choices between
+    two images for one prompt (prompt_pair_targets), where at least one is left after the
+    history; otherwise likes and dislikes paired at random, or,
     with `hard_negatives` (the items' unit vectors), each like with the most similar dislike left
     (hard_negative_targets). With `choices_as_choices`, the user's own choices left are target pairs
     marked as choices and single images are paired at random apart from them

@@ -3,13 +3,11 @@
 // cluster whose run goes on: that once stopped another run's database under its fault test
 // (ECONNREFUSED in jobs-database-restart).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestCluster, ownClusterPort, type TestCluster } from '../helpers/cluster.js';
+import { createTestCluster, ownClusterPort, version, type TestCluster } from '../helpers/cluster.js';
 
 const run = promisify(execFile);
-const version = () => readdirSync('/etc/postgresql').sort().at(-1)!;
 const clusters = async () => (await run('pg_lsclusters', ['--no-header'])).stdout;
 
 /** A cluster named as another run's (`tg_<label>_<pid>`) for a process that stands in for it. */

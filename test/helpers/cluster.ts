@@ -22,7 +22,8 @@ export interface TestCluster {
   drop(): Promise<void>;
 }
 
-const version = () => readdirSync('/etc/postgresql').sort().at(-1)!;
+/** The newest PostgreSQL installed (Debian's /etc/postgresql/<version>). */
+export const version = () => readdirSync('/etc/postgresql').sort().at(-1)!;
 
 async function ctl(name: string, action: string, ...args: string[]) {
   await run('pg_ctlcluster', ['--skip-systemctl-redirect', version(), name, action, ...args]);
