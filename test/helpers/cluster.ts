@@ -51,11 +51,11 @@ function processRuns(pid: number): boolean {
 export function leftoverClusters(listing: string, prefix: string, runs: (pid: number) => boolean = processRuns): { version: string; name: string }[] {
   const leftovers = [];
   for (const line of listing.split('\n')) {
-    const [version, name] = line.trim().split(/\s+/);
-    if (!version || !name?.startsWith(prefix)) continue;
+    const [ver, name] = line.trim().split(/\s+/);
+    if (!ver || !name?.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
     const ownerRuns = Number.isInteger(pid) && pid > 0 && pid !== process.pid && runs(pid);
-    if (!ownerRuns) leftovers.push({ version, name });
+    if (!ownerRuns) leftovers.push({ version: ver, name });
   }
   return leftovers;
 }
