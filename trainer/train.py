@@ -127,6 +127,10 @@ parser.add_argument("--choices-as-choices", action="store_true",
                          "without it a choice's loser is classified as a dislike of its own")
 parser.add_argument("--batch", type=int, default=128)
 parser.add_argument("--lr", type=float, default=3e-3)
+parser.add_argument("--init-lr", type=float, default=None, metavar="LR",
+                    help="with --init: the warm-started network's largest learning rate (default --lr); a fine-tune's "
+                         "one-cycle schedule climbs to it again from the trained weights. The cross-fit's fold networks "
+                         "start fresh and keep --lr")
 parser.add_argument("--val-share", type=parse_val_share, default=None, metavar="auto|S",
                     help="share of users held out for validation (default auto: 10%%, and where that would leave more "
                          "than 22,400 to train on, the users beyond 22,400, up to 30%%: data.auto_val_share)")
@@ -168,6 +172,10 @@ if args.choices_as_choices and args.loss == "base":
     parser.error("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out; use --loss all")
 if args.token_init == "classes" and not args.tokens:
     parser.error("--token-init classes: the classes start the preference tokens' tastes, and --tokens 0 leaves none")
+if args.init_lr is not None and not args.init:
+    parser.error("--init-lr: the learning rate of a warm start; without --init every network starts fresh at --lr")
+if args.init_lr is not None and args.init_lr <= 0:
+    parser.error(f"--init-lr: must be above 0, got {args.init_lr}")
 if args.token_init == "classes" and args.init:
     parser.error("--token-init classes: --init starts from a trained checkpoint's tokens; drop one of the two")
 if args.patience < 0:
@@ -319,13 +327,15 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
     """Trains a network on `users` for `epochs` (default --epochs) as run k of `runs`; (its kept
     weights, the figures of the epoch kept, each epoch's figures). Progress counts epochs over all
     the runs (`epochs_before` this one; default k x --epochs), so the job's view moves on from one
-    to the next. `named` prefixes its log lines."""
+    to the next. `named` prefixes its log lines. Runs before the fold networks' (k < len(starts))
+    are the --init checkpoint's networks where there is one, trained at --init-lr."""
     epochs = epochs or args.epochs
     epochs_before = k * args.epochs if epochs_before is None else epochs_before
     steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
+    lr = args.init_lr if args.init and args.init_lr is not None and k < len(starts) else args.lr
     model.to(args.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
     average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
     history = []
     best = {"val_pairwise": -1.0}
@@ -555,6 +565,9 @@ metrics = {
     "loss": args.loss,
     "choices_as_choices": args.choices_as_choices,
     "history_draw": args.history_draw,
+    "lr": args.lr,
+    # The warm-started network's largest learning rate (train_network); None without --init.
+    "init_lr": (args.lr if args.init_lr is None else args.init_lr) if args.init else None,
     "token_init": args.token_init,
     "seed": args.seed,
     "data": os.path.abspath(args.data),

@@ -12,7 +12,7 @@ from trainer.data import eval_users, read_dataset
 from trainer.evaluate import evaluate, model_scorer
 from trainer.export import load_checkpoint
 from trainer.model import NEG_INF, Attention, ModelConfig, PreferenceModel, base_loss, contrastive_loss, masked_scores
-from trainer.tests.helpers import taste_world
+from trainer.tests.helpers import taste_world, train_small, trainer_refusing
 
 softplus = lambda x: math.log1p(math.exp(-x))   # -log sigmoid(x)
 
@@ -150,6 +150,53 @@ class ShortTraining(unittest.TestCase):
                                   "--init", os.path.join(out, "ckpt.pt"), "--quiet"], capture_output=True, text=True)
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("--init: checkpoint expects item vectors of dim 8, data has 5", refused.stderr)
+
+
+class FineTuneLearningRate(unittest.TestCase):
+    """--init-lr: a fine-tune's warm-started network climbs to its own largest learning rate, not
+    --lr; the cross-fit's fold networks, which start fresh, keep --lr."""
+
+    def largest_change(self, root, tuned):
+        """The largest change of any of the network's weights from the first model's to `tuned`'s."""
+        _, first = load_checkpoint(os.path.join(root, "first", "ckpt.pt"))
+        _, after = load_checkpoint(os.path.join(root, tuned, "ckpt.pt"))
+        return max(float((after["state_dict"][name] - weights).abs().max()) for name, weights in first["state_dict"].items()
+                   if weights.is_floating_point())
+
+    def test_the_warm_network_trains_at_its_own_rate(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=60, seed=3)
+        first, _ = train_small(root, "first", "--epochs", "1")
+        self.assertIsNone(first["init_lr"])
+        warm = ["--init", os.path.join(root, "first", "ckpt.pt"), "--epochs", "1"]
+        at_lr, _ = train_small(root, "at-lr", *warm)
+        still, _ = train_small(root, "still", *warm, "--init-lr", "1e-9")
+        self.assertEqual((at_lr["lr"], at_lr["init_lr"]), (3e-3, 3e-3))
+        self.assertEqual(still["init_lr"], 1e-9)
+        self.assertGreater(self.largest_change(root, "at-lr"), 1e-3)
+        self.assertLess(self.largest_change(root, "still"), 1e-6)
+
+    def test_the_fold_networks_keep_lr(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=60, seed=3)
+        train_small(root, "first", "--epochs", "1")
+        crossfit = ["--init", os.path.join(root, "first", "ckpt.pt"), "--item-rates", "crossfit", "--crossfit-networks", "1",
+                    "--crossfit-epochs", "2", "--epochs", "1"]
+        # With --init-lr tiny the fold network's loss still falls from its first epoch to its second
+        # (by 0.55 here; it rose by 0.02 when the fold network took --init-lr): it trains at --lr.
+        # The loss of each run's epochs is in the progress lines.
+        _, printed = train_small(root, "folds", *crossfit, "--init-lr", "1e-9", "--lr", "1e-2")
+        losses = [float(line.split("loss ")[1].split()[0]) for line in printed.splitlines() if line.startswith("cross-fit 1/1 epoch")]
+        self.assertEqual(len(losses), 2, printed)
+        self.assertLess(losses[1], losses[0] - 0.1)
+
+    def test_refused_without_a_warm_start_or_above_zero(self):
+        refused = trainer_refusing("--init-lr", "1e-4")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--init-lr: the learning rate of a warm start", refused.stderr)
+        refused = trainer_refusing("--init", "nowhere.pt", "--init-lr", "0")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("--init-lr: must be above 0, got 0.0", refused.stderr)
 
 
 class GlobalFloor(unittest.TestCase):
