@@ -3,12 +3,14 @@ against the best baseline (issue 14). It reads what bench:train-time --work keep
 against/seedS), so a change that trains different weights says, beside its time, what it did to
 accuracy.
 
-python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR [--seeds 0,1,2] [--n-ref 8]
+python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR[,DIR...] [--seeds 0,1,2] [--n-ref 8]
 
 Each folder holds seedS/ckpt.pt for every seed: the served model as the trainer saved it, every
 part included. Both sets are scored on the users of EVAL-1(n-ref). The two sets' difference is
 paired over users and, since row k of both comes from training seed k, over seeds drawn together
 (bench_seeds.bootstrap_paired, same_seeds); each set against the best baseline is drawn apart.
+Several --against folders are each put against --models in one run, which fits the baselines
+and scores --models once.
 """
 import argparse
 import os
@@ -29,13 +31,18 @@ def parse(argv):
     parser.add_argument("--train", required=True, help="the data the models were trained on (the baselines fit it)")
     parser.add_argument("--test", required=True, help="the users they are measured on")
     parser.add_argument("--models", required=True, help="a folder of seedS/ckpt.pt")
-    parser.add_argument("--against", required=True, help="another folder of seedS/ckpt.pt, the same seeds")
+    parser.add_argument("--against", required=True,
+                        help="another folder of seedS/ckpt.pt, the same seeds; or several, comma-separated, each put against --models")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
     args = parser.parse_args(argv)
     args.seed_list = integers(parser, "--seeds", args.seeds)
-    for flag in ("models", "against"):
-        check_checkpoints(parser, f"--{flag}", getattr(args, flag), args.seed_list)
+    args.against_list = [folder for folder in args.against.split(",") if folder]
+    if not args.against_list:
+        parser.error("--against: no folder given")
+    check_checkpoints(parser, "--models", args.models, args.seed_list)
+    for folder in args.against_list:
+        check_checkpoints(parser, "--against", folder, args.seed_list)
     return args
 
 
@@ -68,8 +75,10 @@ def main(argv=None):
     users = eval_users(test, args.n_ref)
     if not users:
         raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
-    sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users),
-            "--against": rates_by_seed(args.against, args.seed_list, test.vectors, users)}
+    # One --against keeps its flag as its name; several are named by their folders.
+    against = {("--against" if len(args.against_list) == 1 else folder): rates_by_seed(folder, args.seed_list, test.vectors, users)
+               for folder in args.against_list}
+    sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users), **against}
     baseline_rows = baseline_results(train, test, users)
     best = best_baselines(baseline_rows)
     baseline = {metric: per_user_rates(baseline_rows[best[metric]])[k] for k, metric in enumerate(METRICS)}
@@ -89,9 +98,11 @@ def main(argv=None):
     print("\n| difference | metric | over users | over seeds and users | verdict | users |")
     print("|---|---|---|---|---|---|")
     for metric in METRICS:
-        a, b = sets["--models"][metric], sets["--against"][metric]
-        print(f"| --models − --against | {metric} | "
-              + show_paired(paired(a.mean(0), b.mean(0)), bootstrap_paired(a, b, same_seeds=True)) + " |")
+        a = sets["--models"][metric]
+        for name, rates in against.items():
+            b = rates[metric]
+            print(f"| --models − {name} | {metric} | "
+                  + show_paired(paired(a.mean(0), b.mean(0)), bootstrap_paired(a, b, same_seeds=True)) + " |")
         for name, rates in sets.items():
             versus = paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])
             print(f"| {name} − best baseline | {metric} | " + show_paired(*versus) + " |")

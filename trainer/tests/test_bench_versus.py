@@ -44,6 +44,16 @@ class Versus(unittest.TestCase):
         self.assertEqual(len(table_rows(printed, "--against − best baseline")), 2)
         self.assertIn("command: npm run bench:versus", printed)
 
+    def test_several_against_folders_each_get_the_difference_they_would_alone(self):
+        a, b = os.path.join(self.root, "a"), os.path.join(self.root, "b")
+        printed = printed_by(bench_versus.main, ["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                                                 "--models", a, "--against", f"{a},{b}", "--seeds", "0,1"])
+        alone = {against: table_rows(self.run_bench(against), "--models − --against") for against in ("a", "b")}
+        for against, folder in (("a", a), ("b", b)):
+            self.assertEqual([row[1:] for row in table_rows(printed, f"--models − {folder}")], [row[1:] for row in alone[against]])
+            self.assertEqual(len(table_rows(printed, f"{folder} − best baseline")), 2)
+        self.assertEqual(len(table_rows(printed, "--models − best baseline")), 2)
+
     def test_a_missing_seed_is_refused_naming_the_flag(self):
         err = io.StringIO()
         with self.assertRaises(SystemExit), redirect_stderr(err):
@@ -51,6 +61,11 @@ class Versus(unittest.TestCase):
                                 "--against", os.path.join(self.root, "a"), "--seeds", "0,5"])
         self.assertIn("--models: ", err.getvalue())
         self.assertIn("seed5", err.getvalue())
+        err = io.StringIO()
+        with self.assertRaises(SystemExit), redirect_stderr(err):
+            bench_versus.parse(["--train", "t", "--test", "t", "--models", os.path.join(self.root, "a"),
+                                "--against", os.path.join(self.root, "a") + "," + os.path.join(self.root, "c"), "--seeds", "0,1"])
+        self.assertIn("--against: " + os.path.join(self.root, "c", "seed0", "ckpt.pt") + " not found", err.getvalue())
 
 
 if __name__ == "__main__":
