@@ -332,7 +332,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
     epochs = epochs or args.epochs
     epochs_before = k * args.epochs if epochs_before is None else epochs_before
     steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
-    lr = args.init_lr if args.init and args.init_lr is not None and k < len(starts) else args.lr
+    lr = args.init_lr if args.init_lr is not None and k < len(starts) else args.lr
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
