@@ -156,30 +156,33 @@ class FineTuneLearningRate(unittest.TestCase):
     """--init-lr: a fine-tune's warm-started network climbs to its own largest learning rate, not
     --lr; the cross-fit's fold networks, which start fresh, keep --lr."""
 
-    def largest_change(self, root, tuned):
+    @classmethod
+    def setUpClass(cls):
+        # One first model for every test to fine-tune (each writes its own output folder).
+        cls.root = tempfile.mkdtemp()
+        taste_world(os.path.join(cls.root, "data"), users=60, seed=3)
+        cls.first, _ = train_small(cls.root, "first", "--epochs", "1")
+
+    def largest_change(self, tuned):
         """The largest change of any of the network's weights from the first model's to `tuned`'s."""
-        _, first = load_checkpoint(os.path.join(root, "first", "ckpt.pt"))
-        _, after = load_checkpoint(os.path.join(root, tuned, "ckpt.pt"))
+        _, first = load_checkpoint(os.path.join(self.root, "first", "ckpt.pt"))
+        _, after = load_checkpoint(os.path.join(self.root, tuned, "ckpt.pt"))
         return max(float((after["state_dict"][name] - weights).abs().max()) for name, weights in first["state_dict"].items()
                    if weights.is_floating_point())
 
     def test_the_warm_network_trains_at_its_own_rate(self):
-        root = tempfile.mkdtemp()
-        taste_world(os.path.join(root, "data"), users=60, seed=3)
-        first, _ = train_small(root, "first", "--epochs", "1")
-        self.assertIsNone(first["init_lr"])
+        root = self.root
+        self.assertIsNone(self.first["init_lr"])
         warm = ["--init", os.path.join(root, "first", "ckpt.pt"), "--epochs", "1"]
         at_lr, _ = train_small(root, "at-lr", *warm)
         still, _ = train_small(root, "still", *warm, "--init-lr", "1e-9")
         self.assertEqual((at_lr["lr"], at_lr["init_lr"]), (3e-3, 3e-3))
         self.assertEqual(still["init_lr"], 1e-9)
-        self.assertGreater(self.largest_change(root, "at-lr"), 1e-3)
-        self.assertLess(self.largest_change(root, "still"), 1e-6)
+        self.assertGreater(self.largest_change("at-lr"), 1e-3)
+        self.assertLess(self.largest_change("still"), 1e-6)
 
     def test_the_fold_networks_keep_lr(self):
-        root = tempfile.mkdtemp()
-        taste_world(os.path.join(root, "data"), users=60, seed=3)
-        train_small(root, "first", "--epochs", "1")
+        root = self.root
         crossfit = ["--init", os.path.join(root, "first", "ckpt.pt"), "--item-rates", "crossfit", "--crossfit-networks", "1",
                     "--crossfit-epochs", "2", "--epochs", "1"]
         # With --init-lr tiny the fold network's loss still falls from its first epoch to its second
