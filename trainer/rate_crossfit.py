@@ -52,6 +52,14 @@ L2 = 1e-4
 # this many standard errors (rule_departure): a fold of a few hundred users moves beta from
 # seed to seed by more than the rule is off (0.53-0.95 on unseen vectors, session 21).
 REJECT_Z = 2.0
+# A fine-tune carries its checkpoint's cross-fit (trainer.train --crossfit-carry) while it trains
+# on fewer than CARRY_GROWTH times the users that cross-fit trained on and more than 1 /
+# CARRY_GROWTH of them. Beyond, what the network knows of the items has moved too far to trust the
+# verdict: the 64,000-user world rejects the rule (its network knows what the rate says, worth
+# +0.20 pairwise, session 31) where a tenant of a few hundred users cannot, and a tenant that grew
+# from one to the other must cross-fit again to find out. At a few percent a night it does so
+# every couple of weeks.
+CARRY_GROWTH = 1.5
 
 
 def folds_of(train_ids, seed: int, folds: int = FOLDS):
@@ -59,6 +67,30 @@ def folds_of(train_ids, seed: int, folds: int = FOLDS):
     order = np.random.default_rng(seed + 7919).permutation(len(train_ids))
     return [sorted(train_ids[i] for i in order[k::folds]) for k in range(folds)]
 
+
+
+def carried_verdict(record, train_users: int):
+    """(held-out beta or None, the cross-fit record, why) from the item-rates record of a checkpoint
+    a fine-tune starts from (its metrics.json's `item_rates`), without training a fold network:
+    the held-out beta where that cross-fit rejected the rule's (serve it again), None where it did
+    not (serve the rule's beta counted on this run's users). The record is returned as carried,
+    keeping the cross-fit's own `train_users`, so a chain of fine-tunes measures its growth from
+    the last cross-fit. (None, None, why) where there is nothing to carry: no cross-fit in the
+    record (none run, trainers before session 41, or no user to cross-fit on), or this run's
+    `train_users` outside CARRY_GROWTH of the cross-fit's."""
+    crossfit = (record or {}).get("crossfit")
+    if not crossfit or "train_users" not in crossfit:
+        return None, None, "the --init checkpoint records no cross-fit with its training users"
+    then = crossfit["train_users"]
+    if not then / CARRY_GROWTH < train_users < then * CARRY_GROWTH:
+        return None, None, (f"{train_users} training users now, {then} at the --init checkpoint's cross-fit: beyond "
+                            f"{CARRY_GROWTH:g}x, so the network may know the items differently")
+    carried = {**crossfit, "carried": True}
+    if rejects_rule(crossfit["rule_departure"]):
+        return crossfit["weight"], carried, (f"its held-out beta {crossfit['weight']}, which rejected the rule's by "
+                                             f"{crossfit['rule_departure']:+.2f} SE on {then} training users")
+    return None, carried, (f"the rule's beta, which its held-out users did not reject ({crossfit['rule_departure']:+.2f} SE "
+                           f"on {then} training users)")
 
 def leave_user_out_rates(dataset, user, items, counts, prior_count, remembered):
     """The served rate (centred log-odds, item_rates.remembered_items) of each of `items` (rows),

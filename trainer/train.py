@@ -45,7 +45,7 @@ from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
-from .rate_crossfit import FOLDS, REJECT_Z, folds_of, held_out_margins, rejects_rule, weight_beside_rule
+from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
 
@@ -87,6 +87,12 @@ parser.add_argument("--crossfit-networks", type=int, default=None, metavar="K",
 parser.add_argument("--crossfit-epochs", type=int, default=None, metavar="E",
                     help="with --item-rates crossfit: the fold networks' epochs (their whole learning-rate schedule; default "
                          "--epochs; unused without crossfit). A network cut short is weaker and leaves the rate more to say")
+parser.add_argument("--crossfit-carry", action="store_true",
+                    help="with --init and --item-rates crossfit: train no fold network and carry the --init checkpoint's "
+                         "cross-fit instead (its held-out beta where it rejected the rule's, else the rule's beta on this "
+                         "run's users), while this run trains on within 1.5x the users that cross-fit trained on "
+                         "(rate_crossfit.CARRY_GROWTH); otherwise, or where the checkpoint records no cross-fit, it cross-fits "
+                         "afresh. For a tenant's fine-tune of its own model: another tenant's checkpoint says nothing of this one's items")
 parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                     help="after the item rates, where training users rated the same items: add to the model's log-odds each "
                          "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
@@ -174,6 +180,8 @@ if args.token_init == "classes" and not args.tokens:
     parser.error("--token-init classes: the classes start the preference tokens' tastes, and --tokens 0 leaves none")
 if args.init_lr is not None and not args.init:
     parser.error("--init-lr: the learning rate of a warm start; without --init every network starts fresh at --lr")
+if args.crossfit_carry and not args.init:
+    parser.error("--crossfit-carry: carries the --init checkpoint's cross-fit; without --init there is none")
 if args.init_lr is not None and args.init_lr <= 0:
     parser.error(f"--init-lr: must be above 0, got {args.init_lr}")
 if args.token_init == "classes" and args.init:
@@ -308,9 +316,15 @@ def fresh_network(k, users=None):
 
 starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
           else [fresh_network] * (args.networks or 1))
+# With --crossfit-carry, the --init checkpoint's cross-fit where it can be carried
+# (rate_crossfit.carried_verdict): (held-out beta or None, record, why), record None if not.
+carried = (carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids))
+           if args.crossfit_carry and args.item_rates == "crossfit" else (None, None, None))
+if carried[2]:
+    log(f"--crossfit-carry: {'carrying ' if carried[1] else 'cross-fitting afresh: '}{carried[2]}")
 # With --item-rates crossfit, --crossfit-networks more networks (default FOLDS) train after these
-# (cross_fitted_rate_weight); progress counts their epochs too.
-fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" else 0
+# (cross_fitted_rate_weight) unless a cross-fit is carried; progress counts their epochs too.
+fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" and not carried[1] else 0
 fold_epochs = args.crossfit_epochs or args.epochs
 total_epochs = len(starts) * args.epochs + fold_networks * fold_epochs
 runs = len(starts) + fold_networks
@@ -504,10 +518,21 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
              f"--item-rates auto weight {beyond_vectors}")
     return served, {"selected_by": (shown if rejects_rule(departure) else f"as --item-rates auto, since {shown} "
                                     f"(within {REJECT_Z:g} SE)"),
+                    # train_users: how many users the served network trained on beside this cross-fit,
+                    # which --crossfit-carry measures a later fine-tune's growth from.
                     "crossfit": {"folds": FOLDS, "networks": fold_networks, "epochs": fold_epochs, "history_size": n,
+                                 "train_users": len(train_ids),
                                  "users": scored, "pairs": len(margins), "model_coefficient": model_coefficient,
                                  "rate_coefficient": rate_coefficient, "weight": beta, "rule_departure": departure,
                                  "kept_epochs": kept_epochs}}
+
+
+def carried_rate_weight(counts, prior_count, rows, beyond_vectors):
+    """--crossfit-carry: (beta, its record) from the --init checkpoint's cross-fit (`carried`),
+    with no network trained: its held-out beta, or this run's rule beta (`beyond_vectors`)."""
+    beta, record, why = carried
+    return (beyond_vectors if beta is None else beta), {"selected_by": f"carried from the --init checkpoint's cross-fit: {why}",
+                                                        "crossfit": record}
 
 
 def record_served_figures(served, record, added):
@@ -522,7 +547,8 @@ def record_served_figures(served, record, added):
 item_rates = None
 if args.item_rates != "off":
     model, item_rates = add_item_rates(model, dataset, train_ids, args.seed,
-                                       cross_fitted_rate_weight if args.item_rates == "crossfit" else None)
+                                       None if args.item_rates != "crossfit" else
+                                       carried_rate_weight if carried[1] else cross_fitted_rate_weight)
     config = model.config
     record_served_figures(model, item_rates, bool(item_rates["items"]))
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "

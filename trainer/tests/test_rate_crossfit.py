@@ -10,8 +10,8 @@ import numpy as np
 
 from trainer import baselines
 from trainer.data import read_dataset
-from trainer.rate_crossfit import (REJECT_Z, folds_of, leave_user_out_rates, margin_coefficients, margin_fit, rule_departure,
-                                   weight_beside_rule, weight_from_held_out)
+from trainer.rate_crossfit import (CARRY_GROWTH, REJECT_Z, carried_verdict, folds_of, leave_user_out_rates, margin_coefficients,
+                                   margin_fit, rule_departure, weight_beside_rule, weight_from_held_out)
 from trainer.tests.helpers import onnx_metadata, write_dataset
 from trainer.tests.test_item_rates import popularity_world
 
@@ -135,6 +135,45 @@ class RuleDeparture(unittest.TestCase):
         self.assertAlmostEqual(rule_departure(rows, 0.0), round(b / b_error, 2))
 
 
+
+def crossfit_record(weight, departure, train_users=1000):
+    """An item-rates record as metrics.json keeps it after a cross-fit."""
+    return {"weight": weight if abs(departure) >= REJECT_Z else 0.4, "weight_beyond_vectors": 0.4,
+            "crossfit": {"folds": 2, "networks": 1, "epochs": 20, "history_size": 2, "train_users": train_users,
+                         "users": 450, "pairs": 900, "weight": weight, "rule_departure": departure, "kept_epochs": [12]}}
+
+
+class CarriedVerdict(unittest.TestCase):
+    def test_a_rejection_carries_its_held_out_beta_and_otherwise_the_rule_serves(self):
+        beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), 1100)
+        self.assertEqual(beta, 0.02)
+        self.assertEqual(record, {**crossfit_record(0.02, -3.1)["crossfit"], "carried": True})
+        self.assertIn("held-out beta 0.02, which rejected the rule's by -3.10 SE on 1000 training users", why)
+        beta, record, why = carried_verdict(crossfit_record(0.3, -1.2), 1100)
+        self.assertIsNone(beta)
+        self.assertTrue(record["carried"])
+        self.assertIn("did not reject (-1.20 SE on 1000 training users)", why)
+
+    def test_growth_is_measured_from_the_last_cross_fit_and_beyond_it_nothing_is_carried(self):
+        self.assertEqual(CARRY_GROWTH, 1.5)
+        for now, carried in ((1499, True), (1500, False), (667, True), (666, False), (4000, False)):
+            beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), now)
+            self.assertEqual(record is not None, carried, (now, why))
+            if not carried:
+                self.assertIsNone(beta)
+                self.assertIn(f"{now} training users now, 1000 at the --init checkpoint's cross-fit", why)
+        # A carried record keeps the cross-fit's own training users: a second fine-tune measures
+        # its growth from there, not from the fine-tune that carried it.
+        _, carried, _ = carried_verdict(crossfit_record(0.02, -3.1), 1400)
+        self.assertIsNone(carried_verdict({"weight": 0.02, "crossfit": carried}, 1600)[1])
+
+    def test_nothing_to_carry_without_a_cross_fit_that_counted_its_users(self):
+        old = crossfit_record(0.02, -3.1)
+        del old["crossfit"]["train_users"]
+        for record in (None, {}, {"weight": 0.4, "items": 50}, old):
+            self.assertEqual(carried_verdict(record, 1000)[:2], (None, None))
+            self.assertIn("records no cross-fit with its training users", carried_verdict(record, 1000)[2])
+
 def train_on_popularity_world(*flags):
     """(the output folder, the finished process, its metrics) of the trainer with --item-rates
     crossfit and `flags` on a 120-user popularity world (the item's quality hidden from its vector)."""
@@ -240,6 +279,61 @@ class TrainerCrossFits(unittest.TestCase):
         progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
         self.assertEqual((progress[-1]["epoch"], progress[-1]["epochs"]), (3, 3))
 
+
+
+class TrainerCarriesCrossFit(unittest.TestCase):
+    """--crossfit-carry: a fine-tune takes its checkpoint's cross-fit instead of training a fold
+    network, while its training users are within CARRY_GROWTH of that cross-fit's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp()
+        # The same seed draws the same items and first 120 users: `grown` is `data` with 2.5x the users.
+        popularity_world(os.path.join(cls.root, "data"), users=120)
+        popularity_world(os.path.join(cls.root, "grown"), users=300)
+        _, _, cls.first = cls.train("data", "first", "--epochs", "1")
+
+    @classmethod
+    def train(cls, data, out, *flags):
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(cls.root, data),
+                               "--out", os.path.join(cls.root, out), "--width", "16", "--layers", "1", "--max-episodes", "300",
+                               "--val-share", "0.3", "--ensemble", "auto", "--item-rates", "crossfit", "--crossfit-networks", "1",
+                               "--crossfit-epochs", "1", "--progress", *flags], check=True, capture_output=True, text=True)
+        with open(os.path.join(cls.root, out, "metrics.json")) as f:
+            return os.path.join(cls.root, out), done, json.load(f)
+
+    def fine_tune(self, data, out):
+        return self.train(data, out, "--epochs", "2", "--init", os.path.join(self.root, "first", "ckpt.pt"), "--crossfit-carry")
+
+    def test_a_fine_tune_on_as_many_users_carries_the_verdict_and_trains_no_fold_network(self):
+        first = self.first["item_rates"]["crossfit"]
+        self.assertEqual(first["train_users"], 84)
+        out, done, metrics = self.fine_tune("data", "carried")
+        rates = metrics["item_rates"]
+        self.assertEqual(rates["crossfit"], {**first, "carried": True})
+        rejected = abs(first["rule_departure"]) >= REJECT_Z
+        self.assertEqual(rates["weight"], first["weight"] if rejected else rates["weight_beyond_vectors"])
+        self.assertTrue(rates["selected_by"].startswith("carried from the --init checkpoint's cross-fit: "), rates["selected_by"])
+        self.assertEqual(float(onnx_metadata(os.path.join(out, "model.onnx"))["item_rate_weight"]), rates["weight"])
+        # No fold network: progress counts the fine-tune's own epochs and ends there.
+        self.assertNotIn("cross-fit 1/1", done.stdout)
+        progress = [json.loads(line)["progress"] for line in done.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual((progress[-1]["epoch"], {p["epochs"] for p in progress}), (2, {2}))
+
+    def test_a_tenant_grown_past_the_limit_cross_fits_afresh(self):
+        _, done, metrics = self.fine_tune("grown", "grown")
+        crossfit = metrics["item_rates"]["crossfit"]
+        self.assertNotIn("carried", crossfit)
+        self.assertEqual(crossfit["train_users"], 210)
+        self.assertIn("cross-fitting afresh: 210 training users now, 84 at the --init checkpoint's cross-fit", done.stdout)
+        self.assertIn("cross-fit 1/1 epoch   1", done.stdout)
+
+    def test_refused_without_a_warm_start(self):
+        done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(self.root, "data"),
+                               "--out", os.path.join(self.root, "refused"), "--item-rates", "crossfit", "--crossfit-carry"],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--crossfit-carry: carries the --init checkpoint's cross-fit; without --init there is none", done.stderr)
 
 if __name__ == "__main__":
     unittest.main()
