@@ -90,8 +90,8 @@ parser.add_argument("--crossfit-epochs", type=int, default=None, metavar="E",
 parser.add_argument("--crossfit-carry", action="store_true",
                     help="with --init and --item-rates crossfit: train no fold network and carry the --init checkpoint's "
                          "cross-fit instead (its held-out beta where it rejected the rule's, else the rule's beta on this "
-                         "run's users), while this run trains on within 1.5x the users that cross-fit trained on "
-                         "(rate_crossfit.CARRY_GROWTH); otherwise, or where the checkpoint records no cross-fit, it cross-fits "
+                         "run's users), while this run's training users and their rows are each within 1.5x of that "
+                         "cross-fit's (rate_crossfit.CARRY_GROWTH); otherwise, or where the checkpoint records no cross-fit, it cross-fits "
                          "afresh. For a tenant's fine-tune of its own model: another tenant's checkpoint says nothing of this one's items")
 parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                     help="after the item rates, where training users rated the same items: add to the model's log-odds each "
@@ -318,7 +318,9 @@ starts = ([lambda k, network=network: network for network in members_of(warm)] i
           else [fresh_network] * (args.networks or 1))
 # With --crossfit-carry, the --init checkpoint's cross-fit where it can be carried
 # (rate_crossfit.carried_verdict): (held-out beta or None, record, why), record None if not.
-carried = (carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids))
+# The training users' rows: what the rates are counted from.
+train_rows = sum(len(dataset.users[u]) for u in train_ids)
+carried = (carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids), train_rows)
            if args.crossfit_carry and args.item_rates == "crossfit" else (None, None, None))
 if carried[2]:
     log(f"--crossfit-carry: {'carrying ' if carried[1] else 'cross-fitting afresh: '}{carried[2]}")
@@ -518,10 +520,10 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
              f"--item-rates auto weight {beyond_vectors}")
     return served, {"selected_by": (shown if rejects_rule(departure) else f"as --item-rates auto, since {shown} "
                                     f"(within {REJECT_Z:g} SE)"),
-                    # train_users: how many users the served network trained on beside this cross-fit,
-                    # which --crossfit-carry measures a later fine-tune's growth from.
+                    # train_users and train_rows: what the served network and the rates were trained and
+                    # counted on beside this cross-fit, which --crossfit-carry measures a later fine-tune's growth from.
                     "crossfit": {"folds": FOLDS, "networks": fold_networks, "epochs": fold_epochs, "history_size": n,
-                                 "train_users": len(train_ids),
+                                 "train_users": len(train_ids), "train_rows": train_rows,
                                  "users": scored, "pairs": len(margins), "model_coefficient": model_coefficient,
                                  "rate_coefficient": rate_coefficient, "weight": beta, "rule_departure": departure,
                                  "kept_epochs": kept_epochs}}

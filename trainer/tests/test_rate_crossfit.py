@@ -136,20 +136,20 @@ class RuleDeparture(unittest.TestCase):
 
 
 
-def crossfit_record(weight, departure, train_users=1000):
+def crossfit_record(weight, departure, train_users=1000, train_rows=20000):
     """An item-rates record as metrics.json keeps it after a cross-fit."""
     return {"weight": weight if abs(departure) >= REJECT_Z else 0.4, "weight_beyond_vectors": 0.4,
-            "crossfit": {"folds": 2, "networks": 1, "epochs": 20, "history_size": 2, "train_users": train_users,
+            "crossfit": {"folds": 2, "networks": 1, "epochs": 20, "history_size": 2, "train_users": train_users, "train_rows": train_rows,
                          "users": 450, "pairs": 900, "weight": weight, "rule_departure": departure, "kept_epochs": [12]}}
 
 
 class CarriedVerdict(unittest.TestCase):
     def test_a_rejection_carries_its_held_out_beta_and_otherwise_the_rule_serves(self):
-        beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), 1100)
+        beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), 1100, 21000)
         self.assertEqual(beta, 0.02)
         self.assertEqual(record, {**crossfit_record(0.02, -3.1)["crossfit"], "carried": True})
         self.assertIn("held-out beta 0.02, which rejected the rule's by -3.10 SE on 1000 training users", why)
-        beta, record, why = carried_verdict(crossfit_record(0.3, -1.2), 1100)
+        beta, record, why = carried_verdict(crossfit_record(0.3, -1.2), 1100, 21000)
         self.assertIsNone(beta)
         self.assertTrue(record["carried"])
         self.assertIn("did not reject (-1.20 SE on 1000 training users)", why)
@@ -157,22 +157,30 @@ class CarriedVerdict(unittest.TestCase):
     def test_growth_is_measured_from_the_last_cross_fit_and_beyond_it_nothing_is_carried(self):
         self.assertEqual(CARRY_GROWTH, 1.5)
         for now, carried in ((1499, True), (1500, False), (667, True), (666, False), (4000, False)):
-            beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), now)
+            beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), now, 20000)
             self.assertEqual(record is not None, carried, (now, why))
             if not carried:
                 self.assertIsNone(beta)
-                self.assertIn(f"{now} training users now, 1000 at the --init checkpoint's cross-fit", why)
-        # A carried record keeps the cross-fit's own training users: a second fine-tune measures
-        # its growth from there, not from the fine-tune that carried it.
-        _, carried, _ = carried_verdict(crossfit_record(0.02, -3.1), 1400)
-        self.assertIsNone(carried_verdict({"weight": 0.02, "crossfit": carried}, 1600)[1])
+                self.assertIn(f"{now} training users now, 1000 at the --init checkpoint's cross-fit: beyond 1.5x", why)
+        # The same users with twice the likes (MovieLens's earlier half, then all): the rates
+        # are counted from other rows, so the verdict is not carried either.
+        for rows, carried in ((29999, True), (30000, False), (13334, True), (13333, False)):
+            beta, record, why = carried_verdict(crossfit_record(0.02, -3.1), 1000, rows)
+            self.assertEqual(record is not None, carried, (rows, why))
+            if not carried:
+                self.assertIn(f"{rows} training rows now, 20000 at the --init checkpoint's cross-fit: beyond 1.5x", why)
+        # A carried record keeps the cross-fit's own counts: a second fine-tune measures its
+        # growth from there, not from the fine-tune that carried it.
+        _, carried, _ = carried_verdict(crossfit_record(0.02, -3.1), 1400, 28000)
+        self.assertIsNone(carried_verdict({"weight": 0.02, "crossfit": carried}, 1600, 28000)[1])
+        self.assertIsNone(carried_verdict({"weight": 0.02, "crossfit": carried}, 1400, 32000)[1])
 
     def test_nothing_to_carry_without_a_cross_fit_that_counted_its_users(self):
         old = crossfit_record(0.02, -3.1)
-        del old["crossfit"]["train_users"]
+        del old["crossfit"]["train_users"], old["crossfit"]["train_rows"]
         for record in (None, {}, {"weight": 0.4, "items": 50}, old):
-            self.assertEqual(carried_verdict(record, 1000)[:2], (None, None))
-            self.assertIn("records no cross-fit with its training users", carried_verdict(record, 1000)[2])
+            self.assertEqual(carried_verdict(record, 1000, 20000)[:2], (None, None))
+            self.assertIn("records no cross-fit with its training users and rows", carried_verdict(record, 1000, 20000)[2])
 
 def train_on_popularity_world(*flags):
     """(the output folder, the finished process, its metrics) of the trainer with --item-rates
@@ -307,7 +315,7 @@ class TrainerCarriesCrossFit(unittest.TestCase):
 
     def test_a_fine_tune_on_as_many_users_carries_the_verdict_and_trains_no_fold_network(self):
         first = self.first["item_rates"]["crossfit"]
-        self.assertEqual(first["train_users"], 84)
+        self.assertEqual((first["train_users"], first["train_rows"]), (84, 84 * 30))
         out, done, metrics = self.fine_tune("data", "carried")
         rates = metrics["item_rates"]
         self.assertEqual(rates["crossfit"], {**first, "carried": True})
@@ -324,7 +332,7 @@ class TrainerCarriesCrossFit(unittest.TestCase):
         _, done, metrics = self.fine_tune("grown", "grown")
         crossfit = metrics["item_rates"]["crossfit"]
         self.assertNotIn("carried", crossfit)
-        self.assertEqual(crossfit["train_users"], 210)
+        self.assertEqual((crossfit["train_users"], crossfit["train_rows"]), (210, 210 * 30))
         self.assertIn("cross-fitting afresh: 210 training users now, 84 at the --init checkpoint's cross-fit", done.stdout)
         self.assertIn("cross-fit 1/1 epoch   1", done.stdout)
 
