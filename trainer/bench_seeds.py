@@ -166,14 +166,22 @@ def show_difference(p):
     return f"{p['mean']:+.2f} ± {p['se']:.2f} [{p['low']:+.2f}, {p['high']:+.2f}]"
 
 
+def verdict(mean: float, se: float) -> str:
+    """Whether a paired difference is beyond 2 standard errors. Two sets that score every user
+    alike (a change that trains the same weights) differ by 0 ± 0: the same scores, not a lead."""
+    if mean == 0 and se == 0:
+        return "the same scores"
+    return "beyond 2 SE" if abs(mean) >= 2 * se else "within 2 SE"
+
+
 def show_paired(p, boot):
     """Cells: over users | over seeds and users | verdict | users. The verdict uses the larger
     (seeds and users) standard error: a lead must hold against both kinds of chance."""
     if p["se"] is None or boot["se"] is None:
         return f"{show_difference(p)} | - | - | {p['users']}"
-    verdict = "beyond 2 SE" if abs(p["mean"]) >= 2 * boot["se"] else "within 2 SE"
+    verdict_shown = verdict(p["mean"], boot["se"])
     return (f"{show_difference(p)} | {p['mean']:+.2f} ± {boot['se']:.2f} [{boot['low']:+.2f}, {boot['high']:+.2f}] | "
-            f"{verdict} | {p['users']}")
+            f"{verdict_shown} | {p['users']}")
 
 
 def mean_se(values):

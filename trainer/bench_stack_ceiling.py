@@ -26,7 +26,7 @@ import numpy as np
 
 from . import baselines
 from .bench_seeds import (FULL, baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, saved_models_parser, slug,
-                          summed_baseline_parts)
+                          summed_baseline_parts, verdict)
 from .data import eval_users, read_dataset
 from .ensemble import log_odds_scorer
 from .evaluate import evaluate_per_user, summarize
@@ -85,8 +85,8 @@ def main():
     for i, metric in enumerate(METRICS):
         over_users = paired(np.mean([r[i] for r in runs], 0), reference[metric])
         both = bootstrap_paired(np.array([r[i] for r in runs]), reference[metric])
-        verdict = "beyond 2 SE" if abs(over_users["mean"]) >= 2 * both["se"] else "within 2 SE"
-        print(f"| {metric} | {over_users['mean']:+.2f} ± {over_users['se']:.2f} | ± {both['se']:.2f} | {verdict} |")
+        print(f"| {metric} | {over_users['mean']:+.2f} ± {over_users['se']:.2f} | ± {both['se']:.2f} | "
+              f"{verdict(over_users['mean'], both['se'])} |")
     print(f"\nThe baseline's parts alone at the shrink and weights (shrink, co-likes, user-kNN) best on the test users over "
           f"{tuple(regression_and_rate)} x {co_grid} x {knn_grid}: "
           f"{alone_weights}\n")

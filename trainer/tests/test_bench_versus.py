@@ -35,11 +35,14 @@ class Versus(unittest.TestCase):
         self.assertEqual([row[1] for row in differences], ["pairwise", "top-1"])
         for row in differences:
             self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
+            # Not a lead: 0 is not beyond 2 x 0 standard errors.
+            self.assertEqual(row[4], "the same scores", row)
 
     def test_other_weights_differ_and_each_set_is_put_beside_the_best_baseline(self):
         printed = self.run_bench("b")
         pairwise = table_rows(printed, "--models − --against")[0]
         self.assertFalse(pairwise[2].startswith("+0.00 ± 0.00"), pairwise)
+        self.assertIn(pairwise[4], ("beyond 2 SE", "within 2 SE"))
         self.assertEqual(len(table_rows(printed, "--models − best baseline")), 2)
         self.assertEqual(len(table_rows(printed, "--against − best baseline")), 2)
         self.assertIn("command: npm run bench:versus", printed)
