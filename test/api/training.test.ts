@@ -210,6 +210,12 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(done, JSON.stringify(done.modelVersion)).toMatchObject({ status: 'SUCCEEDED', error: null, modelVersion: { version: 1, status: 'PROMOTED' } });
     const promoted = (await serving(c)).servingModel;
     expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: 'base-1', status: 'PROMOTED' });
+    // A first model, even one started from the base model, cross-fits the tenant's own items (8
+    // epochs, then the fold network's 8): the nightly carries a cross-fit from the tenant's own
+    // versions only, since the base model's weighed another tenant's.
+    expect(done).toMatchObject({ epoch: 16, epochs: 16 });
+    const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(c.id), '1', 'model.onnx'))));
+    expect(metadata.item_rates).toMatch(/each scored by a network trained without them \(1 of 2 folds\)/);
     expect(promoted.evaluation.serving.pairwise).toBeLessThan(promoted.evaluation.candidate.pairwise);
     expect(promoted.evaluation.versusServing.users).toBe(promoted.evaluation.heldOutUsers);
     expect(await score(c)).toMatchObject({ degraded: false, modelVersion: '1' });
@@ -267,6 +273,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
     await runJobs();
     const next = await finished(a, (await startTraining(a)).id);
     expect(next).toMatchObject({ status: 'SUCCEEDED', modelVersion: { version: 3, status: 'PROMOTED' } });
+    // A fine-tune of the tenant's own model on the same users carries version 1's cross-fit of
+    // the item rates (trainer --crossfit-carry): its 2 epochs and no fold network.
+    expect(next).toMatchObject({ epoch: 2, epochs: 2 });
+    const carried = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(a.id), '3', 'model.onnx'))));
+    expect(carried.item_rates).toMatch(/^carried from the --init checkpoint's cross-fit: /);
     const v3 = (await serving(a)).servingModel;
     expect(v3).toMatchObject({ version: 3, parentVersion: 1, startedFrom: 'version 1', promotedBy: 'GATE' });
     expect(v3.evaluation.versusServing.standardError).toBeGreaterThan(0);
