@@ -58,7 +58,7 @@ REJECT_Z = 2.0
 # and what their counted rates say, have moved too far to trust the verdict: the 64,000-user world
 # rejects the rule (its network knows what the rate says, worth +0.20 pairwise, session 31) where a
 # tenant of a few hundred users does not, and MovieLens's users with half their ratings rejected it
-# on 2 seeds of 3 where with all of them none did (session 41). At a few percent a night a tenant
+# on 2 seeds of 3 where with all of them 1 did (session 41). At a few percent a night a tenant
 # cross-fits again every couple of weeks.
 CARRY_GROWTH = 1.5
 
@@ -67,7 +67,6 @@ def folds_of(train_ids, seed: int, folds: int = FOLDS):
     """The training users in `folds` seeded folds of (nearly) equal size, each sorted."""
     order = np.random.default_rng(seed + 7919).permutation(len(train_ids))
     return [sorted(train_ids[i] for i in order[k::folds]) for k in range(folds)]
-
 
 
 def carried_verdict(record, train_users: int, train_rows: int):
@@ -94,6 +93,7 @@ def carried_verdict(record, train_users: int, train_rows: int):
                                              f"{crossfit['rule_departure']:+.2f} SE on {then} training users")
     return None, carried, (f"the rule's beta, which its held-out users did not reject ({crossfit['rule_departure']:+.2f} SE "
                            f"on {then} training users)")
+
 
 def leave_user_out_rates(dataset, user, items, counts, prior_count, remembered):
     """The served rate (centred log-odds, item_rates.remembered_items) of each of `items` (rows),

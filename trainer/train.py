@@ -91,8 +91,9 @@ parser.add_argument("--crossfit-carry", action="store_true",
                     help="with --init and --item-rates crossfit: train no fold network and carry the --init checkpoint's "
                          "cross-fit instead (its held-out beta where it rejected the rule's, else the rule's beta on this "
                          "run's users), while this run's training users and their rows are each within 1.5x of that "
-                         "cross-fit's (rate_crossfit.CARRY_GROWTH); otherwise, or where the checkpoint records no cross-fit, it cross-fits "
-                         "afresh. For a tenant's fine-tune of its own model: another tenant's checkpoint says nothing of this one's items")
+                         "cross-fit's (rate_crossfit.CARRY_GROWTH); otherwise, or where the checkpoint records no "
+                         "cross-fit, it cross-fits afresh. For a tenant's fine-tune of its own model: another tenant's "
+                         "checkpoint says nothing of this one's items")
 parser.add_argument("--co-likes", choices=["off", "auto"], default="off",
                     help="after the item rates, where training users rated the same items: add to the model's log-odds each "
                          "candidate's co-likes with the history (item-based collaborative filtering by item id), it and the "
@@ -316,10 +317,10 @@ def fresh_network(k, users=None):
 
 starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
           else [fresh_network] * (args.networks or 1))
+# The training users' rows, which the rates are counted from; a cross-fit records them.
+train_rows = sum(len(dataset.users[u]) for u in train_ids)
 # With --crossfit-carry, the --init checkpoint's cross-fit where it can be carried
 # (rate_crossfit.carried_verdict): (held-out beta or None, record, why), record None if not.
-# The training users' rows: what the rates are counted from.
-train_rows = sum(len(dataset.users[u]) for u in train_ids)
 carried = (carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids), train_rows)
            if args.crossfit_carry and args.item_rates == "crossfit" else (None, None, None))
 if carried[2]:
