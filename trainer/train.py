@@ -320,14 +320,16 @@ starts = ([lambda k, network=network: network for network in members_of(warm)] i
 # The training users' rows, which the rates are counted from; a cross-fit records them.
 train_rows = sum(len(dataset.users[u]) for u in train_ids)
 # With --crossfit-carry, the --init checkpoint's cross-fit where it can be carried
-# (rate_crossfit.carried_verdict): (held-out beta or None, record, why), record None if not.
-carried = (carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids), train_rows)
-           if args.crossfit_carry and args.item_rates == "crossfit" else (None, None, None))
-if carried[2]:
-    log(f"--crossfit-carry: {'carrying ' if carried[1] else 'cross-fitting afresh: '}{carried[2]}")
+# (rate_crossfit.carried_verdict): its held-out beta (None: the rule's), its record (None: not
+# carried) and why.
+carried_beta, carried_record, carry_why = (
+    carried_verdict(checkpoint.get("metrics", {}).get("item_rates"), len(train_ids), train_rows)
+    if args.crossfit_carry and args.item_rates == "crossfit" else (None, None, None))
+if carry_why:
+    log(f"--crossfit-carry: {'carrying ' if carried_record else 'cross-fitting afresh: '}{carry_why}")
 # With --item-rates crossfit, --crossfit-networks more networks (default FOLDS) train after these
 # (cross_fitted_rate_weight) unless a cross-fit is carried; progress counts their epochs too.
-fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" and not carried[1] else 0
+fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" and not carried_record else 0
 fold_epochs = args.crossfit_epochs or args.epochs
 total_epochs = len(starts) * args.epochs + fold_networks * fold_epochs
 runs = len(starts) + fold_networks
@@ -531,11 +533,10 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
 
 
 def carried_rate_weight(counts, prior_count, rows, beyond_vectors):
-    """--crossfit-carry: (beta, its record) from the --init checkpoint's cross-fit (`carried`),
+    """--crossfit-carry: (beta, its record) from the --init checkpoint's cross-fit (carried_*),
     with no network trained: its held-out beta, or this run's rule beta (`beyond_vectors`)."""
-    beta, record, why = carried
-    return (beyond_vectors if beta is None else beta), {"selected_by": f"carried from the --init checkpoint's cross-fit: {why}",
-                                                        "crossfit": record}
+    return ((beyond_vectors if carried_beta is None else carried_beta),
+            {"selected_by": f"carried from the --init checkpoint's cross-fit: {carry_why}", "crossfit": carried_record})
 
 
 def record_served_figures(served, record, added):
@@ -551,7 +552,7 @@ item_rates = None
 if args.item_rates != "off":
     model, item_rates = add_item_rates(model, dataset, train_ids, args.seed,
                                        None if args.item_rates != "crossfit" else
-                                       carried_rate_weight if carried[1] else cross_fitted_rate_weight)
+                                       carried_rate_weight if carried_record else cross_fitted_rate_weight)
     config = model.config
     record_served_figures(model, item_rates, bool(item_rates["items"]))
     log(f"item like rates: weight {item_rates['weight']} on {item_rates['items']} remembered items "
