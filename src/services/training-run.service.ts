@@ -136,12 +136,12 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         // weight by 2 SE (trainer/rate_crossfit.py: on a tenant with thousands of users it finds
         // the network already knows what the rate says). A fine-tune of the tenant's own model
         // carries that model's verdict instead of training a fold network, the largest part of its
-        // time (--crossfit-carry), until its training users have grown by half or shrunk by a
-        // third since the verdict; then, as for a first model from the base model (whose verdict
-        // is another tenant's), the fold network starts fresh (the warm start has seen every user)
-        // and trains a first model's epochs. Then each candidate's co-likes with the history (what
-        // the users who rated both said, by item id: trainer/co_likes.py), then latent classes of
-        // users fitted by EM, weighed by the history
+        // time (--crossfit-carry), until its training users or their likes and dislikes have grown
+        // by half or shrunk by a third since the verdict; then, as for a first model from the base
+        // model (whose verdict is another tenant's), the fold network starts fresh (the warm start
+        // has seen every user) and trains a first model's epochs. Then each candidate's co-likes
+        // with the history (what the users who rated both said, by item id: trainer/co_likes.py),
+        // then latent classes of users fitted by EM, weighed by the history
         // (trainer/served_latent_classes.py), and where the tenant's users chose between two images,
         // the global pairwise preference judged against look-alikes (trainer/choice_prior.py); the
         // last three weighted with the model on validation users and served only where they show it
