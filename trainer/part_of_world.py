@@ -43,10 +43,11 @@ def first_users(rows, count: int, seed: int):
 
 
 def earlier_rows(rows, share: float, ts_column: int):
-    """The indices of each user's first round(share x n) rows by (timestamp, row)."""
+    """The indices of each user's first round(share x n) rows by (timestamp, row); an empty
+    timestamp is 0, as CONTRACTS.md section 1 says."""
     by_user = defaultdict(list)
     for i, r in enumerate(rows):
-        by_user[r[0]].append((int(r[ts_column]), i))
+        by_user[r[0]].append((int(r[ts_column] or 0), i))
     kept = set()
     for own in by_user.values():
         own.sort()

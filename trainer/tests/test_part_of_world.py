@@ -58,6 +58,16 @@ class PartOfWorld(unittest.TestCase):
             earliest = sorted(mine, key=lambda r: r[3])[:round(0.5 * len(mine))]
             self.assertEqual(sorted(r[3] for r in kept if r[0] == f"u{k}"), sorted(str(r[3]) for r in earliest))
 
+    def test_an_empty_timestamp_is_time_zero(self):
+        # CONTRACTS.md section 1: an empty ts is 0, so such a row is among a user's earliest.
+        root = tempfile.mkdtemp()
+        rows = [["u0", f"i{t}", t % 2, "" if t == 3 else 10 + t, ""] for t in range(4)]
+        write_dataset(os.path.join(root, "data"), np.eye(8, dtype=np.float32), [f"i{k}" for k in range(8)], rows)
+        done = subprocess.run([sys.executable, "-m", "trainer.part_of_world", "--data", os.path.join(root, "data"),
+                               "--out", os.path.join(root, "part"), "--earlier", "0.5"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual([r[1] for r in csv_rows(os.path.join(root, "part", "interactions.csv"))], ["i0", "i3"])
+
     def test_bad_parts_are_refused_naming_the_flag(self):
         for flags, expected in ((["--users", "13"], "--users: expected 1 to 12"), (["--earlier", "1.5"], "--earlier: expected a share"),
                                 (["--users", "3", "--earlier", "0.5"], "not allowed with argument")):
