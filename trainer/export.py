@@ -9,6 +9,7 @@ import onnx
 import torch
 
 from .model import ModelConfig
+from .group_network import split
 from .network_average import build_model, members_of
 
 OPSET = 17
@@ -34,9 +35,11 @@ def example_inputs(dim, batch=2, history=5, candidates=3):
 def export_onnx(model, path: str, metadata: dict) -> None:
     """Exports a PreferenceModel, an average of them (network_average.py), or either with the
     items' like rates added (item_rates.py), the co-likes (co_likes.py) or the latent classes
-    (served_latent_classes.py), and any of these with the choice prior (choice_prior.py)."""
+    (served_latent_classes.py), and any of these with the choice prior (choice_prior.py) and a
+    taste-group network (group_network.py)."""
     model.eval()
-    networks = members_of(model)
+    _, group = split(model)
+    networks = members_of(model) + ([group] if group is not None else [])
     for network in networks:
         if network.tokens is not None:
             with torch.no_grad():
@@ -103,6 +106,9 @@ def metadata_for(checkpoint) -> dict:
         # What the platform reads from user_embedding (src/clustering/tokens.ts).
         "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"
         if config["preference_tokens"] else f"encoded_history:{config['width']}",
+        # Which network's tokens user_embedding reads: the scoring network's, or a taste-group network's
+        # trained on more episodes (group_network.py: small tenants, with --group-episodes).
+        "user_embedding_from": "taste-group network" if config.get("group_network") else "scoring network",
         "eval_users": checkpoint["metrics"].get("val_users", 0),
         # The per-user regression's share of the log-odds (trainer/ensemble.py); 0: the network alone.
         "regression_weight": config.get("regression_weight", 0.0),

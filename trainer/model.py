@@ -87,6 +87,8 @@ class ModelConfig:
                                      # that many remembered images (choice_prior.py)
     choice_weight: float = 0.0
     choice_scale: float = 1.0
+    group_network: bool = False      # the user embedding is a second network's, trained on more episodes than
+                                     # the scores' network (group_network.py; build_model)
 
     def to_dict(self):
         return asdict(self)
@@ -205,6 +207,8 @@ class PreferenceModel(nn.Module):
             raise ValueError("co_like_memory: a PreferenceModel is the network alone; build_model adds the co-likes")
         if config.latent_class_count:
             raise ValueError("latent_class_count: a PreferenceModel is the network alone; build_model adds the latent classes")
+        if config.group_network:
+            raise ValueError("group_network: a PreferenceModel is one network; build_model adds the taste-group network")
         if not 0.0 <= config.regression_weight <= 1.0:
             raise ValueError(f"regression_weight: expected a weight in [0, 1], got {config.regression_weight}")
         # Set by the ONNX export to taste_coordinates() computed once, so the graph carries a
@@ -265,11 +269,16 @@ class PreferenceModel(nn.Module):
         pooled = self.norm_user((memory * weights).sum(1) / weights.sum(1).clamp(min=1.0))
         if self.tokens is None:
             return memory, mask, pooled, pooled, None
-        activations, taste = self.token_mixture(history, history_label, history_mask)
-        # The user embedding: the mixed taste's coordinates, then the activations themselves.
-        coordinates = self.frozen_taste_coordinates if self.frozen_taste_coordinates is not None else self.taste_coordinates()
-        user = torch.cat([activations @ coordinates, activations], dim=-1)
+        user, taste = self.token_embedding(history, history_label, history_mask)
         return memory, mask, pooled, user, taste
+
+    def token_embedding(self, history, history_label, history_mask):
+        """(user embedding [B, 2 L_p], mixed taste [B, D + 1]) from the tokens alone: the mixed
+        taste's coordinates, then the activations themselves. The history's padded slots must be
+        zero (encode zeroes them)."""
+        activations, taste = self.token_mixture(history, history_label, history_mask)
+        coordinates = self.frozen_taste_coordinates if self.frozen_taste_coordinates is not None else self.taste_coordinates()
+        return torch.cat([activations @ coordinates, activations], dim=-1), taste
 
     def fit_user(self, history, history_label, history_mask):
         """[B, D + 1]: weights and bias minimising sum over the history of log(1 + exp(-y w.x))

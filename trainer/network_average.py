@@ -50,7 +50,11 @@ def build_model(config: ModelConfig) -> nn.Module:
     items' like rates added when `config.item_memory` (item_rates.py), the co-likes over those
     when `config.co_like_memory` (co_likes.py), the latent classes over those when
     `config.latent_class_count` (served_latent_classes.py), and the global pairwise preference
-    outside all when `config.choice_memory` (choice_prior.py)."""
+    outside all when `config.choice_memory` (choice_prior.py), and the user embedding from a
+    taste-group network when `config.group_network` (group_network.py)."""
+    if config.group_network:
+        from .group_network import WithGroupNetwork   # imported here: it builds its inner model with this function
+        return WithGroupNetwork(config)
     if config.choice_memory:
         from .choice_prior import WithChoicePrior   # imported here: it builds its inner model with this function
         return WithChoicePrior(config)
@@ -67,8 +71,8 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 
 def members_of(model: nn.Module) -> list:
-    """The networks in a model: itself, an average's members, or those of the model item rates,
-    co-likes, latent classes or the choice prior were added to."""
+    """The networks that score in a model: itself, an average's members, or those of the model item
+    rates, co-likes, latent classes or the choice prior were added to (a taste-group network's not)."""
     from .log_odds_part import without_parts   # imported here, as in build_model
     model = without_parts(model)
     return list(model.members) if isinstance(model, NetworkAverage) else [model]

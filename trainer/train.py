@@ -2,7 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
+                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
                          [--average-epochs E] [--patience P] [--networks K] [--item-rates off|auto|crossfit]
                          [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
                          [--choice-prior off|auto] [--progress]
@@ -22,6 +22,7 @@ of latent classes of users fitted by EM, each at the weight the validation users
 look-alikes, at the weight the validation users choose, then export.
 """
 import argparse
+import copy
 import dataclasses
 import datetime
 import json
@@ -43,6 +44,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
+from .group_network import WithGroupNetwork, group_config
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
@@ -164,6 +166,10 @@ parser.add_argument("--max-episodes", type=int, default=0,
 parser.add_argument("--min-episodes", type=int, default=0,
                     help="at least this many episodes per epoch (more per user for small tenants, whose preference "
                          "tokens otherwise stay half-formed; 0 = episodes-per-user alone)")
+parser.add_argument("--group-episodes", type=int, default=0, metavar="N",
+                    help="where an epoch draws fewer than N episodes (a small tenant), a second network, the taste-group "
+                         "network, trains at least N an epoch (as --min-episodes N would) and the served user embedding "
+                         "is its tokens', the scores staying the first network's (trainer/group_network.py); 0 = off")
 parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
@@ -187,6 +193,8 @@ if args.init_lr is not None and args.init_lr <= 0:
     parser.error(f"--init-lr: must be above 0, got {args.init_lr}")
 if args.token_init == "classes" and args.init:
     parser.error("--token-init classes: --init starts from a trained checkpoint's tokens; drop one of the two")
+if args.group_episodes < 0:
+    parser.error(f"--group-episodes: expected 0 (off) or a number of episodes, got {args.group_episodes}")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -229,11 +237,23 @@ dataset = read_dataset(args.data)
 train_ids, val_ids, val_n, val_users = validation_split(dataset, args.val_share, args.seed)
 # What --val-share auto came to for this tenant (data.auto_val_share), or the share given.
 val_share = val_share_for(len(dataset.users), args.val_share)
-episodes_per_user = args.episodes_per_user
-if args.min_episodes and train_ids:
-    episodes_per_user = max(episodes_per_user, -(-args.min_episodes // len(train_ids)))
-if args.max_episodes and train_ids:
-    episodes_per_user = max(1, min(episodes_per_user, -(-args.max_episodes // len(train_ids))))
+
+
+def episodes_per_user_for(least):
+    """Episodes per training user an epoch: --episodes-per-user, raised to at least `least` an
+    epoch, then held to --max-episodes an epoch."""
+    n = args.episodes_per_user
+    if least and train_ids:
+        n = max(n, -(-least // len(train_ids)))
+    if args.max_episodes and train_ids:
+        n = max(1, min(n, -(-args.max_episodes // len(train_ids))))
+    return n
+
+
+episodes_per_user = episodes_per_user_for(args.min_episodes)
+# --group-episodes: the taste-group network draws what --min-episodes N would have the scoring
+# network draw; it trains only where that is more than the scoring network draws.
+group_episodes_per_user = max(episodes_per_user, episodes_per_user_for(args.group_episodes))
 log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)} training users, "
     f"{len(val_ids)} validation users ({val_share:.0%}{', auto' if args.val_share is None else ''}; {len(val_users)} with an "
     f"EVAL-1({val_n}) history); {episodes_per_user} episodes per user")
@@ -252,6 +272,13 @@ if args.init:
         # run passes the same flags to fresh and warm runs.
         log(f"--networks {args.networks}: the --init checkpoint averages {config.networks} network(s), and fine-tuning keeps that")
     state = checkpoint["state_dict"]
+    # A checkpoint's taste-group network (group_network.py) fine-tunes beside the scoring network
+    # where this run trains one, and is dropped where it does not.
+    warm_group_state = None
+    if config.group_network:
+        config = dataclasses.replace(config, group_network=False)
+        warm_group_state = {k[len("group."):]: v for k, v in state.items() if k.startswith("group.")}
+        state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.choice_memory:
         # The choice prior is fitted again on this run's choices, last.
         config = dataclasses.replace(config, choice_memory=0, choice_weight=0.0, choice_scale=1.0)
@@ -286,6 +313,9 @@ else:
 
 # One network's design: `config` describes what is served, and grows parts after training.
 network_config = config
+if args.group_episodes and not network_config.preference_tokens:
+    parser.error("--group-episodes: the taste-group network's user embedding is its preference tokens; "
+                 + ("the --init checkpoint has none" if args.init else "--tokens 0 has none"))
 
 
 # --token-init classes: EM's classes by the users they were fitted on, fitted once for all the
@@ -317,6 +347,23 @@ def fresh_network(k, users=None):
 
 starts = ([lambda k, network=network: network for network in members_of(warm)] if args.init
           else [fresh_network] * (args.networks or 1))
+# --group-episodes: the taste-group network trains where it draws more than the scoring network,
+# after the scoring networks and before any cross-fit's, from the --init checkpoint's own where it
+# has one, else where the first scoring network starts: fresh from --seed, so it trains the weights
+# a run with --min-episodes N trains, or a copy of the warm start taken before that trains.
+group_runs = 1 if group_episodes_per_user > episodes_per_user else 0
+if not group_runs:
+    group_start = None
+elif not args.init:
+    group_start = lambda: fresh_network(0)
+elif warm_group_state is not None:
+    def group_start():
+        network = PreferenceModel(group_config(network_config))
+        network.load_state_dict(warm_group_state)
+        return network
+else:
+    warm_copy = copy.deepcopy(members_of(warm)[0])
+    group_start = lambda: warm_copy
 # The training users' rows, which the rates are counted from; a cross-fit records them.
 train_rows = sum(len(dataset.users[u]) for u in train_ids)
 # With --crossfit-carry, the --init checkpoint's cross-fit where it can be carried
@@ -331,8 +378,8 @@ if carry_why:
 # (cross_fitted_rate_weight) unless a cross-fit is carried; progress counts their epochs too.
 fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" and not carried_record else 0
 fold_epochs = args.crossfit_epochs or args.epochs
-total_epochs = len(starts) * args.epochs + fold_networks * fold_epochs
-runs = len(starts) + fold_networks
+total_epochs = (len(starts) + group_runs) * args.epochs + fold_networks * fold_epochs
+runs = len(starts) + group_runs + fold_networks
 vectors = dataset.vectors
 # Cosine similarity for --hard-negatives is a product of unit rows.
 unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
@@ -342,16 +389,20 @@ totals = {"episodes": 0, "epoch_seconds": []}
 
 
 # ------------------------------------------------------------------------------ train
-def train_network(model, rng, k, users, named="", epochs=None, epochs_before=None):
-    """Trains a network on `users` for `epochs` (default --epochs) as run k of `runs`; (its kept
-    weights, the figures of the epoch kept, each epoch's figures). Progress counts epochs over all
-    the runs (`epochs_before` this one; default k x --epochs), so the job's view moves on from one
-    to the next. `named` prefixes its log lines. Runs before the fold networks' (k < len(starts))
-    are the --init checkpoint's networks where there is one, trained at --init-lr."""
+def train_network(model, rng, k, users, named="", epochs=None, epochs_before=None, per_user=None, warm=None):
+    """Trains a network on `users` for `epochs` (default --epochs), `per_user` episodes per user an
+    epoch (default the scoring network's), as run k of `runs`; (its kept weights, the figures of the
+    epoch kept, each epoch's figures). Progress counts epochs over all the runs (`epochs_before`
+    this one; default k x --epochs), so the job's view moves on from one to the next. `named`
+    prefixes its log lines. A warm-started network trains at --init-lr: the runs before the fold
+    networks' (k < len(starts)) are the --init checkpoint's networks where there is one, and `warm`
+    says so for any other run."""
     epochs = epochs or args.epochs
     epochs_before = k * args.epochs if epochs_before is None else epochs_before
-    steps_per_epoch = max(1, len(users) * episodes_per_user // args.batch)
-    lr = args.init_lr if args.init_lr is not None and k < len(starts) else args.lr
+    per_user = per_user or episodes_per_user
+    steps_per_epoch = max(1, len(users) * per_user // args.batch)
+    warm = (k < len(starts) and bool(args.init)) if warm is None else warm
+    lr = args.init_lr if args.init_lr is not None and warm else args.lr
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
@@ -363,7 +414,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
         model.train()
         episodes = []
         for user in users:
-            for _ in range(episodes_per_user):
+            for _ in range(per_user):
                 # Drawn only when asked for, so that runs without it train as they did.
                 pairs_of_prompts = bool(args.prompt_pairs) and rng.random() < args.prompt_pairs
                 hard = unit_vectors if args.hard_negatives and rng.random() < args.hard_negatives else None
@@ -454,6 +505,21 @@ else:
     history = trained[0][2]
     shown = [f"{b['val_pairwise']:.2f}" if b["val_pairwise"] is not None else "none" for b in [best, *(b for _, b, _ in trained)]]
     log(f"average of {len(trained)} networks: validation pairwise {shown[0]} (the networks: {', '.join(shown[1:])})")
+group_network, group_record = None, None
+if group_runs:
+    # Seeded as fresh_network seeds the first network, so a fresh one draws the dropout of a run with --min-episodes N.
+    torch.manual_seed(args.seed)
+    group_network, group_best, _ = train_network(group_start(), np.random.default_rng(args.seed), len(starts), train_ids,
+                                                 "taste-group network ", args.epochs, len(starts) * args.epochs,
+                                                 per_user=group_episodes_per_user, warm=bool(args.init))
+    group_record = {"episodes_per_user": group_episodes_per_user, "epoch": group_best.get("epoch"),
+                    "val_pairwise": group_best["val_pairwise"], "selected_by": group_best["selected_by"],
+                    "started_from": ("fresh" if not args.init else "the --init checkpoint's taste-group network"
+                                     if warm_group_state is not None else "the --init checkpoint's scoring network"),
+                    "why": f"an epoch of the scoring network draws {episodes_per_user} episodes per user, fewer than "
+                           f"--group-episodes {args.group_episodes} asks of {len(train_ids)} training users"}
+    log(f"taste-group network: {group_episodes_per_user} episodes per user, epoch {group_best.get('epoch')} kept "
+        f"(validation pairwise {group_best['val_pairwise']}); the served user embedding is its tokens'")
 # ----------------------------------------------------------------------- save and export
 ensemble = None
 if args.ensemble != "off":
@@ -505,11 +571,12 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
     for f, (held_out, users) in enumerate(zip(folds, fold_users)):
         held = set(held_out)
         others = [u for u in train_ids if u not in held]
-        k = len(starts) + f
+        k = len(starts) + group_runs + f
         # Seeds no network of any --seed or --networks uses (network k of a run uses seed + 1000 k).
         run_seed = args.seed + 1000 * (100 + f)
         network, kept, _ = train_network(fresh_network(100 + f, others), np.random.default_rng(run_seed), k, others,
-                                         f"cross-fit {f + 1}/{fold_networks} ", fold_epochs, len(starts) * args.epochs + f * fold_epochs)
+                                         f"cross-fit {f + 1}/{fold_networks} ", fold_epochs,
+                                         (len(starts) + group_runs) * args.epochs + f * fold_epochs)
         if ensemble is not None:
             w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
             network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])
@@ -576,7 +643,11 @@ if args.choice_prior != "off":
     record_served_figures(model, choice_prior, bool(config.choice_memory))
     log(f"choice prior: weight {choice_prior['weight']} from {choice_prior['choices']} training choices "
         f"({choice_prior['selected_by']})")
-# Training time counts every network trained, the cross-fit's included.
+if group_network is not None:
+    # Last: every part above scores, and the taste-group network only gives the user embedding.
+    model = WithGroupNetwork.of(model, group_network)
+    config = model.config
+# Training time counts every network trained, the cross-fit's and the taste-group network's included.
 episodes_seen, train_seconds = totals["episodes"], sum(totals["epoch_seconds"])
 trained_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 metrics = {
@@ -607,6 +678,8 @@ metrics = {
     "latent_classes": latent_classes,
     "choice_prior": choice_prior,
     "average_epochs": args.average_epochs or None,
+    # None where no taste-group network was trained (--group-episodes off, or an epoch draws enough).
+    "group_network": group_record,
 }
 checkpoint = {
     "config": config.to_dict(),

@@ -1,0 +1,65 @@
+"""The taste-group network (issue 14, session 42): a small tenant's user embedding from a second
+network trained on more episodes than the network that scores.
+
+The preference tokens that group users form only after about 200,000 training episodes
+(docs/taste-groups.md; the nightly's TRAINING_MIN_EPISODES), while a tenant of a few hundred
+users scores best after 20,000-40,000 and worse the longer it trains: on MovieLens a network
+drawing at least 9,600 episodes an epoch scored -1.52 ± 0.61 pairwise against one drawing its
+natural 8 a user (docs/preference-model.md, "Session 38" and "Session 42"). One network cannot
+serve both, so where the minimum binds the trainer trains two: the scores are the first's, the
+user embedding (similar users, taste groups) the second's.
+
+The model stays one module under the ONNX contract: logits from `inner` (anything build_model
+builds), the user embedding from `group`'s tokens alone (PreferenceModel.token_embedding: the
+history against each token's taste, no attention), so serving adds a product of the history
+with L_p tastes, not a second network's pass.
+"""
+import dataclasses
+
+import torch.nn as nn
+
+from .model import ModelConfig, PreferenceModel
+
+
+def group_config(config: ModelConfig) -> ModelConfig:
+    """The taste-group network's config: the served network's shape and tokens, and none of the
+    parts that only move scores (the regression, the floor, the served parts)."""
+    return ModelConfig(embedding_dim=config.embedding_dim, width=config.width, heads=config.heads,
+                       encoder_layers=config.encoder_layers, decoder_layers=config.decoder_layers,
+                       preference_tokens=config.preference_tokens, dropout=config.dropout,
+                       token_attention=config.token_attention)
+
+
+class WithGroupNetwork(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if not config.group_network:
+            raise ValueError("group_network: WithGroupNetwork is the model with a taste-group network; got a config without one")
+        if not config.preference_tokens:
+            raise ValueError("group_network: the taste-group network's embedding is its preference tokens; got preference_tokens 0")
+        from .network_average import build_model   # imported here: build_model builds this class
+        self.config = config
+        self.inner = build_model(dataclasses.replace(config, group_network=False))
+        self.group = PreferenceModel(group_config(config))
+
+    def forward(self, history, history_label, history_mask, candidates):
+        logits, _ = self.inner(history, history_label, history_mask, candidates)
+        # As encode does: padded slots may hold anything, and a token's fit must not read them.
+        history = history.masked_fill(~history_mask.unsqueeze(-1), 0.0)
+        user, _ = self.group.token_embedding(history, history_label, history_mask)
+        return logits, user
+
+    @classmethod
+    def of(cls, model: nn.Module, group: PreferenceModel):
+        """`model` (anything build_model builds) with `group`'s user embedding: copies of both."""
+        out = cls(dataclasses.replace(model.config, group_network=True))
+        out.inner.load_state_dict(model.state_dict())
+        wanted = out.group.state_dict().keys()
+        # A network trained with --global-floor or --user-fit carries scorers the embedding never reads.
+        out.group.load_state_dict({k: v for k, v in group.state_dict().items() if k in wanted})
+        return out.eval()
+
+
+def split(model: nn.Module):
+    """(the scoring model, the taste-group network or None)."""
+    return (model.inner, model.group) if isinstance(model, WithGroupNetwork) else (model, None)

@@ -1,0 +1,143 @@
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+from trainer.export import load_checkpoint
+from trainer.group_network import WithGroupNetwork, group_config, split
+from trainer.model import ModelConfig, PreferenceModel
+from trainer.network_average import build_model, members_of
+from trainer.tests.helpers import onnx_metadata, rebuilds_alike, small_network, taste_world, trainer_refusing
+
+
+def inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    history = torch.randn(2, 5, 6, generator=g)
+    labels = torch.tensor([[1, 0, 1, 0, 1], [0, 1, 1, 0, 0]])
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    return history, labels, mask, torch.randn(2, 4, 6, generator=g)
+
+
+class TheModule(unittest.TestCase):
+    def setUp(self):
+        self.scoring, self.group = small_network(0), small_network(1)
+        self.model = WithGroupNetwork.of(self.scoring, self.group)
+
+    def test_scores_are_the_scoring_networks_and_the_embedding_the_group_networks(self):
+        x = inputs()
+        with torch.no_grad():
+            logits, user = self.model(*x)
+            self.assertTrue(torch.equal(logits, self.scoring(*x)[0]))
+            self.assertTrue(torch.allclose(user, self.group(*x)[1], atol=1e-6))
+            self.assertFalse(torch.allclose(user, self.scoring(*x)[1], atol=1e-3))
+
+    def test_padded_slots_never_reach_the_embedding(self):
+        history, labels, mask, candidates = inputs()
+        poisoned = history.clone()
+        poisoned[1, 3:] = float("nan")
+        with torch.no_grad():
+            user = self.model(poisoned, labels, mask, candidates)[1]
+            self.assertTrue(torch.isfinite(user).all())
+            self.assertTrue(torch.allclose(user, self.model(history, labels, mask, candidates)[1]))
+
+    def test_a_checkpoint_rebuilds_it_and_the_parts_see_the_scoring_network_only(self):
+        self.assertTrue(self.model.config.group_network)
+        self.assertTrue(rebuilds_alike(self.model))
+        self.assertIsInstance(build_model(self.model.config), WithGroupNetwork)
+        self.assertEqual(members_of(self.model), [self.model.inner])
+        self.assertEqual(split(self.model), (self.model.inner, self.model.group))
+        self.assertEqual(split(self.scoring), (self.scoring, None))
+
+    def test_the_group_config_keeps_the_shape_and_drops_what_only_scores(self):
+        config = ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1, preference_tokens=3, user_fit_steps=20,
+                             regression_weight=0.4, global_floor=True, item_memory=5, token_attention="cross")
+        self.assertEqual(group_config(config), ModelConfig(embedding_dim=6, width=16, heads=2, encoder_layers=1,
+                                                           preference_tokens=3, token_attention="cross"))
+
+    def test_refused_without_tokens_and_inside_a_network(self):
+        with self.assertRaisesRegex(ValueError, "preference_tokens 0"):
+            WithGroupNetwork(ModelConfig(embedding_dim=6, preference_tokens=0, group_network=True))
+        with self.assertRaisesRegex(ValueError, "group_network"):
+            PreferenceModel(ModelConfig(embedding_dim=6, group_network=True))
+
+
+def train(root, data, out, *flags):
+    """(out dir, stdout, metrics.json) of the trainer on root/data: a small network, 2 epochs of 8
+    episodes per user (batch 32, so a run takes more than OneCycleLR's shortest schedule)."""
+    done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, data), "--out", os.path.join(root, out),
+                           "--epochs", "2", "--width", "16", "--layers", "1", "--tokens", "3", "--batch", "32",
+                           "--max-episodes", "2000", "--val-share", "0.3", "--progress", *flags],
+                          check=True, capture_output=True, text=True)
+    with open(os.path.join(root, out, "metrics.json")) as f:
+        return os.path.join(root, out), done.stdout, json.load(f)
+
+
+def outputs(out):
+    """The saved model's (logits, user embedding) on fixed inputs of dimension 8."""
+    model, _ = load_checkpoint(os.path.join(out, "ckpt.pt"))
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(2, 6, 8, generator=g), torch.tensor([[1, 0] * 3] * 2), torch.ones(2, 6, dtype=torch.bool),
+         torch.randn(2, 5, 8, generator=g))
+    with torch.no_grad():
+        return model.eval()(*x)
+
+
+class TheTrainer(unittest.TestCase):
+    """--group-episodes N on 84 training users: 8 episodes a user (672 an epoch) is fewer than 1,200."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp()
+        taste_world(os.path.join(cls.root, "data"), users=120, seed=5)
+        cls.out, cls.stdout, cls.metrics = train(cls.root, "data", "both", "--group-episodes", "1200")
+
+    def test_scores_as_one_network_does_and_embeds_as_the_minimum_would(self):
+        plain, _, _ = train(self.root, "data", "plain")
+        least, _, _ = train(self.root, "data", "least", "--min-episodes", "1200")
+        logits, user = outputs(self.out)
+        self.assertTrue(torch.equal(logits, outputs(plain)[0]))
+        self.assertTrue(torch.equal(user, outputs(least)[1]))
+        self.assertFalse(torch.equal(user, outputs(plain)[1]))
+        self.assertEqual(onnx_metadata(os.path.join(self.out, "model.onnx"))["user_embedding_from"], "taste-group network")
+        self.assertEqual(onnx_metadata(os.path.join(plain, "model.onnx"))["user_embedding_from"], "scoring network")
+
+    def test_says_what_it_trained_and_why_and_progress_counts_it(self):
+        group = self.metrics["group_network"]
+        self.assertEqual((group["episodes_per_user"], group["started_from"]), (15, "fresh"))
+        self.assertIn("8 episodes per user, fewer than --group-episodes 1200 asks of 84 training users", group["why"])
+        self.assertEqual(self.metrics["episodes_per_user"], 8)
+        progress = [json.loads(line)["progress"] for line in self.stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual((progress[-1]["epoch"], {p["epochs"] for p in progress}), (4, {4}))
+        self.assertEqual({p.get("network") for p in progress if p["epoch"] > 2}, {2})
+
+    def test_a_fine_tune_trains_the_checkpoints_group_network_on_and_drops_it_when_not_asked(self):
+        init = os.path.join(self.out, "ckpt.pt")
+        tuned, _, metrics = train(self.root, "data", "tuned", "--group-episodes", "1200", "--init", init)
+        self.assertEqual(metrics["group_network"]["started_from"], "the --init checkpoint's taste-group network")
+        self.assertTrue(torch.load(os.path.join(tuned, "ckpt.pt"))["config"]["group_network"])
+        _, _, metrics = train(self.root, "data", "dropped", "--init", init)
+        self.assertIsNone(metrics["group_network"])
+        self.assertFalse(torch.load(os.path.join(self.root, "dropped", "ckpt.pt"))["config"]["group_network"])
+        # A warm start with no taste-group network of its own lends it the scoring network's weights.
+        _, _, metrics = train(self.root, "data", "lent", "--group-episodes", "1200", "--init", os.path.join(self.root, "dropped", "ckpt.pt"))
+        self.assertEqual(metrics["group_network"]["started_from"], "the --init checkpoint's scoring network")
+
+    def test_none_where_the_scoring_network_draws_enough(self):
+        _, stdout, metrics = train(self.root, "data", "enough", "--group-episodes", "600")
+        self.assertIsNone(metrics["group_network"])
+        self.assertNotIn("taste-group network", stdout)
+
+    def test_refused_without_tokens_and_below_zero(self):
+        done = trainer_refusing("--tokens", "0", "--group-episodes", "1000")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--group-episodes: the taste-group network's user embedding is its preference tokens; --tokens 0 has none", done.stderr)
+        done = trainer_refusing("--group-episodes", "-1")
+        self.assertIn("--group-episodes: expected 0 (off) or a number of episodes, got -1", done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
