@@ -62,11 +62,16 @@ export interface TrainingConfig {
   fineTuneEpochs: number;
   /** Episodes per epoch at most: bounds the time a large tenant takes. */
   maxEpisodesPerEpoch: number;
-  /**
-   * Episodes per epoch at least (more per user for a small tenant): with 8 per user, a tenant
-   * of 1,000 users stopped training before its preference tokens had formed (docs/taste-groups.md).
-   */
+  /** Episodes per epoch at least for the network that scores (more per user for a small tenant); 0: its natural 8 a user. */
   minEpisodesPerEpoch: number;
+  /**
+   * Episodes per epoch at least for the network whose preference tokens give the user embedding
+   * (similar users, taste groups): where the scoring network draws fewer, a second network, the
+   * taste-group network, trains this many (trainer --group-episodes). With 8 per user, a tenant
+   * of 1,000 users stopped training before its tokens had formed (docs/taste-groups.md), while a
+   * small tenant scores best at 8 per user (docs/preference-model.md, session 42). 0: one network.
+   */
+  groupEpisodesPerEpoch: number;
   /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */
   minUsers: number;
   minHeldOutUsers: number;
@@ -300,10 +305,13 @@ export function loadConfig(env: Env = process.env): Config {
       epochs: integer(env, 'TRAINING_EPOCHS', 20, 1, 1000),
       fineTuneEpochs: integer(env, 'TRAINING_FINE_TUNE_EPOCHS', 3, 1, 1000),
       maxEpisodesPerEpoch: integer(env, 'TRAINING_MAX_EPISODES', 30_000, 100, 100_000_000),
+      // 0: the scoring network draws its natural 8 episodes a user, which served MovieLens 1.52
+      // pairwise better than 9,600 an epoch did (docs/preference-model.md, sessions 38 and 42).
+      minEpisodesPerEpoch: integer(env, 'TRAINING_MIN_EPISODES', 0, 0, 100_000_000),
       // 9,600 x 20 epochs: the 192,000 episodes a small tenant drew at 8 x 24,000, which its
-      // preference tokens need to form (taste groups, docs/taste-groups.md); without a minimum
-      // the six-group world grouped with ARI 0.67.
-      minEpisodesPerEpoch: integer(env, 'TRAINING_MIN_EPISODES', 9_600, 0, 100_000_000),
+      // preference tokens need to form (taste groups, docs/taste-groups.md); without them the
+      // six-group world grouped with ARI 0.67. A small tenant's taste-group network draws them.
+      groupEpisodesPerEpoch: integer(env, 'TRAINING_GROUP_EPISODES', 9_600, 0, 100_000_000),
       minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
       minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
       heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),

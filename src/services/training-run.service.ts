@@ -33,6 +33,7 @@ export type TrainingRunSettings = Pick<
   | 'fineTuneEpochs'
   | 'maxEpisodesPerEpoch'
   | 'minEpisodesPerEpoch'
+  | 'groupEpisodesPerEpoch'
   | 'minUsers'
   | 'minHeldOutUsers'
   | 'heldOutPercent'
@@ -124,6 +125,8 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.maxEpisodesPerEpoch),
         '--min-episodes',
         String(s.minEpisodesPerEpoch),
+        '--group-episodes',
+        String(s.groupEpisodesPerEpoch),
         '--progress',
         '--quiet',
         // The best design measured (docs/preference-model.md, issue 14): the user's sequence

@@ -41,9 +41,17 @@ describe('per-tenant models and the nightly fine-tune', () => {
   let tenantStore: string;
   let closeScorer: () => Promise<void>;
 
+  // Each tenant here is small for a taste-group network of 2,400 episodes an epoch (its scoring
+  // network draws 8 a user from about 216 training users), so the nightly trains one as it does
+  // for a small tenant at TRAINING_GROUP_EPISODES' default.
   const runJobs = async (env: Record<string, string> = {}) => {
     await jobs?.runner.stop();
-    jobs = await startTestJobs(api.services, api.db, db.appUrl, { TENANT_MODEL_STORE: tenantStore, MODEL_STORE: baseStore, ...env });
+    jobs = await startTestJobs(api.services, api.db, db.appUrl, {
+      TENANT_MODEL_STORE: tenantStore,
+      MODEL_STORE: baseStore,
+      TRAINING_GROUP_EPISODES: '2400',
+      ...env,
+    });
   };
   const run = async (t: TestTenant, id: string) =>
     (await api.gql(t.adminKey, `query($id: ID!) { trainingRun(id: $id) { ${RUN_FIELDS} } }`, { id })).data?.trainingRun;
@@ -152,10 +160,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
           status: 'SUCCEEDED',
           trigger: 'SCHEDULE',
           stage: null,
-          // 8 epochs of the served network, then 8 of the one fold network that weighs the item
-          // rates on users it never trained on (trainer --item-rates crossfit --crossfit-networks 1).
-          epoch: 16,
-          epochs: 16,
+          // 8 epochs of the served network, 8 of the taste-group network (trainer --group-episodes),
+          // then 8 of the one fold network that weighs the item rates on users it never trained
+          // on (trainer --item-rates crossfit --crossfit-networks 1).
+          epoch: 24,
+          epochs: 24,
           attempts: 1,
           modelVersion: { version: 1, status: 'PROMOTED' },
         });
@@ -172,6 +181,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
         // fold network's users reject it (then at theirs, which may be 0: no rates served).
         const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(dir, '1', 'model.onnx'))));
         expect(metadata.token_attention).toBe('cross');
+        // Its user embedding (similar users, taste groups) is the taste-group network's tokens'.
+        expect(metadata.user_embedding_from).toBe('taste-group network');
         const weight = Number(metadata.regression_weight);
         expect(weight).toBeGreaterThan(0);
         expect(weight).toBeLessThanOrEqual(1);
@@ -211,9 +222,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const promoted = (await serving(c)).servingModel;
     expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: 'base-1', status: 'PROMOTED' });
     // A first model, even one started from the base model, cross-fits the tenant's own items (8
-    // epochs, then the fold network's 8): the nightly carries a cross-fit from the tenant's own
-    // versions only, since the base model's weighed another tenant's.
-    expect(done).toMatchObject({ epoch: 16, epochs: 16 });
+    // epochs, the taste-group network's 8, then the fold network's 8): the nightly carries a
+    // cross-fit from the tenant's own versions only, since the base model's weighed another tenant's.
+    expect(done).toMatchObject({ epoch: 24, epochs: 24 });
     const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(c.id), '1', 'model.onnx'))));
     expect(metadata.item_rates).toMatch(/each scored by a network trained without them \(1 of 2 folds\)/);
     expect(promoted.evaluation.serving.pairwise).toBeLessThan(promoted.evaluation.candidate.pairwise);
@@ -274,10 +285,12 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const next = await finished(a, (await startTraining(a)).id);
     expect(next).toMatchObject({ status: 'SUCCEEDED', modelVersion: { version: 3, status: 'PROMOTED' } });
     // A fine-tune of the tenant's own model on the same users carries version 1's cross-fit of
-    // the item rates (trainer --crossfit-carry): its 2 epochs and no fold network.
-    expect(next).toMatchObject({ epoch: 2, epochs: 2 });
+    // the item rates (trainer --crossfit-carry): its 2 epochs and its taste-group network's 2, and
+    // no fold network.
+    expect(next).toMatchObject({ epoch: 4, epochs: 4 });
     const carried = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(a.id), '3', 'model.onnx'))));
     expect(carried.item_rates).toMatch(/^carried from the --init checkpoint's cross-fit: /);
+    expect(carried.user_embedding_from).toBe('taste-group network');
     const v3 = (await serving(a)).servingModel;
     expect(v3).toMatchObject({ version: 3, parentVersion: 1, startedFrom: 'version 1', promotedBy: 'GATE' });
     expect(v3.evaluation.versusServing.standardError).toBeGreaterThan(0);

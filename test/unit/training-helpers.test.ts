@@ -58,9 +58,11 @@ describe('training settings', () => {
     expect(loadConfig({}).training).toMatchObject({
       cron: '0 3 * * *',
       // A first model's schedule is the accuracy benches' (docs/preference-model.md, session 38):
-      // 20 epochs, and for a small tenant the 192,000 episodes its tokens need (20 x 9,600).
+      // 20 epochs of the tenant's natural episodes, and for a small tenant a taste-group network
+      // of the 192,000 episodes its tokens need (20 x 9,600; session 42).
       epochs: 20,
-      minEpisodesPerEpoch: 9600,
+      minEpisodesPerEpoch: 0,
+      groupEpisodesPerEpoch: 9600,
       fineTuneEpochs: 3,
       minUsers: 50,
       minHeldOutUsers: 20,
