@@ -13,13 +13,15 @@ score best on the held-out validation users under EVAL-1 (an epoch's accuracy, o
 --select-window its mean with the epochs before; with --average-epochs the moving average of
 the weights is what is validated and kept; with --patience P a network stops once P epochs in a
 row have not beaten the epoch kept; with --networks K, K networks each so and their
-logits averaged), then (with --ensemble) the per-user regression averaged in at the weight the
+logits averaged; with --group-episodes N, where an epoch draws fewer than N, a taste-group
+network of N an epoch whose tokens give the user embedding), then (with --ensemble) the per-user regression averaged in at the weight the
 validation users choose, then (with --item-rates) the remembered items' like rates added (with
 crossfit, weighted by networks trained on part of the users and scoring the rest), then (with
 --co-likes) each candidate's co-likes with the history, then (with --latent-classes) the log-odds
 of latent classes of users fitted by EM, each at the weight the validation users choose, then (with
 --choice-prior, where users made choices) the global pairwise preference judged against
-look-alikes, at the weight the validation users choose, then export.
+look-alikes, at the weight the validation users choose, then (with a taste-group network) its
+tokens as the user embedding, then export.
 """
 import argparse
 import copy
