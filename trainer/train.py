@@ -490,6 +490,10 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
 
 
 progress(epoch=0, epochs=total_epochs)
+# The dropout the first network draws from here: the taste-group network draws it again, so it
+# trains what a run with --min-episodes N trains, from a warm start too (whose building drew from
+# the generator before this point).
+dropout_at_start = torch.get_rng_state()
 trained = [train_network(start(k), np.random.default_rng(args.seed + 1000 * k), k, train_ids,
                          f"network {k + 1}/{len(starts)} " if len(starts) > 1 else "")
            for k, start in enumerate(starts)]
@@ -509,8 +513,7 @@ else:
     log(f"average of {len(trained)} networks: validation pairwise {shown[0]} (the networks: {', '.join(shown[1:])})")
 group_network, group_record = None, None
 if group_runs:
-    # Seeded as fresh_network seeds the first network, so a fresh one draws the dropout of a run with --min-episodes N.
-    torch.manual_seed(args.seed)
+    torch.set_rng_state(dropout_at_start)
     group_network, group_best, _ = train_network(group_start(), np.random.default_rng(args.seed), len(starts), train_ids,
                                                  "taste-group network ", args.epochs, len(starts) * args.epochs,
                                                  per_user=group_episodes_per_user, warm=bool(args.init))

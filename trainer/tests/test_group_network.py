@@ -122,9 +122,13 @@ class TheTrainer(unittest.TestCase):
         _, _, metrics = train(self.root, "data", "dropped", "--init", init)
         self.assertIsNone(metrics["group_network"])
         self.assertFalse(torch.load(os.path.join(self.root, "dropped", "ckpt.pt"))["config"]["group_network"])
-        # A warm start with no taste-group network of its own lends it the scoring network's weights.
-        _, _, metrics = train(self.root, "data", "lent", "--group-episodes", "1200", "--init", os.path.join(self.root, "dropped", "ckpt.pt"))
+        # A warm start with no taste-group network of its own (the base model, say) lends it the
+        # scoring network's weights, and it trains what --min-episodes would have trained from there.
+        base = os.path.join(self.root, "dropped", "ckpt.pt")
+        lent, _, metrics = train(self.root, "data", "lent", "--group-episodes", "1200", "--init", base)
         self.assertEqual(metrics["group_network"]["started_from"], "the --init checkpoint's scoring network")
+        least, _, _ = train(self.root, "data", "least-from-base", "--min-episodes", "1200", "--init", base)
+        self.assertTrue(torch.equal(outputs(lent)[1], outputs(least)[1]))
 
     def test_none_where_the_scoring_network_draws_enough(self):
         _, stdout, metrics = train(self.root, "data", "enough", "--group-episodes", "600")
