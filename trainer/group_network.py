@@ -2,7 +2,7 @@
 network trained on more episodes than the network that scores.
 
 The preference tokens that group users form only after about 200,000 training episodes
-(docs/taste-groups.md; the nightly's TRAINING_MIN_EPISODES), while a tenant of a few hundred
+(docs/taste-groups.md; the nightly's TRAINING_GROUP_EPISODES), while a tenant of a few hundred
 users scores best after 20,000-40,000 and worse the longer it trains: on MovieLens a network
 drawing at least 9,600 episodes an epoch scored -1.52 ± 0.61 pairwise against one drawing its
 natural 8 a user (docs/preference-model.md, "Session 38" and "Session 42"). One network cannot

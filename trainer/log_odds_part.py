@@ -14,6 +14,7 @@ import dataclasses
 import torch
 import torch.nn as nn
 
+from .group_network import split
 from .model import ModelConfig
 
 
@@ -91,7 +92,6 @@ class LogOddsPart(nn.Module):
 
 def without_parts(model: nn.Module) -> nn.Module:
     """The model every part was added to: one network or their average (without a taste-group network)."""
-    from .group_network import split   # imported here: group_network imports build_model, which imports this
     model, _ = split(model)
     while isinstance(model, LogOddsPart):
         model = model.inner
