@@ -49,6 +49,7 @@ from .item_rates import MAX_WEIGHT, add_item_rates
 from .group_network import WithGroupNetwork, group_config
 from .kernels import cpu_kernels
 from .network_average import NetworkAverage, build_model, members_of
+from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
@@ -407,7 +408,7 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
     lr = args.init_lr if args.init_lr is not None and warm else args.lr
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
+    scheduler = one_cycle(optimizer, lr, epochs * steps_per_epoch)
     average = WeightAverage(model, args.average_epochs, steps_per_epoch) if args.average_epochs else None
     history = []
     best = {"val_pairwise": -1.0}
