@@ -376,6 +376,20 @@ def collate(episodes: list, vectors: np.ndarray):
     return history, labels, mask, pos, neg, pair_mask, single_mask
 
 
+def first_slots(episodes: list, width: int):
+    """(likes, dislikes) [B, width] bool: where each episode's target like / dislike first appears
+    in its pairs. sample_episode cycles its targets to fill the pairs, so a like can fill several."""
+    likes = np.zeros((len(episodes), width), bool)
+    dislikes = np.zeros((len(episodes), width), bool)
+    for b, e in enumerate(episodes):
+        for marks, items in ((likes, e.pos), (dislikes, e.neg)):
+            seen = set()
+            for i, item in enumerate(items):
+                marks[b, i] = int(item) not in seen
+                seen.add(int(item))
+    return likes, dislikes
+
+
 def split_users(users: list, share: float, seed: int):
     """Splits user ids into (train, validation) with a seeded shuffle; validation users are never trained on."""
     order = np.random.default_rng(seed).permutation(len(users))

@@ -364,6 +364,39 @@ def contrastive_loss(logits_pos, logits_neg, pair_mask):
     return l_plus + l_minus
 
 
+def contrastive_list_loss(logits_pos, logits_neg, pair_mask, single_mask, like_first, dislike_first):
+    """L_CP with each target like set against every target dislike of its episode at once, a
+    softmax of one like over the dislikes (L+ = -log e^M+(z_pos) / (e^M+(z_pos) + sum_j
+    e^M+(z_neg_j))), and each dislike against every like for M- (L-). With one dislike it is the
+    paper's pairwise L+ exactly; with three it is the choice top-1 ranks (1 like against 3
+    dislikes). `like_first` / `dislike_first` mark each target's first slot (the episodes cycle
+    their targets to fill the pairs), so a target counts once. Pairs that are the user's own
+    choices (pair_mask but not single_mask) stay pairs: a choice's loser is not a dislike of
+    the other prompts' winners."""
+    singles = pair_mask & single_mask
+    likes, dislikes = singles & like_first, singles & dislike_first
+    # d[b, i, j] = M+(neg_j) - M+(pos_i): the like's margin to lose against each dislike.
+    d_plus = logits_neg[..., 0].unsqueeze(1) - logits_pos[..., 0].unsqueeze(2)
+    d_minus = logits_pos[..., 1].unsqueeze(1) - logits_neg[..., 1].unsqueeze(2)
+    l_plus = _against_all(d_plus, dislikes)[likes]
+    l_minus = _against_all(d_minus, likes)[dislikes]
+    choices = pair_mask & ~single_mask
+    pair_plus = -F.logsigmoid(logits_pos[..., 0] - logits_neg[..., 0])[choices]
+    pair_minus = -F.logsigmoid(logits_neg[..., 1] - logits_pos[..., 1])[choices]
+    plus, minus = torch.cat([l_plus, pair_plus]), torch.cat([l_minus, pair_minus])
+    if plus.numel() == 0:
+        return logits_pos.sum() * 0.0
+    return plus.mean() + minus.mean()
+
+
+def _against_all(margins, others):
+    """log(1 + sum_j e^margins[b, i, j]) over the j that `others` [B, P] marks: each row's loss
+    against all of them at once (-log of its softmax share)."""
+    masked = margins.masked_fill(~others.unsqueeze(1), float("-inf"))
+    zero = torch.zeros_like(margins[..., :1])
+    return torch.logsumexp(torch.cat([zero, masked], dim=-1), dim=-1)
+
+
 def preference_score(logits):
     """Q = softmax(logits)[..., 0], the probability of like; ranks candidates."""
     return torch.softmax(logits, dim=-1)[..., 0]

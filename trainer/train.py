@@ -35,11 +35,11 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from .data import (HISTORY_DRAWS, choose_history_size, collate, eval_users, parse_val_share, read_dataset, sample_episode,
+from .data import (HISTORY_DRAWS, choose_history_size, collate, eval_users, first_slots, parse_val_share, read_dataset, sample_episode,
                    subset, val_share_for, validation_split)
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
-from .model import ModelConfig, PreferenceModel, base_loss, contrastive_loss
+from .model import ModelConfig, PreferenceModel, base_loss, contrastive_list_loss, contrastive_loss
 from .compare import global_weights_sampled
 from .ensemble import attach_regression, choose_weight, fit_regression, weight_users
 from .choice_prior import add_choice_prior
@@ -67,6 +67,10 @@ parser.add_argument("--token-init", choices=["random", "classes"], default="rand
                     help="random: the preference tokens' tastes start random; classes: they start as EM's latent classes "
                          "(trainer/latent_classes.py, one per token) fitted on the users the network trains on "
                          "(trainer/token_init.py)")
+parser.add_argument("--cp-form", choices=["pairs", "list"], default="pairs",
+                    help="pairs: L_CP over each episode's target pairs (the paper's); list: each target like against "
+                         "every target dislike of its episode at once, and each dislike against every like (a softmax; "
+                         "model.contrastive_list_loss)")
 parser.add_argument("--cp-weight", type=float, default=1.0, help="weight of L_CP in the loss (L_base + w (L+ + L-)); the paper's is 1")
 parser.add_argument("--global-floor", action="store_true",
                     help="a global scorer (started from the logistic regression on the training labels) as the floor, "
@@ -441,7 +445,12 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
             logits_pos, logits_neg = logits[:, :P], logits[:, P:]
             loss = base_loss(logits_pos, logits_neg, single_mask)
             if args.loss == "all":
-                loss = loss + args.cp_weight * contrastive_loss(logits_pos, logits_neg, pair_mask)
+                if args.cp_form == "list":
+                    like_first, dislike_first = (torch.from_numpy(x).to(args.device) for x in first_slots(batch, P))
+                    cp = contrastive_list_loss(logits_pos, logits_neg, pair_mask, single_mask, like_first, dislike_first)
+                else:
+                    cp = contrastive_loss(logits_pos, logits_neg, pair_mask)
+                loss = loss + args.cp_weight * cp
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -670,6 +679,7 @@ metrics = {
     "val_share": {"share": round(val_share, 4), "held_out": len(val_ids), "selected_by": "auto" if args.val_share is None else "--val-share"},
     "episodes_per_user": episodes_per_user,
     "loss": args.loss,
+    "cp_form": args.cp_form if args.loss == "all" else None,
     "choices_as_choices": args.choices_as_choices,
     "history_draw": args.history_draw,
     "lr": args.lr,
