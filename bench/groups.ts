@@ -40,6 +40,12 @@ const QUERIES = Number(values.queries);
 const GROUPS = 6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+// The nightly's settings this run changed (the jobs process inherits them): the printed command
+// and the training row name them, so a run with TRAINING_TRAINER_ARGS='--seed 1' says so.
+const trainingEnv = Object.entries(process.env)
+  .filter(([name, value]) => name.startsWith('TRAINING_') && value !== undefined)
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([name, value]) => `${name}=${/^[\w.,:/=+-]*$/.test(value!) ? value : `'${value!.replace(/'/g, `'\\''`)}'`}`);
 const log = (...a: unknown[]) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -219,7 +225,7 @@ async function main() {
       }
       const e = snapshot.run.modelVersion.evaluation;
       rows.push([
-        'six groups: training and promotion (the nightly job, its defaults)',
+        `six groups: training and promotion (the nightly job, ${trainingEnv.length ? trainingEnv.join(' ') : 'its defaults'})`,
         `${((Date.now() - trainedAt) / 60_000).toFixed(1)} min`,
         `${snapshot.run.epochs} epochs; held-out pairwise ${e.candidate.pairwise.toFixed(1)} against the global baseline's ${e.globalBaseline.pairwise.toFixed(1)}`,
       ]);
@@ -244,7 +250,7 @@ async function main() {
   console.log('\n| measure | value | detail |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   console.log(
-    `\ncommand: npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`,
+    `\ncommand: ${trainingEnv.map((e) => `${e} `).join('')}npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`,
   );
 }
 
