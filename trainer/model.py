@@ -368,7 +368,7 @@ def contrastive_list_loss(logits_pos, logits_neg, pair_mask, single_mask, like_f
     """L_CP with each target like set against every target dislike of its episode at once, a
     softmax of one like over the dislikes (L+ = -log e^M+(z_pos) / (e^M+(z_pos) + sum_j
     e^M+(z_neg_j))), and each dislike against every like for M- (L-). With one dislike it is the
-    paper's pairwise L+ exactly; with three it is the choice top-1 ranks (1 like against 3
+    paper's pairwise L+ exactly; with three it is what EVAL-1's top-1 asks (1 like against 3
     dislikes). `like_first` / `dislike_first` mark each target's first slot (the episodes cycle
     their targets to fill the pairs), so a target counts once. Pairs that are the user's own
     choices (pair_mask but not single_mask) stay pairs: a choice's loser is not a dislike of
