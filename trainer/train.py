@@ -2,7 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
+                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--group-epochs E] [--group-start fresh|scoring] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
                          [--average-epochs E] [--patience P] [--networks K] [--item-rates off|auto|crossfit]
                          [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
                          [--choice-prior off|auto] [--progress]
@@ -177,6 +177,13 @@ parser.add_argument("--group-episodes", type=int, default=0, metavar="N",
                     help="where an epoch draws fewer than N episodes (a small tenant), a second network, the taste-group "
                          "network, trains at least N an epoch (as --min-episodes N would) and the served user embedding "
                          "is its tokens', the scores staying the first network's (trainer/group_network.py); 0 = off")
+parser.add_argument("--group-epochs", type=int, default=0, metavar="E",
+                    help="epochs of the taste-group network (default --epochs)")
+parser.add_argument("--group-start", choices=["fresh", "scoring"], default="fresh",
+                    help="where a first taste-group network starts: fresh (where the scoring network starts: --seed, "
+                         "or the --init checkpoint's scoring network) or scoring (a copy of this run's kept scoring "
+                         "network, which has drawn its own episodes already). A warm start whose checkpoint has a "
+                         "taste-group network continues that one either way")
 parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
@@ -202,6 +209,8 @@ if args.token_init == "classes" and args.init:
     parser.error("--token-init classes: --init starts from a trained checkpoint's tokens; drop one of the two")
 if args.group_episodes < 0:
     parser.error(f"--group-episodes: expected 0 (off) or a number of episodes, got {args.group_episodes}")
+if args.group_epochs < 0:
+    parser.error(f"--group-epochs: expected 0 (--epochs) or a number of epochs, got {args.group_epochs}")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -269,6 +278,7 @@ log(f"data: {len(dataset.item_ids)} items of dim {dataset.dim}, {len(train_ids)}
 # Each network starts from the warm start's weights, or fresh from its own seed: the first
 # network from --seed itself (so --networks 1 is the single-network run), network k from
 # --seed + 1000 k (so no network of one seed repeats one of another seed).
+warm_group_state = None   # the --init checkpoint's taste-group network, where it has one
 if args.init:
     checkpoint = torch.load(args.init, map_location="cpu")
     config = ModelConfig(**checkpoint["config"])
@@ -281,7 +291,6 @@ if args.init:
     state = checkpoint["state_dict"]
     # A checkpoint's taste-group network (group_network.py) fine-tunes beside the scoring network
     # where this run trains one, and is dropped where it does not.
-    warm_group_state = None
     if config.group_network:
         config = dataclasses.replace(config, group_network=False)
         warm_group_state = {k[len("group."):]: v for k, v in state.items() if k.startswith("group.")}
@@ -358,9 +367,14 @@ starts = ([lambda k, network=network: network for network in members_of(warm)] i
 # after the scoring networks and before any cross-fit's, from the --init checkpoint's own where it
 # has one, else where the first scoring network starts: fresh from --seed, so it trains the weights
 # a run with --min-episodes N trains, or a copy of the warm start taken before that trains.
+# With --group-start scoring a first taste-group network starts from the first scoring network's
+# kept weights instead, so that its tokens build on the episodes that network drew.
 group_runs = 1 if group_episodes_per_user > episodes_per_user else 0
+group_epochs = args.group_epochs or args.epochs
 if not group_runs:
     group_start = None
+elif warm_group_state is None and args.group_start == "scoring":
+    group_start = lambda: copy.deepcopy(trained[0][0])
 elif not args.init:
     group_start = lambda: fresh_network(0)
 elif warm_group_state is not None:
@@ -385,7 +399,7 @@ if carry_why:
 # (cross_fitted_rate_weight) unless a cross-fit is carried; progress counts their epochs too.
 fold_networks = (args.crossfit_networks or FOLDS) if args.item_rates == "crossfit" and not carried_record else 0
 fold_epochs = args.crossfit_epochs or args.epochs
-total_epochs = (len(starts) + group_runs) * args.epochs + fold_networks * fold_epochs
+total_epochs = len(starts) * args.epochs + group_runs * group_epochs + fold_networks * fold_epochs
 runs = len(starts) + group_runs + fold_networks
 vectors = dataset.vectors
 # Cosine similarity for --hard-negatives is a product of unit rows.
@@ -525,12 +539,14 @@ group_network, group_record = None, None
 if group_runs:
     torch.set_rng_state(dropout_at_start)
     group_network, group_best, _ = train_network(group_start(), np.random.default_rng(args.seed), len(starts), train_ids,
-                                                 "taste-group network ", args.epochs, len(starts) * args.epochs,
+                                                 "taste-group network ", group_epochs, len(starts) * args.epochs,
                                                  per_user=group_episodes_per_user, warm=bool(args.init))
     group_record = {"episodes_per_user": group_episodes_per_user, "epoch": group_best.get("epoch"),
                     "val_pairwise": group_best["val_pairwise"], "selected_by": group_best["selected_by"],
-                    "started_from": ("fresh" if not args.init else "the --init checkpoint's taste-group network"
-                                     if warm_group_state is not None else "the --init checkpoint's scoring network"),
+                    "started_from": ("the --init checkpoint's taste-group network" if warm_group_state is not None
+                                     else "this run's scoring network" if args.group_start == "scoring"
+                                     else "the --init checkpoint's scoring network" if args.init else "fresh"),
+                    "epochs": group_epochs,
                     "why": f"an epoch of the scoring network draws {episodes_per_user} episodes per user, fewer than "
                            f"--group-episodes {args.group_episodes} asks of {len(train_ids)} training users"}
     log(f"taste-group network: {group_episodes_per_user} episodes per user, epoch {group_best.get('epoch')} kept "
@@ -591,7 +607,7 @@ def cross_fitted_rate_weight(counts, prior_count, rows, beyond_vectors):
         run_seed = args.seed + 1000 * (100 + f)
         network, kept, _ = train_network(fresh_network(100 + f, others), np.random.default_rng(run_seed), k, others,
                                          f"cross-fit {f + 1}/{fold_networks} ", fold_epochs,
-                                         (len(starts) + group_runs) * args.epochs + f * fold_epochs)
+                                         len(starts) * args.epochs + group_runs * group_epochs + f * fold_epochs)
         if ensemble is not None:
             w_fold, shrink_fold = fit_regression(subset(dataset, others), args.seed)
             network = attach_regression(network, w_fold, shrink_fold, ensemble["weight"])

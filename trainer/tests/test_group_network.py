@@ -130,6 +130,25 @@ class TheTrainer(unittest.TestCase):
         least, _, _ = train(self.root, "data", "least-from-base", "--min-episodes", "1200", "--init", base)
         self.assertTrue(torch.equal(outputs(lent)[1], outputs(least)[1]))
 
+    def test_started_from_the_scoring_network_it_trains_on_from_its_kept_weights(self):
+        # --group-start scoring: the taste-group network's one epoch of 15 episodes a user is what
+        # a warm start from the same run's scoring network trains in one such epoch. Without
+        # dropout, so that the two runs' different draws of it before training do not count.
+        flags = ("--group-episodes", "1200", "--group-epochs", "1", "--dropout", "0")
+        out, stdout, metrics = train(self.root, "data", "from-scoring", *flags, "--group-start", "scoring")
+        group = metrics["group_network"]
+        self.assertEqual((group["started_from"], group["epochs"], group["epoch"]), ("this run's scoring network", 1, 1))
+        progress = [json.loads(line)["progress"] for line in stdout.splitlines() if line.startswith('{"progress"')]
+        self.assertEqual((progress[-1]["epoch"], {p["epochs"] for p in progress}), (3, {3}))
+        plain, _, _ = train(self.root, "data", "plain-for-start", "--dropout", "0")
+        onward, _, _ = train(self.root, "data", "onward", "--min-episodes", "1200", "--epochs", "1", "--init",
+                             os.path.join(plain, "ckpt.pt"))
+        fresh, _, _ = train(self.root, "data", "fresh-start", *flags)
+        logits, user = outputs(out)
+        self.assertTrue(torch.equal(logits, outputs(plain)[0]))
+        self.assertTrue(torch.allclose(user, outputs(onward)[1], atol=1e-6))
+        self.assertFalse(torch.allclose(user, outputs(fresh)[1], atol=1e-3))
+
     def test_none_where_the_scoring_network_draws_enough(self):
         _, stdout, metrics = train(self.root, "data", "enough", "--group-episodes", "600")
         self.assertIsNone(metrics["group_network"])
@@ -141,6 +160,8 @@ class TheTrainer(unittest.TestCase):
         self.assertIn("--group-episodes: the taste-group network's user embedding is its preference tokens; --tokens 0 has none", done.stderr)
         done = trainer_refusing("--group-episodes", "-1")
         self.assertIn("--group-episodes: expected 0 (off) or a number of episodes, got -1", done.stderr)
+        done = trainer_refusing("--group-episodes", "1000", "--group-epochs", "-2")
+        self.assertIn("--group-epochs: expected 0 (--epochs) or a number of epochs, got -2", done.stderr)
 
 
 if __name__ == "__main__":
