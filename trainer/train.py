@@ -2,7 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--group-epochs E] [--group-start fresh|scoring] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
+                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--group-epochs E] [--group-start fresh|scoring] [--group-keep validated|last] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
                          [--average-epochs E] [--patience P] [--networks K] [--item-rates off|auto|crossfit]
                          [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
                          [--choice-prior off|auto] [--progress]
@@ -184,6 +184,10 @@ parser.add_argument("--group-start", choices=["fresh", "scoring"], default="fres
                          "or the --init checkpoint's scoring network) or scoring (a copy of this run's kept scoring "
                          "network, which has drawn its own episodes already). A warm start whose checkpoint has a "
                          "taste-group network continues that one either way")
+parser.add_argument("--group-keep", choices=["validated", "last"], default="validated",
+                    help="which epoch of the taste-group network is kept: the one validation scores best, as for "
+                         "the scoring network, or the last (its tokens are what it is for; validation pairwise, "
+                         "which the scoring network serves, kept a scoring start's first epoch)")
 parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
@@ -410,14 +414,15 @@ totals = {"episodes": 0, "epoch_seconds": []}
 
 
 # ------------------------------------------------------------------------------ train
-def train_network(model, rng, k, users, named="", epochs=None, epochs_before=None, per_user=None, warm=None):
+def train_network(model, rng, k, users, named="", epochs=None, epochs_before=None, per_user=None, warm=None, keep_last=False):
     """Trains a network on `users` for `epochs` (default --epochs), `per_user` episodes per user an
     epoch (default the scoring network's), as run k of `runs`; (its kept weights, the figures of the
     epoch kept, each epoch's figures). Progress counts epochs over all the runs (`epochs_before`
     this one; default k x --epochs), so the job's view moves on from one to the next. `named`
     prefixes its log lines. A warm-started network trains at --init-lr: the runs before the fold
     networks' (k < len(starts)) are the --init checkpoint's networks where there is one, and `warm`
-    says so for any other run."""
+    says so for any other run. With `keep_last` the last epoch is kept whatever validation says
+    (it is still validated and shown)."""
     epochs = epochs or args.epochs
     epochs_before = k * args.epochs if epochs_before is None else epochs_before
     per_user = per_user or episodes_per_user
@@ -493,11 +498,12 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
         # The selection criterion: this epoch's validation accuracy, or its mean with the epochs before.
         window = [h["val_pairwise"] for h in history[-args.select_window:]]
         criterion = None if val is None else float(np.mean(window))
-        if val is None or criterion > best_criterion:
+        if val is None or keep_last or criterion > best_criterion:
             best_criterion = criterion
             best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
                     "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
-                    "selected_by": ("last epoch: no validation users" if val is None else "validation pairwise accuracy"
+                    "selected_by": ("last epoch: no validation users" if val is None else "last epoch: --group-keep last"
+                                    if keep_last else "validation pairwise accuracy"
                                     + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -540,7 +546,8 @@ if group_runs:
     torch.set_rng_state(dropout_at_start)
     group_network, group_best, _ = train_network(group_start(), np.random.default_rng(args.seed), len(starts), train_ids,
                                                  "taste-group network ", group_epochs, len(starts) * args.epochs,
-                                                 per_user=group_episodes_per_user, warm=bool(args.init))
+                                                 per_user=group_episodes_per_user, warm=bool(args.init),
+                                                 keep_last=args.group_keep == "last")
     group_record = {"episodes_per_user": group_episodes_per_user, "epoch": group_best.get("epoch"),
                     "val_pairwise": group_best["val_pairwise"], "selected_by": group_best["selected_by"],
                     "started_from": ("the --init checkpoint's taste-group network" if warm_group_state is not None

@@ -149,6 +149,17 @@ class TheTrainer(unittest.TestCase):
         self.assertTrue(torch.allclose(user, outputs(onward)[1], atol=1e-6))
         self.assertFalse(torch.allclose(user, outputs(fresh)[1], atol=1e-3))
 
+    def test_keeps_its_last_epoch_where_asked_where_validation_keeps_an_earlier_one(self):
+        flags = ("--group-episodes", "1200", "--group-start", "scoring", "--group-epochs", "6")
+        validated, _, metrics = train(self.root, "data", "group-validated", *flags)
+        last, _, last_metrics = train(self.root, "data", "group-last", *flags, "--group-keep", "last")
+        self.assertLess(metrics["group_network"]["epoch"], 6)   # what makes this world a test of it
+        self.assertEqual((last_metrics["group_network"]["epoch"], last_metrics["group_network"]["selected_by"]),
+                         (6, "last epoch: --group-keep last"))
+        self.assertEqual(last_metrics["epoch"], metrics["epoch"])   # the scoring network's selection is its own
+        self.assertTrue(torch.equal(outputs(last)[0], outputs(validated)[0]))
+        self.assertFalse(torch.allclose(outputs(last)[1], outputs(validated)[1], atol=1e-4))
+
     def test_none_where_the_scoring_network_draws_enough(self):
         _, stdout, metrics = train(self.root, "data", "enough", "--group-episodes", "600")
         self.assertIsNone(metrics["group_network"])
