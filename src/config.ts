@@ -72,6 +72,13 @@ export interface TrainingConfig {
    * small tenant scores best at 8 per user (docs/preference-model.md, session 42). 0: one network.
    */
   groupEpisodesPerEpoch: number;
+  /**
+   * Epochs of a first taste-group network, which starts from the scoring network just trained
+   * and keeps its last epoch (session 44: on the six-group world it grouped better than 20
+   * epochs from the scoring network's start, in 8 epochs' time instead of 20). A fine-tune's taste-group
+   * network trains the fine-tune's epochs, or this many if fewer.
+   */
+  groupEpochs: number;
   /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */
   minUsers: number;
   minHeldOutUsers: number;
@@ -312,6 +319,8 @@ export function loadConfig(env: Env = process.env): Config {
       // preference tokens need to form (taste groups, docs/taste-groups.md); without them the
       // six-group world grouped with ARI 0.67. A small tenant's taste-group network draws them.
       groupEpisodesPerEpoch: integer(env, 'TRAINING_GROUP_EPISODES', 9_600, 0, 100_000_000),
+      // 8 x 9,600 on top of the scoring network's 20 epochs of natural episodes (session 44).
+      groupEpochs: integer(env, 'TRAINING_GROUP_EPOCHS', 8, 1, 1000),
       minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
       minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
       heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),

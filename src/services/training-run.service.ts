@@ -34,6 +34,7 @@ export type TrainingRunSettings = Pick<
   | 'maxEpisodesPerEpoch'
   | 'minEpisodesPerEpoch'
   | 'groupEpisodesPerEpoch'
+  | 'groupEpochs'
   | 'minUsers'
   | 'minHeldOutUsers'
   | 'heldOutPercent'
@@ -127,6 +128,16 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         String(s.minEpisodesPerEpoch),
         '--group-episodes',
         String(s.groupEpisodesPerEpoch),
+        // A small tenant's taste-group network builds on the scoring network's episodes and keeps
+        // the epoch its tokens have trained longest: validation pairwise, which the scoring network
+        // serves, says nothing of its groups (docs/taste-groups.md, session 44). A fine-tune's
+        // continues the checkpoint's own taste-group network (trainer/group_network.py).
+        '--group-start',
+        'scoring',
+        '--group-keep',
+        'last',
+        '--group-epochs',
+        String(Math.min(s.groupEpochs, epochs)),
         '--progress',
         '--quiet',
         // The best design measured (docs/preference-model.md, issue 14): the user's sequence

@@ -43,13 +43,15 @@ describe('per-tenant models and the nightly fine-tune', () => {
 
   // Each tenant here is small for a taste-group network of 2,400 episodes an epoch (its scoring
   // network draws 8 a user from about 216 training users), so the nightly trains one as it does
-  // for a small tenant at TRAINING_GROUP_EPISODES' default.
+  // for a small tenant at TRAINING_GROUP_EPISODES' default: a first model's for 3 epochs from the
+  // scoring network just trained, a fine-tune's for the fine-tune's 2.
   const runJobs = async (env: Record<string, string> = {}) => {
     await jobs?.runner.stop();
     jobs = await startTestJobs(api.services, api.db, db.appUrl, {
       TENANT_MODEL_STORE: tenantStore,
       MODEL_STORE: baseStore,
       TRAINING_GROUP_EPISODES: '2400',
+      TRAINING_GROUP_EPOCHS: '3',
       ...env,
     });
   };
@@ -160,11 +162,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
           status: 'SUCCEEDED',
           trigger: 'SCHEDULE',
           stage: null,
-          // 8 epochs of the served network, 8 of the taste-group network (trainer --group-episodes),
-          // then 8 of the one fold network that weighs the item rates on users it never trained
-          // on (trainer --item-rates crossfit --crossfit-networks 1).
-          epoch: 24,
-          epochs: 24,
+          // 8 epochs of the served network, 3 of the taste-group network (trainer --group-episodes,
+          // --group-epochs), then 8 of the one fold network that weighs the item rates on users it
+          // never trained on (trainer --item-rates crossfit --crossfit-networks 1).
+          epoch: 19,
+          epochs: 19,
           attempts: 1,
           modelVersion: { version: 1, status: 'PROMOTED' },
         });
@@ -222,9 +224,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const promoted = (await serving(c)).servingModel;
     expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: 'base-1', status: 'PROMOTED' });
     // A first model, even one started from the base model, cross-fits the tenant's own items (8
-    // epochs, the taste-group network's 8, then the fold network's 8): the nightly carries a
+    // epochs, the taste-group network's 3, then the fold network's 8): the nightly carries a
     // cross-fit from the tenant's own versions only, since the base model's weighed another tenant's.
-    expect(done).toMatchObject({ epoch: 24, epochs: 24 });
+    expect(done).toMatchObject({ epoch: 19, epochs: 19 });
     const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(c.id), '1', 'model.onnx'))));
     expect(metadata.item_rates).toMatch(/each scored by a network trained without them \(1 of 2 folds\)/);
     expect(promoted.evaluation.serving.pairwise).toBeLessThan(promoted.evaluation.candidate.pairwise);

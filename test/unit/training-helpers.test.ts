@@ -59,10 +59,12 @@ describe('training settings', () => {
       cron: '0 3 * * *',
       // A first model's schedule is the accuracy benches' (docs/preference-model.md, session 38):
       // 20 epochs of the tenant's natural episodes, and for a small tenant a taste-group network
-      // of the 192,000 episodes its tokens need (20 x 9,600; session 42).
+      // of 9,600 episodes an epoch (session 42)...
       epochs: 20,
       minEpisodesPerEpoch: 0,
       groupEpisodesPerEpoch: 9600,
+      // ... which since session 44 starts from the scoring network and trains 8 epochs of them.
+      groupEpochs: 8,
       fineTuneEpochs: 3,
       minUsers: 50,
       minHeldOutUsers: 20,
