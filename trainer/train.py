@@ -502,9 +502,10 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
             best_criterion = criterion
             best = {"epoch": epoch, "val_pairwise": val_pairwise, "val_top1": None if val is None else val["top1"],
                     "val_users": 0 if val is None else val["users"], "val_history_size": val_n if val_users else None,
-                    "selected_by": ("last epoch: no validation users" if val is None else "last epoch: --group-keep last"
-                                    if keep_last else "validation pairwise accuracy"
-                                    + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else ""))}
+                    "selected_by": ("last epoch: no validation users" if val is None
+                                    else "last epoch: --group-keep last" if keep_last
+                                    else ("validation pairwise accuracy"
+                                          + (f", averaged over epochs {epoch - len(window) + 1}-{epoch}" if args.select_window > 1 else "")))}
             # The weights just validated: the average does not move until the next step.
             best_state = average.state_dict() if average is not None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if args.patience and val is not None and epoch - best["epoch"] >= args.patience and epoch < epochs:
