@@ -74,6 +74,13 @@ def trainer_refusing(*flags):
                            *flags], capture_output=True, text=True)
 
 
+def kernels_a_trainer_gets() -> dict:
+    """The CPU kernels a trainer started in this environment trains on (trainer/kernels.py): a
+    fresh interpreter fits them as the trainer does and records them as its metrics do."""
+    show = "import json, trainer.kernels as k; k.fit_openblas_kernels(); print(json.dumps(k.cpu_kernels()))"
+    return json.loads(subprocess.run([sys.executable, "-c", show], check=True, capture_output=True, text=True).stdout)
+
+
 def train_small(root, out, *flags):
     """(metrics.json, stdout) of the trainer on root/data written to root/out, as a small network
     trained briefly (2 epochs, width 16, one layer, 300 episodes, 30% validation users) with `flags`."""

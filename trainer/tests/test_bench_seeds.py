@@ -9,8 +9,8 @@ import numpy as np
 
 from trainer.bench_seeds import (CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired,
                                  per_user_rates)
-from trainer.kernels import cpu_kernels, describe
-from trainer.tests.helpers import taste_world
+from trainer.kernels import describe
+from trainer.tests.helpers import kernels_a_trainer_gets, taste_world
 
 
 class PairedDifference(unittest.TestCase):
@@ -121,7 +121,7 @@ class EnsemblesOfVariants(unittest.TestCase):
         self.assertIn("| what the latent classes add | pairwise |", done.stdout)
         self.assertIn(f"seed 0: {ENSEMBLE} + latent classes: weight", done.stdout)
         # The table names the kernels its models were trained on: other kernels train other weights.
-        self.assertIn(f"Models trained on CPU kernels: {describe(cpu_kernels())}\n", done.stdout)
+        self.assertIn(f"Models trained on CPU kernels: {describe(kernels_a_trainer_gets())}\n", done.stdout)
 
 
 class SeedGroups(unittest.TestCase):
