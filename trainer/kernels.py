@@ -11,14 +11,12 @@ them, so a figure repeats on another machine when both are set as recorded.
 
 OpenBLAS 0.3.21 (Debian 12's) does not know every CPU it meets: on some of this project's
 machines ("Intel(R) Xeon(R) Processor", AVX-512) it fell back to its Prescott kernels, which use
-no AVX and ran the model's products 3-5x slower (docs/preference-model.md, session 46).
+no AVX and ran the model's products 2-5x slower (docs/preference-model.md, session 46).
 fit_openblas_kernels() gives such a trainer the kernels its CPU's flags support instead.
 """
 import ctypes
 import os
 import sys
-
-import torch
 
 CAPABILITY_LINE = "CPU capability usage:"
 
@@ -91,6 +89,7 @@ def fit_openblas_kernels():
 def aten_capability() -> str:
     """The vector instructions ATen's CPU kernels use, as ATEN_CPU_CAPABILITY names them in upper
     case ("AVX2", "AVX512", "DEFAULT")."""
+    import torch  # here, so the trainer can fit OpenBLAS's kernels before torch loads (fit_openblas_kernels)
     cpu = getattr(torch.backends, "cpu", None)
     if cpu is not None and hasattr(cpu, "get_cpu_capability"):   # torch 2.1 and later
         return cpu.get_cpu_capability()

@@ -32,8 +32,14 @@ import os
 import time
 from contextlib import nullcontext
 
-import numpy as np
-import torch
+# Where OpenBLAS falls back to kernels without AVX2 on a CPU it does not know, train on the ones the
+# CPU supports: the 64,000-user world's training loop took 0.6 of the time (trainer/kernels.py). It
+# starts the trainer again, so it comes before torch is imported rather than import it twice.
+from .kernels import cpu_kernels, fit_openblas_kernels
+fit_openblas_kernels()
+
+import numpy as np  # noqa: E402 (after the kernels are fitted, above)
+import torch  # noqa: E402
 
 from .data import (HISTORY_DRAWS, choose_history_size, collate, eval_users, first_slots, parse_val_share, read_dataset, sample_episode,
                    subset, val_share_for, validation_split)
@@ -47,7 +53,6 @@ from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
 from .group_network import WithGroupNetwork, group_config
-from .kernels import cpu_kernels, fit_openblas_kernels
 from .network_average import NetworkAverage, build_model, members_of
 from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
@@ -240,9 +245,6 @@ if args.ensemble != "off" and args.user_fit:
 # A trainer whose parent (the job that runs it) died would train on for nobody: it stops instead.
 parent_pid = os.getppid()
 
-# Where OpenBLAS fell back to kernels without AVX2 on a CPU it does not know, train on the ones
-# the CPU supports: the 64,000-user world's training loop took 0.6 of the time (trainer/kernels.py).
-fit_openblas_kernels()
 torch.manual_seed(args.seed)
 torch.set_num_threads(args.threads)
 os.makedirs(args.out, exist_ok=True)
