@@ -58,6 +58,7 @@ from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
+from .precision import SETTINGS, chosen_autocast, float32_layer_norms, forward_autocast
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -171,6 +172,10 @@ parser.add_argument("--networks", type=int, default=None, metavar="K",
 parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where the networks train (default: cuda when torch sees a GPU); the parts fitted after "
                          "training and the export run on the CPU either way")
+parser.add_argument("--autocast", choices=SETTINGS, default="off",
+                    help="bf16: the networks' forward passes in bfloat16 while they train (weights, gradients and the "
+                         "loss stay float32; trainer/precision.py); auto: bf16 on a CPU with native bfloat16 "
+                         "(avx512_bf16 or AMX), off elsewhere")
 parser.add_argument("--threads", type=int, default=1,
                     help="CPU threads; this model's ops are small, and one thread measured 2.3x faster than two here")
 parser.add_argument("--max-episodes", type=int, default=0,
@@ -197,6 +202,7 @@ parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
+autocast = chosen_autocast(args.autocast, args.device)
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
@@ -431,8 +437,14 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
     epochs = epochs or args.epochs
     epochs_before = k * args.epochs if epochs_before is None else epochs_before
     per_user = per_user or episodes_per_user
-    steps_per_epoch = max(1, len(users) * per_user // args.batch)
     warm = (k < len(starts) and bool(args.init)) if warm is None else warm
+    with float32_layer_norms(model, autocast == "bf16"):
+        return train_epochs(model, rng, k, users, named, epochs, epochs_before, per_user, warm, keep_last)
+
+
+def train_epochs(model, rng, k, users, named, epochs, epochs_before, per_user, warm, keep_last):
+    """train_network's loop, its arguments resolved."""
+    steps_per_epoch = max(1, len(users) * per_user // args.batch)
     lr = args.init_lr if args.init_lr is not None and warm else args.lr
     model.to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
@@ -465,7 +477,9 @@ def train_network(model, rng, k, users, named="", epochs=None, epochs_before=Non
                 raise SystemExit("the process that started the trainer is gone: stopping")
             h, lab, mask, pos, neg, pair_mask, single_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
             P = pos.shape[1]
-            logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
+            with forward_autocast(args.device, autocast):
+                logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
+            logits = logits.float()
             logits_pos, logits_neg = logits[:, :P], logits[:, P:]
             loss = base_loss(logits_pos, logits_neg, single_mask)
             if args.loss == "all":
@@ -701,6 +715,8 @@ metrics = {
     "train_seconds": train_seconds,
     "epoch_seconds": totals["epoch_seconds"],
     "device": args.device,
+    # The forward passes' precision while the networks trained (trainer/precision.py).
+    "autocast": {"setting": args.autocast, "used": autocast},
     "torch_threads": torch.get_num_threads(),
     # Other kernels train other weights from the same command (trainer/kernels.py).
     "cpu_kernels": cpu_kernels(),
