@@ -1,14 +1,17 @@
 """How long the trainer takes from start to export (issue 14: "training of each model stays within
 10 minutes on this CPU"), and another checkout's trainer on the same command beside it.
 
-python3 -m trainer.bench_train_time --data DIR [--seeds 0,1,2] [--against CHECKOUT] [--work DIR] -- TRAINER FLAGS
+python3 -m trainer.bench_train_time --data DIR [--seeds 0,1,2] [--against CHECKOUT] [--against-flags "FLAGS"]
+    [--work DIR] -- TRAINER FLAGS
 
 Each run has the machine to itself (they run one after another): its wall seconds from starting
 the process to its exit (reading the data, every network trained, the parts fitted after, the
 export) and the training loop's own (metrics.json train_seconds), which leaves out the rest.
 With --against, that checkout's trainer runs the same command after each of this one's: the
 table gives both medians, their ratio, and whether the two trained the same weights (every
-tensor of ckpt.pt equal), which says a change made the trainer faster and nothing else.
+tensor of ckpt.pt equal), which says a change made the trainer faster and nothing else. With
+--against-flags the second trainer (--against's, or this checkout's without it) gets those flags
+after the shared ones, so that a setting's cost is timed beside the command without it.
 """
 import argparse
 import json
@@ -31,11 +34,16 @@ def parse(argv):
     parser.add_argument("--data", required=True, help="the training dataset (trainer.train --data)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--against", help="another checkout of this repository: its trainer runs the same command")
+    parser.add_argument("--against-flags", default="", metavar="FLAGS",
+                        help="trainer flags the second trainer adds after the shared ones (so they win), one string; "
+                             "without --against the second trainer is this checkout's")
     parser.add_argument("--work", help="where the models are written (default: a new temporary folder)")
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="after --: trainer.train's flags")
     args = parser.parse_args(argv)
     args.flags = trainer_flags(parser, args.flags, SET_BY_THE_BENCH, "give --data to the bench and --seeds for the seeds")
     args.seed_list = integers(parser, "--seeds", args.seeds)
+    args.against_flag_list = trainer_flags(parser, args.against_flags.split(), SET_BY_THE_BENCH,
+                                           "--against-flags holds only what the second trainer does differently")
     if args.against and not os.path.isfile(os.path.join(args.against, "trainer", "train.py")):
         parser.error(f"--against: {args.against} has no trainer/train.py")
     return args
@@ -81,17 +89,20 @@ def same_weights(a_dir, b_dir) -> bool:
 def main(argv=None):
     args = parse(argv)
     work = args.work or tempfile.mkdtemp(prefix="tastegraph-train-time-")
-    # name: (checkout, the folder under --work its models go to)
-    checkouts = {"this checkout": (HERE, "this"), **({"--against": (os.path.abspath(args.against), "against")} if args.against else {})}
+    # name: (checkout, the folder under --work its models go to, its flags)
+    checkouts = {"this checkout": (HERE, "this", args.flags)}
+    if args.against or args.against_flag_list:
+        checkouts["--against"] = (os.path.abspath(args.against or HERE), "against", args.flags + args.against_flag_list)
+    compared = len(checkouts) > 1
     runs = {name: [] for name in checkouts}   # name: [(wall seconds, metrics.json)], in seed order
     same = {}                                 # seed: whether --against trained this checkout's weights
     for seed in args.seed_list:
-        for name, (checkout, folder) in checkouts.items():
-            wall, metrics = timed_run(checkout, args.data, os.path.join(work, folder, f"seed{seed}"), seed, args.flags)
+        for name, (checkout, folder, flags) in checkouts.items():
+            wall, metrics = timed_run(checkout, args.data, os.path.join(work, folder, f"seed{seed}"), seed, flags)
             runs[name].append((wall, metrics))
             print(f"seed {seed}: {name}: {wall:.0f} s from start to exit, {metrics['train_seconds']:.0f} s in the training loop", flush=True)
-        if args.against:
-            same[seed] = same_weights(*(os.path.join(work, folder, f"seed{seed}") for _, folder in checkouts.values()))
+        if compared:
+            same[seed] = same_weights(*(os.path.join(work, folder, f"seed{seed}") for _, folder, _ in checkouts.values()))
     walls = {name: [wall for wall, _ in done] for name, done in runs.items()}
     loops = {name: [metrics["train_seconds"] for _, metrics in done] for name, done in runs.items()}
 
@@ -108,10 +119,11 @@ def main(argv=None):
     for name in checkouts:
         print(f"| median | {name} | {np.median(walls[name]):.1f} | {np.median(loops[name]):.1f} | "
               f"{np.median(np.subtract(walls[name], loops[name])):.1f} | | |")
-    if args.against:
+    if compared:
         print(f"\nthis checkout / --against, medians from start to exit: {np.median(walls['this checkout']) / np.median(walls['--against']):.2f}")
     print(f"\ncommand: npm run bench:train-time -- --data {args.data} --seeds {args.seeds}"
-          + (f" --against {args.against}" if args.against else "") + " -- " + " ".join(args.flags))
+          + (f" --against {args.against}" if args.against else "")
+          + (f' --against-flags "{args.against_flags}"' if args.against_flag_list else "") + " -- " + " ".join(args.flags))
 
 
 if __name__ == "__main__":

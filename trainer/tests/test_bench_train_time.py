@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import tempfile
 import unittest
@@ -26,6 +27,20 @@ class TrainTime(unittest.TestCase):
         self.assertIn("this checkout / --against, medians from start to exit:", printed)
         self.assertTrue(os.path.exists(os.path.join(root, "work", "against", "seed1", "model.onnx")))
 
+    def test_against_flags_time_a_setting_beside_the_command_without_it(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=40, seed=2)
+        printed = printed_by(bench_train_time.main, ["--data", os.path.join(root, "data"), "--seeds", "0", "--against-flags",
+                                                     "--autocast bf16", "--work", os.path.join(root, "work"), "--", *SMALL,
+                                                     "--autocast", "off"])
+        table = table_rows(printed, "0")
+        self.assertEqual([row[1] for row in table], ["this checkout", "--against"])
+        # The later flag wins: the second trainer trained in bfloat16, other weights than the first's.
+        self.assertEqual(table[1][6], "no |")
+        with open(os.path.join(root, "work", "against", "seed0", "metrics.json")) as f:
+            self.assertEqual(json.load(f)["autocast"]["used"], "bf16")
+        self.assertIn('--against-flags "--autocast bf16" -- ', printed)
+
     def test_two_different_seeds_are_not_the_same_weights(self):
         root = tempfile.mkdtemp()
         taste_world(os.path.join(root, "data"), users=40, seed=2)
@@ -39,6 +54,10 @@ class TrainTime(unittest.TestCase):
             with self.assertRaises(SystemExit), redirect_stderr(err):
                 bench_train_time.parse(["--data", "d", "--", *flags])
             self.assertIn(f"{flags[0].split('=')[0]}: set by the bench", err.getvalue())
+        err = io.StringIO()
+        with self.assertRaises(SystemExit), redirect_stderr(err):
+            bench_train_time.parse(["--data", "d", "--against-flags", "--seed 4", "--", "--epochs", "1"])
+        self.assertIn("--seed: set by the bench for each run; --against-flags holds only", err.getvalue())
 
 
 if __name__ == "__main__":
