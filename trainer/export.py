@@ -143,6 +143,10 @@ def metadata_for(checkpoint) -> dict:
         # Whether the trainer was asked for the prior and what it chose: "off", or why it chose
         # its weights (or none: no choices, or a weight of 0).
         "choice_prior": "off" if not checkpoint["metrics"].get("choice_prior") else checkpoint["metrics"]["choice_prior"]["selected_by"],
+        # The networks' forward passes while they trained: "bf16" or "off" (float32), and the
+        # --autocast setting that chose it (trainer/precision.py; "off" before it existed).
+        "autocast": checkpoint["metrics"].get("autocast", {}).get("used", "off"),
+        "autocast_setting": checkpoint["metrics"].get("autocast", {}).get("setting", "off"),
     }
 
 

@@ -178,6 +178,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         'auto',
         '--choice-prior',
         'auto',
+        // The networks' forward passes in bfloat16 where the CPU has native bf16 products: the
+        // same accuracy in 0.6-0.8x the training loop's time (trainer/precision.py).
+        '--autocast',
+        'auto',
         ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],

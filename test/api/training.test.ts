@@ -183,6 +183,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
         // fold network's users reject it (then at theirs, which may be 0: no rates served).
         const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(dir, '1', 'model.onnx'))));
         expect(metadata.token_attention).toBe('cross');
+        // Its networks trained in bfloat16 where this CPU has native bf16 products, else in float32.
+        expect(metadata.autocast_setting).toBe('auto');
+        expect(['bf16', 'off']).toContain(metadata.autocast);
         // Its user embedding (similar users, taste groups) is the taste-group network's tokens'.
         expect(metadata.user_embedding_from).toBe('taste-group network');
         const weight = Number(metadata.regression_weight);

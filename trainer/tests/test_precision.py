@@ -5,7 +5,7 @@ import unittest
 import torch
 
 from trainer.precision import chosen_autocast, float32_layer_norms, forward_autocast
-from trainer.tests.helpers import small_network, taste_world, train_small, trainer_refusing
+from trainer.tests.helpers import onnx_metadata, small_network, taste_world, train_small, trainer_refusing
 
 NATIVE = {"avx2", "fma", "avx512f", "avx512_bf16"}
 WITHOUT = {"avx2", "fma", "avx512f"}
@@ -77,6 +77,8 @@ class Precision(unittest.TestCase):
         taste_world(os.path.join(root, "data"), users=40, items=60, dim=6, per_user=24, groups=2)
         bf16, _ = train_small(root, "bf16", "--autocast", "bf16")
         self.assertEqual(bf16["autocast"], {"setting": "bf16", "used": "bf16"})
+        exported = onnx_metadata(os.path.join(root, "bf16", "model.onnx"))
+        self.assertEqual((exported["autocast"], exported["autocast_setting"]), ("bf16", "bf16"))
         off, _ = train_small(root, "off", "--autocast", "off")
         self.assertEqual(off["autocast"], {"setting": "off", "used": "off"})
         # Other arithmetic, other weights: the epochs' losses differ, validation still scores.
