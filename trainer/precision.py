@@ -2,8 +2,9 @@
 
 Under bfloat16 autocast the products (Linear, matmul, bmm) run in bfloat16 through oneDNN while
 the weights, their gradients, the optimiser and the loss stay float32. Where the CPU has native
-bfloat16 dot products (the `avx512_bf16` flag, or AMX) that is faster than float32 at this
-model's sizes; elsewhere oneDNN emulates them and it is not, so "auto" asks for the flag.
+bfloat16 dot products (the `avx512_bf16` flag, or AMX) that trained the shipped design in 0.6-0.8x
+the time to the same accuracy (docs/preference-model.md, session 47). Elsewhere oneDNN would
+emulate them, which was not measured (no such CPU here), so "auto" asks for the flag.
 Validation, the parts fitted after training and the export run in float32 either way.
 """
 from contextlib import contextmanager
