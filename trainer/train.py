@@ -59,6 +59,7 @@ from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
 from .precision import SETTINGS, chosen_autocast, float32_layer_norms, forward_autocast
+from .vector_noise import VectorNoise
 
 # ------------------------------------------------------------------------- configuration
 parser = argparse.ArgumentParser(description="Train the tastegraph preference model")
@@ -198,6 +199,9 @@ parser.add_argument("--group-keep", choices=["validated", "last"], default="vali
                     help="which epoch of the taste-group network is kept: the one validation scores best, as for "
                          "the scoring network, or the last (its tokens are what it is for; validation pairwise, "
                          "which the scoring network serves, kept a scoring start's first epoch)")
+parser.add_argument("--vector-noise", type=float, default=0.0, metavar="S",
+                    help="add Gaussian noise of S times the item vectors' spread to every vector a network trains on "
+                         "(trainer/vector_noise.py; 0 = off); validation and the export see them as they are")
 parser.add_argument("--progress", action="store_true",
                     help='print one JSON line per epoch, {"progress": {...}}, for the job that runs the trainer')
 parser.add_argument("--quiet", action="store_true")
@@ -226,6 +230,8 @@ if args.group_episodes < 0:
     parser.error(f"--group-episodes: expected 0 (off) or a number of episodes, got {args.group_episodes}")
 if args.group_epochs < 0:
     parser.error(f"--group-epochs: expected 0 (--epochs) or a number of epochs, got {args.group_epochs}")
+if args.vector_noise < 0:
+    parser.error(f"--vector-noise: expected a share of the vectors' spread of at least 0 (0 = off), got {args.vector_noise}")
 if args.patience < 0:
     parser.error(f"--patience: expected 0 (off) or a number of epochs, got {args.patience}")
 if args.networks is not None and args.networks < 1:
@@ -417,6 +423,8 @@ fold_epochs = args.crossfit_epochs or args.epochs
 total_epochs = len(starts) * args.epochs + group_runs * group_epochs + fold_networks * fold_epochs
 runs = len(starts) + group_runs + fold_networks
 vectors = dataset.vectors
+# One generator for every network of the run, in the order they train, apart from the episodes' draws.
+vector_noise = VectorNoise(vectors, args.vector_noise, args.seed + 7)
 # Cosine similarity for --hard-negatives is a product of unit rows.
 unit_vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if args.hard_negatives else None
 # epoch_seconds: each epoch's training loop, every network's in the order trained (their sum is
@@ -477,6 +485,7 @@ def train_epochs(model, rng, k, users, named, epochs, epochs_before, per_user, w
                 raise SystemExit("the process that started the trainer is gone: stopping")
             h, lab, mask, pos, neg, pair_mask, single_mask = (torch.from_numpy(x).to(args.device) for x in collate(batch, vectors))
             P = pos.shape[1]
+            h, pos, neg = vector_noise(h, pos, neg)
             with forward_autocast(args.device, autocast):
                 logits, _ = model(h, lab, mask, torch.cat([pos, neg], dim=1))
             logits = logits.float()
@@ -727,6 +736,8 @@ metrics = {
     "cp_form": args.cp_form if args.loss == "all" else None,
     "choices_as_choices": args.choices_as_choices,
     "history_draw": args.history_draw,
+    # The noise on the vectors the networks trained on (trainer/vector_noise.py): share of the spread, and sigma.
+    "vector_noise": {"share": args.vector_noise, "sigma": round(vector_noise.sigma, 6)},
     "lr": args.lr,
     # The warm-started network's largest learning rate (train_network); None without --init.
     "init_lr": (args.lr if args.init_lr is None else args.init_lr) if args.init else None,
