@@ -20,7 +20,8 @@ the test users, an upper bound as the baselines' is; the served row says where t
   baselines fit them where the model serves none.
 
 A part the model lacks altogether (a network trained without the regression, --item-rates off)
-has no rows.
+has no rows, and neither have the regression's two weights of an average of networks
+(--networks K), whose members each hold their own.
 """
 import argparse
 import dataclasses
@@ -90,17 +91,21 @@ def network_of(model):
 
 
 def set_pull(network, pull):
+    """Sets the attached regression's pull towards the training users' regression, in place."""
     with torch.no_grad():
         network.fit_pull.fill_(pull + math.log(-math.expm1(-pull)))   # softplus(raw) = pull
 
 
 def served_pull(network):
+    """The attached regression's pull as served."""
     return round(float(torch.nn.functional.softplus(network.fit_pull)), 3)
 
 
 def knobs(train, test, seed):
-    """[(name, values, served value or None, moved(model, value) -> model)]; `moved` may change
-    the model in place, so each value is applied to a freshly loaded one."""
+    """(served(model) -> {name: the weight as served, or None}, [(name, values, moved, needs)]):
+    moved(model, value) -> the model at that value, which may change the model in place, so each
+    value is applied to a freshly loaded one; needs(model) is None where the model lacks the
+    weight's part (None: every model has rows, the part being added where it lacks it)."""
     co_rows = {}
     classes = {}
 
@@ -112,9 +117,12 @@ def knobs(train, test, seed):
         if not c:
             return model
         if "rows" not in co_rows:
+            # Counted on --train's rows, matched to --test's vectors by item id (items --test lacks left out).
             rows, similarities = remembered_similarities(train, sorted(train.users))
             row_of = {item: k for k, item in enumerate(test.item_ids)}
-            co_rows.update(rows=np.array([row_of[train.item_ids[r]] for r in rows]), similarities=similarities)
+            kept = [k for k, r in enumerate(rows) if train.item_ids[r] in row_of]
+            co_rows.update(rows=np.array([row_of[train.item_ids[rows[k]]] for k in kept], np.int64),
+                           similarities=similarities[np.ix_(kept, kept)])
         return attach_co_likes(model, test.vectors, co_rows["rows"], co_rows["similarities"], c)
 
     def with_classes(model, w):
@@ -194,7 +202,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for (name, value), rows in figures.items():
         if len(rows) != len(args.seed_list):
-            continue
+            continue   # a weight some seeds' models lack: no mean over the seeds to show
         rows = np.array(rows)
         shown = ", ".join("-" if s[name] is None else f"{s[name]:g}" for s in served_values)
         cells = [f"{rows[:, k].mean():.2f} ({', '.join(f'{v:.2f}' for v in rows[:, k])})" for k in range(2)]
