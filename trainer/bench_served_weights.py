@@ -32,9 +32,8 @@ import torch
 
 from .bench_seeds import per_user_rates
 from .bench_train_time import integers
-from .bench_versus import check_checkpoints
+from .bench_versus import check_checkpoints, datasets_and_users
 from .co_likes import WithCoLikes, attach_co_likes, remembered_similarities
-from .data import eval_users, read_dataset
 from .evaluate import evaluate_per_user, model_scorer
 from .export import load_checkpoint
 from .group_network import split
@@ -109,13 +108,16 @@ def knobs(train, test, seed):
     co_rows = {}
     classes = {}
 
-    def with_co_likes(model, c):
-        part = part_of(model, WithCoLikes)
+    def moved_or_added(model, kind, value, added):
+        """The model with its `kind` part's weight at `value` times its scale where it serves
+        one, else with added(model, value) around it (nothing added at 0)."""
+        part = part_of(model, kind)
         if part is not None:
-            reweigh(part, co_like_weight=c * part.config.co_like_scale)
+            reweigh(part, **{kind.WEIGHT: value * getattr(part.config, kind.SCALE)})
             return model
-        if not c:
-            return model
+        return added(model, value) if value else model
+
+    def added_co_likes(model, c):
         if "rows" not in co_rows:
             # Counted on --train's rows, matched to --test's vectors by item id (items --test lacks left out).
             rows, similarities = remembered_similarities(train, sorted(train.users))
@@ -125,13 +127,7 @@ def knobs(train, test, seed):
                            similarities=similarities[np.ix_(kept, kept)])
         return attach_co_likes(model, test.vectors, co_rows["rows"], co_rows["similarities"], c)
 
-    def with_classes(model, w):
-        part = part_of(model, WithLatentClasses)
-        if part is not None:
-            reweigh(part, latent_class_weight=w * part.config.latent_class_scale)
-            return model
-        if not w:
-            return model
+    def added_classes(model, w):
         if not classes:
             k, _ = tune_latent_classes(train, seed=seed)
             classes["weights"], classes["prior"] = fit_latent_classes(train, k, seed)
@@ -165,16 +161,13 @@ def knobs(train, test, seed):
     return served, [("ensemble weight", ENSEMBLE_WEIGHTS, with_ensemble, network_of),
                     ("regression pull", PULLS, with_pull, network_of),
                     ("item-rate weight", RATE_WEIGHTS, with_rate, lambda m: part_of(m, WithItemRates)),
-                    ("co-likes weight", CO_LIKE_WEIGHTS, with_co_likes, None),
-                    ("latent-class weight", CLASS_WEIGHTS, with_classes, None)]
+                    ("co-likes weight", CO_LIKE_WEIGHTS, lambda m, c: moved_or_added(m, WithCoLikes, c, added_co_likes), None),
+                    ("latent-class weight", CLASS_WEIGHTS, lambda m, w: moved_or_added(m, WithLatentClasses, w, added_classes), None)]
 
 
 def main(argv=None):
     args = parse(argv)
-    train, test = read_dataset(args.train), read_dataset(args.test)
-    users = eval_users(test, args.n_ref)
-    if not users:
-        raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
+    train, test, users = datasets_and_users(args)
     path = lambda seed: f"{args.models}/seed{seed}/ckpt.pt"
 
     def score(model):

@@ -69,12 +69,19 @@ def rates_by_seed(folder, seeds, vectors, users):
     return {metric: np.array([run[k] for run in runs]) for k, metric in enumerate(METRICS)}
 
 
-def main(argv=None):
-    args = parse(argv)
+def datasets_and_users(args):
+    """(--train's dataset, --test's, the test users EVAL-1(--n-ref) evaluates); exits saying so
+    where it evaluates none."""
     train, test = read_dataset(args.train), read_dataset(args.test)
     users = eval_users(test, args.n_ref)
     if not users:
         raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
+    return train, test, users
+
+
+def main(argv=None):
+    args = parse(argv)
+    train, test, users = datasets_and_users(args)
     # One --against keeps its flag as its name; several are named by their folders.
     against = {("--against" if len(args.against_list) == 1 else folder): rates_by_seed(folder, args.seed_list, test.vectors, users)
                for folder in args.against_list}
