@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import json
 import os
+import sys
 import time
 from contextlib import nullcontext
 
@@ -58,7 +59,7 @@ from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
-from .precision import SETTINGS, chosen_autocast, float32_layer_norms, forward_autocast
+from .precision import SETTINGS, chosen_autocast, emulated, emulation_warning, float32_layer_norms, forward_autocast
 from .vector_noise import VectorNoise
 
 # ------------------------------------------------------------------------- configuration
@@ -207,6 +208,10 @@ parser.add_argument("--progress", action="store_true",
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 autocast = chosen_autocast(args.autocast, args.device)
+# Said even with --quiet: a forced bf16 on such a CPU costs more than it was asked to save.
+emulation = emulation_warning(autocast, args.device)
+if emulation:
+    print(emulation, file=sys.stderr)
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
@@ -725,7 +730,7 @@ metrics = {
     "epoch_seconds": totals["epoch_seconds"],
     "device": args.device,
     # The forward passes' precision while the networks trained (trainer/precision.py).
-    "autocast": {"setting": args.autocast, "used": autocast},
+    "autocast": {"setting": args.autocast, "used": autocast, "emulated": emulated(autocast, args.device)},
     "torch_threads": torch.get_num_threads(),
     # Other kernels train other weights from the same command (trainer/kernels.py).
     "cpu_kernels": cpu_kernels(),
