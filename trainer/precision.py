@@ -1,9 +1,10 @@
 """The precision of the networks' forward passes while they train (`trainer.train --autocast`).
 
-Under bfloat16 autocast the products (Linear, matmul, bmm) run in bfloat16 through oneDNN while
-the weights, their gradients, the optimiser and the loss stay float32. Where the CPU has native
-bfloat16 dot products (the `avx512_bf16` flag, or AMX) that trained the shipped design in 0.6-0.8x
-the time to the same accuracy (docs/preference-model.md, session 47). Elsewhere they are emulated:
+Under bfloat16 autocast the products (Linear, matmul, bmm) run in bfloat16 (through oneDNN on a
+CPU with AVX-512, below) while the weights, their gradients, the optimiser and the loss stay
+float32. Where the CPU has native bfloat16 dot products (the `avx512_bf16` flag, or AMX) that
+trained the shipped design in 0.6-0.8x the time to the same accuracy (docs/preference-model.md,
+session 47). Elsewhere they are emulated:
 torch 1.13 hands bfloat16 products to oneDNN only on a CPU with AVX-512 (BW, VL and DQ: its
 mkldnn_bf16_device_check), and multiplies in its own unvectorised loops on any other. On an AMD
 EPYC with AVX2 alone that made the training loop EMULATED_COST float32's (session 49). So "auto"

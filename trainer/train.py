@@ -59,7 +59,7 @@ from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
 from .token_init import class_tastes, set_token_tastes
 from .weight_average import WeightAverage
-from .precision import SETTINGS, chosen_autocast, emulated, emulation_warning, float32_layer_norms, forward_autocast
+from .precision import SETTINGS, chosen_autocast, emulation_warning, float32_layer_norms, forward_autocast
 from .vector_noise import VectorNoise
 
 # ------------------------------------------------------------------------- configuration
@@ -730,7 +730,7 @@ metrics = {
     "epoch_seconds": totals["epoch_seconds"],
     "device": args.device,
     # The forward passes' precision while the networks trained (trainer/precision.py).
-    "autocast": {"setting": args.autocast, "used": autocast, "emulated": emulated(autocast, args.device)},
+    "autocast": {"setting": args.autocast, "used": autocast, "emulated": emulation is not None},
     "torch_threads": torch.get_num_threads(),
     # Other kernels train other weights from the same command (trainer/kernels.py).
     "cpu_kernels": cpu_kernels(),
