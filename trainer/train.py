@@ -208,10 +208,18 @@ parser.add_argument("--progress", action="store_true",
 parser.add_argument("--quiet", action="store_true")
 args = parser.parse_args()
 autocast = chosen_autocast(args.autocast, args.device)
-# Said even with --quiet: a forced bf16 on such a CPU costs more than it was asked to save.
+
+
+def warn(*parts):
+    """Says on stderr, even with --quiet, what the one who reads a nightly's log must know of a run
+    that still succeeds (the job that runs the trainer logs its stderr: trainer-process.ts)."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# A forced bf16 on such a CPU costs more than it was asked to save.
 emulation = emulation_warning(autocast, args.device)
 if emulation:
-    print(emulation, file=sys.stderr)
+    warn(emulation)
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
@@ -771,8 +779,11 @@ export_onnx(model, os.path.join(args.out, "model.onnx"), metadata_for(checkpoint
 with open(os.path.join(args.out, "metrics.json"), "w") as f:
     json.dump(metrics, f, indent=2, allow_nan=False)
 if best["val_pairwise"] is None:
-    log(f"no validation users ({len(val_ids)} held back, none with 2 likes, 2 dislikes and a target of each): "
-        f"kept the last epoch, {best.get('epoch')}; wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
+    # A warning, not a log line: nothing chose this model's epoch or its weights on users it did
+    # not train on, and a tenant's operator learns it from the nightly's log.
+    warn(f"no validation users ({len(val_ids)} held back, none with 2 likes, 2 dislikes and a target of each): "
+         f"kept the last epoch, {best.get('epoch')}, unvalidated")
+    log(f"wrote model.onnx, ckpt.pt, metrics.json to {args.out}")
 else:
     kept = (f"best epoch {best['epoch']}" if "networks" not in best
             else f"the average of {len(best['networks'])} networks (epochs {', '.join(str(n['epoch']) for n in best['networks'])})")

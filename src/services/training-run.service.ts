@@ -191,13 +191,14 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       },
     });
     if (!trained.ok) throw new RunFailure(trained.error);
+    warnOfStderr(run, 'train', trained.stderr);
 
     const version = await recordCandidate(run, stats.dim, candidateDir, served);
     made.version = version.version;
     if (version.status === 'FAILED') throw new RunFailure(`the trained artifact was refused: ${version.reason}`);
 
     await beat({ stage: 'EVALUATING' });
-    const evaluation = await evaluate(exported.trainDir, exported.heldOutDir, candidateDir, dir, served?.checkpoint, signal);
+    const evaluation = await evaluate(run, exported.trainDir, exported.heldOutDir, candidateDir, dir, served?.checkpoint, signal);
     const verdict = judge(evaluation, { minHeldOutUsers: s.minHeldOutUsers, noiseStandardErrors: 2 });
     if (!verdict.promote) {
       await d.registry.judgeCandidate(tenantId, version.version, { status: 'REJECTED', evaluation, reason: verdict.reason });
@@ -215,6 +216,16 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       }
       throw error;
     }
+  }
+
+  /**
+   * Logs what a trainer that succeeded wrote on stderr: the trainer warns there of what its
+   * operator must know (an epoch kept without validation users, bfloat16 emulated), and a run
+   * that succeeds has no error to carry it.
+   */
+  function warnOfStderr(run: TrainingRunRow, module: 'train' | 'compare', stderr: string[]) {
+    if (stderr.length)
+      d.log.warn({ tenantId: run.tenantId, runId: run.id, module, stderr }, `the trainer (${module}) succeeded and wrote on stderr: ${stderr.join(' | ')}`);
   }
 
   /**
@@ -265,6 +276,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
   }
 
   async function evaluate(
+    run: TrainingRunRow,
     trainDir: string,
     heldOutDir: string,
     candidateDir: string,
@@ -290,6 +302,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       ],
     });
     if (!evaluated.ok) throw new RunFailure(evaluated.error);
+    warnOfStderr(run, 'compare', evaluated.stderr);
     return JSON.parse(await readFile(out, 'utf8')) as Evaluation;
   }
 

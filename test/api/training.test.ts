@@ -1,13 +1,13 @@
 // Per-tenant models end to end, on real PostgreSQL, real pg-boss and the real Python trainer:
 // stored likes → the nightly job → a promoted version that score reports and a live feed
 // receives as MODEL; two tenants of different dimensions, each served by its own model; a
-// worse candidate rejected; a killed trainer; a corrupt artifact; a rollback by hand; and the
-// registry closed to app keys and to other tenants.
+// worse candidate rejected; a killed trainer; a corrupt artifact; a rollback by hand; a trainer's
+// warning on a run that succeeds, logged; and the registry closed to app keys and to other tenants.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelRegistry } from '../../src/inference/model-registry.js';
 import { createModelStore } from '../../src/inference/model-store.js';
@@ -16,10 +16,12 @@ import { createTenantModels } from '../../src/inference/tenant-models.js';
 import { tenantModelName } from '../../src/inference/model-names.js';
 import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 import { createArtifactStore } from '../../src/training/artifact-store.js';
+import { isHeldOut } from '../../src/training/split.js';
+import { generateTasteWorld } from '../../src/synth/taste-world.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
-import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
+import { SMALL_WORLD, eventually, loadWorld, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
 import { addVersion } from '../helpers/worker.js';
 import { subscribeFeed } from '../helpers/ws.js';
 
@@ -45,15 +47,21 @@ describe('per-tenant models and the nightly fine-tune', () => {
   // network draws 8 a user from about 216 training users), so the nightly trains one as it does
   // for a small tenant at TRAINING_GROUP_EPISODES' default: a first model's for 3 epochs from the
   // scoring network just trained, a fine-tune's for the fine-tune's 2.
-  const runJobs = async (env: Record<string, string> = {}) => {
+  const runJobs = async (env: Record<string, string> = {}, log?: Logger) => {
     await jobs?.runner.stop();
-    jobs = await startTestJobs(api.services, api.db, db.appUrl, {
-      TENANT_MODEL_STORE: tenantStore,
-      MODEL_STORE: baseStore,
-      TRAINING_GROUP_EPISODES: '2400',
-      TRAINING_GROUP_EPOCHS: '3',
-      ...env,
-    });
+    jobs = await startTestJobs(
+      api.services,
+      api.db,
+      db.appUrl,
+      {
+        TENANT_MODEL_STORE: tenantStore,
+        MODEL_STORE: baseStore,
+        TRAINING_GROUP_EPISODES: '2400',
+        TRAINING_GROUP_EPOCHS: '3',
+        ...env,
+      },
+      log,
+    );
   };
   const run = async (t: TestTenant, id: string) =>
     (await api.gql(t.adminKey, `query($id: ID!) { trainingRun(id: $id) { ${RUN_FIELDS} } }`, { id })).data?.trainingRun;
@@ -354,6 +362,29 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(done.dataset).toMatchObject({ interactions: distinctPairs(world) });
     expect((await serving(d)).scoringModel.kind).toBe('FALLBACK');
   }, 60_000);
+
+  it('logs what a trainer that succeeded warned of on stderr: here, an epoch kept without validation users', async () => {
+    // Held-out users keep their whole history (the gate can judge), training users only their
+    // first 2 likes and 2 dislikes: enough to train on, none the trainer can validate with.
+    const e = await createTestTenant(db.adminUrl, 16);
+    const world = generateTasteWorld({ ...SMALL_WORLD, dim: 16, seed: 9 });
+    const kept = new Map<string, number>();
+    const interactions = world.interactions.filter((i) => {
+      if (isHeldOut(i.user, 20)) return true; // TRAINING_HOLDOUT_PERCENT's default
+      const key = `${i.user} ${i.label}`;
+      kept.set(key, (kept.get(key) ?? 0) + 1);
+      return kept.get(key)! <= 2;
+    });
+    await loadWorld(api.services, e.admin, { ...world, interactions });
+    const warnings: { tenantId?: string; module?: string; stderr?: string[]; msg: string }[] = [];
+    await runJobs({}, pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) }));
+    const done = await finished(e, (await startTraining(e)).id);
+    expect(done.status).toBe('SUCCEEDED');
+    const said = warnings.filter((w) => w.tenantId === e.id && w.module === 'train');
+    expect(said).toHaveLength(1);
+    expect(said[0].stderr).toContainEqual(expect.stringMatching(/^no validation users \(\d+ held back, .*\): kept the last epoch, \d+, unvalidated$/));
+    expect(said[0].msg).toMatch(/^the trainer \(train\) succeeded and wrote on stderr: .*no validation users/);
+  }, 180_000);
 
   it("answers NOT_FOUND for another tenant's runs, and lists only the tenant's own", async () => {
     const runOfA = (await api.gql(a.adminKey, '{ trainingRuns(first: 1) { edges { node { id } } } }')).data.trainingRuns.edges[0].node.id;

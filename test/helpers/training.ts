@@ -4,13 +4,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { openJobs } from '../../src/bootstrap/jobs.js';
 import type { JobRunner } from '../../src/jobs/runner.js';
 import type { Services } from '../../src/services/index.js';
 import type { Viewer } from '../../src/services/viewer.js';
-import { generateTasteWorld, type TasteWorldOptions } from '../../src/synth/taste-world.js';
+import { generateTasteWorld, type TasteWorld, type TasteWorldOptions } from '../../src/synth/taste-world.js';
 import type { Database } from '../../src/repositories/database.js';
 import type { ModelRegistryRepository, TrainingRunRow } from '../../src/repositories/model-registry.repository.js';
 
@@ -19,7 +19,11 @@ export const SMALL_WORLD: Partial<TasteWorldOptions> = { users: 300, items: 300,
 
 /** Loads a taste world of the tenant's dimension; event ids start with `prefix`. */
 export async function seedWorld(services: Services, viewer: Viewer, dim: number, options: Partial<TasteWorldOptions> = {}, prefix = 'seed') {
-  const world = generateTasteWorld({ ...SMALL_WORLD, ...options, dim });
+  return loadWorld(services, viewer, generateTasteWorld({ ...SMALL_WORLD, ...options, dim }), prefix);
+}
+
+/** Loads a world's items and interactions through the services, as an app would send them. */
+export async function loadWorld(services: Services, viewer: Viewer, world: TasteWorld, prefix = 'seed') {
   for (let i = 0; i < world.items.length; i += 1000) {
     await services.items.upsert(
       viewer,
@@ -65,6 +69,7 @@ export async function startTestJobs(
   db: Database,
   connectionString: string,
   env: Record<string, string> & { TENANT_MODEL_STORE: string; MODEL_STORE: string },
+  log: Logger = pino({ level: process.env.TEST_LOG ?? 'silent' }),
 ): Promise<TestJobs> {
   const workDir = mkdtempSync(join(tmpdir(), 'tg-training-'));
   const config = loadConfig({ ...FAST_TRAINING, TRAINING_WORK_DIR: workDir, ...env });
@@ -74,7 +79,7 @@ export async function startTestJobs(
     bus: services.bus,
     predictor: services.predictor,
     tasteGroups: services.tasteGroups,
-    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    log,
   });
   return { runner, tenantStore: env.TENANT_MODEL_STORE, workDir };
 }

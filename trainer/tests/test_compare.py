@@ -140,7 +140,8 @@ class EpisodeBudget(unittest.TestCase):
 class NoValidationUsers(unittest.TestCase):
     """Users with 2 likes and 2 dislikes each can be trained on (a history of one of each and a
     target of each) but never evaluated (EVAL-1(2) needs a target beyond the 2 + 2 history): the
-    trainer keeps the last epoch and says so, and writes no NaN (not JSON) anywhere."""
+    trainer keeps the last epoch and says so on stderr even with --quiet (the nightly job logs a
+    successful run's stderr), and writes no NaN (not JSON) anywhere."""
 
     def test_keeps_the_last_epoch_and_writes_null_not_nan(self):
         root = tempfile.mkdtemp()
@@ -151,9 +152,11 @@ class NoValidationUsers(unittest.TestCase):
         write_dataset(os.path.join(root, "data"), vectors, items, rows)
         out = os.path.join(root, "m")
         done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out", out,
-                               "--epochs", "2", "--width", "16", "--layers", "1"], check=True, capture_output=True, text=True)
-        self.assertIn("no validation users", done.stdout)
-        self.assertNotIn("nan", done.stdout.lower())
+                               "--epochs", "2", "--width", "16", "--layers", "1", "--quiet"], check=True, capture_output=True, text=True)
+        self.assertEqual(done.stdout, "")
+        self.assertIn("no validation users (6 held back, none with 2 likes, 2 dislikes and a target of each): "
+                      "kept the last epoch, 2, unvalidated", done.stderr)
+        self.assertNotIn("nan", done.stderr.lower())
         with open(os.path.join(out, "metrics.json")) as f:
             text = f.read()
         self.assertNotIn("NaN", text)
