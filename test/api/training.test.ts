@@ -384,6 +384,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(said).toHaveLength(1);
     expect(said[0].stderr).toContainEqual(expect.stringMatching(/^no validation users \(\d+ held back, .*\): kept the last epoch, \d+, unvalidated$/));
     expect(said[0].msg).toMatch(/^the trainer \(train\) succeeded and wrote on stderr: .*no validation users/);
+    // Nothing of torch's own (the exporter's harmless warnings are silenced: trainer/export.py),
+    // and the evaluation, which had nothing to say, logged nothing.
+    expect(said[0].stderr!.filter((line) => /Warning/.test(line))).toEqual([]);
+    expect(warnings.filter((w) => w.tenantId === e.id && w.module === 'compare')).toEqual([]);
   }, 180_000);
 
   it("answers NOT_FOUND for another tenant's runs, and lists only the tenant's own", async () => {
