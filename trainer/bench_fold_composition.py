@@ -35,7 +35,7 @@ import numpy as np
 from .bench_seeds import baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired
 from .bench_served_weights import knobs
 from .bench_train_time import integers
-from .bench_versus import check_checkpoints
+from .bench_versus import check_checkpoints, datasets_and_users
 from .data import eval_users, read_dataset
 from .evaluate import evaluate_per_user, model_scorer
 from .export import load_checkpoint
@@ -120,10 +120,7 @@ def main(argv=None):
         for seed in args.seed_list:
             print(f"  npm run train -- --data {args.write_folds}/seed{seed}/A --out {args.write_folds}/models/seed{seed} --seed {seed} FLAGS")
         return
-    train, test = read_dataset(args.train), read_dataset(args.test)
-    users = eval_users(test, args.n_ref)
-    if not users:
-        raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {args.test}: try a smaller --n-ref")
+    train, test, users = datasets_and_users(args)
     runs = {"served": [], "chosen": []}
     print(f"\n### {args.models}: the composition chosen on the held-out half of {args.train}'s users, scored on "
           f"{args.test} ({len(users)} users under EVAL-1({args.n_ref})), seeds {args.seeds}\n")
