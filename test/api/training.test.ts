@@ -17,6 +17,7 @@ import { tenantModelName } from '../../src/inference/model-names.js';
 import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { isHeldOut } from '../../src/training/split.js';
+import { loadConfig } from '../../src/config.js';
 import { generateTasteWorld } from '../../src/synth/taste-world.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
@@ -368,9 +369,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
     // first 2 likes and 2 dislikes: enough to train on, none the trainer can validate with.
     const e = await createTestTenant(db.adminUrl, 16);
     const world = generateTasteWorld({ ...SMALL_WORLD, dim: 16, seed: 9 });
+    const { heldOutPercent } = loadConfig({}).training; // the share the run holds out, as it splits them
     const kept = new Map<string, number>();
     const interactions = world.interactions.filter((i) => {
-      if (isHeldOut(i.user, 20)) return true; // TRAINING_HOLDOUT_PERCENT's default
+      if (isHeldOut(i.user, heldOutPercent)) return true;
       const key = `${i.user} ${i.label}`;
       kept.set(key, (kept.get(key) ?? 0) + 1);
       return kept.get(key)! <= 2;
