@@ -267,9 +267,54 @@ CO_LIKE_MAX_ITEMS = 2048
 # world best at 8 (85.61 / 72.97 against 84.77 / 71.49 at 4; 83.80 at 16; MovieLens's stays 4):
 # an upper bound must not stop at the edge of its grid.
 CO_LIKE_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# The similarities a served model keeps (trainer/co_likes.py): the cosines' eigenpairs of the
+# largest |eigenvalue|, this many (issue 14, session 51). Cosines counted on a few hundred users
+# are noisy, and their rank-64 approximation is the better co-likes: alone, +1.32 ± 0.94 pairwise
+# on MovieLens, +2.35 ± 0.87 on unseen vectors, +1.98 ± 1.29 on the default world (16-128 all at or
+# above the whole matrix there), and within noise (-0.42 ± 0.54) on the 64,000-user world, where
+# co-likes are near chance anyway. The model keeps K x 64 numbers where it kept K x K (8 MB in
+# float16 at 2,048 items). The baselines are scored both ways (bench_seeds.baseline_results).
+CO_LIKE_RANK = 64
 
 
-def co_like_similarities(dataset, max_items=CO_LIKE_MAX_ITEMS):
+def co_like_similarities(dataset, max_items=CO_LIKE_MAX_ITEMS, rank=None):
+    """({item id: row}, float32 [K, K]): the cosines (co_like_cosines), the classic item-based
+    baseline; or at `rank` (low_rank), 0 on the diagonal, as a served model scores them
+    (CO_LIKE_RANK)."""
+    if rank is None:
+        return co_like_cosines(dataset, max_items)
+    index, vectors, values = co_like_factors(dataset, max_items, rank)
+    return index, similarity_matrix(vectors, values)
+
+
+def co_like_factors(dataset, max_items=CO_LIKE_MAX_ITEMS, rank=CO_LIKE_RANK):
+    """({item id: row}, vectors [K, r], values [r]): the cosines (co_like_cosines) at `rank`, as a
+    served model keeps them (trainer/co_likes.py)."""
+    index, cosines = co_like_cosines(dataset, max_items)
+    return (index, *low_rank(cosines, rank))
+
+
+def low_rank(similarities, rank=CO_LIKE_RANK):
+    """(vectors [K, r], values [r], both float32) of the symmetric `similarities` [K, K]: the r =
+    min(rank, K) eigenpairs of the largest |eigenvalue|, so similarities ~ vectors diag(values)
+    vectors^T (exactly, up to round-off, where rank >= K)."""
+    similarities = np.asarray(similarities, np.float64)
+    if len(similarities) == 0:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
+    values, vectors = np.linalg.eigh((similarities + similarities.T) / 2)
+    kept = np.sort(np.argsort(-np.abs(values), kind="stable")[:min(rank, len(values))])
+    return vectors[:, kept].astype(np.float32), values[kept].astype(np.float32)
+
+
+def similarity_matrix(vectors, values):
+    """float32 [K, K]: vectors diag(values) vectors^T, 0 on the diagonal (an item is not its own
+    co-like), as the served model computes it pair by pair."""
+    out = (np.asarray(vectors, np.float64) * values) @ np.asarray(vectors, np.float64).T
+    np.fill_diagonal(out, 0.0)
+    return out.astype(np.float32)
+
+
+def co_like_cosines(dataset, max_items=CO_LIKE_MAX_ITEMS):
     """({item id: row}, float32 [K, K]) over the at most `max_items` items rated most by
     `dataset`'s users (at least two each): the cosine between two items' columns of the users'
     +1 like / -1 dislike matrix, shrunk by n / (n + CO_LIKE_SHRINK) for the n users who rated
@@ -399,10 +444,11 @@ def cross_fitted_sum_rows(test_users, regression_and_rate, parts):
     return rows, [chosen for chosen, _ in choices]
 
 
-def co_like_part(train, test):
-    """The co-likes counted on `train`, scoring `test`'s items (memoized: sums try it at many
-    weights), or None where no item was rated twice in training, as where each image is judged once."""
-    similarities = co_like_similarities(train)
+def co_like_part(train, test, rank=None):
+    """The co-likes counted on `train` (the whole cosines, or at `rank`: co_like_similarities),
+    scoring `test`'s items (memoized: sums try it at many weights), or None where no item was rated
+    twice in training, as where each image is judged once."""
+    similarities = co_like_similarities(train, rank=rank)
     return memoized(co_like_scorer(similarities, test.item_ids)) if similarities[0] else None
 
 

@@ -120,12 +120,12 @@ def knobs(train, test, seed):
     def added_co_likes(model, c):
         if "rows" not in co_rows:
             # Counted on --train's rows, matched to --test's vectors by item id (items --test lacks left out).
-            rows, similarities = remembered_similarities(train, sorted(train.users))
+            rows, (vectors, values) = remembered_similarities(train, sorted(train.users))
             row_of = {item: k for k, item in enumerate(test.item_ids)}
             kept = [k for k, r in enumerate(rows) if train.item_ids[r] in row_of]
             co_rows.update(rows=np.array([row_of[train.item_ids[rows[k]]] for k in kept], np.int64),
-                           similarities=similarities[np.ix_(kept, kept)])
-        return attach_co_likes(model, test.vectors, co_rows["rows"], co_rows["similarities"], c)
+                           factors=(vectors[kept], values))
+        return attach_co_likes(model, test.vectors, co_rows["rows"], co_rows["factors"], c)
 
     def added_classes(model, w):
         if not classes:

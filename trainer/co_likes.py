@@ -11,12 +11,15 @@ training users' ratings, the model already knew most of it (85.9 / 73.4 against 
 
 After training (and after the regression and the item rates), the model remembers up to
 baselines.CO_LIKE_MAX_ITEMS of the items the training users rated most (at least twice each)
-and their similarities, and its log-odds become
+and their similarities as the baseline scores them: the cosines' baselines.CO_LIKE_RANK
+eigenpairs of the largest |eigenvalue| (session 51; the whole matrix before), S[h, z] =
+sum_j V[h, j] lambda_j V[z, j]. Its log-odds become
 scale * model + weight * co(z), co(z) = sum_h sign_h S[h, z] / (sum_h |S[h, z]| + damping)
-over the history's remembered items h (sign +1 like, -1 dislike; padded slots and items not
-remembered count 0). Items are matched by vector inside the ONNX graph, as the item rates match
-them (item_rates.match_remembered): a new image is no item of the memory and adds nothing. A
-candidate's figure depends on it and the history only, so the ONNX contract holds.
+over the history's remembered items h (sign +1 like, -1 dislike; padded slots, items not
+remembered and the candidate itself count 0). Items are matched by vector inside the ONNX
+graph, as the item rates match them (item_rates.match_remembered): a new image is no item of the
+memory and adds nothing. A candidate's figure depends on it and the history only, so the ONNX
+contract holds.
 
 scale and weight are the coefficients of a logistic regression of the validation users'
 comparisons on the model's margin and the co-likes' (rate_crossfit.margin_coefficients, one
@@ -39,8 +42,6 @@ from .model import ModelConfig
 # baseline was best at on MovieLens's test users (baselines.CO_LIKE_WEIGHTS). Unseen vectors' best
 # was 4 on the grid up to 4, and is 8 on the grid up to 16 (session 25).
 DEFAULT_WEIGHT = 4.0
-# How the similarities are stored (see WithCoLikes).
-SIMILARITY_DTYPE = torch.float16
 
 
 class WithCoLikes(LogOddsPart):
@@ -51,19 +52,39 @@ class WithCoLikes(LogOddsPart):
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         self.register_buffer("memory_vectors", torch.zeros(config.co_like_memory, config.embedding_dim))
-        # Stored as float16: half the file and the workers' cache (8 MB at 2,048 items, not 16); a
-        # similarity in [-1, 1] keeps about 3 digits, and the rows gathered are cast back to compute.
-        self.register_buffer("similarities", torch.zeros(config.co_like_memory, config.co_like_memory, dtype=SIMILARITY_DTYPE))
+        # The similarities as r eigenpairs (baselines.low_rank): K x r numbers where the matrix took
+        # K x K (8 MB in float16 at 2,048 items, before session 51; 512 kB now at rank 64).
+        rank = config.co_like_rank or config.co_like_memory
+        self.register_buffer("similarity_vectors", torch.zeros(config.co_like_memory, rank))
+        self.register_buffer("similarity_values", torch.zeros(rank))
         self.register_buffer("key_directions", key_directions(config.embedding_dim))
+
+    @classmethod
+    def absent(cls) -> dict:
+        return {**super().absent(), "co_like_rank": 0}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A checkpoint from before session 51 keeps the whole matrix (float16): served as it was,
+        # through all its eigenpairs (its config's co_like_rank is 0, the full rank).
+        matrix = state_dict.pop(prefix + "similarities", None)
+        if matrix is not None:
+            vectors, values = baselines.low_rank(matrix.float().numpy(), len(matrix))
+            state_dict[prefix + "similarity_vectors"] = torch.from_numpy(vectors)
+            state_dict[prefix + "similarity_values"] = torch.from_numpy(values)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def part_log_odds(self, history, history_label, history_mask, candidates):
         """[B, T]: each candidate's mean similarity to the history's likes less its dislikes,
         weighted by |similarity| (plus baselines.CO_LIKE_DAMPING); 0 where nothing is known."""
         h_nearest, h_known = match_remembered(history, self.memory_vectors, self.key_directions)       # [B, H]
         c_nearest, c_known = match_remembered(candidates, self.memory_vectors, self.key_directions)    # [B, T]
-        rows = self.similarities[h_nearest].to(history.dtype)                                          # [B, H, K]
-        pairs = torch.gather(rows, 2, c_nearest.unsqueeze(1).expand(-1, rows.shape[1], -1))            # [B, H, T]
-        valid = (h_known & history_mask).unsqueeze(-1) & c_known.unsqueeze(1)
+        values = self.similarity_values.to(history.dtype)
+        h_rows = self.similarity_vectors[h_nearest].to(history.dtype) * values                         # [B, H, r]
+        c_rows = self.similarity_vectors[c_nearest].to(history.dtype)                                  # [B, T, r]
+        pairs = h_rows @ c_rows.transpose(1, 2)                                                        # [B, H, T]
+        # An item is not its own co-like (baselines.similarity_matrix's diagonal).
+        itself = h_nearest.unsqueeze(-1) == c_nearest.unsqueeze(1)
+        valid = (h_known & history_mask).unsqueeze(-1) & c_known.unsqueeze(1) & ~itself
         pairs = torch.where(valid, pairs, torch.zeros_like(pairs))
         sign = (2 * history_label - 1).to(pairs.dtype).unsqueeze(-1)                                  # [B, H, 1]
         return (sign * pairs).sum(1) / (pairs.abs().sum(1) + baselines.CO_LIKE_DAMPING)
@@ -72,26 +93,28 @@ class WithCoLikes(LogOddsPart):
 without_co_likes = WithCoLikes.stripped
 
 
-def attach_co_likes(model: nn.Module, vectors: np.ndarray, rows, similarities, weight: float, scale: float = 1.0) -> nn.Module:
+def attach_co_likes(model: nn.Module, vectors: np.ndarray, rows, factors, weight: float, scale: float = 1.0) -> nn.Module:
     """A copy of `model` (without any co-likes it had), its log-odds times `scale`, that adds
-    `weight` times the co-likes over the remembered items (`rows` of `vectors`, their
-    `similarities` [K, K])."""
-    out = WithCoLikes.around(model, len(rows), weight, scale)
+    `weight` times the co-likes over the remembered items (`rows` of `vectors`), their
+    similarities `factors` (vectors [K, r], values [r]: baselines.low_rank)."""
+    similarity_vectors, values = (np.asarray(f, np.float32) for f in factors)
+    out = WithCoLikes.around(model, len(rows), weight, scale, co_like_rank=len(values))
     with torch.no_grad():
         out.memory_vectors.copy_(torch.from_numpy(np.asarray(vectors[rows], np.float32)))
-        out.similarities.copy_(torch.from_numpy(np.asarray(similarities, np.float32)).to(SIMILARITY_DTYPE))
+        out.similarity_vectors.copy_(torch.from_numpy(similarity_vectors))
+        out.similarity_values.copy_(torch.from_numpy(values))
     return out.eval()
 
 
 def remembered_similarities(dataset, train_ids):
-    """(item rows of `dataset`, similarities [K, K]) of the co-likes counted on the `train_ids`
-    users (baselines.co_like_similarities)."""
-    index, similarities = baselines.co_like_similarities(subset(dataset, train_ids))
+    """(item rows of `dataset`, (vectors [K, r], values [r])) of the co-likes counted on the
+    `train_ids` users (baselines.co_like_factors)."""
+    index, *factors = baselines.co_like_factors(subset(dataset, train_ids))
     row_of = {item: k for k, item in enumerate(dataset.item_ids)}
     rows = np.zeros(len(index), np.int64)
     for item, k in index.items():
         rows[k] = row_of[item]
-    return rows, similarities
+    return rows, tuple(factors)
 
 
 def add_co_likes(model: nn.Module, dataset, train_ids, val_users):

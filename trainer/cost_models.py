@@ -16,6 +16,7 @@ import os
 import numpy as np
 import torch
 
+from .baselines import low_rank
 from .choice_prior import MAX_ITEMS, attach_choice_prior
 from .co_likes import attach_co_likes
 from .ensemble import attach_regression
@@ -36,7 +37,7 @@ images = np.random.default_rng(0).normal(size=(MAX_ITEMS, args.dim)).astype(np.f
 prior = attach_choice_prior(plain, images, np.linspace(1, -1, args.dim + 1), np.arange(MAX_ITEMS), 0.8, 0.2)
 rates = attach_item_rates(plain, images, np.arange(MAX_ITEMS), np.linspace(-1, 1, MAX_ITEMS), 0.5)
 similarities = np.random.default_rng(1).uniform(-0.3, 0.3, size=(MAX_ITEMS, MAX_ITEMS)).astype(np.float32)
-co_likes = attach_co_likes(rates, images, np.arange(MAX_ITEMS), similarities, 2.0, 0.5)
+co_likes = attach_co_likes(rates, images, np.arange(MAX_ITEMS), low_rank(similarities), 2.0, 0.5)
 metadata = {"embedding_dim": args.dim, "preference_tokens": 10, "model_version": "cost", "trained_at": "1970-01-01T00:00:00Z",
             "eval_pairwise": ""}
 for name, model in (("plain", plain), ("choice-prior", prior), ("item-rates", rates), ("co-likes", co_likes)):

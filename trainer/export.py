@@ -144,6 +144,8 @@ def metadata_for(checkpoint) -> dict:
         "co_like_memory": config.get("co_like_memory", 0),
         "co_like_weight": config.get("co_like_weight", 0.0),
         "co_like_scale": config.get("co_like_scale", 1.0),
+        # How many eigenpairs of the similarities it keeps (baselines.CO_LIKE_RANK); 0: the whole matrix.
+        "co_like_rank": config.get("co_like_rank", 0),
         # Whether the trainer was asked for the co-likes and what it chose: "off", or why.
         "co_likes": "off" if not checkpoint["metrics"].get("co_likes") else checkpoint["metrics"]["co_likes"]["selected_by"],
         # The latent classes of users whose log-odds are added, their weight and the model's

@@ -11,6 +11,7 @@ import os
 
 import torch
 
+from .baselines import low_rank
 from .choice_prior import LOOKALIKES, attach_choice_prior
 from .co_likes import attach_co_likes
 from .served_latent_classes import attach_latent_classes
@@ -74,11 +75,11 @@ if args.item_rates:
     config = model.config
 if args.co_likes:
     # Remembered: three history items (one of them padded out in row 2), three candidates, two
-    # items neither is; the similarities are fixed, non-symmetric values, 0 on the diagonal.
+    # items neither is; the similarities are fixed values, made symmetric and kept whole (every eigenpair).
     items = torch.cat([history[0, :1], history[1, 3:4], history[2, 3:4], candidates[0, 1:2], candidates[1, :1],
                        candidates[2, 3:4], torch.randn(2, D)]).numpy()
     similarities = torch.sin(torch.arange(len(items) ** 2, dtype=torch.float32)).reshape(len(items), len(items)).fill_diagonal_(0).numpy()
-    model = attach_co_likes(model, items, list(range(len(items))), similarities, args.co_likes, 0.7)
+    model = attach_co_likes(model, items, list(range(len(items))), low_rank(similarities, len(items)), args.co_likes, 0.7)
     config = model.config
 if args.latent_classes:
     # Fixed classes (weights, bias last) far enough apart that the history moves the posterior.

@@ -64,11 +64,12 @@ class LogOddsPart(nn.Module):
         return model.inner if isinstance(model, cls) else model
 
     @classmethod
-    def around(cls, model: nn.Module, size: int, weight: float, scale: float = 1.0):
-        """A new part of `size` at `weight` (the model's log-odds at `scale`) around a copy of
-        `model` without any such part it had; its buffers are the caller's to fill."""
+    def around(cls, model: nn.Module, size: int, weight: float, scale: float = 1.0, **fields):
+        """A new part of `size` at `weight` (the model's log-odds at `scale`; any other config
+        `fields` of the part's, such as the co-likes' rank) around a copy of `model` without any
+        such part it had; its buffers are the caller's to fill."""
         model = cls.stripped(model)
-        out = cls(dataclasses.replace(model.config, **{cls.SIZE: size}, **cls.weighing(weight, scale)))
+        out = cls(dataclasses.replace(model.config, **{cls.SIZE: size}, **cls.weighing(weight, scale), **fields))
         out.inner.load_state_dict(model.state_dict())
         return out
 

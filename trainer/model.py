@@ -77,6 +77,8 @@ class ModelConfig:
                                      # items (co_likes.py)
     co_like_weight: float = 0.0
     co_like_scale: float = 1.0
+    co_like_rank: int = 0            # the co-likes' similarities kept as this many eigenpairs; 0: all of them
+                                     # (checkpoints before session 51 kept the whole matrix)
     latent_class_count: int = 0      # > 0: the log-odds become latent_class_scale times the model's plus
                                      # latent_class_weight times the log-odds of that many latent classes of
                                      # users, weighed by the history (served_latent_classes.py)

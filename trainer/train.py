@@ -339,7 +339,7 @@ if args.init:
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.co_like_memory:
         # The co-likes are counted again from this run's training users (after the rates).
-        config = dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0)
+        config = dataclasses.replace(config, co_like_memory=0, co_like_weight=0.0, co_like_scale=1.0, co_like_rank=0)
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.item_memory:
         # The items' rates are counted again from this run's training users (after the regression).

@@ -4,7 +4,8 @@ import warnings
 import numpy as np
 
 from trainer.baselines import (CO_LIKE_DAMPING, CO_LIKE_SHRINK, USER_KNN_DAMPING, USER_KNN_SHRINK, bradley_terry_weights, choice_pairs,
-                               co_like_scorer, co_like_scorers, co_like_similarities, cross_fitted_sum_rows, fit_logistic, global_scorer,
+                               co_like_cosines, co_like_scorer, co_like_scorers, co_like_similarities, cross_fitted_sum_rows, fit_logistic,
+                               global_scorer, low_rank, similarity_matrix,
                                global_weights, lookalike_centred_scorer, memoized, unrated_caveat, upper_bound_sum, user_knn_part,
                                user_knn_scorer, user_knn_scorers, weighted_parts)
 from trainer.data import Dataset, EvalUser, Interaction
@@ -44,6 +45,25 @@ class CoLikes(unittest.TestCase):
         self.assertAlmostEqual(float(sim[index["a"], index["b"]]), shrunk, places=6)
         self.assertAlmostEqual(float(sim[index["a"], index["c"]]), -shrunk, places=6)
         self.assertEqual(float(sim[index["a"], index["a"]]), 0.0)
+
+    def test_the_similarities_are_the_cosines_at_the_rank_kept(self):
+        index, cosines = co_like_cosines(self.train)
+        np.testing.assert_allclose(co_like_similarities(self.train, rank=64)[1], cosines, atol=1e-6)   # 3 items: every eigenpair kept
+        values, vectors = np.linalg.eigh(cosines.astype(np.float64))
+        k = np.argmax(np.abs(values))
+        expected = values[k] * np.outer(vectors[:, k], vectors[:, k])
+        np.fill_diagonal(expected, 0.0)
+        one = co_like_similarities(self.train, rank=1)[1]
+        np.testing.assert_allclose(one, expected, atol=1e-6)
+        self.assertGreater(np.abs(one - cosines).max(), 0.01)
+
+    def test_low_rank_keeps_the_eigenpairs_of_largest_magnitude_negative_ones_included(self):
+        q = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
+        matrix = (q * [3.0, -2.0, 0.5, 0.1]) @ q.T
+        vectors, values = low_rank(matrix, 2)
+        self.assertEqual(sorted(values.round(5).tolist()), [-2.0, 3.0])
+        np.testing.assert_allclose((vectors * values) @ vectors.T, (q[:, :2] * [3.0, -2.0]) @ q[:, :2].T, atol=1e-5)
+        np.testing.assert_allclose(similarity_matrix(*low_rank(matrix, 4)), matrix - np.diag(np.diag(matrix)), atol=1e-5)
 
     def test_a_candidate_scores_by_the_history_items_it_is_like(self):
         test = labelled(["c", "b", "new"], {"t": {}})

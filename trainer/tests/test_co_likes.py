@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import tempfile
 import unittest
@@ -13,7 +14,7 @@ from trainer.ensemble import attach_regression
 from trainer.export import load_checkpoint
 from trainer.item_rates import WithItemRates, attach_item_rates
 from trainer.model import ModelConfig, PreferenceModel
-from trainer.network_average import NetworkAverage, members_of
+from trainer.network_average import NetworkAverage, build_model, members_of
 from trainer.tests.helpers import onnx_metadata, train_small, rebuilds_alike, small_network, write_dataset
 
 
@@ -49,10 +50,8 @@ class Served(unittest.TestCase):
     def test_the_served_score_is_the_co_likes_baseline_times_the_weight_over_the_scaled_model(self):
         inner = small_network()
         model = attach_co_likes(inner, self.dataset.vectors, self.rows, self.similarities, 2.5, 0.5)
-        # What is served is the baseline over the similarities as stored (float16: co_likes.SIMILARITY_DTYPE) ...
-        index, similarities = baselines.co_like_similarities(self.dataset)
-        reference = baselines.co_like_scorer((index, similarities.astype(np.float16).astype(np.float32)), self.dataset.item_ids)
-        exact = baselines.co_like_scorer((index, similarities), self.dataset.item_ids)
+        # What is served is the baseline, its similarities at the rank both keep (baselines.CO_LIKE_RANK).
+        reference = baselines.co_like_scorer(baselines.co_like_similarities(self.dataset, rank=baselines.CO_LIKE_RANK), self.dataset.item_ids)
         v = torch.from_numpy(self.dataset.vectors)
         h_items, h_labels, candidates = np.array([0, 5, 9, 12]), np.array([1, 0, 1, 0]), np.array([3, 7, 20, 31])
         history, labels = v[h_items][None], torch.from_numpy(h_labels)[None]
@@ -60,8 +59,6 @@ class Served(unittest.TestCase):
         served, user = co_log_odds(model, history, labels, mask, v[candidates][None])
         plain, plain_user = co_log_odds(inner, history, labels, mask, v[candidates][None])
         np.testing.assert_allclose(served - 0.5 * plain, 2.5 * reference(h_items, h_labels, candidates), atol=1e-5)
-        # ... which is the baseline's own within float16's round-off.
-        np.testing.assert_allclose(reference(h_items, h_labels, candidates), exact(h_items, h_labels, candidates), atol=1e-3)
         self.assertTrue(torch.equal(user, plain_user))
         # Padded slots change nothing, whatever they hold: here items the model remembers, which
         # would count if the mask were not read.
@@ -78,6 +75,39 @@ class Served(unittest.TestCase):
                                       v[candidates][None])
         np.testing.assert_allclose(with_new.numpy(), alone.numpy(), atol=1e-6)
 
+    def test_at_a_rank_below_the_items_the_served_score_is_the_baseline_at_that_rank(self):
+        vectors, values = baselines.low_rank(baselines.co_like_cosines(self.dataset)[1], 3)
+        model = attach_co_likes(small_network(), self.dataset.vectors, self.rows, (vectors, values), 1.0, 0.0)
+        self.assertEqual((model.config.co_like_rank, tuple(model.similarity_vectors.shape)), (3, (len(self.rows), 3)))
+        index, _ = baselines.co_like_similarities(self.dataset)
+        reference = baselines.co_like_scorer((index, baselines.similarity_matrix(vectors, values)), self.dataset.item_ids)
+        v = torch.from_numpy(self.dataset.vectors)
+        h_items, h_labels, candidates = np.array([0, 5, 9, 12]), np.array([1, 0, 1, 0]), np.array([3, 7, 20, 31])
+        served, _ = co_log_odds(model, v[h_items][None], torch.from_numpy(h_labels)[None], torch.ones(1, 4, dtype=torch.bool),
+                                v[candidates][None])
+        np.testing.assert_allclose(served, reference(h_items, h_labels, candidates), atol=1e-5)
+        # An item among the candidates that is also in the history is not its own co-like.
+        again, _ = co_log_odds(model, v[h_items][None], torch.from_numpy(h_labels)[None], torch.ones(1, 4, dtype=torch.bool),
+                               v[h_items[:1]][None])
+        np.testing.assert_allclose(again, reference(h_items, h_labels, h_items[:1]), atol=1e-5)
+
+    def test_a_checkpoint_that_kept_the_whole_matrix_scores_as_it_did(self):
+        # Before session 51 the co-likes kept every similarity, float16, as the buffer "similarities",
+        # and their config no co_like_rank: such a checkpoint loads and scores as it did.
+        index, cosines = baselines.co_like_cosines(self.dataset)
+        model = attach_co_likes(small_network(), self.dataset.vectors, self.rows, baselines.low_rank(cosines, 1), 1.0, 0.0)
+        old = {k: v for k, v in model.state_dict().items() if not k.startswith("similarity_")}
+        old["similarities"] = torch.from_numpy(cosines).half()
+        loaded = build_model(dataclasses.replace(model.config, co_like_rank=0))
+        loaded.load_state_dict(old)
+        self.assertEqual(tuple(loaded.similarity_vectors.shape), (len(self.rows), len(self.rows)))
+        reference = baselines.co_like_scorer((index, cosines.astype(np.float16).astype(np.float32)), self.dataset.item_ids)
+        v = torch.from_numpy(self.dataset.vectors)
+        h_items, h_labels, candidates = np.array([0, 5, 9, 12]), np.array([1, 0, 1, 0]), np.array([3, 7, 20, 31])
+        served, _ = co_log_odds(loaded.eval(), v[h_items][None], torch.from_numpy(h_labels)[None], torch.ones(1, 4, dtype=torch.bool),
+                                v[candidates][None])
+        np.testing.assert_allclose(served, reference(h_items, h_labels, candidates), atol=1e-4)
+
     def test_attached_over_item_rates_and_two_networks_under_the_choice_prior_saved_loaded_and_stripped(self):
         average = attach_regression(NetworkAverage.of([small_network(0), small_network(1)]), np.linspace(-1, 1, 7), 1.0, 0.5)
         rated = attach_item_rates(average, self.dataset.vectors, [2, 4], np.array([1.0, -1.0]), 0.7)
@@ -89,7 +119,8 @@ class Served(unittest.TestCase):
         self.assertEqual(len(members_of(model)), 2)
         self.assertTrue(rebuilds_alike(model))
         # Attaching again replaces the co-likes rather than stacking them.
-        again = attach_co_likes(co, self.dataset.vectors, self.rows[:5], self.similarities[:5, :5], 2.0)
+        vectors, values = self.similarities
+        again = attach_co_likes(co, self.dataset.vectors, self.rows[:5], (vectors[:5], values), 2.0)
         self.assertIs(type(without_co_likes(again)), WithItemRates)
         self.assertEqual(again.config.co_like_memory, 5)
         with self.assertRaisesRegex(ValueError, "co_like_memory"):

@@ -4,6 +4,7 @@ import unittest
 import numpy as np
 import torch
 
+from trainer.baselines import low_rank
 from trainer.choice_prior import WithChoicePrior, attach_choice_prior
 from trainer.co_likes import WithCoLikes, attach_co_likes
 from trainer.ensemble import attach_regression
@@ -23,7 +24,7 @@ def stack():
     model = attach_regression(NetworkAverage.of([small_network(0), small_network(1)]), np.linspace(-1, 1, 7), 1.0, 0.5)
     model = attach_item_rates(model, vectors, np.array([2, 4, 6]), np.array([1.0, -1.0, 0.5]), 0.7)
     similarities = rng.uniform(-1, 1, (5, 5)).astype(np.float32)
-    model = attach_co_likes(model, vectors, np.arange(5), (similarities + similarities.T) / 2, 1.5, 0.8)
+    model = attach_co_likes(model, vectors, np.arange(5), low_rank(similarities), 1.5, 0.8)
     model = attach_latent_classes(model, rng.normal(size=(3, 7)), np.array([0.5, 0.3, 0.2]), 0.9, 0.6)
     return attach_choice_prior(model, vectors, np.linspace(1, -1, 7), np.arange(12), 0.8, 0.7), vectors
 

@@ -5,6 +5,7 @@ import unittest
 import numpy as np
 import torch
 
+from trainer.baselines import low_rank
 from trainer.choice_prior import attach_choice_prior, without_choice_prior
 from trainer.co_likes import WithCoLikes, attach_co_likes, without_co_likes
 from trainer.data import Dataset, Interaction, eval_users, subset
@@ -71,7 +72,7 @@ class Served(unittest.TestCase):
 
     def test_attached_over_co_likes_and_two_networks_under_the_choice_prior_saved_loaded_and_stripped(self):
         average = NetworkAverage.of([small_network(0), small_network(1)])
-        co = attach_co_likes(average, self.dataset.vectors, np.arange(5), np.eye(5) * 0.0 + 0.3, 1.5, 0.8)
+        co = attach_co_likes(average, self.dataset.vectors, np.arange(5), low_rank(np.full((5, 5), 0.3)), 1.5, 0.8)
         classes = attach_latent_classes(co, self.weights, self.prior, 1.2, 0.9)
         model = attach_choice_prior(classes, self.dataset.vectors, np.linspace(1, -1, 7), np.arange(12), 0.8)
         self.assertIsInstance(without_choice_prior(model), WithLatentClasses)
