@@ -195,7 +195,8 @@ def summed_baseline_parts(train, test, users):
     w_global, top (the regression's shrink best on the test users), regressions ({shrink: memoized
     scorer}, baselines.regression_scorers), prior_count, counts, rate (scorer), regression_and_rate
     ({shrink: memoized scorer}, baselines.regression_and_rate_scorers) and co_likes and user_knn
-    (baselines.co_like_part and user_knn_part, or None) and latent_classes (latent_classes.latent_class_part).
+    (baselines.co_like_part and user_knn_part, or None), co_likes_low_rank (co_like_part at the served
+    model's rank, baselines.CO_LIKE_RANK) and latent_classes (latent_classes.latent_class_part).
     Built once, they are shared by baseline_results and benches that mix them again
     (trainer/bench_stack_ceiling.py), so each user's regression is fitted once per shrink."""
     w_global = baselines.global_weights(train)
@@ -211,6 +212,7 @@ def summed_baseline_parts(train, test, users):
     return {"w_global": w_global, "top": top, "regressions": regressions, "prior_count": prior_count, "counts": counts,
             "rate": rate, "regression_and_rate": baselines.regression_and_rate_scorers(regressions, rate),
             "co_likes": baselines.co_like_part(train, test), "user_knn": baselines.user_knn_part(train, test),
+            "co_likes_low_rank": baselines.co_like_part(train, test, baselines.CO_LIKE_RANK),
             "latent_classes": latent_class_part(train, test)}
 
 
@@ -219,13 +221,10 @@ def baseline_results(train, test, users, parts=None):
     same test users and pairs as the models. `parts`: summed_baseline_parts of the same data,
     when the caller has them."""
     parts = parts or summed_baseline_parts(train, test, users)
-    w_global, top, regressions, prior_count, counts, rate, regression_and_rate, co_likes, user_knn, latent_classes = (
-        parts[k] for k in ("w_global", "top", "regressions", "prior_count", "counts", "rate", "regression_and_rate", "co_likes",
-                           "user_knn", "latent_classes"))
+    w_global, top, regressions, prior_count, counts, rate, regression_and_rate, low_rank = (
+        parts[k] for k in ("w_global", "top", "regressions", "prior_count", "counts", "rate", "regression_and_rate", "co_likes_low_rank"))
     shrink, _ = baselines.tune_shrink(train, w_global)
     (summed_shrink,), summed = baselines.upper_bound_sum(users, regression_and_rate)
-    cross_fitted, chosen = baselines.cross_fitted_sum_rows(users, regression_and_rate, baselines.summed_parts_grid(co_likes, user_knn))
-    present = "".join(f" + {name}" for name, part in (("co-likes", co_likes), ("user-kNN", user_knn)) if part is not None)
     return {
         "global preference (logistic regression, no history)": evaluate_per_user(baselines.global_scorer(test.vectors, w_global), users),
         **{name: evaluate_per_user(scorer, users) for name, scorer in baselines.choice_scorers(train, test.vectors).items()},
@@ -237,6 +236,23 @@ def baseline_results(train, test, users, parts=None):
             evaluate_per_user(rate, users),
         f"per-user logistic regression (shrink {summed_shrink}, chosen on the test users: an upper bound) + item like rate "
         "(log-odds summed)": evaluate_per_user(summed, users),
+        **rows_with_co_likes(train, test, users, parts, parts["co_likes"]),
+        # The co-likes as a served model keeps them (at baselines.CO_LIKE_RANK) in every row that sums
+        # them: the best baseline is the best of both, so a lead the served co-likes bring is measured
+        # against baselines that have them too.
+        **({} if low_rank is None else
+           {name.replace("co-likes", f"co-likes at rank {baselines.CO_LIKE_RANK}"): rows
+            for name, rows in rows_with_co_likes(train, test, users, parts, low_rank).items() if "co-likes" in name}),
+    }
+
+
+def rows_with_co_likes(train, test, users, parts, co_likes):
+    """{name: evaluate_per_user rows} of the baselines that may sum the co-likes `co_likes` (a
+    baselines.co_like_part, or None), from summed_baseline_parts `parts`."""
+    regression_and_rate, user_knn, latent_classes = (parts[k] for k in ("regression_and_rate", "user_knn", "latent_classes"))
+    cross_fitted, chosen = baselines.cross_fitted_sum_rows(users, regression_and_rate, baselines.summed_parts_grid(co_likes, user_knn))
+    present = "".join(f" + {name}" for name, part in (("co-likes", co_likes), ("user-kNN", user_knn)) if part is not None)
+    return {
         **{name: evaluate_per_user(scorer, users)
            for name, scorer in baselines.co_like_scorers(train, test, users, regression_and_rate, co_likes).items()},
         **{name: evaluate_per_user(scorer, users)

@@ -163,3 +163,35 @@ class RateWeights(unittest.TestCase):
         row = next(line for line in weights.splitlines() if line.startswith("| 0 |")).split("|")
         self.assertEqual(f"{float(row[4].split('/')[0]):.1f}", ensemble)   # "at 0": pairwise / top-1
         self.assertRegex(row[2].strip(), r"^\d+(\.\d+)?$")                  # the shipped rule's beta
+
+
+class BaselinesWithTheServedCoLikes(unittest.TestCase):
+    """Every baseline row that sums the co-likes is scored again with them as a served model keeps
+    them (baselines.CO_LIKE_RANK), so the best baseline has what the model has."""
+
+    def rows(self, rank):
+        from trainer import baselines
+        from trainer.bench_seeds import baseline_results
+        from trainer.data import eval_users, read_dataset, subset
+        from trainer.tests.test_co_likes import co_like_world
+        root = tempfile.mkdtemp()
+        co_like_world(os.path.join(root, "data"), users=120)
+        world = read_dataset(os.path.join(root, "data"))
+        users = sorted(world.users)
+        train, test = subset(world, users[:80]), subset(world, users[80:])
+        saved, baselines.CO_LIKE_RANK = baselines.CO_LIKE_RANK, rank
+        try:
+            return baseline_results(train, test, eval_users(test, 4))
+        finally:
+            baselines.CO_LIKE_RANK = saved
+
+    def test_each_row_with_co_likes_has_its_twin_at_the_served_rank(self):
+        at_full_rank = self.rows(64)   # 40 items: every eigenpair kept, the same similarities
+        twins = {name: name.replace("co-likes at rank 64", "co-likes") for name in at_full_rank if "co-likes at rank 64" in name}
+        self.assertGreaterEqual(len(twins), 4)
+        for twin, name in twins.items():
+            self.assertEqual([r["won"] for r in at_full_rank[twin]], [r["won"] for r in at_full_rank[name]], twin)
+        at_rank_2 = self.rows(2)
+        self.assertIn("co-likes at rank 2 (item-based collaborative filtering by item id, no vectors)", at_rank_2)
+        self.assertNotEqual([r["won"] for r in at_rank_2["co-likes at rank 2 (item-based collaborative filtering by item id, no vectors)"]],
+                            [r["won"] for r in at_rank_2["co-likes (item-based collaborative filtering by item id, no vectors)"]])
