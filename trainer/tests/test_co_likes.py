@@ -4,6 +4,7 @@ import tempfile
 import unittest
 
 import numpy as np
+import onnx
 import torch
 
 from trainer import baselines
@@ -11,8 +12,8 @@ from trainer.choice_prior import attach_choice_prior, without_choice_prior
 from trainer.co_likes import WithCoLikes, add_co_likes, attach_co_likes, remembered_similarities, without_co_likes
 from trainer.data import eval_users, read_dataset, subset
 from trainer.ensemble import attach_regression
-from trainer.export import load_checkpoint
-from trainer.item_rates import WithItemRates, attach_item_rates
+from trainer.export import export_onnx, load_checkpoint
+from trainer.item_rates import WithItemRates, attach_item_rates, remembered_items
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import NetworkAverage, build_model, members_of
 from trainer.tests.helpers import onnx_metadata, train_small, rebuilds_alike, small_network, write_dataset
@@ -90,6 +91,16 @@ class Served(unittest.TestCase):
         again, _ = co_log_odds(model, v[h_items][None], torch.from_numpy(h_labels)[None], torch.ones(1, 4, dtype=torch.bool),
                                v[h_items[:1]][None])
         np.testing.assert_allclose(again, reference(h_items, h_labels, h_items[:1]), atol=1e-5)
+
+    def test_the_rates_and_the_co_likes_remember_the_same_items_kept_once_in_the_file(self):
+        rate_rows, log_odds = remembered_items(self.dataset, baselines.item_like_counts(self.dataset), 1.0)
+        np.testing.assert_array_equal(rate_rows, self.rows)
+        rated = attach_item_rates(small_network(), self.dataset.vectors, rate_rows, log_odds, 0.5)
+        model = attach_co_likes(rated, self.dataset.vectors, self.rows, self.similarities, 1.0, 0.8)
+        path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+        export_onnx(model, path, {"embedding_dim": 6, "preference_tokens": 3, "model_version": "t", "trained_at": "t", "eval_pairwise": ""})
+        shapes = [tuple(t.dims) for t in onnx.load(path).graph.initializer]
+        self.assertEqual(shapes.count((len(self.rows), 6)), 1)
 
     def test_a_checkpoint_that_kept_the_whole_matrix_scores_as_it_did(self):
         # Before session 51 the co-likes kept every similarity, float16, as the buffer "similarities",
