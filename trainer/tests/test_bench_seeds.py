@@ -7,10 +7,13 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_seeds import (CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, bootstrap_paired, ensemble_of, extra_variants, paired,
-                                 per_user_rates)
+from trainer import baselines
+from trainer.bench_seeds import (CROSS_FITTED, ENSEMBLE, FULL, VARIANTS, baseline_results, bootstrap_paired, ensemble_of, extra_variants,
+                                 paired, per_user_rates)
+from trainer.data import eval_users, read_dataset, subset
 from trainer.kernels import describe
 from trainer.tests.helpers import kernels_a_trainer_gets, taste_world
+from trainer.tests.test_co_likes import co_like_world
 
 
 class PairedDifference(unittest.TestCase):
@@ -170,10 +173,6 @@ class BaselinesWithTheServedCoLikes(unittest.TestCase):
     them (baselines.CO_LIKE_RANK), so the best baseline has what the model has."""
 
     def rows(self, rank):
-        from trainer import baselines
-        from trainer.bench_seeds import baseline_results
-        from trainer.data import eval_users, read_dataset, subset
-        from trainer.tests.test_co_likes import co_like_world
         root = tempfile.mkdtemp()
         co_like_world(os.path.join(root, "data"), users=120)
         world = read_dataset(os.path.join(root, "data"))
@@ -187,10 +186,10 @@ class BaselinesWithTheServedCoLikes(unittest.TestCase):
 
     def test_each_row_with_co_likes_has_its_twin_at_the_served_rank(self):
         at_full_rank = self.rows(64)   # 40 items: every eigenpair kept, the same similarities
-        twins = {name: name.replace("co-likes at rank 64", "co-likes") for name in at_full_rank if "co-likes at rank 64" in name}
-        self.assertGreaterEqual(len(twins), 4)
-        for twin, name in twins.items():
-            self.assertEqual([r["won"] for r in at_full_rank[twin]], [r["won"] for r in at_full_rank[name]], twin)
+        whole_of = {name: name.replace("co-likes at rank 64", "co-likes") for name in at_full_rank if "co-likes at rank 64" in name}
+        self.assertGreaterEqual(len(whole_of), 4)
+        for at_rank, whole in whole_of.items():
+            self.assertEqual([r["won"] for r in at_full_rank[at_rank]], [r["won"] for r in at_full_rank[whole]], at_rank)
         at_rank_2 = self.rows(2)
         self.assertIn("co-likes at rank 2 (item-based collaborative filtering by item id, no vectors)", at_rank_2)
         self.assertNotEqual([r["won"] for r in at_rank_2["co-likes at rank 2 (item-based collaborative filtering by item id, no vectors)"]],
