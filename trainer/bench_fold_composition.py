@@ -25,6 +25,7 @@ lacks a part for stays as it is.
 prints the commands that train the fold models; then the second form compares.
 """
 import argparse
+import copy
 import csv
 import itertools
 import os
@@ -92,9 +93,11 @@ def write_folds(train_dir, out, seeds):
                 writer.writerows(r for r in rows if r[0] in keep)
 
 
-def composed(path, moves, composition):
-    """The checkpoint's model with `composition`'s weights set (knobs' moves), as served where None."""
-    model, _ = load_checkpoint(path)
+def composed(loaded, moves, composition):
+    """A copy of the `loaded` checkpoint's model with `composition`'s weights set (knobs' moves),
+    as served where None. Copied, not read again: the moves reweigh parts in place, and a
+    checkpoint from before session 51 pays an eigendecomposition of its co-likes at each load."""
+    model = copy.deepcopy(loaded)
     by_name = {name: (moved, needs) for name, _, moved, needs in moves}
     for name, value in (composition or {}).items():
         moved, needs = by_name[name]
@@ -130,12 +133,12 @@ def main(argv=None):
         fold_train, fold_test = (read_dataset(os.path.join(args.folds, f"seed{seed}", half)) for half in "AB")
         fold_users = eval_users(fold_test, args.n_ref)
         _, fold_moves = knobs(fold_train, fold_test, seed)
-        fold_path = os.path.join(args.fold_models, f"seed{seed}", "ckpt.pt")
-        on_fold = [np.nanmean(rates(composed(fold_path, fold_moves, c), fold_test, fold_users)[0]) for c in COMPOSITIONS]
+        fold_model, _ = load_checkpoint(os.path.join(args.fold_models, f"seed{seed}", "ckpt.pt"))
+        on_fold = [np.nanmean(rates(composed(fold_model, fold_moves, c), fold_test, fold_users)[0]) for c in COMPOSITIONS]
         pick = int(np.argmax(on_fold))
         _, moves = knobs(train, test, seed)
-        path = os.path.join(args.models, f"seed{seed}", "ckpt.pt")
-        on_test = [rates(composed(path, moves, c), test, users) for c in COMPOSITIONS]
+        model, _ = load_checkpoint(os.path.join(args.models, f"seed{seed}", "ckpt.pt"))
+        on_test = [rates(composed(model, moves, c), test, users) for c in COMPOSITIONS]
         runs["served"].append(on_test[0])
         runs["chosen"].append(on_test[pick])
         best = int(np.argmax([np.nanmean(r[0]) for r in on_test]))
