@@ -46,11 +46,11 @@ class Served(unittest.TestCase):
         root = tempfile.mkdtemp()
         co_like_world(os.path.join(root, "data"))
         self.dataset = read_dataset(os.path.join(root, "data"))
-        self.rows, self.similarities = remembered_similarities(self.dataset, sorted(self.dataset.users))
+        self.rows, self.factors = remembered_similarities(self.dataset, sorted(self.dataset.users))
 
     def test_the_served_score_is_the_co_likes_baseline_times_the_weight_over_the_scaled_model(self):
         inner = small_network()
-        model = attach_co_likes(inner, self.dataset.vectors, self.rows, self.similarities, 2.5, 0.5)
+        model = attach_co_likes(inner, self.dataset.vectors, self.rows, self.factors, 2.5, 0.5)
         # What is served is the baseline, its similarities at the rank both keep (baselines.CO_LIKE_RANK).
         reference = baselines.co_like_scorer(baselines.co_like_similarities(self.dataset, rank=baselines.CO_LIKE_RANK), self.dataset.item_ids)
         v = torch.from_numpy(self.dataset.vectors)
@@ -96,7 +96,7 @@ class Served(unittest.TestCase):
         rate_rows, log_odds = remembered_items(self.dataset, baselines.item_like_counts(self.dataset), 1.0)
         np.testing.assert_array_equal(rate_rows, self.rows)
         rated = attach_item_rates(small_network(), self.dataset.vectors, rate_rows, log_odds, 0.5)
-        model = attach_co_likes(rated, self.dataset.vectors, self.rows, self.similarities, 1.0, 0.8)
+        model = attach_co_likes(rated, self.dataset.vectors, self.rows, self.factors, 1.0, 0.8)
         path = os.path.join(tempfile.mkdtemp(), "model.onnx")
         export_onnx(model, path, {"embedding_dim": 6, "preference_tokens": 3, "model_version": "t", "trained_at": "t", "eval_pairwise": ""})
         shapes = [tuple(t.dims) for t in onnx.load(path).graph.initializer]
@@ -122,7 +122,7 @@ class Served(unittest.TestCase):
     def test_attached_over_item_rates_and_two_networks_under_the_choice_prior_saved_loaded_and_stripped(self):
         average = attach_regression(NetworkAverage.of([small_network(0), small_network(1)]), np.linspace(-1, 1, 7), 1.0, 0.5)
         rated = attach_item_rates(average, self.dataset.vectors, [2, 4], np.array([1.0, -1.0]), 0.7)
-        co = attach_co_likes(rated, self.dataset.vectors, self.rows, self.similarities, 1.5, 0.8)
+        co = attach_co_likes(rated, self.dataset.vectors, self.rows, self.factors, 1.5, 0.8)
         model = attach_choice_prior(co, self.dataset.vectors, np.linspace(1, -1, 7), np.arange(12), 0.8)
         self.assertIsInstance(without_choice_prior(model), WithCoLikes)
         self.assertIsInstance(without_co_likes(without_choice_prior(model)), WithItemRates)
@@ -130,7 +130,7 @@ class Served(unittest.TestCase):
         self.assertEqual(len(members_of(model)), 2)
         self.assertTrue(rebuilds_alike(model))
         # Attaching again replaces the co-likes rather than stacking them.
-        vectors, values = self.similarities
+        vectors, values = self.factors
         again = attach_co_likes(co, self.dataset.vectors, self.rows[:5], (vectors[:5], values), 2.0)
         self.assertIs(type(without_co_likes(again)), WithItemRates)
         self.assertEqual(again.config.co_like_memory, 5)
