@@ -195,7 +195,11 @@ parser.add_argument("--group-start", choices=["fresh", "scoring"], default="fres
                     help="where a first taste-group network starts: fresh (where the scoring network starts: --seed, "
                          "or the --init checkpoint's scoring network) or scoring (a copy of this run's kept scoring "
                          "network, which has drawn its own episodes already). A warm start whose checkpoint has a "
-                         "taste-group network continues that one either way")
+                         "taste-group network continues that one either way, unless --init-group-network drop")
+parser.add_argument("--init-group-network", choices=["continue", "drop"], default="continue",
+                    help="what a warm start does with its --init checkpoint's taste-group network: continue it (a "
+                         "tenant's fine-tune of its own model), or drop it and start a first one as --group-start "
+                         "says (a tenant's first model from the shipped base model, whose groups are another world's)")
 parser.add_argument("--group-keep", choices=["validated", "last"], default="validated",
                     help="which epoch of the taste-group network is kept: the one validation scores best, as for "
                          "the scoring network, or the last (its tokens are what it is for; validation pairwise, "
@@ -235,6 +239,8 @@ if args.init_lr is not None and not args.init:
     parser.error("--init-lr: the learning rate of a warm start; without --init every network starts fresh at --lr")
 if args.crossfit_carry and not args.init:
     parser.error("--crossfit-carry: carries the --init checkpoint's cross-fit; without --init there is none")
+if args.init_group_network == "drop" and not args.init:
+    parser.error("--init-group-network drop: drops the --init checkpoint's taste-group network; without --init there is none")
 if args.init_lr is not None and args.init_lr <= 0:
     parser.error(f"--init-lr: must be above 0, got {args.init_lr}")
 if args.token_init == "classes" and args.init:
@@ -327,7 +333,8 @@ if args.init:
     # where this run trains one, and is dropped where it does not.
     if config.group_network:
         config = dataclasses.replace(config, group_network=False)
-        warm_group_state = {k[len("group."):]: v for k, v in state.items() if k.startswith("group.")}
+        if args.init_group_network == "continue":
+            warm_group_state = {k[len("group."):]: v for k, v in state.items() if k.startswith("group.")}
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.choice_memory:
         # The choice prior is fitted again on this run's choices, last.

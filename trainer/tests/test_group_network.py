@@ -130,6 +130,22 @@ class TheTrainer(unittest.TestCase):
         least, _, _ = train(self.root, "data", "least-from-base", "--min-episodes", "1200", "--init", base)
         self.assertTrue(torch.equal(outputs(lent)[1], outputs(least)[1]))
 
+    def test_a_first_model_from_another_worlds_base_model_drops_its_group_network(self):
+        # --init-group-network drop (the nightly's first model from the shipped base model): the
+        # checkpoint's taste-group network is not continued, and a first one starts as
+        # --group-start says, here from this run's scoring network.
+        init = os.path.join(self.out, "ckpt.pt")
+        flags = ("--group-episodes", "1200", "--group-start", "scoring", "--init", init)
+        first, _, metrics = train(self.root, "data", "first-from-base", *flags, "--init-group-network", "drop")
+        self.assertEqual(metrics["group_network"]["started_from"], "this run's scoring network")
+        self.assertTrue(torch.load(os.path.join(first, "ckpt.pt"))["config"]["group_network"])
+        continued, _, metrics = train(self.root, "data", "continued", *flags)
+        self.assertEqual(metrics["group_network"]["started_from"], "the --init checkpoint's taste-group network")
+        self.assertTrue(torch.equal(outputs(first)[0], outputs(continued)[0]))
+        self.assertFalse(torch.allclose(outputs(first)[1], outputs(continued)[1], atol=1e-4))
+        refused = trainer_refusing("--init-group-network", "drop")
+        self.assertIn("without --init there is none", refused.stderr)
+
     def test_started_from_the_scoring_network_it_trains_on_from_its_kept_weights(self):
         # --group-start scoring: the taste-group network's one epoch of 15 episodes a user is what
         # a warm start from the same run's scoring network trains in one such epoch. Without
