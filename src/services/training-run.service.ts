@@ -24,6 +24,7 @@ import { baseCheckpoint } from '../training/base-model.js';
 import { exportDataset, type ExportStats } from '../training/dataset-export.js';
 import { judge, type Evaluation } from '../training/promotion-gate.js';
 import { promoteVersion, PromotionError } from '../training/promotion.js';
+import { designArgs, warmStartArgs } from '../training/trainer-design.js';
 import { runTrainer } from '../training/trainer-process.js';
 
 /** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
@@ -105,7 +106,6 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     // dimension is the tenant's. Only a tenant with nothing of its dimension trains from scratch.
     const served = await servingCheckpoint(tenantId, stats.dim);
     if (!served) d.log.info({ tenantId, runId: run.id }, "nothing of the tenant's dimension serves with a checkpoint in the store: training from scratch");
-    const warm = served?.checkpoint;
     // A tenant's first model gets the full budget even from the base model, which never saw
     // its users; a nightly fine-tune of its own model, the shorter one.
     const epochs = served?.version ? s.fineTuneEpochs : s.epochs;
@@ -120,69 +120,13 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         exported.trainDir,
         '--out',
         candidateDir,
-        '--epochs',
-        String(epochs),
-        '--max-episodes',
-        String(s.maxEpisodesPerEpoch),
-        '--min-episodes',
-        String(s.minEpisodesPerEpoch),
-        '--group-episodes',
-        String(s.groupEpisodesPerEpoch),
-        // A small tenant's taste-group network builds on the scoring network's episodes and keeps
-        // the epoch its tokens have trained longest: validation pairwise, which the scoring network
-        // serves, says nothing of its groups (docs/taste-groups.md, session 44). A fine-tune's
-        // continues the checkpoint's own taste-group network (trainer/group_network.py).
-        '--group-start',
-        'scoring',
-        '--group-keep',
-        'last',
-        '--group-epochs',
-        String(Math.min(s.groupEpochs, epochs)),
+        // The best design measured, the default model's too (training/trainer-design.ts).
+        ...designArgs(s, epochs),
         '--progress',
         '--quiet',
-        // The best design measured (docs/preference-model.md, issue 14): the user's sequence
-        // attends to the preference tokens as keys and values, as in the paper, the network
-        // is averaged with each user's own regression, weighted on validation users
-        // (trainer/ensemble.py), and the like rates of items the tenant's users rated are added,
-        // weighted by what they say beyond the items' vectors, each user with a bias of their
-        // own (trainer/item_rates.py; nothing is added where no item has a crowd), unless a
-        // network trained on half the training users, scoring the other half, rejects that
-        // weight by 2 SE (trainer/rate_crossfit.py: on a tenant with thousands of users it finds
-        // the network already knows what the rate says). A fine-tune of the tenant's own model
-        // carries that model's verdict instead of training a fold network, the largest part of its
-        // time (--crossfit-carry), until its training users or their likes and dislikes have grown
-        // by half or shrunk by a third since the verdict; then, as for a first model from the base
-        // model (whose verdict is another tenant's), the fold network starts fresh (the warm start
-        // has seen every user) and trains a first model's epochs. Then each candidate's co-likes
-        // with the history (what the users who rated both said, by item id: trainer/co_likes.py),
-        // then latent classes of users fitted by EM, weighed by the history
-        // (trainer/served_latent_classes.py), and where the tenant's users chose between two images,
-        // the global pairwise preference judged against look-alikes (trainer/choice_prior.py); the
-        // last three weighted with the model on validation users and served only where they show it
-        // helps. A warm start keeps its checkpoint's token attention. TRAINING_TRAINER_ARGS comes
-        // after, so `--ensemble off --item-rates off --co-likes off --latent-classes off
+        ...warmStartArgs(served, s.epochs, epochs),
+        // Last, so `--ensemble off --item-rates off --co-likes off --latent-classes off
         // --choice-prior off` there trains the network alone.
-        '--token-attention',
-        'cross',
-        '--ensemble',
-        'auto',
-        '--item-rates',
-        'crossfit',
-        '--crossfit-networks',
-        '1',
-        ...(warm ? ['--crossfit-epochs', String(Math.max(s.epochs, epochs))] : []),
-        ...(served?.version ? ['--crossfit-carry'] : []),
-        '--co-likes',
-        'auto',
-        '--latent-classes',
-        'auto',
-        '--choice-prior',
-        'auto',
-        // The networks' forward passes in bfloat16 where the CPU has native bf16 products: the
-        // same accuracy in 0.6-0.8x the training loop's time (trainer/precision.py).
-        '--autocast',
-        'auto',
-        ...(warm ? ['--init', warm] : []),
         ...s.trainerArgs,
       ],
       onMessage: (m) => {

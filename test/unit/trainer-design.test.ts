@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { designArgs, trainArgsWithDesign, warmStartArgs } from '../../src/training/trainer-design.js';
+import { loadConfig } from '../../src/config.js';
+
+const schedule = { epochs: 20, maxEpisodesPerEpoch: 30_000, minEpisodesPerEpoch: 0, groupEpisodesPerEpoch: 9_600, groupEpochs: 8 };
+const flag = (args: string[], name: string) => args[args.lastIndexOf(name) + 1];
+
+describe("the nightly's trainer design", () => {
+  it('is made from the schedule: its taste-group network trains no longer than the run', () => {
+    const first = designArgs(schedule, 20);
+    expect([flag(first, '--epochs'), flag(first, '--max-episodes'), flag(first, '--group-episodes'), flag(first, '--group-epochs')]).toEqual([
+      '20',
+      '30000',
+      '9600',
+      '8',
+    ]);
+    expect(flag(designArgs(schedule, 3), '--group-epochs')).toBe('3');
+    for (const [name, value] of [
+      ['--token-attention', 'cross'],
+      ['--item-rates', 'crossfit'],
+      ['--co-likes', 'auto'],
+      ['--latent-classes', 'auto'],
+      ['--choice-prior', 'auto'],
+      ['--autocast', 'auto'],
+    ])
+      expect(flag(first, name)).toBe(value);
+  });
+
+  it('npm run train -- --design nightly puts the design first, and the flags given after it', () => {
+    const args = trainArgsWithDesign(['--data', 'D', '--design', 'nightly', '--out', 'O', '--seed', '0'], schedule);
+    expect(args).toEqual([...designArgs(schedule, 20), '--data', 'D', '--out', 'O', '--seed', '0']);
+    expect(trainArgsWithDesign(['--design=nightly', '--data', 'D'], schedule)).toEqual([...designArgs(schedule, 20), '--data', 'D']);
+  });
+
+  it('an --epochs given sets the schedule, so the taste-group network is no longer than the run', () => {
+    const args = trainArgsWithDesign(['--design', 'nightly', '--epochs', '2', '--data', 'D'], schedule);
+    expect(flag(trainArgsWithDesign(['--epochs=3', '--design', 'nightly'], schedule), '--group-epochs')).toBe('3');
+    expect(args.slice(0, designArgs(schedule, 2).length)).toEqual(designArgs(schedule, 2));
+    expect(flag(args, '--group-epochs')).toBe('2');
+    expect(() => trainArgsWithDesign(['--design', 'nightly', '--epochs', 'many'], schedule)).toThrow(/--epochs: expected a whole number/);
+  });
+
+  it('without --design the arguments pass as given; another design is refused, naming the flag', () => {
+    expect(trainArgsWithDesign(['--data', 'D', '--epochs', '5'], schedule)).toEqual(['--data', 'D', '--epochs', '5']);
+    expect(() => trainArgsWithDesign(['--design', 'weekly'], schedule)).toThrow(
+      '--design: expected "nightly" (the nightly\'s first-model design), got "weekly"',
+    );
+    expect(() => trainArgsWithDesign(['--data', 'D', '--design'], schedule)).toThrow(/--design: .* got nothing/);
+  });
+
+  it("the defaults are the nightly's (config.ts)", () => {
+    const training = loadConfig({}).training;
+    expect(trainArgsWithDesign(['--design', 'nightly'], training)).toEqual(designArgs(training, training.epochs));
+    expect(flag(designArgs(training, training.epochs), '--group-episodes')).toBe(String(training.groupEpisodesPerEpoch));
+  });
+});
+
+describe("a nightly run's warm start", () => {
+  it('from scratch: no flags', () => {
+    expect(warmStartArgs(undefined, 20, 20)).toEqual([]);
+  });
+
+  it("a tenant's own version: carries its cross-fit's verdict and continues its taste-group network", () => {
+    expect(warmStartArgs({ checkpoint: 'own.pt', version: 3 }, 20, 3)).toEqual(['--init', 'own.pt', '--crossfit-epochs', '20', '--crossfit-carry']);
+  });
+
+  it("the base model: another world's verdict and taste groups, so neither is carried on", () => {
+    expect(warmStartArgs({ checkpoint: 'base.pt', version: null }, 20, 20)).toEqual([
+      '--init',
+      'base.pt',
+      '--crossfit-epochs',
+      '20',
+      '--init-group-network',
+      'drop',
+    ]);
+  });
+});
