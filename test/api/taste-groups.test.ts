@@ -78,7 +78,8 @@ describe('similar users and taste groups', () => {
     console.log(
       `ARI against the true groups: k by silhouette (${chosen.k}) ${ariChosen.toFixed(3)}, k = ${GROUPS} ${ariFixed.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`,
     );
-    // Measured: 0.860 both (k by silhouette chose 4); before the taste coordinates 0.78 (k 5) and 0.83.
+    // Measured: 0.840 both (k by silhouette chose 4) with session 52's default model, which has a
+    // taste-group network; 0.798 both with session 29's; before the taste coordinates 0.78 (k 5) and 0.83.
     expect(ariFixed).toBeGreaterThan(0.75);
     expect(ariChosen).toBeGreaterThan(0.75);
 
