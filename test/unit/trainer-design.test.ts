@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { designArgs, trainArgsWithDesign, warmStartArgs } from '../../src/training/trainer-design.js';
 import { loadConfig } from '../../src/config.js';
+import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 
 const schedule = { epochs: 20, maxEpisodesPerEpoch: 30_000, minEpisodesPerEpoch: 0, groupEpisodesPerEpoch: 9_600, groupEpochs: 8 };
 const flag = (args: string[], name: string) => args[args.lastIndexOf(name) + 1];
@@ -34,9 +36,9 @@ describe("the nightly's trainer design", () => {
 
   it('an --epochs given sets the schedule, so the taste-group network is no longer than the run', () => {
     const args = trainArgsWithDesign(['--design', 'nightly', '--epochs', '2', '--data', 'D'], schedule);
-    expect(flag(trainArgsWithDesign(['--epochs=3', '--design', 'nightly'], schedule), '--group-epochs')).toBe('3');
     expect(args.slice(0, designArgs(schedule, 2).length)).toEqual(designArgs(schedule, 2));
     expect(flag(args, '--group-epochs')).toBe('2');
+    expect(flag(trainArgsWithDesign(['--epochs=3', '--design', 'nightly'], schedule), '--group-epochs')).toBe('3');
     expect(() => trainArgsWithDesign(['--design', 'nightly', '--epochs', 'many'], schedule)).toThrow(/--epochs: expected a whole number/);
   });
 
@@ -73,5 +75,17 @@ describe("a nightly run's warm start", () => {
       '--init-group-network',
       'drop',
     ]);
+  });
+});
+
+describe('the shipped default model (npm run model:default)', () => {
+  it("was trained with the nightly's design, every part fitted and its taste-group network included", () => {
+    const metadata = readOnnxMetadata(new Uint8Array(readFileSync('models/preference/1/model.onnx')));
+    expect(metadata).toMatchObject({ token_attention: 'cross', autocast_setting: 'auto', user_embedding_from: 'taste-group network' });
+    // Each part the design asks for was fitted and weighed, whether or not it serves.
+    for (const part of ['regression_weight', 'item_rates', 'co_likes', 'latent_classes', 'choice_prior']) expect(metadata).toHaveProperty(part);
+    const metrics = JSON.parse(readFileSync('models/preference/1/metrics.json', 'utf8'));
+    expect(metrics.item_rates.crossfit).toBeTruthy();
+    expect(metrics.group_network).toMatchObject({ started_from: "this run's scoring network", selected_by: 'last epoch: --group-keep last' });
   });
 });
