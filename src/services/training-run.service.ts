@@ -108,7 +108,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     if (!served) d.log.info({ tenantId, runId: run.id }, "nothing of the tenant's dimension serves with a checkpoint in the store: training from scratch");
     // A tenant's first model gets the full budget even from the base model, which never saw
     // its users; a nightly fine-tune of its own model, the shorter one.
-    const epochs = served?.version ? s.fineTuneEpochs : s.epochs;
+    const epochs = served && served.version !== null ? s.fineTuneEpochs : s.epochs;
     const candidateDir = join(dir, 'candidate');
     await beat({ stage: 'TRAINING', epoch: 0, epochs, loss: null, validationAccuracy: null });
     const trained = await runTrainer({
