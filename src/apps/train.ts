@@ -7,7 +7,9 @@ import { runTrainerModule } from '../trainer/python.js';
 import { trainArgsWithDesign } from '../training/trainer-design.js';
 import { messageOf } from '../errors.js';
 
-function main(): Promise<number> {
+// async, so that a bad flag or setting, thrown before the trainer starts, ends as "train failed: ..."
+// with exit code 1 like a trainer that fails, not as an uncaught exception's stack trace.
+async function main(): Promise<number> {
   const config = loadConfig();
   return runTrainerModule(config.trainerPython, 'train', trainArgsWithDesign(process.argv.slice(2), config.training));
 }

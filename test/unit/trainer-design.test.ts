@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { designArgs, trainArgsWithDesign, warmStartArgs } from '../../src/training/trainer-design.js';
@@ -41,6 +42,12 @@ describe("the nightly's trainer design", () => {
     expect(flag(trainArgsWithDesign(['--epochs=3', '--design', 'nightly'], schedule), '--group-epochs')).toBe('3');
     expect(() => trainArgsWithDesign(['--design', 'nightly', '--epochs', 'many'], schedule)).toThrow(/--epochs: expected a whole number/);
   });
+
+  it('npm run train refuses another design with the error naming the flag, and exit code 1', () => {
+    const done = spawnSync('node_modules/.bin/tsx', ['src/apps/train.ts', '--design', 'weekly', '--data', 'D'], { encoding: 'utf8' });
+    expect(done.status).toBe(1);
+    expect(done.stderr).toBe('train failed: --design: expected "nightly" (the nightly\'s first-model design), got "weekly"\n');
+  }, 30_000);
 
   it('without --design the arguments pass as given; another design is refused, naming the flag', () => {
     expect(trainArgsWithDesign(['--data', 'D', '--epochs', '5'], schedule)).toEqual(['--data', 'D', '--epochs', '5']);
