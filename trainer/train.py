@@ -330,7 +330,8 @@ if args.init:
         log(f"--networks {args.networks}: the --init checkpoint averages {config.networks} network(s), and fine-tuning keeps that")
     state = checkpoint["state_dict"]
     # A checkpoint's taste-group network (group_network.py) fine-tunes beside the scoring network
-    # where this run trains one, and is dropped where it does not.
+    # where this run trains one, and is dropped where it does not, or where --init-group-network drop
+    # says the checkpoint's groups are another world's (the shipped base model's).
     if config.group_network:
         config = dataclasses.replace(config, group_network=False)
         if args.init_group_network == "continue":
