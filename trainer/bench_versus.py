@@ -4,13 +4,16 @@ against/seedS), so a change that trains different weights says, beside its time,
 accuracy.
 
 python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR[,DIR...] [--seeds 0,1,2] [--n-ref 8]
+                                [--every-baseline]
 
 Each folder holds seedS/ckpt.pt for every seed: the served model as the trainer saved it, every
 part included. Both sets are scored on the users of EVAL-1(n-ref). The two sets' difference is
 paired over users and, since row k of both comes from training seed k, over seeds drawn together
 (bench_seeds.bootstrap_paired, same_seeds); each set against the best baseline is drawn apart.
 Several --against folders are each put against --models in one run, which fits the baselines
-and scores --models once.
+and scores --models once. With --every-baseline, --models is also put against each baseline row
+(the global preference model, the paper's baseline, and the per-user regression, the issue's, among
+them), so where the model stands against each is one table.
 """
 import argparse
 import os
@@ -35,6 +38,8 @@ def parse(argv):
                         help="another folder of seedS/ckpt.pt, the same seeds; or several, comma-separated, each put against --models")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
+    parser.add_argument("--every-baseline", action="store_true",
+                        help="also --models against every baseline row, not only the best at each metric")
     args = parser.parse_args(argv)
     args.seed_list = integers(parser, "--seeds", args.seeds)
     args.against_list = [folder for folder in args.against.split(",") if folder]
@@ -113,8 +118,22 @@ def main(argv=None):
         for name, rates in sets.items():
             versus = paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])
             print(f"| {name} − best baseline | {metric} | " + show_paired(*versus) + " |")
+    if args.every_baseline:
+        print_every_baseline(sets["--models"], baseline_rows)
     print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
-          f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}")
+          f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}" + (" --every-baseline" if args.every_baseline else ""))
+
+
+def print_every_baseline(models, baseline_rows):
+    """--models (its {metric: [seeds, users]} rates) against each baseline row, as against the best:
+    the baseline is one deterministic "seed", drawn apart from the models' seeds."""
+    print("\n| baseline | metric | baseline (mean over users) | --models − baseline, over users | over seeds and users | verdict | users |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in baseline_rows.items():
+        rates = per_user_rates(rows)
+        for k, metric in enumerate(METRICS):
+            versus = paired(models[metric].mean(0), rates[k]), bootstrap_paired(models[metric], rates[k])
+            print(f"| {name} | {metric} | {np.nanmean(rates[k]):.2f} | " + show_paired(*versus) + " |")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,25 @@ class Versus(unittest.TestCase):
             self.assertEqual(len(table_rows(printed, f"{folder} − best baseline")), 2)
         self.assertEqual(len(table_rows(printed, "--models − best baseline")), 2)
 
+    def test_every_baseline_puts_the_models_against_each_row_as_against_the_best(self):
+        printed = printed_by(bench_versus.main, ["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                                                 "--models", os.path.join(self.root, "a"), "--against", os.path.join(self.root, "b"),
+                                                 "--seeds", "0,1", "--every-baseline"])
+        best = {row[1]: row for row in table_rows(printed, "--models − best baseline")}
+        # "| best METRIC baseline: NAME | level (METRIC) | |"
+        best_names = [(line.split(": ", 1)[1].split(" | ")[0], line.split(" ")[2])
+                      for line in printed.splitlines() if line.startswith("| best ")]
+        self.assertEqual(sorted(metric for _, metric in best_names), ["pairwise", "top-1"])
+        global_rows = table_rows(printed, "global preference (logistic regression, no history)")
+        self.assertEqual([row[1] for row in global_rows], ["pairwise", "top-1"])
+        for name, metric in best_names:
+            row = [r for r in table_rows(printed, name) if r[1] == metric]
+            self.assertEqual(len(row), 1, name)
+            # The same difference, interval and verdict as the best baseline's own row.
+            self.assertEqual(row[0][3:], best[metric][2:], name)
+        self.assertIn("--every-baseline", printed.splitlines()[-1])
+        self.assertNotIn("| global preference (logistic regression, no history) |", self.run_bench("b"))
+
     def test_a_missing_seed_is_refused_naming_the_flag(self):
         err = io.StringIO()
         with self.assertRaises(SystemExit), redirect_stderr(err):
