@@ -116,8 +116,7 @@ def main(argv=None):
             print(f"| --models − {name} | {metric} | "
                   + show_paired(paired(a.mean(0), b.mean(0)), bootstrap_paired(a, b, same_seeds=True)) + " |")
         for name, rates in sets.items():
-            versus = paired(rates[metric].mean(0), baseline[metric]), bootstrap_paired(rates[metric], baseline[metric])
-            print(f"| {name} − best baseline | {metric} | " + show_paired(*versus) + " |")
+            print(f"| {name} − best baseline | {metric} | " + against_baseline(rates[metric], baseline[metric]) + " |")
     if args.every_baseline:
         print_every_baseline(sets["--models"], baseline_rows)
     print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
@@ -125,15 +124,19 @@ def main(argv=None):
 
 
 def print_every_baseline(models, baseline_rows):
-    """--models (its {metric: [seeds, users]} rates) against each baseline row, as against the best:
-    the baseline is one deterministic "seed", drawn apart from the models' seeds."""
+    """--models (its {metric: [seeds, users]} rates) against each baseline row, as against the best."""
     print("\n| baseline | metric | baseline (mean over users) | --models − baseline, over users | over seeds and users | verdict | users |")
     print("|---|---|---|---|---|---|---|")
     for name, rows in baseline_rows.items():
         rates = per_user_rates(rows)
         for k, metric in enumerate(METRICS):
-            versus = paired(models[metric].mean(0), rates[k]), bootstrap_paired(models[metric], rates[k])
-            print(f"| {name} | {metric} | {np.nanmean(rates[k]):.2f} | " + show_paired(*versus) + " |")
+            print(f"| {name} | {metric} | {np.nanmean(rates[k]):.2f} | " + against_baseline(models[metric], rates[k]) + " |")
+
+
+def against_baseline(runs, baseline):
+    """show_paired's cells for [seeds, users] rates against a baseline's per-user rates: the
+    baseline is one deterministic "seed", drawn apart from the models' seeds."""
+    return show_paired(paired(runs.mean(0), baseline), bootstrap_paired(runs, baseline))
 
 
 if __name__ == "__main__":
