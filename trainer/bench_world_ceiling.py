@@ -2,12 +2,16 @@
 from what its labels were drawn from.
 
 npm run synth -- --out DIR ... --truth
-npm run bench:ceiling -- --world DIR [--n-ref 8] [--models DIR --seeds 0,1,2]   (python3 -m trainer.bench_world_ceiling)
+npm run bench:ceiling -- --world DIR [--n-ref 8] [--references N] [--models DIR --seeds 0,1,2]   (python3 -m trainer.bench_world_ceiling)
 
 bench:ceiling holds OpenBLAS to one thread: the scorers' matrices are small (32 x 32 Newton
 steps, one user at a time), and OpenBLAS's threads only wait on each other. The 4,000-user
 short-history world took 5 s on one thread and 167 s with the default threads (2 cores, two
-trainings beside; the same tables).
+trainings beside; the same tables). The chances are computed for the test users' images alone:
+compared with every image of their style, the judged-once pairwise world's 60,000 images (5,000 a
+style) took over 20 minutes (session 53), its 12,000 test images 6 min 55 s (session 54). With
+`--references N` a choice's chance is averaged over N images of the style drawn once, not all of
+them (sampled_learner.REFERENCES): faster, and coarser.
 
 `--truth` writes DIR/truth/ (src/synth/dataset-writer.ts, writeTruth): each item's latent point,
 each user's taste and group, each group's taste, the quality direction and its weight q, the
@@ -50,8 +54,8 @@ from .bench_seeds import baseline_results, best_baselines, paired, per_user_rate
 from .bench_train_time import integers
 from .bench_versus import check_checkpoints, rows_by_seed
 from .data import eval_users, read_dataset
-from .evaluate import evaluate_per_user, summarize
-from .sampled_learner import SampledLearner, like_chance, row_chances, sample_tastes
+from .evaluate import eval_request, evaluate_per_user, summarize
+from .sampled_learner import REFERENCES, SampledLearner, like_chance, row_chances, sample_tastes
 
 
 def read_truth(folder):
@@ -92,16 +96,17 @@ def group_priors(truth, train_users):
     return priors
 
 
-def like_probability_scorer(truth, single_share, taste_of):
+def like_probability_scorer(truth, single_share, taste_of, references=REFERENCES):
     """Scores candidates by the chance that a row of this item, for this user, is a like: a single
     image is liked with σ(u / T); an image in a pair wins against another of its style (the world
     draws both from one style) with σ(Δu / T), averaged over that style's images. Mixed by the share
     of rows that are single images. Within one pair this orders as the utility does; across pairs
     (top-1's candidates are likes and dislikes of different choices) the utility alone would not:
-    a liked image of a poor style can have less utility than a disliked image of a good one."""
+    a liked image of a poor style can have less utility than a disliked image of a good one.
+    `references`: how many of a style's images a choice is averaged over at most (row_chances)."""
     def score(h_items, h_labels, candidates):
-        _, single, choice = row_chances(truth, np.asarray(taste_of(h_items, h_labels))[None, :])
-        return like_chance(single, choice, single_share)[0, candidates]
+        _, single, choice = row_chances(truth, np.asarray(taste_of(h_items, h_labels))[None, :], candidates, references)
+        return like_chance(single, choice, single_share)[0]
     return score
 
 
@@ -171,14 +176,14 @@ def bayes_taste(truth, priors, history_pairs):
     return taste_of
 
 
-def scorer_rows(truth, train, users):
+def scorer_rows(truth, train, users, references=REFERENCES):
     """{name: evaluate_per_user rows} of the three truth-reading scorers."""
     priors = group_priors(truth, train.users)
     rows = [r for rs in train.users.values() for r in rs]
     single_share = sum(not r.pair for r in rows) / len(rows)
 
     def each_user(taste_of_user):
-        return rows_by_user(users, lambda u: like_probability_scorer(truth, single_share, taste_of_user(u)))
+        return rows_by_user(users, lambda u: like_probability_scorer(truth, single_share, taste_of_user(u), references))
 
     def bayes(u):
         return bayes_taste(truth, priors, [r.pair for r in u.history])
@@ -189,14 +194,15 @@ def scorer_rows(truth, train, users):
             each_user(lambda u: lambda h, l, t=priors[truth["group"][u.user]][0]: t),
         "the world's model, taste inferred from the history (Bayes: a Gaussian prior per group, the posterior mode)":
             each_user(bayes),
-        **sampled_rows(truth, train, users, single_share),
+        **sampled_rows(truth, train, users, single_share, references),
     }
 
 
-def sampled_rows(truth, train, users, single_share):
+def sampled_rows(truth, train, users, single_share, references=REFERENCES):
     """{name: evaluate_per_user rows} of the sampled learner (trainer/sampled_learner.py) reading
     the history's choices as choices, and reading only what the model's inputs hold."""
-    learner = SampledLearner(truth, sample_tastes(truth, train.users), single_share)
+    asked = [item for u in users for part in eval_request(u)[::2] for item in part]    # histories, candidates
+    learner = SampledLearner(truth, sample_tastes(truth, train.users), single_share, asked, references)
     return {
         "the world's model by sampling (the Bayes predictive), choices read as choices":
             rows_by_user(users, lambda u: learner.scorer([r.pair for r in u.history])),
@@ -239,7 +245,11 @@ def main():
     parser.add_argument("--n-ref", type=int, default=8)
     parser.add_argument("--models", help="a folder of seedS/ckpt.pt trained on the world's train/: rows of both tables")
     parser.add_argument("--seeds", default="0,1,2", help="the seeds of --models")
+    parser.add_argument("--references", type=int, default=REFERENCES,
+                        help="a choice's chance is averaged over at most this many images of its style, drawn once (default: all of them)")
     args = parser.parse_args()
+    if args.references is not None and args.references < 1:
+        parser.error(f"--references: {args.references} is not a count of images (1 or more)")
     seeds = []
     if args.models:
         seeds = integers(parser, "--seeds", args.seeds)
@@ -254,7 +264,7 @@ def main():
     baselines = baseline_results(train, test, users)
     best = best_baselines(baselines)
     models = rows_by_seed(args.models, seeds, test.vectors, users)     # none without --models
-    rows = {**baselines, **scorer_rows(truth, train, users),
+    rows = {**baselines, **scorer_rows(truth, train, users, args.references),
             **{f"the model in {args.models}, seed {seed}": r for seed, r in zip(seeds, models)}}
 
     print(f"\n### {args.world}: EVAL-1({args.n_ref}), {len(users)} test users\n")
@@ -276,7 +286,8 @@ def main():
     for name, r in rows.items():
         cells = [f"{top1:.1f} ({n})" for n, top1 in top1_by_kind(r, kinds).values()]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    shown = f" --models {args.models} --seeds {args.seeds}" if args.models else ""
+    shown = f" --references {args.references}" if args.references is not None else ""
+    shown += f" --models {args.models} --seeds {args.seeds}" if args.models else ""
     print(f"\ncommand: npm run bench:ceiling -- --world {args.world} --n-ref {args.n_ref}{shown}")
 
 

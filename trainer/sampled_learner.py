@@ -30,8 +30,15 @@ import numpy as np
 # least (median 4,722 with pair ids, 5,206 without; session 35). A world with few training users
 # or long histories leaves few: there session 22's Gaussian posterior mode is the reference.
 SAMPLES = 8000
-# Samples per block when a style's images are compared with each other (memory: block x n x n).
-BLOCK = 500
+# A choice's chance is averaged over every image of the item's style, or over at most this many
+# of them, drawn once (seeded), where it is set (bench:ceiling's --references). Every image of the
+# judged-once pairwise world is a fresh draw from its style, so a style's images (5,000 there) are
+# themselves a sample of what a choice's other image could be, and a subsample is a coarser one:
+# there 1,000 moved the ideal learner's top-1 lead by -0.13 against all (pairwise -0.03), and the
+# bench took 2 min 12 s against 6 min 55 s (session 54).
+REFERENCES = None
+# Elements of one block of (samples x images x references) comparisons: memory, 8 bytes each.
+BLOCK_ELEMENTS = 25_000_000
 
 
 def sigmoid(z):
@@ -45,18 +52,43 @@ def sample_tastes(truth, train_users, samples=SAMPLES, seed=0):
     return np.stack([truth["taste"][users[i]] for i in sorted(chosen)])
 
 
-def row_chances(truth, tastes):
-    """(utility [S, N], single [S, N], choice [S, N]) under each taste [S, latent dim]: an image's
-    utility, the chance a single image is liked, and the chance it wins a choice against an image
-    of its style (the world draws both images of a choice from one style), averaged over the
-    style's images, itself included."""
+def style_references(truth, references=REFERENCES, seed=0):
+    """Per style, the images a choice's chance is averaged over: all of the style's, or
+    `references` of them drawn without replacement where it is set and the style holds more."""
+    rng = np.random.default_rng(seed)
+    return [items if references is None or len(items) <= references else np.sort(rng.choice(items, references, replace=False))
+            for items in truth["style_items"]]
+
+
+def row_chances(truth, tastes, items=None, references=REFERENCES):
+    """(utility [S, I], single [S, I], choice [S, I]) of the images `items` (all by default) under
+    each taste [S, latent dim]: an image's utility, the chance a single image is liked, and the
+    chance it wins a choice against an image of its style (the world draws both images of a choice
+    from one style), averaged over the style's images (style_references), itself included where
+    it is one of them."""
     q, noise, latent = truth["q"], truth["noise"], truth["latent"]
-    utility = (1 - q) * tastes @ latent.T + q * (latent @ truth["quality"])[None, :]
+    items = np.arange(len(latent)) if items is None else np.asarray(items, dtype=int)
+
+    def utility_of(columns):
+        return (1 - q) * tastes @ latent[columns].T + q * (latent[columns] @ truth["quality"])[None, :]
+
+    utility = utility_of(items)
     choice = np.zeros_like(utility)
-    for items in truth["style_items"]:
-        for start in range(0, len(utility), BLOCK):
-            u = utility[start:start + BLOCK, items]
-            choice[start:start + BLOCK, items] = sigmoid((u[:, :, None] - u[:, None, :]) / noise).mean(2)
+    style_of = np.empty(len(latent), dtype=int)
+    for style, members in enumerate(truth["style_items"]):
+        style_of[members] = style
+    for style, refs in enumerate(style_references(truth, references)):
+        columns = np.flatnonzero(style_of[items] == style)
+        if not len(columns):
+            continue
+        ref_utility = utility_of(refs)
+        rows = max(1, min(len(utility), BLOCK_ELEMENTS // (len(columns) * len(refs))))
+        width = max(1, BLOCK_ELEMENTS // (rows * len(refs)))
+        for start in range(0, len(utility), rows):
+            for first in range(0, len(columns), width):
+                block = columns[first:first + width]
+                u = utility[start:start + rows, block]
+                choice[start:start + rows, block] = sigmoid((u[:, :, None] - ref_utility[start:start + rows, None, :]) / noise).mean(2)
     return utility, sigmoid(utility / noise), choice
 
 
@@ -69,9 +101,15 @@ def like_chance(single, choice, single_share):
 class SampledLearner:
     """The learner's scorers over one world's prior samples (computed once, shared by every user)."""
 
-    def __init__(self, truth, tastes, single_share):
+    def __init__(self, truth, tastes, single_share, items=None, references=REFERENCES):
+        """`items`: the images any scorer will be asked about (a user's history and candidates), all
+        of the world's by default; the chances are computed for these only. `references`: as
+        row_chances takes it."""
         self.noise = truth["noise"]
-        self.utility, self.single, self.choice = row_chances(truth, tastes)
+        items = np.arange(len(truth["latent"])) if items is None else np.unique(np.asarray(items, dtype=int))
+        self.column = np.full(len(truth["latent"]), -1)
+        self.column[items] = np.arange(len(items))
+        self.utility, self.single, self.choice = row_chances(truth, tastes, items, references)
         self.like = like_chance(self.single, self.choice, single_share)
 
     def scorer(self, history_pairs=None):
@@ -80,11 +118,19 @@ class SampledLearner:
         inputs do (no pair ids)."""
         def score(h_items, h_labels, candidates):
             posterior = np.exp(self._log_likelihood(h_items, h_labels, history_pairs))
-            return (posterior / posterior.sum()) @ self.like[:, candidates]
+            return (posterior / posterior.sum()) @ self.like[:, self._columns(candidates)]
         return score
+
+    def _columns(self, items):
+        """The columns of these images in the learner's chances; an image it was not given is an error."""
+        columns = self.column[np.asarray(items, dtype=int)]
+        if (columns < 0).any():
+            raise ValueError("SampledLearner: scored an image outside the `items` it was built for")
+        return columns
 
     def _log_likelihood(self, h_items, h_labels, history_pairs):
         """[S]: log chance of the history's labels under each sample."""
+        h_items = self._columns(h_items)
         def signed(chance, label):
             return np.log(np.maximum(chance if label == 1 else 1 - chance, 1e-30))
         total = np.zeros(len(self.like))

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import unittest
 
 import numpy as np
@@ -102,6 +104,14 @@ class Top1ByKind(unittest.TestCase):
         self.assertEqual(kinds, [[GROUP_KINDS[0], GROUP_KINDS[1]], [GROUP_KINDS[1]]])
         by_kind = top1_by_kind([{"ranks": [0, 2]}, {"ranks": [0]}], kinds)
         self.assertEqual(by_kind, {GROUP_KINDS[0]: (1, 100.0), GROUP_KINDS[1]: (2, 50.0)})
+
+
+class Arguments(unittest.TestCase):
+    def test_references_must_be_a_count_of_images(self):
+        done = subprocess.run([sys.executable, "-m", "trainer.bench_world_ceiling", "--world", "/nonexistent", "--references", "0"],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--references: 0 is not a count of images", done.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import unittest
 
 import numpy as np
 
-from trainer.sampled_learner import SampledLearner, sample_tastes, sigmoid
+from trainer.sampled_learner import SampledLearner, row_chances, sample_tastes, sigmoid, style_references
 from trainer.tests.helpers import world_truth
 
 
@@ -43,6 +43,42 @@ class Likelihood(unittest.TestCase):
         like = 0.6 * single + 0.4 * choice
         expected = np.log(1 - like[:, 0]) + np.log(like[:, 1]) + np.log(1 - like[:, 2]) + np.log(like[:, 3])
         np.testing.assert_allclose(learner._log_likelihood(items, labels, None), expected - expected.max(), rtol=1e-5)
+
+
+class OnlyTheImagesAsked(unittest.TestCase):
+    def world(self):
+        rng = np.random.default_rng(3)
+        latent = rng.normal(size=(30, 3))
+        tastes = {f"u{k}": rng.normal(size=3) for k in range(6)}
+        return world_truth(latent, [k % 3 for k in range(30)], q=0.4, noise=0.3, tastes=tastes), tastes
+
+    def test_chances_for_some_images_are_those_columns_of_every_image_s(self):
+        truth, tastes = self.world()
+        samples = sample_tastes(truth, tastes)
+        whole = row_chances(truth, samples)
+        asked = np.array([7, 2, 29, 2, 14])
+        for part, full in zip(row_chances(truth, samples, asked), whole):
+            np.testing.assert_array_equal(part, full[:, asked])
+        learner, everything = SampledLearner(truth, samples, 0.0, asked), SampledLearner(truth, samples, 0.0)
+        history, labels, pairs = [7, 2], [1, 0], ["p", "p"]
+        for p in (None, pairs):
+            np.testing.assert_allclose(learner.scorer(p)(history, labels, [29, 14]), everything.scorer(p)(history, labels, [29, 14]))
+        with self.assertRaisesRegex(ValueError, "outside the `items`"):
+            learner.scorer()(history, labels, [3])
+
+    def test_a_style_larger_than_the_references_is_averaged_over_a_draw_of_them(self):
+        truth, tastes = self.world()
+        samples = sample_tastes(truth, tastes)
+        refs = style_references(truth, references=4)
+        self.assertEqual([len(r) for r in refs], [4, 4, 4])
+        for style, r in enumerate(refs):
+            self.assertTrue(set(r) <= set(truth["style_items"][style]))
+        utility, _, choice = row_chances(truth, samples, references=4)
+        i = 5    # of style 2
+        expected = sigmoid((utility[:, [i]] - utility[:, refs[2]]) / 0.3).mean(1)
+        np.testing.assert_allclose(choice[:, i], expected)
+        # Every style holds 10 images: 10 references or more average over all of them.
+        np.testing.assert_array_equal(row_chances(truth, samples, references=10)[2], row_chances(truth, samples)[2])
 
 
 if __name__ == "__main__":
