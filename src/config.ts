@@ -319,8 +319,10 @@ export function loadConfig(env: Env = process.env): Config {
       // preference tokens need to form (taste groups, docs/taste-groups.md); without them the
       // six-group world grouped with ARI 0.67. A small tenant's taste-group network draws them.
       groupEpisodesPerEpoch: integer(env, 'TRAINING_GROUP_EPISODES', 9_600, 0, 100_000_000),
-      // 8 x 9,600 on top of the scoring network's 20 epochs of natural episodes (session 44).
-      groupEpochs: integer(env, 'TRAINING_GROUP_EPOCHS', 8, 1, 1000),
+      // 16 x 9,600 on top of the scoring network's 20 epochs of natural episodes: 8 (session 44)
+      // left some draws' groups unformed, and a 240-user tenant's mostly (session 54,
+      // docs/taste-groups.md).
+      groupEpochs: integer(env, 'TRAINING_GROUP_EPOCHS', 16, 1, 1000),
       minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
       minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
       heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),

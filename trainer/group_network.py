@@ -13,10 +13,13 @@ Where it starts and which epoch it keeps (session 44): `trainer.train --group-st
 a first taste-group network from the scoring network just trained, so that its tokens build on the
 episodes that network drew, and `--group-keep last` keeps its last epoch, since validation pairwise
 (what the scoring network serves) says nothing of its groups and kept a scoring start's first
-epoch. The nightly passes both with `--group-epochs` 8: through the platform the six-group world
+epoch. The nightly passed both with `--group-epochs` 8: through the platform the six-group world
 grouped at ARI 0.855-0.873 at k = 6 over trainer seeds 0-4, against 0.688-0.855 for 20 epochs
 from the scoring network's start kept by validation, and the run took 5.8-6.2 minutes instead of
-9.1-9.2. A fine-tune's taste-group network continues its checkpoint's.
+9.1-9.2. Since session 54 it passes 16: with 8, some draws' groups were left unformed (offline ARI
+0.679-0.928 over seeds 0-4 of a first model from the base model, against 0.878-0.905 with 16),
+and a 240-user tenant's on two seeds of three. A fine-tune's taste-group network continues its
+checkpoint's.
 
 The model stays one module under the ONNX contract: logits from `inner` (anything build_model
 builds), the user embedding from `group`'s tokens alone (PreferenceModel.token_embedding: the

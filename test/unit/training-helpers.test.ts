@@ -63,8 +63,9 @@ describe('training settings', () => {
       epochs: 20,
       minEpisodesPerEpoch: 0,
       groupEpisodesPerEpoch: 9600,
-      // ... which since session 44 starts from the scoring network and trains 8 epochs of them.
-      groupEpochs: 8,
+      // ... which since session 44 starts from the scoring network, and since session 54 trains
+      // 16 epochs of them (docs/taste-groups.md).
+      groupEpochs: 16,
       fineTuneEpochs: 3,
       minUsers: 50,
       minHeldOutUsers: 20,
