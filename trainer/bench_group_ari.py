@@ -14,6 +14,7 @@ the platform's.
 """
 import argparse
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from .bench_train_time import integers
 from .bench_versus import check_checkpoints
 from .clustering import adjusted_rand_index, kmeans, silhouette
 from .data import read_dataset
+from .evaluate import user_embeddings
 from .export import load_checkpoint
 
 # src/clustering/choose-k.ts's SILHOUETTE_TOLERANCE: fewer groups are easier to read.
@@ -38,17 +40,10 @@ def latest_history(rows, per_kind):
 
 
 def embeddings(model, vectors, histories):
-    """[users, E]: the model's user embedding of each history (one forward pass each)."""
-    model.eval()
-    table = torch.from_numpy(vectors)
-    out = []
+    """[users, E]: the model's user embedding of each history (evaluate.user_embeddings, which
+    reads an EvalUser's history)."""
     with torch.no_grad():
-        for rows in histories:
-            items = torch.tensor([r.item for r in rows])
-            labels = torch.tensor([[r.label for r in rows]])
-            _, user = model(table[items].unsqueeze(0), labels, torch.ones_like(labels, dtype=torch.bool), table[items[:1]].unsqueeze(0))
-            out.append(user[0].numpy())
-    return np.stack(out)
+        return user_embeddings(model, vectors, [SimpleNamespace(history=rows) for rows in histories])
 
 
 def chosen_k(x, k_max, seed=0):
