@@ -90,10 +90,12 @@ export async function writeTruth(dir: string, world: TasteWorld): Promise<void> 
  * stride over all users sends whole groups to one side when it shares a factor with G (share 0.5
  * with 4 groups put groups 1 and 3 in test, 0 and 2 in train): the stride then runs within each
  * group. A stride coprime with G is taken over all users, as before, so worlds split that way
- * (share 0.2 with 4 groups) stay what they were.
+ * (share 0.2 with 4 groups) stay what they were. A share that is not 1/k (0.3, 0.75) has no
+ * stride: within each group, the user at position p goes to the second part when
+ * floor((p + 1) x share) passes a whole number, which spreads round(share x n) of a group's n
+ * users evenly. (It once rounded 1/share to a stride, so 0.75 put every user in the second part.)
  */
 export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld, TasteWorld] {
-  const every = Math.round(1 / share);
   const groups = new Set(world.users.map((u) => u.group)).size;
   const seenInGroup = new Map<number, number>();
   const positionInGroup = world.users.map((u) => {
@@ -101,15 +103,34 @@ export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld,
     seenInGroup.set(u.group, n + 1);
     return n;
   });
-  const position = gcd(every, groups) === 1 ? (i: number) => i : (i: number) => positionInGroup[i];
-  const second = new Set(world.users.filter((_, i) => position(i) % every === every - 1).map((u) => u.id));
-  const part = (inSecond: boolean): TasteWorld => ({
+  const stride = strideOf(share);
+  const inSecond = stride === undefined
+    ? (i: number) => crossesWhole(positionInGroup[i], share)
+    : splitByStride(stride, groups, positionInGroup);
+  const second = new Set(world.users.filter((_, i) => inSecond(i)).map((u) => u.id));
+  const part = (toSecond: boolean): TasteWorld => ({
     items: world.items,
-    users: world.users.filter((u) => second.has(u.id) === inSecond),
-    interactions: world.interactions.filter((e) => second.has(e.user) === inSecond),
+    users: world.users.filter((u) => second.has(u.id) === toSecond),
+    interactions: world.interactions.filter((e) => second.has(e.user) === toSecond),
     truth: world.truth,
   });
   return [part(false), part(true)];
+}
+
+/** k where share is 1/k for a whole k (to within rounding), else undefined. */
+function strideOf(share: number): number | undefined {
+  const every = Math.round(1 / share);
+  return Math.abs(every * share - 1) < 1e-9 ? every : undefined;
+}
+
+function splitByStride(every: number, groups: number, positionInGroup: number[]): (i: number) => boolean {
+  const position = gcd(every, groups) === 1 ? (i: number) => i : (i: number) => positionInGroup[i];
+  return (i) => position(i) % every === every - 1;
+}
+
+/** Whether position p's share of a whole (p x share, up to (p + 1) x share) passes a whole number. */
+function crossesWhole(p: number, share: number): boolean {
+  return Math.floor((p + 1) * share + 1e-9) > Math.floor(p * share + 1e-9);
 }
 
 function gcd(a: number, b: number): number {

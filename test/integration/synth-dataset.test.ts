@@ -64,6 +64,20 @@ describe('synthetic dataset files', () => {
     expect(fifth.users.map((u) => u.id)).toEqual(world.users.filter((_, i) => i % 5 === 4).map((u) => u.id));
   });
 
+  it('holds out the share asked for when it is not 1/k, spread over every group', () => {
+    // 1/share rounded to a stride once made 0.75 a stride of 1: every user in the second part.
+    const world = generateTasteWorld({ users: 48, groups: 6, items: 30, interactionsPerUser: 5 });
+    for (const [share, second] of [[0.75, 36], [0.3, 12], [0.625, 30]]) {
+      const [train, test] = splitWorldByUser(world, share);
+      expect(test.users, `share ${share}`).toHaveLength(second);
+      expect(train.users, `share ${share}`).toHaveLength(48 - second);
+      for (let g = 0; g < 6; g += 1) {
+        const inGroup = test.users.filter((u) => u.group === g).length;
+        expect(Math.abs(inGroup - share * 8), `share ${share}, group ${g}`).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
   it('writes the truth the ceiling bench reads: latent points, styles, tastes, groups, settings', async () => {
     const world = generateTasteWorld({ users: 12, groups: 3, items: 40, dim: 6, interactionsPerUser: 10, pairShare: 0.5, qualityWeight: 0.6 });
     const dir = mkdtempSync(join(tmpdir(), 'tg-truth-'));
