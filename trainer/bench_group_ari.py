@@ -4,13 +4,15 @@ and dislikes, 32 of each by default), k-means at the world's number of groups an
 silhouette chooses, and the adjusted Rand index (ARI) against the groups in the test folder's
 users.csv (written by `npm run synth`).
 
-npm run bench:group-ari -- --test W/test --models DIR --seeds 0,1,2 [--per-kind 32] [--k-max 8]   (python3 -m trainer.bench_group_ari)
+npm run bench:group-ari -- --test W/test --models DIR --seeds 0,1,2 [--per-kind 32] [--k-max 8] [--points platform|raw]   (python3 -m trainer.bench_group_ari)
 
 k is chosen as the platform chooses it (src/clustering/choose-k.ts): the smallest k of 2..k-max
-whose silhouette is within 0.02 of the best. The platform also lifts and projects the embeddings
-before clustering (src/clustering/); this bench clusters them as the model gives them, as sessions
-44 and 52 did with scripts not kept, so its ARI is the offline figure, and `npm run bench:groups`
-the platform's.
+whose silhouette is within 0.02 of the best. The points are what the platform groups
+(src/services/taste-group.service.ts): the taste half of each embedding where its other half is
+the tokens' activations (src/clustering/tokens.ts's layout), each row scaled to unit length.
+Until session 55 this bench clustered the whole embedding as the model gave it, which differed
+from the platform's figures (session 54: 0.695 offline, 0.876 through the platform); `--points
+raw` still does.
 """
 import argparse
 import os
@@ -46,6 +48,21 @@ def embeddings(model, vectors, histories):
         return user_embeddings(model, vectors, [SimpleNamespace(history=rows) for rows in histories])
 
 
+def is_distribution(x):
+    """Whether every row is non-negative and sums to 1 (tokens.ts's isDistribution)."""
+    return len(x) > 0 and x.shape[1] > 0 and bool(np.all(x >= -1e-6)) and bool(np.all(np.abs(x.sum(1) - 1) <= 1e-3))
+
+
+def platform_points(x):
+    """[users, taste dims]: what the platform groups, from embeddings [users, E]: the first half
+    where the second half is the token activations (the whole row otherwise), at unit length
+    (zero rows stay zero), as tokens.ts's layoutOf and nearest.ts's normalizeRows."""
+    half = x.shape[1] // 2
+    taste = x[:, :half] if x.shape[1] % 2 == 0 and is_distribution(x[:, half:]) else x
+    norms = np.linalg.norm(taste, axis=1, keepdims=True)
+    return np.divide(taste, norms, out=np.zeros_like(taste), where=norms > 0)
+
+
 def chosen_k(x, k_max, seed=0):
     """(k, labels, silhouettes by k): the smallest k of 2..k_max within SILHOUETTE_TOLERANCE of the
     best silhouette, and its k-means labels."""
@@ -63,6 +80,8 @@ def main():
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--per-kind", type=int, default=32, help="likes and dislikes each embedding reads (EMBEDDING_HISTORY_PER_KIND)")
     parser.add_argument("--k-max", type=int, default=8, help="the largest k silhouette may choose")
+    parser.add_argument("--points", choices=["platform", "raw"], default="platform",
+                        help="cluster what the platform groups (the taste half at unit length), or the embedding as the model gives it")
     args = parser.parse_args()
     seeds = integers(parser, "--seeds", args.seeds)
     check_checkpoints(parser, "--models", args.models, seeds)
@@ -84,13 +103,14 @@ def main():
     for seed in seeds:
         model, _ = load_checkpoint(os.path.join(args.models, f"seed{seed}", "ckpt.pt"))
         x = embeddings(model, test.vectors, histories)
+        x = platform_points(x) if args.points == "platform" else x
         ari = adjusted_rand_index(kmeans(x, k_true), groups)
         k, labels, scores = chosen_k(x, args.k_max)
         at_true.append(ari)
         print(f"| {seed} | {ari:.3f} | {k} | {adjusted_rand_index(labels, groups):.3f} | {scores[k]:.3f} |")
     print(f"| mean | {np.mean(at_true):.3f} | | | |")
     print(f"\ncommand: npm run bench:group-ari -- --test {args.test} --models {args.models} --seeds {args.seeds} "
-          f"--per-kind {args.per_kind} --k-max {args.k_max}")
+          f"--per-kind {args.per_kind} --k-max {args.k_max} --points {args.points}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import unittest
 
 import numpy as np
 
-from trainer.bench_group_ari import chosen_k, embeddings, latest_history
+from trainer.bench_group_ari import chosen_k, embeddings, latest_history, platform_points
 from trainer.clustering import adjusted_rand_index, kmeans
 from trainer.data import Interaction, read_dataset
 from trainer.export import load_checkpoint
@@ -41,6 +41,19 @@ class ChosenK(unittest.TestCase):
         self.assertEqual(k, 2)
 
 
+class PlatformPoints(unittest.TestCase):
+    def test_the_taste_half_at_unit_length_where_the_other_half_is_the_activations(self):
+        x = np.array([[3.0, 4.0, 0.25, 0.75], [0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.5, 0.5]])
+        np.testing.assert_allclose(platform_points(x), [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
+
+    def test_the_whole_row_where_no_half_is_a_distribution(self):
+        # An encoded history (a model without tokens): compared as it is, at unit length.
+        x = np.array([[3.0, 0.0, 4.0, 0.0], [0.0, 2.0, 0.0, -1.0]])
+        np.testing.assert_allclose(platform_points(x), x / np.linalg.norm(x, axis=1, keepdims=True))
+        odd = np.array([[1.0, 1.0, 0.5], [2.0, 0.0, 0.5]])
+        np.testing.assert_allclose(platform_points(odd), odd / np.linalg.norm(odd, axis=1, keepdims=True))
+
+
 class Bench(unittest.TestCase):
     def test_each_seed_s_row_clusters_the_users_own_latest_histories(self):
         root = tempfile.mkdtemp()
@@ -54,10 +67,14 @@ class Bench(unittest.TestCase):
         users = sorted(test.users)
         model, _ = load_checkpoint(os.path.join(root, "m", "seed0", "ckpt.pt"))
         x = embeddings(model, test.vectors, [latest_history(test.users[u], 4) for u in users])
-        self.assertEqual(x.shape[0], 45)
-        expected = adjusted_rand_index(kmeans(x, 3), [test.groups[u] for u in users])
-        self.assertEqual(row[1], f"{expected:.3f}")
+        self.assertEqual(x.shape, (45, 20))   # 10 tokens: the taste half, then the activations
+        truth = [test.groups[u] for u in users]
+        self.assertEqual(row[1], f"{adjusted_rand_index(kmeans(platform_points(x), 3), truth):.3f}")
         self.assertIn("45 users, 3 groups, latest 4 + 4", done.stdout)
+        raw = subprocess.run([sys.executable, "-m", "trainer.bench_group_ari", "--test", os.path.join(root, "data"),
+                              "--models", os.path.join(root, "m"), "--seeds", "0", "--per-kind", "4", "--k-max", "4",
+                              "--points", "raw"], capture_output=True, text=True, check=True)
+        self.assertEqual(table_rows(raw.stdout, "0")[0][1], f"{adjusted_rand_index(kmeans(x, 3), truth):.3f}")
 
     def test_a_test_folder_without_groups_is_refused_naming_the_flag(self):
         root = tempfile.mkdtemp()
