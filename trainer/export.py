@@ -111,6 +111,13 @@ def load_checkpoint(path, device="cpu"):
     return model.to(device), checkpoint
 
 
+def user_embedding_source(config: dict, metrics: dict) -> str:
+    if not config.get("group_network"):
+        return "scoring network"
+    started = (metrics.get("group_network") or {}).get("started_from")
+    return "latent classes" if started == "latent classes" else "taste-group network"
+
+
 def metadata_for(checkpoint) -> dict:
     config = checkpoint["config"]
     return {
@@ -124,9 +131,10 @@ def metadata_for(checkpoint) -> dict:
         # What the platform reads from user_embedding (src/clustering/tokens.ts).
         "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"
         if config["preference_tokens"] else f"encoded_history:{config['width']}",
-        # Which network's tokens user_embedding reads: the scoring network's, or a taste-group network's
-        # trained on more episodes (group_network.py: small tenants, with --group-episodes).
-        "user_embedding_from": "taste-group network" if config.get("group_network") else "scoring network",
+        # Which tokens user_embedding reads: the scoring network's, a taste-group network's trained on
+        # more episodes (group_network.py: small tenants, with --group-episodes), or EM's latent
+        # classes as an untrained one's (--group-from classes).
+        "user_embedding_from": user_embedding_source(config, checkpoint["metrics"]),
         "eval_users": checkpoint["metrics"].get("val_users", 0),
         # The per-user regression's share of the log-odds (trainer/ensemble.py); 0: the network alone.
         "regression_weight": config.get("regression_weight", 0.0),

@@ -2,7 +2,7 @@
 
 python3 -m trainer.train --data DIR --out DIR [--init CKPT] [--epochs N] [--seed S]
                          [--loss all|base] [--tokens 10] [--device cpu|cuda]
-                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--group-epochs E] [--group-start fresh|scoring] [--group-keep validated|last] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
+                         [--max-episodes N] [--min-episodes N] [--group-episodes N] [--group-epochs E] [--group-start fresh|scoring] [--group-keep validated|last] [--group-from network|classes] [--val-share auto|S] [--ensemble off|auto|W] [--select-window K]
                          [--average-epochs E] [--patience P] [--networks K] [--item-rates off|auto|crossfit]
                          [--crossfit-networks K] [--crossfit-epochs E] [--co-likes off|auto] [--latent-classes off|auto]
                          [--choice-prior off|auto] [--progress]
@@ -14,7 +14,8 @@ score best on the held-out validation users under EVAL-1 (an epoch's accuracy, o
 the weights is what is validated and kept; with --patience P a network stops once P epochs in a
 row have not beaten the epoch kept; with --networks K, K networks each so and their
 logits averaged; with --group-episodes N, where an epoch draws fewer than N, a taste-group
-network of N an epoch whose tokens give the user embedding), then (with --ensemble) the per-user regression averaged in at the weight the
+network of N an epoch whose tokens give the user embedding; with --group-from classes, EM's latent
+classes as an untrained one's tokens), then (with --ensemble) the per-user regression averaged in at the weight the
 validation users choose, then (with --item-rates) the remembered items' like rates added (with
 crossfit, weighted by networks trained on part of the users and scoring the rest), then (with
 --co-likes) each candidate's co-likes with the history, then (with --latent-classes) the log-odds
@@ -53,7 +54,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
-from .group_network import WithGroupNetwork, group_config
+from .group_network import WithGroupNetwork, class_group_network, group_config
 from .network_average import NetworkAverage, build_model, members_of
 from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
@@ -189,6 +190,11 @@ parser.add_argument("--group-episodes", type=int, default=0, metavar="N",
                     help="where an epoch draws fewer than N episodes (a small tenant), a second network, the taste-group "
                          "network, trains at least N an epoch (as --min-episodes N would) and the served user embedding "
                          "is its tokens', the scores staying the first network's (trainer/group_network.py); 0 = off")
+parser.add_argument("--group-from", choices=["network", "classes"], default="network",
+                    help="where the served user embedding (taste groups, similar users) comes from: network (the "
+                         "scoring network's tokens, or a taste-group network's with --group-episodes) or classes (EM's "
+                         "latent classes fitted on the training users as an untrained taste-group network's tokens, one "
+                         "class per token, for every tenant: trainer/group_network.py's class_group_network)")
 parser.add_argument("--group-epochs", type=int, default=0, metavar="E",
                     help="epochs of the taste-group network (default --epochs)")
 parser.add_argument("--group-start", choices=["fresh", "scoring"], default="fresh",
@@ -247,6 +253,9 @@ if args.token_init == "classes" and args.init:
     parser.error("--token-init classes: --init starts from a trained checkpoint's tokens; drop one of the two")
 if args.group_episodes < 0:
     parser.error(f"--group-episodes: expected 0 (off) or a number of episodes, got {args.group_episodes}")
+if args.group_from == "classes" and args.group_episodes:
+    parser.error("--group-from classes: the classes are the taste-group network, untrained; --group-episodes trains one "
+                 "from the scoring network instead, so drop one of the two")
 if args.group_epochs < 0:
     parser.error(f"--group-epochs: expected 0 (--epochs) or a number of epochs, got {args.group_epochs}")
 if args.vector_noise < 0:
@@ -371,9 +380,10 @@ else:
 
 # One network's design: `config` describes what is served, and grows parts after training.
 network_config = config
-if args.group_episodes and not network_config.preference_tokens:
-    parser.error("--group-episodes: the taste-group network's user embedding is its preference tokens; "
-                 + ("the --init checkpoint has none" if args.init else "--tokens 0 has none"))
+for flag, asked in (("--group-episodes", args.group_episodes), ("--group-from classes", args.group_from == "classes")):
+    if asked and not network_config.preference_tokens:
+        parser.error(f"{flag}: the taste-group network's user embedding is its preference tokens; "
+                     + ("the --init checkpoint has none" if args.init else "--tokens 0 has none"))
 
 
 # --token-init classes: EM's classes by the users they were fitted on, fitted once for all the
@@ -608,6 +618,15 @@ if group_runs:
                            f"--group-episodes {args.group_episodes} asks of {len(train_ids)} training users"}
     log(f"taste-group network: {group_episodes_per_user} episodes per user, epoch {group_best.get('epoch')} kept "
         f"(validation pairwise {group_best['val_pairwise']}); the served user embedding is its tokens'")
+elif args.group_from == "classes":
+    # Fitted on the training users alone, as every part is; a fine-tune fits them afresh, so its
+    # --init checkpoint's taste-group network is never continued.
+    fit_start = time.perf_counter()
+    group_network = class_group_network(network_config, dataset, train_ids, args.seed)
+    group_record = {"started_from": "latent classes", "classes": network_config.preference_tokens,
+                    "users": len(train_ids), "fit_seconds": round(time.perf_counter() - fit_start, 2)}
+    log(f"taste-group network: {network_config.preference_tokens} latent classes fitted on {len(train_ids)} training users "
+        f"in {group_record['fit_seconds']} s; the served user embedding is their mixture")
 # ----------------------------------------------------------------------- save and export
 ensemble = None
 if args.ensemble != "off":

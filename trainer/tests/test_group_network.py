@@ -5,10 +5,13 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
 import torch
 
 from trainer.export import load_checkpoint
-from trainer.group_network import WithGroupNetwork, group_config, split
+from trainer.data import read_dataset, subset
+from trainer.group_network import CLASS_TEMPERATURE, WithGroupNetwork, class_group_network, group_config, split
+from trainer.latent_classes import _class_log_likelihoods, _posterior, _with_bias, fit_latent_classes
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import build_model, members_of
 from trainer.tests.helpers import onnx_metadata, rebuilds_alike, small_network, taste_world, trainer_refusing
@@ -189,6 +192,65 @@ class TheTrainer(unittest.TestCase):
         self.assertIn("--group-episodes: expected 0 (off) or a number of episodes, got -1", done.stderr)
         done = trainer_refusing("--group-episodes", "1000", "--group-epochs", "-2")
         self.assertIn("--group-epochs: expected 0 (--epochs) or a number of epochs, got -2", done.stderr)
+
+
+class FromClasses(unittest.TestCase):
+    """--group-from classes: EM's latent classes as an untrained taste-group network's tokens."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp()
+        taste_world(os.path.join(cls.root, "data"), users=120, seed=5)
+        cls.dataset = read_dataset(os.path.join(cls.root, "data"))
+        cls.out, cls.stdout, cls.metrics = train(cls.root, "data", "classes", "--group-from", "classes")
+
+    def test_its_tokens_are_the_classes_and_it_embeds_with_their_tempered_posterior(self):
+        users = sorted(self.dataset.users)[:60]
+        config = ModelConfig(embedding_dim=8, width=16, encoder_layers=1, preference_tokens=3)
+        rng_before = torch.get_rng_state()
+        group = class_group_network(config, self.dataset, users, seed=4)
+        self.assertTrue(torch.equal(torch.get_rng_state(), rng_before))   # the runs after it draw what they drew
+        classes, _ = fit_latent_classes(subset(self.dataset, users), 3, 4)
+        with torch.no_grad():
+            tastes = group.token_taste(group.tokens).double().numpy()
+        np.testing.assert_allclose(tastes, classes, atol=1e-4)
+        rows = self.dataset.users[sorted(self.dataset.users)[100]][:12]
+        items = np.array([r.item for r in rows])
+        labels = np.array([r.label for r in rows])
+        history = torch.from_numpy(self.dataset.vectors[items]).unsqueeze(0)
+        with torch.no_grad():
+            activations, mixed = group.token_mixture(history, torch.from_numpy(labels).unsqueeze(0),
+                                                     torch.ones(1, len(rows), dtype=torch.bool))
+        likelihoods = _class_log_likelihoods(_with_bias(self.dataset.vectors[items].astype(np.float64)) @ classes.T,
+                                             labels.astype(np.float64), np.zeros(len(rows), int), 1)
+        posterior = _posterior(CLASS_TEMPERATURE * likelihoods, np.full(3, 1 / 3))[0]   # tempered, an even prior
+        np.testing.assert_allclose(activations[0].numpy(), posterior, atol=1e-4)
+        np.testing.assert_allclose(mixed[0].numpy(), posterior @ classes, atol=1e-4)
+
+    def test_the_scores_are_the_scoring_networks_and_it_says_where_the_embedding_comes_from(self):
+        plain, _, _ = train(self.root, "data", "plain-beside-classes")
+        logits, user = outputs(self.out)
+        self.assertTrue(torch.equal(logits, outputs(plain)[0]))
+        self.assertFalse(torch.allclose(user, outputs(plain)[1], atol=1e-3))
+        self.assertEqual(self.metrics["group_network"]["started_from"], "latent classes")
+        self.assertEqual((self.metrics["group_network"]["classes"], self.metrics["group_network"]["users"]), (3, 84))
+        self.assertIn("taste-group network: 3 latent classes fitted on 84 training users", self.stdout)
+        self.assertEqual(onnx_metadata(os.path.join(self.out, "model.onnx"))["user_embedding_from"], "latent classes")
+
+    def test_a_fine_tune_fits_them_afresh(self):
+        tuned, _, metrics = train(self.root, "data", "classes-tuned", "--group-from", "classes", "--init",
+                                  os.path.join(self.out, "ckpt.pt"))
+        self.assertEqual(metrics["group_network"]["started_from"], "latent classes")
+        self.assertTrue(torch.load(os.path.join(tuned, "ckpt.pt"))["config"]["group_network"])
+        self.assertEqual(onnx_metadata(os.path.join(tuned, "model.onnx"))["user_embedding_from"], "latent classes")
+
+    def test_refused_beside_a_trained_taste_group_network_and_without_tokens(self):
+        done = trainer_refusing("--group-from", "classes", "--group-episodes", "1000")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--group-from classes: the classes are the taste-group network, untrained", done.stderr)
+        done = trainer_refusing("--group-from", "classes", "--tokens", "0")
+        self.assertIn("--group-from classes: the taste-group network's user embedding is its preference tokens; --tokens 0 has none",
+                      done.stderr)
 
 
 if __name__ == "__main__":
