@@ -79,6 +79,16 @@ export interface TrainingConfig {
    * network trains the fine-tune's epochs, or this many if fewer.
    */
   groupEpochs: number;
+  /**
+   * Where the served user embedding (taste groups, similar users) comes from. `classes` (the
+   * default since session 55): EM's latent classes of the tenant's training users, one per
+   * preference token, as an untrained taste-group network (trainer --group-from classes), for
+   * every tenant; on the six-group world they grouped better than the trained tokens at every
+   * tenant size measured, most at the smallest (docs/taste-groups.md, "Latent classes as the
+   * taste groups"), in seconds. `network`: the tokens training forms, with a taste-group network
+   * of groupEpisodesPerEpoch x groupEpochs for a small tenant (sessions 42-54).
+   */
+  groupsFrom: 'classes' | 'network';
   /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */
   minUsers: number;
   minHeldOutUsers: number;
@@ -323,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
       // left some draws' groups unformed, and a 240-user tenant's mostly (session 54,
       // docs/taste-groups.md).
       groupEpochs: integer(env, 'TRAINING_GROUP_EPOCHS', 16, 1, 1000),
+      groupsFrom: oneOf(env, 'TRAINING_GROUPS_FROM', ['classes', 'network'] as const, 'classes'),
       minUsers: integer(env, 'TRAINING_MIN_USERS', 50, 2, 10_000_000),
       minHeldOutUsers: integer(env, 'TRAINING_MIN_HELDOUT_USERS', 20, 2, 10_000_000),
       heldOutPercent: integer(env, 'TRAINING_HOLDOUT_PERCENT', 20, 1, 50),

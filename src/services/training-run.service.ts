@@ -36,6 +36,7 @@ export type TrainingRunSettings = Pick<
   | 'minEpisodesPerEpoch'
   | 'groupEpisodesPerEpoch'
   | 'groupEpochs'
+  | 'groupsFrom'
   | 'minUsers'
   | 'minHeldOutUsers'
   | 'heldOutPercent'

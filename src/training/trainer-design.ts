@@ -5,7 +5,10 @@
 import type { TrainingConfig } from '../config.js';
 
 /** The schedule settings the design's flags are made from (TRAINING_*). */
-export type DesignSchedule = Pick<TrainingConfig, 'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'groupEpisodesPerEpoch' | 'groupEpochs'>;
+export type DesignSchedule = Pick<
+  TrainingConfig,
+  'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'groupEpisodesPerEpoch' | 'groupEpochs' | 'groupsFrom'
+>;
 
 /**
  * The design's trainer flags for a run of `epochs` epochs: its schedule, then its parts. A run's
@@ -20,18 +23,7 @@ export function designArgs(s: DesignSchedule, epochs: number): string[] {
     String(s.maxEpisodesPerEpoch),
     '--min-episodes',
     String(s.minEpisodesPerEpoch),
-    '--group-episodes',
-    String(s.groupEpisodesPerEpoch),
-    // A small tenant's taste-group network builds on the scoring network's episodes and keeps
-    // the epoch its tokens have trained longest: validation pairwise, which the scoring network
-    // serves, says nothing of its groups (docs/taste-groups.md, session 44). A fine-tune's
-    // continues the checkpoint's own taste-group network (trainer/group_network.py).
-    '--group-start',
-    'scoring',
-    '--group-keep',
-    'last',
-    '--group-epochs',
-    String(Math.min(s.groupEpochs, epochs)),
+    ...groupArgs(s, epochs),
     // The user's sequence attends to the preference tokens as keys and values, as in the paper,
     // and the network is averaged with each user's own regression, weighted on validation users
     // (trainer/ensemble.py). The like rates of items the tenant's users rated are added, weighted
@@ -63,6 +55,28 @@ export function designArgs(s: DesignSchedule, epochs: number): string[] {
     // same accuracy in 0.6-0.8x the training loop's time (trainer/precision.py).
     '--autocast',
     'auto',
+  ];
+}
+
+/**
+ * Where the user embedding comes from (TRAINING_GROUPS_FROM). Classes: EM's latent classes of the
+ * run's training users, fitted afresh by every run, a fine-tune's too (docs/taste-groups.md,
+ * session 55). Network: a small tenant's taste-group network builds on the scoring network's
+ * episodes and keeps the epoch its tokens have trained longest, since validation pairwise, which
+ * the scoring network serves, says nothing of its groups (session 44); a fine-tune's continues
+ * the checkpoint's own (trainer/group_network.py).
+ */
+function groupArgs(s: DesignSchedule, epochs: number): string[] {
+  if (s.groupsFrom === 'classes') return ['--group-from', 'classes'];
+  return [
+    '--group-episodes',
+    String(s.groupEpisodesPerEpoch),
+    '--group-start',
+    'scoring',
+    '--group-keep',
+    'last',
+    '--group-epochs',
+    String(Math.min(s.groupEpochs, epochs)),
   ];
 }
 
@@ -107,11 +121,12 @@ export interface WarmStart {
  * model's epochs from scratch. A fine-tune of the tenant's own model carries that model's verdict
  * on the rates' weight instead of training a fold network, the largest part of its time
  * (--crossfit-carry), until its training users or their likes and dislikes have grown by half or
- * shrunk by a third since the verdict, and continues its taste-group network. A first model from
- * the base model has neither of its own: the base model's verdict weighed another tenant's items
- * and its taste-group network grouped another world's users, so the fold network trains afresh
- * and a first taste-group network starts from this run's scoring network (--init-group-network
- * drop), as a tenant's first model from scratch does.
+ * shrunk by a third since the verdict, and continues its taste-group network (where it trains
+ * one: TRAINING_GROUPS_FROM network; latent classes are fitted afresh by every run). A first
+ * model from the base model has neither of its own: the base model's verdict weighed another
+ * tenant's items and its taste-group network grouped another world's users, so the fold network
+ * trains afresh and a first taste-group network starts from this run's scoring network
+ * (--init-group-network drop), as a tenant's first model from scratch does.
  */
 export function warmStartArgs(warm: WarmStart | undefined, firstModelEpochs: number, epochs: number): string[] {
   if (!warm) return [];

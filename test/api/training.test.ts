@@ -44,10 +44,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
   let tenantStore: string;
   let closeScorer: () => Promise<void>;
 
-  // Each tenant here is small for a taste-group network of 2,400 episodes an epoch (its scoring
-  // network draws 8 a user from about 216 training users), so the nightly trains one as it does
-  // for a small tenant at TRAINING_GROUP_EPISODES' default: a first model's for 3 epochs from the
-  // scoring network just trained, a fine-tune's for the fine-tune's 2.
+  // The nightly's user embedding is EM's latent classes of the tenant's training users
+  // (TRAINING_GROUPS_FROM's default, classes): fitted by every run, a fine-tune's too, with no
+  // taste-group network to train (test/unit/trainer-design.test.ts covers the network's flags).
   const runJobs = async (env: Record<string, string> = {}, log?: Logger) => {
     await jobs?.runner.stop();
     jobs = await startTestJobs(
@@ -57,8 +56,6 @@ describe('per-tenant models and the nightly fine-tune', () => {
       {
         TENANT_MODEL_STORE: tenantStore,
         MODEL_STORE: baseStore,
-        TRAINING_GROUP_EPISODES: '2400',
-        TRAINING_GROUP_EPOCHS: '3',
         ...env,
       },
       log,
@@ -171,11 +168,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
           status: 'SUCCEEDED',
           trigger: 'SCHEDULE',
           stage: null,
-          // 8 epochs of the served network, 3 of the taste-group network (trainer --group-episodes,
-          // --group-epochs), then 8 of the one fold network that weighs the item rates on users it
-          // never trained on (trainer --item-rates crossfit --crossfit-networks 1).
-          epoch: 19,
-          epochs: 19,
+          // 8 epochs of the served network, then 8 of the one fold network that weighs the item
+          // rates on users it never trained on (trainer --item-rates crossfit --crossfit-networks 1).
+          epoch: 16,
+          epochs: 16,
           attempts: 1,
           modelVersion: { version: 1, status: 'PROMOTED' },
         });
@@ -195,8 +191,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
         // Its networks trained in bfloat16 where this CPU has native bf16 products, else in float32.
         expect(metadata.autocast_setting).toBe('auto');
         expect(['bf16', 'off']).toContain(metadata.autocast);
-        // Its user embedding (similar users, taste groups) is the taste-group network's tokens'.
-        expect(metadata.user_embedding_from).toBe('taste-group network');
+        // Its user embedding (similar users, taste groups) is the tenant's latent classes'.
+        expect(metadata.user_embedding_from).toBe('latent classes');
         const weight = Number(metadata.regression_weight);
         expect(weight).toBeGreaterThan(0);
         expect(weight).toBeLessThanOrEqual(1);
@@ -236,9 +232,10 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const promoted = (await serving(c)).servingModel;
     expect(promoted).toMatchObject({ version: 1, parentVersion: null, startedFrom: 'base-1', status: 'PROMOTED' });
     // A first model, even one started from the base model, cross-fits the tenant's own items (8
-    // epochs, the taste-group network's 3, then the fold network's 8): the nightly carries a
-    // cross-fit from the tenant's own versions only, since the base model's weighed another tenant's.
-    expect(done).toMatchObject({ epoch: 19, epochs: 19 });
+    // epochs, then the fold network's 8): the nightly carries a cross-fit from the tenant's own
+    // versions only, since the base model's weighed another tenant's. Its latent classes are its
+    // own users', not the base model's taste-group network.
+    expect(done).toMatchObject({ epoch: 16, epochs: 16 });
     const metadata = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(c.id), '1', 'model.onnx'))));
     expect(metadata.item_rates).toMatch(/each scored by a network trained without them \(1 of 2 folds\)/);
     expect(promoted.evaluation.serving.pairwise).toBeLessThan(promoted.evaluation.candidate.pairwise);
@@ -299,12 +296,12 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const next = await finished(a, (await startTraining(a)).id);
     expect(next).toMatchObject({ status: 'SUCCEEDED', modelVersion: { version: 3, status: 'PROMOTED' } });
     // A fine-tune of the tenant's own model on the same users carries version 1's cross-fit of
-    // the item rates (trainer --crossfit-carry): its 2 epochs and its taste-group network's 2, and
-    // no fold network.
-    expect(next).toMatchObject({ epoch: 4, epochs: 4 });
+    // the item rates (trainer --crossfit-carry): its 2 epochs, no fold network, and its latent
+    // classes fitted afresh.
+    expect(next).toMatchObject({ epoch: 2, epochs: 2 });
     const carried = readOnnxMetadata(new Uint8Array(readFileSync(join(tenantStore, tenantModelName(a.id), '3', 'model.onnx'))));
     expect(carried.item_rates).toMatch(/^carried from the --init checkpoint's cross-fit: /);
-    expect(carried.user_embedding_from).toBe('taste-group network');
+    expect(carried.user_embedding_from).toBe('latent classes');
     const v3 = (await serving(a)).servingModel;
     expect(v3).toMatchObject({ version: 3, parentVersion: 1, startedFrom: 'version 1', promotedBy: 'GATE' });
     expect(v3.evaluation.versusServing.standardError).toBeGreaterThan(0);

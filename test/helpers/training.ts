@@ -50,10 +50,9 @@ export const FAST_TRAINING: Record<string, string> = {
   TRAINING_EPOCHS: '8',
   TRAINING_FINE_TUNE_EPOCHS: '2',
   TRAINING_MAX_EPISODES: '4000',
-  // As before TRAINING_MIN_EPISODES existed: the tests' small models need no more, nor a
-  // taste-group network (test/api/training.test.ts asks for one).
+  // As before TRAINING_MIN_EPISODES existed: the tests' small models need no more. Their user
+  // embedding is the latent classes' (TRAINING_GROUPS_FROM's default), which train nothing.
   TRAINING_MIN_EPISODES: '0',
-  TRAINING_GROUP_EPISODES: '0',
   TRAINING_TRAINER_ARGS: '--width 32 --layers 1 --lr 1e-2',
 };
 

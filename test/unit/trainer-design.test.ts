@@ -5,7 +5,14 @@ import { designArgs, trainArgsWithDesign, warmStartArgs } from '../../src/traini
 import { loadConfig } from '../../src/config.js';
 import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 
-const schedule = { epochs: 20, maxEpisodesPerEpoch: 30_000, minEpisodesPerEpoch: 0, groupEpisodesPerEpoch: 9_600, groupEpochs: 8 };
+const schedule = {
+  epochs: 20,
+  maxEpisodesPerEpoch: 30_000,
+  minEpisodesPerEpoch: 0,
+  groupEpisodesPerEpoch: 9_600,
+  groupEpochs: 8,
+  groupsFrom: 'network' as const,
+};
 const flag = (args: string[], name: string) => args[args.lastIndexOf(name) + 1];
 
 describe("the nightly's trainer design", () => {
@@ -27,6 +34,14 @@ describe("the nightly's trainer design", () => {
       ['--autocast', 'auto'],
     ])
       expect(flag(first, name)).toBe(value);
+  });
+
+  it('with TRAINING_GROUPS_FROM classes (the default) asks for latent classes and trains no taste-group network', () => {
+    const args = designArgs({ ...schedule, groupsFrom: 'classes' }, 20);
+    expect(flag(args, '--group-from')).toBe('classes');
+    for (const name of ['--group-episodes', '--group-start', '--group-keep', '--group-epochs']) expect(args).not.toContain(name);
+    expect(loadConfig({}).training.groupsFrom).toBe('classes');
+    expect(() => loadConfig({ TRAINING_GROUPS_FROM: 'tokens' })).toThrow('TRAINING_GROUPS_FROM: expected one of classes, network, got "tokens"');
   });
 
   it('npm run train -- --design nightly puts the design first, and the flags given after it', () => {
@@ -60,7 +75,7 @@ describe("the nightly's trainer design", () => {
   it("the defaults are the nightly's (config.ts)", () => {
     const training = loadConfig({}).training;
     expect(trainArgsWithDesign(['--design', 'nightly'], training)).toEqual(designArgs(training, training.epochs));
-    expect(flag(designArgs(training, training.epochs), '--group-episodes')).toBe(String(training.groupEpisodesPerEpoch));
+    expect(flag(designArgs(training, training.epochs), '--group-from')).toBe('classes');
   });
 });
 

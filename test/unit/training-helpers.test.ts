@@ -66,6 +66,8 @@ describe('training settings', () => {
       // ... which since session 44 starts from the scoring network, and since session 54 trains
       // 16 epochs of them (docs/taste-groups.md).
       groupEpochs: 16,
+      // Since session 55 the groups are EM's latent classes, and no taste-group network trains.
+      groupsFrom: 'classes',
       fineTuneEpochs: 3,
       minUsers: 50,
       minHeldOutUsers: 20,
