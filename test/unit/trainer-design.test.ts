@@ -101,13 +101,13 @@ describe("a nightly run's warm start", () => {
 });
 
 describe('the shipped default model (npm run model:default)', () => {
-  it("was trained with the nightly's design, every part fitted and its taste-group network included", () => {
+  it("was trained with the nightly's design, every part fitted and its latent classes as the user embedding", () => {
     const metadata = readOnnxMetadata(new Uint8Array(readFileSync('models/preference/1/model.onnx')));
-    expect(metadata).toMatchObject({ token_attention: 'cross', autocast_setting: 'auto', user_embedding_from: 'taste-group network' });
+    expect(metadata).toMatchObject({ token_attention: 'cross', autocast_setting: 'auto', user_embedding_from: 'latent classes' });
     // Each part the design asks for was fitted and weighed, whether or not it serves.
     for (const part of ['regression_weight', 'item_rates', 'co_likes', 'latent_classes', 'choice_prior']) expect(metadata).toHaveProperty(part);
     const metrics = JSON.parse(readFileSync('models/preference/1/metrics.json', 'utf8'));
     expect(metrics.item_rates.crossfit).toBeTruthy();
-    expect(metrics.group_network).toMatchObject({ started_from: "this run's scoring network", selected_by: 'last epoch: --group-keep last' });
+    expect(metrics.group_network).toMatchObject({ started_from: 'latent classes', classes: 10 });
   });
 });
