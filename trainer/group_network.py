@@ -76,9 +76,10 @@ class WithGroupNetwork(nn.Module):
 
 # The classes' posterior is tempered: each label's log-likelihood counts half. The platform groups
 # the training users too, whose labels the classes were fitted on; at 1, their posteriors sat on
-# one class each, and silhouette chose 7-8 groups of the six-group world's 6 (through the platform
-# 8, on seeds 3 and 4). At 0.5 it chose 6 on every seed offline, and grouped its test users as
-# well (docs/taste-groups.md, "Latent classes as the taste groups").
+# one class each, and on the six-group world's 800 training users silhouette chose 7-8 groups of
+# 6 (offline, k up to 12; 8 through the platform on seeds 3 and 4). At 0.5 it chose 6 on each of
+# 3 seeds offline (7 and 6 through the platform), and the test users grouped as well
+# (docs/taste-groups.md, "Latent classes as the taste groups").
 CLASS_TEMPERATURE = 0.5
 
 
