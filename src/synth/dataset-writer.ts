@@ -104,9 +104,7 @@ export function splitWorldByUser(world: TasteWorld, share: number): [TasteWorld,
     return n;
   });
   const stride = strideOf(share);
-  const inSecond = stride === undefined
-    ? (i: number) => crossesWhole(positionInGroup[i], share)
-    : splitByStride(stride, groups, positionInGroup);
+  const inSecond = stride === undefined ? (i: number) => crossesWhole(positionInGroup[i], share) : splitByStride(stride, groups, positionInGroup);
   const second = new Set(world.users.filter((_, i) => inSecond(i)).map((u) => u.id));
   const part = (toSecond: boolean): TasteWorld => ({
     items: world.items,

@@ -5,10 +5,7 @@
 import type { TrainingConfig } from '../config.js';
 
 /** The schedule settings the design's flags are made from (TRAINING_*). */
-export type DesignSchedule = Pick<
-  TrainingConfig,
-  'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'groupEpisodesPerEpoch' | 'groupEpochs' | 'groupsFrom'
->;
+export type DesignSchedule = Pick<TrainingConfig, 'maxEpisodesPerEpoch' | 'minEpisodesPerEpoch' | 'groupEpisodesPerEpoch' | 'groupEpochs' | 'groupsFrom'>;
 
 /**
  * The design's trainer flags for a run of `epochs` epochs: its schedule, then its parts. A run's

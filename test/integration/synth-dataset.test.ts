@@ -67,7 +67,11 @@ describe('synthetic dataset files', () => {
   it('holds out the share asked for when it is not 1/k, spread over every group', () => {
     // 1/share rounded to a stride once made 0.75 a stride of 1: every user in the second part.
     const world = generateTasteWorld({ users: 48, groups: 6, items: 30, interactionsPerUser: 5 });
-    for (const [share, second] of [[0.75, 36], [0.3, 12], [0.625, 30]]) {
+    for (const [share, second] of [
+      [0.75, 36],
+      [0.3, 12],
+      [0.625, 30],
+    ]) {
       const [train, test] = splitWorldByUser(world, share);
       expect(test.users, `share ${share}`).toHaveLength(second);
       expect(train.users, `share ${share}`).toHaveLength(48 - second);
