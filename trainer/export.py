@@ -10,7 +10,7 @@ import onnx
 import torch
 
 from .model import ModelConfig
-from .group_network import split
+from .group_network import FROM_CLASSES, split
 from .network_average import build_model, members_of
 
 OPSET = 17
@@ -115,7 +115,7 @@ def user_embedding_source(config: dict, metrics: dict) -> str:
     if not config.get("group_network"):
         return "scoring network"
     started = (metrics.get("group_network") or {}).get("started_from")
-    return "latent classes" if started == "latent classes" else "taste-group network"
+    return FROM_CLASSES if started == FROM_CLASSES else "taste-group network"
 
 
 def metadata_for(checkpoint) -> dict:

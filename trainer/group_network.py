@@ -81,6 +81,9 @@ class WithGroupNetwork(nn.Module):
 # 3 seeds offline (7 and 6 through the platform), and the test users grouped as well
 # (docs/taste-groups.md, "Latent classes as the taste groups").
 CLASS_TEMPERATURE = 0.5
+# metrics.json's group_network.started_from for class_group_network, which the export reads back
+# into the metadata's user_embedding_from.
+FROM_CLASSES = "latent classes"
 
 
 def class_group_network(config: ModelConfig, dataset, users, seed: int) -> PreferenceModel:

@@ -54,7 +54,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
-from .group_network import WithGroupNetwork, class_group_network, group_config
+from .group_network import FROM_CLASSES, WithGroupNetwork, class_group_network, group_config
 from .network_average import NetworkAverage, build_model, members_of
 from .schedule import one_cycle
 from .rate_crossfit import FOLDS, REJECT_Z, carried_verdict, folds_of, held_out_margins, rejects_rule, weight_beside_rule
@@ -623,7 +623,7 @@ elif args.group_from == "classes":
     # --init checkpoint's taste-group network is never continued.
     fit_start = time.perf_counter()
     group_network = class_group_network(network_config, dataset, train_ids, args.seed)
-    group_record = {"started_from": "latent classes", "classes": network_config.preference_tokens,
+    group_record = {"started_from": FROM_CLASSES, "classes": network_config.preference_tokens,
                     "users": len(train_ids), "fit_seconds": round(time.perf_counter() - fit_start, 2)}
     log(f"taste-group network: {network_config.preference_tokens} latent classes fitted on {len(train_ids)} training users "
         f"in {group_record['fit_seconds']} s; the served user embedding is their mixture")
