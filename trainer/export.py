@@ -118,8 +118,18 @@ def user_embedding_source(config: dict, metrics: dict) -> str:
     return FROM_CLASSES if started == FROM_CLASSES else "taste-group network"
 
 
+def user_embedding_tokens(config: dict) -> int:
+    """The tokens user_embedding reads: a taste-group network's own count where it has one
+    (group_tokens, since session 56; 0 in checkpoints before, whose count was the scoring
+    network's), else the scoring network's."""
+    if config.get("group_network") and config.get("group_tokens"):
+        return config["group_tokens"]
+    return config["preference_tokens"]
+
+
 def metadata_for(checkpoint) -> dict:
     config = checkpoint["config"]
+    tokens = user_embedding_tokens(config)
     return {
         "embedding_dim": config["embedding_dim"],
         "preference_tokens": config["preference_tokens"],
@@ -127,10 +137,10 @@ def metadata_for(checkpoint) -> dict:
         "trained_at": checkpoint["trained_at"],
         # Empty when training had no validation users to measure with (never "nan").
         "eval_pairwise": "" if checkpoint["metrics"].get("val_pairwise") is None else f"{checkpoint['metrics']['val_pairwise']:.2f}",
-        "user_embedding_dim": 2 * config["preference_tokens"] or config["width"],
+        "user_embedding_dim": 2 * tokens or config["width"],
         # What the platform reads from user_embedding (src/clustering/tokens.ts).
-        "user_embedding_layout": f"taste_coordinates:{config['preference_tokens']},token_activations:{config['preference_tokens']}"
-        if config["preference_tokens"] else f"encoded_history:{config['width']}",
+        "user_embedding_layout": f"taste_coordinates:{tokens},token_activations:{tokens}"
+        if tokens else f"encoded_history:{config['width']}",
         # Which tokens user_embedding reads: the scoring network's, a taste-group network's trained on
         # more episodes (group_network.py: small tenants, with --group-episodes), or EM's latent
         # classes as an untrained one's (--group-from classes).

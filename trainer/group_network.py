@@ -36,11 +36,12 @@ from .token_init import class_tastes, set_token_tastes
 
 
 def group_config(config: ModelConfig) -> ModelConfig:
-    """The taste-group network's config: the served network's shape and tokens, and none of the
-    parts that only move scores (the regression, the floor, the served parts)."""
+    """The taste-group network's config: the served network's shape, its own tokens
+    (config.group_tokens; 0: as many as the served network's), and none of the parts that only
+    move scores (the regression, the floor, the served parts)."""
     return ModelConfig(embedding_dim=config.embedding_dim, width=config.width, heads=config.heads,
                        encoder_layers=config.encoder_layers, decoder_layers=config.decoder_layers,
-                       preference_tokens=config.preference_tokens, dropout=config.dropout,
+                       preference_tokens=config.group_tokens or config.preference_tokens, dropout=config.dropout,
                        token_attention=config.token_attention)
 
 
@@ -66,7 +67,7 @@ class WithGroupNetwork(nn.Module):
     @classmethod
     def of(cls, model: nn.Module, group: PreferenceModel):
         """`model` (anything build_model builds) with `group`'s user embedding: copies of both."""
-        out = cls(dataclasses.replace(model.config, group_network=True))
+        out = cls(dataclasses.replace(model.config, group_network=True, group_tokens=group.config.preference_tokens))
         out.inner.load_state_dict(model.state_dict())
         wanted = out.group.state_dict().keys()
         # A network trained with --global-floor or --user-fit carries scorers the embedding never reads.
@@ -86,19 +87,21 @@ CLASS_TEMPERATURE = 0.5
 FROM_CLASSES = "latent classes"
 
 
-def class_group_network(config: ModelConfig, dataset, users, seed: int) -> PreferenceModel:
+def class_group_network(config: ModelConfig, dataset, users, seed: int, classes: int) -> PreferenceModel:
     """The taste-group network of `trainer.train --group-from classes` (session 55): untrained,
-    its tokens' tastes EM's latent classes (trainer/latent_classes.py) fitted on `users`, one class
-    per token. token_embedding then weighs the classes by how well each explains the history (EM's
+    its tokens' tastes EM's latent classes (trainer/latent_classes.py) fitted on `users`, one token
+    per class (`classes` of them: class_count.py chooses how many, session 56). token_embedding then weighs the classes by how well each explains the history (EM's
     posterior under an even prior, tempered by CLASS_TEMPERATURE) and mixes their tastes. On the
     six-group world the tokens that training shapes grouped a small tenant's users worse:
     ARI 0.36 against 0.59 at 62 users, 0.52 against 0.83 at 122 (docs/taste-groups.md, "Latent
     classes as the taste groups"). Its random weights come from a generator of their own, so the
     runs after it draw what they drew."""
+    if not 2 <= classes <= config.width:
+        raise ValueError(f"classes: the taste-group network needs 2 to {config.width} (its width) classes, got {classes}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        group = PreferenceModel(group_config(config))
-    set_token_tastes(group, class_tastes(dataset, users, config.preference_tokens, seed))
+        group = PreferenceModel(group_config(dataclasses.replace(config, group_tokens=classes)))
+    set_token_tastes(group, class_tastes(dataset, users, classes, seed))
     with torch.no_grad():
         group.token_temperature.fill_(CLASS_TEMPERATURE)
     return group.eval()

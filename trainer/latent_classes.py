@@ -37,16 +37,22 @@ CLASS_L2 = 1.0
 LATENT_CLASS_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _rows(dataset, max_rows=GLOBAL_FIT_ROWS, seed=0):
-    """(item rows [N], labels [N], owner index [N], user count): every label of the dataset's
-    users, or the labels of a seeded sample of whole users when there are more than `max_rows`
-    (a user's responsibilities need all their labels)."""
+def whole_users(dataset, max_rows, seed=0):
+    """The dataset's users (sorted), or a seeded sample of whole users whose labels come to at most
+    `max_rows` when they have more (a user's responsibilities need all their labels)."""
     users = sorted(dataset.users)
     sizes = np.array([len(dataset.users[u]) for u in users])
     if sizes.sum() > max_rows:
         order = np.random.default_rng(seed).permutation(len(users))
         keep = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), max_rows)))]
         users = [users[i] for i in sorted(keep)]
+    return users
+
+
+def _rows(dataset, max_rows=GLOBAL_FIT_ROWS, seed=0):
+    """(item rows [N], labels [N], owner index [N], user count): every label of the dataset's
+    users, or the labels of a seeded sample of whole users (whole_users)."""
+    users = whole_users(dataset, max_rows, seed)
     items = np.array([r.item for u in users for r in dataset.users[u]])
     labels = np.array([r.label for u in users for r in dataset.users[u]], np.float64)
     owner = np.concatenate([np.full(len(dataset.users[u]), i) for i, u in enumerate(users)])
@@ -150,3 +156,13 @@ def latent_class_scorers(test_users, regression_and_rate, co_likes, part):
         f"per-user logistic regression (shrink {shrink}) + item like rate + {c:g} x co-likes + {w:g} x latent classes "
         "(shrink and weights chosen on the test users: an upper bound)": summed,
     }
+
+
+def user_log_likelihoods(weights, prior, dataset):
+    """([users]: each of the dataset's users' log-likelihood of all their labels under the
+    mixture, log sum_k prior_k P(labels | class k), in sorted user order; the labels counted)."""
+    items, labels, owner, users = _rows(dataset, max_rows=np.inf)
+    by_class = _class_log_likelihoods(_with_bias(dataset.vectors[items].astype(np.float64)) @ weights.T, labels, owner, users)
+    by_class = by_class + np.log(np.asarray(prior) + 1e-12)
+    top = by_class.max(1)
+    return top + np.log(np.exp(by_class - top[:, None]).sum(1)), len(labels)

@@ -91,6 +91,8 @@ class ModelConfig:
     choice_scale: float = 1.0
     group_network: bool = False      # the user embedding is a second network's, trained on more episodes than
                                      # the scores' network (group_network.py; build_model)
+    group_tokens: int = 0            # the taste-group network's tokens; 0: preference_tokens (checkpoints before
+                                     # session 56, whose group networks had the scoring network's count)
 
     def to_dict(self):
         return asdict(self)

@@ -54,6 +54,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
+from .class_count import CLASS_COUNTS, MIN_CLASSES, choose_class_count, served_class_count
 from .group_network import FROM_CLASSES, WithGroupNetwork, class_group_network, group_config
 from .network_average import NetworkAverage, build_model, members_of
 from .schedule import one_cycle
@@ -195,6 +196,10 @@ parser.add_argument("--group-from", choices=["network", "classes"], default="net
                          "scoring network's tokens, or a taste-group network's with --group-episodes) or classes (EM's "
                          "latent classes fitted on the training users as an untrained taste-group network's tokens, one "
                          "class per token, for every tenant: trainer/group_network.py's class_group_network)")
+parser.add_argument("--group-classes", default=None, metavar="auto|K",
+                    help="with --group-from classes, how many latent classes (default auto): the count whose classes, "
+                         "fitted on half the training users, best explain the other half's labels (trainer/class_count.py; "
+                         f"at least {MIN_CLASSES} are served: fewer merge groups), or K, 2 up to --width")
 parser.add_argument("--group-epochs", type=int, default=0, metavar="E",
                     help="epochs of the taste-group network (default --epochs)")
 parser.add_argument("--group-start", choices=["fresh", "scoring"], default="fresh",
@@ -256,6 +261,17 @@ if args.group_episodes < 0:
 if args.group_from == "classes" and args.group_episodes:
     parser.error("--group-from classes: the classes are the taste-group network, untrained; --group-episodes trains one "
                  "from the scoring network instead, so drop one of the two")
+group_classes = None   # --group-classes auto
+if args.group_classes is not None:
+    if args.group_from != "classes":
+        parser.error("--group-classes: the count of latent classes applies with --group-from classes alone")
+    if args.group_classes != "auto":
+        try:
+            group_classes = int(args.group_classes)
+        except ValueError:
+            group_classes = 0
+        if group_classes < 2:
+            parser.error(f"--group-classes: expected auto or a whole number of classes of at least 2, got {args.group_classes}")
 if args.group_epochs < 0:
     parser.error(f"--group-epochs: expected 0 (--epochs) or a number of epochs, got {args.group_epochs}")
 if args.vector_noise < 0:
@@ -342,8 +358,10 @@ if args.init:
     # where this run trains one, and is dropped where it does not, or where --init-group-network drop
     # says the checkpoint's groups are another world's (the shipped base model's).
     if config.group_network:
-        config = dataclasses.replace(config, group_network=False)
-        if args.init_group_network == "continue":
+        continued = args.init_group_network == "continue"
+        # A continued taste-group network keeps its token count (group_tokens); else it is forgotten.
+        config = dataclasses.replace(config, group_network=False, group_tokens=config.group_tokens if continued else 0)
+        if continued:
             warm_group_state = {k[len("group."):]: v for k, v in state.items() if k.startswith("group.")}
         state = {k[len("inner."):]: v for k, v in state.items() if k.startswith("inner.")}
     if config.choice_memory:
@@ -384,6 +402,9 @@ for flag, asked in (("--group-episodes", args.group_episodes), ("--group-from cl
     if asked and not network_config.preference_tokens:
         parser.error(f"{flag}: the taste-group network's user embedding is its preference tokens; "
                      + ("the --init checkpoint has none" if args.init else "--tokens 0 has none"))
+if group_classes is not None and group_classes > network_config.width:
+    parser.error(f"--group-classes: the taste-group network holds at most its width, {network_config.width}, classes; "
+                 f"got {group_classes}")
 
 
 # --token-init classes: EM's classes by the users they were fitted on, fitted once for all the
@@ -622,11 +643,21 @@ elif args.group_from == "classes":
     # Fitted on the training users alone, as every part is; a fine-tune fits them afresh, so its
     # --init checkpoint's taste-group network is never continued.
     fit_start = time.perf_counter()
-    group_network = class_group_network(network_config, dataset, train_ids, args.seed)
-    group_record = {"started_from": FROM_CLASSES, "classes": network_config.preference_tokens,
-                    "users": len(train_ids), "fit_seconds": round(time.perf_counter() - fit_start, 2)}
-    log(f"taste-group network: {network_config.preference_tokens} latent classes fitted on {len(train_ids)} training users "
-        f"in {group_record['fit_seconds']} s; the served user embedding is their mixture")
+    chosen, by_count = ((group_classes, None) if group_classes is not None
+                        else choose_class_count(dataset, train_ids, args.seed, [c for c in CLASS_COUNTS if c <= network_config.width])
+                        if len(train_ids) >= 2 else (1, {}))
+    classes = chosen if by_count is None else served_class_count(chosen, network_config.width)
+    group_network = class_group_network(network_config, dataset, train_ids, args.seed, classes)
+    group_record = {"started_from": FROM_CLASSES, "classes": classes, "chosen": chosen,
+                    "chosen_by": ("--group-classes" if by_count is None else
+                                  "held-out log-likelihood per label, the training users' halves fitted and held out in turn"),
+                    "held_out_log_likelihood": by_count, "users": len(train_ids),
+                    "fit_seconds": round(time.perf_counter() - fit_start, 2)}
+    log(f"taste-group network: {classes} latent classes fitted on {len(train_ids)} training users in "
+        f"{group_record['fit_seconds']} s ({group_record['chosen_by']}"
+        + (f", {chosen} chosen" if chosen != classes else "")
+        + ("; one class explains them best: their tastes differ too little to tell groups apart" if chosen == 1 else "")
+        + "); the served user embedding is their mixture")
 # ----------------------------------------------------------------------- save and export
 ensemble = None
 if args.ensemble != "off":

@@ -8,13 +8,14 @@ import unittest
 import numpy as np
 import torch
 
+from trainer.class_count import MIN_CLASSES, MIN_USERS_PER_CLASS, choose_class_count, served_class_count
 from trainer.export import load_checkpoint
 from trainer.data import read_dataset, subset
 from trainer.group_network import CLASS_TEMPERATURE, WithGroupNetwork, class_group_network, group_config, split
 from trainer.latent_classes import _class_log_likelihoods, _posterior, _with_bias, fit_latent_classes
 from trainer.model import ModelConfig, PreferenceModel
 from trainer.network_average import build_model, members_of
-from trainer.tests.helpers import onnx_metadata, rebuilds_alike, small_network, taste_world, trainer_refusing
+from trainer.tests.helpers import onnx_metadata, rebuilds_alike, small_network, taste_world, trainer_refusing, write_dataset
 
 
 def inputs(seed=0):
@@ -208,9 +209,11 @@ class FromClasses(unittest.TestCase):
         users = sorted(self.dataset.users)[:60]
         config = ModelConfig(embedding_dim=8, width=16, encoder_layers=1, preference_tokens=3)
         rng_before = torch.get_rng_state()
-        group = class_group_network(config, self.dataset, users, seed=4)
+        # 5 classes beside the scoring network's 3 tokens: the count is the taste-group network's own.
+        group = class_group_network(config, self.dataset, users, seed=4, classes=5)
         self.assertTrue(torch.equal(torch.get_rng_state(), rng_before))   # the runs after it draw what they drew
-        classes, _ = fit_latent_classes(subset(self.dataset, users), 3, 4)
+        self.assertEqual((group.config.preference_tokens, group_config(config).preference_tokens), (5, 3))
+        classes, _ = fit_latent_classes(subset(self.dataset, users), 5, 4)
         with torch.no_grad():
             tastes = group.token_taste(group.tokens).double().numpy()
         np.testing.assert_allclose(tastes, classes, atol=1e-4)
@@ -223,7 +226,7 @@ class FromClasses(unittest.TestCase):
                                                      torch.ones(1, len(rows), dtype=torch.bool))
         likelihoods = _class_log_likelihoods(_with_bias(self.dataset.vectors[items].astype(np.float64)) @ classes.T,
                                              labels.astype(np.float64), np.zeros(len(rows), int), 1)
-        posterior = _posterior(CLASS_TEMPERATURE * likelihoods, np.full(3, 1 / 3))[0]   # tempered, an even prior
+        posterior = _posterior(CLASS_TEMPERATURE * likelihoods, np.full(5, 1 / 5))[0]   # tempered, an even prior
         np.testing.assert_allclose(activations[0].numpy(), posterior, atol=1e-4)
         np.testing.assert_allclose(mixed[0].numpy(), posterior @ classes, atol=1e-4)
 
@@ -231,11 +234,28 @@ class FromClasses(unittest.TestCase):
         plain, _, _ = train(self.root, "data", "plain-beside-classes")
         logits, user = outputs(self.out)
         self.assertTrue(torch.equal(logits, outputs(plain)[0]))
-        self.assertFalse(torch.allclose(user, outputs(plain)[1], atol=1e-3))
-        self.assertEqual(self.metrics["group_network"]["started_from"], "latent classes")
-        self.assertEqual((self.metrics["group_network"]["classes"], self.metrics["group_network"]["users"]), (3, 84))
-        self.assertIn("taste-group network: 3 latent classes fitted on 84 training users", self.stdout)
-        self.assertEqual(onnx_metadata(os.path.join(self.out, "model.onnx"))["user_embedding_from"], "latent classes")
+        record = self.metrics["group_network"]
+        self.assertEqual(record["started_from"], "latent classes")
+        # The count is chosen on held-out training users (class_count.py: here the 3 groups' 4, of
+        # counts up to 8, 42 users a half over MIN_USERS_PER_CLASS) and served at MIN_CLASSES at least,
+        # two numbers a class in the embedding, as the metadata says, whatever the scoring network's tokens.
+        likelihood = record["held_out_log_likelihood"]
+        self.assertEqual(sorted(likelihood), ["1", "2", "4", "6", "8"])
+        self.assertGreater(likelihood["4"], likelihood["2"] + 0.1)
+        self.assertEqual((record["classes"], record["chosen"], record["users"]), (MIN_CLASSES, 4, 84))
+        self.assertEqual((tuple(user.shape), tuple(outputs(plain)[1].shape)), ((2, 2 * MIN_CLASSES), (2, 6)))
+        self.assertEqual(torch.load(os.path.join(self.out, "ckpt.pt"))["config"]["group_tokens"], MIN_CLASSES)
+        self.assertIn(f"taste-group network: {MIN_CLASSES} latent classes fitted on 84 training users", self.stdout)
+        self.assertIn(", 4 chosen)", self.stdout)
+        metadata = onnx_metadata(os.path.join(self.out, "model.onnx"))
+        self.assertEqual((metadata["user_embedding_from"], metadata["user_embedding_dim"], metadata["preference_tokens"]),
+                         ("latent classes", str(2 * MIN_CLASSES), "3"))
+        self.assertEqual(metadata["user_embedding_layout"], f"taste_coordinates:{MIN_CLASSES},token_activations:{MIN_CLASSES}")
+
+    def test_a_count_asked_for_is_the_count_served(self):
+        _, stdout, metrics = train(self.root, "data", "classes-asked", "--group-from", "classes", "--group-classes", "5")
+        self.assertEqual((metrics["group_network"]["classes"], metrics["group_network"]["held_out_log_likelihood"]), (5, None))
+        self.assertIn("taste-group network: 5 latent classes fitted on 84 training users", stdout)
 
     def test_a_fine_tune_fits_them_afresh(self):
         tuned, _, metrics = train(self.root, "data", "classes-tuned", "--group-from", "classes", "--init",
@@ -243,6 +263,7 @@ class FromClasses(unittest.TestCase):
         self.assertEqual(metrics["group_network"]["started_from"], "latent classes")
         self.assertTrue(torch.load(os.path.join(tuned, "ckpt.pt"))["config"]["group_network"])
         self.assertEqual(onnx_metadata(os.path.join(tuned, "model.onnx"))["user_embedding_from"], "latent classes")
+        self.assertEqual(metrics["group_network"]["classes"], torch.load(os.path.join(tuned, "ckpt.pt"))["config"]["group_tokens"])
 
     def test_refused_beside_a_trained_taste_group_network_and_without_tokens(self):
         done = trainer_refusing("--group-from", "classes", "--group-episodes", "1000")
@@ -251,6 +272,54 @@ class FromClasses(unittest.TestCase):
         done = trainer_refusing("--group-from", "classes", "--tokens", "0")
         self.assertIn("--group-from classes: the taste-group network's user embedding is its preference tokens; --tokens 0 has none",
                       done.stderr)
+        for flags, error in ((("--group-classes", "1"), "expected auto or a whole number of classes of at least 2, got 1"),
+                             (("--group-classes", "six"), "expected auto or a whole number of classes of at least 2, got six"),
+                             (("--group-classes", "20", "--width", "16"), "the taste-group network holds at most its width, 16, classes; got 20")):
+            done = trainer_refusing("--group-from", "classes", *flags)
+            self.assertNotEqual(done.returncode, 0)
+            self.assertIn(f"--group-classes: {error}", done.stderr)
+        done = trainer_refusing("--group-classes", "4")
+        self.assertIn("--group-classes: the count of latent classes applies with --group-from classes alone", done.stderr)
+
+
+class ClassCount(unittest.TestCase):
+    """trainer/class_count.py: how many latent classes the taste groups get."""
+
+    def test_the_held_out_likelihood_finds_the_groups_and_no_more_where_labels_say_nothing(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "groups"), users=160, groups=4, seed=5)
+        count, likelihood = choose_class_count(read_dataset(os.path.join(root, "groups")), [f"u{u}" for u in range(160)], 0)
+        # Flat past 4 (every count's likelihood within 0.002 of 4's): the smallest near the best.
+        self.assertEqual(count, 4)
+        self.assertGreater(likelihood[4], likelihood[2] + 0.2)
+        self.assertLess(max(likelihood.values()) - likelihood[4], 0.002)
+        # Past MIN_CLASSES the choice is served as it is.
+        taste_world(os.path.join(root, "many"), users=480, groups=16, seed=5)
+        count, _ = choose_class_count(read_dataset(os.path.join(root, "many")), [f"u{u}" for u in range(480)], 0)
+        self.assertEqual((count, served_class_count(count, 64), served_class_count(4, 64), served_class_count(1, 8)), (16, 16, 10, 8))
+        # Labels drawn at random: a class fitted on some users explains no other user, so one does best.
+        rng = np.random.default_rng(0)
+        rows = [[f"u{u}", f"i{k}", int(rng.integers(2)), t, ""] for u in range(80)
+                for t, k in enumerate(rng.choice(60, size=30, replace=False))]
+        write_dataset(os.path.join(root, "noise"), rng.normal(size=(60, 8)), [f"i{k}" for k in range(60)], rows)
+        noise = read_dataset(os.path.join(root, "noise"))
+        count, likelihood = choose_class_count(noise, sorted(noise.users), 0)
+        self.assertEqual(count, 1)
+        # A class is fitted on MIN_USERS_PER_CLASS users at least: 40 a half try up to 8 classes, 10 up to 2.
+        self.assertEqual(MIN_USERS_PER_CLASS, 5)
+        self.assertEqual(sorted(likelihood), [1, 2, 4, 6, 8])
+        self.assertEqual(sorted(choose_class_count(noise, sorted(noise.users)[:20], 0)[1]), [1, 2])
+
+    def test_where_one_class_is_best_the_embedding_still_mixes_the_fewest_served(self):
+        root = tempfile.mkdtemp()
+        rng = np.random.default_rng(1)
+        rows = [[f"u{u}", f"i{k}", int(rng.integers(2)), t, ""] for u in range(60)
+                for t, k in enumerate(rng.choice(60, size=30, replace=False))]
+        write_dataset(os.path.join(root, "data"), rng.normal(size=(60, 8)), [f"i{k}" for k in range(60)], rows)
+        _, stdout, metrics = train(root, "data", "m", "--group-from", "classes")
+        record = metrics["group_network"]
+        self.assertEqual((record["chosen"], record["classes"]), (1, MIN_CLASSES))
+        self.assertIn("one class explains them best: their tastes differ too little to tell groups apart", stdout)
 
 
 if __name__ == "__main__":
