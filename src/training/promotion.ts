@@ -46,15 +46,16 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   } catch (error) {
     throw new PromotionError(`model version ${version} cannot serve: its artifact cannot be read (${(error as Error).message})`, 'refused');
   }
-  const userDim = Number(metadata.user_embedding_dim) || Number(metadata.preference_tokens) || 1;
   const serving = current ? [current.version] : [];
+  const servingDim = current ? await storedUserEmbeddingDim(d.artifacts, tenantId, current.version) : undefined;
+  const userDim = declaredUserEmbeddingDim([userEmbeddingDim(metadata), ...(current ? [servingDim] : [])]);
   await d.artifacts.writeConfig(tenantId, target.embeddingDim, userDim, [version, ...serving]);
   // No outcome at all: this process reaches no worker (API instances scoring in process load
   // the version themselves on the event, before they serve it).
   const outcomes = await d.predictor.loadTenantModel(tenantId);
   const refused = outcomes.filter((o) => o.refused);
   if (refused.length > 0 || (outcomes.length > 0 && outcomes.every((o) => !o.ok))) {
-    if (serving.length) await d.artifacts.writeConfig(tenantId, target.embeddingDim, userDim, serving);
+    if (serving.length) await d.artifacts.writeConfig(tenantId, target.embeddingDim, declaredUserEmbeddingDim([servingDim]), serving);
     const why = (refused.length ? refused : outcomes).map((o) => o.error).join('; ');
     d.log.error({ tenantId, version, outcomes }, 'promotion stopped: the new version did not load; the version before serves on');
     throw new PromotionError(`model version ${version} was not promoted: ${why}`, refused.length ? 'refused' : 'unreachable');
@@ -67,4 +68,29 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   d.log.info({ tenantId, version, retired: result.retired, by }, 'model version promoted');
   await d.bus.publish({ type: 'model-promoted', tenantId, version: String(version) });
   return result.promoted;
+}
+
+/** A version's user_embedding width from its ONNX metadata (models from before that field: their tokens' count, the activations alone). */
+function userEmbeddingDim(metadata: Record<string, string>): number {
+  return Number(metadata.user_embedding_dim) || Number(metadata.preference_tokens) || 1;
+}
+
+/** The stored version's user_embedding width, or undefined where its artifact cannot be read. */
+async function storedUserEmbeddingDim(artifacts: ArtifactStore, tenantId: string, version: number): Promise<number | undefined> {
+  try {
+    return userEmbeddingDim(readOnnxMetadata(new Uint8Array(await readFile(artifacts.onnxPath(tenantId, version)))));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The user_embedding width config.pbtxt declares for the versions it lists: theirs where they all
+ * agree and are known, else -1 (any width), so that Triton refuses neither for the other's. Since
+ * session 56 a tenant's user embedding is as wide as its latent classes (two numbers each), and
+ * their count is chosen afresh by every nightly run, so a new version and the one before it can differ.
+ */
+export function declaredUserEmbeddingDim(dims: readonly (number | undefined)[]): number {
+  const first = dims[0];
+  return first !== undefined && dims.every((d) => d === first) ? first : -1;
 }

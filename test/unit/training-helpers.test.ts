@@ -6,6 +6,7 @@ import { isHeldOut } from '../../src/training/split.js';
 import { describeSchedule } from '../../src/jobs/queues.js';
 import { specificVersions, tenantModelName, isTenantModelName } from '../../src/inference/model-names.js';
 import { tritonConfig } from '../../src/training/artifact-store.js';
+import { declaredUserEmbeddingDim } from '../../src/training/promotion.js';
 import { loadConfig } from '../../src/config.js';
 
 describe('held-out users', () => {
@@ -41,6 +42,15 @@ describe('model store names', () => {
     writeFileSync(join(dir, 'config.pbtxt'), tritonConfig('tenant-x', 16, 10, [2, 10]));
     expect(await specificVersions(dir)).toEqual(['2', '10']);
     expect(await specificVersions(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('declare the user embedding width the listed versions share, or any width (-1) where they differ or one is unknown', () => {
+    expect(declaredUserEmbeddingDim([20])).toBe(20);
+    expect(declaredUserEmbeddingDim([20, 20])).toBe(20);
+    // A tenant's class count is chosen afresh each night: 10 classes then 12 (20 then 24 numbers).
+    expect(declaredUserEmbeddingDim([24, 20])).toBe(-1);
+    expect(declaredUserEmbeddingDim([24, undefined])).toBe(-1);
+    expect(tritonConfig('tenant-x', 16, -1, [2, 1])).toContain('{ name: "user_embedding"  data_type: TYPE_FP32 dims: [ -1 ] }');
   });
 });
 
