@@ -81,9 +81,9 @@ export interface TrainingConfig {
   groupEpochs: number;
   /**
    * Where the served user embedding (taste groups, similar users) comes from. `classes` (the
-   * default since session 55): EM's latent classes of the tenant's training users, one per
-   * preference token, as an untrained taste-group network (trainer --group-from classes), for
-   * every tenant; on the six-group world they grouped tenants of 62-240 training users far better
+   * default since session 55): EM's latent classes of the tenant's training users, at least 10 and
+   * more where held-out training users need more (trainer/class_count.py, session 56), as an
+   * untrained taste-group network (trainer --group-from classes), for every tenant; on the six-group world they grouped tenants of 62-240 training users far better
    * than the trained tokens, 800 as well, and 2,160 better within noise and steadier from seed to
    * seed (docs/taste-groups.md, "Latent classes as the taste groups"), in seconds. `network`: the tokens training forms, with a taste-group network
    * of groupEpisodesPerEpoch x groupEpochs for a small tenant (sessions 42-54).

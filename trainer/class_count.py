@@ -8,11 +8,12 @@ held-out user's log-likelihood of all their labels under the mixture, both halve
 turn): a held-out user is explained by their group's class, so classes beyond the groups add
 nothing there. The count chosen is the smallest that gains GAIN_SHARE of the best count's gain over
 one class, and the count served is at least MIN_CLASSES: the choice only ever adds classes. On the
-synthetic worlds it chose 6-8 where there are 6 groups, 12-16 where 12 or 16, and one class where
-users' tastes differ too little, by their labels, to tell apart (docs/taste-groups.md, "How many
-classes"). Serving the count chosen as it is grouped small tenants worse than 10 classes (a 62-user
-tenant of 6 groups: ARI 0.45 against 0.59, its classes 24, 2 and 24 by seed), and the
-one-standard-error rule found such a tenant groupless on 1 seed of 3.
+synthetic worlds of 800 training users it chose 6 where there are 6 groups, 12-16 where 12 or 16,
+and one class where users' tastes differ too little, by their labels, to tell apart; smaller
+tenants choose fewer (docs/taste-groups.md, "How many classes"). Serving the count chosen as it is
+grouped small tenants worse than 10 classes (a 62-user tenant of 6 groups: ARI 0.45 against 0.59,
+its classes 24, 2 and 24 by seed before MIN_USERS_PER_CLASS), and the one-standard-error rule
+found such a tenant groupless on 1 seed of 3.
 """
 import numpy as np
 
@@ -35,7 +36,8 @@ MIN_USERS_PER_CLASS = 5
 # EM's time grows with the count (24 classes: about 10 s on 800 users of 60 labels).
 CLASS_COUNTS = (1, 2, 4, 6, 8, 12, 16, 24)
 # Labels the choice reads at most, as a seeded sample of whole users: about 1,000 users of 60
-# labels, so that a tenant of any size chooses in about a minute.
+# labels, so that a tenant of any size chooses in about 10 s (9-11 s alone on 720, 2,160 and
+# 22,400 training users; the served classes' fit is 1-2 s more).
 CHOICE_ROWS = 60_000
 # Past the groups' count the held-out likelihood is flat, and where labels are clean the best count
 # is whichever noise favours (24 for a test world of 4 groups): the smallest count that gains this
