@@ -19,7 +19,7 @@ import numpy as np
 
 from .bench_group_ari import chosen_k, latest_history, embeddings, platform_points
 from .bench_train_time import integers
-from .class_count import choose_class_count, served_class_count
+from .class_count import class_count_for_run
 from .clustering import adjusted_rand_index, kmeans
 from .data import read_dataset, validation_split
 from .group_network import class_group_network
@@ -71,8 +71,8 @@ def main():
         train_ids = validation_split(train, None, seed)[0]
         for asked in counts:
             start = time.perf_counter()
-            chosen = choose_class_count(train, train_ids, seed)[0] if asked == "auto" else int(asked)
-            classes = served_class_count(chosen, config.width) if asked == "auto" else chosen
+            classes, record = class_count_for_run(train, train_ids, seed, config.width, None if asked == "auto" else int(asked))
+            chosen = record["chosen"]
             group = class_group_network(config, train, train_ids, seed, classes)
             seconds = time.perf_counter() - start
             row = [str(seed), asked, f"{classes}" + (f" ({chosen} chosen)" if chosen != classes else "")]

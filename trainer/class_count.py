@@ -80,3 +80,20 @@ def served_class_count(chosen: int, width: int) -> int:
     """The classes the taste-group network serves for a count chosen: at least MIN_CLASSES (the
     network's width at most, which holds that many tokens)."""
     return max(chosen, min(MIN_CLASSES, width))
+
+
+CHOSEN_BY = "held-out log-likelihood per label, the training users' halves fitted and held out in turn"
+
+
+def class_count_for_run(dataset, users, seed: int, width: int, asked=None):
+    """(the classes a run's taste-group network serves, their record for metrics.json): `asked`
+    (--group-classes K) as it is, else the count chosen on `users` (counts up to `width`), served at
+    MIN_CLASSES at least; MIN_CLASSES where fewer than 2 users leave no half to hold out."""
+    if asked is not None:
+        return asked, {"chosen": asked, "chosen_by": "--group-classes", "held_out_log_likelihood": None}
+    if len(users) < 2:
+        return (served_class_count(1, width),
+                {"chosen": None, "chosen_by": f"none: {len(users)} training users leave no half to hold out",
+                 "held_out_log_likelihood": None})
+    chosen, by_count = choose_class_count(dataset, users, seed, [c for c in CLASS_COUNTS if c <= width])
+    return served_class_count(chosen, width), {"chosen": chosen, "chosen_by": CHOSEN_BY, "held_out_log_likelihood": by_count}

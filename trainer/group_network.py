@@ -90,8 +90,9 @@ FROM_CLASSES = "latent classes"
 def class_group_network(config: ModelConfig, dataset, users, seed: int, classes: int) -> PreferenceModel:
     """The taste-group network of `trainer.train --group-from classes` (session 55): untrained,
     its tokens' tastes EM's latent classes (trainer/latent_classes.py) fitted on `users`, one token
-    per class (`classes` of them: class_count.py chooses how many, session 56). token_embedding then weighs the classes by how well each explains the history (EM's
-    posterior under an even prior, tempered by CLASS_TEMPERATURE) and mixes their tastes. On the
+    per class (`classes` of them; class_count.py chooses how many, session 56). token_embedding
+    then weighs the classes by how well each explains the history (EM's posterior under an even
+    prior, tempered by CLASS_TEMPERATURE) and mixes their tastes. On the
     six-group world the tokens that training shapes grouped a small tenant's users worse:
     ARI 0.36 against 0.59 at 62 users, 0.52 against 0.83 at 122 (docs/taste-groups.md, "Latent
     classes as the taste groups"). Its random weights come from a generator of their own, so the

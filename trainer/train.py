@@ -54,7 +54,7 @@ from .choice_prior import add_choice_prior
 from .co_likes import add_co_likes
 from .served_latent_classes import add_latent_classes
 from .item_rates import MAX_WEIGHT, add_item_rates
-from .class_count import CLASS_COUNTS, MIN_CLASSES, choose_class_count, served_class_count
+from .class_count import MIN_CLASSES, class_count_for_run
 from .group_network import FROM_CLASSES, WithGroupNetwork, class_group_network, group_config
 from .network_average import NetworkAverage, build_model, members_of
 from .schedule import one_cycle
@@ -643,20 +643,14 @@ elif args.group_from == "classes":
     # Fitted on the training users alone, as every part is; a fine-tune fits them afresh, so its
     # --init checkpoint's taste-group network is never continued.
     fit_start = time.perf_counter()
-    chosen, by_count = ((group_classes, None) if group_classes is not None
-                        else choose_class_count(dataset, train_ids, args.seed, [c for c in CLASS_COUNTS if c <= network_config.width])
-                        if len(train_ids) >= 2 else (1, {}))
-    classes = chosen if by_count is None else served_class_count(chosen, network_config.width)
+    classes, chosen = class_count_for_run(dataset, train_ids, args.seed, network_config.width, group_classes)
     group_network = class_group_network(network_config, dataset, train_ids, args.seed, classes)
-    group_record = {"started_from": FROM_CLASSES, "classes": classes, "chosen": chosen,
-                    "chosen_by": ("--group-classes" if by_count is None else
-                                  "held-out log-likelihood per label, the training users' halves fitted and held out in turn"),
-                    "held_out_log_likelihood": by_count, "users": len(train_ids),
+    group_record = {"started_from": FROM_CLASSES, "classes": classes, **chosen, "users": len(train_ids),
                     "fit_seconds": round(time.perf_counter() - fit_start, 2)}
     log(f"taste-group network: {classes} latent classes fitted on {len(train_ids)} training users in "
-        f"{group_record['fit_seconds']} s ({group_record['chosen_by']}"
-        + (f", {chosen} chosen" if chosen != classes else "")
-        + ("; one class explains them best: their tastes differ too little to tell groups apart" if chosen == 1 else "")
+        f"{group_record['fit_seconds']} s ({chosen['chosen_by']}"
+        + (f", {chosen['chosen']} chosen" if chosen["chosen"] not in (None, classes) else "")
+        + ("; one class explains them best: their tastes differ too little to tell groups apart" if chosen["chosen"] == 1 else "")
         + "); the served user embedding is their mixture")
 # ----------------------------------------------------------------------- save and export
 ensemble = None

@@ -8,7 +8,7 @@ import unittest
 import numpy as np
 import torch
 
-from trainer.class_count import MIN_CLASSES, MIN_USERS_PER_CLASS, choose_class_count, served_class_count
+from trainer.class_count import MIN_CLASSES, MIN_USERS_PER_CLASS, choose_class_count, class_count_for_run, served_class_count
 from trainer.export import load_checkpoint
 from trainer.data import read_dataset, subset
 from trainer.group_network import CLASS_TEMPERATURE, WithGroupNetwork, class_group_network, group_config, split
@@ -309,6 +309,18 @@ class ClassCount(unittest.TestCase):
         self.assertEqual(MIN_USERS_PER_CLASS, 5)
         self.assertEqual(sorted(likelihood), [1, 2, 4, 6, 8])
         self.assertEqual(sorted(choose_class_count(noise, sorted(noise.users)[:20], 0)[1]), [1, 2])
+
+    def test_a_run_serves_the_count_asked_or_the_fewest_where_no_half_can_be_held_out(self):
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=12, groups=2, per_user=20, seed=2)
+        dataset = read_dataset(os.path.join(root, "data"))
+        self.assertEqual(class_count_for_run(dataset, sorted(dataset.users), 0, 64, asked=3),
+                         (3, {"chosen": 3, "chosen_by": "--group-classes", "held_out_log_likelihood": None}))
+        classes, record = class_count_for_run(dataset, ["u0"], 0, 64)
+        self.assertEqual((classes, record["chosen"]), (MIN_CLASSES, None))
+        self.assertEqual(record["chosen_by"], "none: 1 training users leave no half to hold out")
+        classes, record = class_count_for_run(dataset, sorted(dataset.users), 0, 8)
+        self.assertEqual((classes, sorted(record["held_out_log_likelihood"])), (8, [1]))   # the width caps the fewest served
 
     def test_where_one_class_is_best_the_embedding_still_mixes_the_fewest_served(self):
         root = tempfile.mkdtemp()
