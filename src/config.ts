@@ -40,7 +40,7 @@ export interface TasteGroupsConfig {
   readonly historyPerKind: number;
   /** A user needs this many likes and dislikes to be represented and grouped. */
   readonly minPerKind: number;
-  /** k by silhouette within [minK, maxK], unless the admin gives one. */
+  /** k by silhouette within [minK, maxK] (maxK raised to the model's latent classes where it has more: choose-k.ts's largestK), unless the admin gives one. */
   readonly minK: number;
   readonly maxK: number;
   /** Users the silhouette is measured on (it is quadratic in users). */

@@ -4,7 +4,8 @@ the same training users: the validation split of that seed held out), as the ser
 network, at each count asked (`auto`: trainer/class_count.py's choice, as the trainer serves it), and how well their
 embeddings group a synthetic world's users (the adjusted Rand index, ARI, against users.csv's
 groups) at the world's number of groups and at the k silhouette chooses, as the platform clusters
-them (bench_group_ari: the taste half at unit length, the smallest k within 0.02 of the best).
+them (bench_group_ari: the taste half at unit length, the smallest k within 0.02 of the best, k
+up to --k-max or the classes' count where that is more).
 The scoring network does not enter the user embedding with --group-from classes, so none is
 trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
 With more than one count, the last rows are each count's paired difference from the first's, mean
@@ -79,7 +80,8 @@ def main():
             for name in ("test", "training"):
                 dataset, users, groups, histories = sets[name]
                 x = platform_points(embeddings(group, dataset.vectors, histories))
-                k, labels, silhouettes = chosen_k(x, min(args.k_max, len(users) - 1))
+                # As the platform (choose-k.ts's largestK): up to the classes' count where it is above k-max.
+                k, labels, silhouettes = chosen_k(x, min(max(args.k_max, classes), len(users) - 1))
                 if name == "test":
                     at_true = adjusted_rand_index(kmeans(x, k_true), groups) if k_true > 1 else float("nan")
                     by_asked[asked].append(at_true)

@@ -8,6 +8,7 @@
 import { kmeans, type KMeansResult } from './kmeans.js';
 import { createRandom, sampleIndices, subset, type Points } from './points.js';
 import { silhouette } from './quality.js';
+import type { Layout } from './tokens.js';
 
 export interface ChooseKOptions {
   minK: number;
@@ -20,6 +21,17 @@ export interface ChooseKOptions {
 
 /** How much higher a larger k's silhouette must be to be chosen over a smaller one. */
 export const SILHOUETTE_TOLERANCE = 0.02;
+
+/**
+ * The largest k silhouette tries: the configured one (TASTE_GROUPS_MAX_K), or as many as the
+ * representation's preference tokens where there are more. Since session 56 a tenant's model has
+ * at least 10 latent classes, and more (12-24) where its users need more (trainer/class_count.py);
+ * on a world of 16 groups, 16 classes tried up to k 16 grouped at ARI 0.479 and 0.458 where k
+ * stopped at 12 gave 0.419 and 0.369 (docs/taste-groups.md, "How many classes").
+ */
+export function largestK(configured: number, layout: Pick<Layout, 'tokensDim'>): number {
+  return Math.max(configured, layout.tokensDim);
+}
 
 /** The smallest k whose silhouette is within `tolerance` of the best one tried. */
 export function pickK(tried: readonly { k: number; silhouette: number }[], tolerance = SILHOUETTE_TOLERANCE): number {

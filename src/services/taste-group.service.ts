@@ -6,6 +6,7 @@
 import { AppError, badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
+import { largestK } from '../clustering/choose-k.js';
 import { groupPoints } from '../clustering/grouping.js';
 import { topByLift } from '../clustering/lift.js';
 import { normalizeRows } from '../clustering/nearest.js';
@@ -69,7 +70,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
     const g = groupPoints(points, {
       k,
       minK: settings.minK,
-      maxK: Math.min(settings.maxK, n - 1),
+      maxK: Math.min(largestK(settings.maxK, layout), n - 1),
       sampleSize: settings.sampleSize,
       representatives: settings.representatives,
       seed: settings.seed,

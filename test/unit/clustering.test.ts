@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { kmeans } from '../../src/clustering/kmeans.js';
 import { adjustedRandIndex, calinskiHarabasz, daviesBouldin, silhouette } from '../../src/clustering/quality.js';
-import { chooseK, pickK } from '../../src/clustering/choose-k.js';
+import { chooseK, largestK, pickK } from '../../src/clustering/choose-k.js';
 import { project2d } from '../../src/clustering/projection.js';
 import { liftOf, topByLift } from '../../src/clustering/lift.js';
 import { createRandom, pointsOf } from '../../src/clustering/points.js';
@@ -90,6 +90,14 @@ describe('choosing k by silhouette', () => {
       expect(choice.tried.map((t) => t.k)).toEqual([2, 3, 4, 5, 6]);
       expect(adjustedRandIndex(choice.result.labels, truth)).toBeGreaterThan(0.95);
     }
+  });
+});
+
+describe('the largest k tried', () => {
+  it('is TASTE_GROUPS_MAX_K, or the model\'s latent classes where it has more', () => {
+    expect(largestK(12, { tokensDim: 10 })).toBe(12);
+    expect(largestK(12, { tokensDim: 16 })).toBe(16);
+    expect(largestK(12, layoutOf(Float32Array.from([0.5, 0.5, 1.5, -0.5]), 2))).toBe(12); // no tokens
   });
 });
 
