@@ -40,7 +40,10 @@ export interface TasteGroupsConfig {
   readonly historyPerKind: number;
   /** A user needs this many likes and dislikes to be represented and grouped. */
   readonly minPerKind: number;
-  /** k by silhouette within [minK, maxK] (maxK raised to the model's latent classes where it has more: choose-k.ts's largestK), unless the admin gives one. */
+  /**
+   * k by silhouette within [minK, maxK], unless the admin gives one; maxK is raised to the model's
+   * latent classes where it has more (clustering/choose-k.ts's largestK).
+   */
   readonly minK: number;
   readonly maxK: number;
   /** Users the silhouette is measured on (it is quadratic in users). */
@@ -83,10 +86,12 @@ export interface TrainingConfig {
    * Where the served user embedding (taste groups, similar users) comes from. `classes` (the
    * default since session 55): EM's latent classes of the tenant's training users, at least 10 and
    * more where held-out training users need more (trainer/class_count.py, session 56), as an
-   * untrained taste-group network (trainer --group-from classes), for every tenant; on the six-group world they grouped tenants of 62-240 training users far better
-   * than the trained tokens, 800 as well, and 2,160 better within noise and steadier from seed to
-   * seed (docs/taste-groups.md, "Latent classes as the taste groups"), in seconds. `network`: the tokens training forms, with a taste-group network
-   * of groupEpisodesPerEpoch x groupEpochs for a small tenant (sessions 42-54).
+   * untrained taste-group network (trainer --group-from classes), for every tenant; on the
+   * six-group world they grouped tenants of 62-240 training users far better than the trained
+   * tokens, 800 as well, and 2,160 better within noise and steadier from seed to seed
+   * (docs/taste-groups.md, "Latent classes as the taste groups"), in seconds. `network`: the
+   * tokens training forms, with a taste-group network of groupEpisodesPerEpoch x groupEpochs for a
+   * small tenant (sessions 42-54).
    */
   groupsFrom: 'classes' | 'network';
   /** Training needs this many users with 2 likes and 2 dislikes, and this many held-out users for the gate. */

@@ -1,12 +1,11 @@
 """Taste groups by the number of latent classes, offline and without training a network: for each
 seed, the latent classes a tenant's first model would fit (trainer.train --group-from classes, on
 the same training users: the validation split of that seed held out), as the served taste-group
-network, at each count asked (`auto`: trainer/class_count.py's choice, as the trainer serves it), and how well their
-embeddings group a synthetic world's users (the adjusted Rand index, ARI, against users.csv's
-groups) at the world's number of groups and at the k silhouette chooses, as the platform clusters
-them (bench_group_ari: the taste half at unit length, the smallest k within 0.02 of the best, k
-up to --k-max or the classes' count where that is more).
-The scoring network does not enter the user embedding with --group-from classes, so none is
+network, at each count asked (`auto`: trainer/class_count.py's choice, as the trainer serves it),
+and how well their embeddings group a synthetic world's users (the adjusted Rand index, ARI,
+against users.csv's groups) at the world's number of groups and at the k silhouette chooses, as
+the platform clusters them (bench_group_ari: the taste half at unit length, the smallest k within
+0.02 of the best, k up to --k-max or the classes' count where that is more). The scoring network does not enter the user embedding with --group-from classes, so none is
 trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
 With more than one count, the last rows are each count's paired difference from the first's, mean
 ± standard error over seeds.

@@ -33,7 +33,7 @@ MIN_CLASSES = 10
 # A class is fitted on this many users or more: counts above a fitted half's users / this are not tried.
 MIN_USERS_PER_CLASS = 5
 # Counts tried. The taste-group network's tastes are set exactly only up to its width (64), and
-# EM's time grows with the count (24 classes: about 10 s on 800 users of 60 labels).
+# EM's time grows with the count.
 CLASS_COUNTS = (1, 2, 4, 6, 8, 12, 16, 24)
 # Labels the choice reads at most, as a seeded sample of whole users: about 1,000 users of 60
 # labels, so that a tenant of any size chooses in about 10 s (9-11 s alone on 720, 2,160 and
@@ -51,7 +51,7 @@ def held_out_log_likelihoods(dataset, users, seed: int, counts=CLASS_COUNTS):
     pool = subset(dataset, users)
     sampled = whole_users(pool, CHOICE_ROWS, seed)
     if len(sampled) < 2:
-        raise ValueError(f"choose_class_count: {len(sampled)} users cannot be split in two to hold one half out")
+        raise ValueError(f"held_out_log_likelihoods: {len(sampled)} users cannot be split in two to hold one half out")
     halves = split_users(sampled, 0.5, seed)
     by_count, labels = {}, 0
     for k in (c for c in counts if c == 1 or c * MIN_USERS_PER_CLASS <= min(map(len, halves))):
