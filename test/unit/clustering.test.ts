@@ -94,7 +94,7 @@ describe('choosing k by silhouette', () => {
 });
 
 describe('the largest k tried', () => {
-  it('is TASTE_GROUPS_MAX_K, or the model\'s latent classes where it has more', () => {
+  it("is TASTE_GROUPS_MAX_K, or the model's latent classes where it has more", () => {
     expect(largestK(12, { tokensDim: 10 })).toBe(12);
     expect(largestK(12, { tokensDim: 16 })).toBe(16);
     expect(largestK(12, layoutOf(Float32Array.from([0.5, 0.5, 1.5, -0.5]), 2))).toBe(12); // no tokens
