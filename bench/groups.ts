@@ -1,4 +1,4 @@
-// npm run bench:groups [-- --users 100000 --items 5000 --per-user 30 --repeats 3 --queries 1000 --skip-quality --skip-scale]
+// npm run bench:groups [-- --users 100000 --items 5000 --per-user 30 --repeats 3 --queries 1000 --quality-groups 6 --skip-quality --skip-scale]
 // Similar users and taste groups as deployed (the PostgreSQL server, an API process scoring in
 // process with the shipped base model, and `npm run jobs` for the quality part):
 //  1. scale: a generated tenant of 100,000 users in 6 taste groups (dimension 32, the base
@@ -10,6 +10,8 @@
 //     (1,000 users, 6 groups, 60 likes and dislikes each) as a tenant: startTraining trains its
 //     own model as the nightly job does, the promotion groups its users, and the groups are
 //     compared with the generator's (adjusted Rand index), for k by silhouette and k = 6.
+//     `--quality-groups N` makes it a world of N groups (session 56: 16, more than the 10 latent
+//     classes a model had before), the user embedding's width saying how many classes serve.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     'per-user': { type: 'string', default: '30' },
     repeats: { type: 'string', default: '3' },
     queries: { type: 'string', default: '1000' },
+    'quality-groups': { type: 'string', default: '6' },
     'skip-quality': { type: 'boolean', default: false },
     'skip-scale': { type: 'boolean', default: false },
     server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
@@ -38,6 +41,10 @@ const USERS = Number(values.users);
 const REPEATS = Number(values.repeats);
 const QUERIES = Number(values.queries);
 const GROUPS = 6;
+const QUALITY_GROUPS = Number(values['quality-groups']);
+if (!(Number.isInteger(QUALITY_GROUPS) && QUALITY_GROUPS >= 2))
+  throw new Error(`--quality-groups: expected a whole number of groups of at least 2, got "${values['quality-groups']}"`);
+const WORLD = QUALITY_GROUPS === 6 ? 'six groups' : `${QUALITY_GROUPS} groups`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 // The nightly's settings this run changed (the jobs process inherits them): the printed command
@@ -74,6 +81,12 @@ async function ariOf(adminUrl: string, tenantId: string, world: TasteWorld) {
     );
     const truth = new Map(world.users.map((u) => [u.id, u.group]));
     const held = rows.filter((r) => isHeldOut(r.externalId, 20));
+    // The grouped model's representations: two numbers a latent class.
+    const widths = await owner.query<{ bytes: number }>(
+      `SELECT octet_length(embedding) AS bytes FROM user_embeddings
+        WHERE tenant_id = $1 AND model = (SELECT model FROM taste_group_snapshots WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 1) LIMIT 1`,
+      [tenantId],
+    );
     return {
       all: adjustedRandIndex(
         rows.map((r) => r.groupId),
@@ -85,6 +98,7 @@ async function ariOf(adminUrl: string, tenantId: string, world: TasteWorld) {
       ),
       users: rows.length,
       heldOutUsers: held.length,
+      embeddingDim: (widths.rows[0]?.bytes ?? 0) / 4,
     };
   } finally {
     await owner.end();
@@ -195,9 +209,9 @@ async function main() {
 
     // ---------------------------------------------------------------------------- 2. quality
     if (!values['skip-quality']) {
-      log('quality: the synthetic world of bench:model (1,000 users, 6 groups) trained and grouped as a tenant');
-      const small = await createTenant(scratch.adminUrl, { name: 'bench six groups', slug: 'bench-six', embeddingDim: 32, keyRoles: ['admin'] });
-      const six = generateTasteWorld({ users: 1000, groups: 6, items: 2000, styles: 16, interactionsPerUser: 60, pairShare: 0.3, seed: 1 });
+      log(`quality: the synthetic world of bench:model (1,000 users, ${QUALITY_GROUPS} groups) trained and grouped as a tenant`);
+      const small = await createTenant(scratch.adminUrl, { name: `bench ${WORLD}`, slug: 'bench-quality', embeddingDim: 32, keyRoles: ['admin'] });
+      const six = generateTasteWorld({ users: 1000, groups: QUALITY_GROUPS, items: 2000, styles: 16, interactionsPerUser: 60, pairShare: 0.3, seed: 1 });
       await loadWorld(scratch.adminUrl, small.tenant.id, six);
       const work = mkdtempSync(join(tmpdir(), 'tg-bench-work-'));
       const api2 = await startProcess('api', { ...common, NODE_ENV: 'production', JOBS_IN_PROCESS: 'false' });
@@ -225,20 +239,20 @@ async function main() {
       }
       const e = snapshot.run.modelVersion.evaluation;
       rows.push([
-        `six groups: training and promotion (the nightly job, ${trainingEnv.length ? trainingEnv.join(' ') : 'its defaults'})`,
+        `${WORLD}: training and promotion (the nightly job, ${trainingEnv.length ? trainingEnv.join(' ') : 'its defaults'})`,
         `${((Date.now() - trainedAt) / 60_000).toFixed(1)} min`,
         `${snapshot.run.epochs} epochs; held-out pairwise ${e.candidate.pairwise.toFixed(1)} against the global baseline's ${e.globalBaseline.pairwise.toFixed(1)}`,
       ]);
       const chosen = await ariOf(scratch.adminUrl, small.tenant.id, six);
       rows.push([
-        `six groups: after the promotion, k by silhouette (${snapshot.k}; tried ${snapshot.kTried.map((t: { k: number; silhouette: number }) => `${t.k}: ${t.silhouette.toFixed(3)}`).join(', ')})`,
+        `${WORLD}: after the promotion, k by silhouette (${snapshot.k}; tried ${snapshot.kTried.map((t: { k: number; silhouette: number }) => `${t.k}: ${t.silhouette.toFixed(3)}`).join(', ')})`,
         `ARI ${chosen.all.toFixed(3)}`,
-        `held-out users only: ${chosen.heldOut.toFixed(3)} (${chosen.heldOutUsers}); silhouette ${snapshot.silhouette.toFixed(3)}, Davies-Bouldin ${snapshot.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${snapshot.calinskiHarabasz.toFixed(0)}`,
+        `held-out users only: ${chosen.heldOut.toFixed(3)} (${chosen.heldOutUsers}); silhouette ${snapshot.silhouette.toFixed(3)}, Davies-Bouldin ${snapshot.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${snapshot.calinskiHarabasz.toFixed(0)}; user embedding ${chosen.embeddingDim} numbers (${chosen.embeddingDim / 2} latent classes)`,
       ]);
-      const { refreshTasteGroups: fixed } = await q(`mutation { refreshTasteGroups(k: ${GROUPS}) { ${SNAPSHOT} } }`);
+      const { refreshTasteGroups: fixed } = await q(`mutation { refreshTasteGroups(k: ${QUALITY_GROUPS}) { ${SNAPSHOT} } }`);
       const atSix = await ariOf(scratch.adminUrl, small.tenant.id, six);
       rows.push([
-        `six groups: k = ${GROUPS} (refreshTasteGroups(k: ${GROUPS}))`,
+        `${WORLD}: k = ${QUALITY_GROUPS} (refreshTasteGroups(k: ${QUALITY_GROUPS}))`,
         `ARI ${atSix.all.toFixed(3)}`,
         `held-out users only: ${atSix.heldOut.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`,
       ]);
@@ -250,7 +264,7 @@ async function main() {
   console.log('\n| measure | value | detail |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   console.log(
-    `\ncommand: ${trainingEnv.map((e) => `${e} `).join('')}npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`,
+    `\ncommand: ${trainingEnv.map((e) => `${e} `).join('')}npm run bench:groups -- --users ${USERS} --items ${values.items} --per-user ${values['per-user']} --repeats ${REPEATS} --queries ${QUERIES}${QUALITY_GROUPS === 6 ? '' : ` --quality-groups ${QUALITY_GROUPS}`}${values['skip-quality'] ? ' --skip-quality' : ''}${values['skip-scale'] ? ' --skip-scale' : ''}`,
   );
 }
 
