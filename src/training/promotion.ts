@@ -48,6 +48,11 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   }
   const serving = current ? [current.version] : [];
   const servingDim = current ? await storedUserEmbeddingDim(d.artifacts, tenantId, current.version) : undefined;
+  if (current && servingDim === undefined)
+    d.log.warn(
+      { tenantId, version: current.version },
+      "the serving version's artifact cannot be read for its user embedding width: config.pbtxt declares any width",
+    );
   const userDim = declaredUserEmbeddingDim([userEmbeddingDim(metadata), ...(current ? [servingDim] : [])]);
   await d.artifacts.writeConfig(tenantId, target.embeddingDim, userDim, [version, ...serving]);
   // No outcome at all: this process reaches no worker (API instances scoring in process load
