@@ -289,7 +289,7 @@ class ClassCount(unittest.TestCase):
         root = tempfile.mkdtemp()
         taste_world(os.path.join(root, "groups"), users=160, groups=4, seed=5)
         count, likelihood = choose_class_count(read_dataset(os.path.join(root, "groups")), [f"u{u}" for u in range(160)], 0)
-        # Flat past 4 (every count's likelihood within 0.002 of 4's): the smallest near the best.
+        # Flat past 4 (no count above 4's likelihood by 0.002): the smallest near the best.
         self.assertEqual(count, 4)
         self.assertGreater(likelihood[4], likelihood[2] + 0.2)
         self.assertLess(max(likelihood.values()) - likelihood[4], 0.002)
