@@ -53,16 +53,15 @@ def held_out_log_likelihoods(dataset, users, seed: int, counts=CLASS_COUNTS):
     if len(sampled) < 2:
         raise ValueError(f"held_out_log_likelihoods: {len(sampled)} users cannot be split in two to hold one half out")
     halves = split_users(sampled, 0.5, seed)
-    by_count, labels = {}, 0
+    by_count = {}
     for k in (c for c in counts if c == 1 or c * MIN_USERS_PER_CLASS <= min(map(len, halves))):
-        parts, labels = [], 0
+        parts = []
         for fit_on, held_out in (halves, halves[::-1]):
             weights, prior = fit_latent_classes(subset(pool, fit_on), k, seed)
-            ll, n = user_log_likelihoods(weights, prior, subset(pool, held_out))
-            parts.append(ll)
-            labels += n
+            parts.append(user_log_likelihoods(weights, prior, subset(pool, held_out))[0])
         by_count[k] = np.concatenate(parts)
-    return by_count, labels
+    # Both halves held out in turn: every sampled user's labels, whatever the count.
+    return by_count, sum(len(pool.users[u]) for u in sampled)
 
 
 def choose_class_count(dataset, users, seed: int, counts=CLASS_COUNTS):
