@@ -33,6 +33,21 @@ export interface TrainingRunRow {
   timings: Partial<Record<TrainingStage, number>> | null;
 }
 
+/** What a version's training found of its tenant's taste groups (src/training/taste-classes.ts reads it). */
+export interface TasteClasses {
+  /**
+   * The classes that explain held-out training users best (1: one shared taste, no groups);
+   * null when the count was set by `--group-classes` or too few users were left to judge it.
+   */
+  found: number | null;
+  /** The classes the served representation mixes. */
+  served: number;
+  /** How `found` was decided, in the trainer's words. */
+  chosenBy: string;
+  /** The training users the classes were fitted on. */
+  users: number;
+}
+
 export interface ModelVersionRow {
   tenantId: string;
   version: number;
@@ -50,6 +65,8 @@ export interface ModelVersionRow {
   reason: string | null;
   /** "version 3", "base-1", or null (trained from scratch). */
   startedFrom: string | null;
+  /** What its training found of the tenant's taste groups; null where the trainer did not record it. */
+  tasteClasses: TasteClasses | null;
 }
 
 export interface RunProgress {
@@ -76,7 +93,8 @@ const RUN_COLUMNS = `id, tenant_id AS "tenantId", trigger, status, stage, epoch,
 const VERSION_COLUMNS = `tenant_id AS "tenantId", version, parent_version AS "parentVersion", status,
   embedding_dim AS "embeddingDim", evaluation, artifact_sha256 AS "artifactSha256",
   artifact_bytes AS "artifactBytes", training_run_id AS "trainingRunId", promoted_by AS "promotedBy",
-  trained_at AS "trainedAt", promoted_at AS "promotedAt", created_at AS "createdAt", reason, started_from AS "startedFrom"`;
+  trained_at AS "trainedAt", promoted_at AS "promotedAt", created_at AS "createdAt", reason, started_from AS "startedFrom",
+  taste_classes AS "tasteClasses"`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -237,6 +255,7 @@ export function createModelRegistryRepository(db: Database) {
         trainedAt: Date;
         artifactSha256: string;
         artifactBytes: number;
+        tasteClasses: TasteClasses | null;
       },
     ): Promise<ModelVersionRow> {
       return db.withTenant(
@@ -244,10 +263,20 @@ export function createModelRegistryRepository(db: Database) {
         async (sql) =>
           (await one<ModelVersionRow>(
             sql,
-            `INSERT INTO model_versions (tenant_id, version, parent_version, started_from, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes)
-           SELECT $1, coalesce(max(version), 0) + 1, $2, $3, 'CANDIDATE', $4, $5, $6, $7, $8 FROM model_versions WHERE tenant_id = $1
+            `INSERT INTO model_versions (tenant_id, version, parent_version, started_from, status, embedding_dim, training_run_id, trained_at, artifact_sha256, artifact_bytes, taste_classes)
+           SELECT $1, coalesce(max(version), 0) + 1, $2, $3, 'CANDIDATE', $4, $5, $6, $7, $8, $9 FROM model_versions WHERE tenant_id = $1
            RETURNING ${VERSION_COLUMNS}`,
-            [tenantId, v.parentVersion, v.startedFrom, v.embeddingDim, v.trainingRunId, v.trainedAt, v.artifactSha256, v.artifactBytes],
+            [
+              tenantId,
+              v.parentVersion,
+              v.startedFrom,
+              v.embeddingDim,
+              v.trainingRunId,
+              v.trainedAt,
+              v.artifactSha256,
+              v.artifactBytes,
+              v.tasteClasses === null ? null : JSON.stringify(v.tasteClasses),
+            ],
           ))!,
       );
     },

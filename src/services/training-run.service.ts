@@ -16,7 +16,14 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { Predictor } from '../inference/predictor.js';
 import { loadPreferenceSession } from '../inference/preference-session.js';
-import type { ModelRegistryRepository, ModelVersionRow, RunProgress, TrainingRunRow, TrainingStage } from '../repositories/model-registry.repository.js';
+import type {
+  ModelRegistryRepository,
+  ModelVersionRow,
+  RunProgress,
+  TasteClasses,
+  TrainingRunRow,
+  TrainingStage,
+} from '../repositories/model-registry.repository.js';
 import type { TrainingDataRepository } from '../repositories/training-data.repository.js';
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
 import { describeArtifact, type ArtifactStore } from '../training/artifact-store.js';
@@ -25,6 +32,7 @@ import { exportDataset, type ExportStats } from '../training/dataset-export.js';
 import { judge, type Evaluation } from '../training/promotion-gate.js';
 import { promoteVersion, PromotionError } from '../training/promotion.js';
 import { designArgs, warmStartArgs } from '../training/trainer-design.js';
+import { tasteClassesOf } from '../training/taste-classes.js';
 import { runTrainer } from '../training/trainer-process.js';
 
 /** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
@@ -197,6 +205,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       trainedAt: new Date(),
       artifactSha256: artifact.sha256,
       artifactBytes: artifact.bytes,
+      tasteClasses: await tasteClassesOfRun(run, candidateDir),
     });
     if (refusal) {
       d.log.error(
@@ -207,6 +216,22 @@ export function createTrainingRunService(d: TrainingRunDeps) {
     }
     await d.artifacts.put(run.tenantId, version.version, { onnx, checkpoint });
     return version;
+  }
+
+  /**
+   * What the training found of the tenant's taste groups (its metrics.json). A record that
+   * cannot be read is logged and recorded as none: it describes the model, so it fails no run.
+   */
+  async function tasteClassesOfRun(run: TrainingRunRow, candidateDir: string): Promise<TasteClasses | null> {
+    try {
+      return tasteClassesOf(JSON.parse(await readFile(join(candidateDir, 'metrics.json'), 'utf8')));
+    } catch (error) {
+      d.log.warn(
+        { tenantId: run.tenantId, runId: run.id, error: (error as Error).message },
+        "the trainer's taste-group record (metrics.json) cannot be read: the version records none",
+      );
+      return null;
+    }
   }
 
   /** What serves the tenant now, if it can be measured and fine-tuned: its own version, else the base model of its dimension. */
