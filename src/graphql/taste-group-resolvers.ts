@@ -34,6 +34,7 @@ export const tasteGroupResolvers: Resolvers = {
   },
   TasteGroupSnapshot: {
     kChosenBy: (row) => row.kSource,
+    modelVersion: (row, _, ctx) => ctx.services.training.versionOfModel(ctx.viewer, row.model),
     kTried: (row) => (row.details.tried as { k: number; silhouette: number }[] | undefined) ?? [],
     silhouetteSample: (row) => (row.details.silhouetteSample as number | undefined) ?? row.users,
     embeddingSeconds: (row) => seconds(row, 'embeddings'),

@@ -75,6 +75,15 @@ export function createTrainingService(o: TrainingServiceOptions) {
       return run;
     },
 
+    /**
+     * The tenant's version a model key names ("3", as scoring and snapshots report it); null
+     * for the base model ("base-1"), which is not the tenant's.
+     */
+    async versionOfModel(viewer: Viewer, model: string): Promise<ModelVersionRow | null> {
+      requireAdmin(viewer);
+      return /^[1-9]\d{0,8}$/.test(model) ? ((await o.registry.findVersion(viewer.tenantId, Number(model))) ?? null) : null;
+    },
+
     /** The version a run made, if it made one. */
     async versionOfRun(viewer: Viewer, runId: string): Promise<ModelVersionRow | null> {
       requireAdmin(viewer);
