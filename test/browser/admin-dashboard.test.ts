@@ -127,6 +127,9 @@ describe('the admin dashboard in a real browser', () => {
     expect(await page.locator('.grid [data-group]').count()).toBe(4);
     const quality = await page.textContent('[data-section=quality]');
     expect(quality).toMatch(/silhouette/);
+    expect(quality).toContain('groups the model found');
+    // The base model was trained on other users: it cannot say whether these form groups.
+    expect(await page.textContent('[data-section=taste-classes]')).toContain('the shipped base model, trained on other users');
     // The group cards show the liked items' pictures, loaded from the tenant's image host.
     const firstPicture = page.locator('[data-group="1"] img.thumb').first();
     await expect.poll(() => firstPicture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(2);

@@ -3,11 +3,13 @@
 import { gql } from '../api.js';
 import { scatter } from '../charts.js';
 import { append, colourOf, figure, fmt, h, thumbnail, when } from '../dom.js';
+import { tasteClassesWords } from '../taste-classes.js';
 
 const ITEM = 'externalId url prompt';
 const QUERY = `{
   tasteGroups {
     id k kChosenBy silhouette silhouetteSample daviesBouldin calinskiHarabasz stability users model trigger createdAt
+    modelVersion { version tasteClasses { found served chosenBy users } }
     embeddingSeconds clusteringSeconds
     kTried { k silhouette }
     groups {
@@ -43,6 +45,7 @@ export async function renderGroups(view) {
     return;
   }
   const ordinalOf = new Map(snap.groups.map((g) => [g.id, g.ordinal]));
+  const found = tasteClassesWords(snap);
   append(view, 
     h('div', { class: 'figures', 'data-section': 'quality' },
       figure('groups (k)', `${snap.k} (${snap.kChosenBy === 'ADMIN' ? 'given' : 'by silhouette'})`),
@@ -51,7 +54,9 @@ export async function renderGroups(view) {
       figure('Davies–Bouldin ↓', fmt(snap.daviesBouldin)),
       figure('Calinski–Harabasz ↑', fmt(snap.calinskiHarabasz, 1)),
       figure('stability (ARI vs previous)', fmt(snap.stability)),
+      figure('groups the model found', found.figure),
     ),
+    h('p', { class: found.warning ? 'error' : 'muted', 'data-section': 'taste-classes' }, found.note),
     h('p', { class: 'muted' }, `Snapshot of ${when(snap.createdAt)} by model ${snap.model} (${snap.trigger.toLowerCase()}); representations ${fmt(snap.embeddingSeconds, 1)} s, clustering ${fmt(snap.clusteringSeconds, 1)} s; silhouette on ${snap.silhouetteSample.toLocaleString()} users. ` +
       (snap.kTried.length ? `k tried: ${snap.kTried.map((t) => `${t.k} → ${fmt(t.silhouette, 2)}`).join(', ')}.` : '')),
   );

@@ -2,11 +2,13 @@
 // runs, refreshed every two seconds while one is queued or running (live progress).
 import { gql } from '../api.js';
 import { append, fmt, h, when } from '../dom.js';
+import { tasteClassesWords } from '../taste-classes.js';
 
 const QUERY = `{
   tenant { scoringModel { kind modelVersion reason } }
   modelVersions(first: 20) { edges { node {
     version status startedFrom reason createdAt promotedAt promotedBy
+    tasteClasses { found served chosenBy users }
     evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } globalBaselineKind versusGlobal { mean standardError } }
   } } }
   trainingRuns(first: 10) { edges { node {
@@ -46,13 +48,15 @@ export async function renderModels(view, _args, isShown) {
           h('td', {}, r.validationAccuracy === null ? '—' : `${fmt(r.validationAccuracy, 1)}%`), h('td', {}, when(r.finishedAt)), h('td', { class: r.error ? 'error' : 'muted' }, r.error ?? r.skipReason ?? ''))))
         : h('p', { class: 'muted' }, 'No training runs yet.')),
     h('div', { class: 'card', 'data-section': 'versions' }, h('h2', {}, 'Model versions'),
-      versions.length ? h('table', {}, h('tr', {}, ['version', 'status', 'created', 'pairwise', 'serving before', 'global baseline', 'lead over global', 'held-out users', 'reason'].map((t) => h('th', {}, t))),
+      versions.length ? h('table', {}, h('tr', {}, ['version', 'status', 'created', 'pairwise', 'serving before', 'global baseline', 'lead over global', 'held-out users', 'taste groups found', 'reason'].map((t) => h('th', {}, t))),
         versions.map((v) => {
           const e = v.evaluation;
+          const found = tasteClassesWords({ model: String(v.version), modelVersion: v });
           return h('tr', { 'data-version': v.version },
             h('td', {}, v.version), h('td', {}, v.status.toLowerCase(), v.promotedBy === 'MANUAL' ? ' (by hand)' : ''), h('td', {}, when(v.createdAt)),
             h('td', {}, e ? fmt(e.candidate.pairwise, 1) : '—'), h('td', {}, e?.serving ? fmt(e.serving.pairwise, 1) : '—'), h('td', {}, e ? fmt(e.globalBaseline.pairwise, 1) : '—', e?.globalBaselineKind === 'CHOICES' ? ' (choices)' : ''),
             h('td', {}, e ? `${fmt(e.versusGlobal.mean, 1)} ± ${fmt(e.versusGlobal.standardError, 1)}` : '—'), h('td', {}, e ? `${e.heldOutUsers} (EVAL-1(${e.historySize}))` : '—'),
+            h('td', { title: found.note }, found.figure),
             h('td', { class: 'muted' }, v.reason ?? ''));
         }))
         : h('p', { class: 'muted' }, 'No versions of your own yet.')),
