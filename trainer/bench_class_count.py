@@ -4,7 +4,8 @@ the same training users: the validation split of that seed held out), as the ser
 network, at each count asked (`auto`: trainer/class_count.py's choice, as the trainer serves it),
 and how well their embeddings group a synthetic world's users (the adjusted Rand index, ARI,
 against users.csv's groups) at the world's number of groups and at the k silhouette chooses, as
-the platform clusters them (bench_group_ari: the taste half at unit length, the smallest k within
+the platform clusters them, and, for the training users, at k = the count the held-out likelihood
+found (an admin's refreshTasteGroups(k) after reading ModelVersion.tasteClasses.found) (bench_group_ari: the taste half at unit length, the smallest k within
 0.02 of the best, k up to --k-max or the classes' count where that is more). The scoring network does not enter the user embedding with --group-from classes, so none is
 trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
 With more than one count, the last rows are each count's paired difference from the first's, mean
@@ -19,7 +20,7 @@ import numpy as np
 
 from .bench_group_ari import chosen_k, latest_history, embeddings, platform_points
 from .bench_train_time import integers
-from .class_count import class_count_for_run
+from .class_count import CHOSEN_BY, class_count_for_run
 from .clustering import adjusted_rand_index, kmeans
 from .data import read_dataset, validation_split
 from .group_network import class_group_network
@@ -64,8 +65,8 @@ def main():
 
     print(f"\n### {args.world}: {k_true} groups, {len(sets['test'][1])} test users\n")
     print(f"| seed | classes asked | classes | test ARI at k = {k_true} | test k by silhouette | ARI there | silhouette "
-          "| training users' k by silhouette | ARI there | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| training users' k by silhouette | ARI there | their ARI at k = the count found | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     by_asked = {asked: [] for asked in counts}
     for seed in seeds:
         train_ids = validation_split(train, None, seed)[0]
@@ -73,6 +74,8 @@ def main():
             start = time.perf_counter()
             classes, record = class_count_for_run(train, train_ids, seed, config.width, None if asked == "auto" else int(asked))
             chosen = record["chosen"]
+            # Found on held-out users (not asked for, and not one shared taste, which no k shows).
+            found = chosen if record["chosen_by"] == CHOSEN_BY and chosen >= 2 else None
             group = class_group_network(config, train, train_ids, seed, classes)
             seconds = time.perf_counter() - start
             row = [str(seed), asked, f"{classes}" + (f" ({chosen} chosen)" if chosen != classes else "")]
@@ -86,15 +89,16 @@ def main():
                     by_asked[asked].append(at_true)
                     row += [f"{at_true:.3f}", str(k), f"{adjusted_rand_index(labels, groups):.3f}", f"{silhouettes[k]:.3f}"]
                 else:
-                    row += [str(k), f"{adjusted_rand_index(labels, groups):.3f}"]
+                    row += [str(k), f"{adjusted_rand_index(labels, groups):.3f}",
+                            "-" if found is None else f"{adjusted_rand_index(kmeans(x, found), groups):.3f}"]
             print("| " + " | ".join(row + [f"{seconds:.1f}"]) + " |", flush=True)
     for asked, values in by_asked.items():
-        print(f"| mean | {asked} | | {np.mean(values):.3f} | | | | | | |")
+        print(f"| mean | {asked} | | {np.mean(values):.3f} | | | | | | | |")
     first = counts[0]
     for asked in counts[1:]:
         difference = np.array(by_asked[first]) - np.array(by_asked[asked])
         spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
-        print(f"| {first} - {asked} | | | {difference.mean():+.3f} ± {spread:.3f} | | | | | | |")
+        print(f"| {first} - {asked} | | | {difference.mean():+.3f} ± {spread:.3f} | | | | | | | |")
     print(f"\ncommand: npm run bench:class-count -- --world {args.world} --counts {args.counts} --seeds {args.seeds} --k-max {args.k_max}")
 
 

@@ -39,6 +39,15 @@ class Bench(unittest.TestCase):
         self.assertEqual(rows[("1", "3")][3], f"{adjusted_rand_index(kmeans(x, 3), [test.groups[u] for u in users]):.3f}")
         # auto serves at least MIN_CLASSES, and says what it chose where that differs.
         self.assertRegex(rows[("1", "auto")][2], r"^10 \(\d chosen\)$")
+        # The training users grouped at k = the count found, by the 10 classes auto serves; a
+        # count asked for was not found, so it has none.
+        found = int(rows[("1", "auto")][2].split("(")[1].split()[0])
+        auto = class_group_network(ModelConfig(embedding_dim=8), train, validation_split(train, None, 1)[0], 1, 10)
+        trained = sorted(train.users)
+        x = platform_points(embeddings(auto, train.vectors, [latest_history(train.users[u], 32) for u in trained]))
+        expected = "-" if found < 2 else f"{adjusted_rand_index(kmeans(x, found), [train.groups[u] for u in trained]):.3f}"
+        self.assertEqual(rows[("1", "auto")][9], expected)
+        self.assertEqual(rows[("1", "3")][9], "-")
         self.assertIn("| auto - 3 |", done.stdout)
         self.assertIn("3 groups, 30 test users", done.stdout)
 
