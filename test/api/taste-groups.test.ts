@@ -9,7 +9,7 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { inProcessScorer } from '../helpers/worker.js';
-import { eventually, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
+import { seedWorld, startTestJobs, trainAndRegroup, type TestJobs } from '../helpers/training.js';
 
 const SNAPSHOT = `id k kChosenBy silhouette daviesBouldin calinskiHarabasz stability users model trigger createdAt kTried { k silhouette }
   modelVersion { version tasteClasses { found served chosenBy users } }
@@ -209,44 +209,8 @@ describe('similar users and taste groups', () => {
     expect(conflict.errors?.[0].message).toMatch(/^no model represents this tenant's users yet: no model for this tenant yet/);
   });
 
-  /**
-   * Trains the tenant's next version now, promotes it and waits for the snapshot its
-   * promotion makes. What these tests check is the regrouping after a promotion, not the
-   * gate: the tests' small model trained on 240 users is within noise of the global baseline
-   * on 40 held-out users (seen: 58.9 against 59.6 pairwise, paired -3.2 +- 4.4), so a rejected
-   * candidate is promoted by hand, which announces the promotion the same way.
-   */
-  async function trainAndRegroup(t: TestTenant) {
-    const before = (await gql(t.adminKey, '{ tasteGroups { id } }')).tasteGroups?.id ?? null;
-    const run = (await gql(t.adminKey, 'mutation { startTraining { id } }')).startTraining;
-    const trained = await eventually(
-      'the training run to finish',
-      async () => {
-        const r = (await gql(t.adminKey, `{ trainingRun(id: "${run.id}") { status error skipReason modelVersion { version status reason } } }`)).trainingRun;
-        if (['FAILED', 'SKIPPED'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error ?? r.skipReason}`);
-        return r.status === 'SUCCEEDED' ? r : undefined;
-      },
-      240_000,
-      500,
-    );
-    const { version } = trained.modelVersion;
-    if (trained.modelVersion.status === 'REJECTED') {
-      console.log(`the gate rejected version ${version} (${trained.modelVersion.reason}); promoting it by hand`);
-      await gql(t.adminKey, `mutation { promoteModelVersion(version: ${version}) { status } }`);
-    }
-    return eventually(
-      'a snapshot by the promoted version',
-      async () => {
-        const r = await gql(t.adminKey, `{ tasteGroups { ${SNAPSHOT} } }`);
-        return r.tasteGroups && r.tasteGroups.id !== before && r.tasteGroups.model === String(version) ? r.tasteGroups : undefined;
-      },
-      240_000,
-      500,
-    );
-  }
-
   it('after a promotion, computes representations by the new version and groups users again', async () => {
-    const snapshot = await trainAndRegroup(a);
+    const snapshot = await trainAndRegroup(api, a.adminKey, SNAPSHOT);
     expect(snapshot).toMatchObject({ trigger: 'PROMOTION', users: 240, modelVersion: { version: 1 } });
     // What the version's training found of the groups, from its metrics.json: the world has
     // 4 (the count is judged on training users held out from the fit, so it need not be 4
@@ -274,7 +238,7 @@ describe('similar users and taste groups', () => {
     // --personal 1): k-means still draws groups, and only the model's training can tell.
     const c = await createTestTenant(db.adminUrl, 32);
     await seedWorld(api.services, c.admin, 32, { seed: 3, users: 240, groups: 1, personalNoise: 1, interactionsPerUser: 40 }, 'c');
-    const snapshot = await trainAndRegroup(c);
+    const snapshot = await trainAndRegroup(api, c.adminKey, SNAPSHOT);
     console.log(
       `a tenant without groups: k ${snapshot.k}, silhouette ${snapshot.silhouette.toFixed(3)}; taste classes ${JSON.stringify(snapshot.modelVersion.tasteClasses)}`,
     );

@@ -14,6 +14,8 @@ import { generateTasteWorld } from '../../src/synth/taste-world.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { createArtifactStore } from '../../src/training/artifact-store.js';
+import { seedWorld, startTestJobs, trainAndRegroup, type TestJobs } from '../helpers/training.js';
 import { inProcessScorer } from '../helpers/worker.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -46,15 +48,18 @@ describe('the admin dashboard in a real browser', () => {
   let browser: Browser;
   let tenant: TestTenant;
   let closeScorer: () => Promise<void>;
+  let tenantStore: string;
+  let jobs: TestJobs | undefined;
   const USERS = 120;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
     mkdirSync(ARTIFACTS, { recursive: true });
     db = await createTestDatabase('admin-dashboard');
-    const { scorer } = await inProcessScorer(DEFAULT_MODEL_STORE);
-    closeScorer = () => scorer.close();
-    api = await startTestApi(db.appUrl, { scorer });
+    const inProcess = await inProcessScorer(DEFAULT_MODEL_STORE);
+    tenantStore = inProcess.tenantStore;
+    closeScorer = () => inProcess.scorer.close();
+    api = await startTestApi(db.appUrl, { scorer: inProcess.scorer, artifacts: createArtifactStore(tenantStore) });
     images = await imageHost();
     const imageUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/img`;
 
@@ -78,6 +83,7 @@ describe('the admin dashboard in a real browser', () => {
   }, 120_000);
 
   afterAll(async () => {
+    await jobs?.runner.stop();
     await browser?.close();
     await new Promise((resolve) => images?.close(resolve));
     await api?.stop();
@@ -167,4 +173,43 @@ describe('the admin dashboard in a real browser', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it("shows what a tenant's own model found of its groups, and groups by that count", async () => {
+    // A tenant of 4 taste groups, trained by the real job runner and trainer: its version
+    // records the count its training found (4 here, as in test/api/taste-groups.test.ts).
+    const own = await createTestTenant(db.adminUrl, 32);
+    await seedWorld(api.services, own.admin, 32, { seed: 1, items: 600, users: 240, interactionsPerUser: 40, labelNoise: 0.08 }, 'own');
+    jobs = await startTestJobs(api.services, api.db, db.appUrl, { TENANT_MODEL_STORE: tenantStore, MODEL_STORE: DEFAULT_MODEL_STORE });
+    const promoted = await trainAndRegroup(api, own.adminKey, 'modelVersion { version tasteClasses { found } }');
+    const found: number = promoted.modelVersion.tasteClasses.found;
+    expect(found).toBeGreaterThanOrEqual(2);
+    // An admin's k other than the model's count, so that the page offers the count.
+    const other = found === 2 ? 3 : found - 1;
+    expect((await api.gql(own.adminKey, `mutation { refreshTasteGroups(k: ${other}) { k } }`)).errors).toBeUndefined();
+
+    const page = await signIn(own.adminKey);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    await page.waitForSelector('[data-section=counts]');
+    await page.click('nav a[href="#/groups"]');
+    await page.waitForSelector('[data-chart=scatter]');
+    expect(await page.textContent('[data-section=quality]')).toContain(`${found}groups the model found`);
+    expect(await page.textContent('[data-section=taste-classes]')).toContain(
+      `Version ${promoted.modelVersion.version}'s training found ${found} groups of taste`,
+    );
+    expect(await page.locator('.grid [data-group]').count()).toBe(other);
+    await page.click('[data-action=regroup-found]');
+    await expect.poll(() => page.locator('.grid [data-group]').count(), { timeout: 20_000 }).toBe(found);
+    expect(await page.textContent('[data-section=quality]')).toContain(`${found} (given)`);
+    // Grouped by the model's count now: nothing else to offer.
+    expect(await page.locator('[data-action=regroup-found]').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'taste-groups-own-model.png'), fullPage: true });
+
+    await page.click('nav a[href="#/models"]');
+    await page.waitForSelector('[data-section=versions] [data-version]');
+    const row = await page.locator(`[data-version="${promoted.modelVersion.version}"] td`).allTextContents();
+    expect(row[8]).toBe(String(found));
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
 });

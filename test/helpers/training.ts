@@ -13,6 +13,7 @@ import type { Viewer } from '../../src/services/viewer.js';
 import { generateTasteWorld, type TasteWorld, type TasteWorldOptions } from '../../src/synth/taste-world.js';
 import type { Database } from '../../src/repositories/database.js';
 import type { ModelRegistryRepository, TrainingRunRow } from '../../src/repositories/model-registry.repository.js';
+import type { TestApi } from './api.js';
 
 /** 300 users of 4 taste groups, 50 likes and dislikes each: 240 train, about 60 held out. */
 export const SMALL_WORLD: Partial<TasteWorldOptions> = { users: 300, items: 300, groups: 4, interactionsPerUser: 50, labelNoise: 0.04 };
@@ -109,4 +110,45 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Trains the tenant's next version now through the API, promotes it and returns the taste-group
+ * snapshot its promotion makes, with `fields`. What callers check is what follows a promotion,
+ * not the gate: the tests' small model trained on 240 users is within noise of the global
+ * baseline on 40 held-out users (seen: 58.9 against 59.6 pairwise, paired -3.2 +- 4.4), so a
+ * rejected candidate is promoted by hand, which announces the promotion the same way.
+ */
+export async function trainAndRegroup(api: Pick<TestApi, 'gql'>, adminKey: string, fields: string) {
+  const gql = async (query: string) => {
+    const r = await api.gql(adminKey, query);
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    return r.data;
+  };
+  const before = (await gql('{ tasteGroups { id } }')).tasteGroups?.id ?? null;
+  const run = (await gql('mutation { startTraining { id } }')).startTraining;
+  const trained = await eventually(
+    'the training run to finish',
+    async () => {
+      const r = (await gql(`{ trainingRun(id: "${run.id}") { status error skipReason modelVersion { version status reason } } }`)).trainingRun;
+      if (['FAILED', 'SKIPPED'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error ?? r.skipReason}`);
+      return r.status === 'SUCCEEDED' ? r : undefined;
+    },
+    240_000,
+    500,
+  );
+  const { version } = trained.modelVersion;
+  if (trained.modelVersion.status === 'REJECTED') {
+    console.log(`the gate rejected version ${version} (${trained.modelVersion.reason}); promoting it by hand`);
+    await gql(`mutation { promoteModelVersion(version: ${version}) { status } }`);
+  }
+  return eventually(
+    'a snapshot by the promoted version',
+    async () => {
+      const snapshot = (await gql(`{ tasteGroups { id model ${fields} } }`)).tasteGroups;
+      return snapshot && snapshot.id !== before && snapshot.model === String(version) ? snapshot : undefined;
+    },
+    240_000,
+    500,
+  );
 }

@@ -4,8 +4,9 @@
 // model's training does (TasteClasses.found: 1 means one shared taste).
 
 /**
- * { figure, note, warning } for a snapshot (or a version's row) with `model` and
- * `modelVersion { version tasteClasses { found served chosenBy users } }`.
+ * { figure, note, warning, count } for a snapshot (or a version's row) with `model` and
+ * `modelVersion { version tasteClasses { found served chosenBy users } }`; count is the number
+ * of groups found where there are two or more (an admin may group by it), else null.
  */
 export function tasteClassesWords(snap) {
   const v = snap.modelVersion;
@@ -14,12 +15,18 @@ export function tasteClassesWords(snap) {
       figure: '—',
       note: `Model ${snap.model} is the shipped base model, trained on other users: whether these users form groups shows once the tenant's own model serves.`,
       warning: false,
+      count: null,
     };
   }
   const t = v.tasteClasses;
-  if (!t) return { figure: '—', note: `Version ${v.version}'s training did not record whether the users form groups.`, warning: false };
+  if (!t) return { figure: '—', note: `Version ${v.version}'s training did not record whether the users form groups.`, warning: false, count: null };
   if (t.found === null) {
-    return { figure: '—', note: `Version ${v.version} mixes ${t.served} classes of taste, not judged on held-out users (${t.chosenBy}).`, warning: false };
+    return {
+      figure: '—',
+      note: `Version ${v.version} mixes ${t.served} classes of taste, not judged on held-out users (${t.chosenBy}).`,
+      warning: false,
+      count: null,
+    };
   }
   const users = `${t.users.toLocaleString('en')} training users`;
   if (t.found === 1) {
@@ -29,11 +36,13 @@ export function tasteClassesWords(snap) {
         `Version ${v.version}'s training found no taste groups: one shared taste explains its ${users} as well as any number of groups, ` +
         'so the groups drawn here split users who differ one by one rather than groups who like alike.',
       warning: true,
+      count: null,
     };
   }
   return {
     figure: String(t.found),
     note: `Version ${v.version}'s training found ${t.found} groups of taste among its ${users} (judged on users held out from the fit); its representation mixes ${t.served} classes.`,
     warning: false,
+    count: t.found,
   };
 }

@@ -25,27 +25,33 @@ const QUERY = `{
 
 export async function renderGroups(view) {
   const { tasteGroups: snap } = await gql(QUERY);
-  const refresh = h('button', { type: 'button', 'data-action': 'refresh' }, 'Group users again now');
+  const found = snap && tasteClassesWords(snap);
   const status = h('span', { class: 'muted', role: 'status' });
-  refresh.addEventListener('click', async () => {
-    refresh.disabled = true;
-    status.textContent = ' computing…';
-    try {
-      await gql('mutation { refreshTasteGroups { id } }');
-      view.replaceChildren();
-      await renderGroups(view);
-    } catch (error) {
-      status.textContent = ` ${error.message}`;
-      refresh.disabled = false;
-    }
-  });
-  append(view, h('div', { class: 'card' }, h('h2', {}, 'Taste groups'), refresh, status));
+  /** A button that groups the users again now, with the admin's k or by silhouette. */
+  const regroup = (label, action, k) => {
+    const button = h('button', { type: 'button', 'data-action': action, class: k ? 'secondary' : undefined }, label);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      status.textContent = ' computing…';
+      try {
+        await gql(k ? `mutation { refreshTasteGroups(k: ${k}) { id } }` : 'mutation { refreshTasteGroups { id } }');
+        view.replaceChildren();
+        await renderGroups(view);
+      } catch (error) {
+        status.textContent = ` ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    return button;
+  };
+  // Silhouette's k and the model's count can differ (docs/taste-groups.md): offer the other one.
+  const byModel = found?.count && found.count !== snap.k ? regroup(`Group into ${found.count}, the model's count`, 'regroup-found', found.count) : null;
+  append(view, h('div', { class: 'card' }, h('h2', {}, 'Taste groups'), regroup('Group users again now', 'refresh'), ' ', byModel, status));
   if (!snap) {
     append(view, h('p', { 'data-empty': 'groups' }, 'No taste groups yet. They are computed after each model promotion and hourly when users change; or group your users now.'));
     return;
   }
   const ordinalOf = new Map(snap.groups.map((g) => [g.id, g.ordinal]));
-  const found = tasteClassesWords(snap);
   append(view, 
     h('div', { class: 'figures', 'data-section': 'quality' },
       figure('groups (k)', `${snap.k} (${snap.kChosenBy === 'ADMIN' ? 'given' : 'by silhouette'})`),
