@@ -4,10 +4,11 @@ the same training users: the validation split of that seed held out), as the ser
 network, at each count asked (`auto`: trainer/class_count.py's choice, as the trainer serves it),
 and how well their embeddings group a synthetic world's users (the adjusted Rand index, ARI,
 against users.csv's groups) at the world's number of groups and at the k silhouette chooses, as
-the platform clusters them, and, for the training users, at k = the count the held-out likelihood
-found (an admin's refreshTasteGroups(k) after reading ModelVersion.tasteClasses.found) (bench_group_ari: the taste half at unit length, the smallest k within
-0.02 of the best, k up to --k-max or the classes' count where that is more). The scoring network does not enter the user embedding with --group-from classes, so none is
-trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
+the platform clusters them (bench_group_ari: the taste half at unit length, the smallest k within
+0.02 of the best, k up to --k-max or the classes' count where that is more); for the training
+users also at k = the count the held-out likelihood found (the dashboard's button, which calls
+refreshTasteGroups(k) with ModelVersion.tasteClasses.found). The scoring network does not enter
+the user embedding with --group-from classes, so none is trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
 With more than one count, the last rows are each count's paired difference from the first's, mean
 ± standard error over seeds.
 

@@ -2,7 +2,7 @@
 // (trainer/train.py's `group_network` record; trainer/class_count.py chooses the count). The
 // registry keeps it with the version, so an admin's snapshot can say when the users showed no
 // groups at all: k-means always draws k groups, and silhouette alone does not tell a weak
-// grouping from no grouping (docs/taste-groups.md, "How many classes").
+// grouping from no grouping (docs/taste-groups.md, "Whether the users form groups at all").
 import type { TasteClasses } from '../repositories/model-registry.repository.js';
 
 /** trainer/group_network.py's FROM_CLASSES: the taste-group network made of latent classes. */
