@@ -8,9 +8,9 @@ the platform clusters them (bench_group_ari: the taste half at unit length, the 
 0.02 of the best, k up to --k-max or the classes' count where that is more); for the training
 users also at k = the count the held-out likelihood found (the dashboard's button, which calls
 refreshTasteGroups(k) with ModelVersion.tasteClasses.found). The scoring network does not enter
-the user embedding with --group-from classes, so none is trained (the classes set the taste-group network's tastes exactly, whatever its other weights).
-With more than one count, the last rows are each count's paired difference from the first's, mean
-± standard error over seeds.
+the user embedding with --group-from classes, so none is trained (the classes set the taste-group
+network's tastes exactly, whatever its other weights). With more than one count, the last rows are
+each count's paired difference from the first's, mean ± standard error over seeds.
 
 npm run bench:class-count -- --world W [--counts auto,10] [--seeds 0,1,2] [--k-max 12]   (python3 -m trainer.bench_class_count)
 """
