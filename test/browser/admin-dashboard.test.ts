@@ -11,10 +11,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_STORE } from '../../src/config.js';
 import { generateTasteWorld } from '../../src/synth/taste-world.js';
+import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
-import { createArtifactStore } from '../../src/training/artifact-store.js';
 import { seedWorld, startTestJobs, trainAndRegroup, type TestJobs } from '../helpers/training.js';
 import { inProcessScorer } from '../helpers/worker.js';
 

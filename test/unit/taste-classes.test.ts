@@ -1,6 +1,7 @@
 // What a training found of the tenant's taste groups: read from the trainer's metrics.json
 // record (src/training/taste-classes.ts), and said in words on the dashboard's groups page
-// (web/admin/taste-classes.js). The records are trainer/train.py's, as it writes them.
+// (web/admin/taste-classes.js). The records are shaped as trainer/train.py writes them; the API
+// test (test/api/taste-groups.test.ts) reads the real trainer's.
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tasteClassesOf } from '../../src/training/taste-classes.js';
@@ -42,23 +43,27 @@ describe("the groups page's words for them", () => {
   // A browser module: imported by URL so that TypeScript does not look for its types.
   const words = async (snap: unknown) => {
     const url = pathToFileURL(`${process.cwd()}/web/admin/taste-classes.js`).href;
-    const { tasteClassesWords } = (await import(url)) as { tasteClassesWords: (s: unknown) => { figure: string; note: string; warning: boolean } };
+    const { tasteClassesWords } = (await import(url)) as {
+      tasteClassesWords: (s: unknown) => { figure: string; note: string; warning: boolean; count: number | null };
+    };
     return tasteClassesWords(snap);
   };
   const version = (tasteClasses: unknown) => ({ model: '2', modelVersion: { version: 2, tasteClasses } });
 
   it('warns when the training found one shared taste', async () => {
     const w = await words(version({ found: 1, served: 10, chosenBy: HELD_OUT, users: 1200 }));
-    expect(w).toMatchObject({ figure: 'none', warning: true });
+    // No count to group by: one class is no grouping.
+    expect(w).toMatchObject({ figure: 'none', warning: true, count: null });
     expect(w.note).toContain('found no taste groups');
     expect(w.note).toContain('1,200 training users');
     expect(w.note).toContain('split users who differ one by one');
   });
 
   it('says how many groups were found, and what it cannot say', async () => {
-    expect(await words(version({ found: 6, served: 10, chosenBy: HELD_OUT, users: 800 }))).toMatchObject({ figure: '6', warning: false });
+    expect(await words(version({ found: 6, served: 10, chosenBy: HELD_OUT, users: 800 }))).toMatchObject({ figure: '6', warning: false, count: 6 });
     expect((await words(version({ found: null, served: 12, chosenBy: '--group-classes', users: 800 }))).note).toContain('not judged on held-out users');
     expect((await words(version(null))).note).toContain('did not record');
+    expect(await words({ model: 'base-1', modelVersion: null })).toMatchObject({ figure: '—', count: null });
     expect((await words({ model: 'base-1', modelVersion: null })).note).toContain('shipped base model');
   });
 });
