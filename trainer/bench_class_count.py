@@ -12,7 +12,7 @@ the user embedding with --group-from classes, so none is trained (the classes se
 network's tastes exactly, whatever its other weights). With more than one count, the last rows are
 each count's paired difference from the first's, mean ± standard error over seeds.
 
-npm run bench:class-count -- --world W [--counts auto,10] [--seeds 0,1,2] [--k-max 12]   (python3 -m trainer.bench_class_count)
+npm run bench:class-count -- --world W [--counts auto,10] [--seeds 0,1,2] [--k-max 12] [--folds 2]   (python3 -m trainer.bench_class_count)
 """
 import argparse
 import time
@@ -21,7 +21,7 @@ import numpy as np
 
 from .bench_group_ari import chosen_k, latest_history, embeddings, platform_points
 from .bench_train_time import integers
-from .class_count import CHOSEN_BY, class_count_for_run
+from .class_count import class_count_for_run
 from .clustering import adjusted_rand_index, kmeans
 from .data import read_dataset, validation_split
 from .group_network import class_group_network
@@ -53,10 +53,14 @@ def main():
     parser.add_argument("--counts", default="auto,10", help="counts of classes compared: auto or numbers")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--k-max", type=int, default=12, help="the largest k silhouette may choose (TASTE_GROUPS_MAX_K)")
+    parser.add_argument("--folds", type=int, default=2,
+                        help="parts of the training users the count is chosen by, each held out in turn (the trainer's: 2)")
     args = parser.parse_args()
     seeds, counts = integers(parser, "--seeds", args.seeds), counts_of(parser, args.counts)
     if args.k_max < 2:
         parser.error(f"--k-max: {args.k_max} leaves no k to choose (2 or more)")
+    if args.folds < 2:
+        parser.error(f"--folds: {args.folds} leaves no part to hold out (2 or more)")
     train, test = read_dataset(f"{args.world}/train"), read_dataset(f"{args.world}/test")
     sets = {"test": (test, *grouped(test)), "training": (train, *grouped(train))}
     if not sets["test"][1]:
@@ -73,10 +77,11 @@ def main():
         train_ids = validation_split(train, None, seed)[0]
         for asked in counts:
             start = time.perf_counter()
-            classes, record = class_count_for_run(train, train_ids, seed, config.width, None if asked == "auto" else int(asked))
+            classes, record = class_count_for_run(train, train_ids, seed, config.width, None if asked == "auto" else int(asked),
+                                                  args.folds)
             chosen = record["chosen"]
             # Found on held-out users (not asked for, and not one shared taste, which no k shows).
-            found = chosen if record["chosen_by"] == CHOSEN_BY and chosen >= 2 else None
+            found = chosen if asked == "auto" and chosen is not None and chosen >= 2 else None
             group = class_group_network(config, train, train_ids, seed, classes)
             seconds = time.perf_counter() - start
             row = [str(seed), asked, f"{classes}" + (f" ({chosen} chosen)" if chosen != classes else "")]
@@ -100,7 +105,8 @@ def main():
         difference = np.array(by_asked[first]) - np.array(by_asked[asked])
         spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
         print(f"| {first} - {asked} | | | {difference.mean():+.3f} ± {spread:.3f} | | | | | | | |")
-    print(f"\ncommand: npm run bench:class-count -- --world {args.world} --counts {args.counts} --seeds {args.seeds} --k-max {args.k_max}")
+    print(f"\ncommand: npm run bench:class-count -- --world {args.world} --counts {args.counts} --seeds {args.seeds} --k-max {args.k_max}"
+          + (f" --folds {args.folds}" if args.folds != 2 else ""))
 
 
 if __name__ == "__main__":

@@ -45,34 +45,46 @@ CHOICE_ROWS = 60_000
 GAIN_SHARE = 0.95
 
 
-def held_out_log_likelihoods(dataset, users, seed: int, counts=CLASS_COUNTS):
+def folds_of(users, folds: int, seed: int):
+    """`users` in `folds` disjoint parts: two are split_users' halves (the choice as measured since
+    session 56); more are a seeded permutation dealt in turn."""
+    if folds == 2:
+        return list(split_users(users, 0.5, seed))
+    order = np.random.default_rng(seed).permutation(len(users))
+    return [sorted(users[i] for i in order[f::folds]) for f in range(folds)]
+
+
+def held_out_log_likelihoods(dataset, users, seed: int, counts=CLASS_COUNTS, folds: int = 2):
     """({count: [sampled users] each held-out user's log-likelihood of their labels}, labels counted)
-    for `users` of `dataset` (at most CHOICE_ROWS labels of them, whole users)."""
+    for `users` of `dataset` (at most CHOICE_ROWS labels of them, whole users), each of `folds`
+    parts held out in turn from classes fitted on the others."""
     pool = subset(dataset, users)
     sampled = whole_users(pool, CHOICE_ROWS, seed)
-    if len(sampled) < 2:
-        raise ValueError(f"held_out_log_likelihoods: {len(sampled)} users cannot be split in two to hold one half out")
-    halves = split_users(sampled, 0.5, seed)
+    if len(sampled) < folds:
+        raise ValueError(f"held_out_log_likelihoods: {len(sampled)} users cannot be split in {folds} to hold each part out")
+    parts = folds_of(sampled, folds, seed)
+    fitted_users = len(sampled) - max(map(len, parts))
     by_count = {}
-    for k in (c for c in counts if c == 1 or c * MIN_USERS_PER_CLASS <= min(map(len, halves))):
-        parts = []
-        for fit_on, held_out in (halves, halves[::-1]):
+    for k in (c for c in counts if c == 1 or c * MIN_USERS_PER_CLASS <= fitted_users):
+        held_outs = []
+        # The second part first: two folds sum in session 56's order, so its choices repeat to the digit.
+        for held_out in parts[1:] + parts[:1]:
+            fit_on = [u for part in parts if part is not held_out for u in part]
             weights, prior = fit_latent_classes(subset(pool, fit_on), k, seed)
-            parts.append(user_log_likelihoods(weights, prior, subset(pool, held_out))[0])
-        by_count[k] = np.concatenate(parts)
-    # Both halves held out in turn: every sampled user's labels, whatever the count.
+            held_outs.append(user_log_likelihoods(weights, prior, subset(pool, held_out))[0])
+        by_count[k] = np.concatenate(held_outs)
+    # Every part held out in turn: every sampled user's labels, whatever the count.
     return by_count, sum(len(pool.users[u]) for u in sampled)
 
 
-def choose_class_count(dataset, users, seed: int, counts=CLASS_COUNTS):
+def choose_class_count(dataset, users, seed: int, counts=CLASS_COUNTS, folds: int = 2):
     """(the count, {count: held-out log-likelihood per label}): the smallest count whose gain over
     one class reaches GAIN_SHARE of the best count's gain; one where no count gains."""
-    by_count, labels = held_out_log_likelihoods(dataset, users, seed, counts)
+    by_count, labels = held_out_log_likelihoods(dataset, users, seed, counts, folds)
     per_label = {k: float(v.sum() / labels) for k, v in by_count.items()}
     gain = {k: v - per_label[1] for k, v in per_label.items()}
     best = max(gain.values())
     return (1 if best <= 0 else min(k for k, g in gain.items() if g >= GAIN_SHARE * best)), per_label
-
 
 
 def served_class_count(chosen: int, width: int) -> int:
@@ -84,15 +96,17 @@ def served_class_count(chosen: int, width: int) -> int:
 CHOSEN_BY = "held-out log-likelihood per label, the training users' halves fitted and held out in turn"
 
 
-def class_count_for_run(dataset, users, seed: int, width: int, asked=None):
+def class_count_for_run(dataset, users, seed: int, width: int, asked=None, folds: int = 2):
     """(the classes a run's taste-group network serves, their record for metrics.json): `asked`
     (--group-classes K) as it is, else the count chosen on `users` (counts up to `width`), served at
-    MIN_CLASSES at least; MIN_CLASSES where fewer than 2 users leave no half to hold out."""
+    MIN_CLASSES at least; MIN_CLASSES where fewer than 2 users leave no half to hold out. `folds`
+    other than 2 is bench:class-count's (--folds), measured and not adopted (docs/taste-groups.md)."""
     if asked is not None:
         return asked, {"chosen": asked, "chosen_by": "--group-classes", "held_out_log_likelihood": None}
-    if len(users) < 2:
+    if len(users) < folds:
         return (served_class_count(1, width),
-                {"chosen": None, "chosen_by": f"none: {len(users)} training users leave no half to hold out",
+                {"chosen": None, "chosen_by": f"none: {len(users)} training users leave no {'half' if folds == 2 else 'part'} to hold out",
                  "held_out_log_likelihood": None})
-    chosen, by_count = choose_class_count(dataset, users, seed, [c for c in CLASS_COUNTS if c <= width])
-    return served_class_count(chosen, width), {"chosen": chosen, "chosen_by": CHOSEN_BY, "held_out_log_likelihood": by_count}
+    chosen, by_count = choose_class_count(dataset, users, seed, [c for c in CLASS_COUNTS if c <= width], folds)
+    chosen_by = CHOSEN_BY if folds == 2 else f"held-out log-likelihood per label, the training users in {folds} parts held out in turn"
+    return served_class_count(chosen, width), {"chosen": chosen, "chosen_by": chosen_by, "held_out_log_likelihood": by_count}

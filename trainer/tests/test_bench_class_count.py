@@ -54,7 +54,8 @@ class Bench(unittest.TestCase):
     def test_bad_flags_are_refused_naming_the_flag(self):
         for flags, error in ((("--counts", "auto,1"), "--counts: expected auto or whole numbers of classes of at least 2, got '1'"),
                              (("--seeds", "a"), "--seeds: expected integers separated by commas"),
-                             (("--k-max", "1"), "--k-max: 1 leaves no k to choose")):
+                             (("--k-max", "1"), "--k-max: 1 leaves no k to choose"),
+                             (("--folds", "1"), "--folds: 1 leaves no part to hold out")):
             done = bench(self.world, *flags)
             self.assertEqual(done.returncode, 2)
             self.assertIn(error, done.stderr)

@@ -8,9 +8,10 @@ import unittest
 import numpy as np
 import torch
 
-from trainer.class_count import MIN_CLASSES, MIN_USERS_PER_CLASS, choose_class_count, class_count_for_run, served_class_count
+from trainer.class_count import (MIN_CLASSES, MIN_USERS_PER_CLASS, choose_class_count, class_count_for_run, folds_of,
+                                 held_out_log_likelihoods, served_class_count)
 from trainer.export import load_checkpoint
-from trainer.data import read_dataset, subset
+from trainer.data import read_dataset, split_users, subset
 from trainer.group_network import CLASS_TEMPERATURE, WithGroupNetwork, class_group_network, group_config, split
 from trainer.latent_classes import _class_log_likelihoods, _posterior, _with_bias, fit_latent_classes
 from trainer.model import ModelConfig, PreferenceModel
@@ -309,6 +310,26 @@ class ClassCount(unittest.TestCase):
         self.assertEqual(MIN_USERS_PER_CLASS, 5)
         self.assertEqual(sorted(likelihood), [1, 2, 4, 6, 8])
         self.assertEqual(sorted(choose_class_count(noise, sorted(noise.users)[:20], 0)[1]), [1, 2])
+
+    def test_more_folds_hold_every_user_out_once_and_try_more_classes(self):
+        users = [f"u{u}" for u in range(23)]
+        parts = folds_of(users, 5, 0)
+        self.assertEqual(sorted(u for part in parts for u in part), sorted(users))
+        self.assertEqual(sorted(map(len, parts)), [4, 4, 5, 5, 5])
+        self.assertEqual(folds_of(users, 2, 0), list(split_users(users, 0.5, 0)))   # session 56's halves
+        root = tempfile.mkdtemp()
+        taste_world(os.path.join(root, "data"), users=40, groups=4, per_user=20, seed=2)
+        dataset = read_dataset(os.path.join(root, "data"))
+        ids = sorted(dataset.users)
+        halves, labels = held_out_log_likelihoods(dataset, ids, 0)
+        fifths, same_labels = held_out_log_likelihoods(dataset, ids, 0, folds=5)
+        # Every user held out once either way; fitted on 32 users of 40, not 20, five folds try 6 classes.
+        self.assertEqual((labels, {len(v) for v in fifths.values()}), (same_labels, {40}))
+        self.assertEqual((sorted(halves), sorted(fifths)), ([1, 2, 4], [1, 2, 4, 6]))
+        _, record = class_count_for_run(dataset, ids, 0, 64, folds=5)
+        self.assertEqual(record["chosen_by"], "held-out log-likelihood per label, the training users in 5 parts held out in turn")
+        with self.assertRaisesRegex(ValueError, "3 users cannot be split in 5"):
+            held_out_log_likelihoods(dataset, ids[:3], 0, folds=5)
 
     def test_a_run_serves_the_count_asked_or_the_fewest_where_no_half_can_be_held_out(self):
         root = tempfile.mkdtemp()
