@@ -34,7 +34,7 @@ export function tasteClassesWords(snap) {
       figure: 'none',
       note:
         `Version ${v.version}'s training found no taste groups: one shared taste explains its ${users} as well as any number of groups, ` +
-        'so the groups drawn here split users who differ one by one rather than groups who like alike.',
+        'so groups drawn from them split users who differ one by one rather than groups who like alike.',
       warning: true,
       count: null,
     };
