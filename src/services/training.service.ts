@@ -27,6 +27,8 @@ export interface TrainingServiceOptions {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A tenant's version number as text: a version cursor's key, and a model key ("3", not "base-1"). */
+const VERSION = /^[1-9]\d{0,8}$/;
 
 export function createTrainingService(o: TrainingServiceOptions) {
   return {
@@ -47,7 +49,7 @@ export function createTrainingService(o: TrainingServiceOptions) {
     async versions(viewer: Viewer, first: number, after?: string | null): Promise<Page<ModelVersionRow>> {
       requireAdmin(viewer);
       checkFirst('first', first);
-      const before = decodeKeyCursor('after', 'version', /^[1-9]\d{0,8}$/, after);
+      const before = decodeKeyCursor('after', 'version', VERSION, after);
       const rows = await o.registry.listVersions(viewer.tenantId, first + 1, before === undefined ? undefined : Number(before));
       return pageOf(rows, first, (row) => encodeKeyCursor('version', row.version), after);
     },
@@ -81,7 +83,7 @@ export function createTrainingService(o: TrainingServiceOptions) {
      */
     async versionOfModel(viewer: Viewer, model: string): Promise<ModelVersionRow | null> {
       requireAdmin(viewer);
-      return /^[1-9]\d{0,8}$/.test(model) ? ((await o.registry.findVersion(viewer.tenantId, Number(model))) ?? null) : null;
+      return VERSION.test(model) ? ((await o.registry.findVersion(viewer.tenantId, Number(model))) ?? null) : null;
     },
 
     /** The version a run made, if it made one. */
