@@ -42,17 +42,22 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   const current = await d.registry.promoted(tenantId);
   let metadata: Record<string, string>;
   try {
-    metadata = readOnnxMetadata(new Uint8Array(await readFile(d.artifacts.onnxPath(tenantId, version))));
+    metadata = await storedMetadata(d.artifacts, tenantId, version);
   } catch (error) {
     throw new PromotionError(`model version ${version} cannot serve: its artifact cannot be read (${(error as Error).message})`, 'refused');
   }
   const serving = current ? [current.version] : [];
-  const servingDim = current ? await storedUserEmbeddingDim(d.artifacts, tenantId, current.version) : undefined;
-  if (current && servingDim === undefined)
-    d.log.warn(
-      { tenantId, version: current.version },
-      "the serving version's artifact cannot be read for its user embedding width: config.pbtxt declares any width",
-    );
+  let servingDim: number | undefined;
+  if (current) {
+    try {
+      servingDim = userEmbeddingDim(await storedMetadata(d.artifacts, tenantId, current.version));
+    } catch (error) {
+      d.log.warn(
+        { tenantId, version: current.version, error: (error as Error).message },
+        "the serving version's artifact cannot be read for its user embedding width: config.pbtxt declares any width",
+      );
+    }
+  }
   const userDim = declaredUserEmbeddingDim([userEmbeddingDim(metadata), ...(current ? [servingDim] : [])]);
   await d.artifacts.writeConfig(tenantId, target.embeddingDim, userDim, [version, ...serving]);
   // No outcome at all: this process reaches no worker (API instances scoring in process load
@@ -80,13 +85,9 @@ function userEmbeddingDim(metadata: Record<string, string>): number {
   return Number(metadata.user_embedding_dim) || Number(metadata.preference_tokens) || 1;
 }
 
-/** The stored version's user_embedding width, or undefined where its artifact cannot be read. */
-async function storedUserEmbeddingDim(artifacts: ArtifactStore, tenantId: string, version: number): Promise<number | undefined> {
-  try {
-    return userEmbeddingDim(readOnnxMetadata(new Uint8Array(await readFile(artifacts.onnxPath(tenantId, version)))));
-  } catch {
-    return undefined;
-  }
+/** A stored version's ONNX metadata (throws where its artifact cannot be read). */
+async function storedMetadata(artifacts: ArtifactStore, tenantId: string, version: number): Promise<Record<string, string>> {
+  return readOnnxMetadata(new Uint8Array(await readFile(artifacts.onnxPath(tenantId, version))));
 }
 
 /**
