@@ -211,8 +211,16 @@ async function main() {
     if (!values['skip-quality']) {
       log(`quality: the synthetic world of bench:model (1,000 users, ${QUALITY_GROUPS} groups) trained and grouped as a tenant`);
       const small = await createTenant(scratch.adminUrl, { name: `bench ${WORLD}`, slug: 'bench-quality', embeddingDim: 32, keyRoles: ['admin'] });
-      const six = generateTasteWorld({ users: 1000, groups: QUALITY_GROUPS, items: 2000, styles: 16, interactionsPerUser: 60, pairShare: 0.3, seed: 1 });
-      await loadWorld(scratch.adminUrl, small.tenant.id, six);
+      const qualityWorld = generateTasteWorld({
+        users: 1000,
+        groups: QUALITY_GROUPS,
+        items: 2000,
+        styles: 16,
+        interactionsPerUser: 60,
+        pairShare: 0.3,
+        seed: 1,
+      });
+      await loadWorld(scratch.adminUrl, small.tenant.id, qualityWorld);
       const work = mkdtempSync(join(tmpdir(), 'tg-bench-work-'));
       const api2 = await startProcess('api', { ...common, NODE_ENV: 'production', JOBS_IN_PROCESS: 'false' });
       children.push(api2);
@@ -243,18 +251,18 @@ async function main() {
         `${((Date.now() - trainedAt) / 60_000).toFixed(1)} min`,
         `${snapshot.run.epochs} epochs; held-out pairwise ${e.candidate.pairwise.toFixed(1)} against the global baseline's ${e.globalBaseline.pairwise.toFixed(1)}`,
       ]);
-      const chosen = await ariOf(scratch.adminUrl, small.tenant.id, six);
+      const chosen = await ariOf(scratch.adminUrl, small.tenant.id, qualityWorld);
       rows.push([
         `${WORLD}: after the promotion, k by silhouette (${snapshot.k}; tried ${snapshot.kTried.map((t: { k: number; silhouette: number }) => `${t.k}: ${t.silhouette.toFixed(3)}`).join(', ')})`,
         `ARI ${chosen.all.toFixed(3)}`,
         `held-out users only: ${chosen.heldOut.toFixed(3)} (${chosen.heldOutUsers}); silhouette ${snapshot.silhouette.toFixed(3)}, Davies-Bouldin ${snapshot.daviesBouldin.toFixed(3)}, Calinski-Harabasz ${snapshot.calinskiHarabasz.toFixed(0)}; user embedding ${chosen.embeddingDim} numbers (${chosen.embeddingDim / 2} latent classes)`,
       ]);
       const { refreshTasteGroups: fixed } = await q(`mutation { refreshTasteGroups(k: ${QUALITY_GROUPS}) { ${SNAPSHOT} } }`);
-      const atSix = await ariOf(scratch.adminUrl, small.tenant.id, six);
+      const atTrueK = await ariOf(scratch.adminUrl, small.tenant.id, qualityWorld);
       rows.push([
         `${WORLD}: k = ${QUALITY_GROUPS} (refreshTasteGroups(k: ${QUALITY_GROUPS}))`,
-        `ARI ${atSix.all.toFixed(3)}`,
-        `held-out users only: ${atSix.heldOut.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`,
+        `ARI ${atTrueK.all.toFixed(3)}`,
+        `held-out users only: ${atTrueK.heldOut.toFixed(3)}; silhouette ${fixed.silhouette.toFixed(3)}, Davies-Bouldin ${fixed.daviesBouldin.toFixed(3)}`,
       ]);
     }
   } finally {
