@@ -5,7 +5,7 @@
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import type { UserRepository } from '../repositories/user.repository.js';
-import { createTenantIndexes } from '../ranking/tenant-indexes.js';
+import { createTenantIndexes } from './tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
 import type { History, ScoringService } from './scoring.service.js';

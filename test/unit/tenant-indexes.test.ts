@@ -3,7 +3,7 @@
 // The item source is an in-memory stand-in for ItemRepository.changedSince (the real query is
 // covered by test/integration/feed.service.test.ts).
 import { describe, expect, it } from 'vitest';
-import { createTenantIndexes } from '../../src/ranking/tenant-indexes.js';
+import { createTenantIndexes } from '../../src/services/tenant-indexes.js';
 import { createVectorIndex } from '../../src/ranking/vector-index.js';
 
 const DIM = 4;

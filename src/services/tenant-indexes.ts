@@ -3,9 +3,10 @@
 // refreshed from the items changed since; past the budget, the tenants whose feeds were
 // asked for least recently lose their index and rebuild it on their next feed. Without a
 // budget every tenant ever served stayed in memory (100,000 items of dimension 512 are
-// 200 MB), in every API instance.
+// 200 MB), in every API instance. It lives in services/, not ranking/, because it reads
+// PostgreSQL (through the item repository) and holds state; ranking/ stays pure.
 import type { ItemRepository } from '../repositories/item.repository.js';
-import { createVectorIndex, type VectorIndex } from './vector-index.js';
+import { createVectorIndex, type VectorIndex } from '../ranking/vector-index.js';
 
 export interface TenantIndexesOptions {
   items: Pick<ItemRepository, 'changedSince'>;
