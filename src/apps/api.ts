@@ -1,22 +1,22 @@
 // Composition root of the API process: configuration → database → services → HTTP server.
 import { loadConfig, ConfigError } from '../config.js';
-import { openDatabase } from '../bootstrap/database.js';
-import { seedDemoTenant } from '../bootstrap/demo.js';
-import { demoKeysPath, loadDemoKeys, saveDemoKeys, type DemoKeys } from '../bootstrap/demo-keys.js';
+import { openDatabase } from './wiring/database.js';
+import { seedDemoTenant } from './wiring/demo.js';
+import { demoKeysPath, loadDemoKeys, saveDemoKeys, type DemoKeys } from './wiring/demo-keys.js';
 import { createLogger } from '../logger.js';
-import { createServices } from '../services/index.js';
+import { createServices, trainingRequirementsOf } from './wiring/services.js';
 import { createApiServer } from '../graphql/server.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
-import { openScorer, watchModelVersions } from '../bootstrap/scorer.js';
-import { openEventBus } from '../bootstrap/event-bus.js';
+import { openScorer, watchModelVersions } from './wiring/scorer.js';
+import { openEventBus } from './wiring/event-bus.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
-import { createReadinessCheck } from '../bootstrap/readiness.js';
-import { openJobs } from '../bootstrap/jobs.js';
+import { createReadinessCheck } from './wiring/readiness.js';
+import { openJobs } from './wiring/jobs.js';
 import { createArtifactStore } from '../training/artifact-store.js';
 import { describeSchedule } from '../jobs/queues.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { messageOf } from '../errors.js';
-import { surviveUnhandledRejections } from '../bootstrap/unhandled-rejections.js';
+import { surviveUnhandledRejections } from './wiring/unhandled-rejections.js';
 
 async function main() {
   const config = loadConfig();
@@ -51,7 +51,7 @@ async function main() {
   const services = createServices(database.db, {
     bus,
     rateLimits: config.rateLimits,
-    training: { minUsers: config.training.minUsers, minHeldOutUsers: config.training.minHeldOutUsers, schedule: describeSchedule(config.training.cron) },
+    training: trainingRequirementsOf(config.training),
     artifacts: createArtifactStore(config.worker.tenantModelStore),
     tasteGroups: config.tasteGroups,
     onBackgroundError: backgroundError,

@@ -7,15 +7,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig, ConfigError } from '../config.js';
-import { openDatabase } from '../bootstrap/database.js';
-import { openJobs } from '../bootstrap/jobs.js';
+import { openDatabase } from './wiring/database.js';
+import { openJobs } from './wiring/jobs.js';
 import { createLogger } from '../logger.js';
 import { createPostgresBus } from '../events/event-bus.js';
-import { openScorer } from '../bootstrap/scorer.js';
-import { createServices } from '../services/index.js';
+import { openScorer } from './wiring/scorer.js';
+import { createServices, trainingRequirementsOf } from './wiring/services.js';
 import { describeSchedule } from '../jobs/queues.js';
 import { messageOf } from '../errors.js';
-import { surviveUnhandledRejections } from '../bootstrap/unhandled-rejections.js';
+import { surviveUnhandledRejections } from './wiring/unhandled-rejections.js';
 
 async function main() {
   const config = loadConfig();
@@ -42,7 +42,7 @@ async function main() {
   const scorer = await openScorer(config, log, { onRefused: () => errors.inc({ component: 'model-load' }) });
   const services = createServices(database.db, {
     bus,
-    training: { minUsers: config.training.minUsers, minHeldOutUsers: config.training.minHeldOutUsers, schedule: describeSchedule(config.training.cron) },
+    training: trainingRequirementsOf(config.training),
     tasteGroups: config.tasteGroups,
     onBackgroundError: (component) => errors.inc({ component }),
     scoring: { scorer, historyPerKind: config.scoring.historyPerKind, timeoutMs: config.scoring.timeoutMs, log },

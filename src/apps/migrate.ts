@@ -1,7 +1,7 @@
 // npm run db:migrate: applies prisma/migrations to DATABASE_ADMIN_URL (or DATABASE_URL), and
 // sets the API role's password from APP_DB_PASSWORD when given.
 import { loadConfig, redact } from '../config.js';
-import { APP_ROLE } from '../bootstrap/database.js';
+import { APP_ROLE } from './wiring/database.js';
 import { migrate, setAppRolePassword } from '../repositories/migrator.js';
 import { messageOf } from '../errors.js';
 

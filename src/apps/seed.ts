@@ -2,9 +2,9 @@
 // Loads the synthetic demo tenant into the database of DATABASE_URL / DATABASE_ADMIN_URL.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../bootstrap/database.js';
-import { seedDemoTenant } from '../bootstrap/demo.js';
-import { createServices } from '../services/index.js';
+import { openDatabase } from './wiring/database.js';
+import { seedDemoTenant } from './wiring/demo.js';
+import { createServices } from './wiring/services.js';
 import { messageOf } from '../errors.js';
 
 async function main() {

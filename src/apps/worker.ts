@@ -1,7 +1,7 @@
 // Composition root of the inference worker: configuration → model store → batching → HTTP.
 import { loadConfig, ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
-import { openModelStore } from '../bootstrap/model-registry.js';
+import { openModelStore } from './wiring/model-registry.js';
 import { createWorkerServer } from '../inference/protocol-server.js';
 import { createWorkerMetrics } from '../inference/worker-metrics.js';
 import { messageOf } from '../errors.js';

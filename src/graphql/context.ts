@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { Services } from '../services/index.js';
+import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { ConnectionSubscriptions, SubscriptionCounter, SubscriptionLimits } from './feed-subscription.js';

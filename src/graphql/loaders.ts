@@ -4,7 +4,7 @@ import type { ItemRow } from '../repositories/item.repository.js';
 import type { InteractionRow } from '../repositories/interaction.repository.js';
 import type { ScoreKey, ScoredItems } from '../services/scoring.service.js';
 import type { UserRow } from '../repositories/user.repository.js';
-import type { Services } from '../services/index.js';
+import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 
 export interface Loaders {

@@ -11,7 +11,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { adminPages } from '../http/admin-pages.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Services } from '../services/index.js';
+import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, unavailableMessage, useErrorLogging } from './plugins/error-masking.js';

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
 import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
 import type { Logger } from '../logger.js';
-import type { Services } from '../services/index.js';
+import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { createConnectionSubscriptions, type ConnectionSubscriptions, type SubscriptionCounter, type SubscriptionLimits } from './feed-subscription.js';

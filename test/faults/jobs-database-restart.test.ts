@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createModelRegistryRepository } from '../../src/repositories/model-registry.repository.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices } from '../../src/apps/wiring/services.js';
 import { createTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { startProcess, type StartedProcess } from '../helpers/processes.js';

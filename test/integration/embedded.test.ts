@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase, type OpenedDatabase } from '../../src/bootstrap/database.js';
-import { seedDemoTenant } from '../../src/bootstrap/demo.js';
+import { openDatabase, type OpenedDatabase } from '../../src/apps/wiring/database.js';
+import { seedDemoTenant } from '../../src/apps/wiring/demo.js';
 import { createApiServer } from '../../src/graphql/server.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices } from '../../src/apps/wiring/services.js';
 import { appArgs } from '../helpers/build.js';
 import { queryAsOwner } from '../helpers/database.js';
 

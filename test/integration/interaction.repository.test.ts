@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createInteractionRepository, LATEST_BY_KIND_SQL } from '../../src/repositories/interaction.repository.js';
-import { createServices, type Services } from '../../src/services/index.js';
+import { createServices, type Services } from '../../src/apps/wiring/services.js';
 import { createTestDatabase, queryAsOwner, tableCounts, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeItems, type TestTenant } from '../helpers/factories.js';
 

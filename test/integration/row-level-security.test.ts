@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase } from '../../src/bootstrap/database.js';
+import { openDatabase } from '../../src/apps/wiring/database.js';
 import { checkRowSecurityApplies, createDatabase, type Database, type Sql } from '../../src/repositories/database.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices } from '../../src/apps/wiring/services.js';
 import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, makeEvents, makeItems, type TestTenant } from '../helpers/factories.js';
 

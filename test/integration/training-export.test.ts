@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/repositories/database.js';
 import { createTrainingDataRepository } from '../../src/repositories/training-data.repository.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices } from '../../src/apps/wiring/services.js';
 import { exportDataset } from '../../src/training/dataset-export.js';
 import { isHeldOut } from '../../src/training/split.js';
 import { REPOSITORY_ROOT } from '../../src/trainer/python.js';

@@ -70,7 +70,7 @@ describe('architecture: the one-way rules', () => {
   });
 
   it('ranking/ and clustering/ are pure: no storage, services, adapters or network', () => {
-    const stateful = ['apps', 'bootstrap', 'events', 'graphql', 'http', 'inference', 'jobs', 'metrics', 'repositories', 'services', 'training'];
+    const stateful = ['apps', 'events', 'graphql', 'http', 'inference', 'jobs', 'metrics', 'repositories', 'services', 'training'];
     expect(crossings(['ranking', 'clustering'], stateful)).toEqual([]);
     const io = /^(pg|pg-boss|@prisma\/.*|undici|ws|graphql-ws|express|node:(net|http|https|child_process))$/;
     const ioImports = FILES.filter((f) => f.layer === 'ranking' || f.layer === 'clustering').flatMap((f) =>

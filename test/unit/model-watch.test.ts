@@ -2,7 +2,7 @@
 // new version is announced on the bus so live feeds re-rank.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { watchModelVersions } from '../../src/bootstrap/scorer.js';
+import { watchModelVersions } from '../../src/apps/wiring/scorer.js';
 import { createInProcessBus, type PlatformEvent } from '../../src/events/event-bus.js';
 import { NO_SCORER, type Scorer } from '../../src/inference/scorer.js';
 

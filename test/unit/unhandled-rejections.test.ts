@@ -20,7 +20,7 @@ const REJECT_LATER = `
 describe('unhandled rejections', () => {
   it('are logged and counted, and the process keeps running', async () => {
     const result = await run(`
-      import { surviveUnhandledRejections } from '${process.cwd()}/dist/bootstrap/unhandled-rejections.js';
+      import { surviveUnhandledRejections } from '${process.cwd()}/dist/apps/wiring/unhandled-rejections.js';
       import { pino } from 'pino';
       let counted = 0;
       surviveUnhandledRejections(pino(), () => counted++);

@@ -5,7 +5,7 @@
 // or the embedded database's shared socket answering with no row) ended the whole API or jobs
 // process. Such a job stays active, pg-boss expires it and runs it again, and our handlers are
 // idempotent. Synchronous uncaught exceptions still end the process.
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 export function surviveUnhandledRejections(log: Logger, onRejection: (error: unknown) => void): void {
   process.on('unhandledRejection', (reason) => {

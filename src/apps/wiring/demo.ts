@@ -1,9 +1,9 @@
 // The demo tenant: a synthetic world whose users fall into taste groups, loaded through the
 // same services as the API, so a newcomer sees realistic data (and the seed obeys every rule).
-import type { Services } from '../services/index.js';
-import { createTenant, type CreatedTenant } from '../services/tenant-admin.service.js';
-import type { Viewer } from '../services/viewer.js';
-import { generateTasteWorld, type TasteWorldOptions } from '../synth/taste-world.js';
+import type { Services } from '../../services/services.js';
+import { createTenant, type CreatedTenant } from '../../services/tenant-admin.service.js';
+import type { Viewer } from '../../services/viewer.js';
+import { generateTasteWorld, type TasteWorldOptions } from '../../synth/taste-world.js';
 
 const CHUNK = 1000;
 

@@ -1,11 +1,11 @@
 // The model store as configured (WORKER_* settings): one place for the worker process and for
 // the API's in-process scorer, so both batch and load models the same way.
-import type { WorkerConfig } from '../config.js';
-import type { Logger } from '../logger.js';
-import { createModelRegistry, type ModelRegistry } from '../inference/model-registry.js';
-import { BASE_MODEL } from '../inference/model-names.js';
-import { createModelStore, type ModelStore } from '../inference/model-store.js';
-import { createTenantModels } from '../inference/tenant-models.js';
+import type { WorkerConfig } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import { createModelRegistry, type ModelRegistry } from '../../inference/model-registry.js';
+import { BASE_MODEL } from '../../inference/model-names.js';
+import { createModelStore, type ModelStore } from '../../inference/model-store.js';
+import { createTenantModels } from '../../inference/tenant-models.js';
 
 export interface ModelStoreHooks {
   /** Users per session.run, for a histogram. */

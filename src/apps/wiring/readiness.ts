@@ -1,8 +1,8 @@
 // Readiness: the instance can serve everything it offers. Not ready while the database cannot
 // be reached, or while live feeds cannot hear other instances' events (a balancer should send
 // subscribers to an instance that can).
-import type { EventBus } from '../events/event-bus.js';
-import type { Database } from '../repositories/database.js';
+import type { EventBus } from '../../events/event-bus.js';
+import type { Database } from '../../repositories/database.js';
 
 export function createReadinessCheck(db: Database, bus: EventBus): () => Promise<void> {
   return async () => {

@@ -1,10 +1,10 @@
 // Opens the database the API runs on: the server named by DATABASE_URL, or, with none, an
 // embedded PostgreSQL in this process that is migrated on start.
-import type { Config } from '../config.js';
-import { redact } from '../config.js';
-import { checkRowSecurityApplies, createDatabase, type Database } from '../repositories/database.js';
-import { startEmbeddedPostgres } from '../repositories/embedded-postgres.js';
-import { migrate, pendingMigrations } from '../repositories/migrator.js';
+import type { Config } from '../../config.js';
+import { redact } from '../../config.js';
+import { checkRowSecurityApplies, createDatabase, type Database } from '../../repositories/database.js';
+import { startEmbeddedPostgres } from '../../repositories/embedded-postgres.js';
+import { migrate, pendingMigrations } from '../../repositories/migrator.js';
 
 export const APP_ROLE = 'tastegraph_app';
 

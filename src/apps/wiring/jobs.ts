@@ -1,17 +1,17 @@
 // The jobs as configured: the training pipeline's parts from the config, and the runner that
 // schedules and runs them. Used by `npm run jobs` and, on the embedded database, by the API.
-import type { Config } from '../config.js';
-import type { EventBus } from '../events/event-bus.js';
-import type { Logger } from '../logger.js';
-import type { Predictor } from '../inference/predictor.js';
-import type { Database } from '../repositories/database.js';
-import { createModelRegistryRepository } from '../repositories/model-registry.repository.js';
-import { createTrainingDataRepository } from '../repositories/training-data.repository.js';
-import { createTrainingRunService } from '../services/training-run.service.js';
-import { createArtifactStore } from '../training/artifact-store.js';
-import { startJobRunner, type JobRunner } from '../jobs/runner.js';
-import { createTasteGroupRepository } from '../repositories/taste-group.repository.js';
-import type { TasteGroups } from '../services/taste-group.service.js';
+import type { Config } from '../../config.js';
+import type { EventBus } from '../../events/event-bus.js';
+import type { Logger } from '../../logger.js';
+import type { Predictor } from '../../inference/predictor.js';
+import type { Database } from '../../repositories/database.js';
+import { createModelRegistryRepository } from '../../repositories/model-registry.repository.js';
+import { createTrainingDataRepository } from '../../repositories/training-data.repository.js';
+import { createTrainingRunService } from '../../services/training-run.service.js';
+import { createArtifactStore } from '../../training/artifact-store.js';
+import { startJobRunner, type JobRunner } from '../../jobs/runner.js';
+import { createTasteGroupRepository } from '../../repositories/taste-group.repository.js';
+import type { TasteGroups } from '../../services/taste-group.service.js';
 
 export interface JobDependencies {
   db: Database;

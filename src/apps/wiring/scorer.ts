@@ -1,12 +1,12 @@
 // The API's scorer: inference workers over HTTP when WORKER_URLS names them, otherwise the
 // worker's own registry and batcher inside this process (the embedded default), behind the
 // same interface.
-import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { EventBus } from '../events/event-bus.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import type { EventBus } from '../../events/event-bus.js';
 import { openModelStore, type ModelStoreHooks } from './model-registry.js';
-import { createInProcessScorer, type Scorer } from '../inference/scorer.js';
-import { createWorkerClient } from '../inference/worker-client.js';
+import { createInProcessScorer, type Scorer } from '../../inference/scorer.js';
+import { createWorkerClient } from '../../inference/worker-client.js';
 
 export async function openScorer(config: Config, log: Logger, hooks: ModelStoreHooks = {}): Promise<Scorer> {
   if (config.scoring.workerUrls.length > 0) {

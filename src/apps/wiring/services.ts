@@ -1,39 +1,41 @@
 // Wires repositories into services. The one place that knows which service needs which repository.
 import { pino } from 'pino';
-import { NO_SCORER, type Scorer } from '../inference/scorer.js';
-import type { Logger } from '../logger.js';
-import type { Database } from '../repositories/database.js';
-import { createApiKeyRepository } from '../repositories/api-key.repository.js';
-import { createInteractionRepository } from '../repositories/interaction.repository.js';
-import { createItemRepository } from '../repositories/item.repository.js';
-import { createTenantRepository } from '../repositories/tenant.repository.js';
-import { createUserRepository } from '../repositories/user.repository.js';
-import { createApiKeyService } from './api-key.service.js';
-import { createInteractionService } from './interaction.service.js';
-import { createItemService } from './item.service.js';
-import { createScoringService } from './scoring.service.js';
-import { createTenantService } from './tenant.service.js';
-import { createUserService } from './user.service.js';
-import { createFeedService } from './feed.service.js';
-import { createInProcessBus, type EventBus } from '../events/event-bus.js';
-import { createAdmission, type RateLimitPolicy } from './rate-limits.js';
-import { createFeedUpdatesService } from './feed-updates.service.js';
-import { createSecretRepository } from '../repositories/secret.repository.js';
-import { createIdCodec, type IdCodec } from './opaque-ids.js';
-import type { Viewer } from './viewer.js';
-import { createPredictor } from '../inference/predictor.js';
-import { createModelRegistryRepository } from '../repositories/model-registry.repository.js';
-import { createServingModels, type TrainingRequirements } from './serving-model.service.js';
-import { createTrainingService } from './training.service.js';
-import type { ArtifactStore } from '../training/artifact-store.js';
-import { loadConfig, type TasteGroupsConfig } from '../config.js';
-import { createUserEmbeddingRepository } from '../repositories/user-embedding.repository.js';
-import { createTasteGroupRepository } from '../repositories/taste-group.repository.js';
-import { createUserEmbeddings } from './user-embedding.service.js';
-import { createTasteGroups } from './taste-group.service.js';
-import { createSimilarUsers } from './similar-users.service.js';
-import { createUserErasureRepository } from '../repositories/user-erasure.repository.js';
-import { createUserErasureService } from './user-erasure.service.js';
+import { NO_SCORER, type Scorer } from '../../inference/scorer.js';
+import type { Logger } from '../../logger.js';
+import type { Database } from '../../repositories/database.js';
+import { createApiKeyRepository } from '../../repositories/api-key.repository.js';
+import { createInteractionRepository } from '../../repositories/interaction.repository.js';
+import { createItemRepository } from '../../repositories/item.repository.js';
+import { createTenantRepository } from '../../repositories/tenant.repository.js';
+import { createUserRepository } from '../../repositories/user.repository.js';
+import { createApiKeyService } from '../../services/api-key.service.js';
+import { createInteractionService } from '../../services/interaction.service.js';
+import { createItemService } from '../../services/item.service.js';
+import { createScoringService } from '../../services/scoring.service.js';
+import { createTenantService } from '../../services/tenant.service.js';
+import { createUserService } from '../../services/user.service.js';
+import { createFeedService } from '../../services/feed.service.js';
+import { createInProcessBus, type EventBus } from '../../events/event-bus.js';
+import { createAdmission, type RateLimitPolicy } from '../../services/rate-limits.js';
+import { createFeedUpdatesService } from '../../services/feed-updates.service.js';
+import { createSecretRepository } from '../../repositories/secret.repository.js';
+import { createIdCodec, type IdCodec } from '../../services/opaque-ids.js';
+import type { Viewer } from '../../services/viewer.js';
+import type { Services } from '../../services/services.js';
+import { createPredictor } from '../../inference/predictor.js';
+import { createModelRegistryRepository } from '../../repositories/model-registry.repository.js';
+import { createServingModels, type TrainingRequirements } from '../../services/serving-model.service.js';
+import { createTrainingService } from '../../services/training.service.js';
+import type { ArtifactStore } from '../../training/artifact-store.js';
+import { loadConfig, type Config, type TasteGroupsConfig } from '../../config.js';
+import { describeSchedule } from '../../jobs/queues.js';
+import { createUserEmbeddingRepository } from '../../repositories/user-embedding.repository.js';
+import { createTasteGroupRepository } from '../../repositories/taste-group.repository.js';
+import { createUserEmbeddings } from '../../services/user-embedding.service.js';
+import { createTasteGroups } from '../../services/taste-group.service.js';
+import { createSimilarUsers } from '../../services/similar-users.service.js';
+import { createUserErasureRepository } from '../../repositories/user-erasure.repository.js';
+import { createUserErasureService } from '../../services/user-erasure.service.js';
 
 export interface ScoringDependencies {
   scorer: Scorer;
@@ -43,7 +45,14 @@ export interface ScoringDependencies {
   onScored?: (outcome: 'model' | 'fallback', users: number) => void;
 }
 
-const DEFAULT_REQUIREMENTS: TrainingRequirements = { minUsers: 50, minHeldOutUsers: 20, schedule: '03:00 UTC' };
+/** What scoring tells a tenant it needs before its first model, from the training settings. */
+export function trainingRequirementsOf(training: Config['training']): TrainingRequirements {
+  return { minUsers: training.minUsers, minHeldOutUsers: training.minHeldOutUsers, schedule: describeSchedule(training.cron) };
+}
+
+// Defaults live in config.ts only: what a caller leaves out is what an empty environment gives.
+// (Rate limits are the exception: left out, there are none, as tests and CLIs want.)
+const DEFAULTS = loadConfig({});
 
 const NO_LIMITS: RateLimitPolicy = { perKey: { perSecond: 0, burst: 1 }, perTenant: { perSecond: 0, burst: 1 }, gate: { maxInFlight: 0, maxQueued: 0 } };
 
@@ -74,7 +83,7 @@ export interface ServiceOptions {
   };
 }
 
-export function createServices(db: Database, options: ServiceOptions = {}) {
+export function createServices(db: Database, options: ServiceOptions = {}): Services {
   const interactions = createInteractionRepository(db);
   const items = createItemRepository(db);
   const users = createUserRepository(db);
@@ -92,15 +101,15 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
   // Without a scorer, the history centroid ranks, marked degraded.
   const predictor = createPredictor(options.scoring?.scorer ?? NO_SCORER);
   const registry = createModelRegistryRepository(db);
-  const servingModels = createServingModels({ registry, predictor, requirements: options.training ?? DEFAULT_REQUIREMENTS, log });
+  const servingModels = createServingModels({ registry, predictor, requirements: options.training ?? trainingRequirementsOf(DEFAULTS.training), log });
   const scoring = createScoringService({
     users,
     interactions,
     items,
     predictor,
     servingModels,
-    historyPerKind: options.scoring?.historyPerKind ?? 8,
-    timeoutMs: options.scoring?.timeoutMs ?? 1000,
+    historyPerKind: options.scoring?.historyPerKind ?? DEFAULTS.scoring.historyPerKind,
+    timeoutMs: options.scoring?.timeoutMs ?? DEFAULTS.scoring.timeoutMs,
     log,
     onScored: options.scoring?.onScored,
   });
@@ -110,16 +119,15 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     items,
     scoring,
     readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
-    poolSize: options.feed?.poolSize ?? 500,
-    nearShare: options.feed?.nearShare ?? 0.5,
-    indexBudgetBytes: options.feed?.indexBudgetBytes ?? 1024 * 1024 * 1024,
+    poolSize: options.feed?.poolSize ?? DEFAULTS.feed.poolSize,
+    nearShare: options.feed?.nearShare ?? DEFAULTS.feed.nearShare,
+    indexBudgetBytes: options.feed?.indexBudgetBytes ?? DEFAULTS.feed.indexBudgetBytes,
     onIndexEvicted: options.feed?.onIndexEvicted,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
   const embeddingRows = createUserEmbeddingRepository(db);
   const groupRows = createTasteGroupRepository(db);
-  // Defaults live in config.ts only (an empty environment gives them).
-  const groupSettings = options.tasteGroups ?? loadConfig({}).tasteGroups;
+  const groupSettings = options.tasteGroups ?? DEFAULTS.tasteGroups;
   const userEmbeddings = createUserEmbeddings({
     embeddings: embeddingRows,
     predictor,
@@ -152,7 +160,7 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     feed,
     bus,
     admission,
-    coalesceMs: options.feed?.coalesceMs ?? 25,
+    coalesceMs: options.feed?.coalesceMs ?? DEFAULTS.feed.coalesceMs,
     log,
     onError: options.feed?.onLiveFeedError,
   });
@@ -198,7 +206,6 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
     userEmbeddings,
     tasteGroups,
     similarUsers,
-    /** Row ids as clients see them: opaque, and valid for their tenant only. */
     opaqueIds: {
       interaction: async (viewer: Viewer, id: number) => (await ids()).encode(viewer.tenantId, 'interaction', id),
     },
@@ -212,9 +219,8 @@ export function createServices(db: Database, options: ServiceOptions = {}) {
       bus,
       promotion: options.artifacts && { artifacts: options.artifacts, predictor, log },
     }),
-    /** For the jobs: the predictor this process scores with, so a promotion loads where it scores. */
     predictor,
   };
 }
 
-export type Services = ReturnType<typeof createServices>;
+export type { Services };
