@@ -1,4 +1,3 @@
-import type { FieldProblem } from '../errors.js';
 import type { Database, Sql } from './database.js';
 
 export type InteractionKind = 'LIKE' | 'DISLIKE';
@@ -23,7 +22,25 @@ export interface InteractionRow {
   createdAt: Date;
 }
 
-export type RecordOutcome = { ok: true; interactions: InteractionRow[] } | { ok: false; code: 'NOT_FOUND' | 'CONFLICT'; problems: FieldProblem[] };
+/** An event's user or item that the tenant does not have, by the event's position. */
+export interface MissingRef {
+  index: number;
+  field: 'userId' | 'itemId';
+}
+
+/** An event id the tenant stored before for a different event, with what it was stored for. */
+export interface ReusedEventId {
+  index: number;
+  stored: { userExternalId: string; itemExternalId: string; kind: EventKind };
+}
+
+// Refusals are data, by the events' positions: the service words them for the client.
+export type RecordOutcome =
+  | { ok: true; interactions: InteractionRow[] }
+  | { ok: false; reason: 'missing'; missing: MissingRef[] }
+  | { ok: false; reason: 'event-id-reused'; reused: ReusedEventId[] }
+  /** A user or item of the call was deleted while the call was being stored; nothing was stored. */
+  | { ok: false; reason: 'deleted-meanwhile' };
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -63,19 +80,15 @@ function sameEvent(stored: StoredEvent, event: InteractionWrite): boolean {
   );
 }
 
-function conflicts(events: readonly InteractionWrite[], stored: Map<string, StoredEvent>): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+function conflicts(events: readonly InteractionWrite[], stored: Map<string, StoredEvent>): ReusedEventId[] {
+  const reused: ReusedEventId[] = [];
   events.forEach((event, index) => {
     const previous = event.eventId === null ? undefined : stored.get(event.eventId);
     if (previous && !sameEvent(previous, event)) {
-      problems.push({
-        index,
-        field: `events[${index}].eventId`,
-        message: `"${event.eventId}" was already recorded for a different event (user "${previous.userExternalId}", item "${previous.itemExternalId}", ${previous.kind})`,
-      });
+      reused.push({ index, stored: { userExternalId: previous.userExternalId, itemExternalId: previous.itemExternalId, kind: previous.kind } });
     }
   });
-  return problems;
+  return reused;
 }
 
 interface ResolvedIds {
@@ -121,14 +134,13 @@ async function resolveIds(sql: Sql, tenantId: string, userExternalIds: string[],
 
 async function recordInTransaction(sql: Sql, tenantId: string, events: readonly InteractionWrite[]): Promise<RecordOutcome> {
   const ids = await resolveIds(sql, tenantId, [...new Set(events.map((e) => e.userExternalId))], [...new Set(events.map((e) => e.itemExternalId))]);
-  const unknown: FieldProblem[] = [];
+  // Users are created on first sight; items must exist. Another tenant's item is as missing as
+  // one that never was, so a tenant has nothing to probe.
+  const missing: MissingRef[] = [];
   events.forEach((e, index) => {
-    if (!ids.items.has(e.itemExternalId)) {
-      unknown.push({ index, field: `events[${index}].itemId`, message: `unknown item "${e.itemExternalId}"` });
-    }
+    if (!ids.items.has(e.itemExternalId)) missing.push({ index, field: 'itemId' });
   });
-  // Another tenant's item is as unknown as a missing one: the same NOT_FOUND, nothing to probe.
-  if (unknown.length > 0) throw new RollBack({ ok: false, code: 'NOT_FOUND', problems: unknown });
+  if (missing.length > 0) throw new RollBack({ ok: false, reason: 'missing', missing });
 
   const stored = await insertNew(sql, tenantId, events, ids);
 
@@ -137,8 +149,8 @@ async function recordInTransaction(sql: Sql, tenantId: string, events: readonly 
   const skipped = events.filter((e) => !stored.has(e)).map((e) => e.eventId!);
   if (skipped.length > 0) {
     const previous = await findStoredEvents(sql, tenantId, skipped);
-    const mismatched = conflicts(events, previous);
-    if (mismatched.length > 0) throw new RollBack({ ok: false, code: 'CONFLICT', problems: mismatched });
+    const reused = conflicts(events, previous);
+    if (reused.length > 0) throw new RollBack({ ok: false, reason: 'event-id-reused', reused });
     for (const e of events) if (!stored.has(e)) stored.set(e, toRow(previous.get(e.eventId!)!));
   }
   return { ok: true, interactions: events.map((e) => stored.get(e)!) };
@@ -222,7 +234,7 @@ export interface ClearResult {
   event: InteractionRow | null;
 }
 
-export type ClearOutcome = { ok: true; results: ClearResult[] } | { ok: false; code: 'NOT_FOUND'; problems: FieldProblem[] };
+export type ClearOutcome = { ok: true; results: ClearResult[] } | { ok: false; reason: 'missing'; missing: MissingRef[] };
 
 async function clearInTransaction(sql: Sql, tenantId: string, pairs: readonly ClearWrite[]): Promise<ClearOutcome> {
   const { rows: found } = await sql.query<{ kind: 'u' | 'i'; id: number; externalId: string }>(
@@ -233,12 +245,12 @@ async function clearInTransaction(sql: Sql, tenantId: string, pairs: readonly Cl
   );
   const users = new Map(found.filter((r) => r.kind === 'u').map((r) => [r.externalId, r.id]));
   const items = new Map(found.filter((r) => r.kind === 'i').map((r) => [r.externalId, r.id]));
-  const problems: FieldProblem[] = [];
+  const missing: MissingRef[] = [];
   pairs.forEach((p, index) => {
-    if (!users.has(p.userExternalId)) problems.push({ index, field: `events[${index}].userId`, message: `unknown user "${p.userExternalId}"` });
-    if (!items.has(p.itemExternalId)) problems.push({ index, field: `events[${index}].itemId`, message: `unknown item "${p.itemExternalId}"` });
+    if (!users.has(p.userExternalId)) missing.push({ index, field: 'userId' });
+    if (!items.has(p.itemExternalId)) missing.push({ index, field: 'itemId' });
   });
-  if (problems.length > 0) return { ok: false, code: 'NOT_FOUND', problems };
+  if (missing.length > 0) return { ok: false, reason: 'missing', missing };
 
   const userIds = pairs.map((p) => users.get(p.userExternalId)!);
   const itemIds = pairs.map((p) => items.get(p.itemExternalId)!);
@@ -306,17 +318,7 @@ export function createInteractionRepository(db: Database) {
         // A user or item of the call was deleted (deleteUser, deleteItems) after this call
         // found it and before it committed: the foreign key refuses the rows, all roll back.
         if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
-          return {
-            ok: false,
-            code: 'CONFLICT',
-            problems: [
-              {
-                field: 'events',
-                message:
-                  'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again',
-              },
-            ],
-          };
+          return { ok: false, reason: 'deleted-meanwhile' };
         }
         throw error;
       }

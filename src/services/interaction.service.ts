@@ -1,5 +1,13 @@
 import { throwIfProblems, type FieldProblem } from '../errors.js';
-import type { ClearResult, EventKind, InteractionKind, InteractionRepository, InteractionRow } from '../repositories/interaction.repository.js';
+import type {
+  ClearResult,
+  EventKind,
+  InteractionKind,
+  InteractionRepository,
+  InteractionRow,
+  MissingRef,
+  ReusedEventId,
+} from '../repositories/interaction.repository.js';
 import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
 import type { Viewer } from './viewer.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -33,6 +41,28 @@ function checkEvent(event: InteractionInput, i: number): FieldProblem[] {
   ];
 }
 
+/** Users and items the tenant does not have: NOT_FOUND, whether they never existed or are another tenant's. */
+function missingProblems(refs: readonly { userId: string; itemId: string }[], missing: readonly MissingRef[]): FieldProblem[] {
+  return missing.map(({ index, field }) => ({
+    index,
+    field: `events[${index}].${field}`,
+    message: `unknown ${field === 'userId' ? 'user' : 'item'} "${refs[index][field]}"`,
+  }));
+}
+
+function reusedProblems(events: readonly InteractionInput[], reused: readonly ReusedEventId[]): FieldProblem[] {
+  return reused.map(({ index, stored }) => ({
+    index,
+    field: `events[${index}].eventId`,
+    message: `"${events[index].eventId}" was already recorded for a different event (user "${stored.userExternalId}", item "${stored.itemExternalId}", ${stored.kind})`,
+  }));
+}
+
+const DELETED_MEANWHILE: FieldProblem = {
+  field: 'events',
+  message: 'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again',
+};
+
 export function createInteractionService(interactions: InteractionRepository, bus: EventBus) {
   return {
     /**
@@ -64,7 +94,10 @@ export function createInteractionService(interactions: InteractionRepository, bu
           eventId: e.eventId ?? null,
         })),
       );
-      if (!outcome.ok) throwIfProblems('recordInteractions', outcome.problems, outcome.code);
+      if (outcome.ok === false && outcome.reason === 'missing') throwIfProblems('recordInteractions', missingProblems(events, outcome.missing), 'NOT_FOUND');
+      if (outcome.ok === false && outcome.reason === 'event-id-reused')
+        throwIfProblems('recordInteractions', reusedProblems(events, outcome.reused), 'CONFLICT');
+      if (outcome.ok === false && outcome.reason === 'deleted-meanwhile') throwIfProblems('recordInteractions', [DELETED_MEANWHILE], 'CONFLICT');
       if (!outcome.ok) return [];
       // After the commit: feeds re-rank for these users, on every instance.
       await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: [...new Set(events.map((e) => e.userId))] });
@@ -86,7 +119,7 @@ export function createInteractionService(interactions: InteractionRepository, bu
         viewer.tenantId,
         pairs.map((p) => ({ userExternalId: p.userId, itemExternalId: p.itemId })),
       );
-      if (!outcome.ok) throwIfProblems('clearInteractions', outcome.problems, outcome.code);
+      if (!outcome.ok) throwIfProblems('clearInteractions', missingProblems(pairs, outcome.missing), 'NOT_FOUND');
       if (!outcome.ok) return [];
       const changed = [...new Set(pairs.filter((_, i) => outcome.results[i].previous !== null).map((p) => p.userId))];
       if (changed.length > 0) await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: changed });

@@ -87,6 +87,10 @@ describe('architecture: the one-way rules', () => {
     expect(crossings(['repositories', 'inference'], ['apps', 'graphql', 'http', 'services', 'training'])).toEqual([]);
   });
 
+  it('repositories return rows and refusals as data: the words a client reads are made in services', () => {
+    expect(crossings(['repositories'], ['errors.ts'])).toEqual([]);
+  });
+
   it('only the processes compose: nothing outside apps/ imports apps/', () => {
     expect(FILES.filter((f) => f.layer !== 'apps').flatMap((f) => f.sources.filter((s) => layerOf(s) === 'apps').map((s) => `${f.path} -> ${s}`))).toEqual([]);
   });
