@@ -91,17 +91,23 @@ def main():
                 # As the platform (choose-k.ts's largestK): up to the classes' count where it is above k-max.
                 k, labels, silhouettes = chosen_k(x, min(max(args.k_max, classes), len(users) - 1))
                 if name == "test":
-                    at_true = adjusted_rand_index(kmeans(x, k_true), groups) if k_true > 1 else float("nan")
-                    by_asked[asked].append(at_true)
-                    row += [f"{at_true:.3f}", str(k), f"{adjusted_rand_index(labels, groups):.3f}", f"{silhouettes[k]:.3f}"]
+                    # A world of one group has no "true k" to cluster at: the column reads "-" there.
+                    at_true = adjusted_rand_index(kmeans(x, k_true), groups) if k_true > 1 else None
+                    if at_true is not None:
+                        by_asked[asked].append(at_true)
+                    row += ["-" if at_true is None else f"{at_true:.3f}", str(k), f"{adjusted_rand_index(labels, groups):.3f}",
+                            f"{silhouettes[k]:.3f}"]
                 else:
                     row += [str(k), f"{adjusted_rand_index(labels, groups):.3f}",
                             "-" if found is None else f"{adjusted_rand_index(kmeans(x, found), groups):.3f}"]
             print("| " + " | ".join(row + [f"{seconds:.1f}"]) + " |", flush=True)
+    if k_true <= 1:
+        print("\n(one group: no ARI at the true k, so no means or differences of it)")
     for asked, values in by_asked.items():
-        print(f"| mean | {asked} | | {np.mean(values):.3f} | | | | | | | |")
+        if values:
+            print(f"| mean | {asked} | | {np.mean(values):.3f} | | | | | | | |")
     first = counts[0]
-    for asked in counts[1:]:
+    for asked in counts[1:] if k_true > 1 else []:
         difference = np.array(by_asked[first]) - np.array(by_asked[asked])
         spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
         print(f"| {first} - {asked} | | | {difference.mean():+.3f} ± {spread:.3f} | | | | | | | |")
