@@ -107,6 +107,12 @@ export interface TrainingConfig {
   timeoutMinutes: number;
   /** Where runs export their data and train (each run's folder is removed afterwards). */
   workDir: string;
+  /**
+   * The newest versions of a tenant whose files stay in the model store after each run; older
+   * versions' files are removed (their registry rows stay), except the serving version and the
+   * one before it. 0 keeps every version's files.
+   */
+  keepVersions: number;
   /** Further flags for trainer/train.py (a new model's shape, say: --width 128 --tokens 16). */
   trainerArgs: readonly string[];
 }
@@ -346,6 +352,9 @@ export function loadConfig(env: Env = process.env): Config {
       retries: integer(env, 'TRAINING_RETRIES', 2, 0, 10),
       timeoutMinutes: integer(env, 'TRAINING_TIMEOUT_MINUTES', 120, 1, 24 * 60),
       workDir: env.TRAINING_WORK_DIR || '.data/training',
+      // 5: a rollback by hand reaches a week of nightly versions back (the serving one and the
+      // one before it are always kept) at a few MB each, where every version stayed for ever.
+      keepVersions: integer(env, 'TRAINING_KEEP_VERSIONS', 5, 0, 100_000),
       trainerArgs: Object.freeze((env.TRAINING_TRAINER_ARGS ?? '').split(/\s+/).filter(Boolean)),
     }),
     tasteGroups: Object.freeze({

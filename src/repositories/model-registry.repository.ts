@@ -67,7 +67,12 @@ export interface ModelVersionRow {
   startedFrom: string | null;
   /** What its training found of the tenant's taste groups; null where the trainer did not record it. */
   tasteClasses: TasteClasses | null;
+  /** When retention removed its files from the store; null while they are kept. */
+  artifactRemovedAt: Date | null;
 }
+
+/** What retention reads of each version to decide whose files go. */
+export type RetentionRow = Pick<ModelVersionRow, 'version' | 'status' | 'promotedAt' | 'artifactRemovedAt'>;
 
 export interface RunProgress {
   stage?: TrainingStage | null;
@@ -94,7 +99,11 @@ const VERSION_COLUMNS = `tenant_id AS "tenantId", version, parent_version AS "pa
   embedding_dim AS "embeddingDim", evaluation, artifact_sha256 AS "artifactSha256",
   artifact_bytes AS "artifactBytes", training_run_id AS "trainingRunId", promoted_by AS "promotedBy",
   trained_at AS "trainedAt", promoted_at AS "promotedAt", created_at AS "createdAt", reason, started_from AS "startedFrom",
-  taste_classes AS "tasteClasses"`;
+  taste_classes AS "tasteClasses", artifact_removed_at AS "artifactRemovedAt"`;
+
+// Promotion and retention of one tenant's versions take this lock in their transactions, so
+// retention never removes the files of a version being promoted, nor of the one it retires.
+const VERSIONS_LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('tastegraph.model_versions.' || $1::text, 0))`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -299,15 +308,17 @@ export function createModelRegistryRepository(db: Database) {
 
     /**
      * Makes `version` the one that serves, in one transaction: the version serving so far is
-     * RETIRED. Undefined when the version does not exist or cannot serve (FAILED).
+     * RETIRED. Undefined when the version does not exist or cannot serve (FAILED, or its files
+     * removed by retention).
      */
     async promote(tenantId: string, version: number, by: PromotedBy): Promise<{ promoted: ModelVersionRow; retired: number | null } | undefined> {
       return db.withTenant(tenantId, async (sql) => {
+        await sql.query(VERSIONS_LOCK, [tenantId]);
         const target = await one<ModelVersionRow>(sql, `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE tenant_id = $1 AND version = $2 FOR UPDATE`, [
           tenantId,
           version,
         ]);
-        if (!target || target.status === 'FAILED') return undefined;
+        if (!target || target.status === 'FAILED' || target.artifactRemovedAt) return undefined;
         if (target.status === 'PROMOTED') return { promoted: target, retired: null };
         // Retired first: the unique index allows one PROMOTED row per tenant at every statement.
         const retired = await one<{ version: number }>(
@@ -321,6 +332,30 @@ export function createModelRegistryRepository(db: Database) {
           [tenantId, version, by],
         );
         return { promoted: promoted!, retired: retired?.version ?? null };
+      });
+    },
+
+    /**
+     * Marks the files of the versions `choose` picks as removed, under the lock promotion takes,
+     * and returns every version whose files are marked removed (now or before), so that the
+     * caller deletes what is still on disk.
+     */
+    async markArtifactsRemoved(tenantId: string, choose: (versions: RetentionRow[]) => number[]): Promise<number[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        await sql.query(VERSIONS_LOCK, [tenantId]);
+        const { rows } = await sql.query<RetentionRow>(
+          `SELECT version, status, promoted_at AS "promotedAt", artifact_removed_at AS "artifactRemovedAt"
+             FROM model_versions WHERE tenant_id = $1`,
+          [tenantId],
+        );
+        const chosen = choose(rows);
+        if (chosen.length > 0) {
+          await sql.query(
+            `UPDATE model_versions SET artifact_removed_at = now() WHERE tenant_id = $1 AND version = ANY($2::int[]) AND artifact_removed_at IS NULL`,
+            [tenantId, chosen],
+          );
+        }
+        return [...rows.filter((r) => r.artifactRemovedAt !== null).map((r) => r.version), ...chosen];
       });
     },
 

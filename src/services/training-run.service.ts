@@ -34,6 +34,7 @@ import { promoteVersion, PromotionError } from '../training/promotion.js';
 import { designArgs, warmStartArgs } from '../training/trainer-design.js';
 import { tasteClassesOf } from '../training/taste-classes.js';
 import { runTrainer } from '../training/trainer-process.js';
+import type { ModelRetention } from './model-retention.service.js';
 
 /** The training settings (TRAINING_*), the trainer's Python, and where the base model is. */
 export type TrainingRunSettings = Pick<
@@ -67,6 +68,8 @@ export interface TrainingRunDeps {
   settings: TrainingRunSettings;
   /** A background step failed (logged here with the tenant and run); for a metric. */
   onError?: (component: string, error: unknown) => void;
+  /** Removes old versions' files after each run (TRAINING_KEEP_VERSIONS); without it, every version's stay. */
+  retention?: Pick<ModelRetention, 'retain'>;
 }
 
 /** How a job's attempt ended, for the job queue. */
@@ -373,6 +376,12 @@ export function createTrainingRunService(d: TrainingRunDeps) {
         await rm(dir, { recursive: true, force: true }).catch((error) => {
           d.onError?.('training-workdir', error);
           log.warn({ err: error, dir }, "could not remove the run's work folder; it takes disk until removed by hand");
+        });
+        // After every attempt, whatever its end: a run that added a version may have pushed an
+        // older one past TRAINING_KEEP_VERSIONS.
+        await d.retention?.retain(tenantId).catch((error) => {
+          d.onError?.('model-retention', error);
+          log.error({ err: error }, "could not remove old versions' model files; the tenant's next run tries again");
         });
       }
     },

@@ -6,7 +6,7 @@
 // never sees half a file; versions are never rewritten (a new model is a new version).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tenantModelName } from '../inference/model-names.js';
 
@@ -78,6 +78,33 @@ export function createArtifactStore(dir: string) {
       } catch {
         return false;
       }
+    },
+
+    /**
+     * The version folders of the tenant in the store, and staging folders (`<version>.partial-<pid>`)
+     * last changed more than `stagingAgeMs` ago: those a process left when it died mid-copy.
+     */
+    async onDisk(tenantId: string, stagingAgeMs: number): Promise<{ versions: number[]; staleStaging: string[] }> {
+      const entries = await readdir(modelDir(tenantId), { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return []; // no version stored yet
+        throw error;
+      });
+      const versions: number[] = [];
+      const staleStaging: string[] = [];
+      for (const entry of entries.filter((e) => e.isDirectory())) {
+        if (/^\d+$/.test(entry.name)) versions.push(Number(entry.name));
+        else if (/^\d+\.partial-\d+$/.test(entry.name)) {
+          const changed = (await stat(join(modelDir(tenantId), entry.name)).catch(() => undefined))?.mtimeMs;
+          if (changed !== undefined && Date.now() - changed > stagingAgeMs) staleStaging.push(entry.name);
+        }
+      }
+      return { versions: versions.sort((a, b) => a - b), staleStaging };
+    },
+
+    /** Removes a version's folder (retention), or a stale staging folder by its name. */
+    async remove(tenantId: string, folder: number | string): Promise<void> {
+      if (!/^\d+(\.partial-\d+)?$/.test(String(folder))) throw new Error(`not a version or staging folder: "${folder}"`);
+      await rm(join(modelDir(tenantId), String(folder)), { recursive: true, force: true });
     },
 
     onnxPath: (tenantId: string, version: number) => join(versionDir(tenantId, version), 'model.onnx'),

@@ -36,6 +36,12 @@ export async function promoteVersion(d: PromotionDeps, tenantId: string, version
   if (target.status === 'PROMOTED') return target;
   if (target.status === 'FAILED')
     throw new PromotionError(`model version ${version} cannot serve: ${target.reason ?? 'its artifact was refused'}`, 'not-servable');
+  if (target.artifactRemovedAt) {
+    throw new PromotionError(
+      `model version ${version} cannot serve: retention removed its files from the model store on ${target.artifactRemovedAt.toISOString()} (TRAINING_KEEP_VERSIONS keeps the newest versions' files, and always the serving one and the one before it)`,
+      'not-servable',
+    );
+  }
   if (!(await d.artifacts.has(tenantId, version))) {
     throw new PromotionError(`model version ${version} cannot serve: its artifact is not in the model store (${d.artifacts.dir})`, 'not-servable');
   }

@@ -4,7 +4,7 @@
 // worse candidate rejected; a killed trainer; a corrupt artifact; a rollback by hand; a trainer's
 // warning on a run that succeeds, logged; and the registry closed to app keys and to other tenants.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -316,12 +316,24 @@ describe('per-tenant models and the nightly fine-tune', () => {
       `#!/bin/sh\n/usr/bin/python3 "$@"; rc=$?\nif [ "$2" = "trainer.train" ] && [ $rc = 0 ]; then\n  out=""; prev=""; for x in "$@"; do [ "$prev" = "--out" ] && out="$x"; prev="$x"; done\n  head -c 200 "$out/model.onnx" > "$out/cut" && mv "$out/cut" "$out/model.onnx"\nfi\nexit $rc\n`,
     );
     chmodSync(wrapper, 0o755);
-    await runJobs({ TRAINER_PYTHON: wrapper });
+    // Retention keeps the newest version's files here (the default is 5), besides the serving one's and the one's before it.
+    await runJobs({ TRAINER_PYTHON: wrapper, TRAINING_KEEP_VERSIONS: '1' });
     const done = await finished(a, (await startTraining(a)).id);
     expect(done.status).toBe('FAILED');
     expect(done.error).toMatch(/the trained artifact was refused: .*cannot load as ONNX/);
     expect(done.modelVersion).toMatchObject({ version: 4, status: 'FAILED' });
     expect(await score(a)).toMatchObject({ modelVersion: '3' });
+    // After the run, whatever its end: version 2 (rejected) lost its files; 3 serves and 1 served
+    // before it, so theirs stay (4 was refused and never stored). Its row says so.
+    const stored = () =>
+      readdirSync(join(tenantStore, tenantModelName(a.id)))
+        .filter((f) => /^\d+$/.test(f))
+        .sort();
+    await eventually('retention after the run', async () => (stored().join() === '1,3' ? true : undefined), 30_000);
+    const rows = (await api.gql(a.adminKey, '{ modelVersions { edges { node { version artifactRemovedAt } } } }')).data.modelVersions.edges.map(
+      (e: any) => e.node,
+    );
+    expect(rows.filter((v: { artifactRemovedAt: string | null }) => v.artifactRemovedAt !== null).map((v: { version: number }) => v.version)).toEqual([2]);
     await runJobs();
   }, 180_000);
 
@@ -342,6 +354,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
     expect(await score(b)).toEqual(before);
     const refused = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 4) { version } }');
     expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const removed = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 2) { version } }');
+    expect(removed.errors?.[0]).toMatchObject({
+      extensions: { code: 'CONFLICT' },
+      message: expect.stringMatching(/retention removed its files .*TRAINING_KEEP_VERSIONS/),
+    });
     const missing = await api.gql(a.adminKey, 'mutation { promoteModelVersion(version: 99) { version } }');
     expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   }, 60_000);

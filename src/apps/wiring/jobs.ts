@@ -8,6 +8,7 @@ import type { Database } from '../../repositories/database.js';
 import { createModelRegistryRepository } from '../../repositories/model-registry.repository.js';
 import { createTrainingDataRepository } from '../../repositories/training-data.repository.js';
 import { createTrainingRunService } from '../../services/training-run.service.js';
+import { createModelRetention } from '../../services/model-retention.service.js';
 import { createArtifactStore } from '../../training/artifact-store.js';
 import { startJobRunner, type JobRunner } from '../../jobs/runner.js';
 import { createTasteGroupRepository } from '../../repositories/taste-group.repository.js';
@@ -28,15 +29,17 @@ export interface JobDependencies {
 export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner> {
   const t = config.training;
   const registry = createModelRegistryRepository(d.db);
+  const artifacts = createArtifactStore(config.worker.tenantModelStore);
   const runs = createTrainingRunService({
     registry,
     data: createTrainingDataRepository(d.db),
-    artifacts: createArtifactStore(config.worker.tenantModelStore),
+    artifacts,
     predictor: d.predictor,
     bus: d.bus,
     log: d.log,
     settings: { ...t, python: config.trainerPython, baseModelStore: config.worker.modelStore },
     onError: d.onError,
+    retention: createModelRetention({ registry, artifacts, keepVersions: t.keepVersions, log: d.log }),
   });
   return startJobRunner({
     connectionString: d.connectionString,
