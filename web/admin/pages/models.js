@@ -3,11 +3,12 @@
 import { gql } from '../api.js';
 import { append, fmt, h, when } from '../dom.js';
 import { tasteClassesWords } from '../taste-classes.js';
+import { versionStatusWords } from '../version-status.js';
 
 const QUERY = `{
   tenant { scoringModel { kind modelVersion reason } }
   modelVersions(first: 20) { edges { node {
-    version status startedFrom reason createdAt promotedAt promotedBy
+    version status startedFrom reason createdAt promotedAt promotedBy artifactRemovedAt
     tasteClasses { found served chosenBy users }
     evaluation { historySize heldOutUsers candidate { pairwise top1 } serving { pairwise } globalBaseline { pairwise } globalBaselineKind versusGlobal { mean standardError } }
   } } }
@@ -52,8 +53,11 @@ export async function renderModels(view, _args, isShown) {
         versions.map((v) => {
           const e = v.evaluation;
           const found = tasteClassesWords({ model: String(v.version), modelVersion: v });
+          const status = versionStatusWords(v);
           return h('tr', { 'data-version': v.version },
-            h('td', {}, v.version), h('td', {}, v.status.toLowerCase(), v.promotedBy === 'MANUAL' ? ' (by hand)' : ''), h('td', {}, when(v.createdAt)),
+            h('td', {}, v.version),
+            h('td', {}, status.text, status.removed ? h('span', { class: 'muted', title: status.title }, status.removed) : ''),
+            h('td', {}, when(v.createdAt)),
             h('td', {}, e ? fmt(e.candidate.pairwise, 1) : '—'), h('td', {}, e?.serving ? fmt(e.serving.pairwise, 1) : '—'), h('td', {}, e ? fmt(e.globalBaseline.pairwise, 1) : '—', e?.globalBaselineKind === 'CHOICES' ? ' (choices)' : ''),
             h('td', {}, e ? `${fmt(e.versusGlobal.mean, 1)} ± ${fmt(e.versusGlobal.standardError, 1)}` : '—'), h('td', {}, e ? `${e.heldOutUsers} (EVAL-1(${e.historySize}))` : '—'),
             h('td', { title: found.note }, found.figure),
