@@ -26,15 +26,6 @@ const RUNS = Number(values.runs);
 const INSERT_ROWS = Number(values['insert-rows']);
 const INDEX = 'interactions_tenant_created_idx';
 
-// The body of app_tenants_due_for_taste_groups() as 20261203000000 wrote it: the latest
-// snapshot's time is a subquery evaluated for every interaction row.
-const TASTE_GROUPS_BEFORE = `
-  SELECT count(*) FROM "tenants" t
-   WHERE EXISTS (
-     SELECT 1 FROM "interactions" i
-      WHERE i."tenant_id" = t."id"
-        AND i."created_at" > coalesce((SELECT max(s."created_at") FROM "taste_group_snapshots" s WHERE s."tenant_id" = t."id"), '-infinity'))`;
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function seed(owner: pg.Client): Promise<void> {
@@ -85,7 +76,6 @@ async function main() {
     const checks = {
       training: () => owner.query('SELECT count(*) FROM app_tenants_due_for_training()'),
       'taste groups': () => owner.query('SELECT count(*) FROM app_tenants_due_for_taste_groups()'),
-      'taste groups, the query before 20261208010000': () => owner.query(TASTE_GROUPS_BEFORE),
       [`insert ${INSERT_ROWS.toLocaleString('en')} rows`]: () =>
         owner.query(`
           INSERT INTO interactions (tenant_id, user_id, item_id, kind)
