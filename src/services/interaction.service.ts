@@ -1,4 +1,4 @@
-import { throwIfProblems, type FieldProblem } from '../errors.js';
+import { throwIfProblems, type ErrorCode, type FieldProblem } from '../errors.js';
 import type {
   ClearResult,
   EventKind,
@@ -6,6 +6,7 @@ import type {
   InteractionRepository,
   InteractionRow,
   MissingRef,
+  RecordOutcome,
   ReusedEventId,
 } from '../repositories/interaction.repository.js';
 import { checkBatchSize, checkExternalId, checkOptionalId, checkUnique } from './validation.js';
@@ -63,6 +64,18 @@ const DELETED_MEANWHILE: FieldProblem = {
   message: 'a user or item of this call was deleted (deleteUser or deleteItems) while the call was being stored; nothing was stored: send it again',
 };
 
+/** A refusal of recordInteractions, which the repository returns as data, in the client's words. */
+function recordRefusal(events: readonly InteractionInput[], refusal: Exclude<RecordOutcome, { ok: true }>): { problems: FieldProblem[]; code: ErrorCode } {
+  switch (refusal.reason) {
+    case 'missing':
+      return { problems: missingProblems(events, refusal.missing), code: 'NOT_FOUND' };
+    case 'event-id-reused':
+      return { problems: reusedProblems(events, refusal.reused), code: 'CONFLICT' };
+    case 'deleted-meanwhile':
+      return { problems: [DELETED_MEANWHILE], code: 'CONFLICT' };
+  }
+}
+
 export function createInteractionService(interactions: InteractionRepository, bus: EventBus) {
   return {
     /**
@@ -94,11 +107,11 @@ export function createInteractionService(interactions: InteractionRepository, bu
           eventId: e.eventId ?? null,
         })),
       );
-      if (outcome.ok === false && outcome.reason === 'missing') throwIfProblems('recordInteractions', missingProblems(events, outcome.missing), 'NOT_FOUND');
-      if (outcome.ok === false && outcome.reason === 'event-id-reused')
-        throwIfProblems('recordInteractions', reusedProblems(events, outcome.reused), 'CONFLICT');
-      if (outcome.ok === false && outcome.reason === 'deleted-meanwhile') throwIfProblems('recordInteractions', [DELETED_MEANWHILE], 'CONFLICT');
-      if (!outcome.ok) return [];
+      if (!outcome.ok) {
+        const { problems, code } = recordRefusal(events, outcome);
+        throwIfProblems('recordInteractions', problems, code);
+        return [];
+      }
       // After the commit: feeds re-rank for these users, on every instance.
       await bus.publish({ type: 'interactions-recorded', tenantId: viewer.tenantId, userIds: [...new Set(events.map((e) => e.userId))] });
       return outcome.interactions;
