@@ -13,7 +13,7 @@ import type { TrainingRunService } from '../services/training-run.service.js';
 import { handleFanOut, handleTrainingRun } from './handlers/training.js';
 import { handleTasteGroups } from './handlers/taste-groups.js';
 import type { TasteGroups } from '../services/taste-group.service.js';
-import { JOB_SCHEMA } from './queue-schema.js';
+import { JOB_SCHEMA } from '../repositories/job-queue-schema.js';
 import { QUEUES, type TasteGroupsJob, type TrainingRunJob } from './queues.js';
 
 export interface JobRunnerOptions {

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { installJobQueue } from '../jobs/queue-schema.js';
+import { installJobQueue } from './job-queue-schema.js';
 
 /** The API's (and the jobs') role, created by the first migration. */
 const APP_ROLE = 'tastegraph_app';

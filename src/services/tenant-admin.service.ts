@@ -9,7 +9,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notify } from '../events/event-bus.js';
 import { tenantModelName } from '../inference/model-names.js';
-import { JOB_SCHEMA } from '../jobs/queue-schema.js';
+import { JOB_SCHEMA } from '../repositories/job-queue-schema.js';
 import { generateApiKey } from './api-key.service.js';
 
 export interface NewTenant {

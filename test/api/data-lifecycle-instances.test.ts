@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantModelName } from '../../src/inference/model-names.js';
-import { JOB_SCHEMA } from '../../src/jobs/queue-schema.js';
+import { JOB_SCHEMA } from '../../src/repositories/job-queue-schema.js';
 import { QUEUES } from '../../src/jobs/queues.js';
 import { appArgs } from '../helpers/build.js';
 import { createTestDatabase, queryAsOwner, tableCounts, type TestDatabase } from '../helpers/database.js';
