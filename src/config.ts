@@ -122,6 +122,8 @@ export interface RateLimitConfig {
   readonly perKey: { readonly perSecond: number; readonly burst: number };
   readonly perTenant: { readonly perSecond: number; readonly burst: number };
   readonly gate: { readonly maxInFlight: number; readonly maxQueued: number };
+  /** How often (ms) an instance reports its rate-limit usage to the others; 0: limits per instance. */
+  readonly shareMs: number;
 }
 
 export interface FeedConfig {
@@ -323,6 +325,9 @@ export function loadConfig(env: Env = process.env): Config {
         burst: integer(env, 'RATE_LIMIT_TENANT_BURST', 1000, 1, 10_000_000),
       }),
       gate: Object.freeze({ maxInFlight: integer(env, 'TENANT_MAX_IN_FLIGHT', 4, 0, 10_000), maxQueued: integer(env, 'TENANT_MAX_QUEUED', 512, 0, 1_000_000) }),
+      // 250 ms: a report is one NOTIFY per instance that admitted something in that time, and
+      // what instances let through before reports arrive is about the rate times this delay.
+      shareMs: integer(env, 'RATE_LIMIT_SHARE_MS', 250, 0, 60_000),
     }),
     training: Object.freeze({
       cron: cron(env, 'TRAINING_CRON', '0 3 * * *'),

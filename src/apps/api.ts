@@ -139,6 +139,9 @@ async function main() {
     stopWatchingModels();
     await jobs?.stop();
     await server.stop();
+    // What this instance let through since its last report still counts on the others.
+    await services.admission.shareUsage();
+    services.admission.stop();
     await bus.close();
     await scorer.close();
     await database.close();

@@ -23,6 +23,11 @@ export type PlatformEvent =
   /** A tenant's users were grouped again (a new snapshot), with their embeddings refreshed first. */
   | { type: 'taste-groups-refreshed'; tenantId: string; snapshotId: string }
   /**
+   * What one API instance's rate limits let through since its last report, per API key and
+   * per tenant: the others take it from their own buckets, so a limit holds across instances.
+   */
+  | { type: 'rate-usage'; instanceId: string; used: [scope: 'key' | 'tenant', id: string, operations: number][] }
+  /**
    * Local only, never sent: this instance's listening connection came back after a gap in
    * which other instances' events may have been missed, so whatever they refresh (live
    * feeds, vector indexes) must refresh now.
@@ -75,6 +80,7 @@ function slices(event: PlatformEvent): PlatformEvent[] {
   if (event.type === 'interactions-recorded') return sliceByBytes(event.userIds).map((userIds) => ({ ...event, userIds }));
   if (event.type === 'items-upserted') return sliceByBytes(event.itemIds).map((itemIds) => ({ ...event, itemIds }));
   if (event.type === 'items-deleted') return sliceByBytes(event.itemIds).map((itemIds) => ({ ...event, itemIds }));
+  if (event.type === 'rate-usage') return sliceByBytes(event.used).map((used) => ({ ...event, used }));
   return [event];
 }
 

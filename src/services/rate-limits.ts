@@ -6,6 +6,8 @@
 // event loop from the others). Reported in issue 10: one tenant's mutation flood had raised
 // another tenant's p50 from 13 ms to 1.8 s.
 import { AppError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import { createUsageSharing } from './rate-usage-sharing.js';
 
 export interface BucketPolicy {
   /** Tokens added per second; 0 turns the limit off. */
@@ -42,21 +44,36 @@ export function createTokenBuckets(policy: BucketPolicy, now: () => number = Dat
     for (const [key, b] of buckets) if (b.tokens + ((t - b.at) / 1000) * policy.perSecond >= policy.burst) buckets.delete(key);
   }
 
+  /** The key's bucket with what has dripped in since it was last touched. */
+  function refilled(key: string, t: number) {
+    sweep(t);
+    const b = buckets.get(key) ?? { tokens: policy.burst, at: t };
+    b.tokens = Math.min(policy.burst, b.tokens + ((t - b.at) / 1000) * policy.perSecond);
+    b.at = t;
+    buckets.set(key, b);
+    return b;
+  }
+
   return {
     /** Takes `cost` tokens, or answers how long until they would be there. */
     take(key: string, cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
       if (policy.perSecond <= 0) return { ok: true };
-      const t = now();
-      sweep(t);
-      const b = buckets.get(key) ?? { tokens: policy.burst, at: t };
-      b.tokens = Math.min(policy.burst, b.tokens + ((t - b.at) / 1000) * policy.perSecond);
-      b.at = t;
-      buckets.set(key, b);
+      const b = refilled(key, now());
       if (b.tokens >= cost) {
         b.tokens -= cost;
         return { ok: true };
       }
       return { ok: false, retryAfterMs: Math.ceil(((cost - b.tokens) / policy.perSecond) * 1000) };
+    },
+    /**
+     * Takes tokens that other instances spent on this key, reported after the fact. What they
+     * let through before the report arrived may leave a debt, paid back before this key passes
+     * again: the debt is only ever operations really let through, so paying all of it back is
+     * what gives the key the configured rate over time however its traffic is spread.
+     */
+    absorb(key: string, used: number): void {
+      if (policy.perSecond <= 0 || !(used > 0)) return;
+      refilled(key, now()).tokens -= used;
     },
     size: () => buckets.size,
   };
@@ -115,15 +132,26 @@ export interface RateLimitPolicy {
   perKey: BucketPolicy;
   perTenant: BucketPolicy;
   gate: GatePolicy;
+  /**
+   * How often (ms) this instance tells the others, through the event bus, what its buckets let
+   * through, so that the rates hold across instances; 0 or unset: each instance on its own.
+   */
+  shareMs?: number;
 }
 
 /**
  * The one door every operation passes (HTTP requests, WebSocket operations, live-feed
- * re-rankings): the key's bucket, then the tenant's, then the tenant's gate.
+ * re-rankings): the key's bucket, then the tenant's, then the tenant's gate. The buckets are
+ * shared across instances through `bus` when policy.shareMs is set; the gate is this
+ * instance's own, since what it guards (database connections, the event loop) is.
  */
-export function createAdmission(policy: RateLimitPolicy) {
+export function createAdmission(policy: RateLimitPolicy, bus?: EventBus) {
   const keys = createTokenBuckets(policy.perKey);
   const tenants = createTokenBuckets(policy.perTenant);
+  const sharing =
+    bus && policy.shareMs
+      ? createUsageSharing({ bus, everyMs: policy.shareMs, absorb: (scope, id, used) => (scope === 'key' ? keys : tenants).absorb(id, used) })
+      : undefined;
   const gate = createTenantGate(policy.gate);
   // Live-feed re-rankings have a gate of their own: each live feed waits for at most one, so
   // its queue is bounded by the feeds and never refuses (refusing would end them). Half the
@@ -145,8 +173,10 @@ export function createAdmission(policy: RateLimitPolicy) {
     charge(tenantId: string, keyId: string): void {
       const key = keys.take(keyId);
       if (!key.ok) throw limited('API key', policy.perKey, key.retryAfterMs);
+      if (policy.perKey.perSecond > 0) sharing?.used('key', keyId);
       const tenant = tenants.take(tenantId);
       if (!tenant.ok) throw limited('tenant', policy.perTenant, tenant.retryAfterMs);
+      if (policy.perTenant.perSecond > 0) sharing?.used('tenant', tenantId);
     },
     /** A place among the tenant's running operations (waits in its queue when they are all taken). */
     enter: (tenantId: string) => gate.acquire(tenantId),
@@ -159,6 +189,10 @@ export function createAdmission(policy: RateLimitPolicy) {
         release();
       }
     },
+    /** Sends what is not yet reported now (the timer does every shareMs). */
+    shareUsage: () => sharing?.share() ?? Promise.resolve(),
+    /** Stops reporting and listening to other instances' reports. */
+    stop: () => sharing?.stop(),
   };
 }
 

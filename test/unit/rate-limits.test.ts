@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTenantGate, createTokenBuckets } from '../../src/services/rate-limits.js';
+import { createInProcessBus } from '../../src/events/event-bus.js';
+import { createAdmission, createTenantGate, createTokenBuckets, type RateLimitPolicy } from '../../src/services/rate-limits.js';
 
 describe('token buckets', () => {
   it('allow a burst, refill at the rate, and say how long to wait', () => {
@@ -22,6 +23,23 @@ describe('token buckets', () => {
     t = 61_000;
     buckets.take('fresh');
     expect(buckets.size()).toBe(1);
+  });
+
+  it('take what other instances spent, as a debt paid back before the key passes again', () => {
+    let t = 0;
+    const buckets = createTokenBuckets({ perSecond: 10, burst: 5 }, () => t);
+    buckets.absorb('k', 3);
+    expect([1, 2, 3].map(() => buckets.take('k').ok)).toEqual([true, true, false]);
+    buckets.absorb('k', 12); // 0 - 12
+    expect(buckets.take('k')).toEqual({ ok: false, retryAfterMs: 1300 }); // 13 tokens to drip in at 10/s
+    t = 1200;
+    expect(buckets.take('k').ok).toBe(false);
+    t = 1300;
+    expect(buckets.take('k').ok).toBe(true);
+    buckets.absorb('fresh', 2); // a key this instance has not seen starts full
+    expect([1, 2, 3, 4].map(() => buckets.take('fresh').ok)).toEqual([true, true, true, false]);
+    for (const junk of [Number.NaN, -4, 0]) buckets.absorb('other', junk);
+    expect([1, 2, 3, 4, 5, 6].map(() => buckets.take('other').ok)).toEqual([true, true, true, true, true, false]);
   });
 
   it('are off at a rate of 0', () => {
@@ -49,5 +67,61 @@ describe('tenant gate', () => {
     other();
     expect(order).toEqual(['3', '4']);
     expect(gate.load('a')).toEqual({ running: 0, queued: 0 });
+  });
+});
+
+describe('admission across instances', () => {
+  const policy = (shareMs: number): RateLimitPolicy => ({
+    perKey: { perSecond: 1, burst: 2 },
+    perTenant: { perSecond: 1, burst: 3 },
+    gate: { maxInFlight: 0, maxQueued: 0 },
+    shareMs,
+  });
+  const passes = (admission: ReturnType<typeof createAdmission>, tenantId: string, keyId: string) => {
+    try {
+      admission.charge(tenantId, keyId);
+      return true;
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'RATE_LIMITED' });
+      return false;
+    }
+  };
+
+  it('take what the other instances reported from their own buckets, per key and per tenant', async () => {
+    const bus = createInProcessBus();
+    const [a, b] = [createAdmission(policy(60_000), bus), createAdmission(policy(60_000), bus)];
+    try {
+      expect([passes(a, 't', 'k1'), passes(a, 't', 'k1')]).toEqual([true, true]);
+      await a.shareUsage();
+      expect(passes(a, 't', 'k2')).toBe(true); // its own report does not count twice
+      expect(passes(b, 't', 'k1')).toBe(false); // k1's burst of 2 was spent on a
+      expect(passes(b, 't', 'k3')).toBe(true); // the tenant's third of 3 (a's third not yet reported)
+      await a.shareUsage();
+      expect(passes(b, 't', 'k4')).toBe(false); // the tenant's 3 are spent, and more
+      expect(passes(b, 'u', 'k5')).toBe(true); // another tenant is not
+    } finally {
+      a.stop();
+      b.stop();
+    }
+  });
+
+  it('limit each instance on its own when sharing is off', async () => {
+    const bus = createInProcessBus();
+    const [a, b] = [createAdmission(policy(0), bus), createAdmission(policy(0), bus)];
+    expect([passes(a, 't', 'k1'), passes(a, 't', 'k1')]).toEqual([true, true]);
+    await a.shareUsage();
+    expect([passes(b, 't', 'k1'), passes(b, 't', 'k1')]).toEqual([true, true]);
+  });
+
+  it("ignore what they cannot read in another instance's report", async () => {
+    const bus = createInProcessBus();
+    const a = createAdmission(policy(60_000), bus);
+    try {
+      await bus.publish({ type: 'rate-usage', instanceId: 'other', used: [['tenant', 't', Number.NaN], ['everything', 't', 5] as never, ['key', 'k', -1]] });
+      await bus.publish({ type: 'rate-usage', instanceId: 'other', used: 'all' as never });
+      expect([passes(a, 't', 'k'), passes(a, 't', 'k'), passes(a, 't', 'k')]).toEqual([true, true, false]);
+    } finally {
+      a.stop();
+    }
   });
 });

@@ -155,7 +155,7 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     log,
   });
   const similarUsers = createSimilarUsers({ embeddings: embeddingRows, userEmbeddings, users, minPerKind: groupSettings.minPerKind });
-  const admission = createAdmission(options.rateLimits ?? NO_LIMITS);
+  const admission = createAdmission(options.rateLimits ?? NO_LIMITS, bus);
   const liveFeeds = createFeedUpdatesService({
     feed,
     bus,
