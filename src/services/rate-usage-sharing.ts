@@ -7,7 +7,7 @@
 // debt that is paid back before the key passes again.
 // While the bus is down (or a report's NOTIFY fails, which the bus logs), each instance limits
 // on its own, as before sharing existed: looser for a while, never a request refused or held
-// up for want of the database.
+// up for want of the database (tastegraph_event_bus_listening says when).
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../events/event-bus.js';
 
@@ -37,6 +37,10 @@ export function createUsageSharing(o: UsageSharingOptions) {
     if (pending.size === 0) return;
     const used = [...pending.values()];
     pending = new Map();
+    // Without its listening connection this instance is cut off from PostgreSQL: a NOTIFY would
+    // most likely fail and be logged four times a second. What it let through meanwhile is not
+    // reported later either, which would charge the others for the past.
+    if (!o.bus.status().listening) return;
     await o.bus.publish({ type: 'rate-usage', instanceId, used });
   }
 

@@ -113,6 +113,23 @@ describe('admission across instances', () => {
     expect([passes(b, 't', 'k1'), passes(b, 't', 'k1')]).toEqual([true, true]);
   });
 
+  it('do not report while the bus is cut off from PostgreSQL: each instance limits on its own', async () => {
+    const bus = createInProcessBus();
+    let listening = false;
+    const cutOff = { ...bus, status: () => ({ listening, downSince: null, reconnects: 0 }) };
+    const [a, b] = [createAdmission(policy(60_000), cutOff), createAdmission(policy(60_000), bus)];
+    try {
+      expect([passes(a, 't', 'k1'), passes(a, 't', 'k1')]).toEqual([true, true]);
+      await a.shareUsage();
+      listening = true;
+      await a.shareUsage(); // what it let through while cut off is not charged to the others later
+      expect([passes(b, 't', 'k1'), passes(b, 't', 'k1')]).toEqual([true, true]);
+    } finally {
+      a.stop();
+      b.stop();
+    }
+  });
+
   it("ignore what they cannot read in another instance's report", async () => {
     const bus = createInProcessBus();
     const a = createAdmission(policy(60_000), bus);
