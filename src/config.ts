@@ -62,6 +62,8 @@ export interface TrainingConfig {
   inProcess: boolean | undefined;
   /** Epochs of a tenant's first model, and of a fine-tune of its own serving version. */
   epochs: number;
+  /** trainingRunUpdated reads its run at least this often (ms), in case an announcement was lost. */
+  followPollMs: number;
   fineTuneEpochs: number;
   /** Episodes per epoch at most: bounds the time a large tenant takes. */
   maxEpisodesPerEpoch: number;
@@ -338,6 +340,9 @@ export function loadConfig(env: Env = process.env): Config {
       epochs: integer(env, 'TRAINING_EPOCHS', 20, 1, 1000),
       fineTuneEpochs: integer(env, 'TRAINING_FINE_TUNE_EPOCHS', 3, 1, 1000),
       maxEpisodesPerEpoch: integer(env, 'TRAINING_MAX_EPISODES', 30_000, 100, 100_000_000),
+      // The announcements carry every change within milliseconds; this only bounds the delay of
+      // one that was lost, and costs a read per subscription.
+      followPollMs: integer(env, 'TRAINING_FOLLOW_POLL_MS', 15_000, 100, 600_000),
       // 0: the scoring network draws its natural 8 episodes a user, which served MovieLens 1.52
       // pairwise better than 9,600 an epoch did (docs/preference-model.md, sessions 38 and 42).
       minEpisodesPerEpoch: integer(env, 'TRAINING_MIN_EPISODES', 0, 0, 100_000_000),

@@ -54,6 +54,7 @@ async function main() {
     training: trainingRequirementsOf(config.training),
     artifacts: createArtifactStore(config.worker.tenantModelStore),
     tasteGroups: config.tasteGroups,
+    trainingFollowPollMs: config.training.followPollMs,
     onBackgroundError: backgroundError,
     feed: {
       ...config.feed,

@@ -13,6 +13,8 @@ export type PlatformEvent =
   | { type: 'model-promoted'; tenantId?: string; version: string }
   /** A training run was queued (startTraining): the jobs process sends its job. */
   | { type: 'training-requested'; tenantId: string; runId: string }
+  /** A training run moved on (started, a stage or an epoch, its end): trainingRunUpdated pushes it. */
+  | { type: 'training-run-changed'; tenantId: string; runId: string }
   | { type: 'api-key-revoked'; tenantId: string; keyId: string }
   /** A user was erased (deleteUser): their live feeds end, caches that held them forget. */
   | { type: 'user-erased'; tenantId: string; userId: string }

@@ -3,8 +3,10 @@ import { GraphQLScalarType, Kind } from 'graphql';
 import type { Resolvers } from './generated/resolvers.js';
 import { ranked, type ScoredItems } from '../services/scoring.service.js';
 import type { Feed } from '../services/feed.service.js';
+import type { TrainingRunRow } from '../repositories/model-registry.repository.js';
 import { checkFirst, decodeCursor, encodeCursor, pageInfo } from '../services/pagination.js';
 import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
+import { trainingRunUpdates } from './training-run-subscription.js';
 import { badInput } from '../errors.js';
 import { modelResolvers } from './model-resolvers.js';
 import { tasteGroupResolvers } from './taste-group-resolvers.js';
@@ -71,6 +73,14 @@ export const resolvers: Resolvers = {
         });
       },
       resolve: (update: FeedUpdate, args: { first: number }) => ({ reason: update.reason, feed: feedPage(update.feed, args.first, undefined) }),
+    },
+    trainingRunUpdated: {
+      subscribe: (_, args, ctx) => {
+        if (!ctx.subscriptions) throw badInput('trainingRunUpdated: subscriptions are served over WebSocket (graphql-ws) only');
+        const { connection, limits } = ctx.subscriptions;
+        return trainingRunUpdates(() => ctx.services.trainingRunUpdates.follow(ctx.viewer, args.id), connection, limits);
+      },
+      resolve: (run: TrainingRunRow) => run,
     },
   },
   Mutation: {

@@ -116,6 +116,7 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
         tenantId,
         runId,
       });
+      await o.bus.publish({ type: 'training-run-changed', tenantId, runId });
     }
     for (const { tenantId, runId } of await o.registry.runsToDispatch()) await dispatch(tenantId, runId);
   }

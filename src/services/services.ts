@@ -14,6 +14,7 @@ import type { ServingModels } from './serving-model.service.js';
 import type { SimilarUsers } from './similar-users.service.js';
 import type { TasteGroups } from './taste-group.service.js';
 import type { TenantService } from './tenant.service.js';
+import type { TrainingRunUpdates } from './training-run-updates.service.js';
 import type { TrainingService } from './training.service.js';
 import type { UserEmbeddings } from './user-embedding.service.js';
 import type { UserErasureService } from './user-erasure.service.js';
@@ -39,6 +40,8 @@ export interface Services {
   feed: FeedService;
   servingModels: ServingModels;
   training: TrainingService;
+  /** trainingRunUpdated: a run pushed as it moves on. */
+  trainingRunUpdates: TrainingRunUpdates;
   /** For the jobs: the predictor this process scores with, so a promotion loads where it scores. */
   predictor: Predictor;
 }

@@ -292,6 +292,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       }
       const log = d.log.child({ tenantId, runId, attempt: run.attempts });
       log.info('training run started');
+      // Told after each write a subscriber would see (trainingRunUpdated); the last in finally.
+      const changed = () =>
+        d.bus.publish({ type: 'training-run-changed', tenantId, runId }).catch((error) => log.warn({ err: error }, "could not announce the run's progress"));
+      void changed();
       const abort = new AbortController();
       // The jobs process is stopping (a deploy): the run goes back to the queue, not to FAILED.
       const onShutdown = () => abort.abort();
@@ -309,6 +313,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
           log.warn({ err: error }, 'heartbeat failed; trying again at the next one');
           return;
         }
+        if (Object.keys(progress).length > 0) void changed();
         // Marked FAILED behind our back (no heartbeat for too long): stop, and leave it so.
         if (!alive && !abort.signal.aborted) {
           log.error('the run was marked failed while it ran (stale heartbeat); stopping it');
@@ -373,6 +378,7 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       } finally {
         shutdown?.removeEventListener('abort', onShutdown);
         clearInterval(timer);
+        void changed(); // its end: finished, skipped, failed, or back in the queue
         await rm(dir, { recursive: true, force: true }).catch((error) => {
           d.onError?.('training-workdir', error);
           log.warn({ err: error, dir }, "could not remove the run's work folder; it takes disk until removed by hand");

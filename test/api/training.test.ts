@@ -24,7 +24,7 @@ import { createTestDatabase, queryAsOwner, type TestDatabase } from '../helpers/
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { SMALL_WORLD, eventually, loadWorld, seedWorld, startTestJobs, type TestJobs } from '../helpers/training.js';
 import { addVersion } from '../helpers/worker.js';
-import { subscribeFeed } from '../helpers/ws.js';
+import { followRun, subscribeFeed } from '../helpers/ws.js';
 
 const RUN_FIELDS =
   'id status trigger stage epoch epochs loss validationAccuracy attempts error skipReason dataset { items interactions trainingUsers heldOutUsers } timings { exporting training evaluating promoting } modelVersion { version status reason }';
@@ -134,6 +134,8 @@ describe('per-tenant models and the nightly fine-tune', () => {
       const r = await api.gql(a.appKey, query);
       expect(r.errors?.[0]?.extensions?.code, query).toBe('FORBIDDEN');
     }
+    const followed = await followRun(api.wsUrl, a.appKey, '00000000-0000-0000-0000-000000000000', 'id');
+    expect((followed.errors as any[])[0].extensions.code).toBe('FORBIDDEN');
   });
 
   it('the nightly run gives each tenant its own model from its own likes; score reports it and a live feed gets MODEL', async () => {
@@ -273,7 +275,21 @@ describe('per-tenant models and the nightly fine-tune', () => {
     // each gives the network a weight near 0 and ranks alone, which can be no worse than the
     // global baseline, by design.
     await runJobs({ TRAINING_TRAINER_ARGS: '--lr 50 --co-likes off --latent-classes off --choice-prior off' });
-    const done = await finished(a, (await startTraining(a)).id);
+    // Followed by trainingRunUpdated from the start: each stage and epoch pushed, then the end.
+    const { id } = await startTraining(a);
+    const followed = await followRun(api.wsUrl, a.adminKey, id, RUN_FIELDS);
+    expect(followed.errors).toBeUndefined();
+    const stages = followed.runs.map((r) => r.stage).filter((stage, i, all) => stage && stage !== all[i - 1]);
+    // In order; a stage of milliseconds may have ended before the subscriber's read (the export
+    // on a fast machine, say), but training and the trainer's evaluation take seconds.
+    const ORDER = ['EXPORTING', 'TRAINING', 'EVALUATING', 'PROMOTING'];
+    expect(stages.map((stage) => ORDER.indexOf(stage))).toEqual(stages.map((stage) => ORDER.indexOf(stage)).sort());
+    expect(stages).toEqual(expect.arrayContaining(['TRAINING', 'EVALUATING']));
+    const epochs = followed.runs.filter((r) => r.stage === 'TRAINING' && r.epoch > 0).map((r) => r.epoch);
+    expect(epochs.length).toBeGreaterThan(0);
+    expect(epochs).toEqual([...epochs].sort((x, y) => x - y));
+    const done = followed.runs.at(-1);
+    expect(done).toEqual(await run(a, id)); // the last push is the run as it ended
     expect(done).toMatchObject({ status: 'SUCCEEDED', trigger: 'MANUAL', modelVersion: { version: 2, status: 'REJECTED' } });
     expect(done.modelVersion.reason).toMatch(/worse than the global baseline.* beyond noise|worse than the serving model beyond noise/);
     const v2 = (await api.gql(a.adminKey, `{ modelVersions(first: 1) { edges { node { ${VERSION_FIELDS} } } } }`)).data.modelVersions.edges[0].node;
@@ -286,9 +302,11 @@ describe('per-tenant models and the nightly fine-tune', () => {
     await runJobs({ TRAINING_FINE_TUNE_EPOCHS: '400' }); // slow enough to be caught training
     const { id } = await startTraining(a);
     await eventually('training under way', async () => ((await run(a, id))?.epoch >= 1 ? true : undefined), 120_000);
+    const followed = followRun(api.wsUrl, a.adminKey, id, RUN_FIELDS);
     execFileSync('pkill', ['-KILL', '-f', `trainer\\.train --data .*${id}`]);
     const failed = await finished(a, id);
     expect(failed.status).toBe('FAILED');
+    expect((await followed).runs.at(-1)).toEqual(failed); // the subscription ends with the run
     expect(failed.error).toMatch(/killed by SIGKILL/);
     expect(failed.modelVersion).toBeNull();
     expect(await score(a)).toMatchObject({ degraded: false, modelVersion: '1' });
@@ -410,6 +428,9 @@ describe('per-tenant models and the nightly fine-tune', () => {
     const runOfA = (await api.gql(a.adminKey, '{ trainingRuns(first: 1) { edges { node { id } } } }')).data.trainingRuns.edges[0].node.id;
     const r = await api.gql(b.adminKey, 'query($id: ID!) { trainingRun(id: $id) { id } }', { id: runOfA });
     expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const followed = await followRun(api.wsUrl, b.adminKey, runOfA, 'id');
+    expect(followed.runs).toEqual([]);
+    expect((followed.errors as any[])[0].extensions.code).toBe('NOT_FOUND');
     const bVersions = (await api.gql(b.adminKey, '{ modelVersions { edges { node { version } } } }')).data.modelVersions.edges;
     expect(bVersions.map((e: any) => e.node.version)).toEqual([1]);
   });

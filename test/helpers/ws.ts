@@ -84,3 +84,25 @@ export function runOn(client: Client, query: string, variables?: Record<string, 
 export function connectWs(wsUrl: string, key: string): Client {
   return createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${key}` } });
 }
+
+/**
+ * Follows a training run with trainingRunUpdated until the subscription ends: every push in
+ * order, and the error it ended with, if any.
+ */
+export function followRun(wsUrl: string, key: string, runId: string, fields: string): Promise<{ runs: any[]; errors?: unknown }> {
+  const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${key}` } });
+  const runs: any[] = [];
+  return new Promise<{ runs: any[]; errors?: unknown }>((resolve) => {
+    client.subscribe<{ trainingRunUpdated: unknown }>(
+      { query: `subscription($id: ID!) { trainingRunUpdated(id: $id) { ${fields} } }`, variables: { id: runId } },
+      {
+        next: (message) => {
+          if (message.data) runs.push(message.data.trainingRunUpdated);
+          if (message.errors) resolve({ runs, errors: message.errors });
+        },
+        error: (errors) => resolve({ runs, errors }),
+        complete: () => resolve({ runs }),
+      },
+    );
+  }).finally(() => client.dispose());
+}

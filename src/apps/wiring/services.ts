@@ -26,6 +26,7 @@ import { createPredictor } from '../../inference/predictor.js';
 import { createModelRegistryRepository } from '../../repositories/model-registry.repository.js';
 import { createServingModels, type TrainingRequirements } from '../../services/serving-model.service.js';
 import { createTrainingService } from '../../services/training.service.js';
+import { createTrainingRunUpdates } from '../../services/training-run-updates.service.js';
 import type { ArtifactStore } from '../../training/artifact-store.js';
 import { loadConfig, type Config, type TasteGroupsConfig } from '../../config.js';
 import { describeSchedule } from '../../jobs/queues.js';
@@ -68,6 +69,8 @@ export interface ServiceOptions {
   training?: TrainingRequirements;
   /** Representations, similar users and taste groups (config.tasteGroups). */
   tasteGroups?: TasteGroupsConfig;
+  /** trainingRunUpdated's backing poll (config.training.followPollMs). */
+  trainingFollowPollMs?: number;
   /** The tenants' model store, where this process can write it (promoteModelVersion needs it). */
   artifacts?: ArtifactStore;
   feed?: {
@@ -193,6 +196,13 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
       );
     }
   });
+  const training = createTrainingService({
+    registry,
+    servingModels,
+    tenants,
+    bus,
+    promotion: options.artifacts && { artifacts: options.artifacts, predictor, log },
+  });
   return {
     bus,
     admission,
@@ -212,12 +222,13 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     scoring,
     feed,
     servingModels,
-    training: createTrainingService({
-      registry,
-      servingModels,
-      tenants,
+    training,
+    trainingRunUpdates: createTrainingRunUpdates({
+      runs: training,
       bus,
-      promotion: options.artifacts && { artifacts: options.artifacts, predictor, log },
+      log,
+      pollMs: options.trainingFollowPollMs ?? DEFAULTS.training.followPollMs,
+      onError: (error) => options.onBackgroundError?.('training-run-updates', error),
     }),
     predictor,
   };
