@@ -99,7 +99,12 @@ async function main() {
   } finally {
     await db.drop();
   }
-  console.log(`\nnpm run bench:rate-limits -- ${process.argv.slice(2).join(' ')}`);
+  const { server: _server, ...shown } = values;
+  console.log(
+    `\nnpm run bench:rate-limits -- ${Object.entries(shown)
+      .map(([name, value]) => `--${name} ${value}`)
+      .join(' ')}`,
+  );
   console.log(
     `One tenant at ${RATE} operations/s, bursts of ${BURST}, flooding for ${SECONDS} s: the rate allows ${ALLOWED}. Medians of ${RUNS} runs (each run's count in brackets).\n`,
   );
