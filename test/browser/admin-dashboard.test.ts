@@ -50,6 +50,8 @@ describe('the admin dashboard in a real browser', () => {
   let closeScorer: () => Promise<void>;
   let tenantStore: string;
   let jobs: TestJobs | undefined;
+  /** The tenant with a model of its own, trained by the jobs (the last two tests). */
+  let own: TestTenant;
   const USERS = 120;
 
   beforeAll(async () => {
@@ -177,7 +179,7 @@ describe('the admin dashboard in a real browser', () => {
   it("shows what a tenant's own model found of its groups, and groups by that count", async () => {
     // A tenant of 4 taste groups, trained by the real job runner and trainer: its version
     // records the count its training found (4 here, as in test/api/taste-groups.test.ts).
-    const own = await createTestTenant(db.adminUrl, 32);
+    own = await createTestTenant(db.adminUrl, 32);
     await seedWorld(api.services, own.admin, 32, { seed: 1, items: 600, users: 240, interactionsPerUser: 40, labelNoise: 0.08 }, 'own');
     jobs = await startTestJobs(api.services, api.db, db.appUrl, { TENANT_MODEL_STORE: tenantStore, MODEL_STORE: DEFAULT_MODEL_STORE });
     const promoted = await trainAndRegroup(api, own.adminKey, 'modelVersion { version tasteClasses { found } }');
@@ -209,6 +211,40 @@ describe('the admin dashboard in a real browser', () => {
     await page.waitForSelector('[data-section=versions] [data-version]');
     const row = await page.locator(`[data-version="${promoted.modelVersion.version}"] td`).allTextContents();
     expect(row[8]).toBe(String(found));
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
+  it('follows a run started with "Train now" over WebSocket, drawing each push, until it ends', async () => {
+    const page = await signIn(own.adminKey);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    const frames: string[] = [];
+    page.on('websocket', (socket) => socket.on('framereceived', (frame) => frames.push(String(frame.payload))));
+    await page.waitForSelector('[data-section=counts]');
+    await page.click('nav a[href="#/models"]');
+    await page.waitForSelector('[data-section=versions] [data-version]');
+    const before = await page.locator('[data-section=runs] [data-run]').count();
+    await page.click('[data-action=train]');
+    await expect.poll(() => page.locator('[data-section=runs] [data-run]').count()).toBe(before + 1);
+    const newest = page.locator('[data-section=runs] [data-run]').first();
+    // The row moves on while the page stays as it is: nothing reloads it but the pushes.
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          const status = await newest.getAttribute('data-status');
+          if (status) seen.add(status);
+          return status;
+        },
+        { timeout: 240_000, interval: 200 },
+      )
+      .toBe('SUCCEEDED');
+    expect(seen.has('RUNNING')).toBe(true);
+    const pushed = frames.filter((f) => f.includes('"trainingRunUpdated"')).map((f) => JSON.parse(f).payload.data.trainingRunUpdated.status);
+    expect(pushed[0]).toMatch(/QUEUED|RUNNING/);
+    expect(pushed.at(-1)).toBe('SUCCEEDED');
+    expect(frames.some((f) => JSON.parse(f).type === 'complete')).toBe(true);
     expect(errors).toEqual([]);
     await page.close();
   }, 300_000);

@@ -1,6 +1,8 @@
 // Models: what scores the tenant, its versions with the promotion gate's numbers, and training
-// runs, refreshed every two seconds while one is queued or running (live progress).
-import { gql } from '../api.js';
+// runs, with live progress while one is queued or running: the newest such run is followed
+// over WebSocket (trainingRunUpdated), each push and its end drawing the page again; where no
+// live connection can be had (a proxy without WebSocket), the page polls every two seconds.
+import { gql, subscribe } from '../api.js';
 import { append, fmt, h, when } from '../dom.js';
 import { tasteClassesWords } from '../taste-classes.js';
 import { versionStatusWords } from '../version-status.js';
@@ -65,9 +67,38 @@ export async function renderModels(view, _args, isShown) {
         }))
         : h('p', { class: 'muted' }, 'No versions of your own yet.')),
   );
-  if (runs.some((r) => ACTIVE.has(r.status))) {
-    setTimeout(() => {
-      if (isShown()) renderModels(view, _args, isShown).catch((error) => append(view, h('p', { class: 'error' }, error.message)));
-    }, 2000);
-  }
+  const active = runs.find((r) => ACTIVE.has(r.status));
+  if (active) follow(active.id, () => renderModels(view, _args, isShown).catch((error) => append(view, h('p', { class: 'error' }, error.message))), isShown);
+}
+
+const RUN_UPDATES = 'subscription($id: ID!) { trainingRunUpdated(id: $id) { id status stage epoch } }';
+/** The run followed live, by the page showing it: { runId, isShown, close }. */
+let following;
+
+/** Draws the page again at each push of the run and at its end, while the page is shown. */
+function follow(runId, redraw, isShown) {
+  if (following?.runId === runId && following.isShown === isShown) return; // a push's redraw
+  following?.close();
+  const mine = { runId, isShown };
+  const forget = () => {
+    if (following === mine) following = undefined;
+  };
+  let pushes = 0;
+  mine.close = subscribe(RUN_UPDATES, { id: runId }, {
+    next: () => {
+      if (!isShown()) {
+        mine.close();
+        forget();
+      } else if (pushes++ > 0) redraw(); // the first push is the run as just drawn
+    },
+    complete: () => {
+      forget();
+      if (isShown()) redraw();
+    },
+    error: () => {
+      forget();
+      setTimeout(() => isShown() && redraw(), 2000);
+    },
+  });
+  following = mine;
 }
