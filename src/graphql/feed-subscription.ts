@@ -2,12 +2,13 @@
 // (services/feed-updates.service.ts decides when and how feeds re-rank, shared by every
 // subscriber of the user). Here: the per-connection, per-tenant and per-key limits, and
 // back-pressure: a consumer whose socket holds more than maxBufferedBytes unsent gets no new
-// ranking until it catches up, then only the newest. Written as a plain async iterator rather
-// than an async generator so that a client going away (return()) leaves its live feed at once,
-// even while no ranking is due.
+// ranking until it catches up, then only the newest. A push stream (services/push-stream.ts)
+// rather than an async generator so that a client going away (return()) leaves its live feed
+// at once, even while no ranking is due.
 import { AppError } from '../errors.js';
 import type { Feed } from '../services/feed.service.js';
 import { REASON_ORDER, type FeedUpdateReason, type FeedUpdatesService } from '../services/feed-updates.service.js';
+import { DONE, pushStream } from '../services/push-stream.js';
 import type { Viewer } from '../services/viewer.js';
 
 export type { FeedUpdateReason };
@@ -134,49 +135,35 @@ export function feedUpdates(a: FeedSubscriptionArgs): AsyncIterableIterator<Feed
     failure = error;
     close();
   });
-  const done = { done: true as const, value: undefined };
   const ended = () => {
     if (failure) throw failure;
-    return done;
+    return DONE;
   };
 
-  return {
-    async next() {
-      if (closed) return ended();
-      if (first) {
-        first = false;
-        try {
-          return { done: false, value: { reason: 'INITIAL', feed: await subscription.initial } };
-        } catch (error) {
-          close();
-          throw error;
-        }
+  return pushStream<FeedUpdate>(async () => {
+    if (closed) return ended();
+    if (first) {
+      first = false;
+      try {
+        return { done: false, value: { reason: 'INITIAL', feed: await subscription.initial } };
+      } catch (error) {
+        close();
+        throw error;
       }
-      while (!closed && (!latest || a.connection.bufferedAmount() > a.limits.maxBufferedBytes)) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          // A slow consumer is polled for progress; rankings meanwhile only replace `latest`.
-          if (latest) setTimeout(resolve, 50);
-        });
-        wake = undefined;
-      }
-      if (closed) return ended();
-      const feed = latest!;
-      const reason = REASON_ORDER.find((r) => reasons.has(r)) ?? 'RESYNC';
-      latest = undefined;
-      reasons.clear();
-      return { done: false, value: { reason, feed } };
-    },
-    async return() {
-      close();
-      return done;
-    },
-    async throw(error: unknown) {
-      close();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    }
+    while (!closed && (!latest || a.connection.bufferedAmount() > a.limits.maxBufferedBytes)) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        // A slow consumer is polled for progress; rankings meanwhile only replace `latest`.
+        if (latest) setTimeout(resolve, 50);
+      });
+      wake = undefined;
+    }
+    if (closed) return ended();
+    const feed = latest!;
+    const reason = REASON_ORDER.find((r) => reasons.has(r)) ?? 'RESYNC';
+    latest = undefined;
+    reasons.clear();
+    return { done: false, value: { reason, feed } };
+  }, close);
 }

@@ -11,6 +11,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { TrainingRunRow } from '../repositories/model-registry.repository.js';
 import type { TrainingService } from './training.service.js';
+import { DONE, pushStream } from './push-stream.js';
 import type { Viewer } from './viewer.js';
 
 const ENDED = new Set(['SUCCEEDED', 'SKIPPED', 'FAILED']);
@@ -64,59 +65,46 @@ export function createTrainingRunUpdates(o: TrainingRunUpdatesOptions) {
         failure ??= error;
         close();
       }
-      const done = { done: true as const, value: undefined };
       const ended = () => {
         if (failure) throw failure;
-        return done;
+        return DONE;
       };
 
-      return {
-        async next() {
-          const first = last === undefined;
-          if (lastEnded) close();
-          while (!closed) {
-            if (!stale) {
-              await new Promise<void>((resolve) => (wake = resolve));
-              wake = undefined;
-              continue;
-            }
-            stale = false;
-            let run: TrainingRunRow;
-            try {
-              run = await o.runs.run(viewer, runId);
-            } catch (error) {
-              // Not the caller's to see (FORBIDDEN, NOT_FOUND): the subscription ends with it.
-              if (first || error instanceof AppError) {
-                end(error as Error);
-                break;
-              }
-              o.onError?.(error);
-              o.log.warn({ err: error, tenantId: viewer.tenantId, runId }, 'reading a followed training run failed; trying again at its next change or poll');
-              continue;
-            }
-            if (closed) break;
-            // A heartbeat alone is no news: the run is pushed when something else moved.
-            const seen = JSON.stringify({ ...run, heartbeatAt: undefined, jobId: undefined });
-            if (seen === last) continue;
-            last = seen;
-            lastEnded = ENDED.has(run.status);
-            return { done: false, value: run };
+      async function next(): Promise<IteratorResult<TrainingRunRow>> {
+        const first = last === undefined;
+        if (lastEnded) close();
+        while (!closed) {
+          if (!stale) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
           }
-          return ended();
-        },
-        async return() {
-          close();
-          return done;
-        },
-        async throw(error: unknown) {
-          close();
-          throw error;
-        },
-        end,
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      };
+          stale = false;
+          let run: TrainingRunRow;
+          try {
+            run = await o.runs.run(viewer, runId);
+          } catch (error) {
+            // An answer for the client (FORBIDDEN, NOT_FOUND), or no first read at all: the
+            // subscription ends with it. Later failures of the database are waited out.
+            if (first || error instanceof AppError) {
+              end(error as Error);
+              break;
+            }
+            o.onError?.(error);
+            o.log.warn({ err: error, tenantId: viewer.tenantId, runId }, 'reading a followed training run failed; trying again at its next change or poll');
+            continue;
+          }
+          if (closed) break;
+          // A heartbeat alone is no news: the run is pushed when something else moved.
+          const seen = JSON.stringify({ ...run, heartbeatAt: undefined, jobId: undefined });
+          if (seen === last) continue;
+          last = seen;
+          lastEnded = ENDED.has(run.status);
+          return { done: false, value: run };
+        }
+        return ended();
+      }
+      return Object.assign(pushStream(next, close), { end });
     },
   };
 }
