@@ -294,7 +294,10 @@ export function createTrainingRunService(d: TrainingRunDeps) {
       log.info('training run started');
       // Told after each write a subscriber would see (trainingRunUpdated); the last in finally.
       const changed = () =>
-        d.bus.publish({ type: 'training-run-changed', tenantId, runId }).catch((error) => log.warn({ err: error }, "could not announce the run's progress"));
+        d.bus.publish({ type: 'training-run-changed', tenantId, runId }).catch((error) => {
+          d.onError?.('training-run-announce', error);
+          log.warn({ err: error }, "could not announce the run's progress; its followers read it at their next poll");
+        });
       void changed();
       const abort = new AbortController();
       // The jobs process is stopping (a deploy): the run goes back to the queue, not to FAILED.
