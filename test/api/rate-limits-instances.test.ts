@@ -74,8 +74,9 @@ describe('rate limits across two API processes', () => {
     const pair = await startPair(250);
     try {
       const result = await flood(pair.map((p) => p.url));
-      // Far above the rate on both, or the test proves nothing.
-      for (const counts of result.perInstance) expect(counts.passed + counts.limited, JSON.stringify(result)).toBeGreaterThan(4 * allowed);
+      // Far above the rate on both (about 25 times on an idle machine), or the test proves
+      // nothing: each instance on its own would let its whole rate through.
+      for (const counts of result.perInstance) expect(counts.passed + counts.limited, JSON.stringify(result)).toBeGreaterThan(2 * allowed);
       // Each instance alone would let `allowed` through (and did, on the code before sharing:
       // 70 in all). What they let through before the reports arrive is paid back as a wait, so
       // the excess left at the end is about the rate times a report's delay; the bound leaves a
