@@ -3,6 +3,7 @@
 // connection's limit on subscriptions, and the end of the subscription when its key is revoked.
 import { AppError } from '../errors.js';
 import type { TrainingRunRow } from '../repositories/model-registry.repository.js';
+import { pushStream } from '../services/push-stream.js';
 import type { TrainingRunFollower } from '../services/training-run-updates.service.js';
 import type { ConnectionSubscriptions, SubscriptionLimits } from './feed-subscription.js';
 
@@ -20,22 +21,13 @@ export function trainingRunUpdates(
     if (result.done) untrack();
     return result;
   };
-  return {
-    next: () =>
-      follower.next().then(finished, (error) => {
-        untrack();
-        throw error;
-      }),
-    return: () => {
+  const next = () =>
+    follower.next().then(finished, (error) => {
       untrack();
-      return follower.return!();
-    },
-    throw: (error: unknown) => {
-      untrack();
-      return follower.throw!(error);
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+      throw error;
+    });
+  return pushStream(next, () => {
+    untrack();
+    void follower.return!();
+  });
 }
