@@ -135,6 +135,8 @@ export interface FeedConfig {
   readonly nearShare: number;
   /** Bytes all tenants' vector indexes may take in one API process. */
   readonly indexBudgetBytes: number;
+  /** Numbers a nearest-items scan multiplies before the event loop gets a turn; 0: the whole scan at once. */
+  readonly scanSliceFloats: number;
   readonly subscriptionsPerConnection: number;
   readonly subscriptionsPerTenant: number;
   readonly subscriptionsPerKey: number;
@@ -310,6 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
       poolSize: integer(env, 'FEED_POOL_SIZE', 500, 1, 500),
       nearShare: integer(env, 'FEED_NEAR_PERCENT', 50, 0, 100) / 100,
       indexBudgetBytes: integer(env, 'FEED_INDEX_MAX_MB', 1024, 1, 1024 * 1024) * 1024 * 1024,
+      scanSliceFloats: integer(env, 'FEED_SCAN_SLICE_FLOATS', 4_194_304, 0, 2 ** 31),
       subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
       subscriptionsPerTenant: integer(env, 'SUBSCRIPTIONS_PER_TENANT', 10_000, 1, 1_000_000),
       subscriptionsPerKey: integer(env, 'SUBSCRIPTIONS_PER_KEY', 2000, 1, 1_000_000),

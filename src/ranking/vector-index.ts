@@ -3,9 +3,15 @@
 // Float32Array (similarity.onnx, one MatMul), then the k best are picked in JavaScript.
 // Measured with `npm run bench:vector-index` (2-core VM, k = 250, 8 queries): 100,000 items of
 // dimension 512 take about 13 ms per call against 116 ms for the plain JavaScript loop this
-// replaced (68 ms unrolled); see docs/benchmarks.md. The product runs synchronously on the
-// calling thread (the API's event loop). Past a few hundred thousand items an approximate
-// index (IVF, HNSW) or pgvector would be the next step.
+// replaced (68 ms unrolled); see docs/benchmarks.md.
+// onnxruntime-node computes synchronously on the calling thread, the API's event loop, so the
+// API scans in slices of at most `sliceFloats` numbers (FEED_SCAN_SLICE_FLOATS), each its own
+// run: between two slices the loop answers whatever else waits (another tenant's request),
+// which would otherwise wait for the whole scan (13 ms at 100,000 x 512, 73 ms at 500,000).
+// A thread of its own cannot take the scan: onnxruntime-node refuses a tensor over a
+// SharedArrayBuffer ("Invalid argument"), so the thread would need its own copy of the index.
+// Past a few hundred thousand items an approximate index (IVF, HNSW) or pgvector would be the
+// next step.
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
@@ -35,16 +41,24 @@ function similaritySession(): Promise<ort.InferenceSession> {
 /** Marks a slot whose item was removed; ids are positive (identity columns). */
 const REMOVED = -1;
 
-/** Ids of the k highest scores, best first (ties: lower slot first), skipping excluded and removed ids. */
-function topK(scores: Float32Array, ids: Float64Array, k: number, exclude: ReadonlySet<number>): number[] {
+/** The k best so far, best first. */
+interface Best {
+  ids: number[];
+  scores: number[];
+}
+
+/**
+ * Merges the scores of slots `first`.. into `best`, keeping the k highest (ties: lower slot
+ * first, so slices give the order one whole scan would), skipping excluded and removed ids.
+ */
+function mergeTopK(best: Best, scores: Float32Array, ids: Float64Array, first: number, k: number, exclude: ReadonlySet<number>): void {
   // A bounded min-heap would be O(n log k); a sorted insert into k slots is as fast for k <= 500,
   // since after the first k items almost every score falls below the k-th and is skipped.
-  const bestIds: number[] = [];
-  const bestScores: number[] = [];
+  const { ids: bestIds, scores: bestScores } = best;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i];
     if (bestScores.length === k && s <= bestScores[k - 1]) continue;
-    const id = ids[i];
+    const id = ids[first + i];
     if (id === REMOVED || exclude.has(id)) continue;
     let at = bestScores.length;
     while (at > 0 && bestScores[at - 1] < s) at--;
@@ -55,10 +69,18 @@ function topK(scores: Float32Array, ids: Float64Array, k: number, exclude: Reado
       bestIds.pop();
     }
   }
-  return bestIds;
 }
 
-export function createVectorIndex(dim: number): VectorIndex {
+export interface VectorIndexOptions {
+  /**
+   * Numbers (slots x dimension) one slice of a scan multiplies before the event loop gets a
+   * turn, at least one slot's; omitted: the whole scan at once. The API's is FEED_SCAN_SLICE_FLOATS.
+   */
+  sliceFloats?: number;
+}
+
+export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
+  const sliceSlots = Math.max(1, Math.floor((options.sliceFloats ?? Infinity) / dim));
   let capacity = 1024;
   let vectors = new Float32Array(capacity * dim);
   let ids = new Float64Array(capacity);
@@ -119,19 +141,30 @@ export function createVectorIndex(dim: number): VectorIndex {
       if (used - slot.size > used / 4) reallocate(capacity);
     },
     async nearest(queries, k, exclude) {
-      const n = used;
       if (queries.length === 0 || k <= 0 || slot.size === 0) return [];
+      // Slots are appended, and removal marks a slot or moves the live ones to new arrays, so
+      // the first n slots of these arrays hold the same items while this call waits, slices
+      // and all. Taken together, before any wait: a compaction meanwhile leaves fewer slots in
+      // use in its new arrays than n.
+      const n = used;
+      const snapshotVectors = vectors;
+      const snapshotIds = ids;
       const q = new Float32Array(dim);
       for (const v of queries) for (let d = 0; d < dim; d++) q[d] += v[d];
       const session = await similaritySession();
-      // Slots are appended, and removal marks a slot or moves the live ones to new arrays, so
-      // the first n slots of these arrays hold the same items while this call waits.
-      const snapshotIds = ids;
-      const { scores } = await session.run({
-        vectors: new ort.Tensor('float32', vectors.subarray(0, n * dim), [n, dim]),
-        query: new ort.Tensor('float32', q, [dim, 1]),
-      });
-      return topK(scores.data as Float32Array, snapshotIds, k, exclude);
+      const query = new ort.Tensor('float32', q, [dim, 1]);
+      const best: Best = { ids: [], scores: [] };
+      // Each run is started through setImmediate (onnxruntime-node's run()), so the event loop
+      // takes its turn before every slice.
+      for (let first = 0; first < n; first += sliceSlots) {
+        const count = Math.min(sliceSlots, n - first);
+        const { scores } = await session.run({
+          vectors: new ort.Tensor('float32', snapshotVectors.subarray(first * dim, (first + count) * dim), [count, dim]),
+          query,
+        });
+        mergeTopK(best, scores.data as Float32Array, snapshotIds, first, k, exclude);
+      }
+      return best.ids;
     },
   };
 }

@@ -27,6 +27,8 @@ export interface FeedOptions {
   nearShare: number;
   /** Bytes the tenants' vector indexes may take together in this process. */
   indexBudgetBytes: number;
+  /** Numbers a nearest-items scan multiplies before the event loop gets a turn; 0: the whole scan at once. */
+  scanSliceFloats: number;
   onIndexEvicted?: (tenantId: string, bytes: number) => void;
   onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
@@ -62,7 +64,13 @@ const ranked = (scored: readonly Scored[]): FeedEntry[] =>
   [...scored].sort((a, b) => b.score - a.score || a.item.id - b.item.id).map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 }));
 
 export function createFeedService(o: FeedOptions) {
-  const indexes = createTenantIndexes({ items: o.items, budgetBytes: o.indexBudgetBytes, onEvict: o.onIndexEvicted, onRefreshFailed: o.onIndexRefreshFailed });
+  const indexes = createTenantIndexes({
+    items: o.items,
+    budgetBytes: o.indexBudgetBytes,
+    scanSliceFloats: o.scanSliceFloats,
+    onEvict: o.onIndexEvicted,
+    onRefreshFailed: o.onIndexRefreshFailed,
+  });
 
   /** Items by internal id: those still there. */
   const itemRows = async (tenantId: string, ids: readonly number[]): Promise<ItemRow[]> =>

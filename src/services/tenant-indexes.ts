@@ -12,6 +12,8 @@ export interface TenantIndexesOptions {
   items: Pick<ItemRepository, 'changedSince'>;
   /** Bytes all tenants' indexes may take together; the index in use is never evicted. */
   budgetBytes: number;
+  /** Numbers a scan multiplies before the event loop gets a turn (createVectorIndex); omitted or 0: the whole scan at once. */
+  scanSliceFloats?: number;
   onEvict?: (tenantId: string, bytes: number) => void;
   /** A refresh from PostgreSQL failed (it is retried by the next feed of that tenant). */
   onRefreshFailed?: (tenantId: string, error: unknown) => void;
@@ -104,7 +106,14 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
     async indexFor(tenantId: string, dim: number): Promise<VectorIndex | undefined> {
       let entry = indexes.get(tenantId);
       indexes.delete(tenantId);
-      if (!entry) entry = { index: createVectorIndex(dim), watermark: '-infinity', stale: true, built: false, removed: new Set() };
+      if (!entry)
+        entry = {
+          index: createVectorIndex(dim, { sliceFloats: o.scanSliceFloats || Infinity }),
+          watermark: '-infinity',
+          stale: true,
+          built: false,
+          removed: new Set(),
+        };
       indexes.set(tenantId, entry); // now the most recently used
       if (entry.stale) entry.refreshing ??= refreshInBackground(tenantId, entry);
       if (!entry.built) {

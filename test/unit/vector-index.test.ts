@@ -55,6 +55,52 @@ describe('vector index', () => {
   });
 });
 
+describe('vector index scanned in slices', () => {
+  let seed = 11;
+  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  const dim = 8;
+  const vectors = Array.from({ length: 2000 }, () => Array.from({ length: dim }, random));
+  // Ties: every tenth item repeats item 0, so equal scores fall in different slices.
+  for (let i = 10; i < vectors.length; i += 10) vectors[i] = vectors[0];
+  const fill = (sliceFloats?: number) => {
+    const index = createVectorIndex(dim, sliceFloats === undefined ? {} : { sliceFloats });
+    vectors.forEach((v, i) => index.upsert(i + 1, v));
+    for (let id = 5; id < 2000; id += 97) index.remove(id);
+    return index;
+  };
+
+  it('gives what one scan gives: the same items, ties in slot order, removed and excluded items skipped', async () => {
+    const whole = fill(Infinity);
+    const exclude = new Set([2, 3, 500]);
+    for (const query of [[vectors[0]], [vectors[7], vectors[8]]]) {
+      const expected = await whole.nearest(query, 300, exclude);
+      expect(expected).toHaveLength(300);
+      for (const sliceFloats of [dim, 7 * dim, 333 * dim, 1]) expect(await fill(sliceFloats).nearest(query, 300, exclude)).toEqual(expected);
+    }
+    // Item 1's copies tie with it; a whole scan puts them in slot order.
+    expect((await whole.nearest([vectors[0]], 5, new Set())).slice(0, 5)).toEqual([1, 11, 21, 31, 41]);
+  });
+
+  it('lets the event loop run between slices, where one scan held it throughout', async () => {
+    const turns = async (index: ReturnType<typeof createVectorIndex>) => {
+      await index.nearest([vectors[0]], 10, new Set()); // the shared session is loaded
+      let count = 0;
+      let running = true;
+      const tick = () => {
+        count++;
+        if (running) setImmediate(tick);
+      };
+      setImmediate(tick);
+      await index.nearest([vectors[0]], 10, new Set());
+      running = false;
+      return count;
+    };
+    // 2,000 slots, 100 a slice: 20 runs, each started from its own turn of the loop.
+    expect(await turns(fill(100 * dim))).toBeGreaterThanOrEqual(19);
+    expect(await turns(fill(Infinity))).toBeLessThanOrEqual(2);
+  });
+});
+
 describe('history-centroid fallback', () => {
   it('is (cos to the liked mean - cos to the disliked mean + 2) / 4', () => {
     const scores = centroidScores(

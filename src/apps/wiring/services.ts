@@ -81,6 +81,7 @@ export interface ServiceOptions {
     /** A live feed's re-ranking failed in the background (it is retried). */
     onLiveFeedError?: (error: unknown) => void;
     indexBudgetBytes?: number;
+    scanSliceFloats?: number;
     onIndexEvicted?: (tenantId: string, bytes: number) => void;
     onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
   };
@@ -125,6 +126,7 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     poolSize: options.feed?.poolSize ?? DEFAULTS.feed.poolSize,
     nearShare: options.feed?.nearShare ?? DEFAULTS.feed.nearShare,
     indexBudgetBytes: options.feed?.indexBudgetBytes ?? DEFAULTS.feed.indexBudgetBytes,
+    scanSliceFloats: options.feed?.scanSliceFloats ?? DEFAULTS.feed.scanSliceFloats,
     onIndexEvicted: options.feed?.onIndexEvicted,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
