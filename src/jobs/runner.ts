@@ -8,18 +8,19 @@
 import PgBoss from 'pg-boss';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
-import type { ModelRegistryRepository } from '../repositories/model-registry.repository.js';
 import type { TrainingRunService } from '../services/training-run.service.js';
 import { handleFanOut, handleTrainingRun } from './handlers/training.js';
 import { handleTasteGroups } from './handlers/taste-groups.js';
 import type { TasteGroups } from '../services/taste-group.service.js';
-import { JOB_SCHEMA } from '../repositories/job-queue-schema.js';
+import type { TrainingSchedule } from '../services/training-schedule.service.js';
 import { QUEUES, type TasteGroupsJob, type TrainingRunJob } from './queues.js';
 
 export interface JobRunnerOptions {
   /** The database the jobs live in, as tastegraph_app (owner of the pgboss schema). */
   connectionString: string;
-  registry: Pick<ModelRegistryRepository, 'tenantsDueForTraining' | 'queueRun' | 'runsToDispatch' | 'setJob' | 'failStaleRuns'>;
+  /** pg-boss's schema (the migrator installs it). */
+  schema: string;
+  schedule: TrainingSchedule;
   runs: TrainingRunService;
   bus: EventBus;
   log: Logger;
@@ -32,8 +33,7 @@ export interface JobRunnerOptions {
   onError?: (component: string, error: unknown) => void;
   /** Taste groups: after each promotion, and hourly for tenants whose users changed. */
   tasteGroups: {
-    groups: Pick<TasteGroups, 'refresh'>;
-    tenantsDue: () => Promise<string[]>;
+    groups: Pick<TasteGroups, 'refresh' | 'tenantsDue'>;
     cron: string;
   };
 }
@@ -54,7 +54,7 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
     o.onError?.(component, error);
     log.error({ err: error, ...context }, message);
   };
-  const boss = new PgBoss({ connectionString: o.connectionString, schema: JOB_SCHEMA, max: 3, application_name: 'tastegraph-jobs' });
+  const boss = new PgBoss({ connectionString: o.connectionString, schema: o.schema, max: 3, application_name: 'tastegraph-jobs' });
   // pg-boss reports its own background failures (a lost connection, say) here and carries on.
   boss.on('error', (error) => failed('job-queue', error, 'job queue error; pg-boss retries'));
   await boss.start();
@@ -82,22 +82,22 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
   }
 
   async function groupFanOut() {
-    const due = await o.tasteGroups.tenantsDue();
+    const due = await o.tasteGroups.groups.tenantsDue();
     for (const tenantId of due) await groupTenant(tenantId, 'SCHEDULE');
     log.info({ tenants: due.length }, 'hourly taste-group fan-out done');
   }
 
   async function dispatch(tenantId: string, runId: string) {
     const jobId = await boss.send(QUEUES.TRAINING_RUN, { tenantId, runId } satisfies TrainingRunJob);
-    if (jobId) await o.registry.setJob(tenantId, runId, jobId);
+    if (jobId) await o.schedule.jobSent({ tenantId, runId }, jobId);
     log.info({ tenantId, runId, jobId }, 'training run sent to the queue');
   }
 
   async function fanOut(): Promise<number> {
     let started = 0;
-    for (const tenantId of await o.registry.tenantsDueForTraining()) {
+    for (const tenantId of await o.schedule.tenantsDue()) {
       try {
-        const { run, created } = await o.registry.queueRun(tenantId, 'SCHEDULE');
+        const { run, created } = await o.schedule.queueScheduled(tenantId);
         if (!created) continue; // one queued or running already
         await dispatch(tenantId, run.id);
         started++;
@@ -111,14 +111,13 @@ export async function startJobRunner(o: JobRunnerOptions): Promise<JobRunner> {
 
   let sweeping: Promise<void> | undefined;
   async function sweepOnce() {
-    for (const { tenantId, runId } of await o.registry.failStaleRuns(o.staleSeconds)) {
+    for (const { tenantId, runId } of await o.schedule.failStaleRuns(o.staleSeconds)) {
       failed('training-run', new Error('heartbeat stopped'), 'training run marked failed: its heartbeat stopped (trainer or process killed)', {
         tenantId,
         runId,
       });
-      await o.bus.publish({ type: 'training-run-changed', tenantId, runId });
     }
-    for (const { tenantId, runId } of await o.registry.runsToDispatch()) await dispatch(tenantId, runId);
+    for (const { tenantId, runId } of await o.schedule.runsWithoutJob()) await dispatch(tenantId, runId);
   }
   const sweep = () =>
     (sweeping ??= sweepOnce()

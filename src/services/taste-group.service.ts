@@ -163,6 +163,9 @@ export function createTasteGroups(o: TasteGroupDeps) {
   }
 
   return {
+    /** Tenants with interactions since their latest snapshot: the hourly fan-out groups them again. */
+    tenantsDue: (): Promise<string[]> => o.groups.tenantsDue(),
+
     /** A new snapshot now (embeddings refreshed first). Shared by concurrent callers for one tenant. */
     refresh(tenantId: string, trigger: SnapshotTrigger, k?: number): Promise<SnapshotRow> {
       const key = `${tenantId}:${k ?? ''}`;

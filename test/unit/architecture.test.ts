@@ -83,6 +83,10 @@ describe('architecture: the one-way rules', () => {
     expect(crossings(['services'], ['apps', 'graphql', 'http', 'jobs'])).toEqual([]);
   });
 
+  it('the jobs are adapters: they reach storage only through services', () => {
+    expect(crossings(['jobs'], ['repositories'])).toEqual([]);
+  });
+
   it('repositories and inference depend on no layer above them', () => {
     expect(crossings(['repositories', 'inference'], ['apps', 'graphql', 'http', 'jobs', 'services', 'training'])).toEqual([]);
   });

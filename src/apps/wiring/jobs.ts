@@ -11,7 +11,8 @@ import { createTrainingRunService } from '../../services/training-run.service.js
 import { createModelRetention } from '../../services/model-retention.service.js';
 import { createArtifactStore } from '../../training/artifact-store.js';
 import { startJobRunner, type JobRunner } from '../../jobs/runner.js';
-import { createTasteGroupRepository } from '../../repositories/taste-group.repository.js';
+import { JOB_SCHEMA } from '../../repositories/job-queue-schema.js';
+import { createTrainingSchedule } from '../../services/training-schedule.service.js';
 import type { TasteGroups } from '../../services/taste-group.service.js';
 
 export interface JobDependencies {
@@ -21,7 +22,7 @@ export interface JobDependencies {
   bus: EventBus;
   predictor: Pick<Predictor, 'loadTenantModel'>;
   /** Taste groups are computed where this process scores (its services). */
-  tasteGroups: Pick<TasteGroups, 'refresh'>;
+  tasteGroups: Pick<TasteGroups, 'refresh' | 'tenantsDue'>;
   log: Logger;
   onError?: (component: string, error: unknown) => void;
 }
@@ -43,7 +44,8 @@ export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner>
   });
   return startJobRunner({
     connectionString: d.connectionString,
-    registry,
+    schema: JOB_SCHEMA,
+    schedule: createTrainingSchedule({ registry, bus: d.bus, log: d.log, onError: d.onError }),
     runs,
     bus: d.bus,
     log: d.log,
@@ -52,6 +54,6 @@ export function openJobs(config: Config, d: JobDependencies): Promise<JobRunner>
     timeoutMinutes: t.timeoutMinutes,
     staleSeconds: t.staleSeconds,
     onError: d.onError,
-    tasteGroups: { groups: d.tasteGroups, tenantsDue: createTasteGroupRepository(d.db).tenantsDue, cron: config.tasteGroups.cron },
+    tasteGroups: { groups: d.tasteGroups, cron: config.tasteGroups.cron },
   });
 }
