@@ -7,7 +7,7 @@ import { AppError, badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import { largestK } from '../clustering/choose-k.js';
-import { groupPoints } from '../clustering/grouping.js';
+import { groupPointsOffThread } from '../clustering/off-thread.js';
 import { topByLift } from '../clustering/lift.js';
 import { normalizeRows } from '../clustering/nearest.js';
 import { adjustedRandIndex } from '../clustering/quality.js';
@@ -67,7 +67,7 @@ export function createTasteGroups(o: TasteGroupDeps) {
     const layout = layoutOf(matrix.data, matrix.dim);
     const taste = columns(matrix.data, matrix.dim, 0, layout.tasteDim);
     const points = { n, dim: layout.tasteDim, data: normalizeRows(taste, layout.tasteDim) };
-    const g = groupPoints(points, {
+    const g = await groupPointsOffThread(points, {
       k,
       minK: settings.minK,
       maxK: Math.min(largestK(settings.maxK, layout), n - 1),
