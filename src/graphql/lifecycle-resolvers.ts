@@ -1,6 +1,6 @@
 // The data lifecycle over GraphQL: undo, erase a user, delete items, export a user's data.
 // Adapters only: each calls one service.
-import type { UserRow } from '../repositories/user.repository.js';
+import type { UserRow } from '../services/records.js';
 import type { Cleared } from '../services/interaction.service.js';
 import type { Resolvers } from './generated/resolvers.js';
 

@@ -1,9 +1,7 @@
 // Per-request DataLoaders: the items and users of a page of interactions load in one query.
 import DataLoader from 'dataloader';
-import type { ItemRow } from '../repositories/item.repository.js';
-import type { InteractionRow } from '../repositories/interaction.repository.js';
+import type { InteractionRow, ItemRow, UserRow } from '../services/records.js';
 import type { ScoreKey, ScoredItems } from '../services/scoring.service.js';
-import type { UserRow } from '../repositories/user.repository.js';
 import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 

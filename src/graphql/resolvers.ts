@@ -3,7 +3,7 @@ import { GraphQLScalarType, Kind } from 'graphql';
 import type { Resolvers } from './generated/resolvers.js';
 import { ranked, type ScoredItems } from '../services/scoring.service.js';
 import type { Feed } from '../services/feed.service.js';
-import type { TrainingRunRow } from '../repositories/model-registry.repository.js';
+import type { TrainingRunRow } from '../services/records.js';
 import { checkFirst, decodeCursor, encodeCursor, pageInfo } from '../services/pagination.js';
 import { feedUpdates, type FeedUpdate } from './feed-subscription.js';
 import { trainingRunUpdates } from './training-run-subscription.js';

@@ -15,7 +15,7 @@ import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';
 import { createContext, type Context } from './context.js';
 import { formatError, unavailableMessage, useErrorLogging } from './plugins/error-masking.js';
-import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
+import { isDatabaseUnavailable } from '../services/storage-status.js';
 import { isRateLimited } from '../services/rate-limits.js';
 import { useQueryLimits } from './plugins/limits.js';
 import { useHttpOperationsOnly } from './plugins/http-operations.js';

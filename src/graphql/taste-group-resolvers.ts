@@ -1,7 +1,7 @@
 // Resolvers of users, similar users and taste groups (admin). Adapters only: unpack
 // arguments, call one service, shape rows for the schema.
 import type DataLoader from 'dataloader';
-import type { ItemLiftJson, SnapshotRow } from '../repositories/taste-group.repository.js';
+import type { ItemLiftJson, SnapshotRow } from '../services/records.js';
 import type { Context } from './context.js';
 import type { Resolvers } from './generated/resolvers.js';
 

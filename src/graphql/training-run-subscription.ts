@@ -2,7 +2,7 @@
 // (services/training-run-updates.service.ts decides when the run is read and pushed). Here: the
 // connection's limit on subscriptions, and the end of the subscription when its key is revoked.
 import { AppError } from '../errors.js';
-import type { TrainingRunRow } from '../repositories/model-registry.repository.js';
+import type { TrainingRunRow } from '../services/records.js';
 import { pushStream } from '../services/push-stream.js';
 import type { TrainingRunFollower } from '../services/training-run-updates.service.js';
 import type { ConnectionSubscriptions, SubscriptionLimits } from './feed-subscription.js';

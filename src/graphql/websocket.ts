@@ -9,7 +9,7 @@ import { execute, GraphQLError, getOperationAST, OperationTypeNode, specifiedRul
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError, isAppError } from '../errors.js';
-import { isDatabaseUnavailable } from '../repositories/storage-errors.js';
+import { isDatabaseUnavailable } from '../services/storage-status.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/services.js';
 import type { Viewer } from '../services/viewer.js';

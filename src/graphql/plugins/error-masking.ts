@@ -6,7 +6,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { isAppError } from '../../errors.js';
 import { isRateLimited } from '../../services/rate-limits.js';
-import { isDatabaseUnavailable, type DatabaseUnavailableError } from '../../repositories/storage-errors.js';
+import { isDatabaseUnavailable, type DatabaseUnavailableError } from '../../services/storage-status.js';
 import type { Context } from '../context.js';
 import { QUERY_TOO_LARGE } from './document-limits.js';
 
