@@ -1,6 +1,7 @@
-// An in-memory index of a tenant's item vectors, unit-normalised, for "items near the user's
-// likes". Exact: every item is scored, by onnxruntime's matrix-vector product over one flat
-// Float32Array (similarity.onnx, one MatMul), then the k best are picked in JavaScript.
+// An in-memory index of a tenant's item vectors, for "items near the user's likes" and for the
+// vectors a feed scores. Exact: every item is scored, by onnxruntime's matrix-vector product over
+// one flat Float32Array of the vectors as the app sent them (similarity.onnx, one MatMul), each
+// product scaled by its item's inverse norm (cosine), then the k best are picked in JavaScript.
 // Measured with `npm run bench:vector-index` (2-core VM, k = 250, 8 queries): 100,000 items of
 // dimension 512 take about 13 ms per call against 116 ms for the plain JavaScript loop this
 // replaced (68 ms unrolled); see docs/benchmarks.md.
@@ -19,7 +20,13 @@ export interface VectorIndex {
   readonly size: number;
   /** Memory its arrays take (capacity doubles as it grows). */
   readonly bytes: number;
-  upsert(id: number, vector: ArrayLike<number>): void;
+  /** Adds or replaces an item's vector; `version` says which write of the item it is (vector()). */
+  upsert(id: number, vector: ArrayLike<number>, version?: number): void;
+  /**
+   * The item's vector as upserted (a copy); undefined for an item not in the index, or, with
+   * `version`, where the index holds another version of it.
+   */
+  vector(id: number, version?: number): Float32Array | undefined;
   /**
    * Drops an item (deleted): no later nearest() returns it. One already running may still
    * (feeds read the items it names from the database, where the item is gone).
@@ -48,15 +55,25 @@ interface Best {
 }
 
 /**
- * Merges the scores of slots `first`.. into `best`, keeping the k highest (ties: lower slot
- * first, so slices give the order one whole scan would), skipping excluded and removed ids.
+ * Merges the cosines of slots `first`.. into `best`, keeping the k highest (ties: lower slot
+ * first), skipping excluded and removed ids. onnxruntime may round a row's product differently
+ * by where the row falls in its blocks, so equal vectors in different slices may differ in the
+ * last bit: slices give the k best up to that rounding, not always one scan's order of ties.
  */
-function mergeTopK(best: Best, scores: Float32Array, ids: Float64Array, first: number, k: number, exclude: ReadonlySet<number>): void {
+function mergeTopK(
+  best: Best,
+  products: Float32Array,
+  inverseNorms: Float32Array,
+  ids: Float64Array,
+  first: number,
+  k: number,
+  exclude: ReadonlySet<number>,
+): void {
   // A bounded min-heap would be O(n log k); a sorted insert into k slots is as fast for k <= 500,
   // since after the first k items almost every score falls below the k-th and is skipped.
   const { ids: bestIds, scores: bestScores } = best;
-  for (let i = 0; i < scores.length; i++) {
-    const s = scores[i];
+  for (let i = 0; i < products.length; i++) {
+    const s = products[i] * inverseNorms[first + i];
     if (bestScores.length === k && s <= bestScores[k - 1]) continue;
     const id = ids[first + i];
     if (id === REMOVED || exclude.has(id)) continue;
@@ -84,6 +101,9 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   let capacity = 1024;
   let vectors = new Float32Array(capacity * dim);
   let ids = new Float64Array(capacity);
+  /** 1 / |vector| of each slot (1 for a zero vector): a product times it is the cosine. */
+  let inverseNorms = new Float32Array(capacity);
+  let versions = new Float64Array(capacity);
   /** Slots in use, removed ones included until the next compaction. */
   let used = 0;
   const slot = new Map<number, number>();
@@ -95,16 +115,22 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   function reallocate(size: number) {
     const v = new Float32Array(size * dim);
     const i = new Float64Array(size);
+    const n = new Float32Array(size);
+    const w = new Float64Array(size);
     let next = 0;
     for (let at = 0; at < used; at++) {
       if (ids[at] === REMOVED) continue;
       v.set(vectors.subarray(at * dim, (at + 1) * dim), next * dim);
       i[next] = ids[at];
+      n[next] = inverseNorms[at];
+      w[next] = versions[at];
       slot.set(ids[at], next);
       next++;
     }
     vectors = v;
     ids = i;
+    inverseNorms = n;
+    versions = w;
     capacity = size;
     used = next;
   }
@@ -115,9 +141,9 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
     },
     get bytes() {
       // The id-to-slot map's entries are a guess (about 40 bytes each in V8); the arrays are exact.
-      return vectors.byteLength + ids.byteLength + slot.size * 40;
+      return vectors.byteLength + ids.byteLength + inverseNorms.byteLength + versions.byteLength + slot.size * 40;
     },
-    upsert(id, vector) {
+    upsert(id, vector, version = 0) {
       let at = slot.get(id);
       if (at === undefined) {
         if (used === capacity) reallocate(slot.size === used ? capacity * 2 : capacity); // compacts removed slots first
@@ -126,9 +152,17 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
         ids[at] = id;
       }
       let norm = 0;
-      for (let d = 0; d < dim; d++) norm += vector[d] * vector[d];
-      norm = Math.sqrt(norm) || 1;
-      for (let d = 0; d < dim; d++) vectors[at * dim + d] = vector[d] / norm;
+      for (let d = 0; d < dim; d++) {
+        vectors[at * dim + d] = vector[d];
+        norm += vector[d] * vector[d];
+      }
+      inverseNorms[at] = 1 / (Math.sqrt(norm) || 1);
+      versions[at] = version;
+    },
+    vector(id, version) {
+      const at = slot.get(id);
+      if (at === undefined || (version !== undefined && versions[at] !== version)) return undefined;
+      return vectors.slice(at * dim, (at + 1) * dim);
     },
     remove(id) {
       const at = slot.get(id);
@@ -149,6 +183,7 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       const n = used;
       const snapshotVectors = vectors;
       const snapshotIds = ids;
+      const snapshotInverseNorms = inverseNorms;
       const q = new Float32Array(dim);
       for (const v of queries) for (let d = 0; d < dim; d++) q[d] += v[d];
       const session = await similaritySession();
@@ -162,7 +197,7 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
           vectors: new ort.Tensor('float32', snapshotVectors.subarray(first * dim, (first + count) * dim), [count, dim]),
           query,
         });
-        mergeTopK(best, scores.data as Float32Array, snapshotIds, first, k, exclude);
+        mergeTopK(best, scores.data as Float32Array, snapshotInverseNorms, snapshotIds, first, k, exclude);
       }
       return best.ids;
     },
