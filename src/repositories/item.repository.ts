@@ -18,6 +18,11 @@ export interface ItemWrite {
   embedding: ArrayLike<number>;
 }
 
+/** An item without its vector, and which write of it this is (`version`, below). */
+export interface ItemSummary extends Omit<ItemRow, 'embedding'> {
+  version: number;
+}
+
 interface RawItemRow extends Omit<ItemRow, 'embedding'> {
   embedding: Buffer;
 }
@@ -43,6 +48,10 @@ export type ItemDeletion =
 
 const ITEM_COLUMNS = `id, external_id AS "externalId", url, prompt, embedding, created_at AS "createdAt", updated_at AS "updatedAt"`;
 const toItem = (row: RawItemRow): ItemRow => ({ ...row, embedding: decodeEmbedding(row.embedding) });
+// Which write of an item a row shows: its updated_at in microseconds since 1970 (every upsert sets
+// it), exact in a double until the year 2255. A copy of the vector taken with the same version is
+// the vector stored now.
+const VERSION = `(extract(epoch FROM updated_at) * 1000000)::float8 AS "version"`;
 
 export function createItemRepository(db: Database) {
   return {
@@ -85,6 +94,24 @@ export function createItemRepository(db: Database) {
       });
     },
 
+    /**
+     * Items by internal id without their vectors, in the order asked; undefined where the tenant
+     * has no such item. A feed takes the vectors from the tenant's index where it holds the same
+     * version: at dimension 512 the vectors are most of a row (500 rows: 6.3 ms with them, 1.5 ms
+     * without, most of the difference the client decoding them).
+     */
+    async summariesByIds(tenantId: string, ids: readonly number[]): Promise<(ItemSummary | undefined)[]> {
+      return db.withTenant(tenantId, async (sql) => {
+        const { rows } = await sql.query<ItemSummary>(
+          `SELECT id, external_id AS "externalId", url, prompt, created_at AS "createdAt", updated_at AS "updatedAt", ${VERSION}
+             FROM items WHERE tenant_id = $1 AND id = ANY($2::bigint[])`,
+          [tenantId, ids],
+        );
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        return ids.map((id) => byId.get(id));
+      });
+    },
+
     /** Items by external id, in the order asked; undefined where the tenant has no such item. */
     async findByExternalIds(tenantId: string, externalIds: readonly string[]): Promise<(ItemRow | undefined)[]> {
       return db.withTenant(tenantId, async (sql) => {
@@ -117,15 +144,15 @@ export function createItemRepository(db: Database) {
       afterId: number,
       overlapSeconds: number,
       limit: number,
-    ): Promise<{ id: number; embedding: Float32Array; updatedAt: string }[]> {
+    ): Promise<{ id: number; embedding: Float32Array; updatedAt: string; version: number }[]> {
       return db.withTenant(tenantId, async (sql) => {
-        const { rows } = await sql.query<{ id: number; embedding: Buffer; updatedAt: string }>(
-          `SELECT id, embedding, updated_at::text AS "updatedAt" FROM items
+        const { rows } = await sql.query<{ id: number; embedding: Buffer; updatedAt: string; version: number }>(
+          `SELECT id, embedding, updated_at::text AS "updatedAt", ${VERSION} FROM items
             WHERE tenant_id = $1 AND (updated_at, id) > ($2::timestamptz - make_interval(secs => $3), $4)
             ORDER BY updated_at, id LIMIT $5`,
           [tenantId, since, overlapSeconds, afterId, limit],
         );
-        return rows.map((r) => ({ id: r.id, embedding: decodeEmbedding(r.embedding), updatedAt: r.updatedAt }));
+        return rows.map((r) => ({ id: r.id, embedding: decodeEmbedding(r.embedding), updatedAt: r.updatedAt, version: r.version }));
       });
     },
 

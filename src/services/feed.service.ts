@@ -5,6 +5,7 @@
 import type { InteractionRepository } from '../repositories/interaction.repository.js';
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import type { UserRepository } from '../repositories/user.repository.js';
+import type { VectorIndex } from '../ranking/vector-index.js';
 import { createTenantIndexes } from './tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
@@ -76,6 +77,34 @@ export function createFeedService(o: FeedOptions) {
   const itemRows = async (tenantId: string, ids: readonly number[]): Promise<ItemRow[]> =>
     (await o.items.findByIds(tenantId, ids)).filter((r): r is ItemRow => r !== undefined);
 
+  /**
+   * The pool's rows, in its order (those still there), each vector taken from the tenant's index
+   * where the index holds the item's current version and read from PostgreSQL for the rest (items
+   * the index has not caught up with): the same vectors as itemRows, without carrying 500
+   * vectors from the database for every feed.
+   */
+  async function poolRows(tenantId: string, ids: readonly number[], index: VectorIndex | undefined): Promise<ItemRow[]> {
+    if (!index) return itemRows(tenantId, ids);
+    const summaries = await o.items.summariesByIds(tenantId, ids);
+    const rows: (ItemRow | undefined)[] = [];
+    const behind: number[] = [];
+    summaries.forEach((summary, at) => {
+      if (!summary) return;
+      const { version, ...item } = summary;
+      const embedding = index.vector(item.id, version);
+      if (embedding) rows[at] = { ...item, embedding };
+      else behind.push(at);
+    });
+    if (behind.length)
+      (
+        await o.items.findByIds(
+          tenantId,
+          behind.map((at) => ids[at]),
+        )
+      ).forEach((row, j) => (rows[behind[j]] = row));
+    return rows.filter((r): r is ItemRow => r !== undefined);
+  }
+
   /** The user's feed ranked from scratch, with the state that mergeItems builds on. */
   async function rank(viewer: Viewer, userId: string): Promise<FeedState> {
     const problems = checkExternalId('userId', userId);
@@ -97,7 +126,7 @@ export function createFeedService(o: FeedOptions) {
     const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
     const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
     const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
-    const scored = await o.scoring.scoreRows(viewer, userId, history, await itemRows(viewer.tenantId, pool));
+    const scored = await o.scoring.scoreRows(viewer, userId, history, await poolRows(viewer.tenantId, pool, index));
     const feed = {
       userId,
       entries: ranked(scored.items),

@@ -51,7 +51,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
     let overlap = OVERLAP_SECONDS;
     for (;;) {
       const rows = await o.items.changedSince(tenantId, since, afterId, overlap, REFRESH_PAGE);
-      for (const r of rows) if (!entry.removed.has(r.id)) entry.index.upsert(r.id, r.embedding);
+      for (const r of rows) if (!entry.removed.has(r.id)) entry.index.upsert(r.id, r.embedding, r.version);
       const last = rows.at(-1);
       if (!last) break;
       entry.watermark = last.updatedAt;

@@ -5,6 +5,7 @@ import { createDatabase, type Database } from '../../src/repositories/database.j
 import { createServices, type Services } from '../../src/apps/wiring/services.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
+import { createItemRepository } from '../../src/repositories/item.repository.js';
 
 const axis = (a: number, k: number) => Array.from({ length: 4 }, (_, d) => (d === a ? 1 : 0.01 * (k + 1) * (d + 1)));
 
@@ -45,6 +46,26 @@ describe('feed candidates', () => {
     expect(ids.filter((id) => id.startsWith('c0-'))).toHaveLength(2); // half the pool: near the like
     expect(ids).not.toContain('c0-0'); // rated
     expect(ids.filter((id) => id.startsWith('c3-'))).toHaveLength(2); // the rest: newest
+  });
+
+  it('scores each item with its vector stored now, also before the index has heard of a change', async () => {
+    const scoresNow = async () => {
+      const feed = await services.feed.feed(t.app, 'u');
+      const [byQuery] = await services.scoring.scoreMany(t.app, [{ userId: 'u', itemIds: feed.entries.map((e) => e.item.externalId) }]);
+      if (byQuery instanceof Error) throw byQuery;
+      const fromQuery = new Map(byQuery.items.map((x) => [x.item.externalId, x.score]));
+      return new Map(feed.entries.map((e) => [e.item.externalId, { feed: e.score, query: fromQuery.get(e.item.externalId) }]));
+    };
+    // The feed's vectors (from the index, built by the test above) give the score query's scores.
+    const before = await scoresNow();
+    for (const { feed, query } of before.values()) expect(feed).toBe(query);
+    const moved = [...before.keys()].find((id) => id.startsWith('c3-'))!;
+    // Its vector changes behind the feed's back (no event reaches the index): the feed must not
+    // score it with the vector its index still holds.
+    await createItemRepository(db).upsert(t.id, [{ externalId: moved, url: null, prompt: null, embedding: axis(0, 7) }]);
+    const after = await scoresNow();
+    expect(after.get(moved)!.feed).toBe(after.get(moved)!.query);
+    expect(after.get(moved)!.feed).not.toBe(before.get(moved)!.feed);
   });
 
   it('picks up new items after an upsert', async () => {

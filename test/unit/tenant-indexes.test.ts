@@ -21,6 +21,7 @@ function itemSource() {
           id: i + 1,
           embedding: Float32Array.from({ length: DIM }, (_, d) => (d === i % DIM ? 1 : 0)),
           updatedAt: '2026-01-01 00:00:00+00',
+          version: 1,
         }));
       },
     },
@@ -120,6 +121,7 @@ describe('tenant vector indexes: deleted items', () => {
           id: i + 1,
           embedding: Float32Array.from([1, i / 10, 0, 0]),
           updatedAt: '2026-01-01 00:00:00+00',
+          version: 1,
         }));
         if (since === '-infinity') return rows;
         if (!stale) return [];
