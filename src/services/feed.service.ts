@@ -95,13 +95,13 @@ export function createFeedService(o: FeedOptions) {
       if (embedding) rows[at] = { ...item, embedding };
       else behind.push(at);
     });
-    if (behind.length)
-      (
-        await o.items.findByIds(
-          tenantId,
-          behind.map((at) => ids[at]),
-        )
-      ).forEach((row, j) => (rows[behind[j]] = row));
+    if (behind.length) {
+      const read = await o.items.findByIds(
+        tenantId,
+        behind.map((at) => ids[at]),
+      );
+      read.forEach((row, j) => (rows[behind[j]] = row));
+    }
     return rows.filter((r): r is ItemRow => r !== undefined);
   }
 
