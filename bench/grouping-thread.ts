@@ -1,7 +1,7 @@
 // npm run bench:grouping-thread [-- --users 20000,100000 --dim 10 --runs 3]
 // A taste-group snapshot's clustering (src/clustering/grouping.ts: k by silhouette over 2-12 on
 // a 3,000-user sample, then k-means++ of all) in line on the event loop, as before, and on a
-// thread of its own (src/clustering/off-thread.ts), alternating. Meanwhile a timer asks for the
+// thread of its own (src/services/grouping-off-thread.ts), alternating. Meanwhile a timer asks for the
 // loop every millisecond: how late it comes is what any other request on that process (in the
 // API, every tenant's) waits while a snapshot is computed. Runs the compiled thread of dist/, so
 // `npm run build` first.
@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { groupPoints, type GroupingOptions } from '../src/clustering/grouping.js';
-import { groupPointsOffThread } from '../src/clustering/off-thread.js';
+import { groupPointsOffThread } from '../src/services/grouping-off-thread.js';
 import { createRandom, type Points } from '../src/clustering/points.js';
 
 const { values } = parseArgs({

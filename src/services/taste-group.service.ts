@@ -7,7 +7,7 @@ import { AppError, badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
 import { largestK } from '../clustering/choose-k.js';
-import { groupPointsOffThread } from '../clustering/off-thread.js';
+import { groupPointsOffThread } from './grouping-off-thread.js';
 import { topByLift } from '../clustering/lift.js';
 import { normalizeRows } from '../clustering/nearest.js';
 import { adjustedRandIndex } from '../clustering/quality.js';

@@ -1,9 +1,9 @@
-// The grouping on a thread of its own (src/clustering/off-thread.ts) runs the compiled
+// The grouping on a thread of its own (src/services/grouping-off-thread.ts) runs the compiled
 // grouping-thread.js of dist/ (vitest's global setup builds it): the same grouping as in line,
 // while the caller's event loop keeps turning.
 import { describe, expect, it } from 'vitest';
 import { groupPoints, type GroupingOptions } from '../../src/clustering/grouping.js';
-import { groupPointsOffThread } from '../../src/clustering/off-thread.js';
+import { groupPointsOffThread } from '../../src/services/grouping-off-thread.js';
 import { createRandom, type Points } from '../../src/clustering/points.js';
 
 const THREAD = new URL('../../dist/clustering/grouping-thread.js', import.meta.url);

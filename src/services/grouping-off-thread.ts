@@ -1,16 +1,17 @@
-// Groups points on a thread of its own (grouping-thread.ts), so the caller's event loop stays
-// free meanwhile: a refreshTasteGroups in the API otherwise held every tenant's requests on that
-// instance for the whole clustering (bench:grouping-thread). A compiled build (dist/, what
-// `npm start`, the images and the tests' child processes run) has the thread's JavaScript beside
-// this file; run from the TypeScript sources (tsx, vitest's in-process tests), where a thread
-// could not load TypeScript, it groups in line, with the same result.
+// Groups points on a thread of its own (clustering/grouping-thread.ts), so the caller's event
+// loop stays free meanwhile: a refreshTasteGroups in the API otherwise held every tenant's
+// requests on that instance for the whole clustering (bench:grouping-thread). A compiled build
+// (dist/, what `npm start`, the images and the tests' child processes run) has the thread's
+// JavaScript; run from the TypeScript sources (tsx, vitest's in-process tests), where a thread
+// could not load TypeScript, it groups in line, with the same result. It lives in services/, not
+// clustering/, because starting threads and looking for files is not pure.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { groupPoints, type Grouping, type GroupingOptions } from './grouping.js';
-import type { Points } from './points.js';
+import { groupPoints, type Grouping, type GroupingOptions } from '../clustering/grouping.js';
+import type { Points } from '../clustering/points.js';
 
-const COMPILED_THREAD = new URL('./grouping-thread.js', import.meta.url);
+const COMPILED_THREAD = new URL('../clustering/grouping-thread.js', import.meta.url);
 const compiled = existsSync(fileURLToPath(COMPILED_THREAD));
 
 /** groupPoints, computed on a new thread; `thread` names another build's grouping-thread.js (tests). */
