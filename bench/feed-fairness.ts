@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, loadWorld, startApiProcess } from './processes.js';
+import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,17 +36,6 @@ const QUIET_EVERY_MS = 20;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function gql(url: string, key: string, query: string, variables: object): Promise<Record<string, unknown>> {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await r.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors[0].message);
-  return body.data!;
-}
 
 const FEED = 'query($u: ID!) { feed(userId: $u, first: 20) { edges { node { score } } } }';
 const SCORE = 'query($u: ID!, $i: [ID!]!) { score(userId: $u, itemIds: $i) { items { score } } }';

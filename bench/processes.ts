@@ -42,6 +42,18 @@ export async function startApiProcess(env: Record<string, string>): Promise<{ ur
   return { url: started.url, child: started.child };
 }
 
+/** One GraphQL request over HTTP with an API key; its data, or the first error thrown. */
+export async function gql(url: string, key: string, query: string, variables: object = {}): Promise<Record<string, unknown>> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await r.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(body.errors[0].message);
+  return body.data!;
+}
+
 /** A migrated database of the benchmark's own on the server, dropped by drop(). */
 export async function createScratchDatabase(server: string, label: string) {
   const database = `tg_bench_${label}_${randomBytes(4).toString('hex')}`;

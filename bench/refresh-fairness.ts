@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, loadWorld, startApiProcess } from './processes.js';
+import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,17 +20,6 @@ const USERS = Number(values.users);
 const PER_USER = Number(values['per-user']);
 const QUIET_EVERY_MS = 20;
 const SCORE = 'query($u: ID!, $i: [ID!]!) { score(userId: $u, itemIds: $i) { items { score } } }';
-
-async function gql(url: string, key: string, query: string, variables: object = {}): Promise<Record<string, unknown>> {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await r.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors[0].message);
-  return body.data!;
-}
 
 const scratch = await createScratchDatabase(values.server, 'refresh');
 let api: Awaited<ReturnType<typeof startApiProcess>> | undefined;
