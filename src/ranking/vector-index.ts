@@ -91,13 +91,13 @@ function mergeTopK(
 export interface VectorIndexOptions {
   /**
    * Numbers (slots x dimension) one slice of a scan multiplies before the event loop gets a
-   * turn, at least one slot's; omitted: the whole scan at once. The API's is FEED_SCAN_SLICE_FLOATS.
+   * turn, at least one slot's; omitted or 0: the whole scan at once, as FEED_SCAN_SLICE_FLOATS=0.
    */
   sliceFloats?: number;
 }
 
 export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
-  const sliceSlots = Math.max(1, Math.floor((options.sliceFloats ?? Infinity) / dim));
+  const sliceSlots = Math.max(1, Math.floor((options.sliceFloats || Infinity) / dim));
   let capacity = 1024;
   let vectors = new Float32Array(capacity * dim);
   let ids = new Float64Array(capacity);

@@ -108,7 +108,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       indexes.delete(tenantId);
       if (!entry)
         entry = {
-          index: createVectorIndex(dim, { sliceFloats: o.scanSliceFloats || Infinity }),
+          index: createVectorIndex(dim, { sliceFloats: o.scanSliceFloats }),
           watermark: '-infinity',
           stale: true,
           built: false,
