@@ -137,6 +137,10 @@ export interface FeedConfig {
   readonly indexBudgetBytes: number;
   /** Numbers a nearest-items scan multiplies before the event loop gets a turn; 0: the whole scan at once. */
   readonly scanSliceFloats: number;
+  /** Numbers (items x dimension) past which a tenant's index is partitioned (approximate); 0: always exact. */
+  readonly partitionFloats: number;
+  /** Share of a partitioned index's partitions a feed's scan reads, nearest first. */
+  readonly probeShare: number;
   readonly subscriptionsPerConnection: number;
   readonly subscriptionsPerTenant: number;
   readonly subscriptionsPerKey: number;
@@ -313,6 +317,8 @@ export function loadConfig(env: Env = process.env): Config {
       nearShare: integer(env, 'FEED_NEAR_PERCENT', 50, 0, 100) / 100,
       indexBudgetBytes: integer(env, 'FEED_INDEX_MAX_MB', 1024, 1, 1024 * 1024) * 1024 * 1024,
       scanSliceFloats: integer(env, 'FEED_SCAN_SLICE_FLOATS', 4_194_304, 0, 2 ** 31),
+      partitionFloats: integer(env, 'FEED_INDEX_PARTITION_FLOATS', 134_217_728, 0, 2 ** 40),
+      probeShare: integer(env, 'FEED_INDEX_PROBE_PERCENT', 10, 1, 100) / 100,
       subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 10_000),
       subscriptionsPerTenant: integer(env, 'SUBSCRIPTIONS_PER_TENANT', 10_000, 1, 1_000_000),
       subscriptionsPerKey: integer(env, 'SUBSCRIPTIONS_PER_KEY', 2000, 1, 1_000_000),

@@ -1,25 +1,33 @@
 // An in-memory index of a tenant's item vectors, for "items near the user's likes" and for the
-// vectors a feed scores. Exact: every item is scored, by onnxruntime's matrix-vector product over
-// one flat Float32Array of the vectors as the app sent them (similarity.onnx, one MatMul), each
-// product scaled by its item's inverse norm (cosine), then the k best are picked in JavaScript.
-// Measured with `npm run bench:vector-index` (2-core VM, k = 250, 8 queries): 100,000 items of
-// dimension 512 take about 13 ms per call against 116 ms for the plain JavaScript loop this
-// replaced (68 ms unrolled); see docs/benchmarks.md.
-// onnxruntime-node computes synchronously on the calling thread, the API's event loop, so the
-// API scans in slices of at most `sliceFloats` numbers (FEED_SCAN_SLICE_FLOATS), each its own
-// run: between two slices the loop answers whatever else waits (another tenant's request),
-// which would otherwise wait for the whole scan (13 ms at 100,000 x 512, 73 ms at 500,000).
-// A thread of its own cannot take the scan: onnxruntime-node refuses a tensor over a
-// SharedArrayBuffer ("Invalid argument"), so the thread would need its own copy of the index.
-// Past a few hundred thousand items an approximate index (IVF, HNSW) or pgvector would be the
-// next step.
-import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
+// vectors a feed scores. Items are kept in flat blocks (flat-block.ts) that onnxruntime scans by
+// one matrix-vector product (similarity.onnx), each product scaled by the item's inverse norm
+// (cosine); the k best are picked in JavaScript. Measured with `npm run bench:vector-index`
+// (2-core VM, k = 250, 8 queries): an exact scan of 100,000 items of dimension 512 takes about
+// 17 ms, 500,000 about 79 ms; see docs/benchmarks.md.
+//
+// Exact below `partitionFloats` numbers (items x dimension). Past it, `maintain()` partitions
+// the index once (an inverted file, partitions.ts): about sqrt(n) centroids from a sample, each
+// item filed under its nearest, and a query scans the `probeShare` of partitions nearest it plus
+// the items written since they were filed (the tail, always scanned). Approximate: an item
+// filed under a partition the query does not probe is missed (bench:vector-index measures how
+// often). The centroids stay for the index's life; a new life (a restart, an eviction, a gap
+// in the event stream) finds them again for the catalogue then.
+//
+// onnxruntime-node computes synchronously on the calling thread, the API's event loop, so every
+// product is a run of at most `sliceFloats` numbers and the loop answers whatever else waits
+// (another tenant's request) between two runs. A thread of its own cannot take the scan:
+// onnxruntime-node refuses a tensor over a SharedArrayBuffer ("Invalid argument"), so the
+// thread would need its own copy of the index.
+import { createFlatBlock, REMOVED_ID, type Best, type FlatBlock } from './flat-block.js';
+import { nearestCentroids, nearestPartitions, rowsPerSlice, trainCentroids, type Centroids } from './partitions.js';
+import { multiply } from './similarity-session.js';
 
 export interface VectorIndex {
   readonly size: number;
   /** Memory its arrays take (capacity doubles as it grows). */
   readonly bytes: number;
+  /** Partitions a query chooses from; 0 while the index is exact. */
+  readonly partitions: number;
   /** Adds or replaces an item's vector; `version` says which write of the item it is (vector()). */
   upsert(id: number, vector: ArrayLike<number>, version?: number): void;
   /**
@@ -32,60 +40,19 @@ export interface VectorIndex {
    * (feeds read the items it names from the database, where the item is gone).
    */
   remove(id: number): void;
-  /** The k items most similar (cosine) to the mean of the queries, best first, skipping `exclude`. */
+  /**
+   * The k items most similar (cosine) to the mean of the queries, best first, skipping
+   * `exclude`; once partitioned, among the partitions nearest the query and the tail.
+   */
   nearest(queries: readonly ArrayLike<number>[], k: number, exclude: ReadonlySet<number>): Promise<number[]>;
-}
-
-const SIMILARITY_MODEL = fileURLToPath(new URL('./similarity.onnx', import.meta.url));
-let similarity: Promise<ort.InferenceSession> | undefined;
-
-/** One session for every index in the process; one thread, since onnxruntime's pool spins while idle. */
-function similaritySession(): Promise<ort.InferenceSession> {
-  similarity ??= ort.InferenceSession.create(SIMILARITY_MODEL, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  return similarity;
-}
-
-/** Marks a slot whose item was removed; ids are positive (identity columns). */
-const REMOVED = -1;
-
-/** The k best so far, best first. */
-interface Best {
-  ids: number[];
-  scores: number[];
-}
-
-/**
- * Merges the cosines of slots `first`.. into `best`, keeping the k highest (ties: lower slot
- * first), skipping excluded and removed ids. onnxruntime may round a row's product differently
- * by where the row falls in its blocks, so equal vectors in different slices may differ in the
- * last bit: slices give the k best up to that rounding, not always one scan's order of ties.
- */
-function mergeTopK(
-  best: Best,
-  products: Float32Array,
-  inverseNorms: Float32Array,
-  ids: Float64Array,
-  first: number,
-  k: number,
-  exclude: ReadonlySet<number>,
-): void {
-  // A bounded min-heap would be O(n log k); a sorted insert into k slots is as fast for k <= 500,
-  // since after the first k items almost every score falls below the k-th and is skipped.
-  const { ids: bestIds, scores: bestScores } = best;
-  for (let i = 0; i < products.length; i++) {
-    const s = products[i] * inverseNorms[first + i];
-    if (bestScores.length === k && s <= bestScores[k - 1]) continue;
-    const id = ids[first + i];
-    if (id === REMOVED || exclude.has(id)) continue;
-    let at = bestScores.length;
-    while (at > 0 && bestScores[at - 1] < s) at--;
-    bestScores.splice(at, 0, s);
-    bestIds.splice(at, 0, id);
-    if (bestScores.length > k) {
-      bestScores.pop();
-      bestIds.pop();
-    }
-  }
+  /**
+   * Partitions the index once it is past `partitionFloats`, and files the items written since
+   * under their partitions once they are many; runs of at most a slice each. One at a time:
+   * a call while one runs gets that one.
+   */
+  maintain(): Promise<void>;
+  /** Stops maintain() at its next slice (the index was dropped). */
+  close(): void;
 }
 
 export interface VectorIndexOptions {
@@ -94,112 +61,178 @@ export interface VectorIndexOptions {
    * turn, at least one slot's; omitted or 0: the whole scan at once, as FEED_SCAN_SLICE_FLOATS=0.
    */
   sliceFloats?: number;
+  /** Numbers (items x dimension) past which maintain() partitions the index; omitted or 0: always exact. */
+  partitionFloats?: number;
+  /** Share of the partitions a query scans, nearest first (0 to 1]. */
+  probeShare?: number;
 }
 
-export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
-  const sliceSlots = Math.max(1, Math.floor((options.sliceFloats || Infinity) / dim));
-  let capacity = 1024;
-  let vectors = new Float32Array(capacity * dim);
-  let ids = new Float64Array(capacity);
-  /** 1 / |vector| of each slot (1 for a zero vector): a product times it is the cosine. */
-  let inverseNorms = new Float32Array(capacity);
-  let versions = new Float64Array(capacity);
-  /** Slots in use, removed ones included until the next compaction. */
-  let used = 0;
-  const slot = new Map<number, number>();
+/** A tail segment's most slots: a drained segment's memory is freed as soon as it is filed. */
+const SEGMENT_SLOTS = 65_536;
+/** The share of partitions a query scans unless told. */
+export const DEFAULT_PROBE_SHARE = 0.1;
+/** Rounds of k-means, and sample rows per centroid: enough for an inverted file's coarse cells. */
+const KMEANS_ITERATIONS = 8;
+const SAMPLE_PER_CENTROID = 32;
+/**
+ * Multiply-adds of a centroid product that take about as long as one float of a scan's
+ * matrix-vector product: the product of many columns reuses each row it reads (bench:vector-index).
+ */
+const MACS_PER_SCAN_FLOAT = 8;
 
-  /**
-   * New arrays of `size` slots holding the live slots in order. Always new arrays: a nearest()
-   * that is waiting holds the old ones, whose first slots must stay as they were.
-   */
-  function reallocate(size: number) {
-    const v = new Float32Array(size * dim);
-    const i = new Float64Array(size);
-    const n = new Float32Array(size);
-    const w = new Float64Array(size);
-    let next = 0;
-    for (let at = 0; at < used; at++) {
-      if (ids[at] === REMOVED) continue;
-      v.set(vectors.subarray(at * dim, (at + 1) * dim), next * dim);
-      i[next] = ids[at];
-      n[next] = inverseNorms[at];
-      w[next] = versions[at];
-      slot.set(ids[at], next);
-      next++;
+export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
+  const sliceFloats = options.sliceFloats || Infinity;
+  const sliceSlots = Math.max(1, Math.floor(sliceFloats / dim));
+  const partitionFloats = options.partitionFloats || Infinity;
+  const probeShare = options.probeShare ?? DEFAULT_PROBE_SHARE;
+  const newBlock = (initialCapacity?: number) => createFlatBlock(dim, sliceSlots, initialCapacity);
+
+  /** Items written since the partitions were filed (all of them before), oldest segment first. */
+  let tail: FlatBlock[] = [newBlock()];
+  /** Tail segments being filed under their partitions; scanned until they are. */
+  const filing: FlatBlock[] = [];
+  let centroids: Centroids | undefined;
+  let partitions: FlatBlock[] = [];
+  /** The block holding each item. */
+  const where = new Map<number, FlatBlock>();
+  let maintaining: Promise<void> | undefined;
+  let closed = false;
+
+  const tailSize = () => tail.reduce((n, b) => n + b.size, 0);
+
+  /** A sample of live vectors from the tail (where every item is before the first partitioning). */
+  function sampleTail(rows: number, seed: number): { sample: Float32Array; count: number } {
+    const snapshots = tail.map((b) => b.snapshot());
+    const total = snapshots.reduce((n, s) => n + s.count, 0);
+    const sample = new Float32Array(rows * dim);
+    let s = seed >>> 0;
+    let count = 0;
+    // Slots drawn with replacement, removed ones skipped; at most a few tries per row.
+    for (let tries = 0; count < rows && tries < rows * 4; tries++) {
+      let at = (s = (s * 1664525 + 1013904223) >>> 0) % total;
+      let segment = 0;
+      while (at >= snapshots[segment].count) at -= snapshots[segment++].count;
+      const { ids, vectors } = snapshots[segment];
+      if (ids[at] === REMOVED_ID) continue;
+      sample.set(vectors.subarray(at * dim, (at + 1) * dim), count * dim);
+      count++;
     }
-    vectors = v;
-    ids = i;
-    inverseNorms = n;
-    versions = w;
-    capacity = size;
-    used = next;
+    return { sample, count };
+  }
+
+  async function partition(): Promise<void> {
+    const k = Math.max(1, Math.min(4096, Math.round(Math.sqrt(where.size))));
+    const { sample, count } = sampleTail(Math.min(where.size, k * SAMPLE_PER_CENTROID), where.size);
+    const sliceRows = rowsPerSlice(sliceFloats * MACS_PER_SCAN_FLOAT, dim, k);
+    const found = await trainCentroids(multiply, sample, count, dim, Math.min(k, count), {
+      iterations: KMEANS_ITERATIONS,
+      seed: where.size,
+      sliceRows,
+      stop: () => closed,
+    });
+    if (!found) return;
+    centroids = found;
+    partitions = Array.from({ length: found.count }, () => newBlock(64));
+  }
+
+  /** Files every item of `block` (a former tail segment, written no more) under its partition. */
+  async function file(block: FlatBlock, c: Centroids): Promise<void> {
+    const snapshot = block.snapshot(); // removals only mark slots in a block being filed
+    const nearest = await nearestCentroids(
+      multiply,
+      snapshot.vectors,
+      snapshot.count,
+      c,
+      rowsPerSlice(sliceFloats * MACS_PER_SCAN_FLOAT, dim, c.count),
+      () => closed,
+    );
+    if (closed) return;
+    // One synchronous step: an item written or removed while the products ran has left `block`.
+    for (let at = 0; at < snapshot.count; at++) {
+      const id = snapshot.ids[at];
+      if (id === REMOVED_ID || where.get(id) !== block) continue;
+      const to = partitions[nearest[at]];
+      to.upsert(id, snapshot.vectors.subarray(at * dim, (at + 1) * dim), block.versionOf(id)!);
+      block.remove(id, false);
+      where.set(id, to);
+    }
+  }
+
+  async function maintainOnce(): Promise<void> {
+    if (!centroids) {
+      if (where.size * dim < partitionFloats || where.size < 2) return;
+      await partition();
+    }
+    const c = centroids;
+    if (!c || closed) return;
+    const written = tailSize();
+    // Everything, the first time; then once the tail is worth a pass (it is scanned whole meanwhile).
+    if (written > 0 && (written === where.size || written >= Math.max(1024, where.size * 0.02))) {
+      filing.push(...tail);
+      tail = [newBlock()];
+    }
+    // Oldest first; a segment leaves `filing` only once filed (a failed run leaves it scanned).
+    while (filing.length > 0 && !closed) {
+      await file(filing[0], c);
+      if (!closed) filing.shift();
+    }
   }
 
   return {
     get size() {
-      return slot.size;
+      return where.size;
     },
     get bytes() {
-      // The id-to-slot map's entries are a guess (about 40 bytes each in V8); the arrays are exact.
-      return vectors.byteLength + ids.byteLength + inverseNorms.byteLength + versions.byteLength + slot.size * 40;
+      let total = where.size * 40; // the id-to-block map, as the blocks count their own maps
+      for (const b of [...tail, ...filing, ...partitions]) total += b.bytes;
+      return total + (centroids?.columns.byteLength ?? 0);
+    },
+    get partitions() {
+      return centroids?.count ?? 0;
     },
     upsert(id, vector, version = 0) {
-      let at = slot.get(id);
-      if (at === undefined) {
-        if (used === capacity) reallocate(slot.size === used ? capacity * 2 : capacity); // compacts removed slots first
-        at = used++;
-        slot.set(id, at);
-        ids[at] = id;
+      const from = where.get(id);
+      let to = tail[tail.length - 1];
+      if (from !== to) {
+        // A changed item may belong to another partition now: it joins the tail until filed.
+        if (from) from.remove(id, !filing.includes(from));
+        if (to.size >= SEGMENT_SLOTS) tail.push((to = newBlock()));
+        where.set(id, to);
       }
-      let norm = 0;
-      for (let d = 0; d < dim; d++) {
-        vectors[at * dim + d] = vector[d];
-        norm += vector[d] * vector[d];
-      }
-      inverseNorms[at] = 1 / (Math.sqrt(norm) || 1);
-      versions[at] = version;
+      to.upsert(id, vector, version);
     },
     vector(id, version) {
-      const at = slot.get(id);
-      if (at === undefined || (version !== undefined && versions[at] !== version)) return undefined;
-      return vectors.slice(at * dim, (at + 1) * dim);
+      return where.get(id)?.vector(id, version);
     },
     remove(id) {
-      const at = slot.get(id);
-      if (at === undefined) return;
-      slot.delete(id);
-      // In place, so that a nearest() already waiting on these arrays skips it too (unless a
-      // compaction moved them meanwhile).
-      ids[at] = REMOVED;
-      // Removed slots still cost a product each: compact once they are a quarter of the index.
-      if (used - slot.size > used / 4) reallocate(capacity);
+      const from = where.get(id);
+      if (!from) return;
+      where.delete(id);
+      from.remove(id, !filing.includes(from));
     },
     async nearest(queries, k, exclude) {
-      if (queries.length === 0 || k <= 0 || slot.size === 0) return [];
-      // Slots are appended, and removal marks a slot or moves the live ones to new arrays, so
-      // the first n slots of these arrays hold the same items while this call waits, slices
-      // and all. Taken together, before any wait: a compaction meanwhile leaves fewer slots in
-      // use in its new arrays than n.
-      const n = used;
-      const snapshotVectors = vectors;
-      const snapshotIds = ids;
-      const snapshotInverseNorms = inverseNorms;
+      if (queries.length === 0 || k <= 0 || where.size === 0) return [];
       const q = new Float32Array(dim);
       for (const v of queries) for (let d = 0; d < dim; d++) q[d] += v[d];
-      const session = await similaritySession();
-      const query = new ort.Tensor('float32', q, [dim, 1]);
-      const best: Best = { ids: [], scores: [] };
-      // Each run is started through setImmediate (onnxruntime-node's run()), so the event loop
-      // takes its turn before every slice.
-      for (let first = 0; first < n; first += sliceSlots) {
-        const count = Math.min(sliceSlots, n - first);
-        const { scores } = await session.run({
-          vectors: new ort.Tensor('float32', snapshotVectors.subarray(first * dim, (first + count) * dim), [count, dim]),
-          query,
-        });
-        mergeTopK(best, scores.data as Float32Array, snapshotInverseNorms, snapshotIds, first, k, exclude);
+      // The blocks as they are now; an item moving between two of them while this call waits
+      // may be missed by it, or met twice (counted once).
+      const blocks = [...tail, ...filing];
+      const c = centroids;
+      if (c) {
+        const probes = Math.max(1, Math.ceil(c.count * probeShare));
+        const ps = partitions;
+        for (const p of await nearestPartitions(multiply, q, c, probes, (p) => ps[p].size, 2 * k)) blocks.push(ps[p]);
       }
+      const best: Best = { ids: [], scores: [] };
+      for (const block of blocks) await block.scan(multiply, q, best, k, exclude);
       return best.ids;
+    },
+    maintain() {
+      maintaining ??= maintainOnce().finally(() => (maintaining = undefined));
+      return maintaining;
+    },
+    close() {
+      closed = true;
     },
   };
 }

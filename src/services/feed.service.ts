@@ -30,6 +30,10 @@ export interface FeedOptions {
   indexBudgetBytes: number;
   /** Numbers a nearest-items scan multiplies before the event loop gets a turn; 0: the whole scan at once. */
   scanSliceFloats: number;
+  /** Numbers (items x dimension) past which a tenant's index is partitioned (approximate); 0: always exact. */
+  partitionFloats: number;
+  /** Share of a partitioned index's partitions a scan reads. */
+  probeShare: number;
   onIndexEvicted?: (tenantId: string, bytes: number) => void;
   onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
@@ -68,7 +72,7 @@ export function createFeedService(o: FeedOptions) {
   const indexes = createTenantIndexes({
     items: o.items,
     budgetBytes: o.indexBudgetBytes,
-    scanSliceFloats: o.scanSliceFloats,
+    vectorIndex: { sliceFloats: o.scanSliceFloats, partitionFloats: o.partitionFloats, probeShare: o.probeShare },
     onEvict: o.onIndexEvicted,
     onRefreshFailed: o.onIndexRefreshFailed,
   });

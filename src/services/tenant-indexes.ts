@@ -6,16 +6,20 @@
 // 200 MB), in every API instance. It lives in services/, not ranking/, because it reads
 // PostgreSQL (through the item repository) and holds state; ranking/ stays pure.
 import type { ItemRepository } from '../repositories/item.repository.js';
-import { createVectorIndex, type VectorIndex } from '../ranking/vector-index.js';
+import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from '../ranking/vector-index.js';
 
 export interface TenantIndexesOptions {
   items: Pick<ItemRepository, 'changedSince'>;
   /** Bytes all tenants' indexes may take together; the index in use is never evicted. */
   budgetBytes: number;
-  /** Numbers a scan multiplies before the event loop gets a turn (createVectorIndex); omitted or 0: the whole scan at once. */
-  scanSliceFloats?: number;
+  /** How each index scans and when it partitions itself (createVectorIndex); omitted: exact, in one piece. */
+  vectorIndex?: VectorIndexOptions;
   onEvict?: (tenantId: string, bytes: number) => void;
-  /** A refresh from PostgreSQL failed (it is retried by the next feed of that tenant). */
+  /**
+   * A refresh from PostgreSQL failed (it is retried by the next feed of that tenant), or the
+   * partitioning after one did (retried after the next refresh; the items it had not filed yet
+   * are scanned whole meanwhile).
+   */
   onRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
 
@@ -76,6 +80,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       if (tenantId === keep) continue;
       // A build still running writes into the dropped object, which is then collected.
       indexes.delete(tenantId);
+      entry.index.close();
       total -= entry.index.bytes;
       o.onEvict?.(tenantId, entry.index.bytes);
     }
@@ -87,6 +92,9 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       try {
         await refresh(tenantId, entry);
         entry.built = true;
+        // Partitions a large index, or files what was written since (seconds at 500,000 items,
+        // in slices); feeds meanwhile scan the items not filed yet whole.
+        entry.index.maintain().catch((error) => o.onRefreshFailed?.(tenantId, error));
       } catch (error) {
         entry.stale = true; // the next feed tries again
         o.onRefreshFailed?.(tenantId, error);
@@ -108,7 +116,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       indexes.delete(tenantId);
       if (!entry)
         entry = {
-          index: createVectorIndex(dim, { sliceFloats: o.scanSliceFloats }),
+          index: createVectorIndex(dim, o.vectorIndex),
           watermark: '-infinity',
           stale: true,
           built: false,
@@ -147,11 +155,13 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
      * built again on its tenant's next feed, since a missed deletion is not in any refresh.
      */
     dropAll(): void {
+      for (const entry of indexes.values()) entry.index.close();
       indexes.clear();
     },
 
     /** The tenant was deleted: its index goes. */
     drop(tenantId: string): void {
+      indexes.get(tenantId)?.index.close();
       indexes.delete(tenantId);
     },
 

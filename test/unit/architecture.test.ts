@@ -66,7 +66,7 @@ describe('architecture: the one-way rules', () => {
     expect(FILES.length).toBeGreaterThan(100);
     const api = FILES.find((f) => f.path === 'apps/api.ts');
     expect(api?.sources).toContain('config.ts');
-    expect(FILES.find((f) => f.path === 'ranking/vector-index.ts')?.packages).toContain('onnxruntime-node');
+    expect(FILES.find((f) => f.path === 'ranking/similarity-session.ts')?.packages).toContain('onnxruntime-node');
   });
 
   it('ranking/ and clustering/ are pure: no storage, services, adapters or network', () => {

@@ -146,4 +146,12 @@ describe('tenant vector indexes: deleted items', () => {
     expect(found).not.toContain(3);
     expect(found).not.toContain(4);
   });
+
+  it('partitions a large index after its build, in the background', async () => {
+    const indexes = createTenantIndexes({ items: itemSource().items, budgetBytes: 1 << 30, vectorIndex: { partitionFloats: ITEMS * DIM } });
+    const index = await use(indexes, 'a');
+    for (let i = 0; i < 200 && index.partitions === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(index.partitions).toBe(45); // about sqrt(2000)
+    expect(await index.nearest([[0, 1, 0, 0]], 3, new Set())).toHaveLength(3);
+  });
 });

@@ -175,3 +175,108 @@ describe('vector index: removing items', () => {
     expect((await index.nearest([[1, 0]], 200, new Set())).length).toBe(99);
   });
 });
+
+describe('vector index: partitioned past partitionFloats', () => {
+  /** Items in `styles` tight clusters of dimension 16, ids from 1; the styles' centres too. */
+  function clustered(n: number, styles: number, seed = 3) {
+    let s = seed;
+    const random = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    const centres = Array.from({ length: styles }, () => Array.from({ length: 16 }, random));
+    const vectors = Array.from({ length: n }, (_, i) => centres[i % styles].map((x) => x + 0.15 * random()));
+    return { centres, vectors };
+  }
+
+  const sortedBy = (vectors: number[][], q: number[]) => {
+    const cosine = (v: number[]) => v.reduce((sum, x, d) => sum + x * q[d], 0) / Math.hypot(...v) / Math.hypot(...q);
+    return vectors.map((v, i) => ({ id: i + 1, s: cosine(v) })).sort((a, b) => b.s - a.s);
+  };
+
+  it('stays exact below partitionFloats, and with every partition probed finds what the exact scan finds', async () => {
+    const { vectors } = clustered(4000, 40);
+    const small = createVectorIndex(16, { partitionFloats: 4001 * 16 });
+    const all = createVectorIndex(16, { partitionFloats: 1, probeShare: 1 });
+    const exact = createVectorIndex(16);
+    vectors.forEach((v, i) => [small, all, exact].forEach((index) => index.upsert(i + 1, v)));
+    await Promise.all([small.maintain(), all.maintain()]);
+    expect(small.partitions).toBe(0);
+    expect(all.partitions).toBe(63); // about sqrt(4000)
+    const queries = [vectors[5], vectors[17]];
+    const exclude = new Set([6, 18]);
+    expect(new Set(await all.nearest(queries, 300, exclude))).toEqual(new Set(await exact.nearest(queries, 300, exclude)));
+    expect(all.size).toBe(4000);
+    expect(all.vector(77)).toEqual(Float32Array.from(vectors[76]));
+  });
+
+  it('finds the nearest items of clustered vectors while scanning a tenth of the partitions', async () => {
+    const { centres, vectors } = clustered(20_000, 100);
+    const index = createVectorIndex(16, { partitionFloats: 1, probeShare: 0.1 });
+    vectors.forEach((v, i) => index.upsert(i + 1, v));
+    await index.maintain();
+    expect(index.partitions).toBe(141);
+    let found = 0;
+    for (const centre of centres.slice(0, 20)) {
+      const truth = new Set(
+        sortedBy(vectors, centre)
+          .slice(0, 100)
+          .map((e) => e.id),
+      );
+      found += (await index.nearest([centre], 100, new Set())).filter((id) => truth.has(id)).length;
+    }
+    // Misfiled items or a wrong probe would find a few in a hundred.
+    expect(found / 2000).toBeGreaterThan(0.95);
+  });
+
+  it('loses nothing written, changed or removed while it partitions, and scans later writes whole', async () => {
+    const { vectors } = clustered(6000, 30);
+    const index = createVectorIndex(16, { partitionFloats: 1, probeShare: 1, sliceFloats: 16 * 64 });
+    vectors.forEach((v, i) => index.upsert(i + 1, v, 1));
+    const running = index.maintain();
+    expect(index.maintain()).toBe(running); // one at a time
+    let done = false;
+    void running.then(() => (done = true));
+    // A write at every turn of the loop, through sampling, k-means and filing.
+    const added: number[] = [];
+    const removed: number[] = [];
+    const changed = new Map<number, number[]>();
+    for (let turn = 0; !done; turn++) {
+      await new Promise((r) => setImmediate(r));
+      index.upsert(10_000 + turn, vectors[turn % 6000], 1);
+      added.push(10_000 + turn);
+      if (turn % 7 === 0 && removed.length < 2000) {
+        index.remove(removed.length + 1);
+        removed.push(removed.length + 1);
+      }
+      if (turn % 13 === 0 && changed.size < 2000) {
+        const id = 3000 + changed.size;
+        changed.set(id, vectors[(id * 7) % 6000]);
+        index.upsert(id, vectors[(id * 7) % 6000], 2);
+      }
+    }
+    expect(index.partitions).toBeGreaterThan(0);
+    expect(removed.length).toBeGreaterThan(50); // the writes did meet the partitioning
+    const live = 6000 - removed.length + added.length;
+    expect(index.size).toBe(live);
+    const all = await index.nearest([vectors[0]], 100_000, new Set());
+    expect(new Set(all).size).toBe(live);
+    expect(all.filter((id) => id <= removed.length)).toEqual([]);
+    for (const [id, v] of changed) expect(index.vector(id, 2)).toEqual(Float32Array.from(v));
+    // Written after the partitioning: in the tail, scanned whole whatever the probes.
+    const narrow = createVectorIndex(16, { partitionFloats: 1, probeShare: 0.01 });
+    vectors.forEach((v, i) => narrow.upsert(i + 1, v));
+    await narrow.maintain();
+    narrow.upsert(50_000, [5, ...Array(15).fill(0)]);
+    expect((await narrow.nearest([[1, ...Array(15).fill(0)]], 1, new Set()))[0]).toBe(50_000);
+  });
+
+  it('stops partitioning once closed, and still answers exactly', async () => {
+    const { vectors } = clustered(3000, 30);
+    const index = createVectorIndex(16, { partitionFloats: 1, sliceFloats: 16 * 32 });
+    const exact = createVectorIndex(16);
+    vectors.forEach((v, i) => [index, exact].forEach((ix) => ix.upsert(i + 1, v)));
+    const running = index.maintain();
+    index.close();
+    await running;
+    expect(index.partitions).toBe(0);
+    expect(await index.nearest([vectors[9]], 50, new Set())).toEqual(await exact.nearest([vectors[9]], 50, new Set()));
+  });
+});

@@ -82,6 +82,8 @@ export interface ServiceOptions {
     onLiveFeedError?: (error: unknown) => void;
     indexBudgetBytes?: number;
     scanSliceFloats?: number;
+    partitionFloats?: number;
+    probeShare?: number;
     onIndexEvicted?: (tenantId: string, bytes: number) => void;
     onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
   };
@@ -127,6 +129,8 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     nearShare: options.feed?.nearShare ?? DEFAULTS.feed.nearShare,
     indexBudgetBytes: options.feed?.indexBudgetBytes ?? DEFAULTS.feed.indexBudgetBytes,
     scanSliceFloats: options.feed?.scanSliceFloats ?? DEFAULTS.feed.scanSliceFloats,
+    partitionFloats: options.feed?.partitionFloats ?? DEFAULTS.feed.partitionFloats,
+    probeShare: options.feed?.probeShare ?? DEFAULTS.feed.probeShare,
     onIndexEvicted: options.feed?.onIndexEvicted,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
