@@ -63,6 +63,12 @@ async function main() {
         metrics.backgroundErrors.inc({ component: 'feed-index' });
         log.error({ err: error, tenantId, component: 'feed-index' }, 'refreshing the feed vector index failed; the next feed of this tenant tries again');
       },
+      onIndexPartitioned: (tenantId, outcome) => {
+        metrics.indexPartitionings.inc({ outcome: outcome.partitions > 0 ? 'kept' : 'declined' });
+        if (outcome.partitions > 0)
+          log.info({ tenantId, ...outcome }, 'feed vector index partitioned: feeds scan the nearest FEED_INDEX_PROBE_PERCENT of its partitions');
+        else log.info({ tenantId, ...outcome }, 'feed vector index not partitioned: its partitions would miss too many nearest items; feeds scan it whole');
+      },
       onIndexEvicted: (tenantId, bytes) => {
         metrics.indexEvictions.inc();
         log.info({ tenantId, bytes }, 'feed vector index dropped to stay within FEED_INDEX_MAX_MB; rebuilt on its next feed');

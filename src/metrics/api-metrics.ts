@@ -119,6 +119,12 @@ export function createApiMetrics(options: ApiMetricsOptions = {}) {
       help: "Tenants' vector indexes dropped to stay within FEED_INDEX_MAX_MB (rebuilt on their next feed)",
       registers: [registry],
     }),
+    indexPartitionings: new Counter({
+      name: 'tastegraph_feed_index_partitionings_total',
+      help: "Tenants' vector indexes past FEED_INDEX_PARTITION_FLOATS that tried partitioning: kept (approximate scans) or declined (scanned whole)",
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     scoredUsers: new Counter({
       name: 'tastegraph_scored_users_total',
       help: 'Users scored, by the model or by the history-centroid fallback',

@@ -1,8 +1,9 @@
 // The partitions of a large vector index (an inverted file, IVF): unit centroids found by
 // spherical k-means on a sample of the items, each item filed under the centroid nearest it by
 // cosine, and a query scans only the partitions whose centroids are nearest the query. Every
-// product is one onnxruntime run of at most `sliceRows` rows, so the event loop takes a turn
-// between runs; the work is seconds for 500,000 items but spread over the API's idle time.
+// product is one onnxruntime run of about a millisecond (RunPacer), so the event loop takes a
+// turn between runs; the work is seconds for 500,000 items of dimension 512 (bench:index-partitions)
+// but spread over the API's idle time.
 // clustering/kmeans.ts is the taste groups' k-means, in JavaScript over a few dimensions; this
 // one multiplies hundreds of centroids by thousands of CLIP-sized vectors and needs onnxruntime.
 import { type Multiply } from './similarity-session.js';
@@ -28,43 +29,81 @@ function argmax(products: Float32Array, row: number, k: number): number {
 }
 
 /**
- * Rows per run: a run multiplies rows x dim x centroids numbers, and `macsPerSlice` of them take
- * about as long as one slice of a scan (bench:vector-index measures both).
+ * How many rows one step (a run of a centroid product and what is done with its rows) takes,
+ * learnt from the steps before: onnxruntime's speed at these products varies tenfold with
+ * their shape (1,170 rows of 128 numbers against 224 centroids took 3.8 ms, 92 rows of 512
+ * against 707 took 1.5 ms, 512 rows of 32 against 2,048 took 13 ms, on the 2-core VM), and
+ * filing the rows under their partitions costs as much again, so no fixed count keeps every
+ * step near `targetMs`.
  */
-export function rowsPerSlice(macsPerSlice: number, dim: number, centroids: number): number {
-  return Math.max(1, Math.floor(macsPerSlice / (dim * centroids)));
+export interface RunPacer {
+  rows: number;
+  readonly targetMs: number;
 }
 
-/** The nearest centroid (largest product with the unit centroid, so by cosine) of each row. */
-export async function nearestCentroids(
+/** A pacer whose first run multiplies about a million numbers. */
+export function runPacer(dim: number, centroids: number, targetMs = 1): RunPacer {
+  return { rows: Math.max(1, Math.floor(1_048_576 / (dim * centroids))), targetMs };
+}
+
+/**
+ * The nearest centroid (largest product with the unit centroid, so by cosine) of each row,
+ * handed to `take(first, nearest)` run by run, as soon as each run is done: nothing waits
+ * between a run and its take.
+ */
+export async function forEachNearestCentroid(
   multiply: Multiply,
   rows: Float32Array,
   count: number,
   centroids: Centroids,
-  sliceRows: number,
+  pacer: RunPacer,
+  take: (first: number, nearest: Int32Array) => void,
   stop: () => boolean = () => false,
-): Promise<Int32Array> {
+): Promise<void> {
   const { dim, count: k } = centroids;
-  const nearest = new Int32Array(count);
-  for (let first = 0; first < count && !stop(); first += sliceRows) {
-    const n = Math.min(sliceRows, count - first);
+  for (let first = 0; first < count && !stop();) {
+    const n = Math.min(pacer.rows, count - first);
+    const started = performance.now();
     const products = await multiply(rows.subarray(first * dim, (first + n) * dim), n, centroids.columns, k);
-    for (let i = 0; i < n; i++) nearest[first + i] = argmax(products, i, k);
+    const nearest = new Int32Array(n);
+    for (let i = 0; i < n; i++) nearest[i] = argmax(products, i, k);
+    take(first, nearest);
+    // The run and its take paced together (filing 2,000 rows took 3-30 ms here); the time
+    // includes one turn of the loop. At most double the rows a step, so that one fast step
+    // does not make the next long.
+    const ms = Math.max(0.01, performance.now() - started);
+    pacer.rows = Math.max(1, Math.min(2 * n, Math.round((n * pacer.targetMs) / ms)));
+    first += n;
   }
-  return nearest;
 }
 
 function unit(v: Float32Array): void {
   let norm = 0;
-  for (const x of v) norm += x * x;
+  for (let d = 0; d < v.length; d++) norm += v[d] * v[d];
   const scale = 1 / (Math.sqrt(norm) || 1);
   for (let d = 0; d < v.length; d++) v[d] *= scale;
 }
+
+/** A turn of the event loop for whatever else waits. */
+export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Rows of `dim` numbers a JavaScript loop goes through between two turns: about a quarter of a
+ * million numbers, a millisecond or so (the sample's 22,000 rows of 512 took 100 ms in one go).
+ */
+export const rowsPerTurn = (dim: number) => Math.max(1, Math.floor(262_144 / dim));
 
 function toColumns(rows: Float32Array, k: number, dim: number): Float32Array {
   const columns = new Float32Array(dim * k);
   for (let c = 0; c < k; c++) for (let d = 0; d < dim; d++) columns[d * k + c] = rows[c * dim + d];
   return columns;
+}
+
+export interface TrainedCentroids {
+  centroids: Centroids;
+  /** The sample's rows as unit vectors, and the centroid each is nearest. */
+  rows: Float32Array;
+  nearest: Int32Array;
 }
 
 /**
@@ -78,11 +117,15 @@ export async function trainCentroids(
   count: number,
   dim: number,
   k: number,
-  o: { iterations: number; seed: number; sliceRows: number; stop?: () => boolean },
-): Promise<Centroids | undefined> {
+  o: { iterations: number; seed: number; pacer: RunPacer; stop?: () => boolean },
+): Promise<TrainedCentroids | undefined> {
   const random = sequence(o.seed);
-  const rows = sample.slice(0, count * dim);
-  for (let i = 0; i < count; i++) unit(rows.subarray(i * dim, (i + 1) * dim));
+  const rows = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    if (i % rowsPerTurn(dim) === 0) await turn();
+    for (let d = 0; d < dim; d++) rows[i * dim + d] = sample[i * dim + d];
+    unit(rows.subarray(i * dim, (i + 1) * dim));
+  }
   // Distinct starting rows: a partial shuffle of the sample's indexes.
   const order = Int32Array.from({ length: count }, (_, i) => i);
   for (let i = 0; i < k; i++) {
@@ -91,25 +134,77 @@ export async function trainCentroids(
   }
   const centres = new Float32Array(k * dim);
   for (let c = 0; c < k; c++) centres.set(rows.subarray(order[c] * dim, (order[c] + 1) * dim), c * dim);
-  for (let round = 0; round < o.iterations; round++) {
-    const nearest = await nearestCentroids(multiply, rows, count, { count: k, dim, columns: toColumns(centres, k, dim) }, o.sliceRows, o.stop);
-    if (o.stop?.()) return undefined;
-    centres.fill(0);
+  const nearest = new Int32Array(count);
+  for (let round = 0; round <= o.iterations; round++) {
+    const centroids = { count: k, dim, columns: toColumns(centres, k, dim) };
+    // Each run's rows are summed into their centroids as it ends, so no long step holds the loop.
+    const sums = new Float32Array(k * dim);
     const members = new Int32Array(k);
-    for (let i = 0; i < count; i++) {
-      const c = nearest[i];
-      members[c]++;
-      for (let d = 0; d < dim; d++) centres[c * dim + d] += rows[i * dim + d];
-    }
+    await forEachNearestCentroid(
+      multiply,
+      rows,
+      count,
+      centroids,
+      o.pacer,
+      (first, chunk) => {
+        nearest.set(chunk, first);
+        for (let i = 0; i < chunk.length; i++) {
+          const c = chunk[i];
+          members[c]++;
+          for (let d = 0; d < dim; d++) sums[c * dim + d] += rows[(first + i) * dim + d];
+        }
+      },
+      o.stop,
+    );
+    if (o.stop?.()) return undefined;
+    // The last round only files the sample under the centroids it ends with.
+    if (round === o.iterations) return { centroids, rows, nearest };
     for (let c = 0; c < k; c++) {
       if (members[c] === 0) {
         const i = Math.floor(random() * count);
-        centres.set(rows.subarray(i * dim, (i + 1) * dim), c * dim);
+        sums.set(rows.subarray(i * dim, (i + 1) * dim), c * dim);
       }
-      unit(centres.subarray(c * dim, (c + 1) * dim));
+      unit(sums.subarray(c * dim, (c + 1) * dim));
     }
+    centres.set(sums);
   }
-  return { count: k, dim, columns: toColumns(centres, k, dim) };
+  return undefined; // not reached: the last round returns
+}
+
+/** The `k` rows of the largest products, but `skip`; a sorted insert, as k is small. */
+function topRows(products: Float32Array, k: number, skip: number): number[] {
+  const rows: number[] = [];
+  for (let i = 0; i < products.length; i++) {
+    if (i === skip || (rows.length === k && products[i] <= products[rows[k - 1]])) continue;
+    let at = rows.length;
+    while (at > 0 && products[rows[at - 1]] < products[i]) at--;
+    rows.splice(at, 0, i);
+    if (rows.length > k) rows.pop();
+  }
+  return rows;
+}
+
+/**
+ * What the probes would find, tried on the sample before any item is filed: for `queries`
+ * sample rows, the share of the `k` rows nearest each (cosine) that lie in the partitions
+ * probed for it. Where the items have no structure that partitions follow (vectors uniform
+ * in a cube), this is a fraction of what it is on clustered ones (bench:index-partitions).
+ */
+export async function sampleRecall(multiply: Multiply, trained: TrainedCentroids, probes: number, k: number, queries: number): Promise<number> {
+  const { centroids, rows, nearest } = trained;
+  const { dim } = centroids;
+  const count = nearest.length;
+  let found = 0;
+  let total = 0;
+  for (let q = 0; q < Math.min(queries, count); q++) {
+    const query = rows.slice(q * dim, (q + 1) * dim);
+    const products = await multiply(rows, count, query, 1);
+    const best = topRows(products, k, q);
+    const probed = new Set(await nearestPartitions(multiply, query, centroids, probes, () => 0, 0));
+    found += best.filter((i) => probed.has(nearest[i])).length;
+    total += best.length;
+  }
+  return total === 0 ? 1 : found / total;
 }
 
 /** The `probes` centroids nearest the query (largest products first), or more until they hold `minItems`. */

@@ -6,20 +6,34 @@
 // 17 ms, 500,000 about 79 ms; see docs/benchmarks.md.
 //
 // Exact below `partitionFloats` numbers (items x dimension). Past it, `maintain()` partitions
-// the index once (an inverted file, partitions.ts): about sqrt(n) centroids from a sample, each
-// item filed under its nearest, and a query scans the `probeShare` of partitions nearest it plus
-// the items written since they were filed (the tail, always scanned). Approximate: an item
-// filed under a partition the query does not probe is missed (bench:vector-index measures how
-// often). The centroids stay for the index's life; a new life (a restart, an eviction, a gap
-// in the event stream) finds them again for the catalogue then.
+// the index once (an inverted file, partitions.ts): about sqrt(n) centroids by k-means on a
+// sample, each item filed under its nearest, and a query scans the `probeShare` of partitions
+// nearest it plus the items written since they were filed (the tail, always scanned whole).
+// Approximate: an item filed under a partition the query does not probe is missed. So the
+// partitions are kept only where, tried on the sample, they find MIN_SAMPLE_RECALL of what an
+// exact scan finds; vectors without clusters for them to follow stay exact
+// (bench:index-partitions measures both kinds). The centroids stay for the index's life; a new
+// life (a restart, an eviction, a gap in the event stream) finds them again for the catalogue
+// then. Items live in tail segments of at most SEGMENT_SLOTS, so filing frees each segment's
+// memory as soon as it is filed.
 //
 // onnxruntime-node computes synchronously on the calling thread, the API's event loop, so every
 // product is a run of at most `sliceFloats` numbers and the loop answers whatever else waits
 // (another tenant's request) between two runs. A thread of its own cannot take the scan:
 // onnxruntime-node refuses a tensor over a SharedArrayBuffer ("Invalid argument"), so the
 // thread would need its own copy of the index.
-import { createFlatBlock, REMOVED_ID, type Best, type FlatBlock } from './flat-block.js';
-import { nearestCentroids, nearestPartitions, rowsPerSlice, trainCentroids, type Centroids } from './partitions.js';
+import { createFlatBlock, emptyBest, REMOVED_ID, type FlatBlock } from './flat-block.js';
+import {
+  forEachNearestCentroid,
+  nearestPartitions,
+  rowsPerTurn,
+  runPacer,
+  sampleRecall,
+  trainCentroids,
+  turn,
+  type Centroids,
+  type RunPacer,
+} from './partitions.js';
 import { multiply } from './similarity-session.js';
 
 export interface VectorIndex {
@@ -28,6 +42,11 @@ export interface VectorIndex {
   readonly bytes: number;
   /** Partitions a query chooses from; 0 while the index is exact. */
   readonly partitions: number;
+  /**
+   * The probes' recall on the sample when partitioning was last tried: partitions are kept at
+   * MIN_SAMPLE_RECALL and above. Undefined until tried.
+   */
+  readonly sampleRecall: number | undefined;
   /** Adds or replaces an item's vector; `version` says which write of the item it is (vector()). */
   upsert(id: number, vector: ArrayLike<number>, version?: number): void;
   /**
@@ -65,6 +84,8 @@ export interface VectorIndexOptions {
   partitionFloats?: number;
   /** Share of the partitions a query scans, nearest first (0 to 1]. */
   probeShare?: number;
+  /** Partitions are kept only where the probes' recall on the sample reaches this (MIN_SAMPLE_RECALL unless told). */
+  minSampleRecall?: number;
 }
 
 /** A tail segment's most slots: a drained segment's memory is freed as soon as it is filed. */
@@ -75,92 +96,116 @@ export const DEFAULT_PROBE_SHARE = 0.1;
 const KMEANS_ITERATIONS = 8;
 const SAMPLE_PER_CENTROID = 32;
 /**
- * Multiply-adds of a centroid product that take about as long as one float of a scan's
- * matrix-vector product: the product of many columns reuses each row it reads (bench:vector-index).
+ * Partitions are kept only where, on the sample, the probes find this share of a query's
+ * nearest items (CHECK_QUERIES sample items as queries, a feed's CHECK_K scaled to the sample).
+ * Clustered CLIP-like vectors give 0.99 and more at a tenth probed; vectors uniform in a cube,
+ * where nothing near is near, about 0.3 (bench:index-partitions).
  */
-const MACS_PER_SCAN_FLOAT = 8;
+export const MIN_SAMPLE_RECALL = 0.9;
+const CHECK_QUERIES = 8;
+const CHECK_K = 250;
 
 export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
   const sliceFloats = options.sliceFloats || Infinity;
   const sliceSlots = Math.max(1, Math.floor(sliceFloats / dim));
   const partitionFloats = options.partitionFloats || Infinity;
   const probeShare = options.probeShare ?? DEFAULT_PROBE_SHARE;
-  const newBlock = (initialCapacity?: number) => createFlatBlock(dim, sliceSlots, initialCapacity);
+  const minSampleRecall = options.minSampleRecall ?? MIN_SAMPLE_RECALL;
+  const newSegment = () => createFlatBlock(dim, sliceSlots, 1024, 2, SEGMENT_SLOTS);
 
   /** Items written since the partitions were filed (all of them before), oldest segment first. */
-  let tail: FlatBlock[] = [newBlock()];
+  let tail: FlatBlock[] = [newSegment()];
   /** Tail segments being filed under their partitions; scanned until they are. */
   const filing: FlatBlock[] = [];
   let centroids: Centroids | undefined;
   let partitions: FlatBlock[] = [];
   /** The block holding each item. */
   const where = new Map<number, FlatBlock>();
+  /** The last partitioning's check on its sample: items then, and the probes' recall. */
+  let checked: { items: number; recall: number } | undefined;
   let maintaining: Promise<void> | undefined;
   let closed = false;
 
   const tailSize = () => tail.reduce((n, b) => n + b.size, 0);
 
   /** A sample of live vectors from the tail (where every item is before the first partitioning). */
-  function sampleTail(rows: number, seed: number): { sample: Float32Array; count: number } {
+  async function sampleTail(rows: number, seed: number): Promise<{ sample: Float32Array; count: number }> {
     const snapshots = tail.map((b) => b.snapshot());
     const total = snapshots.reduce((n, s) => n + s.count, 0);
     const sample = new Float32Array(rows * dim);
     let s = seed >>> 0;
     let count = 0;
     // Slots drawn with replacement, removed ones skipped; at most a few tries per row.
+    // The snapshots' ids are copies and their vectors stay in place while this waits (a
+    // compaction moves the live slots to new arrays); a row rewritten meanwhile may be sampled
+    // half old, half new, which a sample for k-means can bear.
     for (let tries = 0; count < rows && tries < rows * 4; tries++) {
+      if (tries % rowsPerTurn(dim) === 0) await turn();
       let at = (s = (s * 1664525 + 1013904223) >>> 0) % total;
       let segment = 0;
       while (at >= snapshots[segment].count) at -= snapshots[segment++].count;
       const { ids, vectors } = snapshots[segment];
       if (ids[at] === REMOVED_ID) continue;
-      sample.set(vectors.subarray(at * dim, (at + 1) * dim), count * dim);
+      for (let d = 0; d < dim; d++) sample[count * dim + d] = vectors[at * dim + d];
       count++;
     }
     return { sample, count };
   }
 
+  /**
+   * Finds the centroids on a sample, and keeps them if the probes would find most of what an
+   * exact scan finds there; else the index stays exact until it has doubled.
+   */
   async function partition(): Promise<void> {
     const k = Math.max(1, Math.min(4096, Math.round(Math.sqrt(where.size))));
-    const { sample, count } = sampleTail(Math.min(where.size, k * SAMPLE_PER_CENTROID), where.size);
-    const sliceRows = rowsPerSlice(sliceFloats * MACS_PER_SCAN_FLOAT, dim, k);
-    const found = await trainCentroids(multiply, sample, count, dim, Math.min(k, count), {
+    const { sample, count } = await sampleTail(Math.min(where.size, k * SAMPLE_PER_CENTROID), where.size);
+    const trained = await trainCentroids(multiply, sample, count, dim, Math.min(k, count), {
       iterations: KMEANS_ITERATIONS,
       seed: where.size,
-      sliceRows,
+      pacer: runPacer(dim, k),
       stop: () => closed,
     });
-    if (!found) return;
-    centroids = found;
-    partitions = Array.from({ length: found.count }, () => newBlock(64));
+    if (!trained) return;
+    // A feed's 250 of the whole index are this many of the sample's rows.
+    const sampleK = Math.max(10, Math.round((CHECK_K * count) / where.size));
+    checked = { items: where.size, recall: await sampleRecall(multiply, trained, probesOf(trained.centroids), sampleK, CHECK_QUERIES) };
+    if (closed || checked.recall < minSampleRecall) return;
+    centroids = trained.centroids;
+    // Each partition sized for its share of the sample, allocated as its first item is filed,
+    // and grown an eighth at a time (a partition is a megabyte or two to copy): grown by
+    // doubling from 64 slots, the partitions of 500,000 items of dimension 512 took 1,480 MB
+    // against the exact index's 1,072.
+    const members = new Int32Array(centroids.count);
+    for (const c of trained.nearest) members[c]++;
+    const scale = where.size / count;
+    partitions = Array.from(members, (m) => createFlatBlock(dim, sliceSlots, Math.ceil(m * scale) + 16, 1.125));
   }
 
+  const probesOf = (c: Centroids) => Math.max(1, Math.ceil(c.count * probeShare));
+
   /** Files every item of `block` (a former tail segment, written no more) under its partition. */
-  async function file(block: FlatBlock, c: Centroids): Promise<void> {
+  async function file(block: FlatBlock, c: Centroids, pacer: RunPacer): Promise<void> {
     const snapshot = block.snapshot(); // removals only mark slots in a block being filed
-    const nearest = await nearestCentroids(
-      multiply,
-      snapshot.vectors,
-      snapshot.count,
-      c,
-      rowsPerSlice(sliceFloats * MACS_PER_SCAN_FLOAT, dim, c.count),
-      () => closed,
-    );
-    if (closed) return;
-    // One synchronous step: an item written or removed while the products ran has left `block`.
-    for (let at = 0; at < snapshot.count; at++) {
-      const id = snapshot.ids[at];
-      if (id === REMOVED_ID || where.get(id) !== block) continue;
-      const to = partitions[nearest[at]];
-      to.upsert(id, snapshot.vectors.subarray(at * dim, (at + 1) * dim), block.versionOf(id)!);
-      block.remove(id, false);
-      where.set(id, to);
-    }
+    // Each run's rows are moved as it ends: an item written or removed while a run was waiting
+    // has left `block` already and stays where it is now.
+    const move = (first: number, nearest: Int32Array) => {
+      for (let i = 0; i < nearest.length; i++) {
+        const at = first + i;
+        const id = snapshot.ids[at];
+        if (id === REMOVED_ID || where.get(id) !== block) continue;
+        const to = partitions[nearest[i]];
+        to.upsert(id, snapshot.vectors.subarray(at * dim, (at + 1) * dim), block.versionOf(id)!);
+        block.remove(id, false);
+        where.set(id, to);
+      }
+    };
+    await forEachNearestCentroid(multiply, snapshot.vectors, snapshot.count, c, pacer, move, () => closed);
   }
 
   async function maintainOnce(): Promise<void> {
     if (!centroids) {
       if (where.size * dim < partitionFloats || where.size < 2) return;
+      if (checked && where.size < 2 * checked.items) return; // declined at this size already
       await partition();
     }
     const c = centroids;
@@ -169,11 +214,12 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
     // Everything, the first time; then once the tail is worth a pass (it is scanned whole meanwhile).
     if (written > 0 && (written === where.size || written >= Math.max(1024, where.size * 0.02))) {
       filing.push(...tail);
-      tail = [newBlock()];
+      tail = [newSegment()];
     }
+    const pacer = runPacer(dim, c.count);
     // Oldest first; a segment leaves `filing` only once filed (a failed run leaves it scanned).
     while (filing.length > 0 && !closed) {
-      await file(filing[0], c);
+      await file(filing[0], c, pacer);
       if (!closed) filing.shift();
     }
   }
@@ -190,13 +236,16 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
     get partitions() {
       return centroids?.count ?? 0;
     },
+    get sampleRecall() {
+      return checked?.recall;
+    },
     upsert(id, vector, version = 0) {
       const from = where.get(id);
       let to = tail[tail.length - 1];
       if (from !== to) {
         // A changed item may belong to another partition now: it joins the tail until filed.
         if (from) from.remove(id, !filing.includes(from));
-        if (to.size >= SEGMENT_SLOTS) tail.push((to = newBlock()));
+        if (to.size >= SEGMENT_SLOTS) tail.push((to = newSegment()));
         where.set(id, to);
       }
       to.upsert(id, vector, version);
@@ -219,11 +268,10 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       const blocks = [...tail, ...filing];
       const c = centroids;
       if (c) {
-        const probes = Math.max(1, Math.ceil(c.count * probeShare));
         const ps = partitions;
-        for (const p of await nearestPartitions(multiply, q, c, probes, (p) => ps[p].size, 2 * k)) blocks.push(ps[p]);
+        for (const p of await nearestPartitions(multiply, q, c, probesOf(c), (p) => ps[p].size, 2 * k)) blocks.push(ps[p]);
       }
-      const best: Best = { ids: [], scores: [] };
+      const best = emptyBest();
       for (const block of blocks) await block.scan(multiply, q, best, k, exclude);
       return best.ids;
     },

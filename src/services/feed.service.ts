@@ -6,7 +6,7 @@ import type { InteractionRepository } from '../repositories/interaction.reposito
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import type { UserRepository } from '../repositories/user.repository.js';
 import type { VectorIndex } from '../ranking/vector-index.js';
-import { createTenantIndexes } from './tenant-indexes.js';
+import { createTenantIndexes, type TenantIndexesOptions } from './tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
 import type { History, ScoringService } from './scoring.service.js';
@@ -35,6 +35,7 @@ export interface FeedOptions {
   /** Share of a partitioned index's partitions a scan reads. */
   probeShare: number;
   onIndexEvicted?: (tenantId: string, bytes: number) => void;
+  onIndexPartitioned?: TenantIndexesOptions['onPartitioned'];
   onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
 }
 
@@ -74,6 +75,7 @@ export function createFeedService(o: FeedOptions) {
     budgetBytes: o.indexBudgetBytes,
     vectorIndex: { sliceFloats: o.scanSliceFloats, partitionFloats: o.partitionFloats, probeShare: o.probeShare },
     onEvict: o.onIndexEvicted,
+    onPartitioned: o.onIndexPartitioned,
     onRefreshFailed: o.onIndexRefreshFailed,
   });
 

@@ -15,6 +15,8 @@ export interface TenantIndexesOptions {
   /** How each index scans and when it partitions itself (createVectorIndex); omitted: exact, in one piece. */
   vectorIndex?: VectorIndexOptions;
   onEvict?: (tenantId: string, bytes: number) => void;
+  /** The index tried partitioning: kept (partitions > 0) or declined (0, scanned exactly). */
+  onPartitioned?: (tenantId: string, outcome: { items: number; partitions: number; sampleRecall: number; seconds: number }) => void;
   /**
    * A refresh from PostgreSQL failed (it is retried by the next feed of that tenant), or the
    * partitioning after one did (retried after the next refresh; the items it had not filed yet
@@ -94,7 +96,16 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
         entry.built = true;
         // Partitions a large index, or files what was written since (seconds at 500,000 items,
         // in slices); feeds meanwhile scan the items not filed yet whole.
-        entry.index.maintain().catch((error) => o.onRefreshFailed?.(tenantId, error));
+        const tried = entry.index.sampleRecall;
+        const started = performance.now();
+        entry.index
+          .maintain()
+          .then(() => {
+            const { sampleRecall, partitions, size } = entry.index;
+            if (sampleRecall !== undefined && sampleRecall !== tried)
+              o.onPartitioned?.(tenantId, { items: size, partitions, sampleRecall, seconds: (performance.now() - started) / 1000 });
+          })
+          .catch((error) => o.onRefreshFailed?.(tenantId, error));
       } catch (error) {
         entry.stale = true; // the next feed tries again
         o.onRefreshFailed?.(tenantId, error);

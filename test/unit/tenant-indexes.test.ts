@@ -148,10 +148,17 @@ describe('tenant vector indexes: deleted items', () => {
   });
 
   it('partitions a large index after its build, in the background', async () => {
-    const indexes = createTenantIndexes({ items: itemSource().items, budgetBytes: 1 << 30, vectorIndex: { partitionFloats: ITEMS * DIM } });
+    const outcomes: { tenantId: string; partitions: number; items: number }[] = [];
+    const indexes = createTenantIndexes({
+      items: itemSource().items,
+      budgetBytes: 1 << 30,
+      vectorIndex: { partitionFloats: ITEMS * DIM },
+      onPartitioned: (tenantId, o) => outcomes.push({ tenantId, partitions: o.partitions, items: o.items }),
+    });
     const index = await use(indexes, 'a');
-    for (let i = 0; i < 200 && index.partitions === 0; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(index.partitions).toBe(45); // about sqrt(2000)
+    for (let i = 0; i < 200 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(outcomes).toEqual([{ tenantId: 'a', partitions: 45, items: ITEMS }]); // about sqrt(2000)
+    expect(index.partitions).toBe(45);
     expect(await index.nearest([[0, 1, 0, 0]], 3, new Set())).toHaveLength(3);
   });
 });

@@ -14,7 +14,7 @@ import { createItemService } from '../../services/item.service.js';
 import { createScoringService } from '../../services/scoring.service.js';
 import { createTenantService } from '../../services/tenant.service.js';
 import { createUserService } from '../../services/user.service.js';
-import { createFeedService } from '../../services/feed.service.js';
+import { createFeedService, type FeedOptions } from '../../services/feed.service.js';
 import { createInProcessBus, type EventBus } from '../../events/event-bus.js';
 import { createAdmission, type RateLimitPolicy } from '../../services/rate-limits.js';
 import { createFeedUpdatesService } from '../../services/feed-updates.service.js';
@@ -85,6 +85,7 @@ export interface ServiceOptions {
     partitionFloats?: number;
     probeShare?: number;
     onIndexEvicted?: (tenantId: string, bytes: number) => void;
+    onIndexPartitioned?: FeedOptions['onIndexPartitioned'];
     onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
   };
 }
@@ -132,6 +133,7 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     partitionFloats: options.feed?.partitionFloats ?? DEFAULTS.feed.partitionFloats,
     probeShare: options.feed?.probeShare ?? DEFAULTS.feed.probeShare,
     onIndexEvicted: options.feed?.onIndexEvicted,
+    onIndexPartitioned: options.feed?.onIndexPartitioned,
     onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
   });
   const embeddingRows = createUserEmbeddingRepository(db);
