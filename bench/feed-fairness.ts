@@ -1,13 +1,16 @@
-// npm run bench:feed-fairness [-- --items 200000 --dim 512 --seconds 10 --rounds 2 --feeders 4]
+// npm run bench:feed-fairness [-- --items 200000 --dim 512 --seconds 10 --rounds 2 --feeders 4 --compare slices|partitions]
 // What a tenant with a large catalogue's feeds cost another tenant on the same API instance.
 // One tenant has `items` images of dimension `dim`, so each of its feeds scans its whole vector
 // index on the API's event loop (src/ranking/vector-index.ts); `feeders` loops ask for its
 // users' feeds back to back. Meanwhile a quiet tenant (the demo world's 1,000 images of
 // dimension 32, scored by the default model) asks for one user's scores over 20 images every
 // 20 ms and records each answer's latency. Two API processes on one database run the same load
-// in turns: one scans in slices as shipped (FEED_SCAN_SLICE_FLOATS default), one in one piece
-// (FEED_SCAN_SLICE_FLOATS=0, the code before); each round runs both, in alternating order,
-// after one run of the quiet tenant alone for reference.
+// in turns, each round both, in alternating order, after one run of the quiet tenant alone for
+// reference. `--compare slices` (the default): both scan exactly (FEED_INDEX_PARTITION_FLOATS=0),
+// one in slices as shipped (FEED_SCAN_SLICE_FLOATS default), one in one piece
+// (FEED_SCAN_SLICE_FLOATS=0, the code before session 60). `--compare partitions`: one with the
+// shipped settings, whose index partitions itself past FEED_INDEX_PARTITION_FLOATS (the big
+// tenant's images are the synth world's, in 12 styles), one scanning exactly in slices.
 import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     dim: { type: 'string', default: '512' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
+    compare: { type: 'string', default: 'slices' },
     feeders: { type: 'string', default: '4' },
     server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
@@ -31,6 +35,8 @@ const DIM = Number(values.dim);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const FEEDERS = Number(values.feeders);
+const COMPARE = values.compare;
+if (COMPARE !== 'slices' && COMPARE !== 'partitions') throw new Error(`--compare: slices or partitions, not ${COMPARE}`);
 const USERS = 200;
 const QUIET_EVERY_MS = 20;
 
@@ -46,15 +52,42 @@ interface Api {
 }
 
 /** Waits until the instance's index memory holds every image and has stopped growing for a second. */
+/**
+ * The instance's /metrics text, asked again once if the connection drops: a 500,000-image run
+ * lost it once ("other side closed") while the instance built its index, and the bench died.
+ */
+async function metricsText(graphqlUrl: string): Promise<string> {
+  const url = new URL('/metrics', graphqlUrl);
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    await sleep(500);
+    return await (await fetch(url)).text();
+  }
+}
+
 async function indexBuilt(graphqlUrl: string): Promise<void> {
-  const metricsUrl = new URL('/metrics', graphqlUrl);
   let last = -1;
   for (;;) {
-    const text = await (await fetch(metricsUrl)).text();
+    const text = await metricsText(graphqlUrl);
     const bytes = Number(/^tastegraph_feed_index_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
     if (bytes === last && bytes >= ITEMS * DIM * 4) return;
     last = bytes;
     await sleep(1000);
+  }
+}
+
+/** Waits until the instance's big index has tried partitioning, and says what it found. */
+async function partitioned(graphqlUrl: string): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const text = await metricsText(graphqlUrl);
+    const outcome = /^tastegraph_feed_index_partitionings_total\{outcome="(\w+)"\} [1-9]/m.exec(text)?.[1];
+    if (outcome) {
+      console.log(`partitioning: ${outcome}, ${((performance.now() - started) / 1000).toFixed(0)} s after the index was built`);
+      return;
+    }
+    await sleep(500);
   }
 }
 
@@ -101,17 +134,26 @@ async function main() {
     await loadWorld(scratch.adminUrl, quiet.tenant.id, generateTasteWorld({ users: 100, items: 1000, interactionsPerUser: 20, seed: 2 }));
     const loadSeconds = (performance.now() - loadStart) / 1000;
     const env = { DATABASE_URL: scratch.appUrl, DATABASE_ADMIN_URL: scratch.adminUrl, WORKER_URLS: '' };
-    const [sliced, whole] = await Promise.all([startApiProcess(env), startApiProcess({ ...env, FEED_SCAN_SLICE_FLOATS: '0' })]);
-    apis.push(sliced.child, whole.child);
-    const targets: Api[] = [
-      { name: 'in slices', url: sliced.url },
-      { name: 'one piece', url: whole.url },
-    ];
+    const exact = { ...env, FEED_INDEX_PARTITION_FLOATS: '0' };
+    const pair: [string, Record<string, string>][] =
+      COMPARE === 'partitions'
+        ? [
+            ['partitioned', env],
+            ['exact, in slices', exact],
+          ]
+        : [
+            ['in slices', exact],
+            ['one piece', { ...exact, FEED_SCAN_SLICE_FLOATS: '0' }],
+          ];
+    const started = await Promise.all(pair.map(([, e]) => startApiProcess(e)));
+    apis.push(...started.map((s) => s.child));
+    const targets: Api[] = pair.map(([name], i) => ({ name, url: started[i].url }));
     // Each instance builds the big tenant's index (in the background, after the first feed) and
     // loads the quiet tenant's model before anything is measured, one instance at a time.
     for (const api of targets) {
       await gql(api.url, big.keys[0].key, FEED, { u: 'user-0' });
       await indexBuilt(api.url);
+      if (api.name === 'partitioned') await partitioned(api.url);
       for (let i = 1; i < 4; i++) await gql(api.url, big.keys[0].key, FEED, { u: `user-${i}` });
       await gql(api.url, quiet.keys[0].key, SCORE, { u: 'user-3', i: ['item-0'] });
     }
@@ -130,7 +172,9 @@ async function main() {
         console.log(`| ${r} | ${api.name} | ${m.feedsPerSecond.toFixed(1)} | ${m.answers} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} | ${m.max.toFixed(1)} |`);
       }
     }
-    console.log(`\ncommand: npm run bench:feed-fairness -- --items ${ITEMS} --dim ${DIM} --seconds ${SECONDS} --rounds ${ROUNDS} --feeders ${FEEDERS}`);
+    console.log(
+      `\ncommand: npm run bench:feed-fairness -- --items ${ITEMS} --dim ${DIM} --seconds ${SECONDS} --rounds ${ROUNDS} --feeders ${FEEDERS} --compare ${COMPARE}`,
+    );
   } finally {
     for (const child of apis) child.kill('SIGTERM');
     await scratch.drop();

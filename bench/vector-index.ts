@@ -9,6 +9,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
+import { loopLatenessDuring } from './loop-lateness.js';
 import { createVectorIndex, type VectorIndex } from '../src/ranking/vector-index.js';
 
 const { values } = parseArgs({
@@ -53,25 +54,17 @@ function build(n: number, dim: number): VectorIndex[] {
   return indexes;
 }
 
-/** Scans back to back for `seconds` while a timer asks for the loop every millisecond; how late each turn came (ms). */
+/** Scans back to back for `seconds`; how late each turn of the loop came meanwhile (ms). */
 async function probe(scan: () => Promise<unknown>, seconds: number): Promise<{ lateness: number[]; scans: number }> {
-  const lateness: number[] = [];
-  let running = true;
-  let asked = performance.now();
-  const ask = () => {
-    lateness.push(performance.now() - asked - 1);
-    asked = performance.now();
-    if (running) setTimeout(ask, 1);
-  };
-  setTimeout(ask, 1);
   let scans = 0;
   const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    await scan();
-    scans++;
-  }
-  running = false;
-  return { lateness: lateness.sort((a, b) => a - b), scans };
+  const { lateness } = await loopLatenessDuring(async () => {
+    while (performance.now() < end) {
+      await scan();
+      scans++;
+    }
+  });
+  return { lateness, scans };
 }
 
 console.log(
