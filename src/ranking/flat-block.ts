@@ -79,8 +79,7 @@ export interface FlatBlock {
 /**
  * A block of `dim` numbers a vector, scanned `sliceSlots` at a time, whose first item allocates
  * `initialCapacity` slots, and which grows by `growth` times when full, to `maxSlots` at most
- * unless more items come (a tail segment stops at its size, where half again would leave a
- * third of it empty).
+ * unless more items come (a tail segment's size).
  */
 export function createFlatBlock(dim: number, sliceSlots: number, initialCapacity = 1024, growth = 2, maxSlots = Infinity): FlatBlock {
   // Nothing is allocated before the first item: a partitioned index makes hundreds of blocks at

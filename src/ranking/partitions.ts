@@ -89,7 +89,8 @@ export const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Rows of `dim` numbers a JavaScript loop goes through between two turns: about a quarter of a
- * million numbers, a millisecond or so (the sample's 22,000 rows of 512 took 100 ms in one go).
+ * million numbers, a millisecond or so (copying and normalising a sample of 10,000 rows of 512 took
+ * 100 ms in one go).
  */
 export const rowsPerTurn = (dim: number) => Math.max(1, Math.floor(262_144 / dim));
 

@@ -39,6 +39,8 @@ interface TenantIndex {
    */
   removed: Set<number>;
   refreshing?: Promise<void>;
+  /** The index's last partitioning try that onPartitioned was told of (its sample recall). */
+  toldRecall?: number;
 }
 
 // Items committed by a slower transaction can carry an updated_at a little older than the
@@ -95,15 +97,16 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
         await refresh(tenantId, entry);
         entry.built = true;
         // Partitions a large index, or files what was written since (seconds at 500,000 items,
-        // in slices); feeds meanwhile scan the items not filed yet whole.
-        const tried = entry.index.sampleRecall;
+        // in steps of about a millisecond); feeds meanwhile scan the items not filed yet whole.
+        // A refresh while it runs joins the same run, so each try is told once.
         const started = performance.now();
         entry.index
           .maintain()
           .then(() => {
             const { sampleRecall, partitions, size } = entry.index;
-            if (sampleRecall !== undefined && sampleRecall !== tried)
-              o.onPartitioned?.(tenantId, { items: size, partitions, sampleRecall, seconds: (performance.now() - started) / 1000 });
+            if (sampleRecall === undefined || sampleRecall === entry.toldRecall) return;
+            entry.toldRecall = sampleRecall;
+            o.onPartitioned?.(tenantId, { items: size, partitions, sampleRecall, seconds: (performance.now() - started) / 1000 });
           })
           .catch((error) => o.onRefreshFailed?.(tenantId, error));
       } catch (error) {
