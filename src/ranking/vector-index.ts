@@ -17,9 +17,10 @@
 // then. Items live in tail segments of at most SEGMENT_SLOTS, so filing frees each segment's
 // memory as soon as it is filed.
 //
-// onnxruntime-node computes synchronously on the calling thread, the API's event loop, so every
-// product is a run of at most `sliceFloats` numbers and the loop answers whatever else waits
-// (another tenant's request) between two runs. A thread of its own cannot take the scan:
+// onnxruntime-node computes synchronously on the calling thread, the API's event loop, so a
+// scan's product is runs of at most `sliceFloats` numbers, the partitioning's runs of about a
+// millisecond (partitions.ts), and the loop answers whatever else waits (another tenant's
+// request) between two runs. A thread of its own cannot take the scan:
 // onnxruntime-node refuses a tensor over a SharedArrayBuffer ("Invalid argument"), so the
 // thread would need its own copy of the index.
 import { createFlatBlock, emptyBest, REMOVED_ID, type FlatBlock } from './flat-block.js';
