@@ -17,6 +17,8 @@ export interface FeedOptions {
   interactions: InteractionRepository;
   items: ItemRepository;
   scoring: ScoringService;
+  /** The tenant's item vector dimension (cached by the tenant service): the index is looked up by it. */
+  embeddingDim: (viewer: Viewer) => Promise<number>;
   /**
    * Runs fn with the repositories' reads for tenantId in one transaction (Database.withTenant,
    * which nested calls join): the user's five reads cost one BEGIN and COMMIT, not five.
@@ -128,9 +130,11 @@ export function createFeedService(o: FeedOptions) {
     });
     if (recent.length === 0) return { feed: { userId, entries: [], degraded: false, degradedReason: null, modelVersion: null }, history, rated };
     const liked = history.filter((h) => h.like).map((h) => h.vector);
-    const dim = liked[0]?.length;
-    const index = dim ? await indexes.indexFor(viewer.tenantId, dim) : undefined;
-    const near = index ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
+    // By the tenant's dimension, not the likes': a user with no likes yet (a cold start, or only
+    // dislikes) gets no nearest items, but the newest items' vectors still come from the index
+    // (at dimension 512, 500 rows took 6.3 ms with vectors and 1.5 ms without).
+    const index = await indexes.indexFor(viewer.tenantId, await o.embeddingDim(viewer));
+    const near = index && liked.length ? await index.nearest(liked, Math.round(o.poolSize * o.nearShare), rated) : [];
     const pool = [...new Set([...near, ...recent])].slice(0, o.poolSize);
     const scored = await o.scoring.scoreRows(viewer, userId, history, await poolRows(viewer.tenantId, pool, index));
     const feed = {

@@ -6,6 +6,9 @@ import { createServices, type Services } from '../../src/apps/wiring/services.js
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createTestTenant, type TestTenant } from '../helpers/factories.js';
 import { createItemRepository } from '../../src/repositories/item.repository.js';
+import { createUserRepository } from '../../src/repositories/user.repository.js';
+import { createInteractionRepository } from '../../src/repositories/interaction.repository.js';
+import { createFeedService } from '../../src/services/feed.service.js';
 
 const axis = (a: number, k: number) => Array.from({ length: 4 }, (_, d) => (d === a ? 1 : 0.01 * (k + 1) * (d + 1)));
 
@@ -66,6 +69,36 @@ describe('feed candidates', () => {
     const after = await scoresNow();
     expect(after.get(moved)!.feed).toBe(after.get(moved)!.query);
     expect(after.get(moved)!.feed).not.toBe(before.get(moved)!.feed);
+  });
+
+  it("takes a cold user's candidate vectors from the tenant's index too, not from PostgreSQL", async () => {
+    // The feed service over the real repositories, counting the reads that carry vectors.
+    const items = createItemRepository(db);
+    let withVectors = 0;
+    const feed = createFeedService({
+      users: createUserRepository(db),
+      interactions: createInteractionRepository(db),
+      items: { ...items, findByIds: (...args) => (withVectors++, items.findByIds(...args)) },
+      scoring: services.scoring,
+      embeddingDim: (viewer) => services.tenants.embeddingDim(viewer),
+      readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
+      poolSize: 4,
+      nearShare: 0.5,
+      indexBudgetBytes: 1 << 30,
+      scanSliceFloats: 0,
+      partitionFloats: 0,
+      probeShare: 0.1,
+    });
+    // 'nobody' has no likes. The first feed starts the index's build in the background, and
+    // candidates are read whole until it has finished.
+    let cold = await feed.feed(t.app, 'nobody');
+    for (let i = 0; i < 50 && withVectors > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      withVectors = 0;
+      cold = await feed.feed(t.app, 'nobody');
+    }
+    expect(cold.entries).toHaveLength(4);
+    expect(withVectors).toBe(0); // 1 a feed, every time, when the index was looked up by the likes' dimension
   });
 
   it('picks up new items after an upsert', async () => {

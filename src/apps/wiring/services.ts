@@ -125,6 +125,7 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     interactions,
     items,
     scoring,
+    embeddingDim: (viewer) => tenants.embeddingDim(viewer),
     readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
     poolSize: options.feed?.poolSize ?? DEFAULTS.feed.poolSize,
     nearShare: options.feed?.nearShare ?? DEFAULTS.feed.nearShare,
