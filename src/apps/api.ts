@@ -61,7 +61,10 @@ async function main() {
       onLiveFeedError: () => metrics.backgroundErrors.inc({ component: 'live-feed' }),
       onIndexRefreshFailed: (tenantId, error) => {
         metrics.backgroundErrors.inc({ component: 'feed-index' });
-        log.error({ err: error, tenantId, component: 'feed-index' }, 'refreshing the feed vector index failed; the next feed of this tenant tries again');
+        log.error(
+          { err: error, tenantId, component: 'feed-index' },
+          'refreshing or partitioning the feed vector index failed; the next feed of this tenant refreshes again, the next refresh partitions again',
+        );
       },
       onIndexPartitioned: (tenantId, outcome) => {
         metrics.indexPartitionings.inc({ outcome: outcome.partitions > 0 ? 'kept' : 'declined' });

@@ -87,12 +87,22 @@ export interface VectorIndexOptions {
   probeShare?: number;
   /** Partitions are kept only where the probes' recall on the sample reaches this (MIN_SAMPLE_RECALL unless told). */
   minSampleRecall?: number;
+  /** Told once per try: declined at once, kept once every item is filed (seconds from the try's start). */
+  onPartitioned?: (outcome: PartitioningOutcome) => void;
+}
+
+export interface PartitioningOutcome {
+  items: number;
+  /** 0 where declined (the index stays exact). */
+  partitions: number;
+  sampleRecall: number;
+  seconds: number;
 }
 
 /** A tail segment's most slots: a drained segment's memory is freed as soon as it is filed. */
 const SEGMENT_SLOTS = 65_536;
-/** The share of partitions a query scans unless told. */
-export const DEFAULT_PROBE_SHARE = 0.1;
+/** The share of partitions a query scans unless told (the platform passes FEED_INDEX_PROBE_PERCENT). */
+const DEFAULT_PROBE_SHARE = 0.1;
 /** Rounds of k-means, and sample rows per centroid: enough for an inverted file's coarse cells. */
 const KMEANS_ITERATIONS = 8;
 const SAMPLE_PER_CENTROID = 32;
@@ -204,13 +214,24 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   }
 
   async function maintainOnce(): Promise<void> {
+    let tried: number | undefined; // when this run tried partitioning
     if (!centroids) {
       if (where.size * dim < partitionFloats || where.size < 2) return;
       if (checked && where.size < 2 * checked.items) return; // declined at this size already
+      tried = performance.now();
       await partition();
     }
+    /** Tells onPartitioned of this run's try, if it made one. */
+    const told = () => {
+      if (tried === undefined || !checked) return;
+      const partitions = centroids?.count ?? 0;
+      options.onPartitioned?.({ items: where.size, partitions, sampleRecall: checked.recall, seconds: (performance.now() - tried) / 1000 });
+    };
     const c = centroids;
-    if (!c || closed) return;
+    if (!c || closed) {
+      if (!closed) told();
+      return;
+    }
     const written = tailSize();
     // Everything, the first time; then once the tail is worth a pass (it is scanned whole meanwhile).
     if (written > 0 && (written === where.size || written >= Math.max(1024, where.size * 0.02))) {
@@ -223,6 +244,7 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       await file(filing[0], c, pacer);
       if (!closed) filing.shift();
     }
+    if (!closed) told();
   }
 
   return {

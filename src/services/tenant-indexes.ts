@@ -6,17 +6,17 @@
 // 200 MB), in every API instance. It lives in services/, not ranking/, because it reads
 // PostgreSQL (through the item repository) and holds state; ranking/ stays pure.
 import type { ItemRepository } from '../repositories/item.repository.js';
-import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from '../ranking/vector-index.js';
+import { createVectorIndex, type PartitioningOutcome, type VectorIndex, type VectorIndexOptions } from '../ranking/vector-index.js';
 
 export interface TenantIndexesOptions {
   items: Pick<ItemRepository, 'changedSince'>;
   /** Bytes all tenants' indexes may take together; the index in use is never evicted. */
   budgetBytes: number;
   /** How each index scans and when it partitions itself (createVectorIndex); omitted: exact, in one piece. */
-  vectorIndex?: VectorIndexOptions;
+  vectorIndex?: Omit<VectorIndexOptions, 'onPartitioned'>;
   onEvict?: (tenantId: string, bytes: number) => void;
   /** The index tried partitioning: kept (partitions > 0) or declined (0, scanned exactly). */
-  onPartitioned?: (tenantId: string, outcome: { items: number; partitions: number; sampleRecall: number; seconds: number }) => void;
+  onPartitioned?: (tenantId: string, outcome: PartitioningOutcome) => void;
   /**
    * A refresh from PostgreSQL failed (it is retried by the next feed of that tenant), or the
    * partitioning after one did (retried after the next refresh; the items it had not filed yet
@@ -39,8 +39,6 @@ interface TenantIndex {
    */
   removed: Set<number>;
   refreshing?: Promise<void>;
-  /** The index's last partitioning try that onPartitioned was told of (its sample recall). */
-  toldRecall?: number;
 }
 
 // Items committed by a slower transaction can carry an updated_at a little older than the
@@ -98,17 +96,8 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
         entry.built = true;
         // Partitions a large index, or files what was written since (seconds at 500,000 items,
         // in steps of about a millisecond); feeds meanwhile scan the items not filed yet whole.
-        // A refresh while it runs joins the same run, so each try is told once.
-        const started = performance.now();
-        entry.index
-          .maintain()
-          .then(() => {
-            const { sampleRecall, partitions, size } = entry.index;
-            if (sampleRecall === undefined || sampleRecall === entry.toldRecall) return;
-            entry.toldRecall = sampleRecall;
-            o.onPartitioned?.(tenantId, { items: size, partitions, sampleRecall, seconds: (performance.now() - started) / 1000 });
-          })
-          .catch((error) => o.onRefreshFailed?.(tenantId, error));
+        // The index tells onPartitioned of each try itself.
+        entry.index.maintain().catch((error) => o.onRefreshFailed?.(tenantId, error));
       } catch (error) {
         entry.stale = true; // the next feed tries again
         o.onRefreshFailed?.(tenantId, error);
@@ -130,7 +119,7 @@ export function createTenantIndexes(o: TenantIndexesOptions) {
       indexes.delete(tenantId);
       if (!entry)
         entry = {
-          index: createVectorIndex(dim, o.vectorIndex),
+          index: createVectorIndex(dim, { ...o.vectorIndex, onPartitioned: (outcome) => o.onPartitioned?.(tenantId, outcome) }),
           watermark: '-infinity',
           stale: true,
           built: false,
