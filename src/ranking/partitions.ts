@@ -100,6 +100,17 @@ function toColumns(rows: Float32Array, k: number, dim: number): Float32Array {
   return columns;
 }
 
+/** The first `count` rows of `sample` as unit vectors, in a new array, a turn of the loop now and then. */
+async function unitRows(sample: Float32Array, count: number, dim: number): Promise<Float32Array> {
+  const rows = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    if (i % rowsPerTurn(dim) === 0) await turn();
+    for (let d = 0; d < dim; d++) rows[i * dim + d] = sample[i * dim + d];
+    unit(rows.subarray(i * dim, (i + 1) * dim));
+  }
+  return rows;
+}
+
 export interface TrainedCentroids {
   centroids: Centroids;
   /** The sample's rows as unit vectors, and the centroid each is nearest. */
@@ -121,12 +132,7 @@ export async function trainCentroids(
   o: { iterations: number; seed: number; pacer: RunPacer; stop?: () => boolean },
 ): Promise<TrainedCentroids | undefined> {
   const random = sequence(o.seed);
-  const rows = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) {
-    if (i % rowsPerTurn(dim) === 0) await turn();
-    for (let d = 0; d < dim; d++) rows[i * dim + d] = sample[i * dim + d];
-    unit(rows.subarray(i * dim, (i + 1) * dim));
-  }
+  const rows = await unitRows(sample, count, dim);
   // Distinct starting rows: a partial shuffle of the sample's indexes.
   const order = Int32Array.from({ length: count }, (_, i) => i);
   for (let i = 0; i < k; i++) {
@@ -172,6 +178,24 @@ export async function trainCentroids(
   return undefined; // not reached: the last round returns
 }
 
+/**
+ * Centroids already in use and a fresh sample filed under them, in trainCentroids' form, so
+ * that sampleRecall can say what they find among the items as they are now. Undefined if
+ * `stop()` says so first.
+ */
+export async function fileSample(
+  multiply: Multiply,
+  sample: Float32Array,
+  count: number,
+  centroids: Centroids,
+  o: { pacer: RunPacer; stop?: () => boolean },
+): Promise<TrainedCentroids | undefined> {
+  const rows = await unitRows(sample, count, centroids.dim);
+  const nearest = new Int32Array(count);
+  await forEachNearestCentroid(multiply, rows, count, centroids, o.pacer, (first, chunk) => nearest.set(chunk, first), o.stop);
+  return o.stop?.() ? undefined : { centroids, rows, nearest };
+}
+
 /** The `k` rows of the largest products, but `skip`; a sorted insert, as k is small. */
 function topRows(products: Float32Array, k: number, skip: number): number[] {
   const rows: number[] = [];
@@ -186,8 +210,8 @@ function topRows(products: Float32Array, k: number, skip: number): number[] {
 }
 
 /**
- * What the probes would find, tried on the sample before any item is filed: for `queries`
- * sample rows, the share of the `k` rows nearest each (cosine) that lie in the partitions
+ * What the probes would find, tried on a sample (before any item is filed, or later on a fresh
+ * sample filed under the centroids in use, fileSample): for `queries` sample rows, the share of the `k` rows nearest each (cosine) that lie in the partitions
  * probed for it. Where the items have no structure that partitions follow (vectors uniform
  * in a cube), this is a fraction of what it is on clustered ones (bench:index-partitions).
  */

@@ -6,16 +6,21 @@
 // 17 ms, 500,000 about 79 ms; see docs/benchmarks.md.
 //
 // Exact below `partitionFloats` numbers (items x dimension). Past it, `maintain()` partitions
-// the index once (an inverted file, partitions.ts): about sqrt(n) centroids by k-means on a
+// the index (an inverted file, partitions.ts): about sqrt(n) centroids by k-means on a
 // sample, each item filed under its nearest, and a query scans the `probeShare` of partitions
 // nearest it plus the items written since they were filed (the tail, always scanned whole).
 // Approximate: an item filed under a partition the query does not probe is missed. So the
 // partitions are kept only where, tried on the sample, they find MIN_SAMPLE_RECALL of what an
 // exact scan finds; vectors without clusters for them to follow stay exact
-// (bench:index-partitions measures both kinds). The centroids stay for the index's life; a new
-// life (a restart, an eviction, a gap in the event stream) finds them again for the catalogue
-// then. Items live in tail segments of at most SEGMENT_SLOTS, so filing frees each segment's
-// memory as soon as it is filed.
+// (bench:index-partitions measures both kinds). A catalogue changes under its centroids: with a
+// tenth to a half of a clustered catalogue rewritten in new styles, feeds of the new styles
+// found 0.83-0.97 of their nearest 250 under the old centroids (bench:index-drift, 100,000 and
+// 500,000 x 512, a tenth probed). So once RECHECK_WRITTEN_SHARE of the index has been
+// written since the last check, maintain() tries the centroids again on a fresh sample; where
+// they miss, it partitions again (every item refiled, the index scanned whole meanwhile) or,
+// where new centroids would miss too, the index goes back to exact. Items live in tail segments
+// of at most SEGMENT_SLOTS, so filing frees each segment's memory as soon as it is filed, and a
+// partition's as soon as it is refiled.
 //
 // onnxruntime-node computes synchronously on the calling thread, the API's event loop, so a
 // scan's product is runs of at most `sliceFloats` numbers, the partitioning's runs of about a
@@ -25,6 +30,7 @@
 // thread would need its own copy of the index.
 import { createFlatBlock, emptyBest, REMOVED_ID, type FlatBlock } from './flat-block.js';
 import {
+  fileSample,
   forEachNearestCentroid,
   nearestPartitions,
   rowsPerTurn,
@@ -34,6 +40,7 @@ import {
   turn,
   type Centroids,
   type RunPacer,
+  type TrainedCentroids,
 } from './partitions.js';
 import { multiply } from './similarity-session.js';
 
@@ -66,9 +73,10 @@ export interface VectorIndex {
    */
   nearest(queries: readonly ArrayLike<number>[], k: number, exclude: ReadonlySet<number>): Promise<number[]>;
   /**
-   * Partitions the index once it is past `partitionFloats`, and files the items written since
-   * under their partitions once they are many; runs of at most a slice each. One at a time:
-   * a call while one runs gets that one.
+   * Partitions the index once it is past `partitionFloats`, files the items written since under
+   * their partitions once they are many, and checks the partitions again (partitioning again
+   * where they miss) once many have been written; runs of about a millisecond each. One at a
+   * time: a call while one runs gets that one.
    */
   maintain(): Promise<void>;
   /** Stops maintain() at its next slice (the index was dropped). */
@@ -87,15 +95,27 @@ export interface VectorIndexOptions {
   probeShare?: number;
   /** Partitions are kept only where the probes' recall on the sample reaches this (MIN_SAMPLE_RECALL unless told). */
   minSampleRecall?: number;
+  /**
+   * The partitions are checked again once this share of the index has been written since the
+   * last check (RECHECK_WRITTEN_SHARE unless told; Infinity never, as bench:index-drift compares).
+   */
+  recheckWrittenShare?: number;
   /** Told once per try: declined at once, kept once every item is filed (seconds from the try's start). */
   onPartitioned?: (outcome: PartitioningOutcome) => void;
 }
 
 export interface PartitioningOutcome {
+  /**
+   * size: the index reached `partitionFloats` (or doubled since a decline); recall: its
+   * partitions, tried on a fresh sample, found under the minimum.
+   */
+  trigger: 'size' | 'recall';
   items: number;
-  /** 0 where declined (the index stays exact). */
+  /** 0 where declined: the index is exact (again, where it was partitioned). */
   partitions: number;
   sampleRecall: number;
+  /** With trigger recall: what the partitions found before. */
+  previousRecall?: number;
   seconds: number;
 }
 
@@ -115,6 +135,18 @@ const SAMPLE_PER_CENTROID = 32;
 export const MIN_SAMPLE_RECALL = 0.9;
 const CHECK_QUERIES = 8;
 const CHECK_K = 250;
+/**
+ * A partitioned index is checked again once items this share of its size have been written
+ * (added or changed) since its last check: the check files a fresh sample under the centroids
+ * (a tenth or so of a partitioning's work) and asks it for the nearest of RECHECK_QUERIES of
+ * the items written since, drawn evenly among them. Those are where a catalogue that moves on
+ * shows first (bench:index-drift, 100,000 x 512): checks asking sampled items passed with a
+ * tenth and a quarter of the catalogue rewritten in new styles, while feeds of those styles
+ * found 0.87 and 0.83 of their nearest, and first missed at a half; asking written items, the
+ * check misses at a tenth (0.86).
+ */
+const RECHECK_WRITTEN_SHARE = 0.1;
+const RECHECK_QUERIES = 16;
 
 export function createVectorIndex(dim: number, options: VectorIndexOptions = {}): VectorIndex {
   const sliceFloats = options.sliceFloats || Infinity;
@@ -122,6 +154,7 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   const partitionFloats = options.partitionFloats || Infinity;
   const probeShare = options.probeShare ?? DEFAULT_PROBE_SHARE;
   const minSampleRecall = options.minSampleRecall ?? MIN_SAMPLE_RECALL;
+  const recheckWrittenShare = options.recheckWrittenShare ?? RECHECK_WRITTEN_SHARE;
   const newSegment = () => createFlatBlock(dim, sliceSlots, 1024, 2, SEGMENT_SLOTS);
 
   /** Items written since the partitions were filed (all of them before), oldest segment first. */
@@ -132,20 +165,45 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   let partitions: FlatBlock[] = [];
   /** The block holding each item. */
   const where = new Map<number, FlatBlock>();
-  /** The last partitioning's check on its sample: items then, and the probes' recall. */
+  /** The last check on a sample (a partitioning's, or the partitions' again): items then, and the probes' recall. */
   let checked: { items: number; recall: number } | undefined;
+  /** Upserts since that check, and an even draw of RECHECK_QUERIES of their ids (a reservoir). */
+  let writtenSinceCheck = 0;
+  const recentlyWritten: number[] = [];
+  let draws = 1;
   let maintaining: Promise<void> | undefined;
   let closed = false;
 
   const tailSize = () => tail.reduce((n, b) => n + b.size, 0);
 
-  /** A sample of live vectors from the tail (where every item is before the first partitioning). */
-  async function sampleTail(rows: number, seed: number): Promise<{ sample: Float32Array; count: number }> {
-    const snapshots = tail.map((b) => b.snapshot());
+  interface Drawn {
+    sample: Float32Array;
+    count: number;
+    /** Centroids for the index's size. */
+    k: number;
+    /** The sample's first rows, the queries of its check. */
+    queries: number;
+  }
+
+  /**
+   * A sample of live vectors drawn from every block, a partitioning's size, after `first` (the
+   * check's queries); without them the check asks the first CHECK_QUERIES rows drawn.
+   */
+  async function drawSample(first: Float32Array[] = []): Promise<Drawn> {
+    const k = Math.max(1, Math.min(4096, Math.round(Math.sqrt(where.size))));
+    const blocks = [...tail, ...filing, ...partitions].filter((b) => b.size > 0);
+    const drawn = await sampleBlocks(blocks, Math.min(where.size, k * SAMPLE_PER_CENTROID), where.size, first);
+    return { ...drawn, k, queries: first.length || CHECK_QUERIES };
+  }
+
+  async function sampleBlocks(blocks: FlatBlock[], drawRows: number, seed: number, first: Float32Array[]): Promise<{ sample: Float32Array; count: number }> {
+    const snapshots = blocks.map((b) => b.snapshot());
     const total = snapshots.reduce((n, s) => n + s.count, 0);
+    const rows = first.length + drawRows;
     const sample = new Float32Array(rows * dim);
+    first.forEach((v, i) => sample.set(v, i * dim));
     let s = seed >>> 0;
-    let count = 0;
+    let count = first.length;
     // Slots drawn with replacement, removed ones skipped; at most a few tries per row.
     // The snapshots' ids are copies and their vectors stay in place while this waits (a
     // compaction moves the live slots to new arrays); a row rewritten meanwhile may be sampled
@@ -163,13 +221,41 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
     return { sample, count };
   }
 
+  /** The probes' recall on the sample filed under `trained`; the index's last check from now on. */
+  async function check(trained: TrainedCentroids, drawn: Drawn): Promise<number> {
+    // A feed's 250 of the whole index are this many of the sample's rows.
+    const sampleK = Math.max(10, Math.round((CHECK_K * drawn.count) / where.size));
+    const recall = await sampleRecall(multiply, trained, probesOf(trained.centroids), sampleK, drawn.queries);
+    checked = { items: where.size, recall };
+    writtenSinceCheck = recentlyWritten.length = 0;
+    return recall;
+  }
+
   /**
-   * Finds the centroids on a sample, and keeps them if the probes would find most of what an
-   * exact scan finds there; else the index stays exact until it has doubled.
+   * What the partitions in use find for items written since the last check, among a fresh
+   * sample; undefined if closed first, or if those items are all gone.
    */
-  async function partition(): Promise<void> {
-    const k = Math.max(1, Math.min(4096, Math.round(Math.sqrt(where.size))));
-    const { sample, count } = await sampleTail(Math.min(where.size, k * SAMPLE_PER_CENTROID), where.size);
+  async function recheck(c: Centroids): Promise<{ recall: number; drawn: Drawn } | undefined> {
+    const queries = recentlyWritten.flatMap((id) => where.get(id)?.vector(id) ?? []);
+    if (queries.length === 0) {
+      // Removed since: nothing written is left to ask about, so the next check waits for more.
+      writtenSinceCheck = recentlyWritten.length = 0;
+      return undefined;
+    }
+    const drawn = await drawSample(queries);
+    const filed = await fileSample(multiply, drawn.sample, drawn.count, c, { pacer: runPacer(dim, c.count), stop: () => closed });
+    return filed && { recall: await check(filed, drawn), drawn };
+  }
+
+  /**
+   * Finds centroids on a sample (`drawn`, or one drawn now), and keeps them if the probes would
+   * find most of what an exact scan finds there: every item then waits in `filing` (scanned
+   * whole) to be filed under them. Else the index is exact (again, where it was partitioned)
+   * until it has doubled.
+   */
+  async function partition(given?: Drawn): Promise<void> {
+    const drawn = given ?? (await drawSample());
+    const { sample, count, k } = drawn;
     const trained = await trainCentroids(multiply, sample, count, dim, Math.min(k, count), {
       iterations: KMEANS_ITERATIONS,
       seed: where.size,
@@ -177,10 +263,18 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       stop: () => closed,
     });
     if (!trained) return;
-    // A feed's 250 of the whole index are this many of the sample's rows.
-    const sampleK = Math.max(10, Math.round((CHECK_K * count) / where.size));
-    checked = { items: where.size, recall: await sampleRecall(multiply, trained, probesOf(trained.centroids), sampleK, CHECK_QUERIES) };
-    if (closed || checked.recall < minSampleRecall) return;
+    const recall = await check(trained, drawn);
+    if (closed) return;
+    if (recall < minSampleRecall) {
+      // Scanned whole, as every block is while the index has no centroids; the next try once doubled.
+      if (centroids) tail = [...filing.splice(0), ...partitions, ...tail];
+      centroids = undefined;
+      partitions = [];
+      return;
+    }
+    // The blocks filed so far (old partitions, segments) are refiled, each freed once it is.
+    filing.push(...partitions, ...tail);
+    tail = [newSegment()];
     centroids = trained.centroids;
     // Each partition sized for its share of the sample, allocated as its first item is filed,
     // and grown an eighth at a time (a partition is a megabyte or two to copy): grown by
@@ -214,18 +308,33 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   }
 
   async function maintainOnce(): Promise<void> {
-    let tried: number | undefined; // when this run tried partitioning
+    let tried: { at: number; trigger: PartitioningOutcome['trigger']; previousRecall?: number } | undefined; // this run's try, if any
+    const started = performance.now();
     if (!centroids) {
       if (where.size * dim < partitionFloats || where.size < 2) return;
       if (checked && where.size < 2 * checked.items) return; // declined at this size already
-      tried = performance.now();
+      tried = { at: started, trigger: 'size' };
       await partition();
+    } else if (writtenSinceCheck >= where.size * recheckWrittenShare && filing.length === 0) {
+      const again = await recheck(centroids);
+      if (again && again.recall < minSampleRecall && !closed) {
+        tried = { at: started, trigger: 'recall', previousRecall: again.recall };
+        await partition(again.drawn);
+      }
     }
     /** Tells onPartitioned of this run's try, if it made one. */
     const told = () => {
       if (tried === undefined || !checked) return;
       const partitions = centroids?.count ?? 0;
-      options.onPartitioned?.({ items: where.size, partitions, sampleRecall: checked.recall, seconds: (performance.now() - tried) / 1000 });
+      const { trigger, previousRecall, at } = tried;
+      options.onPartitioned?.({
+        trigger,
+        items: where.size,
+        partitions,
+        sampleRecall: checked.recall,
+        previousRecall,
+        seconds: (performance.now() - at) / 1000,
+      });
     };
     const c = centroids;
     if (!c || closed) {
@@ -233,8 +342,8 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       return;
     }
     const written = tailSize();
-    // Everything, the first time; then once the tail is worth a pass (it is scanned whole meanwhile).
-    if (written > 0 && (written === where.size || written >= Math.max(1024, where.size * 0.02))) {
+    // Once the tail is worth a pass (it is scanned whole meanwhile).
+    if (written >= Math.max(1024, where.size * 0.02)) {
       filing.push(...tail);
       tail = [newSegment()];
     }
@@ -263,6 +372,13 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
       return checked?.recall;
     },
     upsert(id, vector, version = 0) {
+      // Reservoir sampling: each write since the check is among the queries with equal chance.
+      if (++writtenSinceCheck <= RECHECK_QUERIES) recentlyWritten.push(id);
+      else {
+        draws = (draws * 1664525 + 1013904223) >>> 0;
+        const at = Math.floor((draws / 2 ** 32) * writtenSinceCheck); // the high bits: an LCG's low ones cycle
+        if (at < RECHECK_QUERIES) recentlyWritten[at] = id;
+      }
       const from = where.get(id);
       let to = tail[tail.length - 1];
       if (from !== to) {
