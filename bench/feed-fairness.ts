@@ -82,7 +82,8 @@ async function partitioned(graphqlUrl: string): Promise<void> {
   const started = performance.now();
   for (;;) {
     const text = await metricsText(graphqlUrl);
-    const outcome = /^tastegraph_feed_index_partitionings_total\{outcome="(\w+)"\} [1-9]/m.exec(text)?.[1];
+    const counted = /^tastegraph_feed_index_partitionings_total\{([^}]*trigger="size"[^}]*)\} [1-9]/m.exec(text)?.[1];
+    const outcome = counted && /outcome="(\w+)"/.exec(counted)?.[1];
     if (outcome) {
       console.log(`partitioning: ${outcome}, ${((performance.now() - started) / 1000).toFixed(0)} s after the index was built`);
       return;

@@ -67,10 +67,16 @@ async function main() {
         );
       },
       onIndexPartitioned: (tenantId, outcome) => {
-        metrics.indexPartitionings.inc({ outcome: outcome.partitions > 0 ? 'kept' : 'declined' });
+        metrics.indexPartitionings.inc({ outcome: outcome.partitions > 0 ? 'kept' : 'declined', trigger: outcome.trigger });
+        // A try on a recall check follows images that changed under the partitions' centroids.
+        const why = outcome.trigger === 'recall' ? 'its partitions missed nearest items of the images written since' : 'it is past FEED_INDEX_PARTITION_FLOATS';
         if (outcome.partitions > 0)
-          log.info({ tenantId, ...outcome }, 'feed vector index partitioned: feeds scan the nearest FEED_INDEX_PROBE_PERCENT of its partitions');
-        else log.info({ tenantId, ...outcome }, 'feed vector index not partitioned: its partitions would miss too many nearest items; feeds scan it whole');
+          log.info({ tenantId, ...outcome }, `feed vector index partitioned (${why}): feeds scan the nearest FEED_INDEX_PROBE_PERCENT of its partitions`);
+        else
+          log.info(
+            { tenantId, ...outcome },
+            `feed vector index not partitioned (${why}): new partitions would miss too many nearest items; feeds scan it whole`,
+          );
       },
       onIndexEvicted: (tenantId, bytes) => {
         metrics.indexEvictions.inc();

@@ -121,8 +121,8 @@ export function createApiMetrics(options: ApiMetricsOptions = {}) {
     }),
     indexPartitionings: new Counter({
       name: 'tastegraph_feed_index_partitionings_total',
-      help: "Tenants' vector indexes past FEED_INDEX_PARTITION_FLOATS that tried partitioning: kept (approximate scans) or declined (scanned whole)",
-      labelNames: ['outcome'],
+      help: "Tenants' vector indexes that tried partitioning, when past FEED_INDEX_PARTITION_FLOATS (trigger size) or when their partitions missed on a later check (trigger recall): kept (approximate scans) or declined (scanned whole)",
+      labelNames: ['outcome', 'trigger'],
       registers: [registry],
     }),
     scoredUsers: new Counter({
