@@ -59,6 +59,19 @@ describe('vector index', () => {
     expect(index.vector(7)).toEqual(Float32Array.of(3, 4, 0));
   });
 
+  it('gives back the memory of items removed, and still finds the rest', async () => {
+    const index = createVectorIndex(64);
+    const vector = (id: number) => Array.from({ length: 64 }, (_, d) => Math.sin(id * (d + 1)));
+    for (let id = 1; id <= 20_000; id++) index.upsert(id, vector(id));
+    const full = index.bytes;
+    for (let id = 1; id <= 18_000; id++) index.remove(id);
+    // Compacted to what is left and a growth step, where it kept every slot of its capacity.
+    expect(index.bytes).toBeLessThan(full * 0.25);
+    expect(index.size).toBe(2000);
+    expect(await index.nearest([vector(19_000)], 1, new Set())).toEqual([19_000]);
+    expect(index.vector(20_000)).toEqual(Float32Array.from(vector(20_000)));
+  });
+
   it('replaces a vector on a second upsert of the same id', async () => {
     const index = createVectorIndex(2);
     index.upsert(7, [1, 0]);
