@@ -9,7 +9,7 @@
 // queries (the 8 likes of a taste near a new style, k = 250, 20 excluded) against an exact index
 // of the same items: recall@250 and the median time of a query. The maintain() columns sum the
 // background work of the step (filing, checks, partitionings) and how late a 1 ms timer came
-// meanwhile.
+// meanwhile; MB is the index's arrays after the step (VectorIndex.bytes).
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
@@ -67,9 +67,9 @@ console.log(
   `\nA partitioned index whose catalogue moves on to new styles: items rewritten ${BATCH.toLocaleString('en-US')} at a time, maintain() after each; ${QUERIES} queries of new-style tastes (8 likes, k = ${K}) a step, timed side by side with an exact index; ${PROBE_SHARE * 100}% of partitions probed; ${cpus().length} x ${cpus()[0].model}\n`,
 );
 console.log(
-  '| items x dimension | rewritten | index | partitions | tries so far (trigger: recall before → after) | maintain() s this step | loop late p99 / max ms | exact median ms | median ms | recall@250 |',
+  '| items x dimension | rewritten | index | partitions | tries so far (trigger: recall before → after) | maintain() s this step | loop late p99 / max ms | MB after | exact median ms | median ms | recall@250 |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 const exclude = new Set(Array.from({ length: 20 }, (_, i) => i * 7 + 1));
 for (const [n, dim] of SIZES) {
   const before = await catalogue('clustered', n, dim, options);
@@ -123,7 +123,7 @@ for (const [n, dim] of SIZES) {
         .join('; ');
       const late = s.lateness.sort((a, b) => a - b);
       console.log(
-        `| ${n.toLocaleString('en-US')} x ${dim} | ${Math.round((rewritten / n) * 100)}% | ${s.label} | ${s.index.partitions} | ${tries} | ${s.seconds.toFixed(1)} | ${percentile(late, 0.99).toFixed(1)} / ${(late.at(-1) ?? 0).toFixed(1)} | ${median(exactMs).toFixed(2)} | ${median(ms).toFixed(2)} | ${(recall / queries.length).toFixed(3)} |`,
+        `| ${n.toLocaleString('en-US')} x ${dim} | ${Math.round((rewritten / n) * 100)}% | ${s.label} | ${s.index.partitions} | ${tries} | ${s.seconds.toFixed(1)} | ${percentile(late, 0.99).toFixed(1)} / ${(late.at(-1) ?? 0).toFixed(1)} | ${Math.round(s.index.bytes / 2 ** 20)} | ${median(exactMs).toFixed(2)} | ${median(ms).toFixed(2)} | ${(recall / queries.length).toFixed(3)} |`,
       );
     }
   }

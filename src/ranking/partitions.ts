@@ -211,8 +211,8 @@ function topRows(products: Float32Array, k: number, skip: number): number[] {
 
 /**
  * What the probes would find, tried on a sample (before any item is filed, or later on a fresh
- * sample filed under the centroids in use, fileSample): for `queries` sample rows, the share of the `k` rows nearest each (cosine) that lie in the partitions
- * probed for it. Where the items have no structure that partitions follow (vectors uniform
+ * sample filed under the centroids in use, fileSample): for the first `queries` sample rows,
+ * the share of the `k` rows nearest each (cosine) that lie in the partitions probed for it. Where the items have no structure that partitions follow (vectors uniform
  * in a cube), this is a fraction of what it is on clustered ones (bench:index-partitions).
  */
 export async function sampleRecall(multiply: Multiply, trained: TrainedCentroids, probes: number, k: number, queries: number): Promise<number> {
