@@ -52,15 +52,15 @@ interface Side {
 }
 
 function side(label: string, dim: number, recheckWrittenShare?: number): Side {
-  const s: Side = { label, index: undefined as unknown as VectorIndex, tries: [], seconds: 0, lateness: [] };
-  s.index = createVectorIndex(dim, {
+  const tries: PartitioningOutcome[] = [];
+  const index = createVectorIndex(dim, {
     sliceFloats: SLICE_FLOATS,
     partitionFloats: 1,
     probeShare: PROBE_SHARE,
     recheckWrittenShare,
-    onPartitioned: (o) => s.tries.push(o),
+    onPartitioned: (o) => tries.push(o),
   });
-  return s;
+  return { label, index, tries, seconds: 0, lateness: [] };
 }
 
 console.log(

@@ -157,7 +157,10 @@ export function createVectorIndex(dim: number, options: VectorIndexOptions = {})
   const recheckWrittenShare = options.recheckWrittenShare ?? RECHECK_WRITTEN_SHARE;
   const newSegment = () => createFlatBlock(dim, sliceSlots, 1024, 2, SEGMENT_SLOTS);
 
-  /** Items written since the partitions were filed (all of them before), oldest segment first. */
+  /**
+   * Items written since the partitions were filed (all of them before, and the former partitions
+   * of an index gone back to exact), oldest block first; writes go to the last.
+   */
   let tail: FlatBlock[] = [newSegment()];
   /** Tail segments being filed under their partitions; scanned until they are. */
   const filing: FlatBlock[] = [];
