@@ -365,6 +365,52 @@ describe('vector index: partitioned past partitionFloats', () => {
     expect(index.vector(3005, 4)).toEqual(Float32Array.from(after.vectors[3004]));
   });
 
+  it('loses nothing written, changed or removed while it partitions again', async () => {
+    const before = clustered(20_000, 100);
+    const after = clustered(2000, 5, 9, 1);
+    const outcomes: PartitioningOutcome[] = [];
+    const index = createVectorIndex(16, { partitionFloats: 1, probeShare: 0.1, onPartitioned: (o) => outcomes.push(o) });
+    before.vectors.forEach((v, i) => index.upsert(i + 1, v, 1));
+    await index.maintain();
+    // A tenth in new styles, in one go: the next maintain() checks, misses and partitions again.
+    after.vectors.forEach((v, i) => index.upsert(i + 1, v, 2));
+    const running = index.maintain();
+    let done = false;
+    void running.then(() => (done = true));
+    const added: number[] = [];
+    const removed: number[] = [];
+    const changed = new Map<number, number[]>();
+    for (let turn = 0; !done; turn++) {
+      await new Promise((r) => setImmediate(r));
+      index.upsert(30_000 + turn, before.vectors[turn % 20_000], 1);
+      added.push(30_000 + turn);
+      if (removed.length < 3000) {
+        const id = 5000 + removed.length; // filed under the old partitions, being refiled
+        index.remove(id);
+        removed.push(id);
+      }
+      if (changed.size < 3000) {
+        const id = 10_000 + changed.size;
+        changed.set(id, after.vectors[id % 2000]);
+        index.upsert(id, after.vectors[id % 2000], 3);
+      }
+    }
+    expect(outcomes.map((o) => [o.trigger, o.partitions > 0])).toEqual([
+      ['size', true],
+      ['recall', true],
+    ]);
+    expect(removed.length).toBeGreaterThan(20); // the writes did meet the partitioning
+    const live = 20_000 - removed.length + added.length;
+    expect(index.size).toBe(live);
+    const all = await index.nearest([before.vectors[0]], 100_000, new Set());
+    expect(all.length).toBe(live);
+    expect(new Set(all).size).toBe(live);
+    const gone = new Set(removed);
+    expect(all.filter((id) => gone.has(id))).toEqual([]);
+    for (const [id, v] of changed) expect(index.vector(id, 3)).toEqual(Float32Array.from(v));
+    expect(index.vector(7, 2)).toEqual(Float32Array.from(after.vectors[6]));
+  });
+
   it('goes back to exact where the catalogue changed into vectors no partitions follow', async () => {
     const { vectors } = clustered(4000, 40);
     let seed = 5;
