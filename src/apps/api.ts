@@ -91,7 +91,7 @@ async function main() {
       onScored: (outcome, users) => metrics.scoredUsers.inc({ outcome }, users),
     },
   });
-  feedIndexBytes = () => services.feed.heldIndexes().bytes;
+  feedIndexBytes = () => services.indexes.held().bytes;
   const stopWatchingModels = watchModelVersions(scorer, bus, log, () => metrics.backgroundErrors.inc({ component: 'model-watch' }));
   // The jobs (nightly training) run inside this process on the embedded database, where no
   // other process can reach it; with a server, `npm run jobs` runs them (JOBS_IN_PROCESS overrides).

@@ -6,7 +6,8 @@ import type { InteractionRepository } from '../repositories/interaction.reposito
 import type { ItemRepository, ItemRow } from '../repositories/item.repository.js';
 import type { UserRepository } from '../repositories/user.repository.js';
 import type { VectorIndex } from '../ranking/vector-index.js';
-import { createTenantIndexes, type TenantIndexesOptions } from './tenant-indexes.js';
+import { withVectors } from './item-vectors.js';
+import type { TenantIndexes } from './tenant-indexes.js';
 import { badInput } from '../errors.js';
 import { checkExternalId } from './validation.js';
 import type { History, ScoringService } from './scoring.service.js';
@@ -28,17 +29,8 @@ export interface FeedOptions {
   poolSize: number;
   /** Share of the pool taken from the items nearest the user's likes (the rest: newest items). */
   nearShare: number;
-  /** Bytes the tenants' vector indexes may take together in this process. */
-  indexBudgetBytes: number;
-  /** Numbers a nearest-items scan multiplies before the event loop gets a turn; 0: the whole scan at once. */
-  scanSliceFloats: number;
-  /** Numbers (items x dimension) past which a tenant's index is partitioned (approximate); 0: always exact. */
-  partitionFloats: number;
-  /** Share of a partitioned index's partitions a scan reads. */
-  probeShare: number;
-  onIndexEvicted?: (tenantId: string, bytes: number) => void;
-  onIndexPartitioned?: TenantIndexesOptions['onPartitioned'];
-  onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
+  /** The tenants' vector indexes in this process (shared with the scoring service). */
+  indexes: TenantIndexes;
 }
 
 export interface FeedEntry {
@@ -72,44 +64,20 @@ const ranked = (scored: readonly Scored[]): FeedEntry[] =>
   [...scored].sort((a, b) => b.score - a.score || a.item.id - b.item.id).map((e, i) => ({ item: e.item, score: e.score, rank: i + 1 }));
 
 export function createFeedService(o: FeedOptions) {
-  const indexes = createTenantIndexes({
-    items: o.items,
-    budgetBytes: o.indexBudgetBytes,
-    vectorIndex: { sliceFloats: o.scanSliceFloats, partitionFloats: o.partitionFloats, probeShare: o.probeShare },
-    onEvict: o.onIndexEvicted,
-    onPartitioned: o.onIndexPartitioned,
-    onRefreshFailed: o.onIndexRefreshFailed,
-  });
+  const { indexes } = o;
 
   /** Items by internal id: those still there. */
   const itemRows = async (tenantId: string, ids: readonly number[]): Promise<ItemRow[]> =>
     (await o.items.findByIds(tenantId, ids)).filter((r): r is ItemRow => r !== undefined);
 
   /**
-   * The pool's rows, in its order (those still there), each vector taken from the tenant's index
-   * where the index holds the item's current version and read from PostgreSQL for the rest (items
-   * the index has not caught up with): the same vectors as itemRows, without carrying 500
-   * vectors from the database for every feed.
+   * The pool's rows, in its order (those still there), with the same vectors as itemRows, taken
+   * from the tenant's index where it holds them (item-vectors.ts): not 500 vectors from the
+   * database for every feed.
    */
   async function poolRows(tenantId: string, ids: readonly number[], index: VectorIndex | undefined): Promise<ItemRow[]> {
     if (!index) return itemRows(tenantId, ids);
-    const summaries = await o.items.summariesByIds(tenantId, ids);
-    const rows: (ItemRow | undefined)[] = [];
-    const behind: number[] = [];
-    summaries.forEach((summary, at) => {
-      if (!summary) return;
-      const { version, ...item } = summary;
-      const embedding = index.vector(item.id, version);
-      if (embedding) rows[at] = { ...item, embedding };
-      else behind.push(at);
-    });
-    if (behind.length) {
-      const read = await o.items.findByIds(
-        tenantId,
-        behind.map((at) => ids[at]),
-      );
-      read.forEach((row, j) => (rows[behind[j]] = row));
-    }
+    const rows = await withVectors(o.items, tenantId, await o.items.summariesByIds(tenantId, ids), index);
     return rows.filter((r): r is ItemRow => r !== undefined);
   }
 
@@ -148,18 +116,6 @@ export function createFeedService(o: FeedOptions) {
   }
 
   return {
-    /** New or changed items: the tenant's index refreshes on its next use. */
-    itemsChanged: indexes.itemsChanged,
-    /** Deleted items leave this process's index of the tenant at once. */
-    itemsRemoved: indexes.itemsRemoved,
-    /** Item changes (deletions too) may have been missed (the event stream had a gap): every index is built again. */
-    dropAllIndexes: indexes.dropAll,
-    /** The tenant was deleted. */
-    dropIndex: indexes.drop,
-
-    /** Tenants whose index this process holds, least recently used first, and its bytes. */
-    heldIndexes: indexes.held,
-
     async feed(viewer: Viewer, userId: string): Promise<Feed> {
       return (await rank(viewer, userId)).feed;
     },

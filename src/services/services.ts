@@ -12,6 +12,7 @@ import type { AdmissionControl } from './rate-limits.js';
 import type { ScoringService } from './scoring.service.js';
 import type { ServingModels } from './serving-model.service.js';
 import type { SimilarUsers } from './similar-users.service.js';
+import type { TenantIndexes } from './tenant-indexes.js';
 import type { TasteGroups } from './taste-group.service.js';
 import type { TenantService } from './tenant.service.js';
 import type { TrainingRunUpdates } from './training-run-updates.service.js';
@@ -38,6 +39,8 @@ export interface Services {
   opaqueIds: { interaction(viewer: Viewer, id: number): Promise<string> };
   scoring: ScoringService;
   feed: FeedService;
+  /** This process's in-memory indexes of the tenants' item vectors (feeds' nearest items, and the vectors feeds and scores read). */
+  indexes: TenantIndexes;
   servingModels: ServingModels;
   training: TrainingService;
   /** trainingRunUpdated: a run pushed as it moves on. */

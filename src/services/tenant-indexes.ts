@@ -1,9 +1,10 @@
-// Each tenant's vector index, kept in this process's memory within a budget. An index is
-// built from PostgreSQL on first use (in the background: 100,000 items take seconds) and
-// refreshed from the items changed since; past the budget, the tenants whose feeds were
-// asked for least recently lose their index and rebuild it on their next feed. Without a
-// budget every tenant ever served stayed in memory (100,000 items of dimension 512 are
-// 200 MB), in every API instance. It lives in services/, not ranking/, because it reads
+// Each tenant's vector index, kept in this process's memory within a budget: feeds draw the
+// items nearest a user's likes from it, and feeds and score queries the vectors they hand the
+// model (services/item-vectors.ts). An index is built from PostgreSQL on first use (in the
+// background: 100,000 items take seconds) and refreshed from the items changed since; past
+// the budget, the tenants used least recently lose their index and rebuild it on their next
+// use. Without a budget every tenant ever served stayed in memory (100,000 items of dimension
+// 512 are 200 MB), in every API instance. It lives in services/, not ranking/, because it reads
 // PostgreSQL (through the item repository) and holds state; ranking/ stays pure.
 import type { ItemRepository } from '../repositories/item.repository.js';
 import { createVectorIndex, type PartitioningOutcome, type VectorIndex, type VectorIndexOptions } from '../ranking/vector-index.js';

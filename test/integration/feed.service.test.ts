@@ -9,6 +9,9 @@ import { createItemRepository } from '../../src/repositories/item.repository.js'
 import { createUserRepository } from '../../src/repositories/user.repository.js';
 import { createInteractionRepository } from '../../src/repositories/interaction.repository.js';
 import { createFeedService } from '../../src/services/feed.service.js';
+import { createTenantIndexes } from '../../src/services/tenant-indexes.js';
+import { createScoringService } from '../../src/services/scoring.service.js';
+import { pino } from 'pino';
 
 const axis = (a: number, k: number) => Array.from({ length: 4 }, (_, d) => (d === a ? 1 : 0.01 * (k + 1) * (d + 1)));
 
@@ -75,19 +78,17 @@ describe('feed candidates', () => {
     // The feed service over the real repositories, counting the reads that carry vectors.
     const items = createItemRepository(db);
     let withVectors = 0;
+    const counted = { ...items, findByIds: (...args: Parameters<typeof items.findByIds>) => (withVectors++, items.findByIds(...args)) };
     const feed = createFeedService({
       users: createUserRepository(db),
       interactions: createInteractionRepository(db),
-      items: { ...items, findByIds: (...args) => (withVectors++, items.findByIds(...args)) },
+      items: counted,
       scoring: services.scoring,
       embeddingDim: (viewer) => services.tenants.embeddingDim(viewer),
       readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
       poolSize: 4,
       nearShare: 0.5,
-      indexBudgetBytes: 1 << 30,
-      scanSliceFloats: 0,
-      partitionFloats: 0,
-      probeShare: 0.1,
+      indexes: createTenantIndexes({ items: counted, budgetBytes: 1 << 30 }),
     });
     // 'nobody' has no likes. The first feed starts the index's build in the background, and
     // candidates are read whole until it has finished.
@@ -99,6 +100,57 @@ describe('feed candidates', () => {
     }
     expect(cold.entries).toHaveLength(4);
     expect(withVectors).toBe(0); // 1 a feed, every time, when the index was looked up by the likes' dimension
+  });
+
+  it("takes a score query's candidate vectors from the tenant's index, not from PostgreSQL", async () => {
+    // The scoring service over the real repositories, counting the reads that carry vectors.
+    const items = createItemRepository(db);
+    let withVectors = 0;
+    const counted = {
+      ...items,
+      findByIds: (...args: Parameters<typeof items.findByIds>) => (withVectors++, items.findByIds(...args)),
+      findByExternalIds: (...args: Parameters<typeof items.findByExternalIds>) => (withVectors++, items.findByExternalIds(...args)),
+    };
+    const scoringOver = (indexes: ReturnType<typeof createTenantIndexes>, minDim?: number) =>
+      createScoringService({
+        users: createUserRepository(db),
+        interactions: createInteractionRepository(db),
+        items: counted,
+        vectors: { indexes, embeddingDim: (viewer) => services.tenants.embeddingDim(viewer), minDim },
+        predictor: { predict: async () => Promise.reject(new Error('no model here')) },
+        servingModels: { resolve: async () => ({ kind: 'none', reason: 'no model here' }) },
+        historyPerKind: 8,
+        timeoutMs: 1000,
+        log: pino({ level: 'silent' }),
+      });
+    const asked = ['c1-0', 'c2-3', 'nope', 'c0-4'];
+    // This tenant's vectors have 4 numbers: below SCORE_VECTORS_FROM_INDEX_MIN_DIM a score reads
+    // its candidates whole and builds no index.
+    const small = createTenantIndexes({ items: counted, budgetBytes: 1 << 30 });
+    await scoringOver(small).scoreMany(t.app, [{ userId: 'nobody', itemIds: ['c1-0'] }]);
+    expect(withVectors).toBe(1);
+    expect(small.held().tenants).toEqual([]);
+    // Told to take them from dimension 0 on.
+    const scoring = scoringOver(createTenantIndexes({ items: counted, budgetBytes: 1 << 30 }), 0);
+    withVectors = 0;
+    const score = async () => (await scoring.scoreMany(t.app, [{ userId: 'nobody', itemIds: asked.filter((id) => id !== 'nope') }]))[0];
+    // The first score starts the index's build in the background and reads the vectors whole.
+    const first = await score();
+    let later = first;
+    for (let i = 0; i < 50 && withVectors > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      withVectors = 0;
+      later = await score();
+    }
+    expect(withVectors).toBe(0); // 1 a score (findByExternalIds) before
+    expect(later).toEqual(first); // the same items, vectors and (centroid) scores
+    if (later instanceof Error) throw later;
+    expect(later.items.map((e) => e.item.externalId)).toEqual(['c1-0', 'c2-3', 'c0-4']);
+    expect(later.items[1].item.embedding).toEqual(Float32Array.from(axis(2, 3)));
+    // An unknown item is still named as such.
+    const [unknown] = await scoring.scoreMany(t.app, [{ userId: 'nobody', itemIds: asked }]);
+    expect(unknown).toBeInstanceOf(Error);
+    expect((unknown as Error).message).toMatch(/nope/);
   });
 
   it('picks up new items after an upsert', async () => {

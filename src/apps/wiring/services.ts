@@ -14,7 +14,8 @@ import { createItemService } from '../../services/item.service.js';
 import { createScoringService } from '../../services/scoring.service.js';
 import { createTenantService } from '../../services/tenant.service.js';
 import { createUserService } from '../../services/user.service.js';
-import { createFeedService, type FeedOptions } from '../../services/feed.service.js';
+import { createFeedService } from '../../services/feed.service.js';
+import { createTenantIndexes, type TenantIndexesOptions } from '../../services/tenant-indexes.js';
 import { createInProcessBus, type EventBus } from '../../events/event-bus.js';
 import { createAdmission, type RateLimitPolicy } from '../../services/rate-limits.js';
 import { createFeedUpdatesService } from '../../services/feed-updates.service.js';
@@ -85,7 +86,7 @@ export interface ServiceOptions {
     partitionFloats?: number;
     probeShare?: number;
     onIndexEvicted?: (tenantId: string, bytes: number) => void;
-    onIndexPartitioned?: FeedOptions['onIndexPartitioned'];
+    onIndexPartitioned?: TenantIndexesOptions['onPartitioned'];
     onIndexRefreshFailed?: (tenantId: string, error: unknown) => void;
   };
 }
@@ -109,10 +110,26 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
   const predictor = createPredictor(options.scoring?.scorer ?? NO_SCORER);
   const registry = createModelRegistryRepository(db);
   const servingModels = createServingModels({ registry, predictor, requirements: options.training ?? trainingRequirementsOf(DEFAULTS.training), log });
+  // Each tenant's item vectors in this process's memory: the feeds' nearest items, and the
+  // vectors that feeds and score queries hand the model (instead of reading them every time).
+  const indexes = createTenantIndexes({
+    items,
+    budgetBytes: options.feed?.indexBudgetBytes ?? DEFAULTS.feed.indexBudgetBytes,
+    vectorIndex: {
+      sliceFloats: options.feed?.scanSliceFloats ?? DEFAULTS.feed.scanSliceFloats,
+      partitionFloats: options.feed?.partitionFloats ?? DEFAULTS.feed.partitionFloats,
+      probeShare: options.feed?.probeShare ?? DEFAULTS.feed.probeShare,
+    },
+    onEvict: options.feed?.onIndexEvicted,
+    onPartitioned: options.feed?.onIndexPartitioned,
+    onRefreshFailed: options.feed?.onIndexRefreshFailed,
+  });
+  const embeddingDim = (viewer: Viewer) => tenants.embeddingDim(viewer);
   const scoring = createScoringService({
     users,
     interactions,
     items,
+    vectors: { indexes, embeddingDim },
     predictor,
     servingModels,
     historyPerKind: options.scoring?.historyPerKind ?? DEFAULTS.scoring.historyPerKind,
@@ -125,17 +142,11 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     interactions,
     items,
     scoring,
-    embeddingDim: (viewer) => tenants.embeddingDim(viewer),
+    embeddingDim,
     readTogether: (tenantId, fn) => db.withTenant(tenantId, () => fn()),
     poolSize: options.feed?.poolSize ?? DEFAULTS.feed.poolSize,
     nearShare: options.feed?.nearShare ?? DEFAULTS.feed.nearShare,
-    indexBudgetBytes: options.feed?.indexBudgetBytes ?? DEFAULTS.feed.indexBudgetBytes,
-    scanSliceFloats: options.feed?.scanSliceFloats ?? DEFAULTS.feed.scanSliceFloats,
-    partitionFloats: options.feed?.partitionFloats ?? DEFAULTS.feed.partitionFloats,
-    probeShare: options.feed?.probeShare ?? DEFAULTS.feed.probeShare,
-    onIndexEvicted: options.feed?.onIndexEvicted,
-    onIndexPartitioned: options.feed?.onIndexPartitioned,
-    onIndexRefreshFailed: options.feed?.onIndexRefreshFailed,
+    indexes,
   });
   const embeddingRows = createUserEmbeddingRepository(db);
   const groupRows = createTasteGroupRepository(db);
@@ -176,21 +187,21 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     log,
     onError: options.feed?.onLiveFeedError,
   });
-  // Item changes from any instance make this instance's feed index refresh on next use; after
+  // Item changes from any instance make this instance's vector index refresh on next use; after
   // a gap in the event stream every index does, since its changes may have been missed.
   // A promotion re-ranks live feeds only once this instance serves the new version.
   bus.subscribe((event) => {
-    if (event.type === 'items-upserted') feed.itemsChanged(event.tenantId);
-    if (event.type === 'items-deleted') feed.itemsRemoved(event.tenantId, event.itemIds);
+    if (event.type === 'items-upserted') indexes.itemsChanged(event.tenantId);
+    if (event.type === 'items-deleted') indexes.itemsRemoved(event.tenantId, event.itemIds);
     // The similar-users index holds every user's representation: an erased user leaves it now.
     if (event.type === 'taste-groups-refreshed' || event.type === 'user-erased') similarUsers.forget(event.tenantId);
     if (event.type === 'tenant-deleted') {
-      feed.dropIndex(event.tenantId);
+      indexes.drop(event.tenantId);
       similarUsers.forget(event.tenantId);
       servingModels.forget(event.tenantId);
     }
     if (event.type === 'bus-resynced') {
-      feed.dropAllIndexes();
+      indexes.dropAll();
       servingModels.forgetAll();
     }
     if (event.type === 'model-promoted') {
@@ -230,6 +241,7 @@ export function createServices(db: Database, options: ServiceOptions = {}): Serv
     },
     scoring,
     feed,
+    indexes,
     servingModels,
     training,
     trainingRunUpdates: createTrainingRunUpdates({
