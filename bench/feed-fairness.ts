@@ -51,7 +51,6 @@ interface Api {
   url: string;
 }
 
-/** Waits until the instance's index memory holds every image and has stopped growing for a second. */
 /**
  * The instance's /metrics text, asked again once if the connection drops: a 500,000-image run
  * lost it once ("other side closed") while the instance built its index, and the bench died.
@@ -66,6 +65,7 @@ async function metricsText(graphqlUrl: string): Promise<string> {
   }
 }
 
+/** Waits until the instance's index memory holds every image and has stopped growing for a second. */
 async function indexBuilt(graphqlUrl: string): Promise<void> {
   let last = -1;
   for (;;) {
