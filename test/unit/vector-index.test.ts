@@ -240,32 +240,55 @@ describe('vector index: partitioned past partitionFloats', () => {
     expect(found / 2000).toBeGreaterThan(0.95);
   });
 
+  /**
+   * Writes at every turn of the loop until `running` settles: a new item a turn (ids from
+   * `addFrom`, `vectors` in turn) and, `most` of each at most, a removal (ids from `removeFrom`)
+   * and a change (ids from `changeFrom`, to `changedTo(id)` at `version`). What it wrote.
+   */
+  async function writesDuring(
+    index: VectorIndex,
+    running: Promise<void>,
+    o: { addFrom: number; vectors: number[][]; removeFrom: number; changeFrom: number; changedTo: (id: number) => number[]; version: number; most: number },
+  ) {
+    let done = false;
+    void running.then(() => (done = true));
+    const added: number[] = [];
+    const removed: number[] = [];
+    const changed = new Map<number, number[]>();
+    for (let turn = 0; !done; turn++) {
+      await new Promise((r) => setImmediate(r));
+      index.upsert(o.addFrom + turn, o.vectors[turn % o.vectors.length], 1);
+      added.push(o.addFrom + turn);
+      if (removed.length < o.most) {
+        const id = o.removeFrom + removed.length;
+        index.remove(id);
+        removed.push(id);
+      }
+      if (changed.size < o.most) {
+        const id = o.changeFrom + changed.size;
+        changed.set(id, o.changedTo(id));
+        index.upsert(id, o.changedTo(id), o.version);
+      }
+    }
+    return { added, removed, changed };
+  }
+
   it('loses nothing written, changed or removed while it partitions, and scans later writes whole', async () => {
     const { vectors } = clustered(6000, 30);
     const index = createVectorIndex(16, { partitionFloats: 1, probeShare: 1 });
     vectors.forEach((v, i) => index.upsert(i + 1, v, 1));
     const running = index.maintain();
     expect(index.maintain()).toBe(running); // one at a time
-    let done = false;
-    void running.then(() => (done = true));
     // A write at every turn of the loop, through sampling, k-means and filing.
-    const added: number[] = [];
-    const removed: number[] = [];
-    const changed = new Map<number, number[]>();
-    for (let turn = 0; !done; turn++) {
-      await new Promise((r) => setImmediate(r));
-      index.upsert(10_000 + turn, vectors[turn % 6000], 1);
-      added.push(10_000 + turn);
-      if (removed.length < 2000) {
-        index.remove(removed.length + 1);
-        removed.push(removed.length + 1);
-      }
-      if (changed.size < 2000) {
-        const id = 3000 + changed.size;
-        changed.set(id, vectors[(id * 7) % 6000]);
-        index.upsert(id, vectors[(id * 7) % 6000], 2);
-      }
-    }
+    const { added, removed, changed } = await writesDuring(index, running, {
+      addFrom: 10_000,
+      vectors,
+      removeFrom: 1,
+      changeFrom: 3000,
+      changedTo: (id) => vectors[(id * 7) % 6000],
+      version: 2,
+      most: 2000,
+    });
     expect(index.partitions).toBeGreaterThan(0);
     expect(removed.length).toBeGreaterThan(20); // the writes did meet the partitioning
     const live = 6000 - removed.length + added.length;
@@ -374,27 +397,15 @@ describe('vector index: partitioned past partitionFloats', () => {
     await index.maintain();
     // A tenth in new styles, in one go: the next maintain() checks, misses and partitions again.
     after.vectors.forEach((v, i) => index.upsert(i + 1, v, 2));
-    const running = index.maintain();
-    let done = false;
-    void running.then(() => (done = true));
-    const added: number[] = [];
-    const removed: number[] = [];
-    const changed = new Map<number, number[]>();
-    for (let turn = 0; !done; turn++) {
-      await new Promise((r) => setImmediate(r));
-      index.upsert(30_000 + turn, before.vectors[turn % 20_000], 1);
-      added.push(30_000 + turn);
-      if (removed.length < 3000) {
-        const id = 5000 + removed.length; // filed under the old partitions, being refiled
-        index.remove(id);
-        removed.push(id);
-      }
-      if (changed.size < 3000) {
-        const id = 10_000 + changed.size;
-        changed.set(id, after.vectors[id % 2000]);
-        index.upsert(id, after.vectors[id % 2000], 3);
-      }
-    }
+    const { added, removed, changed } = await writesDuring(index, index.maintain(), {
+      addFrom: 30_000,
+      vectors: before.vectors,
+      removeFrom: 5000, // filed under the old partitions, being refiled
+      changeFrom: 10_000,
+      changedTo: (id) => after.vectors[id % 2000],
+      version: 3,
+      most: 3000,
+    });
     expect(outcomes.map((o) => [o.trigger, o.partitions > 0])).toEqual([
       ['size', true],
       ['recall', true],
