@@ -89,7 +89,9 @@ export function createScoringService(o: ScoringOptions) {
    * candidates read 1 MB of vectors from PostgreSQL.
    */
   async function candidateRows(viewer: Viewer, itemIds: readonly string[]): Promise<(ItemRow | undefined)[]> {
-    const index = await indexOfVectors(viewer);
+    // A refresh of the index that failed is reported by the indexes (onRefreshFailed) and tried
+    // again on their next use; this score reads its candidates whole rather than fail with it.
+    const index = await indexOfVectors(viewer).catch(() => undefined);
     if (!index) return o.items.findByExternalIds(viewer.tenantId, itemIds);
     return withVectors(o.items, viewer.tenantId, await o.items.summariesByExternalIds(viewer.tenantId, itemIds), index);
   }

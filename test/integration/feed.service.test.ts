@@ -106,10 +106,13 @@ describe('feed candidates', () => {
     // The scoring service over the real repositories, counting the reads that carry vectors.
     const items = createItemRepository(db);
     let withVectors = 0;
+    let refreshFails = false;
     const counted = {
       ...items,
       findByIds: (...args: Parameters<typeof items.findByIds>) => (withVectors++, items.findByIds(...args)),
       findByExternalIds: (...args: Parameters<typeof items.findByExternalIds>) => (withVectors++, items.findByExternalIds(...args)),
+      changedSince: (...args: Parameters<typeof items.changedSince>) =>
+        refreshFails ? Promise.reject(new Error('the refresh failed')) : items.changedSince(...args),
     };
     const scoringOver = (indexes: ReturnType<typeof createTenantIndexes>, minDim?: number) =>
       createScoringService({
@@ -131,7 +134,8 @@ describe('feed candidates', () => {
     expect(withVectors).toBe(1);
     expect(small.held().tenants).toEqual([]);
     // Told to take them from dimension 0 on.
-    const scoring = scoringOver(createTenantIndexes({ items: counted, budgetBytes: 1 << 30 }), 0);
+    const indexes = createTenantIndexes({ items: counted, budgetBytes: 1 << 30 });
+    const scoring = scoringOver(indexes, 0);
     withVectors = 0;
     const score = async () => (await scoring.scoreMany(t.app, [{ userId: 'nobody', itemIds: asked.filter((id) => id !== 'nope') }]))[0];
     // The first score starts the index's build in the background and reads the vectors whole.
@@ -147,6 +151,12 @@ describe('feed candidates', () => {
     if (later instanceof Error) throw later;
     expect(later.items.map((e) => e.item.externalId)).toEqual(['c1-0', 'c2-3', 'c0-4']);
     expect(later.items[1].item.embedding).toEqual(Float32Array.from(axis(2, 3)));
+    // A refresh of the index that fails leaves the score to read its candidates whole.
+    refreshFails = true;
+    indexes.itemsChanged(t.app.tenantId);
+    expect(await score()).toEqual(first);
+    expect(withVectors).toBe(1);
+    refreshFails = false;
     // An unknown item is still named as such.
     const [unknown] = await scoring.scoreMany(t.app, [{ userId: 'nobody', itemIds: asked }]);
     expect(unknown).toBeInstanceOf(Error);
