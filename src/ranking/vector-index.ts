@@ -17,7 +17,7 @@
 // found 0.83-0.97 of their nearest 250 under the old centroids (bench:index-drift, 100,000 and
 // 500,000 x 512, a tenth probed). So once RECHECK_WRITTEN_SHARE of the index has been
 // written since the last check, maintain() tries the centroids again on a fresh sample; where
-// they miss, it partitions again (every item refiled, the index scanned whole meanwhile) or,
+// they miss, it partitions again (every item refiled, and scanned whole until it is) or,
 // where new centroids would miss too, the index goes back to exact. Items live in tail segments
 // of at most SEGMENT_SLOTS, so filing frees each segment's memory as soon as it is filed, and a
 // partition's as soon as it is refiled.
