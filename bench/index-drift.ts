@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { catalogue, type CatalogueOptions } from './catalogues.js';
 import { loopLatenessDuring } from './loop-lateness.js';
+import { median, percentile } from './stats.js';
 import { createVectorIndex, type PartitioningOutcome, type VectorIndex } from '../src/ranking/vector-index.js';
 
 const { values } = parseArgs({
@@ -34,13 +35,6 @@ const PROBE_SHARE = loadConfig({}).feed.probeShare;
 const BATCH = 5000;
 const K = 250;
 const options: CatalogueOptions = { queries: QUERIES, styles: Number(values.styles), spread: Number(values.spread) };
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 interface Side {
   label: string;

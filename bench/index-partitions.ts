@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { loopLatenessDuring } from './loop-lateness.js';
+import { median, percentile } from './stats.js';
 import { catalogue, type Catalogue } from './catalogues.js';
 import { createVectorIndex, MIN_SAMPLE_RECALL, type VectorIndex } from '../src/ranking/vector-index.js';
 
@@ -40,13 +41,6 @@ function fill(index: VectorIndex, c: Catalogue, dim: number): VectorIndex {
   for (let i = 0; i < n; i++) index.upsert(i + 1, c.vectors.subarray(i * dim, (i + 1) * dim));
   return index;
 }
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 /** Mean cosine of `ids` to the mean of the likes. */
 function meanCosine(index: VectorIndex, likes: number[], ids: number[], dim: number): number {

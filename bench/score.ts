@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
 import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
+import { median, percentile } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,13 +37,6 @@ const USERS = 100;
 
 const SCORE = 'query($u: ID!, $i: [ID!]!) { score(userId: $u, itemIds: $i) { items { score } degraded } }';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
-
 /** A fixed pseudo-random sequence, so every run asks for the same candidates. */
 function sequence(seed: number) {
   let s = seed;
