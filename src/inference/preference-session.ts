@@ -6,7 +6,7 @@ import type * as ort from 'onnxruntime-node';
 import { messageOf } from '../errors.js';
 import { checkModelContract, type ModelShape } from './model-contract.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
-import type { ScoreBatch, ScoreOutput } from './tensors.js';
+import { withPlaceholderHistory, type ScoreBatch, type ScoreOutput } from './tensors.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -102,7 +102,8 @@ export async function loadPreferenceSession(
     provider,
     async run(batch) {
       if (batch.D !== shape.embeddingDim) throw new Error(`history: expected item vectors of dimension ${shape.embeddingDim}, got ${batch.D}`);
-      const { logits, userEmbedding } = await session.run(batch);
+      // A batch from a client of the worker may hold users with no history at all.
+      const { logits, userEmbedding } = await session.run(withPlaceholderHistory(batch));
       return { B: batch.B, T: batch.T, E: userEmbedding.length / batch.B, logits, userEmbedding };
     },
     release: () => session.release(),

@@ -27,6 +27,19 @@ export function withPlaceholderCandidates(batch: ScoreBatch): ScoreBatch {
   return batch.T > 0 ? batch : { ...batch, T: 1, candidates: new Float32Array(batch.B * batch.D) };
 }
 
+/**
+ * The batch with one masked history slot per user in place of none. A user with no likes yet is
+ * scored from no history (padded slots change nothing, CONTRACTS.md section 3), but a history
+ * of length 0 is no tensor every graph takes: the networks whose history attends to itself
+ * alone (`--token-attention cross`, the nightly's design) fail in a Reshape at H = 0, and every
+ * such user was scored by the fallback instead.
+ */
+export function withPlaceholderHistory(batch: ScoreBatch): ScoreBatch {
+  if (batch.H > 0) return batch;
+  const { B, D } = batch;
+  return { ...batch, H: 1, history: new Float32Array(B * D), historyLabel: new BigInt64Array(B), historyMask: new Uint8Array(B) };
+}
+
 /** Builds a one-user batch from history rows and candidate vectors. */
 export function userBatch(D: number, history: { vector: ArrayLike<number>; like: boolean }[], candidates: ArrayLike<number>[]): ScoreBatch {
   const H = history.length;
@@ -50,14 +63,16 @@ export function userBatch(D: number, history: { vector: ArrayLike<number>; like:
 }
 
 /**
- * Stacks batches along B, padding every history to the longest H (masked slots) and every
- * candidate list to the longest T (extra candidates are scored and dropped: candidates are
- * independent, so padding them changes no real candidate's logits).
+ * Stacks batches along B, padding every history to the longest H (masked slots), and at least
+ * one slot, so what the API sends a worker (or Triton) never holds a history of length 0
+ * (withPlaceholderHistory), and every candidate list to the longest T (extra candidates are
+ * scored and dropped: candidates are independent, so padding them changes no real candidate's
+ * logits).
  */
 export function stackBatches(parts: readonly ScoreBatch[]): ScoreBatch {
   const D = parts[0].D;
   const B = parts.reduce((n, p) => n + p.B, 0);
-  const H = Math.max(...parts.map((p) => p.H));
+  const H = Math.max(1, ...parts.map((p) => p.H));
   const T = Math.max(...parts.map((p) => p.T));
   const out: ScoreBatch = {
     B,

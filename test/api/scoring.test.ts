@@ -100,6 +100,8 @@ describe('score and rank', () => {
     const cold = await api.gql(b.appKey, SCORE, { u: 'fan', ids: ['warm-0', 'cold-0'] });
     const unknown = await api.gql(b.appKey, SCORE, { u: 'nobody-at-all', ids: ['warm-0', 'cold-0'] });
     expect(cold.data.score.items.map((i: any) => i.score)).toEqual(unknown.data.score.items.map((i: any) => i.score));
+    // Scored by the model with no history (one masked slot), not by the fallback.
+    expect(unknown.data.score).toMatchObject({ degraded: false, modelVersion: 'base-1' });
   });
 
   it('falls back to the history centroid, marked degraded, when no worker answers', async () => {

@@ -1,5 +1,8 @@
 // A real inference worker on an ephemeral port over a model store of its own, and the small
-// exported model (trainer/fixture.py: dimension 8) the tests put in it.
+// exported model (trainer/fixture.py: dimension 8) the tests put in it. The fixture's history
+// attends to itself alone, its tokens keys and values only (`--token-attention cross`), as in
+// the networks the trainer ships and the nightly trains: the fixture's default (the tokens in
+// the history's self-attention) takes inputs, a history of length 0, that those refuse.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +25,10 @@ let fixtureDir: string | undefined;
 export function fixtureModel(): string {
   if (!fixtureDir) {
     fixtureDir = mkdtempSync(join(tmpdir(), 'tg-fixture-'));
-    execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', fixtureDir], { cwd: REPOSITORY_ROOT, stdio: 'pipe' });
+    execFileSync(loadConfig().trainerPython, ['-m', 'trainer.fixture', '--out', fixtureDir, '--token-attention', 'cross'], {
+      cwd: REPOSITORY_ROOT,
+      stdio: 'pipe',
+    });
   }
   return fixtureDir;
 }

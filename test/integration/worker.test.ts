@@ -179,6 +179,39 @@ describe('Open Inference Protocol conformance', () => {
     expect((await response.json()).error).toBe('inputs: missing candidates');
   });
 
+  it("scores a user with no history (H = 0) as one masked slot: the shipped design's graph cannot take H = 0 itself", async () => {
+    worker = await startTestWorker();
+    const client = createWorkerClient({ urls: [worker.url], retries: 0 });
+    try {
+      const { T, D } = fx.shape;
+      const candidates = row(0).candidates;
+      const empty: ScoreBatch = {
+        B: 1,
+        H: 0,
+        T,
+        D,
+        history: new Float32Array(0),
+        historyLabel: new BigInt64Array(0),
+        historyMask: new Uint8Array(0),
+        candidates,
+      };
+      const masked: ScoreBatch = {
+        ...empty,
+        H: 1,
+        history: new Float32Array(D).fill(0.5),
+        historyLabel: new BigInt64Array([1n]),
+        historyMask: new Uint8Array(1),
+      };
+      const cold = await client.score(BASE, empty, Date.now() + 5000);
+      const padded = await client.score(BASE, masked, Date.now() + 5000);
+      expect(cold.output.logits.every(Number.isFinite)).toBe(true);
+      expect(close(cold.output.logits, padded.output.logits)).toBe(true);
+      expect(close(cold.output.userEmbedding, padded.output.userEmbedding)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('answers errors as {"error"} with 4xx', async () => {
     worker = await startTestWorker();
     const post = async (path: string, body: string) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBatcher, DeadlineExceededError, OverloadedError } from '../../src/inference/batcher.js';
-import { stackBatches, userBatch, type ScoreBatch, type ScoreOutput } from '../../src/inference/tensors.js';
+import { stackBatches, userBatch, withPlaceholderHistory, type ScoreBatch, type ScoreOutput } from '../../src/inference/tensors.js';
 
 const D = 3;
 
@@ -159,5 +159,15 @@ describe('stacking batches', () => {
     const stacked = stackBatches([request(0), request(3)]);
     expect([stacked.B, stacked.H, stacked.T]).toEqual([2, 4, 4]);
     expect(Array.from(stacked.historyMask)).toEqual([1, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it('gives users with no history one masked slot, never a history of length 0 (which the shipped graphs refuse)', () => {
+    const cold = userBatch(D, [], [[1, 2, 3]]);
+    const stacked = stackBatches([cold, cold]);
+    expect([stacked.B, stacked.H, stacked.T]).toEqual([2, 1, 1]);
+    expect(Array.from(stacked.historyMask)).toEqual([0, 0]);
+    expect(stacked.history).toHaveLength(2 * D);
+    expect(withPlaceholderHistory(cold)).toMatchObject({ B: 1, H: 1, T: 1, historyMask: new Uint8Array(1) });
+    expect(withPlaceholderHistory(request(1))).toEqual(request(1)); // a history already: unchanged
   });
 });
