@@ -26,7 +26,8 @@ export function createLoaders(services: Services, viewer: Viewer): Loaders {
     userById: new DataLoader((ids) => services.users.byIds(viewer, ids).then(orMissing('user', ids))),
     isCurrent: new DataLoader((rows) => services.users.current(viewer, rows), { cacheKeyFn: (row) => row.id }),
     scores: new DataLoader((keys) => services.scoring.scoreMany(viewer, keys), {
-      cacheKeyFn: (key) => JSON.stringify([key.userId, key.itemIds]),
+      // The field too: an error names the field asked. The model still scores both in one batch.
+      cacheKeyFn: (key) => JSON.stringify([key.userId, key.itemIds, key.field]),
     }),
   };
 }

@@ -24,6 +24,8 @@ export const MAX_CANDIDATES = 500;
 export interface ScoreKey {
   userId: string;
   itemIds: readonly string[];
+  /** The field asked (`score` unless told), which errors name. */
+  field?: 'score' | 'rank';
 }
 
 export interface ScoredItems {
@@ -76,10 +78,11 @@ export function createScoringService(o: ScoringOptions) {
       if (first === undefined) firstAt.set(id, i);
       else problems.push({ index: i, field: `itemIds[${i}]`, message: `"${id}" is already itemIds[${first}]` });
     });
-    throwIfProblems('score', problems, 'BAD_USER_INPUT', { write: false });
+    const field = key.field ?? 'score';
+    throwIfProblems(field, problems, 'BAD_USER_INPUT', { write: false });
     const candidates = await candidateRows(viewer, key.itemIds);
     const unknown = candidates.flatMap((c, i) => (c ? [] : [{ index: i, field: `itemIds[${i}]`, message: `unknown item "${key.itemIds[i]}"` }]));
-    throwIfProblems('score', unknown, 'NOT_FOUND', { write: false });
+    throwIfProblems(field, unknown, 'NOT_FOUND', { write: false });
     return { key, history: await historyOf(viewer, key.userId), candidates: candidates as ItemRow[] };
   }
 

@@ -86,6 +86,8 @@ describe('score and rank', () => {
     const many = await api.gql(a.appKey, SCORE, { u: 'fan', ids: Array.from({ length: 501 }, (_, i) => `x${i}`) });
     expect(many.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
     expect(many.errors![0].message).toMatch(/^score: 1 invalid\. itemIds: expected 1 to 500 item ids, got 501/); // a read: nothing to say about storing
+    const rank = await api.gql(a.appKey, RANK, { u: '', ids: ['warm-1'] });
+    expect(rank.errors![0].message).toBe('rank: 1 invalid. userId: expected a non-empty id, got ""'); // the field asked
     await api.gql(b.appKey, UPSERT, { items: [item('only-b', 1, 0)] });
     const foreign = await api.gql(a.appKey, SCORE, { u: 'fan', ids: ['warm-1', 'only-b'] });
     expect(foreign.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', problems: [{ index: 1, field: 'itemIds[1]' }] });
