@@ -4,7 +4,7 @@ against/seedS), so a change that trains different weights says, beside its time,
 accuracy.
 
 python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR[,DIR...] [--seeds 0,1,2] [--n-ref 8]
-                                [--every-baseline]
+                                [--every-baseline] [--cold]
 
 Each folder holds seedS/ckpt.pt for every seed: the served model as the trainer saved it, every
 part included. Both sets are scored on the users of EVAL-1(n-ref). The two sets' difference is
@@ -13,7 +13,9 @@ paired over users and, since row k of both comes from training seed k, over seed
 Several --against folders are each put against --models in one run, which fits the baselines
 and scores --models once. With --every-baseline, --models is also put against each baseline row
 (the global preference model, the paper's baseline, and the per-user regression, the issue's, among
-them), so where the model stands against each is one table.
+them), so where the model stands against each is one table. With --cold, --models is scored with no
+history on the same users' pairs, as the API scores a user before their first like: against the
+global preference model (which reads no history either), it says whether the model's floor holds.
 """
 import argparse
 import os
@@ -23,7 +25,7 @@ import numpy as np
 from .bench_seeds import baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired
 from .bench_train_time import integers
 from .data import eval_users, read_dataset
-from .evaluate import evaluate_per_user, model_scorer
+from .evaluate import evaluate_per_user, model_scorer, no_history_scorer
 from .export import load_checkpoint
 
 METRICS = ("pairwise", "top-1")
@@ -40,6 +42,9 @@ def parse(argv):
     parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
     parser.add_argument("--every-baseline", action="store_true",
                         help="also --models against every baseline row, not only the best at each metric")
+    parser.add_argument("--cold", action="store_true",
+                        help="--models scored with no history (one masked slot, as the API scores a user with no likes "
+                             "yet) on the same pairs; --against and the baselines read the histories as before")
     args = parser.parse_args(argv)
     args.seed_list = integers(parser, "--seeds", args.seeds)
     args.against_list = [folder for folder in args.against.split(",") if folder]
@@ -59,18 +64,20 @@ def check_checkpoints(parser, flag, folder, seeds):
             parser.error(f"{flag}: {path} not found (one seedS/ckpt.pt per seed of --seeds)")
 
 
-def rows_by_seed(folder, seeds, vectors, users):
-    """[evaluate_per_user rows] of the models in folder/seedS/ckpt.pt, one list per seed."""
+def rows_by_seed(folder, seeds, vectors, users, cold=False):
+    """[evaluate_per_user rows] of the models in folder/seedS/ckpt.pt, one list per seed; with
+    `cold`, each user's history withheld."""
+    scorer = no_history_scorer if cold else model_scorer
     rows = []
     for seed in seeds:
         model, _ = load_checkpoint(os.path.join(folder, f"seed{seed}", "ckpt.pt"))
-        rows.append(evaluate_per_user(model_scorer(model, vectors), users))
+        rows.append(evaluate_per_user(scorer(model, vectors), users))
     return rows
 
 
-def rates_by_seed(folder, seeds, vectors, users):
+def rates_by_seed(folder, seeds, vectors, users, cold=False):
     """{metric: [seeds, users] per-user rates} of the models in folder/seedS/ckpt.pt."""
-    runs = [per_user_rates(rows) for rows in rows_by_seed(folder, seeds, vectors, users)]
+    runs = [per_user_rates(rows) for rows in rows_by_seed(folder, seeds, vectors, users, cold)]
     return {metric: np.array([run[k] for run in runs]) for k, metric in enumerate(METRICS)}
 
 
@@ -90,12 +97,13 @@ def main(argv=None):
     # One --against keeps its flag as its name; several are named by their folders.
     against = {("--against" if len(args.against_list) == 1 else folder): rates_by_seed(folder, args.seed_list, test.vectors, users)
                for folder in args.against_list}
-    sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users), **against}
+    sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users, args.cold), **against}
     baseline_rows = baseline_results(train, test, users)
     best = best_baselines(baseline_rows)
     baseline = {metric: per_user_rates(baseline_rows[best[metric]])[k] for k, metric in enumerate(METRICS)}
 
-    print(f"\n### {args.models} against {args.against} on {args.test}: {len(users)} users under EVAL-1({args.n_ref}), "
+    cold = " (--models with no history: the users' histories withheld)" if args.cold else ""
+    print(f"\n### {args.models} against {args.against} on {args.test}: {len(users)} users under EVAL-1({args.n_ref}){cold}, "
           f"seeds {args.seeds}\n")
     # Levels as the differences are taken: each seed's mean over users of the users' rates.
     print("| models | pairwise (mean over users) | top-1 (mean over users) |")
@@ -120,7 +128,8 @@ def main(argv=None):
     if args.every_baseline:
         print_every_baseline(sets["--models"], baseline_rows)
     print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
-          f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}" + (" --every-baseline" if args.every_baseline else ""))
+          f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}" + (" --every-baseline" if args.every_baseline else "")
+          + (" --cold" if args.cold else ""))
 
 
 def print_every_baseline(models, baseline_rows):

@@ -68,6 +68,24 @@ def model_scorer(model, vectors: np.ndarray, device="cpu"):
     return batched_scorer(model, vectors, preference_score, device)
 
 
+class _NoHistory(torch.nn.Module):
+    """`model` shown one masked history slot per user whatever the history: what the API sends
+    for a user with no likes yet (src/inference/tensors.ts, withPlaceholderHistory)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, history, history_label, history_mask, candidates):
+        B, D = candidates.shape[0], candidates.shape[-1]
+        return self.model(candidates.new_zeros(B, 1, D), history_label.new_zeros(B, 1), history_mask.new_zeros(B, 1), candidates)
+
+
+def no_history_scorer(model, vectors: np.ndarray, device="cpu"):
+    """model_scorer for users the model knows nothing of: the history asked with is withheld."""
+    return batched_scorer(_NoHistory(model), vectors, preference_score, device)
+
+
 def batched_scorer(model, vectors: np.ndarray, head, device="cpu"):
     """A scorer of `model` (any module with the model's forward) giving head(logits [B, T, 2]) ->
     [B, T] for each candidate, with `many(requests)`: the requests grouped by history and

@@ -84,6 +84,19 @@ class Versus(unittest.TestCase):
         self.assertIn("--every-baseline", printed.splitlines()[-1])
         self.assertNotIn("| global preference (logistic regression, no history) |", self.run_bench("b"))
 
+    def test_cold_scores_the_models_without_histories_and_the_against_set_with_them(self):
+        a = os.path.join(self.root, "a")
+        printed = printed_by(bench_versus.main, ["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                                                 "--models", a, "--against", a, "--seeds", "0,1", "--cold"])
+        self.assertIn("--models with no history", printed)
+        self.assertTrue(printed.splitlines()[-1].endswith("--cold"))
+        # The same weights: what the histories add is the whole difference, and it is not nothing.
+        warm = self.run_bench("a")
+        self.assertEqual(table_rows(printed, "--against"), table_rows(warm, "--against"))
+        self.assertNotEqual(table_rows(printed, "--models"), table_rows(warm, "--models"))
+        differences = table_rows(printed, "--models − --against")
+        self.assertFalse(any(row[2].startswith("+0.00 ± 0.00") for row in differences), differences)
+
     def test_a_missing_seed_is_refused_naming_the_flag(self):
         err = io.StringIO()
         with self.assertRaises(SystemExit), redirect_stderr(err):

@@ -2,11 +2,13 @@ import unittest
 from unittest import mock
 
 import numpy as np
+import torch
 
 from trainer import evaluate
 from trainer.data import EvalUser, Interaction
 from trainer.ensemble import log_odds_scorer
-from trainer.evaluate import eval_request, evaluate_per_user, model_scorer, score_all
+from trainer.evaluate import eval_request, evaluate_per_user, model_scorer, no_history_scorer, score_all
+from trainer.model import preference_score
 from trainer.tests.test_log_odds_part import stack
 
 
@@ -37,6 +39,26 @@ class BatchedScorer(unittest.TestCase):
             for request, row in zip(requests, batched):
                 np.testing.assert_allclose(row, score(*request), rtol=1e-5, atol=1e-6)
                 self.assertEqual(row.shape, request[2].shape)
+
+    def test_the_no_history_scorer_scores_as_one_masked_slot_whatever_history_is_asked_with(self):
+        # Every part around the networks must take a history that is all padding (the API's
+        # request for a user with no likes yet) and give finite scores.
+        requests = requests_of_many_shapes(len(self.vectors))
+        cold = no_history_scorer(self.model, self.vectors)
+        table = torch.from_numpy(self.vectors)
+        for h_items, h_labels, candidates in requests[:8]:
+            row = cold(h_items, h_labels, candidates)
+            self.assertTrue(np.isfinite(row).all())
+            np.testing.assert_allclose(row, cold(h_items[:1], 1 - h_labels[:1], candidates), rtol=1e-5, atol=1e-6)
+            with torch.no_grad():
+                logits, _ = self.model(table[:1][None] * 0, torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.bool),
+                                       table[torch.from_numpy(candidates)][None])
+            np.testing.assert_allclose(row, preference_score(logits)[0].numpy(), rtol=1e-5, atol=1e-6)
+        warm = model_scorer(self.model, self.vectors)
+        self.assertFalse(all(np.allclose(cold(*r), warm(*r)) for r in requests[:8]))
+        with mock.patch.object(evaluate, "BATCH_USERS", 3):
+            for request, row in zip(requests, cold.many(requests)):
+                np.testing.assert_allclose(row, cold(*request), rtol=1e-5, atol=1e-6)
 
     def test_score_all_calls_a_scorer_without_many_once_per_request_in_order(self):
         seen = []
