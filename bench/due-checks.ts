@@ -9,7 +9,7 @@
 // rolled back. Medians over `runs`.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createScratchDatabase } from './processes.js';
+import { createScratchDatabase, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,7 +17,7 @@ const { values } = parseArgs({
     'per-tenant': { type: 'string', default: '250000' },
     runs: { type: 'string', default: '5' },
     'insert-rows': { type: 'string', default: '100000' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const TENANTS = Number(values.tenants);

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
+import { createScratchDatabase, gql, loadWorld, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     compare: { type: 'string', default: 'slices' },
     feeders: { type: 'string', default: '4' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const ITEMS = Number(values.items);

@@ -10,7 +10,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, runOnServer, startApiProcess } from './processes.js';
+import { createScratchDatabase, runOnServer, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     likes: { type: 'string', default: '200' },
     upserts: { type: 'string', default: '5' },
     items: { type: 'string', default: '10000' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const SECONDS = Number(values.seconds);

@@ -22,7 +22,7 @@ import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld, type TasteWorld } from '../src/synth/taste-world.js';
 import { isHeldOut } from '../src/training/split.js';
 import { startProcess, type StartedProcess } from '../test/helpers/processes.js';
-import { createScratchDatabase, loadWorld } from './processes.js';
+import { createScratchDatabase, loadWorld, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     'quality-groups': { type: 'string', default: '6' },
     'skip-quality': { type: 'boolean', default: false },
     'skip-scale': { type: 'boolean', default: false },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const USERS = Number(values.users);

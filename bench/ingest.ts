@@ -9,14 +9,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/repositories/migrator.js';
 import { createTenant } from '../src/services/tenant-admin.service.js';
-import { databaseUrl, runOnServer, startApiProcess } from './processes.js';
+import { databaseUrl, runOnServer, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     total: { type: 'string', default: '40000' },
     clients: { type: 'string', default: '8' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const RUNS = Number(values.runs);

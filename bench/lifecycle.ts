@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTenant } from '../src/services/tenant-admin.service.js';
-import { createScratchDatabase, startApiProcess } from './processes.js';
+import { createScratchDatabase, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '4' },
     batch: { type: 'string', default: '100' },
     'baseline-seconds': { type: 'string', default: '5' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const RUNS = Number(values.runs);

@@ -7,6 +7,9 @@ import { migrate } from '../src/repositories/migrator.js';
 import { startProcess } from '../test/helpers/processes.js';
 import type { TasteWorld } from '../src/synth/taste-world.js';
 
+/** The benches' `--server` option: the PostgreSQL they make scratch databases on (BENCH_DATABASE_URL, else this project's). */
+export const SERVER_OPTION = { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' } as const;
+
 export function databaseUrl(server: string, database: string, user?: string): string {
   const u = new URL(server);
   u.pathname = `/${database}`;

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { createTenant } from '../src/services/tenant-admin.service.js';
-import { createScratchDatabase, startApiProcess } from './processes.js';
+import { createScratchDatabase, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     clients: { type: 'string', default: '4' },
     runs: { type: 'string', default: '3' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const list = (s: string) => s.split(',').map(Number);

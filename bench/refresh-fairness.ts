@@ -7,13 +7,13 @@
 import { parseArgs } from 'node:util';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
+import { createScratchDatabase, gql, loadWorld, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
     users: { type: 'string', default: '20000' },
     'per-user': { type: 'string', default: '30' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const USERS = Number(values.users);

@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, gql, loadWorld, startApiProcess } from './processes.js';
+import { createScratchDatabase, gql, loadWorld, startApiProcess, SERVER_OPTION } from './processes.js';
 import { median, percentile } from './stats.js';
 
 const { values } = parseArgs({
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     callers: { type: 'string', default: '1,8' },
     seconds: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const ITEMS = Number(values.items);

@@ -13,14 +13,14 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
-import { createScratchDatabase, runOnServer, startApiProcess } from './processes.js';
+import { createScratchDatabase, runOnServer, startApiProcess, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' },
     subscriptions: { type: 'string', default: '1000' },
     'tenant-rate': { type: 'string', default: '100' },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const MINUTES = Number(values.minutes);

@@ -21,7 +21,7 @@ import { createTenant } from '../src/services/tenant-admin.service.js';
 import { generateTasteWorld } from '../src/synth/taste-world.js';
 import { tenantModelName } from '../src/inference/model-names.js';
 import { startProcess, type StartedProcess } from '../test/helpers/processes.js';
-import { createScratchDatabase, loadWorld } from './processes.js';
+import { createScratchDatabase, loadWorld, SERVER_OPTION } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     'fine-tune': { type: 'boolean', default: false },
     'skip-run': { type: 'boolean', default: false },
-    server: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    server: SERVER_OPTION,
   },
 });
 const USERS = Number(values.users);
