@@ -256,6 +256,14 @@ def sample_episode(rows: list, rng: np.random.Generator, n_ref: int, max_pairs: 
     )
 
 
+def without_history(episode: Episode) -> Episode:
+    """The episode with its history withheld: the same targets, read as the API reads a user before
+    their first like (one masked slot, CONTRACTS.md section 3; collate pads it). The served
+    networks otherwise never train on an empty history, and a new user is scored by one (--cold-share)."""
+    empty = np.zeros(0, dtype=np.int64)
+    return Episode(empty, empty.copy(), episode.pos, episode.neg, episode.single)
+
+
 def episode_with_choices_apart(history: list, t_likes: list, t_dislikes: list, max_pairs: int):
     """An episode whose targets are, first, the user's own choices left (prompt_pair_targets, in
     the likes' shuffled order), then single images (no pair id) paired at random as sample_episode
@@ -353,7 +361,9 @@ def collate(episodes: list, vectors: np.ndarray):
     """Pads a list of episodes into the model's tensors (numpy): history, labels, mask, pos, neg, pair
     mask, and the single mask (the pairs of two single images, which L_base classifies)."""
     B = len(episodes)
-    H = max(len(e.history_items) for e in episodes)
+    # At least one slot: a batch of withheld histories (without_history) is one masked slot each,
+    # as the API sends them; attention over no slot at all has no shape to run.
+    H = max(1, max(len(e.history_items) for e in episodes))
     P = max(len(e.pos) for e in episodes)
     D = vectors.shape[1]
     history = np.zeros((B, H, D), np.float32)

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402 (after the kernels are fitted, above)
 import torch  # noqa: E402
 
 from .data import (HISTORY_DRAWS, choose_history_size, collate, eval_users, first_slots, parse_val_share, read_dataset, sample_episode,
-                   subset, val_share_for, validation_split)
+                   subset, val_share_for, validation_split, without_history)
 from .evaluate import evaluate, model_scorer
 from .export import export_onnx, metadata_for
 from .model import ModelConfig, PreferenceModel, base_loss, contrastive_list_loss, contrastive_loss
@@ -140,6 +140,9 @@ parser.add_argument("--history-draw", choices=list(HISTORY_DRAWS), default="unif
 parser.add_argument("--episodes-per-user", type=int, default=8)
 parser.add_argument("--temporal-share", type=float, default=0.0,
                     help="share of episodes cut in time (history before, targets after) instead of drawn at random")
+parser.add_argument("--cold-share", type=float, default=0.0, metavar="SHARE",
+                    help="share of episodes whose history is withheld (targets read with no history, as the API scores a "
+                         "user before their first like); 0 = every episode reads a history")
 parser.add_argument("--pairs", type=int, default=8, help="target pairs per episode")
 parser.add_argument("--hard-negatives", type=float, default=0.0, metavar="SHARE",
                     help="share of episodes whose likes are each paired with the most similar dislike among the targets, "
@@ -237,10 +240,10 @@ if emulation:
     warn(emulation)
 if args.select_window < 1:
     parser.error(f"--select-window: expected an integer of at least 1, got {args.select_window}")
-for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
+for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives), ("--cold-share", args.cold_share)):
     if not 0.0 <= share <= 1.0:
         parser.error(f"{flag}: expected a share in [0, 1], got {share}")
-    if share and args.choices_as_choices:
+    if share and args.choices_as_choices and flag != "--cold-share":
         parser.error(f"{flag}: --choices-as-choices chooses every episode's target pairs; drop one of the two")
 if args.choices_as_choices and args.loss == "base":
     parser.error("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out; use --loss all")
@@ -524,6 +527,8 @@ def train_epochs(model, rng, k, users, named, epochs, epochs_before, per_user, w
                 e = sample_episode(dataset.users[user], rng, args.n_ref, args.pairs, temporal=rng.random() < args.temporal_share,
                                    prompt_pairs=pairs_of_prompts, hard_negatives=hard, choices_as_choices=args.choices_as_choices,
                                    history_draw=args.history_draw)
+                if e is not None and args.cold_share and rng.random() < args.cold_share:
+                    e = without_history(e)
                 if e is not None:
                     episodes.append(e)
         order = rng.permutation(len(episodes))
@@ -801,6 +806,8 @@ metrics = {
     "cp_form": args.cp_form if args.loss == "all" else None,
     "choices_as_choices": args.choices_as_choices,
     "history_draw": args.history_draw,
+    # The share of episodes trained with the history withheld (--cold-share).
+    "cold_share": args.cold_share,
     # The noise on the vectors the networks trained on (trainer/vector_noise.py): share of the spread, and sigma.
     "vector_noise": {"share": args.vector_noise, "sigma": round(vector_noise.sigma, 6)},
     "lr": args.lr,

@@ -9,7 +9,8 @@ import unittest
 import numpy as np
 
 from trainer.data import (TRAIN_USERS_ENOUGH, Dataset, DatasetError, Episode, auto_val_share, collate, eval_users,
-                          history_size, parse_val_share, read_dataset, sample_episode, split_users, validation_split)
+                          history_size, parse_val_share, read_dataset, sample_episode, split_users, validation_split,
+                          without_history)
 from trainer.tests.helpers import taste_world, train_small, trainer_refusing, write_dataset
 
 
@@ -252,6 +253,25 @@ class Episodes(unittest.TestCase):
         np.testing.assert_array_equal(pair_mask, [[True, True], [True, False]])
         np.testing.assert_array_equal(single_mask, [[False, True], [True, False]])
 
+    def test_an_episode_with_its_history_withheld_keeps_its_targets_and_collates_to_one_masked_slot(self):
+        vectors = np.eye(6, dtype=np.float32)
+        e = Episode(np.array([0, 1]), np.array([1, 0]), np.array([2, 3]), np.array([4, 5]), np.array([True, False]))
+        cold = without_history(e)
+        self.assertEqual((len(cold.history_items), len(cold.history_labels)), (0, 0))
+        for field in ("pos", "neg", "single"):
+            np.testing.assert_array_equal(getattr(cold, field), getattr(e, field))
+        # A batch of withheld histories alone: one masked slot each, as the API sends a user before their first like.
+        history, labels, mask, pos, neg, pair_mask, _ = collate([cold, without_history(e)], vectors)
+        self.assertEqual((history.shape, labels.shape, mask.shape), ((2, 1, 6), (2, 1), (2, 1)))
+        self.assertFalse(mask.any())
+        self.assertFalse(history.any())
+        np.testing.assert_array_equal(pos[0], vectors[[2, 3]])
+        self.assertTrue(pair_mask.all())
+        # Beside an episode that reads a history, the withheld one is all padding.
+        history, _, mask, *_ = collate([e, cold], vectors)
+        self.assertEqual(history.shape, (2, 2, 6))
+        np.testing.assert_array_equal(mask, [[True, True], [False, False]])
+
     def test_a_temporal_episode_needs_a_like_and_a_dislike_on_both_sides_of_some_cut(self):
         d = tempfile.mkdtemp()
         write_dataset(d, np.eye(4, dtype=np.float32), [f"i{k}" for k in range(4)], [["u", "i0", 1, 1, ""], ["u", "i1", 1, 2, ""], ["u", "i2", 0, 3, ""], ["u", "i3", 0, 4, ""]])
@@ -331,6 +351,14 @@ class ValidationShare(unittest.TestCase):
         self.assertEqual(metrics["history_draw"], "uniform")
         larger, _ = train_small(root, "larger", "--history-draw", "larger")
         self.assertEqual(larger["history_draw"], "larger")
+        self.assertEqual(metrics["cold_share"], 0.0)
+        # Every episode with its history withheld: every batch is one masked slot wide, and trains.
+        cold, _ = train_small(root, "cold", "--cold-share", "1")
+        self.assertEqual(cold["cold_share"], 1.0)
+        self.assertTrue(all(np.isfinite(epoch["loss"]) for epoch in cold["epochs"]))
+        done = trainer_refusing("--cold-share", "1.5")
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--cold-share: expected a share in [0, 1], got 1.5", done.stderr)
         done = subprocess.run([sys.executable, "-m", "trainer.train", "--data", os.path.join(root, "data"), "--out",
                                os.path.join(root, "auto"), "--epochs", "1", "--width", "16", "--layers", "1",
                                "--max-episodes", "100"], check=True, capture_output=True, text=True)
