@@ -4,7 +4,7 @@ against/seedS), so a change that trains different weights says, beside its time,
 accuracy.
 
 python3 -m trainer.bench_versus --train DIR --test DIR --models DIR --against DIR[,DIR...] [--seeds 0,1,2] [--n-ref 8]
-                                [--every-baseline] [--cold]
+                                [--every-baseline] [--cold] [--against-cold]
 
 Each folder holds seedS/ckpt.pt for every seed: the served model as the trainer saved it, every
 part included. Both sets are scored on the users of EVAL-1(n-ref). The two sets' difference is
@@ -16,6 +16,7 @@ and scores --models once. With --every-baseline, --models is also put against ea
 them), so where the model stands against each is one table. With --cold, --models is scored with no
 history on the same users' pairs, as the API scores a user before their first like: against the
 global preference model (which reads no history either), it says whether the model's floor holds.
+With --against-cold, --against is scored with no history too, so two designs' floors are paired.
 """
 import argparse
 import os
@@ -45,6 +46,8 @@ def parse(argv):
     parser.add_argument("--cold", action="store_true",
                         help="--models scored with no history (one masked slot, as the API scores a user with no likes "
                              "yet) on the same pairs; --against and the baselines read the histories as before")
+    parser.add_argument("--against-cold", action="store_true",
+                        help="--against scored with no history too, so --models' floor is paired with theirs")
     args = parser.parse_args(argv)
     args.seed_list = integers(parser, "--seeds", args.seeds)
     args.against_list = [folder for folder in args.against.split(",") if folder]
@@ -95,14 +98,16 @@ def main(argv=None):
     args = parse(argv)
     train, test, users = datasets_and_users(args)
     # One --against keeps its flag as its name; several are named by their folders.
-    against = {("--against" if len(args.against_list) == 1 else folder): rates_by_seed(folder, args.seed_list, test.vectors, users)
+    against = {("--against" if len(args.against_list) == 1 else folder):
+               rates_by_seed(folder, args.seed_list, test.vectors, users, args.against_cold)
                for folder in args.against_list}
     sets = {"--models": rates_by_seed(args.models, args.seed_list, test.vectors, users, args.cold), **against}
     baseline_rows = baseline_results(train, test, users)
     best = best_baselines(baseline_rows)
     baseline = {metric: per_user_rates(baseline_rows[best[metric]])[k] for k, metric in enumerate(METRICS)}
 
-    cold = " (--models with no history: the users' histories withheld)" if args.cold else ""
+    cold = "".join(f" ({flag} with no history: the users' histories withheld)"
+                   for flag, withheld in (("--models", args.cold), ("--against", args.against_cold)) if withheld)
     print(f"\n### {args.models} against {args.against} on {args.test}: {len(users)} users under EVAL-1({args.n_ref}){cold}, "
           f"seeds {args.seeds}\n")
     # Levels as the differences are taken: each seed's mean over users of the users' rates.
@@ -129,7 +134,7 @@ def main(argv=None):
         print_every_baseline(sets["--models"], baseline_rows)
     print(f"\ncommand: npm run bench:versus -- --train {args.train} --test {args.test} --models {args.models} "
           f"--against {args.against} --seeds {args.seeds} --n-ref {args.n_ref}" + (" --every-baseline" if args.every_baseline else "")
-          + (" --cold" if args.cold else ""))
+          + (" --cold" if args.cold else "") + (" --against-cold" if args.against_cold else ""))
 
 
 def print_every_baseline(models, baseline_rows):

@@ -97,6 +97,19 @@ class Versus(unittest.TestCase):
         differences = table_rows(printed, "--models − --against")
         self.assertFalse(any(row[2].startswith("+0.00 ± 0.00") for row in differences), differences)
 
+    def test_against_cold_withholds_the_against_sets_histories_too_so_the_floors_are_paired(self):
+        a = os.path.join(self.root, "a")
+        both = printed_by(bench_versus.main, ["--train", os.path.join(self.root, "train"), "--test", os.path.join(self.root, "test"),
+                                              "--models", a, "--against", a, "--seeds", "0,1", "--cold", "--against-cold"])
+        self.assertIn("--against with no history", both)
+        self.assertTrue(both.splitlines()[-1].endswith("--cold --against-cold"))
+        # The same weights, both without histories: no difference, and --against's level is --models' cold one.
+        for row in table_rows(both, "--models − --against"):
+            self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
+        cold_models = table_rows(both, "--models")[0][1:]
+        self.assertEqual(table_rows(both, "--against")[0][1:], cold_models)
+        self.assertNotEqual(table_rows(self.run_bench("a"), "--against")[0][1:], cold_models)
+
     def test_a_missing_seed_is_refused_naming_the_flag(self):
         err = io.StringIO()
         with self.assertRaises(SystemExit), redirect_stderr(err):
