@@ -243,7 +243,9 @@ if args.select_window < 1:
 for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives), ("--cold-share", args.cold_share)):
     if not 0.0 <= share <= 1.0:
         parser.error(f"{flag}: expected a share in [0, 1], got {share}")
-    if share and args.choices_as_choices and flag != "--cold-share":
+# Both choose an episode's target pairs; --cold-share withholds its history and goes with either.
+for flag, share in (("--prompt-pairs", args.prompt_pairs), ("--hard-negatives", args.hard_negatives)):
+    if share and args.choices_as_choices:
         parser.error(f"{flag}: --choices-as-choices chooses every episode's target pairs; drop one of the two")
 if args.choices_as_choices and args.loss == "base":
     parser.error("--choices-as-choices: a choice is trained by L_CP, which --loss base leaves out; use --loss all")
