@@ -1,0 +1,119 @@
+"""Models trained on each fold of one dataset, against the baselines over every fold's test users at
+once (issue 14). One split of MovieLens evaluates 92 users; its five folds (trainer.movielens_folds)
+evaluate about five times as many, so a paired difference's standard error is about half.
+
+python3 -m trainer.bench_user_folds --folds DIR[,DIR...] [--models models] [--seeds 0,1,2] [--n-ref 8]
+
+Each fold folder holds train/, test/ and MODELS/seedS/ckpt.pt (the served model as the trainer
+saved it, trained on that fold's train/). Every baseline is fitted on each fold's train/ as
+bench_versus fits it (its shrinks and weights chosen per fold, on that fold's test users where the
+row says so), and the folds' per-user rates are put side by side: the users of all folds are one
+population, drawn together by the bootstrap, and row k of the models is training seed k of every
+fold. Two readings of "the best baseline":
+- pooled: the one row best over every fold's users (one choice, made on all of them);
+- per fold: on each fold the row best on that fold's users, as bench_versus picks it on one split.
+  This is the issue's target read fold by fold; its choices, made on ~92 users each, flatter it.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from .bench_seeds import baseline_results, per_user_rates, show_paired, paired, bootstrap_paired
+from .bench_train_time import integers
+from .bench_versus import METRICS, check_checkpoints, rates_by_seed
+from .data import eval_users, read_dataset
+from .evaluate import summarize
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folds", required=True, help="fold folders, comma-separated, each with train/, test/ and MODELS/seedS/ckpt.pt")
+    parser.add_argument("--models", default="models", help="the models' folder inside each fold (default models)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--n-ref", type=int, default=8, help="EVAL-1(n): the history size per kind")
+    args = parser.parse_args(argv)
+    args.seed_list = integers(parser, "--seeds", args.seeds)
+    args.fold_list = [folder for folder in args.folds.split(",") if folder]
+    if len(args.fold_list) < 2:
+        parser.error(f"--folds: {len(args.fold_list)} folder given; give 2 or more, comma-separated")
+    for folder in args.fold_list:
+        for part in ("train", "test"):
+            if not os.path.isdir(os.path.join(folder, part)):
+                parser.error(f"--folds: {os.path.join(folder, part)} not found")
+        check_checkpoints(parser, "--models", os.path.join(folder, args.models), args.seed_list)
+    return args
+
+
+def fold_results(folder, args):
+    """(the models' {metric: [seeds, users]} rates, [(baseline name, evaluate_per_user rows)] in
+    baseline_results' order) on one fold's EVAL-1(n-ref) users."""
+    train, test = read_dataset(os.path.join(folder, "train")), read_dataset(os.path.join(folder, "test"))
+    users = eval_users(test, args.n_ref)
+    if not users:
+        raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {folder}/test: try a smaller --n-ref")
+    models = rates_by_seed(os.path.join(folder, args.models), args.seed_list, test.vectors, users)
+    return models, list(baseline_results(train, test, users).items())
+
+
+def pooled_rows(folds):
+    """[(fold 0's name for the row, [rows of every fold's users])], row k of every fold together.
+    A row's name carries the shrink or weights its fold chose, which differ between folds, so the
+    rows are matched by position; folds that built different rows (a part missing on one) are refused."""
+    counts = {len(rows) for _, rows in folds}
+    if len(counts) != 1:
+        raise SystemExit(f"the folds built different baseline rows ({sorted(counts)}): they cannot be pooled")
+    return [(folds[0][1][k][0], [row for _, rows in folds for row in rows[k][1]]) for k in range(counts.pop())]
+
+
+def best_row(rows, metric):
+    """The index of the row best at `metric` (pooled over pairs, as bench_seeds.best_baselines)."""
+    key = {"pairwise": "pairwise", "top-1": "top1"}[metric]
+    return max(range(len(rows)), key=lambda k: summarize(rows[k][1])[key])
+
+
+def main(argv=None):
+    args = parse(argv)
+    folds = [fold_results(folder, args) for folder in args.fold_list]
+    models = {m: np.concatenate([rates[m] for rates, _ in folds], axis=1) for m in METRICS}
+    pooled = pooled_rows(folds)
+    print(f"\n### {args.models} on {len(folds)} folds: {models['pairwise'].shape[1]} test users under EVAL-1({args.n_ref}), "
+          f"seeds {args.seeds}\n")
+
+    print("| fold | users | models (mean over users) | best baseline there | models − it, over seeds and users |")
+    print("|---|---|---|---|---|")
+    per_fold_best = {m: [] for m in METRICS}
+    for folder, (rates, rows) in zip(args.fold_list, folds):
+        for k, metric in enumerate(METRICS):
+            best = best_row(rows, metric)
+            baseline = per_user_rates(rows[best][1])[k]
+            per_fold_best[metric].append(baseline)
+            difference = show_paired(paired(rates[metric].mean(0), baseline), bootstrap_paired(rates[metric], baseline))
+            print(f"| {folder} {metric} | {rates[metric].shape[1]} | {np.nanmean(rates[metric]):.2f} | "
+                  f"{rows[best][0]}: {np.nanmean(baseline):.2f} | {difference} |")
+
+    print("\n| the models against | metric | baseline (mean over users) | models − baseline, over users | over seeds and users | verdict | users |")
+    print("|---|---|---|---|---|---|---|")
+    for k, metric in enumerate(METRICS):
+        a = models[metric]
+        best = best_row(pooled, metric)
+        baseline = per_user_rates(pooled[best][1])[k]
+        for name, b in ((f"the best over all folds: {pooled[best][0]}", baseline),
+                        ("each fold's best (the issue's target, fold by fold)", np.concatenate(per_fold_best[metric]))):
+            print(f"| {name} | {metric} | {np.nanmean(b):.2f} | " + show_paired(paired(a.mean(0), b), bootstrap_paired(a, b)) + " |")
+    print(f"| the models themselves | pairwise / top-1 | {np.nanmean(models['pairwise']):.2f} / {np.nanmean(models['top-1']):.2f} | | | | |")
+
+    print("\n| baseline (fold 0's name; each fold fits its own) | metric | baseline (mean over users) | models − baseline, over users | "
+          "over seeds and users | verdict | users |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in pooled:
+        rates = per_user_rates(rows)
+        for k, metric in enumerate(METRICS):
+            a = models[metric]
+            print(f"| {name} | {metric} | {np.nanmean(rates[k]):.2f} | "
+                  + show_paired(paired(a.mean(0), rates[k]), bootstrap_paired(a, rates[k])) + " |")
+    print(f"\ncommand: npm run bench:user-folds -- --folds {args.folds} --models {args.models} --seeds {args.seeds} --n-ref {args.n_ref}")
+
+
+if __name__ == "__main__":
+    main()
