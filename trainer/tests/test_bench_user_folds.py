@@ -18,9 +18,11 @@ class Folds(unittest.TestCase):
             folder = os.path.join(cls.root, name)
             taste_world(os.path.join(folder, "train"), users=40, seed=seed)
             taste_world(os.path.join(folder, "test"), users=30 if name == "a" else 24, seed=seed, first_user=1000)
-            for k in (0, 1):
-                bench_train_time.timed_run(bench_train_time.HERE, os.path.join(folder, "train"), os.path.join(folder, "models", f"seed{k}"),
-                                           k, ["--epochs", "1", *SMALL_NETWORK])
+            # models/: one epoch; other/: two, the same seeds (another design to pair with it).
+            for sub, epochs in (("models", "1"), ("other", "2")):
+                for k in (0, 1):
+                    bench_train_time.timed_run(bench_train_time.HERE, os.path.join(folder, "train"), os.path.join(folder, sub, f"seed{k}"),
+                                               k, ["--epochs", epochs, *SMALL_NETWORK])
             cls.folds.append(folder)
         a = cls.folds[0]
         cls.versus = printed_by(bench_versus.main, ["--train", os.path.join(a, "train"), "--test", os.path.join(a, "test"),
@@ -65,6 +67,24 @@ class Folds(unittest.TestCase):
         self.assertIn(f"{sum(per_fold.values())} test users", printed)
         self.assertIn("command: npm run bench:user-folds", printed)
 
+    def test_against_pairs_another_design_over_every_folds_users(self):
+        a = self.folds[0]
+        printed = printed_by(bench_user_folds.main, ["--folds", ",".join(self.folds), "--seeds", "0,1", "--against", "other,models"])
+        for row in table_rows(printed, "models − models"):
+            self.assertTrue(row[2].startswith("+0.00 ± 0.00"), row)
+            self.assertEqual(row[4], "the same scores", row)
+        self.assertEqual(len(table_rows(printed, "models − other")), 2)
+        self.assertIn("--against other,models", printed.splitlines()[-1])
+        # One fold given twice: the same mean difference as bench_versus's on that fold alone.
+        twice = printed_by(bench_user_folds.main, ["--folds", f"{a},{a}", "--seeds", "0,1", "--against", "other"])
+        versus = printed_by(bench_versus.main, ["--train", os.path.join(a, "train"), "--test", os.path.join(a, "test"),
+                                                "--models", os.path.join(a, "models"), "--against", os.path.join(a, "other"),
+                                                "--seeds", "0,1"])
+        ours, theirs = table_rows(twice, "models − other"), table_rows(versus, "--models − --against")
+        self.assertEqual([row[1] for row in ours], ["pairwise", "top-1"])
+        self.assertFalse(ours[0][2].startswith("+0.00 ± 0.00"), ours)
+        self.assertEqual([(row[1], row[2].split(" ± ")[0]) for row in ours], [(row[1], row[2].split(" ± ")[0]) for row in theirs])
+
     def test_folds_with_other_baseline_rows_are_refused(self):
         with self.assertRaises(SystemExit) as refused:
             bench_user_folds.pooled_rows([(None, [("x", []), ("y", [])]), (None, [("x", [])])])
@@ -73,6 +93,7 @@ class Folds(unittest.TestCase):
     def test_a_missing_model_or_a_single_fold_is_refused_naming_the_flag(self):
         for argv, said in ((["--folds", f"{self.folds[0]},{self.folds[1]}", "--seeds", "0,5"], "--models: "),
                            (["--folds", self.folds[0]], "--folds: 1 folder given"),
+                           (["--folds", f"{self.folds[0]},{self.folds[1]}", "--seeds", "0,1", "--against", "none"], "--against: "),
                            (["--folds", f"{self.folds[0]},{tempfile.mkdtemp()}", "--seeds", "0,1"], "--folds: ")):
             err = io.StringIO()
             with self.assertRaises(SystemExit), redirect_stderr(err):
