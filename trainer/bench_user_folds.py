@@ -22,11 +22,10 @@ import os
 
 import numpy as np
 
-from .bench_seeds import baseline_results, per_user_rates, show_paired, paired, bootstrap_paired
+from .bench_seeds import baseline_results, best_baselines, bootstrap_paired, paired, per_user_rates, show_paired
 from .bench_train_time import integers
-from .bench_versus import METRICS, check_checkpoints, rates_by_seed
+from .bench_versus import METRICS, against_baseline, check_checkpoints, print_every_baseline, rates_by_seed
 from .data import eval_users, read_dataset
-from .evaluate import summarize
 
 
 def parse(argv):
@@ -55,30 +54,25 @@ def parse(argv):
 
 def fold_results(folder, args):
     """({models folder: {metric: [seeds, users]} rates}, --models' first, then each --against's;
-    [(baseline name, evaluate_per_user rows)] in baseline_results' order) on one fold's
-    EVAL-1(n-ref) users."""
+    baseline_results' {baseline name: evaluate_per_user rows}) on one fold's EVAL-1(n-ref) users."""
     train, test = read_dataset(os.path.join(folder, "train")), read_dataset(os.path.join(folder, "test"))
     users = eval_users(test, args.n_ref)
     if not users:
         raise SystemExit(f"EVAL-1({args.n_ref}) evaluates no user of {folder}/test: try a smaller --n-ref")
     sets = {sub: rates_by_seed(os.path.join(folder, sub), args.seed_list, test.vectors, users) for sub in (args.models, *args.against_list)}
-    return sets, list(baseline_results(train, test, users).items())
+    return sets, baseline_results(train, test, users)
 
 
 def pooled_rows(folds):
-    """[(fold 0's name for the row, [rows of every fold's users])], row k of every fold together.
-    A row's name carries the shrink or weights its fold chose, which differ between folds, so the
-    rows are matched by position; folds that built different rows (a part missing on one) are refused."""
+    """{fold 0's name for the row: rows of every fold's users}, row k of every fold together. A
+    row's name carries the shrink or weights its fold chose, which differ between folds, so the
+    rows are matched by position (baseline_results builds them in one order); folds that built
+    different rows (a part missing on one) are refused."""
     counts = {len(rows) for _, rows in folds}
     if len(counts) != 1:
         raise SystemExit(f"the folds built different baseline rows ({sorted(counts)}): they cannot be pooled")
-    return [(folds[0][1][k][0], [row for _, rows in folds for row in rows[k][1]]) for k in range(counts.pop())]
-
-
-def best_row(rows, metric):
-    """The index of the row best at `metric` (pooled over pairs, as bench_seeds.best_baselines)."""
-    key = {"pairwise": "pairwise", "top-1": "top1"}[metric]
-    return max(range(len(rows)), key=lambda k: summarize(rows[k][1])[key])
+    by_position = [list(rows.values()) for _, rows in folds]
+    return {name: [row for fold in by_position for row in fold[k]] for k, name in enumerate(folds[0][1])}
 
 
 def main(argv=None):
@@ -98,36 +92,26 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|")
     per_fold_best = {m: [] for m in METRICS}
     for folder, (rates, rows) in zip(args.fold_list, folds):
+        best = best_baselines(rows)
         for k, metric in enumerate(METRICS):
-            best = best_row(rows, metric)
-            baseline = per_user_rates(rows[best][1])[k]
+            baseline = per_user_rates(rows[best[metric]])[k]
             per_fold_best[metric].append(baseline)
-            difference = show_paired(paired(rates[metric].mean(0), baseline), bootstrap_paired(rates[metric], baseline))
             print(f"| {folder} {metric} | {rates[metric].shape[1]} | {np.nanmean(rates[metric]):.2f} | "
-                  f"{rows[best][0]}: {np.nanmean(baseline):.2f} | {difference} |")
+                  f"{best[metric]}: {np.nanmean(baseline):.2f} | {against_baseline(rates[metric], baseline)} |")
 
     print("\n| the models against | metric | baseline (mean over users) | models − baseline, over users | over seeds and users | verdict | users |")
     print("|---|---|---|---|---|---|---|")
+    best = best_baselines(pooled)
     for k, metric in enumerate(METRICS):
-        a = models[metric]
-        best = best_row(pooled, metric)
-        baseline = per_user_rates(pooled[best][1])[k]
-        for name, b in ((f"the best over all folds: {pooled[best][0]}", baseline),
+        for name, b in ((f"the best over all folds: {best[metric]}", per_user_rates(pooled[best[metric]])[k]),
                         ("each fold's best (the issue's target, fold by fold)", np.concatenate(per_fold_best[metric]))):
-            print(f"| {name} | {metric} | {np.nanmean(b):.2f} | " + show_paired(paired(a.mean(0), b), bootstrap_paired(a, b)) + " |")
+            print(f"| {name} | {metric} | {np.nanmean(b):.2f} | {against_baseline(models[metric], b)} |")
     print(f"| the models themselves | pairwise / top-1 | {np.nanmean(models['pairwise']):.2f} / {np.nanmean(models['top-1']):.2f} | | | | |")
     if args.against_list:
         print_against(sets, args)
 
-    print("\n| baseline (fold 0's name; each fold fits its own) | metric | baseline (mean over users) | models − baseline, over users | "
-          "over seeds and users | verdict | users |")
-    print("|---|---|---|---|---|---|---|")
-    for name, rows in pooled:
-        rates = per_user_rates(rows)
-        for k, metric in enumerate(METRICS):
-            a = models[metric]
-            print(f"| {name} | {metric} | {np.nanmean(rates[k]):.2f} | "
-                  + show_paired(paired(a.mean(0), rates[k]), bootstrap_paired(a, rates[k])) + " |")
+    print("\nEvery baseline, named as fold 0 fitted it (each fold fits its own shrink and weights):")
+    print_every_baseline(models, pooled)
     print(f"\ncommand: npm run bench:user-folds -- --folds {args.folds} --models {args.models}"
           + (f" --against {args.against}" if args.against_list else "") + f" --seeds {args.seeds} --n-ref {args.n_ref}")
 

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from .movielens_unseen_vectors import unit
+
 # convert.py's permutation seed: fold 0 is its split.
 CONVERT_SEED = 100_000
 FACTORS = 32
@@ -42,11 +44,6 @@ def fold_test_users(users, folds, seed=CONVERT_SEED):
     order = np.random.default_rng(seed).permutation(users)
     size = len(users) // folds
     return [set(order[f * size: (f + 1) * size if f < folds - 1 else len(order)].tolist()) for f in range(folds)]
-
-
-def unit(x):
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(n == 0, 1, n)
 
 
 def item_vectors(keep, label, is_train, items, n_users):

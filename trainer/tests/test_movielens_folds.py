@@ -29,9 +29,13 @@ def raw_movielens(root, users=60, items=60, seed=0):
     return root
 
 
+def csv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_users_of(folder):
-    with open(os.path.join(folder, "test", "interactions.csv"), newline="") as f:
-        return {r["user"] for r in csv.DictReader(f)}
+    return {r["user"] for r in csv_rows(os.path.join(folder, "test", "interactions.csv"))}
 
 
 class Folds(unittest.TestCase):
@@ -91,8 +95,8 @@ class Folds(unittest.TestCase):
             # An item no training user rated has factors of rounding noise, normalised to unit
             # length: which direction depends on the BLAS that computed the SVD. Every other item
             # is the same vector, up to each factor's sign (an SVD's factors have none of their own).
-            rated = {r["item"] for r in csv.DictReader(open(os.path.join(SHARED, "train", "interactions.csv"), newline=""))}
-            ids = [r["item"] for r in csv.DictReader(open(os.path.join(SHARED, part, "items.csv"), newline=""))]
+            rated = {r["item"] for r in csv_rows(os.path.join(SHARED, "train", "interactions.csv"))}
+            ids = [r["item"] for r in csv_rows(os.path.join(SHARED, part, "items.csv"))]
             keep = np.array([i in rated for i in ids])
             self.assertGreater(keep.sum(), 1600)
             signs = np.sign((ours[keep] * theirs[keep]).sum(axis=0))
