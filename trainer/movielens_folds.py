@@ -46,11 +46,12 @@ def fold_test_users(users, folds, seed=CONVERT_SEED):
     return [set(order[f * size: (f + 1) * size if f < folds - 1 else len(order)].tolist()) for f in range(folds)]
 
 
-def item_vectors(keep, label, is_train, items, n_users):
+def item_vectors(keep, label, is_train, items, max_user_id):
     """convert.py's vectors from the rows `is_train` marks: genres, year, and the SVD factors of
-    the training users' centred ±1 matrix, computed line for line as convert.py does."""
+    the training users' centred ±1 matrix, computed line for line as convert.py does (which sizes
+    the matrix by the user count; MovieLens's ids are 1..943, and users without a row drop out)."""
     n_items = len(items)
-    m = np.zeros((n_users + 1, n_items + 1), dtype=np.float32)
+    m = np.zeros((max_user_id + 1, n_items + 1), dtype=np.float32)
     for (u, i, _, _), l, tr in zip(keep, label, is_train):
         if tr:
             m[u, i] = 1.0 if l else -1.0
